@@ -1,0 +1,1 @@
+"""① Producers of samples: host, textfile, kafka, warehouse."""

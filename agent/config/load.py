@@ -1,0 +1,228 @@
+"""YAML -> typed config, reporting every mistake at once as `file:line: path: message`.
+
+The file is composed into PyYAML nodes (which keep their line numbers) and walked
+against the dataclasses of schema.py. Nothing here opens a connection: validation does
+no I/O beyond reading the file and its `*_file` secrets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import types
+import typing
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import promql_parser
+import yaml
+
+from agent.config.schema import Config, Duration, Secret
+
+T = TypeVar("T")
+
+_ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
+_NULL_TAG = "tag:yaml.org,2002:null"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; `errors` holds one `file:line: path: message` each."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a config file."""
+    return load_file(Config, path)
+
+
+def load_file(cls: type[T], path: str | Path) -> T:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read config file: {exc.strerror}"]) from exc
+    return load_text(cls, text, str(path))
+
+
+def load_text(cls: type[T], text: str, filename: str = "<config>") -> T:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"{filename}:{line}: invalid YAML: {problem}"]) from exc
+    builder = _Builder(filename, Path(filename).parent)
+    value = builder.build(cls, node, "")
+    if builder.errors:
+        raise ConfigError(builder.errors)
+    return typing.cast(T, value)
+
+
+class _NodeError(Exception):
+    """One error at one node; collected, never escapes the builder."""
+
+
+class _Builder:
+    def __init__(self, filename: str, base_dir: Path) -> None:
+        self.filename = filename
+        self.base_dir = base_dir
+        self.errors: list[str] = []
+
+    def error(self, node: yaml.Node | None, path: str, message: str) -> None:
+        line = node.start_mark.line + 1 if node is not None else 1
+        where = f" {path}:" if path else ""
+        self.errors.append(f"{self.filename}:{line}:{where} {message}")
+
+    def build(self, tp: Any, node: yaml.Node | None, path: str) -> Any:
+        try:
+            return self._convert(tp, node, path)
+        except _NodeError as exc:
+            self.error(node, path, str(exc))
+            return None
+
+    def _convert(self, tp: Any, node: yaml.Node | None, path: str) -> Any:
+        origin = typing.get_origin(tp)
+        if origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            if node is None or node.tag == _NULL_TAG:
+                return None
+            return self._convert(args[0], node, path)
+        if dataclasses.is_dataclass(tp):
+            return self._dataclass(typing.cast(type, tp), node, path)
+        if origin is list:
+            return self._list(typing.get_args(tp)[0], node, path)
+        if origin is dict:
+            return self._dict(typing.get_args(tp)[1], node, path)
+        return self._scalar(tp, node)
+
+    def _dataclass(self, cls: type, node: yaml.Node | None, path: str) -> Any:
+        if node is None or node.tag == _NULL_TAG:
+            node = yaml.MappingNode("tag:yaml.org,2002:map", [])
+        if not isinstance(node, yaml.MappingNode):
+            raise _NodeError(f"expected a mapping, got {_kind(node)}")
+        hints = typing.get_type_hints(cls)
+        fields = {f.metadata.get("key", f.name): f for f in dataclasses.fields(cls)}
+        secret_files = {f"{k}_file": f for k, f in fields.items() if f.metadata.get("secret")}
+        values: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            sub = f"{path}.{key}" if path else key
+            if key in fields:
+                f = fields[key]
+                values[f.name] = self.build(hints[f.name], value_node, sub)
+            elif key in secret_files:
+                f = secret_files[key]
+                values[f.name] = self._read_secret(value_node, sub)
+            else:
+                self.error(key_node, sub, f"unknown field {key!r} (known: {', '.join(sorted(fields))})")
+        for f in dataclasses.fields(cls):
+            if f.name not in values and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                self.error(node, path, f"missing required field {f.metadata.get('key', f.name)!r}")
+        try:
+            return cls(**{k: v for k, v in values.items() if v is not None or _allows_none(hints[k])})
+        except TypeError:
+            return None  # a required field was missing; already reported
+
+    def _list(self, item_tp: Any, node: yaml.Node | None, path: str) -> list[Any]:
+        if node is None or node.tag == _NULL_TAG:
+            return []
+        if not isinstance(node, yaml.SequenceNode):
+            raise _NodeError(f"expected a list, got {_kind(node)}")
+        return [self.build(item_tp, item, f"{path}[{i}]") for i, item in enumerate(node.value)]
+
+    def _dict(self, value_tp: Any, node: yaml.Node | None, path: str) -> dict[str, Any]:
+        if node is None or node.tag == _NULL_TAG:
+            return {}
+        if not isinstance(node, yaml.MappingNode):
+            raise _NodeError(f"expected a mapping, got {_kind(node)}")
+        return {str(k.value): self.build(value_tp, v, f"{path}.{k.value}") for k, v in node.value}
+
+    def _scalar(self, tp: Any, node: yaml.Node | None) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            raise _NodeError(f"expected {_type_name(tp)}, got {_kind(node)}")
+        text = self._substitute(str(node.value))
+        convert = _SCALARS.get(tp)
+        if convert is None:
+            raise _NodeError(f"unsupported field type {tp!r}")
+        if tp is bool and node.tag != _BOOL_TAG:
+            raise _NodeError(f"expected true or false, got {text!r}")
+        try:
+            return convert(text)
+        except ValueError as exc:
+            raise _NodeError(str(exc)) from exc
+
+    def _substitute(self, text: str) -> str:
+        def env(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in os.environ:
+                raise _NodeError(f"environment variable {name} is not set")
+            return os.environ[name]
+
+        return _ENV_REF.sub(env, text)
+
+    def _read_secret(self, node: yaml.Node, path: str) -> Secret | None:
+        file_path = self.build(str, node, path)
+        if file_path is None:
+            return None
+        resolved = Path(file_path) if os.path.isabs(file_path) else self.base_dir / file_path
+        try:
+            return Secret(resolved.read_text(encoding="utf-8").rstrip("\n"))
+        except OSError as exc:
+            self.error(node, path, f"cannot read secret file {file_path}: {exc.strerror}")
+            return None
+
+
+def _parse_duration(text: str) -> Duration:
+    try:
+        return Duration(promql_parser.parse_duration(text).total_seconds())
+    except Exception as exc:  # the Rust parser raises a bare ValueError-like error
+        raise ValueError(f"invalid duration {text!r} (use 10s, 1m30s, 5m, 1h)") from exc
+
+
+def _parse_int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"expected an integer, got {text!r}") from None
+
+
+def _parse_float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"expected a number, got {text!r}") from None
+
+
+_SCALARS: dict[Any, Callable[[str], Any]] = {
+    str: str,
+    Secret: Secret,
+    int: _parse_int,
+    float: _parse_float,
+    bool: lambda text: text.lower() in ("true", "yes", "on"),
+    Duration: _parse_duration,
+}
+
+
+def _allows_none(tp: Any) -> bool:
+    return type(None) in typing.get_args(tp)
+
+
+def _kind(node: yaml.Node | None) -> str:
+    if node is None or node.tag == _NULL_TAG:
+        return "nothing"
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    return repr(node.value)
+
+
+def _type_name(tp: Any) -> str:
+    return {str: "a string", Secret: "a string", int: "an integer", float: "a number", bool: "true or false",
+            Duration: "a duration"}.get(tp, str(tp))

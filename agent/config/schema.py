@@ -1,0 +1,145 @@
+"""The typed configuration, with every default in one place.
+
+Each class is a frozen dataclass; the loader (load.py) builds them from YAML, checking
+types and rejecting unknown keys. A field whose metadata says `secret` may instead be
+given as `<field>_file: PATH`, and any string may contain `${env:NAME}`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Duration(float):
+    """Seconds, written in YAML as a Prometheus duration (`10s`, `1m30s`, `5m`, `1h`)."""
+
+
+class Secret(str):
+    """A string that never shows itself in logs, reprs or API responses."""
+
+    def __repr__(self) -> str:
+        return "Secret('<redacted>')"
+
+
+def secret_field(default: str | None = None) -> Any:
+    return field(default=default, metadata={"secret": True})
+
+
+@dataclass(frozen=True)
+class GlobalConfig:
+    interval: Duration = Duration(10)
+    timeout: Duration | None = None  # default: the interval
+    evaluation_interval: Duration = Duration(10)
+    external_labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    listen_address: str = "127.0.0.1:9842"
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    max_series: int = 200_000
+
+
+@dataclass(frozen=True)
+class FilesystemConfig:
+    """node_exporter's filesystem collector settings, with its Linux defaults."""
+
+    mount_points_exclude: str = (
+        r"^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)"
+    )
+    fs_types_exclude: str = (
+        r"^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660"
+        r"|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|sysfs|tracefs)$"
+    )
+    mount_timeout: Duration = Duration(5)
+
+
+@dataclass(frozen=True)
+class HostConfig:
+    """The host collector. Paths point at a host mounted elsewhere when run in a container."""
+
+    enabled: bool = True
+    interval: Duration | None = None
+    timeout: Duration | None = None
+    procfs: str = "/proc"
+    sysfs: str = "/sys"
+    rootfs: str = "/"
+    filesystem: FilesystemConfig = field(default_factory=FilesystemConfig)
+    diskstats_device_exclude: str = r"^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$"
+    netdev_device_exclude: str = ""
+
+
+@dataclass(frozen=True)
+class TextfileConfig:
+    """node_exporter's textfile collector: `*.prom` files in one directory."""
+
+    directory: str | None = None
+    interval: Duration | None = None
+    timeout: Duration | None = None
+    watch: bool = True
+
+
+@dataclass(frozen=True)
+class IncludeExclude:
+    """Regular expressions (fully anchored) selecting names: include first, then exclude."""
+
+    include: list[str] = field(default_factory=lambda: [".*"])
+    exclude: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class KafkaConfig:
+    """One Kafka cluster, read with confluent-kafka's AdminClient."""
+
+    name: str
+    bootstrap_servers: str
+    interval: Duration | None = None
+    timeout: Duration | None = None
+    topics: IncludeExclude = field(default_factory=IncludeExclude)
+    groups: IncludeExclude = field(default_factory=IncludeExclude)
+    config: dict[str, Secret] = field(default_factory=dict)  # librdkafka settings (sasl.*, ssl.*)
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    interval: Duration = Duration(300)
+    timeout: Duration = Duration(60)
+    include: list[str] = field(default_factory=list)  # globs; empty means every file
+    exclude: list[str] = field(default_factory=list)
+    follow_symlinks: bool = False
+    cross_filesystems: bool = False
+
+
+@dataclass(frozen=True)
+class WarehouseConfig:
+    """One data warehouse or lake: the disks under its paths and the data in them."""
+
+    name: str
+    paths: list[str]
+    interval: Duration | None = None
+    timeout: Duration | None = None
+    scan: ScanConfig = field(default_factory=ScanConfig)
+
+
+@dataclass(frozen=True)
+class CollectorsConfig:
+    host: HostConfig = field(default_factory=HostConfig)
+    textfile: TextfileConfig = field(default_factory=TextfileConfig)
+    kafka: list[KafkaConfig] = field(default_factory=list)
+    warehouse: list[WarehouseConfig] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration file."""
+
+    global_: GlobalConfig = field(default_factory=GlobalConfig, metadata={"key": "global"})
+    state_dir: str = "/var/lib/tripwired"
+    web: WebConfig = field(default_factory=WebConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    collectors: CollectorsConfig = field(default_factory=CollectorsConfig)
+    rule_files: list[str] = field(default_factory=list)
