@@ -46,6 +46,8 @@ class MetricType(enum.Enum):
 
     COUNTER = "counter"
     GAUGE = "gauge"
+    HISTOGRAM = "histogram"
+    SUMMARY = "summary"
     UNTYPED = "untyped"
 
 
@@ -64,3 +66,53 @@ def gauge(name: str, help: str) -> MetricMeta:
 
 def counter(name: str, help: str) -> MetricMeta:
     return MetricMeta(name, MetricType.COUNTER, help)
+
+
+class AlertState(enum.Enum):
+    """Where an alert instance is in Prometheus' state machine."""
+
+    INACTIVE = "inactive"
+    PENDING = "pending"
+    FIRING = "firing"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One alert instance as the ruler hands it to the notifier (what Alertmanager needs).
+
+    Times are Unix seconds. `starts_at` is when the alert started firing, `ends_at` is
+    `resolved_at` once resolved, else the time until which the alert is valid if not re-sent
+    (Prometheus' ValidUntil), so a receiver that stops hearing about it resolves it itself.
+    """
+
+    labels: Labels  # includes alertname and the external labels
+    annotations: Labels
+    state: AlertState
+    value: float
+    active_at: float
+    starts_at: float
+    ends_at: float
+    resolved_at: float | None
+    generator_url: str
+    rule: str  # "file;group;alertname", the identity of the rule that produced it
+    fingerprint: str  # Alertmanager's fingerprint of `labels`
+
+    @property
+    def name(self) -> str:
+        return dict(self.labels).get("alertname", "")
+
+
+_FNV_OFFSET = 14695981039346656037
+_FNV_PRIME = 1099511628211
+_LABEL_SEPARATOR = 0xFF
+
+
+def fingerprint(labels: Labels) -> str:
+    """Alertmanager's fingerprint of a label set: FNV-1a 64 over sorted names and values, hex."""
+    h = _FNV_OFFSET
+    for name, value in sorted(labels):
+        for part in (name, value):
+            for byte in part.encode("utf-8"):
+                h = ((h ^ byte) * _FNV_PRIME) & 0xFFFFFFFFFFFFFFFF
+            h = ((h ^ _LABEL_SEPARATOR) * _FNV_PRIME) & 0xFFFFFFFFFFFFFFFF
+    return f"{h:016x}"

@@ -1,0 +1,34 @@
+# The two commands a newcomer needs: `make run` and `make test` (see README.md).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run test lint venv test-deps clean
+
+run: $(BIN)/tripwired
+	$(BIN)/tripwired run $(ARGS)
+
+test: $(BIN)/pytest test-deps lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(BIN)/pytest
+	$(BIN)/ruff check agent tests scripts bench
+	$(BIN)/mypy --strict agent
+
+test-deps:
+	scripts/install-test-deps
+
+venv: $(BIN)/tripwired
+
+$(BIN)/tripwired: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(BIN)/pytest: pyproject.toml $(BIN)/tripwired
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""Daemon wiring, signals and reload, logging set-up."""

@@ -1,0 +1,1 @@
+"""⑤ HTTP: /metrics, health, reload, the API and the status page."""

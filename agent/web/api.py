@@ -1,0 +1,79 @@
+"""Prometheus-shaped JSON for /api/v1/query (and the encoders the other API endpoints share)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from typing import Any
+
+from agent.export.exposition import format_value
+from agent.model import Labels
+from agent.promql import Engine, EvalError, PromQLError, RangeSeries, VectorSample, parse_expr
+from agent.web.server import Request, Response
+
+JSON = "application/json"
+
+
+def success(data: Any) -> Response:
+    return Response(200, json.dumps({"status": "success", "data": data}).encode(), JSON)
+
+
+def error(status: int, error_type: str, message: str) -> Response:
+    body = {"status": "error", "errorType": error_type, "error": message}
+    return Response(status, json.dumps(body).encode(), JSON)
+
+
+def sample_value(value: float) -> str:
+    """Values travel as strings in Prometheus' API, written as Go writes them."""
+    return format_value(value)
+
+
+def metric(labels: Labels) -> dict[str, str]:
+    return dict(labels)
+
+
+def encode_result(value: Any, t: float) -> dict[str, Any]:
+    """The `data` member of a query response, for every value type the engine returns."""
+    if isinstance(value, str):
+        return {"resultType": "string", "result": [t, value]}
+    if isinstance(value, float | int):
+        return {"resultType": "scalar", "result": [t, sample_value(float(value))]}
+    if value and isinstance(value[0], RangeSeries):
+        return {"resultType": "matrix", "result": [
+            {"metric": metric(s.labels),
+             "values": [[ts / 1000, sample_value(v)] for ts, v in zip(s.times, s.values, strict=True)]}
+            for s in value]}
+    return {"resultType": "vector", "result": [
+        {"metric": metric(s.labels), "value": [t, sample_value(s.value)]} for s in value
+        if isinstance(s, VectorSample)]}
+
+
+def parse_time(text: str, default: float) -> float:
+    """`time=` as Unix seconds (RFC 3339 is not accepted yet)."""
+    if not text:
+        return default
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"invalid time {text!r}")
+    return value
+
+
+def query_handler(engine: Engine, now: Callable[[], float]) -> Callable[[Request], Any]:
+    async def query(request: Request) -> Response:
+        text = request.arg("query")
+        if not text:
+            return error(400, "bad_data", "missing parameter: query")
+        try:
+            t = parse_time(request.arg("time"), now())
+        except ValueError:
+            return error(400, "bad_data", f"invalid parameter 'time': {request.arg('time')!r}")
+        try:
+            value = engine.instant(parse_expr(text), int(t * 1000))
+        except PromQLError as exc:
+            return error(400, "bad_data", str(exc))
+        except EvalError as exc:
+            return error(422, "execution", str(exc))
+        return success(encode_result(value, t))
+
+    return query

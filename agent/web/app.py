@@ -1,0 +1,47 @@
+"""The agent's HTTP endpoints: /metrics, health, readiness, reload."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from agent.export import CONTENT_TYPE, Exposition
+from agent.web.server import Handler, Request, Response, text
+
+ReloadFunc = Callable[[], Awaitable[str | None]]  # returns an error message, or None on success
+
+
+@dataclass(frozen=True)
+class WebContext:
+    """What the endpoints read; the runtime hands it over, the web layer never builds parts."""
+
+    exposition: Exposition
+    is_ready: Callable[[], bool]
+    reload: ReloadFunc | None = None
+
+
+def build_routes(ctx: WebContext) -> dict[tuple[str, str], Handler]:
+    async def metrics(_: Request) -> Response:
+        return Response(200, ctx.exposition.render(), CONTENT_TYPE)
+
+    async def healthy(_: Request) -> Response:
+        return text(200, "tripwired is Healthy.\n")
+
+    async def ready(_: Request) -> Response:
+        if ctx.is_ready():
+            return text(200, "tripwired is Ready.\n")
+        return text(503, "Service Unavailable: first collection not finished.\n")
+
+    async def reload(_: Request) -> Response:
+        if ctx.reload is None:
+            return text(404, "reload is not available\n")
+        error = await ctx.reload()
+        return text(500, f"failed to reload config: {error}\n") if error else text(200, "")
+
+    return {
+        ("GET", "/metrics"): metrics,
+        ("GET", "/-/healthy"): healthy,
+        ("GET", "/-/ready"): ready,
+        ("POST", "/-/reload"): reload,
+        ("PUT", "/-/reload"): reload,
+    }

@@ -1,0 +1,88 @@
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from agent.config import Config, ConfigError, Secret, load_config, load_text
+from agent.config.schema import secret_field
+
+
+def errors_of(text: str, cls: type = Config) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_text(cls, text, "cfg.yaml")
+    return caught.value.errors
+
+
+def test_empty_file_gives_the_built_in_defaults() -> None:
+    config = load_text(Config, "")
+    assert config == Config()
+    assert config.web.listen_address == "127.0.0.1:9842"
+    assert config.collectors.host.enabled
+
+
+def test_every_mistake_is_reported_at_once_with_file_line_and_path() -> None:
+    text = "global:\n  interval: 10x\nweb:\n  listen_adress: 1.2.3.4:5\ncollectors:\n  host:\n    enabled: maybe\n"
+    assert errors_of(text) == [
+        "cfg.yaml:2: global.interval: invalid duration '10x' (use 10s, 1m30s, 5m, 1h)",
+        "cfg.yaml:4: web.listen_adress: unknown field 'listen_adress' (known: listen_address)",
+        "cfg.yaml:7: collectors.host.enabled: expected true or false, got 'maybe'",
+    ]
+
+
+def test_durations_use_prometheus_notation() -> None:
+    config = load_text(Config, "global:\n  interval: 1m30s\n  evaluation_interval: 500ms\n")
+    assert (config.global_.interval, config.global_.evaluation_interval) == (90.0, 0.5)
+
+
+def test_list_items_are_validated_with_their_index() -> None:
+    text = "collectors:\n  kafka:\n    - name: a\n      bootstrap_servers: x:9092\n    - name: b\n"
+    assert errors_of(text) == ["cfg.yaml:5: collectors.kafka[1]: missing required field 'bootstrap_servers'"]
+
+
+def test_wrong_shape_is_named() -> None:
+    assert errors_of("web: [1, 2]\n") == ["cfg.yaml:1: web: expected a mapping, got a list"]
+
+
+def test_env_references_are_resolved(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TW_LISTEN", "0.0.0.0:9999")
+    config = load_text(Config, "web:\n  listen_address: ${env:TW_LISTEN}\n")
+    assert config.web.listen_address == "0.0.0.0:9999"
+
+
+def test_missing_env_reference_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TW_NOT_SET", raising=False)
+    assert errors_of("state_dir: ${env:TW_NOT_SET}\n") == [
+        "cfg.yaml:1: state_dir: environment variable TW_NOT_SET is not set"
+    ]
+
+
+@dataclass(frozen=True)
+class _WithSecret:
+    token: str | None = secret_field()
+    other: dict[str, str] = field(default_factory=dict)
+
+
+def test_secret_can_come_from_a_file(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("s3cret\n")
+    config = load_text(_WithSecret, f"token_file: {tmp_path / 'token'}\n")
+    assert config.token == "s3cret"
+    assert isinstance(config.token, Secret)
+    assert "s3cret" not in repr(config)
+
+
+def test_unreadable_secret_file_is_an_error(tmp_path: Path) -> None:
+    missing = tmp_path / "nope"
+    assert errors_of(f"token_file: {missing}\n", _WithSecret) == [
+        f"cfg.yaml:1: token_file: cannot read secret file {missing}: No such file or directory"
+    ]
+
+
+def test_invalid_yaml_names_the_line() -> None:
+    assert errors_of("web:\n  listen_address: [\n") == ["cfg.yaml:3: invalid YAML: expected the node content, "
+                                                         "but found '<stream end>'"]
+
+
+def test_missing_file_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path / "absent.yaml")
+    assert caught.value.errors == [f"{tmp_path / 'absent.yaml'}: cannot read config file: No such file or directory"]

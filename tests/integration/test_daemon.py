@@ -1,0 +1,144 @@
+"""`tripwired run` as a real subprocess: scrape, bad input, signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import REPO, StartDaemon, require_binary
+
+
+def scrape(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def value_of(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str) -> float:
+    return samples[(name, frozenset(labels.items()))]
+
+
+def test_metrics_have_node_exporter_names_and_counters_increase(start_daemon: StartDaemon) -> None:
+    daemon = start_daemon("global: {interval: 1s}\n")
+    daemon.wait_ready()
+    first = scrape(daemon.get("/metrics").text)
+    time.sleep(2.5)
+    second = scrape(daemon.get("/metrics").text)
+    names = {name for name, _ in second}
+    for expected in ("node_cpu_seconds_total", "node_load1", "node_memory_MemTotal_bytes",
+                     "node_filesystem_size_bytes", "node_network_receive_bytes_total", "node_filefd_maximum",
+                     "tripwired_collector_up", "tripwired_collector_duration_seconds", "tripwired_store_series"):
+        assert expected in names, expected
+    assert value_of(second, "tripwired_collector_up", collector="host", instance="default") == 1.0
+    cpu = {key for key in second if key[0] == "node_cpu_seconds_total"}
+    assert all({"cpu", "mode"} == {k for k, _ in labels} for _, labels in cpu)
+    idle_before = sum(v for (n, labels), v in first.items() if n == "node_cpu_seconds_total" and
+                      ("mode", "idle") in labels)
+    idle_after = sum(v for (n, labels), v in second.items() if n == "node_cpu_seconds_total" and
+                     ("mode", "idle") in labels)
+    assert idle_after > idle_before
+
+
+def test_promtool_accepts_the_exposition(start_daemon: StartDaemon) -> None:
+    promtool = require_binary("promtool", "prometheus")
+    daemon = start_daemon()
+    daemon.wait_ready()
+    body = daemon.get("/metrics").content
+    result = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True, check=False)
+    assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
+
+
+def test_health_and_readiness(start_daemon: StartDaemon) -> None:
+    daemon = start_daemon()
+    daemon.wait_ready()
+    assert daemon.get("/-/healthy").status_code == 200
+    assert daemon.get("/-/ready").text == "tripwired is Ready.\n"
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "agent", *args], capture_output=True, text=True, cwd=REPO,
+                          check=False, timeout=60)
+
+
+def test_config_with_three_mistakes_reports_all_and_exits_2(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("global:\n  interval: soon\nweb:\n  port: 1\ncollectors:\n  host: {enabled: 3}\n")
+    for command in (["run", f"--config={config}"], ["config", "check", str(config)]):
+        result = run_cli(*command)
+        assert result.returncode == 2
+        assert result.stderr.splitlines() == [
+            f"{config}:2: global.interval: invalid duration 'soon' (use 10s, 1m30s, 5m, 1h)",
+            f"{config}:4: web.port: unknown field 'port' (known: listen_address)",
+            f"{config}:6: collectors.host.enabled: expected true or false, got '3'",
+        ]
+
+
+def test_missing_config_file_exits_2(tmp_path: Path) -> None:
+    result = run_cli("run", f"--config={tmp_path / 'absent.yaml'}")
+    assert result.returncode == 2
+    assert "absent.yaml: cannot read config file: No such file or directory" in result.stderr
+
+
+def test_valid_config_passes_config_check(tmp_path: Path) -> None:
+    config = tmp_path / "good.yaml"
+    config.write_text("global: {interval: 5s}\n")
+    result = run_cli("config", "check", str(config))
+    assert (result.returncode, result.stdout) == (0, f"{config}: config is valid\n")
+
+
+def test_sigterm_stops_within_five_seconds(start_daemon: StartDaemon) -> None:
+    daemon = start_daemon()
+    daemon.wait_ready()
+    started = time.monotonic()
+    daemon.proc.send_signal(signal.SIGTERM)
+    assert daemon.proc.wait(timeout=5) == 0
+    assert time.monotonic() - started < 5
+
+
+def test_unreadable_textfile_directory_is_reported_and_the_daemon_serves(start_daemon: StartDaemon,
+                                                                          tmp_path: Path) -> None:
+    not_a_dir = tmp_path / "plain-file"
+    not_a_dir.write_text("")
+    daemon = start_daemon(f"collectors:\n  textfile: {{directory: {not_a_dir}}}\n")
+    daemon.wait_ready()
+    samples = scrape(daemon.get("/metrics").text)
+    assert value_of(samples, "node_textfile_scrape_error") == 1.0
+    assert "node_cpu_seconds_total" in {name for name, _ in samples}
+    assert str(not_a_dir) in daemon.log()
+
+
+def test_a_collector_that_hangs_is_timed_out_and_the_daemon_serves(start_daemon: StartDaemon,
+                                                                    tmp_path: Path) -> None:
+    # Every file of this fake procfs is a FIFO with no writer: the real host collector's first read blocks.
+    procfs = tmp_path / "proc"
+    (procfs / "sys" / "fs").mkdir(parents=True)
+    (procfs / "net").mkdir()
+    for name in ("stat", "loadavg", "meminfo", "vmstat", "diskstats", "mounts", "net/dev", "sys/fs/file-nr",
+                 "1"):
+        os.mkfifo(procfs / name)
+    daemon = start_daemon("collectors:\n  host: {interval: 1s, timeout: 500ms}\n", f"--path.procfs={procfs}")
+    daemon.wait_ready()
+    time.sleep(2.5)
+    samples = scrape(daemon.get("/metrics").text)
+    assert value_of(samples, "tripwired_collector_up", collector="host", instance="default") == 0.0
+    assert value_of(samples, "tripwired_collector_skipped_total", collector="host", instance="default") >= 1
+    assert "timed out after 0.5s" in daemon.log()
+
+
+def test_a_collector_that_raises_is_reported_and_the_daemon_serves(start_daemon: StartDaemon,
+                                                                    tmp_path: Path) -> None:
+    empty = tmp_path / "empty-proc"
+    empty.mkdir()
+    daemon = start_daemon(None, f"--path.procfs={empty}")
+    daemon.wait_ready()
+    samples = scrape(daemon.get("/metrics").text)
+    assert value_of(samples, "tripwired_collector_up", collector="host", instance="default") == 0.0
+    assert "collector_failed" in daemon.log()
