@@ -1,0 +1,436 @@
+"""node_exporter's textfile collector: metrics that cron jobs and scripts leave in `*.prom` files.
+
+The behaviour follows node_exporter's collector/textfile.go:
+
+- every entry of the directory whose name ends in `.prom` is read, in name order;
+- a file that cannot be opened or parsed, or that carries client-side timestamps, is
+  left out whole, logged, and sets `node_textfile_scrape_error` to 1; the other files count;
+- `node_textfile_mtime_seconds{file="<directory>/<name>"}` gives, in whole seconds, the
+  mtime of each file read successfully;
+- a family may be spread over several files; one whose HELP or TYPE contradicts the first
+  file that declared it is dropped from the later file and counts as an error;
+- a family without HELP is described as "Metric read from <files>".
+
+Where node_exporter leans on its registry (which silently drops a series already collected,
+or a family whose type changed between files), we drop the same samples and also set
+scrape_error, so the loss is visible.
+
+Files are parsed with prometheus-client's parser, undoing the two liberties it takes that
+the Go parser does not (renaming counters to `*_total`, accepting OpenMetrics-only types
+and quoted UTF-8 names).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import os
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+
+import structlog
+from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_fd_to_metric_families
+from watchfiles import Change, awatch
+
+from agent.config.schema import TextfileConfig
+from agent.model import NO_LABELS, MetricMeta, MetricType, Sample, SeriesKey, gauge, labels_of
+
+log = structlog.get_logger()
+
+MTIME = gauge("node_textfile_mtime_seconds", "Unixtime mtime of textfiles successfully read.")
+SCRAPE_ERROR = gauge("node_textfile_scrape_error", "1 if there was an error opening or reading a file, 0 otherwise")
+
+SUFFIX = ".prom"
+
+# prometheus-client's name for a family type -> the text format's name. Types only
+# OpenMetrics knows (info, stateset, gaugehistogram) are refused, as the Go parser does.
+_KINDS = {
+    "counter": "counter",
+    "gauge": "gauge",
+    "histogram": "histogram",
+    "summary": "summary",
+    "unknown": "untyped",
+}
+_METRIC_TYPES = {
+    "counter": MetricType.COUNTER,
+    "gauge": MetricType.GAUGE,
+    "histogram": MetricType.HISTOGRAM,
+    "summary": MetricType.SUMMARY,
+}
+
+_METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+_COUNTER_TYPE_LINE = re.compile(r"^[ \t]*#[ \t]+TYPE[ \t]+(\S+)[ \t]+counter[ \t]*$", re.MULTILINE)
+
+# (device, inode, mtime_ns, size): a rename into place changes the inode even when a
+# coarse clock leaves mtime and size as they were.
+FileKey = tuple[int, int, int, int]
+
+
+class TextfileError(ValueError):
+    """A `*.prom` file that is not valid Prometheus text format, with the reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """One metric family as a file declares it."""
+
+    name: str
+    kind: str  # as in a `# TYPE` line: counter, gauge, histogram, summary, untyped
+    help: str | None
+    samples: tuple[Sample, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FileResult:
+    """What one `*.prom` file gave: its families and mtime, or the reason it gave nothing."""
+
+    path: str
+    families: tuple[Family, ...] = ()
+    mtime_seconds: float | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Something wrong in the directory, logged once when it appears."""
+
+    event: str
+    fields: tuple[tuple[str, str], ...]
+
+    def log(self) -> None:
+        log.error(self.event, **dict(self.fields))
+
+
+@dataclass(frozen=True, slots=True)
+class Merged:
+    """The files of one read combined: samples, family declarations, problems."""
+
+    samples: tuple[Sample, ...]
+    metas: tuple[MetricMeta, ...]
+    problems: tuple[Problem, ...]
+
+
+# --- parsing one file -------------------------------------------------------------------
+
+
+def parse_textfile(text: str) -> tuple[Family, ...]:
+    """Parse Prometheus text format as node_exporter's textfile collector accepts it."""
+    reader = io.StringIO(text)
+    try:
+        parsed = list(text_fd_to_metric_families(reader))
+    except ValueError as exc:
+        # The parser reads line by line, so it stopped just after the line at fault.
+        line = text[: reader.tell()].removesuffix("\n").count("\n") + 1
+        raise TextfileError(f"line {line}: {exc or 'malformed line'}") from exc
+    counters = set(_COUNTER_TYPE_LINE.findall(text))
+    families: dict[str, Family] = {}
+    for metric in parsed:
+        _add_family(families, _family_of(metric, counters))
+    return tuple(families.values())
+
+
+def _family_of(metric: Metric, counters: set[str]) -> Family:
+    kind = _KINDS.get(metric.type)
+    if kind is None:
+        raise TextfileError(f"unsupported metric type {metric.type!r} for {metric.name}")
+    name, sample_names = metric.name, [s.name for s in metric.samples]
+    if kind == "counter":
+        name, sample_names = _declared_counter(name, sample_names, counters)
+    samples = tuple(
+        _sample_of(sample_name, s.labels, s.value, s.timestamp)
+        for sample_name, s in zip(sample_names, metric.samples, strict=True)
+    )
+    return Family(name, kind, metric.documentation or None, samples)
+
+
+def _declared_counter(name: str, sample_names: list[str], counters: set[str]) -> tuple[str, list[str]]:
+    """Undo prometheus-client's renaming: `# TYPE x counter` keeps samples named `x`."""
+    # The parser strips `_total` from the family name, and appends it to the samples
+    # of a counter declared without it; the TYPE lines tell which happened.
+    if name + "_total" in counters:
+        return name + "_total", sample_names
+    return name, [name] * len(sample_names)
+
+
+def _sample_of(name: str, labels: dict[str, str], value: float, timestamp: object) -> Sample:
+    if timestamp is not None:
+        raise TextfileError("contains unsupported client-side timestamps, skipping entire file")
+    if not _METRIC_NAME.fullmatch(name):
+        raise TextfileError(f"invalid metric name {name!r}")
+    for label in labels:
+        if not _LABEL_NAME.fullmatch(label):
+            raise TextfileError(f"invalid label name {label!r} in {name}")
+    return Sample(name, labels_of(labels), float(value))
+
+
+def _add_family(families: dict[str, Family], family: Family) -> None:
+    """Join samples of a family that come back after another family, as the Go parser does."""
+    earlier = families.get(family.name)
+    if earlier is None:
+        families[family.name] = family
+    elif family.kind == "untyped" and family.help is None:
+        families[family.name] = replace(earlier, samples=earlier.samples + family.samples)
+    else:
+        raise TextfileError(f"second HELP or TYPE line for metric {family.name}, or TYPE after its samples")
+
+
+def read_textfile(path: str) -> tuple[FileKey | None, FileResult]:
+    """Read and parse one file; the key is the file's identity before it was read."""
+    try:
+        with open(path, "rb") as f:
+            # Stat before reading: if a writer changes the file while we read, the key
+            # we cache under is older than the change, so the next read sees it.
+            stat = os.fstat(f.fileno())
+            raw = f.read()
+    except OSError as exc:
+        return None, FileResult(path, error=f"failed to open textfile data file: {exc}")
+    key = (stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    try:
+        families = parse_textfile(raw.decode("utf-8"))
+    except ValueError as exc:  # TextfileError, and UnicodeDecodeError for a binary file
+        return key, FileResult(path, error=f"failed to parse textfile data: {exc}")
+    # node_exporter reports whole seconds (UnixNano() / 1e9 in integers).
+    return key, FileResult(path, families, float(stat.st_mtime_ns // 1_000_000_000))
+
+
+# --- combining the files ----------------------------------------------------------------
+
+
+@dataclass
+class _Merger:
+    """Combines families from several files, first file wins, as node_exporter does."""
+
+    first: dict[str, Family] = field(default_factory=dict)
+    help: dict[str, str] = field(default_factory=dict)
+    files: dict[str, list[str]] = field(default_factory=dict)
+    seen: set[SeriesKey] = field(default_factory=set)
+    samples: list[Sample] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    def add(self, path: str, family: Family) -> None:
+        conflict = self._conflict(family)
+        if conflict:
+            event = "textfile_inconsistent_family"
+            self.problems.append(_problem(event, file=path, metric=family.name, error=conflict))
+            return
+        self.first.setdefault(family.name, family)
+        if family.help is not None:
+            self.help.setdefault(family.name, family.help)
+        self.files.setdefault(family.name, []).append(path)
+        self._add_samples(path, family)
+
+    def _conflict(self, family: Family) -> str | None:
+        first = self.first.get(family.name)
+        if first is not None and first.kind != family.kind:
+            return f"type {family.kind} differs from {first.kind} in {self.files[family.name][0]}"
+        known_help = self.help.get(family.name)
+        if known_help is not None and family.help is not None and family.help != known_help:
+            return f"help text {family.help!r} differs from {known_help!r} in {self.files[family.name][0]}"
+        return None
+
+    def _add_samples(self, path: str, family: Family) -> None:
+        duplicates = 0
+        for sample in family.samples:
+            if sample.key in self.seen:
+                duplicates += 1
+                continue
+            self.seen.add(sample.key)
+            self.samples.append(sample)
+        if duplicates:
+            error = f"{duplicates} series already read, dropped"
+            self.problems.append(_problem("textfile_duplicate_series", file=path, metric=family.name, error=error))
+
+    def metas(self) -> list[MetricMeta]:
+        emitted = {sample.name for sample in self.samples}
+        metas: dict[str, MetricMeta] = {}
+        for name, family in self.first.items():
+            help_text = self.help.get(name) or f"Metric read from {', '.join(self.files[name])}"
+            metric_type = _METRIC_TYPES.get(family.kind, MetricType.UNTYPED)
+            if _series_names(family) & emitted:
+                # A histogram's or summary's _bucket/_sum/_count series belong to the family's own name.
+                metas.setdefault(name, MetricMeta(name, metric_type, help_text))
+        return list(metas.values())
+
+
+def _series_names(family: Family) -> set[str]:
+    """The sample names a family may have."""
+    if family.kind in {"histogram", "summary"}:
+        return {family.name, f"{family.name}_bucket", f"{family.name}_sum", f"{family.name}_count"}
+    return {family.name}
+
+
+def _problem(event: str, **fields: str) -> Problem:
+    return Problem(event, tuple(fields.items()))
+
+
+def merge_files(results: Iterable[FileResult]) -> Merged:
+    """Combine what each file gave into one read: samples, declarations and problems."""
+    merger = _Merger()
+    for result in results:
+        if result.error is not None:
+            merger.problems.append(_problem("textfile_file_failed", file=result.path, error=result.error))
+        for family in result.families:
+            merger.add(result.path, family)
+    return Merged(tuple(merger.samples), tuple(merger.metas()), tuple(merger.problems))
+
+
+# --- the collector ----------------------------------------------------------------------
+
+
+class TextfileCollector:
+    """Reads the `*.prom` files of one directory each run, as node_exporter's textfile collector."""
+
+    def __init__(self, config: TextfileConfig) -> None:
+        if config.directory is None:
+            raise ValueError("the textfile collector needs collectors.textfile.directory")
+        self._directory = config.directory
+        self._cache: dict[str, tuple[FileKey, FileResult]] = {}
+        self._last_read: tuple[tuple[FileResult, ...], Merged] | None = None
+        self._reported: frozenset[Problem] = frozenset()
+
+    @property
+    def name(self) -> str:
+        return "textfile"
+
+    @property
+    def instance(self) -> str:
+        return "default"
+
+    def metrics(self) -> Sequence[MetricMeta]:
+        """The families of the last read, then the collector's own two."""
+        metas = self._last_read[1].metas if self._last_read else ()
+        return [*metas, MTIME, SCRAPE_ERROR]
+
+    def collect(self) -> Sequence[Sample]:
+        """Read the directory; never raises for a missing directory or a bad file."""
+        try:
+            listing = self._list()
+        except OSError as exc:
+            self._last_read = None
+            self._report([_problem("textfile_directory_unreadable", directory=self._directory, error=str(exc))])
+            return [Sample(SCRAPE_ERROR.name, NO_LABELS, 1.0)]
+        results = tuple(self._read(path, key) for path, key in listing)
+        merged = self._merge(results)
+        self._report(merged.problems)
+        return [*merged.samples, *_mtimes(results), Sample(SCRAPE_ERROR.name, NO_LABELS, float(bool(merged.problems)))]
+
+    def _list(self) -> list[tuple[str, FileKey | None]]:
+        """The `*.prom` files in name order, each with its identity (None if stat fails)."""
+        with os.scandir(self._directory) as entries:
+            names = sorted(entry.name for entry in entries if entry.name.endswith(SUFFIX))
+        paths = [os.path.join(self._directory, name) for name in names]
+        self._cache = {path: self._cache[path] for path in paths if path in self._cache}
+        return [(path, _stat_key(path)) for path in paths]
+
+    def _read(self, path: str, key: FileKey | None) -> FileResult:
+        cached = self._cache.get(path)
+        if cached is not None and key is not None and cached[0] == key:
+            return cached[1]
+        read_key, result = read_textfile(path)
+        if read_key is not None:
+            self._cache[path] = (read_key, result)
+        return result
+
+    def _merge(self, results: tuple[FileResult, ...]) -> Merged:
+        """Combine the files, reusing the last combination when every file came from the cache."""
+        last = self._last_read
+        if (
+            last is not None
+            and len(last[0]) == len(results)
+            and all(a is b for a, b in zip(last[0], results, strict=True))
+        ):
+            return last[1]
+        merged = merge_files(results)
+        self._last_read = (results, merged)
+        return merged
+
+    def _report(self, problems: Iterable[Problem]) -> None:
+        """Log problems that are new since the last read: quiet while nothing changes."""
+        current = frozenset(problems)
+        for problem in sorted(current - self._reported, key=lambda p: (p.event, p.fields)):
+            problem.log()
+        self._reported = current
+
+
+def _all_same(before: tuple[FileResult, ...], now: tuple[FileResult, ...]) -> bool:
+    """Whether every file's result is the very one of the last read (so came from the cache)."""
+    return len(before) == len(now) and all(a is b for a, b in zip(before, now, strict=True))
+
+
+def _stat_key(path: str) -> FileKey | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None  # reading it will fail too, and say why
+    return (stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+def _mtimes(results: Iterable[FileResult]) -> list[Sample]:
+    return [
+        Sample(MTIME.name, labels_of(file=result.path), result.mtime_seconds)
+        for result in results
+        if result.mtime_seconds is not None
+    ]
+
+
+# --- watching for changes ---------------------------------------------------------------
+
+WATCH_DEBOUNCE_MS = 50  # longest a burst of changes is held before on_change
+WATCH_STEP_MS = 10  # quiet time that ends a burst: a rename into place is one event
+
+
+async def watch_directory(
+    directory: str, on_change: Callable[[], None], stop: asyncio.Event, *, retry_seconds: float = 3.0
+) -> None:
+    """Call on_change soon after a `*.prom` file appears, changes, is renamed in or goes, until stop."""
+    missing = False
+    while not stop.is_set():
+        if not os.path.isdir(directory):
+            if not missing:
+                log.warning("textfile_watch_directory_missing", directory=directory)
+                missing = True
+            await _sleep_unless_stopped(stop, retry_seconds)
+            continue
+        if missing:
+            log.info("textfile_watch_directory_found", directory=directory)
+            missing = False
+            on_change()  # files may have arrived with the directory
+        await _watch_while_present(directory, on_change, stop, retry_seconds)
+
+
+async def _watch_while_present(
+    directory: str, on_change: Callable[[], None], stop: asyncio.Event, retry_seconds: float
+) -> None:
+    """Watch until stop, or until the directory goes (its watch dies with it)."""
+    try:
+        async for changes in awatch(
+            directory,
+            watch_filter=_is_textfile,
+            debounce=WATCH_DEBOUNCE_MS,
+            step=WATCH_STEP_MS,
+            stop_event=stop,
+            rust_timeout=int(retry_seconds * 1000),
+            yield_on_timeout=True,  # wake up now and then to notice a removed directory
+            recursive=False,
+        ):
+            if changes:
+                on_change()
+            if not os.path.isdir(directory):
+                on_change()  # its files are gone
+                return
+    except (OSError, RuntimeError) as exc:  # no inotify watches left, directory raced away
+        log.warning("textfile_watch_failed", directory=directory, error=str(exc))
+        await _sleep_unless_stopped(stop, retry_seconds)
+
+
+def _is_textfile(change: Change, path: str) -> bool:
+    return path.endswith(SUFFIX)
+
+
+async def _sleep_unless_stopped(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
