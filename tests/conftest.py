@@ -31,6 +31,17 @@ def require_binary(path: str, package: str) -> str:
     return found
 
 
+def wait_for_http(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise AssertionError(f"{url} did not answer within {timeout}s")
+
+
 class DaemonProcess:
     """`tripwired run` as a real subprocess on a free port."""
 

@@ -69,7 +69,7 @@ class HostConfig:
     sysfs: str = "/sys"
     rootfs: str = "/"
     filesystem: FilesystemConfig = field(default_factory=FilesystemConfig)
-    diskstats_device_exclude: str = r"^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$"
+    diskstats_device_exclude: str = r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$"  # node_exporter 1.5
     netdev_device_exclude: str = ""
 
 
