@@ -21,6 +21,16 @@ def build_collectors(config: Config, clock: Clock) -> list[Scheduled]:
 
         textfile = collectors.textfile
         jobs.append(_scheduled(config, TextfileCollector(textfile), textfile.interval, textfile.timeout))
+    for warehouse in collectors.warehouse:
+        from agent.collect.warehouse import WarehouseDiskCollector, WarehouseScanCollector, scan_runner_timeout
+
+        disk = WarehouseDiskCollector(warehouse, procfs=collectors.host.procfs, sysfs=collectors.host.sysfs)
+        jobs.append(_scheduled(config, disk, warehouse.interval, warehouse.timeout))
+        # The scan keeps to its own budget (scan.timeout) and reports what it saw; the runner's timeout
+        # is only the backstop for a scan stuck in one system call.
+        scan_every = float(warehouse.scan.interval)
+        jobs.append(Scheduled(WarehouseScanCollector(warehouse, clock), scan_every,
+                              min(scan_runner_timeout(warehouse.scan), scan_every)))
     return jobs
 
 
