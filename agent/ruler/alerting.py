@@ -1,0 +1,204 @@
+"""Prometheus' alert state machine as a pure function of (previous alerts, result, timestamp).
+
+This is rules/alerting.go's `Eval` and `sendAlerts` without the locks: inactive -> pending
+-> firing after `for`, `keep_firing_for`, resolved alerts kept 15 minutes so receivers that
+missed the resolution hear it again, re-sending every minute, the group `limit`, and the
+`ALERTS` / `ALERTS_FOR_STATE` series. Timestamps are integer milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol
+from urllib.parse import quote_plus
+
+from agent.model import Alert, AlertState, Labels, Sample, fingerprint, labels_of
+
+RESOLVED_RETENTION_MS = 15 * 60 * 1000
+RESEND_DELAY_MS = 60 * 1000
+ALERTS_METRIC = "ALERTS"
+ALERTS_FOR_STATE_METRIC = "ALERTS_FOR_STATE"
+DUPLICATE_LABELSET = "vector contains metrics with the same labelset after applying alert labels"
+
+
+class ResultSample(Protocol):
+    """One element of an instant vector: labels (with `__name__`, if any) and value."""
+
+    @property
+    def labels(self) -> Labels: ...
+
+    @property
+    def value(self) -> float: ...
+
+
+class Expander(Protocol):
+    """Expands one label or annotation template for one result sample; never raises."""
+
+    def __call__(self, text: str, labels: Mapping[str, str], value: float) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRule:
+    """What the state machine needs to know about an alerting rule and its group."""
+
+    name: str
+    hold_ms: int = 0
+    keep_firing_for_ms: int = 0
+    labels: tuple[tuple[str, str], ...] = ()
+    annotations: tuple[tuple[str, str], ...] = ()
+    limit: int = 0
+    interval_ms: int = 60_000
+    resend_delay_ms: int = RESEND_DELAY_MS
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveAlert:
+    """The state of one alert instance between evaluations (what is persisted)."""
+
+    labels: Labels  # includes alertname
+    annotations: Labels
+    state: AlertState
+    value: float
+    active_at_ms: int
+    fired_at_ms: int | None = None
+    resolved_at_ms: int | None = None
+    keep_firing_since_ms: int | None = None
+    last_sent_at_ms: int | None = None
+    valid_until_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEvaluation:
+    """Outcome of one evaluation: the new state, what to notify, what to write to the store."""
+
+    active: Mapping[Labels, ActiveAlert]
+    to_send: tuple[ActiveAlert, ...]
+    samples: tuple[Sample, ...]
+    error: str | None = None
+
+
+def evaluate_alerts(
+    previous: Mapping[Labels, ActiveAlert],
+    vector: Sequence[ResultSample],
+    ts_ms: int,
+    rule: AlertRule,
+    expand: Expander,
+) -> AlertEvaluation:
+    """Advance every alert instance of `rule` given the rule expression's result at `ts_ms`."""
+    # Build an alert for every result sample first: a labelset clash fails the whole
+    # evaluation and leaves the previous state untouched, as in Prometheus.
+    current: dict[Labels, ActiveAlert] = {}
+    for sample in vector:
+        template_labels = dict(sample.labels)
+        alert_labels = {k: v for k, v in sample.labels if k != "__name__"}
+        for name, text in rule.labels:
+            alert_labels[name] = expand(text, template_labels, sample.value)
+        alert_labels["alertname"] = rule.name
+        labels = labels_of(alert_labels)
+        if labels in current:
+            return AlertEvaluation(previous, (), (), DUPLICATE_LABELSET)
+        annotations = tuple(sorted((k, expand(text, template_labels, sample.value)) for k, text in rule.annotations))
+        current[labels] = ActiveAlert(labels, annotations, AlertState.PENDING, sample.value, ts_ms)
+
+    active = dict(previous)
+    for labels, fresh in current.items():
+        known = active.get(labels)
+        if known is not None and known.state is not AlertState.INACTIVE:
+            active[labels] = replace(known, value=fresh.value, annotations=fresh.annotations)
+        else:
+            # New, or back after being resolved: a resolved alert starts over as pending.
+            active[labels] = fresh
+
+    samples: list[Sample] = []
+    pending_or_firing = 0
+    for labels, before in list(active.items()):
+        alert = before
+        if labels not in current:
+            keep_firing = False
+            if alert.state is AlertState.FIRING and rule.keep_firing_for_ms > 0:
+                since = ts_ms if alert.keep_firing_since_ms is None else alert.keep_firing_since_ms
+                alert = replace(alert, keep_firing_since_ms=since)
+                keep_firing = ts_ms - since < rule.keep_firing_for_ms
+            if alert.state is AlertState.PENDING or (
+                alert.resolved_at_ms is not None and ts_ms - alert.resolved_at_ms > RESOLVED_RETENTION_MS
+            ):
+                # Pending alerts vanish silently; resolved ones once their retention is over.
+                del active[labels]
+                continue
+            if not keep_firing:
+                if alert.state is not AlertState.INACTIVE:
+                    alert = replace(alert, state=AlertState.INACTIVE, resolved_at_ms=ts_ms)
+                active[labels] = alert
+                continue
+        elif alert.keep_firing_since_ms is not None:
+            alert = replace(alert, keep_firing_since_ms=None)
+        pending_or_firing += 1
+        if alert.state is AlertState.PENDING and ts_ms - alert.active_at_ms >= rule.hold_ms:
+            alert = replace(alert, state=AlertState.FIRING, fired_at_ms=ts_ms)
+        active[labels] = alert
+        samples.extend(state_samples(alert))
+
+    if rule.limit > 0 and pending_or_firing > rule.limit:
+        return AlertEvaluation({}, (), (), f"exceeded limit of {rule.limit} with {pending_or_firing} alerts")
+
+    to_send: list[ActiveAlert] = []
+    for labels, alert in active.items():
+        if needs_sending(alert, ts_ms, rule.resend_delay_ms):
+            # Valid long enough to survive two missed evaluations or sends.
+            delta = max(rule.resend_delay_ms, rule.interval_ms)
+            sent = replace(alert, last_sent_at_ms=ts_ms, valid_until_ms=ts_ms + 4 * delta)
+            active[labels] = sent
+            to_send.append(sent)
+    return AlertEvaluation(active, tuple(to_send), tuple(samples))
+
+
+def needs_sending(alert: ActiveAlert, ts_ms: int, resend_delay_ms: int) -> bool:
+    """Whether the notifier should hear about `alert` now (Prometheus' needsSending)."""
+    if alert.state is AlertState.PENDING:
+        return False
+    if alert.last_sent_at_ms is None:
+        return True
+    if alert.resolved_at_ms is not None and alert.resolved_at_ms > alert.last_sent_at_ms:
+        return True
+    return alert.last_sent_at_ms + resend_delay_ms < ts_ms
+
+
+def state_samples(alert: ActiveAlert) -> tuple[Sample, Sample]:
+    """The alert's `ALERTS` and `ALERTS_FOR_STATE` samples."""
+    with_state = labels_of(alert.labels, alertstate=alert.state.value)
+    # ALERTS_FOR_STATE holds whole seconds, as Prometheus writes ActiveAt.Unix().
+    return (
+        Sample(ALERTS_METRIC, with_state, 1.0),
+        Sample(ALERTS_FOR_STATE_METRIC, alert.labels, float(alert.active_at_ms // 1000)),
+    )
+
+
+def generator_url(external_url: str, expr: str) -> str:
+    """Link back to the expression, as Prometheus builds it (its graph page, table tab)."""
+    return f"{external_url.rstrip('/')}/graph?g0.expr={quote_plus(expr)}&g0.tab=1"
+
+
+def to_alert(active: ActiveAlert, *, rule_id: str, url: str, external_labels: Labels) -> Alert:
+    """The notifier's view of an alert: external labels added, Alertmanager's time fields."""
+    merged = dict(external_labels)
+    merged.update(active.labels)  # the alert's own labels win, as in Prometheus' notifier
+    labels = labels_of(merged)
+    if active.resolved_at_ms is not None:
+        ends_ms = active.resolved_at_ms
+    else:
+        ends_ms = active.valid_until_ms if active.valid_until_ms is not None else active.active_at_ms
+    starts_ms = active.fired_at_ms if active.fired_at_ms is not None else active.active_at_ms
+    return Alert(
+        labels=labels,
+        annotations=active.annotations,
+        state=active.state,
+        value=active.value,
+        active_at=active.active_at_ms / 1000,
+        starts_at=starts_ms / 1000,
+        ends_at=ends_ms / 1000,
+        resolved_at=None if active.resolved_at_ms is None else active.resolved_at_ms / 1000,
+        generator_url=url,
+        rule=rule_id,
+        fingerprint=fingerprint(labels),
+    )

@@ -1,0 +1,135 @@
+"""A rule group at run time: its rules, their state, and one evaluation at one timestamp.
+
+As in Prometheus' rules/group.go, every rule of a group sees the same timestamp and the
+rules run in file order, each writing its result before the next one runs, so a
+recording rule can feed an alert in the same group and the same evaluation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import structlog
+
+from agent.clock import Clock
+from agent.model import Alert, Sample
+from agent.promql import metric_names
+from agent.ruler.rulefile import GroupSpec, RuleKind, RuleSpec
+from agent.ruler.rules import (
+    AlertingRule,
+    ExternalInfo,
+    QueryEngine,
+    RecordingRule,
+    Rule,
+    RuleError,
+    RuleHealth,
+    SampleSink,
+)
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupEvaluation:
+    """What one group evaluation produced for the manager."""
+
+    alerts: tuple[Alert, ...]
+    failures: int
+    changed_names: frozenset[str]
+    seconds_by_rule: Mapping[str, float] = field(default_factory=dict)
+
+
+class Group:
+    """A rule group with the state of its rules; evaluated by the manager or the test runner."""
+
+    def __init__(self, spec: GroupSpec, *, default_interval_ms: int, external: ExternalInfo) -> None:
+        self.spec = spec
+        self.key = spec.key
+        self.name = spec.name
+        self.file = spec.file
+        self.interval_ms = spec.interval_ms or default_interval_ms
+        self.rules: list[Rule] = [self._rule(r, external) for r in spec.rules]
+        self.reads = _reads(self.rules)
+        self.last_evaluation_ms: int | None = None
+        self.last_duration_seconds = 0.0
+
+    def _rule(self, spec: RuleSpec, external: ExternalInfo) -> Rule:
+        if spec.kind is RuleKind.RECORD:
+            return RecordingRule(spec, self.spec.limit)
+        return AlertingRule(spec, group_key=self.key, limit=self.spec.limit, interval_ms=self.interval_ms,
+                            external=external)
+
+    def source(self, index: int) -> str:
+        """The store source of rule `index`: its series go stale when they vanish from its result."""
+        return f"rule:{self.file}:{self.name}:{index}"
+
+    def evaluate(self, ts_ms: int, engine: QueryEngine, sink: SampleSink, clock: Clock) -> GroupEvaluation:
+        """Evaluate every rule, in order, at `ts_ms`."""
+        started = clock.monotonic()
+        alerts: list[Alert] = []
+        failures = 0
+        changed: set[str] = set()
+        seconds: dict[str, float] = {}
+        for index, rule in enumerate(self.rules):
+            rule_started = clock.monotonic()
+            try:
+                samples = self._evaluate_rule(rule, engine, ts_ms, alerts)
+            except RuleError as exc:
+                failures += 1
+                rule.health = RuleHealth("err", str(exc), ts_ms)
+            except Exception as exc:  # a bug in one rule's evaluation must not stop the others
+                log.error("rule_evaluation_crashed", group=self.key, rule=rule.name, error=repr(exc))
+                failures += 1
+                rule.health = RuleHealth("err", f"internal error: {exc!r}", ts_ms)
+            else:
+                changed |= sink.write(self.source(index), samples, ts_ms).changed_names
+                rule.health = RuleHealth("ok", "", ts_ms)
+            rule.health.evaluation_seconds = clock.monotonic() - rule_started
+            seconds[rule.name] = seconds.get(rule.name, 0.0) + rule.health.evaluation_seconds
+        self.last_evaluation_ms = ts_ms
+        self.last_duration_seconds = clock.monotonic() - started
+        return GroupEvaluation(tuple(alerts), failures, frozenset(changed), seconds)
+
+    @staticmethod
+    def _evaluate_rule(rule: Rule, engine: QueryEngine, ts_ms: int, alerts: list[Alert]) -> list[Sample]:
+        if isinstance(rule, RecordingRule):
+            return rule.evaluate(engine, ts_ms)
+        samples, to_send = rule.evaluate(engine, ts_ms)
+        alerts.extend(to_send)
+        return samples
+
+    def alerting_rules(self) -> list[AlertingRule]:
+        return [r for r in self.rules if isinstance(r, AlertingRule)]
+
+    def copy_state_from(self, old: Group) -> None:
+        """Take over the alerts of `old`'s rules of the same name and position among namesakes."""
+        previous = dict(_keyed_alerting_rules(old))
+        for key, rule in _keyed_alerting_rules(self):
+            match = previous.get(key)
+            if match is not None:
+                rule.active = match.active
+        self.last_evaluation_ms = old.last_evaluation_ms
+
+
+def alert_rule_keys(group: Group) -> list[tuple[str, AlertingRule]]:
+    """Each alerting rule with a stable key, `name` or `name#n` for the n-th namesake."""
+    return list(_keyed_alerting_rules(group))
+
+
+def _keyed_alerting_rules(group: Group) -> Iterable[tuple[str, AlertingRule]]:
+    seen: dict[str, int] = {}
+    for rule in group.alerting_rules():
+        count = seen.get(rule.name, 0)
+        seen[rule.name] = count + 1
+        yield (rule.name if count == 0 else f"{rule.name}#{count}"), rule
+
+
+def _reads(rules: Sequence[Rule]) -> frozenset[str] | None:
+    names: set[str] = set()
+    for rule in rules:
+        found = metric_names(rule.expr)
+        if found is None:
+            return None
+        names |= found
+    return frozenset(names)

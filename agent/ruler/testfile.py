@@ -1,0 +1,213 @@
+"""promtool's rule unit-test file format -> typed test groups (cmd/promtool/unittest.go's schema).
+
+Unknown keys are errors, as promtool's strict YAML decoding makes them. Durations are
+kept in milliseconds.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agent.ruler.duration import parse_duration_ms
+
+DEFAULT_EVALUATION_INTERVAL_MS = 60_000
+
+_FILE_KEYS = frozenset({"rule_files", "evaluation_interval", "group_eval_order", "tests"})
+_GROUP_KEYS = frozenset({"interval", "input_series", "alert_rule_test", "promql_expr_test", "external_labels",
+                         "external_url", "name"})
+_SERIES_KEYS = frozenset({"series", "values"})
+_ALERT_TEST_KEYS = frozenset({"eval_time", "alertname", "exp_alerts"})
+_EXP_ALERT_KEYS = frozenset({"exp_labels", "exp_annotations"})
+_PROMQL_TEST_KEYS = frozenset({"expr", "eval_time", "exp_samples"})
+_SAMPLE_KEYS = frozenset({"labels", "value"})
+
+
+class TestFileError(Exception):
+    """A test file that cannot be read or does not follow the format."""
+
+
+@dataclass(frozen=True, slots=True)
+class InputSeries:
+    series: str
+    values: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedAlert:
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertTest:
+    eval_time_ms: int
+    alertname: str
+    expected: tuple[ExpectedAlert, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedSample:
+    labels: str
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class PromQLTest:
+    expr: str
+    eval_time_ms: int
+    expected: tuple[ExpectedSample, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TestGroup:
+    """One entry of `tests:`: input series and the checks made against them."""
+
+    interval_ms: int
+    input_series: tuple[InputSeries, ...]
+    alert_tests: tuple[AlertTest, ...]
+    promql_tests: tuple[PromQLTest, ...]
+    external_labels: Mapping[str, str] = field(default_factory=dict)
+    external_url: str = ""
+    name: str = ""
+
+    def max_eval_time_ms(self) -> int:
+        times = [t.eval_time_ms for t in self.alert_tests] + [t.eval_time_ms for t in self.promql_tests]
+        return max(times, default=0)
+
+
+@dataclass(frozen=True, slots=True)
+class TestFile:
+    """A whole test file, rule file paths resolved against its directory and globbed."""
+
+    rule_files: tuple[str, ...]
+    unmatched_patterns: tuple[str, ...]
+    evaluation_interval_ms: int
+    group_eval_order: tuple[str, ...]
+    tests: tuple[TestGroup, ...]
+
+
+def load_test_file(path: str) -> TestFile:
+    """Read and check a rule test file; TestFileError on the first problem, as promtool stops too."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise TestFileError(f"{path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise TestFileError(f"{path}: invalid YAML: {exc}") from exc
+    top = _mapping(data if data is not None else {}, _FILE_KEYS, "test file")
+    rule_files, unmatched = _resolve(os.path.dirname(path), [str(p) for p in _list(top.get("rule_files"))])
+    return TestFile(
+        rule_files=tuple(rule_files),
+        unmatched_patterns=tuple(unmatched),
+        evaluation_interval_ms=_duration(top.get("evaluation_interval")) or DEFAULT_EVALUATION_INTERVAL_MS,
+        group_eval_order=tuple(str(g) for g in _list(top.get("group_eval_order"))),
+        tests=tuple(_test_group(item) for item in _list(top.get("tests"))),
+    )
+
+
+def _resolve(base_dir: str, patterns: list[str]) -> tuple[list[str], list[str]]:
+    files: list[str] = []
+    unmatched: list[str] = []
+    for pattern in patterns:
+        full = pattern if not pattern or os.path.isabs(pattern) else os.path.join(base_dir, pattern)
+        matches = sorted(glob.glob(full))
+        if not matches:
+            unmatched.append(full)
+        files.extend(matches)
+    return files, unmatched
+
+
+def _test_group(data: Any) -> TestGroup:
+    group = _mapping(data, _GROUP_KEYS, "test group")
+    return TestGroup(
+        interval_ms=_duration(group.get("interval")),
+        input_series=tuple(_series(s) for s in _list(group.get("input_series"))),
+        alert_tests=tuple(_alert_test(a) for a in _list(group.get("alert_rule_test"))),
+        promql_tests=tuple(_promql_test(p) for p in _list(group.get("promql_expr_test"))),
+        external_labels=_strings(group.get("external_labels")),
+        external_url=str(group.get("external_url") or ""),
+        name=str(group.get("name") or ""),
+    )
+
+
+def _series(data: Any) -> InputSeries:
+    item = _mapping(data, _SERIES_KEYS, "input_series item")
+    return InputSeries(str(item.get("series") or ""), str(item.get("values") or ""))
+
+
+def _alert_test(data: Any) -> AlertTest:
+    item = _mapping(data, _ALERT_TEST_KEYS, "alert_rule_test item")
+    expected = []
+    for exp in _list(item.get("exp_alerts")):
+        fields = _mapping(exp, _EXP_ALERT_KEYS, "exp_alerts item")
+        expected.append(ExpectedAlert(_strings(fields.get("exp_labels")), _strings(fields.get("exp_annotations"))))
+    return AlertTest(_duration(item.get("eval_time")), str(item.get("alertname") or ""), tuple(expected))
+
+
+def _promql_test(data: Any) -> PromQLTest:
+    item = _mapping(data, _PROMQL_TEST_KEYS, "promql_expr_test item")
+    samples = []
+    for exp in _list(item.get("exp_samples")):
+        fields = _mapping(exp, _SAMPLE_KEYS, "exp_samples item")
+        samples.append(ExpectedSample(str(fields.get("labels") or ""), _float(fields.get("value", 0))))
+    return PromQLTest(str(item.get("expr") or ""), _duration(item.get("eval_time")), tuple(samples))
+
+
+def _mapping(data: Any, known: frozenset[str], what: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise TestFileError(f"{what}: expected a mapping, got {data!r}")
+    unknown = sorted(str(k) for k in data if k not in known)
+    if unknown:
+        raise TestFileError(f"{what}: field {unknown[0]} not found (known: {', '.join(sorted(known))})")
+    return data
+
+
+def _list(data: Any) -> list[Any]:
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise TestFileError(f"expected a list, got {data!r}")
+    return data
+
+
+def _strings(data: Any) -> dict[str, str]:
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise TestFileError(f"expected a mapping of names to strings, got {data!r}")
+    return {str(k): _text(v) for k, v in data.items()}
+
+
+def _text(value: Any) -> str:
+    """A scalar as the text YAML had (true, not True)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _duration(data: Any) -> int:
+    if data is None:
+        return 0
+    try:
+        return parse_duration_ms(str(data))
+    except ValueError as exc:
+        raise TestFileError(str(exc)) from exc
+
+
+def _float(data: Any) -> float:
+    text = str(data)
+    special = {"nan": "nan", "+inf": "inf", "inf": "inf", "-inf": "-inf", ".nan": "nan", ".inf": "inf",
+               "-.inf": "-inf"}
+    try:
+        return float(special.get(text.lower(), text))
+    except ValueError as exc:
+        raise TestFileError(f"exp_samples value: expected a number, got {text!r}") from exc

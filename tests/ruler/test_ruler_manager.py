@@ -1,0 +1,313 @@
+"""The rule manager over a real store and engine, driven by a fake clock."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from agent.clock import FakeClock
+from agent.model import Alert, AlertState, Sample
+from agent.ruler.manager import RuleLoadError, RuleManager
+from agent.ruler.state import AlertStateStore
+from agent.store import Store
+
+RULES = """\
+groups:
+  - name: disk
+    interval: 1m
+    rules:
+      - record: instance:disk_used:ratio
+        expr: disk_used_ratio
+      - alert: DiskFull
+        expr: instance:disk_used:ratio > 0.9
+        labels: {severity: page}
+        annotations: {summary: "{{ $labels.instance }} at {{ $value }}"}
+  - name: lag
+    interval: 1m
+    rules:
+      - alert: Lagging
+        expr: consumer_lag > 100
+        for: 2m
+"""
+
+
+class Outbox:
+    """What the manager handed to `notify`."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[Alert]] = []
+
+    def __call__(self, alerts: Sequence[Alert]) -> None:
+        self.batches.append(list(alerts))
+
+    @property
+    def alerts(self) -> list[Alert]:
+        return [a for batch in self.batches for a in batch]
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(start=1_700_000_000.0)
+
+
+@pytest.fixture
+def store() -> Store:
+    return Store()
+
+
+@pytest.fixture
+def rules(tmp_path: Path) -> Path:
+    path = tmp_path / "rules.yaml"
+    path.write_text(RULES)
+    return path
+
+
+def make(store: Store, clock: FakeClock, outbox: Outbox, state: AlertStateStore | None = None) -> RuleManager:
+    return RuleManager(store=store, clock=clock, notify=outbox, evaluation_interval_s=10,
+                       external_labels={"site": "eu"}, external_url="http://tw:9842", state=state)
+
+
+def collect(store: Store, clock: FakeClock, name: str, value: float, **labels: str) -> frozenset[str]:
+    result = store.write(f"test:{name}", [Sample(name, tuple(sorted(labels.items())), value)], int(clock.time() * 1000))
+    return result.changed_names
+
+
+def value_of(store: Store, name: str, **labels: str) -> float | None:
+    series = store.get(name, tuple(sorted(labels.items())))
+    return None if series is None else series.latest()
+
+
+def test_recording_rule_writes_its_series_into_the_store(store: Store, clock: FakeClock, rules: Path) -> None:
+    collect(store, clock, "disk_used_ratio", 0.5, instance="a")
+    manager = make(store, clock, Outbox())
+    manager.load([str(rules)])
+    manager.evaluate_due()
+    assert 0.5 == value_of(store, "instance:disk_used:ratio", instance="a")
+
+
+def test_recorded_series_goes_stale_when_it_leaves_the_result(store: Store, clock: FakeClock, rules: Path) -> None:
+    collect(store, clock, "disk_used_ratio", 0.5, instance="a")
+    manager = make(store, clock, Outbox())
+    manager.load([str(rules)])
+    manager.evaluate_due()
+    store.write("test:disk_used_ratio", [], int(clock.time() * 1000) + 1)
+    clock.advance(60)
+    manager.evaluate_due()
+    assert None is value_of(store, "instance:disk_used:ratio", instance="a")
+
+
+def test_firing_alert_is_handed_to_notify_with_external_labels_and_url(
+    store: Store, clock: FakeClock, rules: Path
+) -> None:
+    collect(store, clock, "disk_used_ratio", 0.95, instance="a")
+    outbox = Outbox()
+    manager = make(store, clock, outbox)
+    manager.load([str(rules)])
+    manager.evaluate_due()
+    [alert] = outbox.alerts
+    assert (
+        {"alertname": "DiskFull", "instance": "a", "severity": "page", "site": "eu"},
+        AlertState.FIRING,
+        "http://tw:9842/graph?g0.expr=instance%3Adisk_used%3Aratio+%3E+0.9&g0.tab=1",
+        f"{rules};disk;DiskFull",
+    ) == (dict(alert.labels), alert.state, alert.generator_url, alert.rule)
+
+
+def test_alert_annotations_are_expanded_templates(store: Store, clock: FakeClock, rules: Path) -> None:
+    collect(store, clock, "disk_used_ratio", 0.95, instance="a")
+    outbox = Outbox()
+    manager = make(store, clock, outbox)
+    manager.load([str(rules)])
+    manager.evaluate_due()
+    assert (("summary", "a at 0.95"),) == outbox.alerts[0].annotations
+
+
+def test_group_is_not_evaluated_again_before_its_interval(store: Store, clock: FakeClock, rules: Path) -> None:
+    collect(store, clock, "consumer_lag", 500, group="g")
+    manager = make(store, clock, Outbox())
+    manager.load([str(rules)])
+    manager.evaluate_due()
+    clock.advance(30)
+    collect(store, clock, "consumer_lag", 500, group="g")
+    assert 30.0 == manager.evaluate_due()
+
+
+def test_trigger_evaluates_groups_reading_a_changed_metric_at_once(
+    store: Store, clock: FakeClock, rules: Path
+) -> None:
+    manager = make(store, clock, Outbox())
+    manager.load([str(rules)])
+    manager.evaluate_due()
+    clock.advance(5)
+    manager.trigger(collect(store, clock, "disk_used_ratio", 0.5, instance="a"))
+    manager.evaluate_due()
+    assert 0.5 == value_of(store, "instance:disk_used:ratio", instance="a")
+
+
+def test_trigger_leaves_groups_that_do_not_read_the_metric_alone(
+    store: Store, clock: FakeClock, rules: Path
+) -> None:
+    manager = make(store, clock, Outbox())
+    manager.load([str(rules)])
+    manager.evaluate_due()
+    clock.advance(5)
+    manager.trigger(collect(store, clock, "disk_used_ratio", 0.5, instance="a"))
+    manager.evaluate_due()
+    lag_group = next(g for g in manager.groups() if g.name == "lag")
+    assert int((clock.time() - 5) * 1000) == lag_group.last_evaluation_ms
+
+
+def test_triggers_closer_than_the_minimum_spacing_wait_for_it(
+    store: Store, clock: FakeClock, rules: Path
+) -> None:
+    manager = make(store, clock, Outbox())
+    manager.load([str(rules)])
+    manager.evaluate_due()
+    clock.advance(0.05)
+    manager.trigger(frozenset({"disk_used_ratio"}))
+    assert pytest.approx(0.15) == manager.evaluate_due()
+
+
+def test_late_evaluation_counts_missed_iterations(store: Store, clock: FakeClock, rules: Path) -> None:
+    manager = make(store, clock, Outbox())
+    manager.load([str(rules)])
+    manager.evaluate_due()
+    clock.advance(150)
+    manager.evaluate_due()
+    assert 1.0 == value_of(store, "tripwired_rule_group_iterations_missed_total", rule_group=f"{rules};disk")
+
+
+def test_self_metrics_are_declared_and_written(store: Store, clock: FakeClock, rules: Path) -> None:
+    manager = make(store, clock, Outbox())
+    manager.load([str(rules)])
+    manager.evaluate_due()
+    assert ("counter", 0.0) == (store.meta("tripwired_rule_evaluation_failures_total").type.value,
+                                value_of(store, "tripwired_rule_evaluation_failures_total", rule_group=f"{rules};lag"))
+
+
+def test_reload_with_bad_file_raises_and_keeps_the_old_rules(
+    store: Store, clock: FakeClock, rules: Path, tmp_path: Path
+) -> None:
+    manager = make(store, clock, Outbox())
+    manager.load([str(rules)])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("groups:\n  - name: x\n    rules:\n      - record: a:b\n        expr: up\n        for: 1m\n")
+    with pytest.raises(RuleLoadError) as caught:
+        manager.reload([str(rules), str(bad)])
+    assert (1, ["disk", "lag"]) == (len(caught.value.errors), [g.name for g in manager.groups()])
+
+
+def test_reload_keeps_pending_alerts_of_a_changed_group(
+    store: Store, clock: FakeClock, rules: Path
+) -> None:
+    collect(store, clock, "consumer_lag", 500, group="g")
+    manager = make(store, clock, Outbox())
+    manager.load([str(rules)])
+    manager.evaluate_due()
+    rules.write_text(RULES.replace("consumer_lag > 100", "consumer_lag > 200"))
+    manager.reload([str(rules)])
+    [alert] = manager.active_alerts()
+    assert (AlertState.PENDING, clock.time()) == (alert.state, alert.active_at)
+
+
+def test_reload_removing_a_group_marks_its_series_stale(
+    store: Store, clock: FakeClock, rules: Path, tmp_path: Path
+) -> None:
+    collect(store, clock, "disk_used_ratio", 0.5, instance="a")
+    manager = make(store, clock, Outbox())
+    manager.load([str(rules)])
+    manager.evaluate_due()
+    clock.advance(1)
+    rules.write_text(RULES.split("  - name: lag", maxsplit=1)[0].replace("name: disk", "name: disk2"))
+    manager.reload([str(rules)])
+    assert None is value_of(store, "instance:disk_used:ratio", instance="a")
+
+
+def test_restart_keeps_firing_alert_firing_without_a_new_notification(
+    store: Store, clock: FakeClock, rules: Path, tmp_path: Path
+) -> None:
+    collect(store, clock, "disk_used_ratio", 0.95, instance="a")
+    first = make(store, clock, Outbox(), AlertStateStore(tmp_path))
+    first.load([str(rules)])
+    first.evaluate_due()
+    clock.advance(30)
+    outbox = Outbox()
+    second = make(store, clock, outbox, AlertStateStore(tmp_path))
+    second.load([str(rules)])
+    second.evaluate_due()
+    assert ([], [AlertState.FIRING]) == (outbox.alerts, [a.state for a in second.active_alerts()])
+
+
+def test_restart_continues_the_for_timer(store: Store, clock: FakeClock, rules: Path, tmp_path: Path) -> None:
+    collect(store, clock, "consumer_lag", 500, group="g")
+    first = make(store, clock, Outbox(), AlertStateStore(tmp_path))
+    first.load([str(rules)])
+    first.evaluate_due()
+    started = clock.time()
+    clock.advance(120)
+    collect(store, clock, "consumer_lag", 500, group="g")
+    second = make(store, clock, Outbox(), AlertStateStore(tmp_path))
+    second.load([str(rules)])
+    second.evaluate_due()
+    [alert] = second.active_alerts()
+    assert (AlertState.FIRING, started) == (alert.state, alert.active_at)
+
+
+def test_notify_failure_does_not_stop_evaluation(store: Store, clock: FakeClock, rules: Path) -> None:
+    def broken(alerts: Sequence[Alert]) -> None:
+        raise RuntimeError("receiver gone")
+
+    collect(store, clock, "disk_used_ratio", 0.95, instance="a")
+    manager = RuleManager(store=store, clock=clock, notify=broken, evaluation_interval_s=10, external_labels={},
+                          external_url="")
+    manager.load([str(rules)])
+    manager.evaluate_due()
+    assert ["DiskFull"] == [a.name for a in manager.active_alerts()]
+
+
+def test_run_evaluates_until_stopped(store: Store, clock: FakeClock, rules: Path) -> None:
+    collect(store, clock, "disk_used_ratio", 0.5, instance="a")
+    manager = make(store, clock, Outbox())
+    manager.load([str(rules)])
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(manager.run(stop))
+        await asyncio.sleep(0.01)
+        stop.set()
+        await asyncio.wait_for(task, timeout=1)
+
+    asyncio.run(scenario())
+    assert 0.5 == value_of(store, "instance:disk_used:ratio", instance="a")
+
+
+def test_trigger_wakes_the_running_loop_before_the_next_tick(store: Store, clock: FakeClock, rules: Path) -> None:
+    manager = make(store, clock, Outbox())
+    manager.load([str(rules)])
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(manager.run(stop))
+        await asyncio.sleep(0.01)
+        clock.advance(1)
+        manager.trigger(collect(store, clock, "disk_used_ratio", 0.7, instance="a"))
+        await asyncio.sleep(0.01)
+        stop.set()
+        await asyncio.wait_for(task, timeout=1)
+
+    asyncio.run(scenario())
+    assert 0.7 == value_of(store, "instance:disk_used:ratio", instance="a")
+
+
+def test_emitted_self_metrics_equal_the_declared_ones(store: Store, clock: FakeClock, rules: Path) -> None:
+    from agent.ruler.manager import SELF_METRICS
+
+    collect(store, clock, "disk_used_ratio", 0.95, instance="a")
+    manager = make(store, clock, Outbox())
+    manager.load([str(rules)])
+    manager.evaluate_due()
+    emitted = {n for n in store.names() if n.startswith("tripwired_rule") or n.startswith("ALERTS")}
+    assert {m.name for m in SELF_METRICS} == emitted
