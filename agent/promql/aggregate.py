@@ -1,0 +1,112 @@
+"""Aggregation operators: sum avg min max count group stddev stdvar topk bottomk quantile count_values."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+from agent.model import Labels
+from agent.promql.context import EvalContext
+from agent.promql.errors import EvalError
+from agent.promql.nodes import Node, ScalarNode, StringNode, VectorNode
+from agent.promql.stats import (
+    format_go_float,
+    go_max,
+    go_min,
+    plain_sum,
+    quantile,
+    running_mean,
+    welford_variance,
+)
+from agent.promql.values import LABEL_NAME, NAME, InstantSample, InstantVector, full_labels, split_name
+
+GroupKey = tuple[str | None, Labels]
+
+REDUCERS: dict[str, Callable[[Sequence[float]], float]] = {
+    "sum": plain_sum,
+    "avg": running_mean,
+    "min": go_min,
+    "max": go_max,
+    "count": lambda values: float(len(values)),
+    "group": lambda values: 1.0,
+    "stdvar": welford_variance,
+    "stddev": lambda values: math.sqrt(welford_variance(values)),
+}
+
+
+def grouping(by: bool, names: Sequence[str]) -> Callable[[str | None, Labels], GroupKey]:
+    """The output labels of a sample's group: `by` keeps the listed ones, `without` drops them and the name."""
+    wanted = frozenset(names)
+    if by:
+        keep_name = NAME in wanted
+        return lambda name, labels: (
+            name if keep_name else None,
+            tuple(pair for pair in labels if pair[0] in wanted),
+        )
+    if not wanted:
+        return lambda name, labels: (None, labels)
+    return lambda name, labels: (None, tuple(pair for pair in labels if pair[0] not in wanted))
+
+
+class AggregateNode(VectorNode):
+    """One aggregation expression; the grouping function is built once."""
+
+    def __init__(self, op: str, inner: VectorNode, param: Node | None, by: bool, names: Sequence[str]) -> None:
+        self.op = op
+        self.inner = inner
+        self.scalar_param = param if isinstance(param, ScalarNode) else None
+        self.label_param = param.text if isinstance(param, StringNode) else ""
+        self.by = by
+        self.names = tuple(names)
+        self.key = grouping(by, names)
+
+    def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        samples = self.inner.vector(ctx, t)
+        if self.op in ("topk", "bottomk"):
+            return self._topk(samples, self._scalar_param(ctx, t))
+        if self.op == "count_values":
+            return self._count_values(samples, ctx, t)
+        groups = self._groups(samples, self.key)
+        if self.op == "quantile":
+            q = self._scalar_param(ctx, t)
+            return [(key[0], key[1], quantile(q, [s[2] for s in members])) for key, members in groups.items()]
+        reducer = REDUCERS[self.op]
+        return [(key[0], key[1], reducer([s[2] for s in members])) for key, members in groups.items()]
+
+    def _scalar_param(self, ctx: EvalContext, t: int) -> float:
+        return math.nan if self.scalar_param is None else self.scalar_param.scalar(ctx, t)
+
+    @staticmethod
+    def _groups(
+        samples: InstantVector, key: Callable[[str | None, Labels], GroupKey]
+    ) -> dict[GroupKey, list[InstantSample]]:
+        groups: dict[GroupKey, list[InstantSample]] = {}
+        for sample in samples:
+            groups.setdefault(key(sample[0], sample[1]), []).append(sample)
+        return groups
+
+    def _topk(self, samples: InstantVector, param: float) -> InstantVector:
+        """The k largest (smallest) per group, whole samples with their names; NaN ranks last."""
+        if math.isnan(param) or math.isinf(param) or int(param) < 1:
+            return []
+        k = int(param)
+        top = self.op == "topk"
+        out: InstantVector = []
+        for members in self._groups(samples, self.key).values():
+            ranked = sorted(members, key=lambda s: (math.isnan(s[2]), -s[2] if top else s[2]))
+            out.extend(ranked[:k])
+        return out
+
+    def _count_values(self, samples: InstantVector, ctx: EvalContext, t: int) -> InstantVector:
+        """How many samples have each value; the value becomes a label."""
+        label = self.label_param
+        if not LABEL_NAME.fullmatch(label):
+            raise EvalError(f"invalid label name {label!r}")
+        key = grouping(self.by, (*self.names, label)) if self.by else self.key
+        counts: dict[GroupKey, float] = {}
+        for name, labels, value in samples:
+            merged = dict(full_labels(name, labels))
+            merged[label] = format_go_float(value)
+            group = key(*split_name(tuple(sorted(merged.items()))))
+            counts[group] = counts.get(group, 0.0) + 1.0
+        return [(name, labels, count) for (name, labels), count in counts.items()]

@@ -1,0 +1,152 @@
+"""Binary operators between scalars and vectors: arithmetic, comparisons (with `bool`), set operators."""
+
+from __future__ import annotations
+
+from agent.promql.arithmetic import ARITHMETIC, element_op, scalar_op
+from agent.promql.context import EvalContext
+from agent.promql.errors import EvalError
+from agent.promql.matching import Matching, result_labels, signature
+from agent.promql.nodes import ScalarNode, VectorNode, check_unique
+from agent.promql.values import InstantSample, InstantVector, full_labels
+
+
+class ScalarBinaryNode(ScalarNode):
+    """scalar op scalar."""
+
+    def __init__(self, op: str, lhs: ScalarNode, rhs: ScalarNode) -> None:
+        self.fn = scalar_op(op)
+        self.lhs, self.rhs = lhs, rhs
+
+    def scalar(self, ctx: EvalContext, t: int) -> float:
+        return self.fn(self.lhs.scalar(ctx, t), self.rhs.scalar(ctx, t))
+
+
+class VectorScalarNode(VectorNode):
+    """vector op scalar, or scalar op vector (`scalar_left`); a filter keeps the vector's value."""
+
+    def __init__(self, op: str, vector: VectorNode, scalar: ScalarNode, scalar_left: bool, return_bool: bool) -> None:
+        self.fn = element_op(op)
+        self.comparison = op not in ARITHMETIC
+        self.vector_node, self.scalar_node = vector, scalar
+        self.scalar_left = scalar_left
+        self.return_bool = return_bool
+        self.drop_name = op in ARITHMETIC or return_bool
+
+    def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        samples = self.vector_node.vector(ctx, t)
+        scalar = self.scalar_node.scalar(ctx, t)
+        fn, out = self.fn, []
+        for name, labels, value in samples:
+            if self.scalar_left:
+                result, keep = fn(scalar, value)
+                if self.comparison:
+                    result = value
+            else:
+                result, keep = fn(value, scalar)
+            if self.return_bool:
+                result, keep = (1.0 if keep else 0.0), True
+            if keep:
+                out.append((None if self.drop_name else name, labels, result))
+        return check_unique(out) if self.drop_name else out
+
+
+class VectorVectorNode(VectorNode):
+    """vector op vector with one-to-one or many-to-one/one-to-many matching."""
+
+    def __init__(self, op: str, lhs: VectorNode, rhs: VectorNode, matching: Matching, return_bool: bool) -> None:
+        self.fn = element_op(op)
+        self.lhs, self.rhs = lhs, rhs
+        self.matching = matching
+        self.signature = signature(matching)
+        self.return_bool = return_bool
+        self.drop_name = op in ARITHMETIC
+
+    def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        lhs, rhs = self.lhs.vector(ctx, t), self.rhs.vector(ctx, t)
+        if not lhs or not rhs:
+            return []
+        swapped = self.matching.card == "one-to-many"
+        if swapped:
+            lhs, rhs = rhs, lhs
+        right = self._index_one_side(rhs, swapped)
+        out: InstantVector = []
+        # Per signature: the result label sets produced so far (one-to-one allows only one).
+        matched: dict[object, set[object]] = {}
+        for sample in lhs:
+            sig = self.signature(sample[0], sample[1])
+            other = right.get(sig)
+            if other is None:
+                continue
+            result = self._combine(sample, other, swapped)
+            if result is not None:
+                self._check_cardinality(matched.setdefault(sig, set()), result)
+                out.append(result)
+        return check_unique(out)
+
+    def _index_one_side(self, rhs: InstantVector, swapped: bool) -> dict[object, InstantSample]:
+        index: dict[object, InstantSample] = {}
+        for sample in rhs:
+            sig = self.signature(sample[0], sample[1])
+            if sig in index:
+                side = "left" if swapped else "right"
+                dup = index[sig]
+                raise EvalError(
+                    f"found duplicate series for the match group {_show(None, sig)} on the {side} hand-side of the "
+                    f"operation: [{_show(sample[0], sample[1])}, {_show(dup[0], dup[1])}];many-to-many matching "
+                    "not allowed: matching labels must be unique on one side"
+                )
+            index[sig] = sample
+        return index
+
+    def _combine(self, many: InstantSample, one: InstantSample, swapped: bool) -> InstantSample | None:
+        left, right = (one[2], many[2]) if swapped else (many[2], one[2])
+        value, keep = self.fn(left, right)
+        if self.return_bool:
+            value = 1.0 if keep else 0.0
+        elif not keep:
+            return None
+        drop = self.drop_name or self.return_bool
+        name, labels = result_labels(self.matching, drop, (many[0], many[1]), (one[0], one[1]))
+        return name, labels, value
+
+    def _check_cardinality(self, produced: set[object], result: InstantSample) -> None:
+        """Refuse a second match for a signature (one-to-one) or a repeated result (many-to-one)."""
+        if self.matching.card == "one-to-one":
+            if produced:
+                raise EvalError(
+                    "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)"
+                )
+        elif (result[0], result[1]) in produced:
+            raise EvalError("multiple matches for labels: grouping labels must ensure unique matches")
+        produced.add((result[0], result[1]))
+
+
+class SetOperatorNode(VectorNode):
+    """`and`, `or`, `unless`: keep or add whole samples by signature; labels and names are untouched."""
+
+    def __init__(self, op: str, lhs: VectorNode, rhs: VectorNode, matching: Matching) -> None:
+        self.op = op
+        self.lhs, self.rhs = lhs, rhs
+        self.signature = signature(matching)
+
+    def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        lhs, rhs = self.lhs.vector(ctx, t), self.rhs.vector(ctx, t)
+        sig = self.signature
+        if self.op == "and":
+            if not lhs or not rhs:
+                return []
+            keys = {sig(name, labels) for name, labels, _ in rhs}
+            return [s for s in lhs if sig(s[0], s[1]) in keys]
+        if self.op == "or":
+            keys = {sig(name, labels) for name, labels, _ in lhs}
+            return lhs + [s for s in rhs if sig(s[0], s[1]) not in keys]
+        if not rhs:
+            return lhs
+        keys = {sig(name, labels) for name, labels, _ in rhs}
+        return [s for s in lhs if sig(s[0], s[1]) not in keys]
+
+
+def _show(name: str | None, labels: tuple[tuple[str, str], ...]) -> str:
+    """A label set as Prometheus prints it: {a="b", c="d"}."""
+    pairs = ", ".join(f'{key}="{value}"' for key, value in full_labels(name, labels))
+    return "{" + pairs + "}"

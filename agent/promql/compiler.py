@@ -1,0 +1,221 @@
+"""Turn a promql-parser AST into evaluation nodes, once per expression."""
+
+from __future__ import annotations
+
+import re
+
+import promql_parser
+
+from agent.model import Labels
+from agent.promql.aggregate import AggregateNode
+from agent.promql.arithmetic import SET_OPERATORS
+from agent.promql.binary import ScalarBinaryNode, SetOperatorNode, VectorScalarNode, VectorVectorNode
+from agent.promql.errors import PromQLError
+from agent.promql.functions import (
+    AbsentNode,
+    DateNode,
+    HistogramQuantileNode,
+    NegateNode,
+    NegateScalarNode,
+    RangeCallNode,
+    ScalarOfNode,
+    SortNode,
+    TimeNode,
+    TimestampNode,
+    ValueMapNode,
+    VectorOfNode,
+)
+from agent.promql.label_functions import LabelJoinNode, LabelReplaceNode
+from agent.promql.matching import Matching
+from agent.promql.math_functions import DATE_FUNCTIONS, VALUE_FUNCTIONS
+from agent.promql.nodes import MatrixNode, Node, NumberNode, ScalarNode, StringNode, VectorNode
+from agent.promql.range_functions import RANGE_FUNCTIONS, SCALAR_FIRST
+from agent.promql.selectors import MatrixSelectorNode, VectorSelectorNode
+from agent.promql.subquery import SubqueryNode
+from agent.promql.support import unsupported
+from agent.promql.values import NAME
+
+UNKNOWN_FUNCTION = re.compile(r"unknown function with name '(.*)'")
+# The binding's enum values are not hashable, hence pairs rather than a dict.
+CARDINALITY = (
+    (promql_parser.VectorMatchCardinality.OneToOne, "one-to-one"),
+    (promql_parser.VectorMatchCardinality.ManyToOne, "many-to-one"),
+    (promql_parser.VectorMatchCardinality.OneToMany, "one-to-many"),
+    (promql_parser.VectorMatchCardinality.ManyToMany, "many-to-many"),
+)
+
+
+def parse_expr(text: str) -> promql_parser.Expr:
+    """Parse an expression and refuse, by name, any construct tripwired does not evaluate."""
+    try:
+        expr = promql_parser.parse(text)
+    except ValueError as exc:
+        unknown = UNKNOWN_FUNCTION.fullmatch(str(exc))
+        if unknown:  # functions newer or older than the parser's PromQL, e.g. holt_winters
+            raise PromQLError(f"function {unknown[1]} is not supported") from exc
+        raise PromQLError(f"parse error: {exc}") from exc
+    compile_expr(expr)  # also refuses bad regexes and label names now rather than at evaluation
+    return expr
+
+
+def compile_expr(expr: promql_parser.Expr) -> Node:
+    """Check `expr` is supported and compile it."""
+    problems = unsupported(expr)
+    if problems:
+        raise PromQLError("; ".join(problems))
+    try:
+        return compile_node(expr)
+    except (ValueError, OverflowError) as exc:  # the binding refuses out-of-range durations on access
+        raise PromQLError(f"cannot evaluate expression: {exc}") from exc
+
+
+def compile_node(expr: promql_parser.Expr) -> Node:
+    """Compile one (supported) AST node."""
+    if isinstance(expr, promql_parser.ParenExpr):
+        return compile_node(expr.expr)
+    if isinstance(expr, promql_parser.NumberLiteral):
+        return NumberNode(expr.val)
+    if isinstance(expr, promql_parser.StringLiteral):
+        return StringNode(expr.val)
+    if isinstance(expr, promql_parser.UnaryExpr):
+        return _negate(compile_node(expr.expr))
+    if isinstance(expr, promql_parser.VectorSelector):
+        return VectorSelectorNode(expr)
+    if isinstance(expr, promql_parser.MatrixSelector):
+        return MatrixSelectorNode(expr)
+    if isinstance(expr, promql_parser.SubqueryExpr):
+        return SubqueryNode(expr, compile_node(expr.expr))
+    if isinstance(expr, promql_parser.Call):
+        return _call(expr)
+    if isinstance(expr, promql_parser.AggregateExpr):
+        return _aggregate(expr)
+    if isinstance(expr, promql_parser.BinaryExpr):
+        return _binary(expr)
+    raise PromQLError(f"expression {type(expr).__name__} is not supported")
+
+
+def _negate(inner: Node) -> Node:
+    if isinstance(inner, ScalarNode):
+        return NegateScalarNode(inner)
+    return NegateNode(_vector(inner))
+
+
+def _vector(node: Node) -> VectorNode:
+    if not isinstance(node, VectorNode):
+        raise PromQLError(f"expected an instant vector, got {node.kind}")
+    return node
+
+
+def _scalar(node: Node) -> ScalarNode:
+    if not isinstance(node, ScalarNode):
+        raise PromQLError(f"expected a scalar, got {node.kind}")
+    return node
+
+
+def _string(node: Node) -> str:
+    if not isinstance(node, StringNode):
+        raise PromQLError(f"expected a string, got {node.kind}")
+    return node.text
+
+
+def _matrix(node: Node) -> MatrixNode:
+    if not isinstance(node, MatrixNode):
+        raise PromQLError(f"expected a range vector, got {node.kind}")
+    return node
+
+
+def _binary(expr: promql_parser.BinaryExpr) -> Node:
+    op = str(expr.op)
+    lhs, rhs = compile_node(expr.lhs), compile_node(expr.rhs)
+    modifier = expr.modifier
+    return_bool = modifier.return_bool if modifier is not None else False
+    if isinstance(lhs, ScalarNode) and isinstance(rhs, ScalarNode):
+        return ScalarBinaryNode(op, lhs, rhs)
+    if isinstance(rhs, ScalarNode):
+        return VectorScalarNode(op, _vector(lhs), rhs, False, return_bool)
+    if isinstance(lhs, ScalarNode):
+        return VectorScalarNode(op, _vector(rhs), lhs, True, return_bool)
+    matching = _matching(modifier)
+    if op in SET_OPERATORS:
+        return SetOperatorNode(op, _vector(lhs), _vector(rhs), matching)
+    return VectorVectorNode(op, _vector(lhs), _vector(rhs), matching, return_bool)
+
+
+def _matching(modifier: promql_parser.BinModifier | None) -> Matching:
+    if modifier is None:
+        return Matching()
+    labels = modifier.matching
+    on = labels is not None and labels.type == promql_parser.LabelModifierType.Include
+    names = tuple(labels.labels) if labels is not None else ()
+    card = next(text for value, text in CARDINALITY if value == modifier.card)
+    include = tuple(modifier.group_labels or ()) if card in ("many-to-one", "one-to-many") else ()
+    return Matching(on=on, names=names, card=card, include=include)
+
+
+def _aggregate(expr: promql_parser.AggregateExpr) -> Node:
+    op = str(expr.op)
+    param = compile_node(expr.param) if expr.param is not None else None
+    modifier = expr.modifier
+    by = modifier is None or modifier.type == promql_parser.AggModifierType.By
+    names = list(modifier.labels) if modifier is not None else []
+    return AggregateNode(op, _vector(compile_node(expr.expr)), param, by, names)
+
+
+def _call(expr: promql_parser.Call) -> Node:
+    name = expr.func.name
+    args = [compile_node(arg) for arg in expr.args]
+    if name in RANGE_FUNCTIONS:
+        if name in SCALAR_FIRST:
+            return RangeCallNode(name, _matrix(args[1]), _scalar(args[0]))
+        scalar = _scalar(args[1]) if len(args) > 1 else None
+        return RangeCallNode(name, _matrix(args[0]), scalar)
+    if name in VALUE_FUNCTIONS:
+        return ValueMapNode(name, VALUE_FUNCTIONS[name], _vector(args[0]), [_scalar(a) for a in args[1:]])
+    if name in DATE_FUNCTIONS:
+        return DateNode(DATE_FUNCTIONS[name], _vector(args[0]) if args else None)
+    return _special_call(name, expr, args)
+
+
+def _special_call(name: str, expr: promql_parser.Call, args: list[Node]) -> Node:
+    if name == "absent":
+        return AbsentNode(_vector(args[0]), absent_labels(expr.args[0]))
+    if name == "absent_over_time":
+        return AbsentNode(_matrix(args[0]), absent_labels(expr.args[0]))
+    if name == "scalar":
+        return ScalarOfNode(_vector(args[0]))
+    if name == "vector":
+        return VectorOfNode(_scalar(args[0]))
+    if name == "time":
+        return TimeNode()
+    if name == "timestamp":
+        return TimestampNode(_vector(args[0]))
+    if name in ("sort", "sort_desc"):
+        return SortNode(_vector(args[0]), descending=name == "sort_desc")
+    if name == "histogram_quantile":
+        return HistogramQuantileNode(_scalar(args[0]), _vector(args[1]))
+    if name == "label_replace":
+        dst, replacement, src, regex = (_string(a) for a in args[1:5])
+        return LabelReplaceNode(_vector(args[0]), dst, replacement, src, regex)
+    if name == "label_join":
+        return LabelJoinNode(_vector(args[0]), _string(args[1]), _string(args[2]), [_string(a) for a in args[3:]])
+    raise PromQLError(f"function {name} is not supported")
+
+
+def absent_labels(arg: promql_parser.Expr) -> Labels:
+    """The labels absent() reports: those set by equality matchers, unless a label is matched twice."""
+    while isinstance(arg, promql_parser.ParenExpr):
+        arg = arg.expr
+    if isinstance(arg, promql_parser.MatrixSelector):
+        arg = arg.vector_selector
+    if not isinstance(arg, promql_parser.VectorSelector):
+        return ()
+    labels: dict[str, str] = {}
+    dropped: set[str] = set()
+    for matcher in arg.matchers.matchers:
+        if matcher.name == NAME:
+            continue
+        if matcher.op == promql_parser.MatchOp.Equal and matcher.name not in labels:
+            labels[matcher.name] = matcher.value
+        else:
+            dropped.add(matcher.name)
+    return tuple(sorted((k, v) for k, v in labels.items() if k not in dropped and v))

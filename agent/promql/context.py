@@ -1,0 +1,25 @@
+"""What every evaluation step needs to know besides the expression: store, lookback, query time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from agent.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class EvalContext:
+    """The fixed parameters of one query; `query_ms` is what `start()` and `end()` resolve to."""
+
+    store: Store
+    lookback_ms: int
+    query_ms: int
+    default_step_ms: int
+
+
+def duration_ms(delta: timedelta | None) -> int:
+    """A parser duration (possibly negative, possibly absent) in integer milliseconds."""
+    if delta is None:
+        return 0
+    return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000

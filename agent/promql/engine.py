@@ -1,0 +1,61 @@
+"""The PromQL engine: instant queries over the local store, with compiled expressions cached."""
+
+from __future__ import annotations
+
+import promql_parser
+
+from agent.promql.compiler import compile_expr
+from agent.promql.context import EvalContext
+from agent.promql.errors import EvalError
+from agent.promql.nodes import MatrixNode, Node, ScalarNode, StringNode, VectorNode
+from agent.promql.values import Value, to_public_matrix, to_public_vector
+from agent.store import Store
+
+# Rule sets are a few thousand expressions at most; past this the cache starts over.
+CACHE_LIMIT = 10_000
+DEFAULT_SUBQUERY_STEP_MS = 60_000
+
+
+class Engine:
+    """Evaluates parsed expressions at a timestamp with Prometheus 2.42's semantics."""
+
+    def __init__(
+        self, store: Store, *, lookback_ms: int = 300_000, default_step_ms: int = DEFAULT_SUBQUERY_STEP_MS
+    ) -> None:
+        self.store = store
+        self.lookback_ms = lookback_ms
+        self.default_step_ms = default_step_ms
+        # Keyed by id(); the expression is kept alive with its node so the id cannot be reused.
+        self._compiled: dict[int, tuple[promql_parser.Expr, Node]] = {}
+
+    def compile(self, expr: promql_parser.Expr) -> Node:
+        """The compiled form of `expr` (PromQLError if it is not supported)."""
+        cached = self._compiled.get(id(expr))
+        if cached is not None and cached[0] is expr:
+            return cached[1]
+        node = compile_expr(expr)
+        if len(self._compiled) >= CACHE_LIMIT:
+            self._compiled.clear()
+        self._compiled[id(expr)] = (expr, node)
+        return node
+
+    def instant(self, expr: promql_parser.Expr, t_ms: int) -> Value:
+        """Evaluate `expr` at `t_ms`; `@ start()` and `@ end()` both mean `t_ms`, as in an instant query."""
+        node = self.compile(expr)
+        ctx = EvalContext(self.store, self.lookback_ms, t_ms, self.default_step_ms)
+        try:
+            return _public(node, ctx, t_ms)
+        except (ArithmeticError, ValueError) as exc:
+            raise EvalError(f"evaluation failed: {exc}") from exc
+
+
+def _public(node: Node, ctx: EvalContext, t_ms: int) -> Value:
+    if isinstance(node, VectorNode):
+        return to_public_vector(node.vector(ctx, t_ms))
+    if isinstance(node, MatrixNode):
+        return to_public_matrix(node.matrix(ctx, t_ms))
+    if isinstance(node, ScalarNode):
+        return node.scalar(ctx, t_ms)
+    if isinstance(node, StringNode):
+        return node.text
+    raise EvalError(f"unexpected expression type {node.kind}")

@@ -1,0 +1,164 @@
+"""Function-call nodes: range functions, per-value math, dates, sorting, absent, scalar/vector/time."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+from agent.model import Labels
+from agent.promql.context import EvalContext
+from agent.promql.histogram import histogram_quantile
+from agent.promql.math_functions import ValueFn
+from agent.promql.nodes import MatrixNode, ScalarNode, VectorNode, check_unique
+from agent.promql.range_functions import KEEPS_NAME, RANGE_FUNCTIONS, Window
+from agent.promql.selectors import VectorSelectorNode
+from agent.promql.values import InstantVector
+
+
+class RangeCallNode(VectorNode):
+    """A function of one range vector (and maybe one scalar): one output per series with points."""
+
+    def __init__(self, name: str, matrix: MatrixNode, scalar: ScalarNode | None) -> None:
+        self.fn = RANGE_FUNCTIONS[name]
+        self.keep_name = name in KEEPS_NAME
+        self.matrix_node = matrix
+        self.scalar_node = scalar
+
+    def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        node = self.matrix_node
+        end = node.window_end(ctx, t)
+        arg = self.scalar_node.scalar(ctx, t) if self.scalar_node is not None else 0.0
+        window = Window(end - node.range_ms, end, node.range_ms, t, arg)
+        fn, keep, out = self.fn, self.keep_name, []
+        for name, labels, times, values in node.matrix(ctx, t):
+            result = fn(window, times, values)
+            if result is not None:
+                out.append((name if keep else None, labels, result))
+        return out if keep else check_unique(out)
+
+
+class ValueMapNode(VectorNode):
+    """A per-sample function of the value (abs, round, clamp, ...); the name is dropped."""
+
+    def __init__(self, name: str, fn: ValueFn, inner: VectorNode, scalars: Sequence[ScalarNode]) -> None:
+        self.name = name
+        self.fn = fn
+        self.inner = inner
+        self.scalars = list(scalars)
+
+    def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        args = [s.scalar(ctx, t) for s in self.scalars]
+        if self.name == "clamp" and args[1] < args[0]:
+            return []
+        fn = self.fn
+        return check_unique([(None, labels, fn(value, args)) for _, labels, value in self.inner.vector(ctx, t)])
+
+
+class DateNode(VectorNode):
+    """day_of_week() and friends: of each sample's value, or of the evaluation time without argument."""
+
+    def __init__(self, fn: Callable[[float], float], inner: VectorNode | None) -> None:
+        self.fn = fn
+        self.inner = inner
+
+    def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        if self.inner is None:
+            return [(None, (), self.fn(t / 1000))]
+        return check_unique([(None, labels, self.fn(value)) for _, labels, value in self.inner.vector(ctx, t)])
+
+
+class TimestampNode(VectorNode):
+    """timestamp(v): a selector's own point times, otherwise the evaluation time."""
+
+    def __init__(self, inner: VectorNode) -> None:
+        self.inner = inner
+
+    def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        if isinstance(self.inner, VectorSelectorNode):
+            samples = self.inner.timestamps(ctx, t)
+            return check_unique([(None, labels, value) for _, labels, value in samples])
+        return check_unique([(None, labels, t / 1000) for _, labels, _ in self.inner.vector(ctx, t)])
+
+
+class SortNode(VectorNode):
+    """sort / sort_desc by value, NaN last in both."""
+
+    def __init__(self, inner: VectorNode, descending: bool) -> None:
+        self.inner = inner
+        self.descending = descending
+
+    def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        sign = -1.0 if self.descending else 1.0
+        return sorted(self.inner.vector(ctx, t), key=lambda s: (math.isnan(s[2]), sign * s[2]))
+
+
+class AbsentNode(VectorNode):
+    """absent(v) / absent_over_time(m): 1 with the selector's equality labels when nothing is there."""
+
+    def __init__(self, inner: VectorNode | MatrixNode, labels: Labels) -> None:
+        self.inner = inner
+        self.labels = labels
+
+    def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        if self.inner.value(ctx, t):
+            return []
+        return [(None, self.labels, 1.0)]
+
+
+class HistogramQuantileNode(VectorNode):
+    """histogram_quantile(φ, buckets)."""
+
+    def __init__(self, q: ScalarNode, inner: VectorNode) -> None:
+        self.q = q
+        self.inner = inner
+
+    def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        return check_unique(histogram_quantile(self.q.scalar(ctx, t), self.inner.vector(ctx, t)))
+
+
+class ScalarOfNode(ScalarNode):
+    """scalar(v): the value of a one-element vector, NaN otherwise."""
+
+    def __init__(self, inner: VectorNode) -> None:
+        self.inner = inner
+
+    def scalar(self, ctx: EvalContext, t: int) -> float:
+        samples = self.inner.vector(ctx, t)
+        return samples[0][2] if len(samples) == 1 else math.nan
+
+
+class VectorOfNode(VectorNode):
+    """vector(s): the scalar as a one-element vector without labels."""
+
+    def __init__(self, inner: ScalarNode) -> None:
+        self.inner = inner
+
+    def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        return [(None, (), self.inner.scalar(ctx, t))]
+
+
+class TimeNode(ScalarNode):
+    """time(): the evaluation time in seconds."""
+
+    def scalar(self, ctx: EvalContext, t: int) -> float:
+        return t / 1000
+
+
+class NegateNode(VectorNode):
+    """Unary minus on a vector: negated values, names dropped."""
+
+    def __init__(self, inner: VectorNode) -> None:
+        self.inner = inner
+
+    def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        return check_unique([(None, labels, -value) for _, labels, value in self.inner.vector(ctx, t)])
+
+
+class NegateScalarNode(ScalarNode):
+    """Unary minus on a scalar."""
+
+    def __init__(self, inner: ScalarNode) -> None:
+        self.inner = inner
+
+    def scalar(self, ctx: EvalContext, t: int) -> float:
+        return -self.inner.scalar(ctx, t)

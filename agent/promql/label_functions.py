@@ -1,0 +1,113 @@
+"""label_replace and label_join: rewrite labels of each sample, keeping the metric name."""
+
+from __future__ import annotations
+
+import re
+
+from agent.model import Labels
+from agent.promql.context import EvalContext
+from agent.promql.errors import PromQLError
+from agent.promql.nodes import VectorNode, check_unique
+from agent.promql.selectors import compile_regex
+from agent.promql.values import LABEL_NAME, InstantSample, InstantVector, full_labels, split_name
+
+_TEMPLATE_NAME = re.compile(r"[a-zA-Z0-9_]+")
+
+
+def expand(template: str, match: re.Match[str]) -> str:
+    """Go's Regexp.Expand: $1, ${1}, $name, ${name} and $$; unknown groups give ""."""
+    out: list[str] = []
+    i = 0
+    while i < len(template):
+        char = template[i]
+        if char != "$":
+            out.append(char)
+            i += 1
+            continue
+        name, end = _group_reference(template, i + 1)
+        if name is None:  # "$$" or a malformed reference: a literal dollar
+            out.append("$")
+            i = end if end > 0 else i + 1
+            continue
+        out.append(_group_value(match, name))
+        i = end
+    return "".join(out)
+
+
+def _group_reference(template: str, start: int) -> tuple[str | None, int]:
+    """The group named after a `$` and where the reference ends; (None, end) for `$$`, (None, -1) if malformed."""
+    if start >= len(template):
+        return None, -1
+    if template[start] == "$":
+        return None, start + 1
+    braced = template[start] == "{"
+    found = _TEMPLATE_NAME.match(template, start + 1 if braced else start)
+    if found is None:
+        return None, -1
+    if not braced:
+        return found.group(), found.end()
+    if found.end() >= len(template) or template[found.end()] != "}":
+        return None, -1
+    return found.group(), found.end() + 1
+
+
+def _group_value(match: re.Match[str], name: str) -> str:
+    try:
+        value = match.group(int(name)) if name.isdigit() else match.group(name)
+    except IndexError:
+        return ""
+    return value or ""
+
+
+def _set_label(name: str | None, labels: Labels, key: str, value: str) -> tuple[str | None, Labels]:
+    """Set (or, for an empty value, delete) one label, `__name__` included."""
+    merged = dict(full_labels(name, labels))
+    if value:
+        merged[key] = value
+    else:
+        merged.pop(key, None)
+    return split_name(tuple(sorted(merged.items())))
+
+
+class LabelReplaceNode(VectorNode):
+    """label_replace(v, dst, replacement, src, regex)."""
+
+    def __init__(self, inner: VectorNode, dst: str, replacement: str, src: str, regex: str) -> None:
+        if not LABEL_NAME.fullmatch(dst):
+            raise PromQLError(f"invalid destination label name in label_replace(): {dst}")
+        self.inner = inner
+        self.dst, self.replacement, self.src = dst, replacement, src
+        self.regex = compile_regex(regex)
+
+    def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        return check_unique([self._apply(sample) for sample in self.inner.vector(ctx, t)])
+
+    def _apply(self, sample: InstantSample) -> InstantSample:
+        name, labels, value = sample
+        source = dict(full_labels(name, labels)).get(self.src, "")
+        match = self.regex.fullmatch(source)
+        if match is None:
+            return sample
+        name, labels = _set_label(name, labels, self.dst, expand(self.replacement, match))
+        return name, labels, value
+
+
+class LabelJoinNode(VectorNode):
+    """label_join(v, dst, separator, src...)."""
+
+    def __init__(self, inner: VectorNode, dst: str, separator: str, sources: list[str]) -> None:
+        if not LABEL_NAME.fullmatch(dst):
+            raise PromQLError(f"invalid destination label name in label_join(): {dst}")
+        for source in sources:
+            if not LABEL_NAME.fullmatch(source):
+                raise PromQLError(f"invalid source label name in label_join(): {source}")
+        self.inner = inner
+        self.dst, self.separator, self.sources = dst, separator, sources
+
+    def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        out: InstantVector = []
+        for name, labels, value in self.inner.vector(ctx, t):
+            present = dict(full_labels(name, labels))
+            joined = self.separator.join(present.get(source, "") for source in self.sources)
+            out.append((*_set_label(name, labels, self.dst, joined), value))
+        return check_unique(out)

@@ -1,0 +1,68 @@
+"""Vector matching: the signature two samples must share, and the labels of the result."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from agent.model import Labels
+from agent.promql.values import NAME, full_labels, split_name
+
+Signature = Callable[[str | None, Labels], Labels]
+
+
+@dataclass(frozen=True, slots=True)
+class Matching:
+    """`on`/`ignoring`, the cardinality and the `group_x` labels of a binary operation."""
+
+    on: bool = False
+    names: tuple[str, ...] = ()
+    card: str = "one-to-one"
+    include: tuple[str, ...] = ()
+
+
+def signature(matching: Matching) -> Signature:
+    """What identifies a sample for matching: the `on` labels, or all but the ignored ones and the name."""
+    names = frozenset(matching.names)
+    if not matching.on:
+        if not names:
+            return lambda name, labels: labels
+        return lambda name, labels: tuple(pair for pair in labels if pair[0] not in names)
+    if NAME in names:
+        return lambda name, labels: full_labels(name, tuple(pair for pair in labels if pair[0] in names))
+    return lambda name, labels: tuple(pair for pair in labels if pair[0] in names)
+
+
+def result_labels(
+    matching: Matching, drop_name: bool, left: tuple[str | None, Labels], right: tuple[str | None, Labels]
+) -> tuple[str | None, Labels]:
+    """Labels of a vector-vector result, as Prometheus' resultMetric builds them from the "many" side."""
+    name, labels = left
+    if drop_name:
+        name = None
+    if matching.card == "one-to-one":
+        names = frozenset(matching.names)
+        if matching.on:
+            labels = tuple(pair for pair in labels if pair[0] in names)
+            name = name if NAME in names else None
+        elif names:
+            labels = tuple(pair for pair in labels if pair[0] not in names)
+            name = None if NAME in names else name
+    if matching.include:
+        name, labels = _include(matching.include, name, labels, right)
+    return name, labels
+
+
+def _include(
+    include: tuple[str, ...], name: str | None, labels: Labels, right: tuple[str | None, Labels]
+) -> tuple[str | None, Labels]:
+    """Copy the `group_left/right(...)` labels from the "one" side (an empty value deletes)."""
+    merged = dict(full_labels(name, labels))
+    one_side = dict(full_labels(*right))
+    for label in include:
+        value = one_side.get(label, "")
+        if value:
+            merged[label] = value
+        else:
+            merged.pop(label, None)
+    return split_name(tuple(sorted(merged.items())))

@@ -1,0 +1,113 @@
+"""promtool's series description ("expanding notation"): `name{a="b"} 1+2x3 _ stale 7`.
+
+As promql/parser's ParseSeriesDesc: `a+bxN` and `a-bxN` give N+1 values by repeated addition,
+`axN` gives N+1 copies of a, `_` is one missing point and `_xN` N of them, `stale` is a
+staleness marker. Values are listed one per interval, starting at time 0.
+"""
+
+from __future__ import annotations
+
+import re
+
+from agent.model import Labels
+from agent.promql.errors import PromQLError
+from agent.promql.values import NAME
+from agent.store import STALE_NAN
+
+_NUMBER = r"(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[iI][nN][fF]|[nN][aA][nN])"
+_ITEM = re.compile(rf"(?P<base>[+-]?{_NUMBER})(?:(?P<delta>[+-]{_NUMBER})?x(?P<times>\d+))?")
+_BLANK = re.compile(r"_(?:x(?P<times>\d+))?")
+_IDENT = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_LABEL = re.compile(r"\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*")
+_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "'": "'", "r": "\r", "a": "\a", "b": "\b", "f": "\f", "v": "\v"}
+
+
+def parse_series(text: str) -> tuple[Labels, list[float | None]]:
+    """A series description: its labels (with `__name__`, sorted) and its values (None = missing)."""
+    labels, rest = parse_metric_prefix(text.strip())
+    return labels, parse_values(rest)
+
+
+def parse_values(text: str) -> list[float | None]:
+    """The value part of a series description, expanded."""
+    values: list[float | None] = []
+    for token in text.split():
+        values.extend(_expand(token))
+    return values
+
+
+def _expand(token: str) -> list[float | None]:
+    if token == "stale":
+        return [STALE_NAN]
+    blank = _BLANK.fullmatch(token)
+    if blank is not None:
+        return [None] * (int(blank["times"]) if blank["times"] else 1)
+    item = _ITEM.fullmatch(token)
+    if item is None:
+        raise PromQLError(f"bad value in series description: {token!r}")
+    value = float(item["base"])
+    if item["times"] is None:
+        return [value]
+    delta = float(item["delta"]) if item["delta"] else 0.0
+    out: list[float | None] = [value]
+    for _ in range(int(item["times"])):
+        value += delta
+        out.append(value)
+    return out
+
+
+def parse_metric(text: str) -> Labels:
+    """A series selector `name{a="b"}` or `{__name__="x", a="b"}` as sorted labels with `__name__`."""
+    labels, rest = parse_metric_prefix(text.strip())
+    if rest.strip():
+        raise PromQLError(f"unexpected text after series labels: {rest.strip()!r}")
+    return labels
+
+
+def parse_metric_prefix(text: str) -> tuple[Labels, str]:
+    """Parse the labels at the start of `text`; return them and what follows."""
+    pairs: dict[str, str] = {}
+    pos = 0
+    name = _IDENT.match(text)
+    if name is not None:
+        pairs[NAME] = name.group()
+        pos = name.end()
+    if pos < len(text) and text[pos] == "{":
+        pos = _parse_braces(text, pos + 1, pairs)
+    elif name is None:
+        raise PromQLError(f"series description must start with a metric name or '{{': {text!r}")
+    return tuple(sorted((k, v) for k, v in pairs.items() if v)), text[pos:]
+
+
+def _parse_braces(text: str, pos: int, pairs: dict[str, str]) -> int:
+    """Read `a="b", c='d'}` from `pos`; return the position after the closing brace."""
+    while True:
+        while pos < len(text) and text[pos] in " \t,":
+            pos += 1
+        if pos < len(text) and text[pos] == "}":
+            return pos + 1
+        label = _LABEL.match(text, pos)
+        if label is None:
+            raise PromQLError(f"bad label at position {pos} of {text!r}")
+        value, pos = _parse_string(text, label.end())
+        pairs[label.group(1)] = value
+
+
+def _parse_string(text: str, pos: int) -> tuple[str, int]:
+    """A quoted label value ("...", '...' with escapes, or `raw`); return it and the position after it."""
+    if pos >= len(text) or text[pos] not in "\"'`":
+        raise PromQLError(f"expected a quoted label value at position {pos} of {text!r}")
+    quote, pos = text[pos], pos + 1
+    out: list[str] = []
+    while pos < len(text):
+        char = text[pos]
+        if char == quote:
+            return "".join(out), pos + 1
+        if char == "\\" and quote != "`" and pos + 1 < len(text):
+            escaped = text[pos + 1]
+            out.append(_ESCAPES.get(escaped, "\\" + escaped))
+            pos += 2
+            continue
+        out.append(char)
+        pos += 1
+    raise PromQLError(f"unterminated label value in {text!r}")

@@ -1,0 +1,197 @@
+"""Functions over range vectors: rate and friends, regressions, and the *_over_time family.
+
+Each works on one series' time and value arrays (no per-point objects) and returns None when
+the series yields no output, as Prometheus drops it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+
+from agent.promql.stats import go_max, go_min, kahan_add, quantile
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Where a range function looks: [start, end] in ms, the range, the eval time and a scalar argument."""
+
+    start: int
+    end: int
+    range_ms: int
+    t: int
+    arg: float = 0.0
+
+
+RangeFn = Callable[[Window, Sequence[int], Sequence[float]], float | None]
+
+
+def extrapolated(counter: bool, per_second: bool) -> RangeFn:
+    """rate/increase/delta: the change over the window, extrapolated towards its edges (extrapolatedRate)."""
+
+    def fn(w: Window, times: Sequence[int], values: Sequence[float]) -> float | None:
+        if len(values) < 2:
+            return None
+        first, last = values[0], values[-1]
+        result = last - first
+        if counter:
+            result += _reset_compensation(values)
+        to_start = (times[0] - w.start) / 1000
+        to_end = (w.end - times[-1]) / 1000
+        sampled = (times[-1] - times[0]) / 1000
+        average = sampled / (len(values) - 1)
+        if counter and result > 0 and first >= 0:
+            to_zero = sampled * (first / result)
+            to_start = min(to_start, to_zero)
+        threshold = average * 1.1
+        interval = sampled
+        interval += to_start if to_start < threshold else average / 2
+        interval += to_end if to_end < threshold else average / 2
+        # The factor is formed first, as Prometheus does, so results agree to the last bit.
+        factor = interval / sampled
+        if per_second:
+            factor /= w.range_ms / 1000
+        return result * factor
+
+    return fn
+
+
+def _reset_compensation(values: Sequence[float]) -> float:
+    """What counter resets took away: each value before a drop is added back."""
+    extra, previous = 0.0, 0.0
+    for v in values:
+        if v < previous:
+            extra += previous
+        previous = v
+    return extra
+
+
+def instant_change(per_second: bool) -> RangeFn:
+    """irate/idelta: from the last two points only."""
+
+    def fn(w: Window, times: Sequence[int], values: Sequence[float]) -> float | None:
+        if len(values) < 2:
+            return None
+        last, previous = values[-1], values[-2]
+        result = last if per_second and last < previous else last - previous
+        interval = times[-1] - times[-2]
+        if interval == 0:
+            return None
+        if per_second:
+            result /= interval / 1000
+        return result
+
+    return fn
+
+
+def linear_regression(times: Sequence[int], values: Sequence[float], intercept_ms: int) -> tuple[float, float]:
+    """Least-squares slope and intercept, x in seconds from `intercept_ms` (Prometheus' linearRegression)."""
+    first = values[0]
+    if all(v == first for v in values):
+        if math.isinf(first):
+            return math.nan, math.nan
+        return 0.0, first
+    n = 0.0
+    sum_x = c_x = sum_y = c_y = sum_xy = c_xy = sum_x2 = c_x2 = 0.0
+    for t, v in zip(times, values, strict=True):
+        n += 1.0
+        x = (t - intercept_ms) / 1e3
+        sum_x, c_x = kahan_add(x, sum_x, c_x)
+        sum_y, c_y = kahan_add(v, sum_y, c_y)
+        sum_xy, c_xy = kahan_add(x * v, sum_xy, c_xy)
+        sum_x2, c_x2 = kahan_add(x * x, sum_x2, c_x2)
+    sum_x, sum_y, sum_xy, sum_x2 = sum_x + c_x, sum_y + c_y, sum_xy + c_xy, sum_x2 + c_x2
+    cov_xy = sum_xy - sum_x * sum_y / n
+    var_x = sum_x2 - sum_x * sum_x / n
+    slope = cov_xy / var_x if var_x != 0 else math.copysign(math.inf, cov_xy) if cov_xy else math.nan
+    intercept = sum_y / n - slope * sum_x / n
+    return slope, intercept
+
+
+def deriv(w: Window, times: Sequence[int], values: Sequence[float]) -> float | None:
+    if len(values) < 2:
+        return None
+    return linear_regression(times, values, times[0])[0]
+
+
+def predict_linear(w: Window, times: Sequence[int], values: Sequence[float]) -> float | None:
+    if len(values) < 2:
+        return None
+    slope, intercept = linear_regression(times, values, w.t)
+    return slope * w.arg + intercept
+
+
+def resets(w: Window, times: Sequence[int], values: Sequence[float]) -> float | None:
+    return float(sum(1 for a, b in pairwise(values) if b < a))
+
+
+def changes(w: Window, times: Sequence[int], values: Sequence[float]) -> float | None:
+    count = 0
+    for a, b in pairwise(values):
+        if a != b and not (math.isnan(a) and math.isnan(b)):
+            count += 1
+    return float(count)
+
+
+def avg_over_time(w: Window, times: Sequence[int], values: Sequence[float]) -> float | None:
+    mean = c = count = 0.0
+    for v in values:
+        count += 1
+        if math.isinf(mean) and (
+            (math.isinf(v) and (mean > 0) == (v > 0)) or (not math.isinf(v) and not math.isnan(v))
+        ):
+            continue
+        mean, c = kahan_add(v / count - mean / count, mean, c)
+    return mean if math.isinf(mean) else mean + c
+
+
+def sum_over_time(w: Window, times: Sequence[int], values: Sequence[float]) -> float | None:
+    total = c = 0.0
+    for v in values:
+        total, c = kahan_add(v, total, c)
+    return total if math.isinf(total) else total + c
+
+
+def stdvar_over_time(w: Window, times: Sequence[int], values: Sequence[float]) -> float | None:
+    count = mean = c_mean = aux = c_aux = 0.0
+    for v in values:
+        count += 1
+        delta = v - (mean + c_mean)
+        mean, c_mean = kahan_add(delta / count, mean, c_mean)
+        aux, c_aux = kahan_add(delta * (v - (mean + c_mean)), aux, c_aux)
+    return (aux + c_aux) / count
+
+
+def stddev_over_time(w: Window, times: Sequence[int], values: Sequence[float]) -> float | None:
+    variance = stdvar_over_time(w, times, values)
+    return None if variance is None else math.sqrt(variance)
+
+
+RANGE_FUNCTIONS: dict[str, RangeFn] = {
+    "rate": extrapolated(counter=True, per_second=True),
+    "increase": extrapolated(counter=True, per_second=False),
+    "delta": extrapolated(counter=False, per_second=False),
+    "irate": instant_change(per_second=True),
+    "idelta": instant_change(per_second=False),
+    "deriv": deriv,
+    "predict_linear": predict_linear,
+    "resets": resets,
+    "changes": changes,
+    "avg_over_time": avg_over_time,
+    "sum_over_time": sum_over_time,
+    "stdvar_over_time": stdvar_over_time,
+    "stddev_over_time": stddev_over_time,
+    "min_over_time": lambda w, times, values: go_min(values),
+    "max_over_time": lambda w, times, values: go_max(values),
+    "count_over_time": lambda w, times, values: float(len(values)),
+    "last_over_time": lambda w, times, values: values[-1],
+    "present_over_time": lambda w, times, values: 1.0,
+    "quantile_over_time": lambda w, times, values: quantile(w.arg, values),
+}
+
+# Functions whose scalar argument comes before the range vector rather than after it.
+SCALAR_FIRST = frozenset({"quantile_over_time"})
+# The one range function that keeps the metric name (Prometheus 2.42).
+KEEPS_NAME = frozenset({"last_over_time"})

@@ -1,0 +1,157 @@
+"""Instant and range vector selectors: label matchers compiled once, series picked by metric name."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+
+import promql_parser
+
+from agent.promql.context import EvalContext, duration_ms
+from agent.promql.errors import PromQLError
+from agent.promql.nodes import MatrixNode, VectorNode
+from agent.promql.values import NAME, InstantVector, RangeVector
+from agent.store import Series, Store
+
+Predicate = Callable[[str], bool]
+
+
+def compile_regex(pattern: str) -> re.Pattern[str]:
+    """A PromQL regex; callers use `fullmatch`, which is Prometheus' anchoring."""
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise PromQLError(f"invalid regular expression {pattern!r}: {exc}") from exc
+
+
+def compile_matcher(matcher: promql_parser.Matcher) -> Predicate:
+    """A predicate on one label value (\"\" when the series lacks the label)."""
+    op, wanted = matcher.op, matcher.value
+    if op == promql_parser.MatchOp.Equal:
+        return wanted.__eq__
+    if op == promql_parser.MatchOp.NotEqual:
+        return wanted.__ne__
+    regex = compile_regex(wanted)
+    if op == promql_parser.MatchOp.Re:
+        return lambda value: regex.fullmatch(value) is not None
+    return lambda value: regex.fullmatch(value) is None
+
+
+class Selector:
+    """Which series a selector reads; built once per selector of a compiled expression."""
+
+    def __init__(self, node: promql_parser.VectorSelector) -> None:
+        self.name: str | None = node.name
+        self.name_predicates: list[Predicate] = []
+        self.label_predicates: list[tuple[str, Predicate]] = []
+        self.equal_labels: list[tuple[str, str]] = []
+        self.other_labels: list[str] = []
+        for matcher in node.matchers.matchers:
+            self._add(matcher)
+
+    def _add(self, matcher: promql_parser.Matcher) -> None:
+        predicate = compile_matcher(matcher)
+        if matcher.name != NAME:
+            self.label_predicates.append((matcher.name, predicate))
+            if matcher.op == promql_parser.MatchOp.Equal:
+                self.equal_labels.append((matcher.name, matcher.value))
+            else:
+                self.other_labels.append(matcher.name)
+        elif matcher.op == promql_parser.MatchOp.Equal and self.name is None:
+            self.name = matcher.value
+        else:
+            self.name_predicates.append(predicate)
+
+    def candidates(self, store: Store) -> Iterable[Series]:
+        """Series of the right metric name(s), before label matchers."""
+        if self.name is not None:
+            family = store.family(self.name)
+            if not self.name_predicates or all(p(self.name) for p in self.name_predicates):
+                return family
+            return ()
+        names = [n for n in store.names() if all(p(n) for p in self.name_predicates)]
+        return [series for name in names for series in store.family(name)]
+
+    def series(self, store: Store) -> list[Series]:
+        """Every series the selector matches."""
+        predicates = self.label_predicates
+        if not predicates:
+            return list(self.candidates(store))
+        out = []
+        for series in self.candidates(store):
+            labels = dict(series.labels)
+            if all(p(labels.get(name, "")) for name, p in predicates):
+                out.append(series)
+        return out
+
+
+def at_ms(at: promql_parser.AtModifier | None) -> int | str | None:
+    """An `@` modifier as milliseconds, "query" for start()/end(), or None when absent."""
+    if at is None:
+        return None
+    if at.type != promql_parser.AtModifierType.At:
+        return "query"
+    # str() gives "@ <seconds>.<millis>"; reading `at.at` instead panics for times before 1970.
+    return int(Decimal(str(at).removeprefix("@ ")) * 1000)
+
+
+class VectorSelectorNode(VectorNode):
+    """`name{matchers} offset d @ t`: the newest point of each series within the lookback."""
+
+    def __init__(self, node: promql_parser.VectorSelector) -> None:
+        self.selector = Selector(node)
+        self.offset_ms = duration_ms(node.offset)
+        self.at = at_ms(node.at)
+
+    def ref_time(self, ctx: EvalContext, t: int) -> int:
+        """The time the selector reads at: `@` (or eval time) minus offset."""
+        at = self.at
+        base = t if at is None else ctx.query_ms if at == "query" else int(at)
+        return base - self.offset_ms
+
+    def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        ref = self.ref_time(ctx, t)
+        # Prometheus 2.x keeps a point exactly `lookback` old; Series.at does not, hence +1.
+        lookback = ctx.lookback_ms + 1
+        out: InstantVector = []
+        for series in self.selector.series(ctx.store):
+            point = series.at(ref, lookback)
+            if point is not None:
+                out.append((series.name, series.labels, point[1]))
+        return out
+
+    def timestamps(self, ctx: EvalContext, t: int) -> InstantVector:
+        """Like `vector` but each value is the point's own timestamp in seconds (for `timestamp()`)."""
+        ref = self.ref_time(ctx, t)
+        lookback = ctx.lookback_ms + 1
+        out: InstantVector = []
+        for series in self.selector.series(ctx.store):
+            point = series.at(ref, lookback)
+            if point is not None:
+                out.append((series.name, series.labels, point[0] / 1000))
+        return out
+
+
+class MatrixSelectorNode(MatrixNode):
+    """`selector[range]`: the points of each series in [ref - range, ref] (Prometheus 2.x is closed)."""
+
+    def __init__(self, node: promql_parser.MatrixSelector) -> None:
+        self.inner = VectorSelectorNode(node.vector_selector)
+        self.selector_ast = node.vector_selector
+        self.range_ms = duration_ms(node.range)
+        self.offset_ms = self.inner.offset_ms
+
+    def window_end(self, ctx: EvalContext, t: int) -> int:
+        return self.inner.ref_time(ctx, t)
+
+    def matrix(self, ctx: EvalContext, t: int) -> RangeVector:
+        end = self.inner.ref_time(ctx, t)
+        # Series.window is open at its start; one millisecond earlier makes it closed.
+        start = end - self.range_ms - 1
+        out: RangeVector = []
+        for series in self.inner.selector.series(ctx.store):
+            times, values = series.window(start, end)
+            if times:
+                out.append((series.name, series.labels, times, values))
+        return out

@@ -1,0 +1,108 @@
+"""Numeric reductions shared by aggregations and *_over_time functions, in Prometheus 2.42's float order."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from functools import reduce
+from operator import add
+
+
+def kahan_add(inc: float, total: float, c: float) -> tuple[float, float]:
+    """One step of Neumaier-compensated summation (Prometheus' kahanSumInc)."""
+    t = total + inc
+    if abs(total) >= abs(inc):
+        c += (total - t) + inc
+    else:
+        c += (inc - t) + total
+    return t, c
+
+
+def plain_sum(values: Sequence[float]) -> float:
+    """Left-to-right sum without compensation (what `sum` does in 2.42)."""
+    return reduce(add, values)
+
+
+def running_mean(values: Sequence[float]) -> float:
+    """`avg`: the incremental mean that avoids overflow, with Prometheus' handling of infinities."""
+    mean = values[0]
+    count = 1.0
+    for v in values[1:]:
+        count += 1
+        if math.isinf(mean) and (
+            (math.isinf(v) and (mean > 0) == (v > 0)) or (not math.isinf(v) and not math.isnan(v))
+        ):
+            continue
+        mean += v / count - mean / count
+    return mean
+
+
+def welford_variance(values: Sequence[float]) -> float:
+    """`stdvar`: population variance by Welford's method."""
+    mean, total, count = values[0], 0.0, 1.0
+    for v in values[1:]:
+        count += 1
+        delta = v - mean
+        mean += delta / count
+        total += delta * (v - mean)
+    return total / count
+
+
+def go_min(values: Sequence[float]) -> float:
+    """Minimum where a NaN is replaced by any later number (Go's `if cur > v || isNaN(cur)`)."""
+    result = values[0]
+    for v in values[1:]:
+        if result > v or math.isnan(result):
+            result = v
+    return result
+
+
+def go_max(values: Sequence[float]) -> float:
+    result = values[0]
+    for v in values[1:]:
+        if result < v or math.isnan(result):
+            result = v
+    return result
+
+
+def quantile(q: float, values: Sequence[float]) -> float:
+    """The φ-quantile with linear interpolation between ranks (Prometheus' `quantile`)."""
+    if not values:
+        return math.nan
+    if q < 0:
+        return -math.inf
+    if q > 1:
+        return math.inf
+    if math.isnan(q):
+        return math.nan
+    ordered = sorted(values, key=lambda v: (not math.isnan(v), v))
+    n = float(len(ordered))
+    rank = q * (n - 1)
+    lower = max(0.0, math.floor(rank))
+    upper = min(n - 1, lower + 1)
+    weight = rank - math.floor(rank)
+    return ordered[int(lower)] * (1 - weight) + ordered[int(upper)] * weight
+
+
+def format_go_float(value: float) -> str:
+    """A float as Go's strconv.FormatFloat(v, 'f', -1, 64): shortest digits, never an exponent."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    text = repr(value)
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        negative = mantissa.startswith("-")
+        digits = mantissa.lstrip("-").replace(".", "")
+        point = len(mantissa.lstrip("-").split(".")[0]) + int(exponent)
+        if point <= 0:
+            text = "0." + "0" * -point + digits
+        elif point >= len(digits):
+            text = digits + "0" * (point - len(digits))
+        else:
+            text = digits[:point] + "." + digits[point:]
+        text = ("-" if negative else "") + text
+    if text.endswith(".0"):
+        text = text[:-2]
+    return text

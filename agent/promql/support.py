@@ -1,0 +1,166 @@
+"""The one place that says which PromQL tripwired evaluates, and what an expression reads."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import promql_parser
+
+from agent.promql.context import duration_ms
+from agent.promql.math_functions import DATE_FUNCTIONS, VALUE_FUNCTIONS
+from agent.promql.range_functions import RANGE_FUNCTIONS
+from agent.promql.values import NAME
+
+SPECIAL_FUNCTIONS = frozenset(
+    {
+        "absent",
+        "absent_over_time",
+        "scalar",
+        "vector",
+        "time",
+        "timestamp",
+        "label_replace",
+        "label_join",
+        "sort",
+        "sort_desc",
+        "histogram_quantile",
+    }
+)
+FUNCTIONS = frozenset(RANGE_FUNCTIONS) | frozenset(VALUE_FUNCTIONS) | frozenset(DATE_FUNCTIONS) | SPECIAL_FUNCTIONS
+AGGREGATIONS = frozenset(
+    {"sum", "avg", "min", "max", "count", "group", "stddev", "stdvar", "topk", "bottomk", "quantile", "count_values"}
+)
+BINARY_OPERATORS = frozenset({"+", "-", "*", "/", "%", "^", "==", "!=", ">", "<", ">=", "<=", "and", "or", "unless"})
+
+
+def children(expr: promql_parser.Expr) -> Iterator[promql_parser.Expr]:
+    """The direct sub-expressions of a node."""
+    if isinstance(expr, promql_parser.ParenExpr | promql_parser.UnaryExpr | promql_parser.SubqueryExpr):
+        yield expr.expr
+    elif isinstance(expr, promql_parser.MatrixSelector):
+        yield expr.vector_selector
+    elif isinstance(expr, promql_parser.BinaryExpr):
+        yield expr.lhs
+        yield expr.rhs
+    elif isinstance(expr, promql_parser.AggregateExpr):
+        if expr.param is not None:
+            yield expr.param
+        yield expr.expr
+    elif isinstance(expr, promql_parser.Call):
+        yield from expr.args
+
+
+def walk(expr: promql_parser.Expr) -> Iterator[promql_parser.Expr]:
+    """Every node of an expression, depth first, the root first."""
+    yield expr
+    for child in children(expr):
+        yield from walk(child)
+
+
+def unsupported(expr: promql_parser.Expr) -> list[str]:
+    """Names of the constructs in `expr` that tripwired does not evaluate (empty when all are supported)."""
+    problems: list[str] = []
+    for node in walk(expr):
+        problem = _node_problem(node)
+        if problem and problem not in problems:
+            problems.append(problem)
+    return problems
+
+
+def _node_problem(node: promql_parser.Expr) -> str | None:
+    if isinstance(node, promql_parser.Call) and node.func.name not in FUNCTIONS:
+        return f"function {node.func.name} is not supported"
+    if isinstance(node, promql_parser.AggregateExpr) and str(node.op) not in AGGREGATIONS:
+        return f"aggregation {node.op} is not supported"
+    if isinstance(node, promql_parser.BinaryExpr):
+        return _binary_problem(node)
+    if isinstance(node, promql_parser.VectorSelector):
+        if node.matchers.or_matchers:
+            return "'or' between label matchers is not supported"
+        return _at_problem(node.at)
+    if isinstance(node, promql_parser.SubqueryExpr):
+        if static_kind(node.expr) != "vector":
+            return "subquery over a scalar is not supported (Prometheus 2.42 refuses it too)"
+        return _at_problem(node.at)
+    return None
+
+
+def static_kind(expr: promql_parser.Expr) -> str:
+    """The PromQL type of an expression: scalar, string, vector or matrix."""
+    if isinstance(expr, promql_parser.ParenExpr | promql_parser.UnaryExpr):
+        return static_kind(expr.expr)
+    if isinstance(expr, promql_parser.NumberLiteral):
+        return "scalar"
+    if isinstance(expr, promql_parser.StringLiteral):
+        return "string"
+    if isinstance(expr, promql_parser.MatrixSelector | promql_parser.SubqueryExpr):
+        return "matrix"
+    if isinstance(expr, promql_parser.Call):
+        return "scalar" if expr.func.return_type == promql_parser.ValueType.Scalar else "vector"
+    if isinstance(expr, promql_parser.BinaryExpr):
+        scalar = static_kind(expr.lhs) == "scalar" and static_kind(expr.rhs) == "scalar"
+        return "scalar" if scalar else "vector"
+    return "vector"
+
+
+def _binary_problem(node: promql_parser.BinaryExpr) -> str | None:
+    op = str(node.op)
+    if op not in BINARY_OPERATORS:
+        return f"binary operator {op} is not supported"
+    fill = node.modifier.fill_values if node.modifier is not None else None
+    if fill is not None and (fill.lhs is not None or fill.rhs is not None):
+        return "fill modifiers of binary operators are not supported"
+    return None
+
+
+def _at_problem(at: promql_parser.AtModifier | None) -> str | None:
+    if at is None or at.type != promql_parser.AtModifierType.At:
+        return None
+    if str(at) != "@ 0.000":  # the binding prints times before 1970 as 0 too
+        return None
+    try:
+        moment = at.at  # the binding panics on times before 1970
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:  # pyo3's PanicException derives from BaseException
+        return "@ timestamps before 1970 are not supported"
+    return None if moment is not None else "@ without a timestamp is not supported"
+
+
+def metric_names(expr: promql_parser.Expr) -> set[str] | None:
+    """Metric names the expression reads; None when some selector has no fixed name."""
+    names: set[str] = set()
+    for node in walk(expr):
+        if isinstance(node, promql_parser.VectorSelector):
+            name = node.name or _equal_name(node)
+            if name is None:
+                return None
+            names.add(name)
+    return names
+
+
+def _equal_name(node: promql_parser.VectorSelector) -> str | None:
+    for matcher in node.matchers.matchers:
+        if matcher.name == NAME and matcher.op == promql_parser.MatchOp.Equal:
+            return matcher.value
+    return None
+
+
+def max_range_ms(expr: promql_parser.Expr) -> int:
+    """How far back from the evaluation time the expression reads, lookback not included.
+
+    Ranges, subquery ranges and positive offsets add up along a path; `@` is ignored (a rule
+    pinned to a fixed time reads whatever the store still holds then).
+    """
+    return _reach(expr)
+
+
+def _reach(expr: promql_parser.Expr) -> int:
+    own = 0
+    if isinstance(expr, promql_parser.VectorSelector):
+        own = max(0, duration_ms(expr.offset))
+    elif isinstance(expr, promql_parser.MatrixSelector):
+        return duration_ms(expr.range) + _reach(expr.vector_selector)
+    elif isinstance(expr, promql_parser.SubqueryExpr):
+        own = duration_ms(expr.range) + max(0, duration_ms(expr.offset))
+    return own + max((_reach(child) for child in children(expr)), default=0)
