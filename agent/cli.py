@@ -48,6 +48,29 @@ def _parser() -> argparse.ArgumentParser:
     config_check = config.add_parser("check", help="validate a config file without starting anything")
     config_check.add_argument("file")
     config_check.set_defaults(command=_config_check)
+
+    rules = commands.add_parser("rules", help="check and unit-test rule files").add_subparsers(
+        required=True, metavar="SUBCOMMAND")
+    rules_check = rules.add_parser("check", help="validate rule files (like promtool check rules)")
+    rules_check.add_argument("files", nargs="+", metavar="FILE")
+    rules_check.set_defaults(command=_rules_check)
+    rules_test = rules.add_parser("test", help="run rule unit tests in promtool's test-file format")
+    rules_test.add_argument("files", nargs="+", metavar="FILE")
+    rules_test.set_defaults(command=_rules_test)
+
+    query = commands.add_parser("query", help="evaluate a PromQL expression in a running daemon")
+    query.add_argument("expr", metavar="EXPR")
+    query.add_argument("--web.listen-address", dest="listen_address", default="127.0.0.1:9842",
+                       metavar="HOST:PORT", help="the daemon to ask (default 127.0.0.1:9842)")
+    query.add_argument("--time", default="", help="evaluation time, Unix seconds (default now)")
+    query.set_defaults(command=_query)
+
+    check = commands.add_parser("check", help="run collectors and rules for a while; exit 1 if an alert fired")
+    check.add_argument("--config", metavar="PATH", help="config file (default: built-in defaults)")
+    check.add_argument("--duration", default="30s", help="how long to run (default 30s)")
+    check.add_argument("--expect-firing", dest="expect_firing", action="append", default=[], metavar="NAME",
+                       help="exit 1 unless this alert fired (repeatable); other alerts may fire")
+    check.set_defaults(command=_check)
     return parser
 
 
@@ -65,18 +88,23 @@ def _with_overrides(config: Config, args: argparse.Namespace) -> Config:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from agent.runtime.daemon import Daemon, ListenAddressError, parse_listen_address
+    from agent.runtime.daemon import Daemon, ListenAddressError, StartupError, parse_listen_address
     from agent.runtime.logs import configure_logging
 
     json = None if args.log_format == "auto" else args.log_format == "json"
     configure_logging(args.log_level, json=json)
-    try:
-        config = _with_overrides(_load(args.config), args)
-        parse_listen_address(config.web.listen_address)
-    except (ConfigError, ListenAddressError) as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_USAGE
-    return asyncio.run(Daemon(config).run())
+
+    async def run() -> int:
+        try:
+            config = _with_overrides(_load(args.config), args)
+            parse_listen_address(config.web.listen_address)
+            daemon = Daemon(config, config_path=args.config)
+        except (ConfigError, ListenAddressError, StartupError) as exc:
+            print(exc, file=sys.stderr)
+            return EXIT_USAGE
+        return await daemon.run()
+
+    return asyncio.run(run())
 
 
 def _config_check(args: argparse.Namespace) -> int:
@@ -87,3 +115,48 @@ def _config_check(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     print(f"{args.file}: config is valid")
     return EXIT_OK
+
+
+def _rules_check(args: argparse.Namespace) -> int:
+    from agent.ruler.unittest import check_rules
+
+    return check_rules(args.files, sys.stdout)
+
+
+def _rules_test(args: argparse.Namespace) -> int:
+    from agent.ruler.unittest import test_rules
+
+    return test_rules(args.files, sys.stdout)
+
+
+def _query(args: argparse.Namespace) -> int:
+    from agent.runtime.query import QueryError, print_result, query_daemon
+
+    try:
+        data = query_daemon(args.listen_address, args.expr, args.time)
+    except QueryError as exc:
+        print(exc, file=sys.stderr)
+        return exc.exit_code
+    print_result(data, sys.stdout)
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace) -> int:
+    from agent.config.load import parse_duration
+    from agent.runtime.check import observe, report
+    from agent.runtime.daemon import Daemon, StartupError
+    from agent.runtime.logs import configure_logging
+
+    configure_logging("warning")
+
+    async def run() -> int:
+        try:
+            seconds = float(parse_duration(args.duration))
+            daemon = Daemon(_load(args.config), config_path=args.config)
+        except (ConfigError, StartupError, ValueError) as exc:
+            print(exc, file=sys.stderr)
+            return EXIT_USAGE
+        fired = await observe(daemon, seconds)
+        return report(fired, args.expect_firing, sys.stdout)
+
+    return asyncio.run(run())

@@ -178,7 +178,8 @@ class _Builder:
             return None
 
 
-def _parse_duration(text: str) -> Duration:
+def parse_duration(text: str) -> Duration:
+    """A Prometheus duration (`10s`, `1m30s`) in seconds; ValueError when it is not one."""
     try:
         return Duration(promql_parser.parse_duration(text).total_seconds())
     except Exception as exc:  # the Rust parser raises a bare ValueError-like error
@@ -205,7 +206,7 @@ _SCALARS: dict[Any, Callable[[str], Any]] = {
     int: _parse_int,
     float: _parse_float,
     bool: lambda text: text.lower() in ("true", "yes", "on"),
-    Duration: _parse_duration,
+    Duration: parse_duration,
 }
 
 

@@ -37,6 +37,7 @@ class GlobalConfig:
 @dataclass(frozen=True)
 class WebConfig:
     listen_address: str = "127.0.0.1:9842"
+    external_url: str | None = None  # how people reach this agent (alert links); default http://<host>:<port>
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,7 @@ class Config:
     """The whole configuration file."""
 
     global_: GlobalConfig = field(default_factory=GlobalConfig, metadata={"key": "global"})
-    state_dir: str = "/var/lib/tripwired"
+    state_dir: str = "data"  # relative to the working directory, like Prometheus' data/
     web: WebConfig = field(default_factory=WebConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     collectors: CollectorsConfig = field(default_factory=CollectorsConfig)

@@ -1,11 +1,13 @@
-"""The daemon: wires collectors, store, exporters and the HTTP server onto one event loop."""
+"""The daemon: wires collectors, store, rules, exporters and the HTTP server onto one event loop."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import signal
-from collections.abc import Coroutine
+import socket
+from collections.abc import Coroutine, Sequence
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -13,10 +15,16 @@ import structlog
 from agent.clock import Clock, SystemClock
 from agent.collect.registry import build_collectors
 from agent.collect.runner import Runner
+from agent.config import ConfigError, load_config
 from agent.config.schema import Config
 from agent.export import Exposition
-from agent.model import Sample, counter, gauge
-from agent.store import Store
+from agent.model import Alert, Sample, counter, gauge
+from agent.promql import Engine, max_range_ms
+from agent.ruler.manager import RuleLoadError, RuleManager
+from agent.ruler.rules import ExternalInfo
+from agent.ruler.state import AlertStateStore
+from agent.runtime.views import alerts_json, rules_json
+from agent.store import LOOKBACK_MS, Store
 from agent.web.app import WebContext, build_routes
 from agent.web.server import HttpServer
 
@@ -24,12 +32,23 @@ log = structlog.get_logger()
 
 HOUSEKEEPING_SECONDS = 5.0
 SHUTDOWN_SECONDS = 4.0
+MIN_RETENTION_MS = 2 * LOOKBACK_MS
 
 STORE_METRICS = (
     gauge("tripwired_store_series", "Series held in the in-memory store."),
     gauge("tripwired_store_series_limit", "The store's cap on the number of series (store.max_series)."),
     counter("tripwired_store_samples_refused_total", "Samples refused because the store was at its series cap."),
+    gauge("tripwired_config_last_reload_successful", "Whether the last configuration reload attempt succeeded."),
+    gauge("tripwired_config_last_reload_success_timestamp_seconds", "When the configuration was last loaded."),
 )
+
+
+class StartupError(Exception):
+    """The daemon cannot start as configured; `errors` says why, one line each."""
+
+    def __init__(self, errors: Sequence[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = list(errors)
 
 
 class ListenAddressError(ValueError):
@@ -44,32 +63,93 @@ def parse_listen_address(address: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
-class Daemon:
-    """One running agent. `run()` returns the process exit code."""
+def rule_paths(config: Config, config_path: str | None) -> list[str]:
+    """Rule-file globs, relative ones taken from the config file's directory as Prometheus does."""
+    base = Path(config_path).parent if config_path else Path.cwd()
+    return [pattern if Path(pattern).is_absolute() else str(base / pattern) for pattern in config.rule_files]
 
-    def __init__(self, config: Config, *, clock: Clock | None = None) -> None:
+
+def external_url(config: Config) -> str:
+    if config.web.external_url:
+        return config.web.external_url
+    _, port = parse_listen_address(config.web.listen_address)
+    return f"http://{socket.gethostname()}:{port}"
+
+
+class Daemon:
+    """One running agent. Construction validates and loads everything; `run()` returns the exit code."""
+
+    def __init__(self, config: Config, *, config_path: str | None = None, clock: Clock | None = None) -> None:
         self.config = config
+        self.config_path = config_path
         self.clock = clock or SystemClock()
         self.store = Store(max_series=config.store.max_series)
         self.store.declare(STORE_METRICS)
-        self.runner = Runner(self.store, self.clock)
-        for job in build_collectors(config, self.clock):
-            self.runner.add(job)
+        self.engine = Engine(self.store)
+        self.ruler = RuleManager(
+            store=self.store, clock=self.clock, notify=self._notify, engine=self.engine,
+            evaluation_interval_s=float(config.global_.evaluation_interval),
+            external_labels=config.global_.external_labels, external_url=external_url(config),
+            state=self._state_store(config),
+        )
+        self._load_rules(config)
+        self.runner = self._new_runner(config)
         self.exposition = Exposition(self.store)
         self.stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._runner_stop = asyncio.Event()
+        self._runner_task: asyncio.Task[None] | None = None
+        self._reload_ok = True
+        self._reload_at = self.clock.time()
+
+    # -- building ----------------------------------------------------------------
+
+    def _state_store(self, config: Config) -> AlertStateStore | None:
+        if not config.rule_files:
+            return None  # nothing to persist: the default agent never touches the disk
+        try:
+            return AlertStateStore(config.state_dir)
+        except OSError as exc:
+            raise StartupError([f"state_dir {config.state_dir}: {exc.strerror or exc}"]) from exc
+
+    def _load_rules(self, config: Config) -> None:
+        try:
+            self.ruler.load(rule_paths(config, self.config_path))
+        except RuleLoadError as exc:
+            raise StartupError(list(exc.errors)) from exc
+        self._fit_retention()
+
+    def _fit_retention(self) -> None:
+        """Keep as much history as the widest range any loaded rule reads, plus the lookback."""
+        widest = max((max_range_ms(rule.expr) for g in self.ruler.groups() for rule in g.rules), default=0)
+        self.store.retention_ms = max(MIN_RETENTION_MS, widest + LOOKBACK_MS)
+
+    def _new_runner(self, config: Config) -> Runner:
+        runner = Runner(self.store, self.clock, on_collected=self.ruler.trigger)
+        for job in build_collectors(config, self.clock):
+            runner.add(job)
+        return runner
+
+    def _notify(self, alerts: Sequence[Alert]) -> None:
+        # Delivery (routing, outbox, senders) is not built yet; the transitions are logged meanwhile.
+        for alert in alerts:
+            log.debug("alert_to_notify", alert=alert.name, state=alert.state.value, fingerprint=alert.fingerprint)
+
+    # -- running -----------------------------------------------------------------
 
     async def run(self) -> int:
-        server = HttpServer(build_routes(WebContext(self.exposition, self.runner.ready.is_set)))
+        server = HttpServer(build_routes(self._web_context()))
         host, port = parse_listen_address(self.config.web.listen_address)
         try:
             bound = await server.start(host, port)
         except OSError as exc:
             log.error("listen_failed", address=self.config.web.listen_address, error=exc.strerror)
             return 1
-        log.info("started", listen_address=f"{bound[0]}:{bound[1]}", collectors=len(self.runner.states))
+        log.info("started", listen_address=f"{bound[0]}:{bound[1]}", collectors=len(self.runner.states),
+                 rule_groups=len(self.ruler.groups()))
         self._install_signal_handlers()
-        self._spawn(self.runner.run(self.stop))
+        self._start_runner()
+        self._spawn(self.ruler.run(self.stop))
         self._spawn(self._housekeeping())
         self._spawn_textfile_watch()
         await self.stop.wait()
@@ -77,6 +157,20 @@ class Daemon:
         await self._shutdown(server)
         log.info("stopped")
         return 0
+
+    def _web_context(self) -> WebContext:
+        return WebContext(
+            exposition=self.exposition, engine=self.engine, now=self.clock.time,
+            is_ready=self._is_ready, reload=self.reload,
+            rules=lambda: rules_json(self.ruler), alerts=lambda: alerts_json(self.ruler),
+        )
+
+    def _is_ready(self) -> bool:
+        return self.runner.ready.is_set()  # the runner is replaced when a reload changes collectors
+
+    def _start_runner(self) -> None:
+        self._runner_stop = asyncio.Event()
+        self._runner_task = asyncio.create_task(self.runner.run(self._runner_stop))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         self._tasks.append(asyncio.create_task(coro))
@@ -93,29 +187,89 @@ class Daemon:
         while not self.stop.is_set():
             now_ms = int(self.clock.time() * 1000)
             self.store.compact(now_ms)
-            self.store.write("self:store", self._store_samples(), now_ms)
+            self.store.write("self:store", self._self_samples(), now_ms)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop.wait(), timeout=HOUSEKEEPING_SECONDS)
 
-    def _store_samples(self) -> list[Sample]:
+    def _self_samples(self) -> list[Sample]:
         return [
             Sample("tripwired_store_series", (), float(self.store.series_count)),
             Sample("tripwired_store_series_limit", (), float(self.store.max_series)),
             Sample("tripwired_store_samples_refused_total", (), float(self.store.refused_total)),
+            Sample("tripwired_config_last_reload_successful", (), 1.0 if self._reload_ok else 0.0),
+            Sample("tripwired_config_last_reload_success_timestamp_seconds", (), self._reload_at),
         ]
+
+    # -- reload ------------------------------------------------------------------
+
+    async def reload(self) -> str | None:
+        """Re-read the config file and the rules; on any error keep what runs and return the error."""
+        try:
+            config = load_config(self.config_path) if self.config_path else self.config
+            self._configure_ruler(config)
+            self.ruler.reload(rule_paths(config, self.config_path))
+        except (ConfigError, RuleLoadError) as exc:
+            self._configure_ruler(self.config)
+            self._reload_ok = False
+            self.store.write("self:store", self._self_samples(), int(self.clock.time() * 1000))
+            log.error("reload_failed", errors=list(exc.errors))
+            return str(exc)
+        self._fit_retention()
+        if config.collectors != self.config.collectors:
+            await self._restart_runner(config)
+        if config.web != self.config.web:
+            log.warning("reload_ignored_web_settings", reason="the listen address changes on restart only")
+        self.config = config
+        self._reload_ok, self._reload_at = True, self.clock.time()
+        self.store.write("self:store", self._self_samples(), int(self._reload_at * 1000))
+        log.info("reloaded", rule_groups=len(self.ruler.groups()))
+        return None
+
+    def _configure_ruler(self, config: Config) -> None:
+        self.ruler.default_interval_ms = int(config.global_.evaluation_interval * 1000)
+        self.ruler.external = ExternalInfo(tuple(sorted(config.global_.external_labels.items())),
+                                           external_url(config))
+
+    async def _restart_runner(self, config: Config) -> None:
+        """Swap the collectors; series of collectors that are gone go stale."""
+        old = self.runner
+        self._runner_stop.set()
+        if self._runner_task is not None:
+            await self._runner_task
+        self.runner = self._new_runner(config)
+        self.runner.ready.set()  # readiness is about the first collection after start, not after reload
+        kept = {state.source for state in self.runner.states}
+        now_ms = int(self.clock.time() * 1000)
+        for state in old.states:
+            if state.source not in kept:
+                self.store.forget(state.source, now_ms)
+                self.store.forget(f"self:{state.source}", now_ms)
+        self._start_runner()
+
+    # -- signals and shutdown ------------------------------------------------------
 
     def _install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_stop_signal, sig)
+        loop.add_signal_handler(signal.SIGHUP, self._on_reload_signal)
 
     def _on_stop_signal(self, sig: signal.Signals) -> None:
         log.info("signal_received", signal=sig.name)
         self.stop.set()
 
+    def _on_reload_signal(self) -> None:
+        log.info("signal_received", signal="SIGHUP")
+        self._spawn(self._reload_quietly())
+
+    async def _reload_quietly(self) -> None:
+        await self.reload()  # the outcome is logged and exported; a signal has nobody to answer
+
     async def _shutdown(self, server: HttpServer) -> None:
         self.stop.set()
+        self._runner_stop.set()
         await server.close()
-        _, pending = await asyncio.wait(self._tasks, timeout=SHUTDOWN_SECONDS)
+        tasks = [*self._tasks, *([self._runner_task] if self._runner_task else [])]
+        _, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_SECONDS)
         for task in pending:
             task.cancel()

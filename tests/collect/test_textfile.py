@@ -148,7 +148,8 @@ def test_histogram_is_declared_once_under_its_family_name(tmp_path: Path) -> Non
 
     assert {"etl_batch_seconds": MetricType.HISTOGRAM} == declared
     assert {"etl_batch_seconds_bucket", "etl_batch_seconds_sum", "etl_batch_seconds_count"} == {
-        s.name for s in samples if s.name.startswith("etl_")}
+        s.name for s in samples if s.name.startswith("etl_")
+    }
 
 
 def test_files_not_ending_in_prom_are_ignored(tmp_path: Path) -> None:

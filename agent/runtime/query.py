@@ -1,0 +1,54 @@
+"""`tripwired query`: ask a running daemon's /api/v1/query and print the result as promtool does."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any, TextIO
+
+TIMEOUT_SECONDS = 30.0
+
+
+class QueryError(Exception):
+    """The daemon could not be asked, or refused the query."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def query_daemon(listen_address: str, expr: str, time: str = "") -> dict[str, Any]:
+    params = {"query": expr, **({"time": time} if time else {})}
+    url = f"http://{listen_address}/api/v1/query?{urllib.parse.urlencode(params)}"
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response:
+            body = json.load(response)
+    except urllib.error.HTTPError as exc:
+        body = json.load(exc)
+        raise QueryError(f"query failed: {body.get('error', exc.reason)}", 1) from exc
+    except (urllib.error.URLError, OSError) as exc:
+        raise QueryError(f"cannot reach tripwired at {listen_address}: {exc}", 1) from exc
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+def _labels(metric: dict[str, str]) -> str:
+    name = metric.get("__name__", "")
+    rest = ", ".join(f'{k}="{v}"' for k, v in sorted(metric.items()) if k != "__name__")
+    return f"{name}{{{rest}}}"
+
+
+def print_result(data: dict[str, Any], out: TextIO) -> None:
+    """One line per series: `name{labels} => value @[time]`, like `promtool query instant`."""
+    kind, result = data["resultType"], data["result"]
+    if kind in ("scalar", "string"):
+        out.write(f"{kind} => {result[1]} @[{result[0]}]\n")
+    elif kind == "vector":
+        for item in result:
+            out.write(f"{_labels(item['metric'])} => {item['value'][1]} @[{item['value'][0]}]\n")
+    else:
+        for item in result:
+            points = "\n".join(f"{v} @[{t}]" for t, v in item["values"])
+            out.write(f"{_labels(item['metric'])} =>\n{points}\n")
