@@ -74,6 +74,9 @@ class DaemonProcess:
     def get(self, path: str) -> httpx.Response:
         return httpx.get(f"{self.url}{path}", timeout=10.0)
 
+    def client_post(self, path: str) -> httpx.Response:
+        return httpx.post(f"{self.url}{path}", timeout=10.0)
+
     def log(self) -> str:
         self._log.flush()
         return self.log_path.read_text(errors="replace")

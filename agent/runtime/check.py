@@ -37,7 +37,7 @@ async def observe(daemon: Daemon, seconds: float) -> list[Fired]:
 
     daemon.ruler.notify = remember
     stop = asyncio.Event()
-    tasks = [asyncio.create_task(daemon.runner.run(stop)), asyncio.create_task(daemon.ruler.run(stop))]
+    tasks = [asyncio.create_task(daemon.runner.run(stop)), asyncio.create_task(daemon.run_ruler(stop))]
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)
     daemon.ruler.evaluate_due()

@@ -149,7 +149,7 @@ class Daemon:
                  rule_groups=len(self.ruler.groups()))
         self._install_signal_handlers()
         self._start_runner()
-        self._spawn(self.ruler.run(self.stop))
+        self._spawn(self.run_ruler(self.stop))
         self._spawn(self._housekeeping())
         self._spawn_textfile_watch()
         await self.stop.wait()
@@ -164,6 +164,16 @@ class Daemon:
             is_ready=self._is_ready, reload=self.reload,
             rules=lambda: rules_json(self.ruler), alerts=lambda: alerts_json(self.ruler),
         )
+
+    async def run_ruler(self, stop: asyncio.Event) -> None:
+        """Evaluate rules once the first collection is in: before it, every alert would look resolved."""
+        ready = asyncio.create_task(self.runner.ready.wait())
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({ready, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        ready.cancel()
+        stopped.cancel()
+        if not stop.is_set():
+            await self.ruler.run(stop)
 
     def _is_ready(self) -> bool:
         return self.runner.ready.is_set()  # the runner is replaced when a reload changes collectors
