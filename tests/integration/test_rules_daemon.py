@@ -92,16 +92,15 @@ def test_firing_alert_keeps_its_active_at_across_a_restart(start_daemon: StartDa
     assert after["activeAt"] == before["activeAt"]
 
 
+HEAD = "groups:\n  - name: g\n    rules:\n"
 BAD_RULES = {
-    "syntax": ("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: sum(up\n", "rules.yaml:5:"),
-    "unknown function": ("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: holt_winters(up[5m], 0.5, 0.5)\n",
-                         "holt_winters"),
-    "for on a recording rule": ("groups:\n  - name: g\n    rules:\n      - record: r\n        expr: up\n        for: 1m\n",
-                                "for"),
+    "syntax": (HEAD + "      - alert: A\n        expr: sum(up\n", "rules.yaml:5:"),
+    "unknown function": (HEAD + "      - alert: A\n        expr: holt_winters(up[5m], 0.5, 0.5)\n", "holt_winters"),
+    "for on a recording rule": (HEAD + "      - record: r\n        expr: up\n        for: 1m\n", "for"),
     "duplicate group": ("groups:\n  - name: g\n    rules: [{record: r, expr: up}]\n"
                         "  - name: g\n    rules: [{record: s, expr: up}]\n", 'groupname: "g" is repeated'),
-    "bad template": ("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n"
-                     "        annotations: {summary: '{{ $labels.x '}\n", "summary"),
+    "bad template": (HEAD + "      - alert: A\n        expr: up\n        annotations: {summary: '{{ $labels.x '}\n",
+                     "summary"),
 }
 
 
