@@ -89,3 +89,12 @@ def test_out_of_range_duration_is_a_promql_error() -> None:
 def test_at_before_1970_is_refused() -> None:
     with pytest.raises(PromQLError, match="before 1970"):
         parse_expr("x @ -100")
+
+
+def test_at_inside_a_subquery_with_negative_offset_is_refused() -> None:
+    with pytest.raises(PromQLError, match="negative offset"):
+        parse_expr("max_over_time((x @ 60)[1m:30s] offset -1m)")
+
+
+def test_at_on_a_subquery_with_negative_offset_is_supported() -> None:
+    assert unsupported(parse_expr("min_over_time(x[1m:30s] offset -1m @ 120)")) == []
