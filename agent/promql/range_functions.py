@@ -37,7 +37,7 @@ def extrapolated(counter: bool, per_second: bool) -> RangeFn:
         first, last = values[0], values[-1]
         result = last - first
         if counter:
-            result += _reset_compensation(values)
+            result = _add_resets(result, values)
         to_start = (times[0] - w.start) / 1000
         to_end = (w.end - times[-1]) / 1000
         sampled = (times[-1] - times[0]) / 1000
@@ -58,14 +58,14 @@ def extrapolated(counter: bool, per_second: bool) -> RangeFn:
     return fn
 
 
-def _reset_compensation(values: Sequence[float]) -> float:
-    """What counter resets took away: each value before a drop is added back."""
-    extra, previous = 0.0, 0.0
+def _add_resets(result: float, values: Sequence[float]) -> float:
+    """Add back what each counter reset took away, one by one as Prometheus does (the order rounds)."""
+    previous = 0.0
     for v in values:
         if v < previous:
-            extra += previous
+            result += previous
         previous = v
-    return extra
+    return result
 
 
 def instant_change(per_second: bool) -> RangeFn:

@@ -81,8 +81,15 @@ def _node_problem(node: promql_parser.Expr) -> str | None:
     if isinstance(node, promql_parser.SubqueryExpr):
         if static_kind(node.expr) != "vector":
             return "subquery over a scalar is not supported (Prometheus 2.42 refuses it too)"
+        if duration_ms(node.offset) < 0 and any(_has_at(inner) for inner in walk(node.expr)):
+            # Prometheus 2.42 moves the pinned time in this case; refusing beats disagreeing with it.
+            return "@ inside a subquery with a negative offset is not supported"
         return _at_problem(node.at)
     return None
+
+
+def _has_at(node: promql_parser.Expr) -> bool:
+    return isinstance(node, promql_parser.VectorSelector | promql_parser.SubqueryExpr) and node.at is not None
 
 
 def static_kind(expr: promql_parser.Expr) -> str:
