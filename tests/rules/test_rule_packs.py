@@ -16,6 +16,7 @@ from tests.conftest import REPO, require_binary
 
 PACKS = sorted(p for p in (REPO / "rules").glob("*.yaml"))
 TESTS = sorted((REPO / "rules" / "tests").glob("*.yaml"))
+EXAMPLE_TESTS = sorted((REPO / "examples" / "rules").glob("*_test.yaml"))  # the README's example
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess[str]:
@@ -39,13 +40,13 @@ def test_pack_passes_tripwired_rules_check(pack: Path) -> None:
     assert rule_tests.check_rules([str(pack)], out) == 0, out.getvalue()
 
 
-@pytest.mark.parametrize("tests_file", TESTS, ids=lambda p: p.name)
+@pytest.mark.parametrize("tests_file", TESTS + EXAMPLE_TESTS, ids=lambda p: p.name)
 def test_pack_tests_pass_promtool(tests_file: Path) -> None:
     result = promtool("test", "rules", str(tests_file))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("tests_file", TESTS, ids=lambda p: p.name)
+@pytest.mark.parametrize("tests_file", TESTS + EXAMPLE_TESTS, ids=lambda p: p.name)
 def test_pack_tests_pass_tripwired(tests_file: Path) -> None:
     out = io.StringIO()
     assert rule_tests.test_rules([str(tests_file)], out) == 0, out.getvalue()
