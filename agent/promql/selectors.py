@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 
 import promql_parser
 
+from agent.model import Labels
 from agent.promql.context import EvalContext, duration_ms
 from agent.promql.errors import PromQLError
 from agent.promql.nodes import MatrixNode, VectorNode
@@ -111,26 +112,20 @@ class VectorSelectorNode(VectorNode):
         return base - self.offset_ms
 
     def vector(self, ctx: EvalContext, t: int) -> InstantVector:
-        ref = self.ref_time(ctx, t)
-        # Prometheus 2.x keeps a point exactly `lookback` old; Series.at does not, hence +1.
-        lookback = ctx.lookback_ms + 1
-        out: InstantVector = []
-        for series in self.selector.series(ctx.store):
-            point = series.at(ref, lookback)
-            if point is not None:
-                out.append((series.name, series.labels, point[1]))
-        return out
+        return [(name, labels, value) for name, labels, _, value in self._points(ctx, t)]
 
     def timestamps(self, ctx: EvalContext, t: int) -> InstantVector:
         """Like `vector` but each value is the point's own timestamp in seconds (for `timestamp()`)."""
+        return [(name, labels, t_ms / 1000) for name, labels, t_ms, _ in self._points(ctx, t)]
+
+    def _points(self, ctx: EvalContext, t: int) -> Iterator[tuple[str, Labels, int, float]]:
         ref = self.ref_time(ctx, t)
+        # Prometheus 2.x keeps a point exactly `lookback` old; Series.at does not, hence +1.
         lookback = ctx.lookback_ms + 1
-        out: InstantVector = []
         for series in self.selector.series(ctx.store):
             point = series.at(ref, lookback)
             if point is not None:
-                out.append((series.name, series.labels, point[0] / 1000))
-        return out
+                yield series.name, series.labels, point[0], point[1]
 
 
 class MatrixSelectorNode(MatrixNode):
