@@ -1,0 +1,1 @@
+"""⑤ Notifications: routing, grouping, inhibition, silences, the durable outbox and the senders."""

@@ -1,0 +1,69 @@
+"""What flows between the dispatcher (routing, grouping) and the outbox (durable delivery)."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from agent.model import Alert, AlertState, Labels
+
+
+class Status(enum.Enum):
+    """A notification's status as Alertmanager's webhook calls it: firing if any alert fires."""
+
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One message for one receiver about one alert group, as decided by the dispatcher."""
+
+    receiver: str
+    group_key: str  # Alertmanager's group key: the route's matchers path and the group labels
+    group_labels: Labels
+    alerts: tuple[Alert, ...]  # firing and resolved alerts of the group, firing first
+    created_at: float  # Unix seconds
+
+    @property
+    def status(self) -> Status:
+        return group_status(self.alerts)
+
+    @property
+    def dedup_key(self) -> str:
+        """Stable across restarts and retries: the same group in the same state gives the same key.
+
+        Receivers (and the outbox) use it to drop a re-delivery of what they already have.
+        """
+        parts = [self.receiver, self.group_key, *sorted(f"{a.fingerprint}:{a.state.value}" for a in self.alerts)]
+        return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+
+
+class Outcome(enum.Enum):
+    DELIVERED = "delivered"
+    RETRY = "retry"  # try again later (5xx, 429, timeout, connection refused)
+    GIVE_UP = "give_up"  # final failure (other 4xx, payload too large); kept as a dead letter
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    outcome: Outcome
+    reason: str = ""  # redacted: never a URL with a token, never a routing key
+    retry_after: float | None = None  # seconds, from a Retry-After header
+
+
+class Sender(Protocol):
+    """One integration (Slack, PagerDuty, webhook, Alertmanager): sends one notification."""
+
+    async def send(self, notification: Notification) -> Result: ...
+
+
+Enqueue = Callable[[Notification], None]
+
+
+def group_status(alerts: Sequence[Alert]) -> Status:
+    """Firing if any alert of the group fires, else resolved."""
+    return Status.FIRING if any(a.state is AlertState.FIRING for a in alerts) else Status.RESOLVED
