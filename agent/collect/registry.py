@@ -21,6 +21,10 @@ def build_collectors(config: Config, clock: Clock) -> list[Scheduled]:
 
         textfile = collectors.textfile
         jobs.append(_scheduled(config, TextfileCollector(textfile), textfile.interval, textfile.timeout))
+    for kafka in collectors.kafka:
+        from agent.collect.kafka import KafkaCollector
+
+        jobs.append(_scheduled(config, KafkaCollector(kafka, clock), kafka.interval, kafka.timeout))
     for warehouse in collectors.warehouse:
         from agent.collect.warehouse import WarehouseDiskCollector, WarehouseScanCollector, scan_runner_timeout
 

@@ -1,0 +1,329 @@
+"""The Kafka collector: one cluster's brokers, partitions, offsets and consumer groups.
+
+One instance per configured cluster, each with its own lazily created AdminClient, offset
+history and counters, so several clusters live side by side. A cycle reads, in this order:
+metadata (brokers, partitions, leaders, replicas), consumer groups and their committed
+offsets, then the partitions' end, oldest and max-timestamp offsets, then topic retention.
+Committed offsets come before end offsets so that lag can be overstated a little but is
+never negative (DataDog's kafka_consumer check does the same).
+
+Every AdminClient call carries a timeout. A cluster that cannot be reached is not an
+error of the collector: it reports `kafka_up 0`, logs the change once, and tries again
+next cycle with the same client (librdkafka reconnects by itself; a new client per
+failure would leak its threads and sockets until garbage collection).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, wait
+from typing import Any, TypeVar
+
+import structlog
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, ClusterMetadata, ConfigResource, OffsetSpec, ResourceType
+
+from agent.clock import Clock
+from agent.collect.kafka_lag import DEFAULT_HISTORY_POINTS, OffsetHistory
+from agent.collect.kafka_metrics import KAFKA_METRICS
+from agent.collect.kafka_snapshot import (
+    GroupInfo,
+    NameFilter,
+    PartitionInfo,
+    Snapshot,
+    TopicPartitionKey,
+    group_state_name,
+    snapshot_samples,
+)
+from agent.config.schema import KafkaConfig
+from agent.model import MetricMeta, Sample, labels_of
+
+log = structlog.get_logger(__name__)
+
+K = TypeVar("K")
+T = TypeVar("T")
+
+DEFAULT_REQUEST_TIMEOUT = 5.0
+DEFAULT_MAX_IN_FLIGHT = 32
+# librdkafka enforces request_timeout itself; the extra second only bounds our wait for its answer.
+_WAIT_SLACK = 1.0
+REQUESTS = ("metadata", "list_groups", "describe_groups", "group_offsets", "list_offsets", "describe_configs")
+# Which offset each list_offsets request asks for, and the Snapshot field it fills.
+_OFFSET_SPECS: tuple[tuple[str, Callable[[], OffsetSpec]], ...] = (
+    ("end_offsets", OffsetSpec.latest),
+    ("oldest_offsets", OffsetSpec.earliest),
+    ("max_timestamps", OffsetSpec.max_timestamp),
+)
+# librdkafka logs every failed reconnect at level 3; a cluster that is down is reported
+# once through kafka_up and our own log line instead. `config: {log_level: 6}` brings them back.
+ClientConfig = dict[str, str | int | float | bool]
+_CLIENT_DEFAULTS: ClientConfig = {"log_level": 2}
+
+AdminFactory = Callable[[ClientConfig], AdminClient]
+
+
+class KafkaCollector:
+    """Reads one Kafka cluster with confluent-kafka's AdminClient into kafka_exporter's metrics."""
+
+    def __init__(
+        self,
+        config: KafkaConfig,
+        clock: Clock,
+        *,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        history_points: int = DEFAULT_HISTORY_POINTS,
+        admin_factory: AdminFactory = AdminClient,
+    ) -> None:
+        self._config = config
+        self._clock = clock
+        self._timeout = request_timeout
+        self._max_in_flight = max_in_flight
+        self._admin_factory = admin_factory
+        self._admin: AdminClient | None = None
+        self._topics = NameFilter(config.topics)
+        self._groups = NameFilter(config.groups)
+        self._history = OffsetHistory(history_points)
+        self._requests: Counter[str] = Counter()
+        self._errors: Counter[str] = Counter()
+        self._reachable: bool | None = None
+
+    @property
+    def name(self) -> str:
+        return "kafka"
+
+    @property
+    def instance(self) -> str:
+        return self._config.name
+
+    def metrics(self) -> Sequence[MetricMeta]:
+        return KAFKA_METRICS
+
+    def collect(self) -> Sequence[Sample]:
+        """One cycle: everything readable now, kafka_up, and the collector's own counters."""
+        started = self._clock.monotonic()
+        samples: list[Sample] = []
+        try:
+            snapshot, observed_at = self._read(self._client())
+        except KafkaException as exc:
+            self._note_reachable(False, str(exc.args[0]) if exc.args else repr(exc))
+        else:
+            self._note_reachable(True)
+            lag_seconds = self._lag_seconds_at(observed_at)
+            samples = snapshot_samples(self._config.name, snapshot, lag_seconds)
+        samples.append(self._sample("kafka_up", float(bool(self._reachable))))
+        samples.extend(self._self_samples(self._clock.monotonic() - started))
+        return samples
+
+    def client_config(self) -> ClientConfig:
+        """The librdkafka settings of the AdminClient: ours, then the configured ones on top."""
+        settings: ClientConfig = {
+            **_CLIENT_DEFAULTS,
+            "bootstrap.servers": self._config.bootstrap_servers,
+            "client.id": f"tripwired-{self._config.name}",
+        }
+        settings.update({key: str(value) for key, value in self._config.config.items()})
+        return settings
+
+    def _client(self) -> AdminClient:
+        """The AdminClient, created on first use (creating it connects to nothing yet)."""
+        if self._admin is None:
+            self._admin = self._admin_factory(self.client_config())
+        return self._admin
+
+    def _read(self, admin: AdminClient) -> tuple[Snapshot, float]:
+        """Read the cluster; only the metadata request failing makes the whole cycle fail."""
+        metadata = self._request("metadata", lambda: admin.list_topics(timeout=self._timeout))
+        snapshot = Snapshot(brokers=_brokers(metadata), partitions=self._partitions(metadata))
+        selected_topics = {info.topic for info in snapshot.partitions}
+        group_ids = self._group_ids(admin)
+        snapshot.groups, snapshot.committed = self._groups_and_offsets(admin, group_ids, selected_topics)
+        self._read_offsets(admin, snapshot)
+        observed_at = self._clock.time()
+        for key, end_offset in snapshot.end_offsets.items():
+            self._history.record(key, observed_at, end_offset)
+        # Forget by the metadata, not by the answers: a failed list_offsets must not erase the history.
+        self._history.retain(info.key for info in snapshot.partitions)
+        snapshot.retention_ms = self._retention_ms(admin, selected_topics)
+        return snapshot, observed_at
+
+    def _partitions(self, metadata: ClusterMetadata) -> list[PartitionInfo]:
+        """The partitions of the selected topics, as the metadata describes them."""
+        return [
+            PartitionInfo(name, p.id, p.leader, tuple(p.replicas), tuple(p.isrs))
+            for name, topic in sorted(metadata.topics.items())
+            if topic.error is None and self._topics(name)
+            for p in sorted(topic.partitions.values(), key=lambda p: p.id)
+        ]
+
+    def _group_ids(self, admin: AdminClient) -> list[str]:
+        """The ids of the selected consumer groups; none when listing them failed."""
+        future = self._issue("list_groups", lambda: admin.list_consumer_groups(request_timeout=self._timeout))
+        listed = self._gather("list_groups", {"all": future} if future else {})
+        if "all" not in listed:
+            return []
+        return sorted(g.group_id for g in listed["all"].valid if self._groups(g.group_id))
+
+    def _groups_and_offsets(
+        self, admin: AdminClient, group_ids: list[str], topics: set[str]
+    ) -> tuple[list[GroupInfo], dict[str, dict[TopicPartitionKey, int]]]:
+        """Group descriptions and committed offsets, requested concurrently."""
+        if not group_ids:
+            return [], {}
+        described = self._issue(
+            "describe_groups", lambda: admin.describe_consumer_groups(group_ids, request_timeout=self._timeout)
+        )
+        committed = self._committed_offsets(admin, group_ids, topics)
+        descriptions = self._gather("describe_groups", described or {})
+        groups = [
+            GroupInfo(group_id, group_state_name(d.state.name), len(d.members)) for group_id, d in descriptions.items()
+        ]
+        return sorted(groups, key=lambda g: g.group_id), committed
+
+    def _committed_offsets(
+        self, admin: AdminClient, group_ids: Iterable[str], topics: set[str]
+    ) -> dict[str, dict[TopicPartitionKey, int]]:
+        """Committed offsets of each group, at most `max_in_flight` requests at a time.
+
+        The API takes one group per request; a thousand groups one after the other would
+        take a thousand round trips, all of them at once would flood the coordinators.
+        """
+        committed: dict[str, dict[TopicPartitionKey, int]] = {}
+        in_flight: dict[Future[Any], str] = {}
+        for group_id in group_ids:
+            if len(in_flight) >= self._max_in_flight:
+                self._settle(in_flight, committed, topics, FIRST_COMPLETED)
+            future = self._issue("group_offsets", functools.partial(self._offsets_request, admin, group_id))
+            if future is not None:
+                in_flight[future] = group_id
+        while in_flight:
+            self._settle(in_flight, committed, topics, ALL_COMPLETED)
+        return committed
+
+    def _offsets_request(self, admin: AdminClient, group_id: str) -> Future[Any]:
+        request = [ConsumerGroupTopicPartitions(group_id)]
+        return admin.list_consumer_group_offsets(request, request_timeout=self._timeout)[group_id]
+
+    def _settle(
+        self,
+        in_flight: dict[Future[Any], str],
+        committed: dict[str, dict[TopicPartitionKey, int]],
+        topics: set[str],
+        return_when: str,
+    ) -> None:
+        """Take the answers that arrive; give up the rest if none (or not all) came in time."""
+        done, _ = wait(in_flight, timeout=self._timeout + _WAIT_SLACK, return_when=return_when)
+        for future in done:
+            group_id = in_flight.pop(future)
+            if future.exception() is not None:
+                self._errors["group_offsets"] += 1
+                continue
+            committed[group_id] = _committed_of(future.result().topic_partitions or [], topics)
+        if not done or return_when == ALL_COMPLETED:
+            self._errors["group_offsets"] += len(in_flight)
+            in_flight.clear()
+
+    def _read_offsets(self, admin: AdminClient, snapshot: Snapshot) -> None:
+        """End, oldest and max-timestamp offsets: one batched request each, all three in flight together."""
+        online = [TopicPartition(p.topic, p.partition) for p in snapshot.partitions if not p.offline]
+        if not online:
+            return
+        pending = {
+            field: self._issue("list_offsets", functools.partial(self._offsets_of, admin, online, spec()))
+            for field, spec in _OFFSET_SPECS
+        }
+        for field, futures in pending.items():
+            answers = self._gather("list_offsets", futures or {})
+            values = {(tp.topic, tp.partition): info for tp, info in answers.items()}
+            if field == "max_timestamps":
+                # An empty partition has no newest record: Kafka answers -1.
+                snapshot.max_timestamps = {k: i.timestamp / 1000 for k, i in values.items() if i.timestamp >= 0}
+            else:
+                setattr(snapshot, field, {k: i.offset for k, i in values.items() if i.offset >= 0})
+
+    def _offsets_of(
+        self, admin: AdminClient, partitions: list[TopicPartition], spec: OffsetSpec
+    ) -> dict[TopicPartition, Future[Any]]:
+        return admin.list_offsets({tp: spec for tp in partitions}, request_timeout=self._timeout)
+
+    def _retention_ms(self, admin: AdminClient, topics: set[str]) -> dict[str, int]:
+        """retention.ms of each selected topic, in one DescribeConfigs request."""
+        if not topics:
+            return {}
+        resources = [ConfigResource(ResourceType.TOPIC, topic) for topic in sorted(topics)]
+        futures = self._issue(
+            "describe_configs", lambda: admin.describe_configs(resources, request_timeout=self._timeout)
+        )
+        answers = self._gather("describe_configs", futures or {})
+        return {
+            resource.name: int(entries["retention.ms"].value)
+            for resource, entries in answers.items()
+            if "retention.ms" in entries and entries["retention.ms"].value is not None
+        }
+
+    def _request(self, kind: str, call: Callable[[], T]) -> T:
+        """Make one blocking request, counting it and, if it raises, its failure."""
+        self._requests[kind] += 1
+        try:
+            return call()
+        except KafkaException:
+            self._errors[kind] += 1
+            raise
+
+    def _issue(self, kind: str, call: Callable[[], T]) -> T | None:
+        """Send one asynchronous request; None (counted as an error) if it could not be sent."""
+        try:
+            return self._request(kind, call)
+        except KafkaException:
+            return None
+
+    def _gather(self, kind: str, futures: Mapping[K, Future[Any]]) -> dict[K, Any]:
+        """The answers of one request's futures; a part that failed or is late counts the request failed."""
+        done, _ = wait(futures.values(), timeout=self._timeout + _WAIT_SLACK)
+        answers = {key: f.result() for key, f in futures.items() if f in done and f.exception() is None}
+        if len(answers) < len(futures):
+            self._errors[kind] += 1
+        return answers
+
+    def _lag_seconds_at(self, now: float) -> Callable[[TopicPartitionKey, int], float]:
+        def lag_seconds(partition: TopicPartitionKey, committed: int) -> float:
+            return self._history.lag_seconds(partition, committed, now)
+
+        return lag_seconds
+
+    def _note_reachable(self, reachable: bool, error: str = "") -> None:
+        """Log only changes: a cluster that stays down for an hour is one line, not 360."""
+        if reachable == self._reachable:
+            return
+        self._reachable = reachable
+        if reachable:
+            log.info("kafka_cluster_reachable", cluster=self._config.name)
+        else:
+            log.warning("kafka_cluster_unreachable", cluster=self._config.name, error=error)
+
+    def _sample(self, name: str, value: float, **labels: str) -> Sample:
+        return Sample(name, labels_of(labels, cluster=self._config.name), value)
+
+    def _self_samples(self, duration: float) -> list[Sample]:
+        samples = [self._sample("tripwired_kafka_collection_duration_seconds", duration)]
+        for kind in REQUESTS:
+            samples.append(self._sample("tripwired_kafka_requests_total", float(self._requests[kind]), request=kind))
+            samples.append(
+                self._sample("tripwired_kafka_request_errors_total", float(self._errors[kind]), request=kind)
+            )
+        return samples
+
+
+def _brokers(metadata: ClusterMetadata) -> dict[int, str]:
+    return {b.id: f"{b.host}:{b.port}" for b in metadata.brokers.values()}
+
+
+def _committed_of(partitions: Iterable[TopicPartition], topics: set[str]) -> dict[TopicPartitionKey, int]:
+    """A group's committed offsets in the selected topics; partitions it never committed (-1001) are left out."""
+    return {
+        (tp.topic, tp.partition): tp.offset
+        for tp in partitions
+        if tp.topic in topics and tp.offset >= 0 and tp.error is None
+    }

@@ -1,0 +1,187 @@
+"""What one collection read from a Kafka cluster, and the samples it becomes.
+
+Pure: no client, no clock. kafka.py fills a `Snapshot` from AdminClient answers; this
+module turns it into kafka_exporter's samples, so the arithmetic (lag, sums, preferred
+leader, under-replication) is tested without a broker.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from agent.collect.kafka_metrics import GROUP_STATES
+from agent.config.schema import IncludeExclude
+from agent.model import Sample, labels_of
+
+# A partition, as (topic, partition number).
+TopicPartitionKey = tuple[str, int]
+
+
+class NameFilter:
+    """Selects topic or group names: fully-anchored include regexes first, then exclude."""
+
+    def __init__(self, selection: IncludeExclude) -> None:
+        self._include = [re.compile(pattern) for pattern in selection.include]
+        self._exclude = [re.compile(pattern) for pattern in selection.exclude]
+
+    def __call__(self, name: str) -> bool:
+        return any(p.fullmatch(name) for p in self._include) and not any(p.fullmatch(name) for p in self._exclude)
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionInfo:
+    """Where one partition lives, from the cluster metadata."""
+
+    topic: str
+    partition: int
+    leader: int  # -1 when it has none
+    replicas: tuple[int, ...]
+    isr: tuple[int, ...]
+
+    @property
+    def key(self) -> TopicPartitionKey:
+        return (self.topic, self.partition)
+
+    @property
+    def offline(self) -> bool:
+        return self.leader < 0
+
+
+@dataclass(frozen=True, slots=True)
+class GroupInfo:
+    """One consumer group's description."""
+
+    group_id: str
+    state: str  # one of GROUP_STATES
+    members: int
+
+
+@dataclass
+class Snapshot:
+    """Everything one collection cycle read; what a failed request did not read is absent."""
+
+    brokers: dict[int, str] = field(default_factory=dict)  # id -> host:port
+    partitions: list[PartitionInfo] = field(default_factory=list)
+    end_offsets: dict[TopicPartitionKey, int] = field(default_factory=dict)
+    oldest_offsets: dict[TopicPartitionKey, int] = field(default_factory=dict)
+    max_timestamps: dict[TopicPartitionKey, float] = field(default_factory=dict)  # seconds
+    retention_ms: dict[str, int] = field(default_factory=dict)
+    groups: list[GroupInfo] = field(default_factory=list)
+    committed: dict[str, dict[TopicPartitionKey, int]] = field(default_factory=dict)
+
+
+# (topic, partition, committed offset) -> lag in seconds.
+LagSeconds = Callable[[TopicPartitionKey, int], float]
+
+
+class _Emitter:
+    """Collects samples of one cluster, adding the `cluster` label to each."""
+
+    def __init__(self, cluster: str) -> None:
+        self.cluster = cluster
+        self.samples: list[Sample] = []
+
+    def add(self, name: str, value: float, **labels: str) -> None:
+        self.samples.append(Sample(name, labels_of(labels, cluster=self.cluster), float(value)))
+
+
+def snapshot_samples(cluster: str, snapshot: Snapshot, lag_seconds: LagSeconds) -> list[Sample]:
+    """The kafka_* samples of one snapshot (kafka_up and self-metrics are the collector's)."""
+    out = _Emitter(cluster)
+    _broker_samples(out, snapshot.brokers)
+    _topic_samples(out, snapshot)
+    for info in snapshot.partitions:
+        _partition_samples(out, info, snapshot)
+    for group in snapshot.groups:
+        _group_samples(out, group)
+    for group_id, committed in snapshot.committed.items():
+        _group_offset_samples(out, group_id, committed, snapshot.end_offsets, lag_seconds)
+    return out.samples
+
+
+def _broker_samples(out: _Emitter, brokers: dict[int, str]) -> None:
+    out.add("kafka_brokers", len(brokers))
+    for broker_id, address in sorted(brokers.items()):
+        out.add("kafka_broker_info", 1, id=str(broker_id), address=address)
+
+
+def _topic_samples(out: _Emitter, snapshot: Snapshot) -> None:
+    counts: dict[str, int] = {}
+    for info in snapshot.partitions:
+        counts[info.topic] = counts.get(info.topic, 0) + 1
+    for topic, count in counts.items():
+        out.add("kafka_topic_partitions", count, topic=topic)
+    for topic, retention_ms in snapshot.retention_ms.items():
+        # -1 (unlimited) must stay -1, not become -0.001.
+        out.add("kafka_topic_config_retention_seconds", retention_ms / 1000 if retention_ms >= 0 else -1, topic=topic)
+
+
+def _partition_samples(out: _Emitter, info: PartitionInfo, snapshot: Snapshot) -> None:
+    labels = {"topic": info.topic, "partition": str(info.partition)}
+    if not info.offline:
+        out.add("kafka_topic_partition_leader", info.leader, **labels)
+    out.add("kafka_topic_partition_replicas", len(info.replicas), **labels)
+    out.add("kafka_topic_partition_in_sync_replica", len(info.isr), **labels)
+    preferred = not info.offline and bool(info.replicas) and info.replicas[0] == info.leader
+    out.add("kafka_topic_partition_leader_is_preferred", int(preferred), **labels)
+    out.add("kafka_topic_partition_under_replicated_partition", int(len(info.isr) < len(info.replicas)), **labels)
+    out.add("kafka_topic_partition_offline", int(info.offline), **labels)
+    for name, values in (
+        ("kafka_topic_partition_current_offset", snapshot.end_offsets),
+        ("kafka_topic_partition_oldest_offset", snapshot.oldest_offsets),
+        ("kafka_topic_partition_max_timestamp_seconds", snapshot.max_timestamps),
+    ):
+        value = values.get(info.key)
+        if value is not None:
+            out.add(name, value, **labels)
+
+
+def _group_samples(out: _Emitter, group: GroupInfo) -> None:
+    out.add("kafka_consumergroup_members", group.members, consumergroup=group.group_id)
+    for state in GROUP_STATES:
+        out.add("kafka_consumergroup_state", int(state == group.state), consumergroup=group.group_id, state=state)
+
+
+def _group_offset_samples(
+    out: _Emitter,
+    group_id: str,
+    committed: dict[TopicPartitionKey, int],
+    end_offsets: dict[TopicPartitionKey, int],
+    lag_seconds: LagSeconds,
+) -> None:
+    """Per-partition offsets and lag of one group, and their sums per topic."""
+    sums: dict[str, list[int]] = {}  # topic -> [offset sum, lag sum]
+    for (topic, partition), offset in sorted(committed.items()):
+        labels = {"consumergroup": group_id, "topic": topic, "partition": str(partition)}
+        out.add("kafka_consumergroup_current_offset", offset, **labels)
+        topic_sums = sums.setdefault(topic, [0, 0])
+        topic_sums[0] += offset
+        end = end_offsets.get((topic, partition))
+        if end is None:
+            continue
+        # Committed offsets are read before end offsets, so this only clamps a topic
+        # that was truncated or re-created under the group.
+        lag = max(0, end - offset)
+        topic_sums[1] += lag
+        out.add("kafka_consumergroup_lag", lag, **labels)
+        out.add("kafka_consumergroup_lag_seconds", lag_seconds((topic, partition), offset) if lag else 0, **labels)
+    for topic, (offset_sum, lag_sum) in sums.items():
+        out.add("kafka_consumergroup_current_offset_sum", offset_sum, consumergroup=group_id, topic=topic)
+        out.add("kafka_consumergroup_lag_sum", lag_sum, consumergroup=group_id, topic=topic)
+
+
+# confluent-kafka's ConsumerGroupState member names -> Kafka's own state names.
+_STATE_NAMES = {
+    "PREPARING_REBALANCING": "PreparingRebalance",
+    "COMPLETING_REBALANCING": "CompletingRebalance",
+    "STABLE": "Stable",
+    "DEAD": "Dead",
+    "EMPTY": "Empty",
+}
+
+
+def group_state_name(raw: str) -> str:
+    """Kafka's name for a state as confluent-kafka spells it (`PREPARING_REBALANCING`)."""
+    return _STATE_NAMES.get(raw, "Unknown")

@@ -1,0 +1,180 @@
+"""How the Kafka collector talks to AdminClient: order, batching, concurrency bound, partial failures.
+
+The AdminClient is the boundary faked here: a double that answers from dicts with
+concurrent.futures, as confluent-kafka does, and records what was asked when.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future
+from types import SimpleNamespace
+from typing import Any
+
+from confluent_kafka import ConsumerGroupState, KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin import OffsetSpec
+
+from agent.clock import FakeClock
+from agent.collect.kafka import KafkaCollector
+from agent.config.schema import KafkaConfig
+from agent.model import Sample, labels_of
+
+Key = tuple[str, int]
+
+
+def _done(value: Any) -> Future[Any]:
+    future: Future[Any] = Future()
+    future.set_result(value)
+    return future
+
+
+def _failed() -> Future[Any]:
+    future: Future[Any] = Future()
+    future.set_exception(KafkaException(KafkaError(KafkaError._TIMED_OUT)))
+    return future
+
+
+class FakeAdmin:
+    """An AdminClient double: topics, end offsets and group commits given as dicts."""
+
+    def __init__(self, partitions: dict[str, int], end: dict[Key, int], committed: dict[str, dict[Key, int]]) -> None:
+        self.partitions = partitions
+        self.end = end
+        self.committed = committed
+        self.events: list[str] = []
+        self.offsets_batches: list[int] = []
+        self.fail_list_offsets = False
+        self.failing_groups: set[str] = set()
+        self.answer_delay = 0.0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._lock = threading.Lock()
+
+    def list_topics(self, timeout: float) -> Any:
+        topics = {
+            name: SimpleNamespace(
+                error=None,
+                partitions={p: SimpleNamespace(id=p, leader=1, replicas=[1], isrs=[1]) for p in range(count)},
+            )
+            for name, count in self.partitions.items()
+        }
+        return SimpleNamespace(brokers={1: SimpleNamespace(id=1, host="k1", port=9092)}, topics=topics)
+
+    def list_consumer_groups(self, request_timeout: float) -> Future[Any]:
+        return _done(SimpleNamespace(valid=[SimpleNamespace(group_id=g) for g in self.committed]))
+
+    def describe_consumer_groups(self, group_ids: list[str], request_timeout: float) -> dict[str, Future[Any]]:
+        return {g: _done(SimpleNamespace(state=ConsumerGroupState.STABLE, members=[1])) for g in group_ids}
+
+    def list_consumer_group_offsets(self, request: list[Any], request_timeout: float) -> dict[str, Future[Any]]:
+        group_id = request[0].group_id
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        future: Future[Any] = Future()
+        threading.Timer(self.answer_delay, self._answer, (group_id, future)).start()
+        return {group_id: future}
+
+    def _answer(self, group_id: str, future: Future[Any]) -> None:
+        with self._lock:
+            self.in_flight -= 1
+            self.events.append(f"committed:{group_id}")
+        if group_id in self.failing_groups:
+            future.set_exception(KafkaException(KafkaError(KafkaError._TIMED_OUT)))
+            return
+        offsets = [TopicPartition(t, p, o) for (t, p), o in self.committed[group_id].items()]
+        future.set_result(SimpleNamespace(topic_partitions=offsets))
+
+    def list_offsets(self, request: dict[TopicPartition, Any], request_timeout: float) -> dict[Any, Future[Any]]:
+        self.events.append("list_offsets")
+        self.offsets_batches.append(len(request))
+        return {tp: self._offset_answer(tp, spec) for tp, spec in request.items()}
+
+    def _offset_answer(self, tp: TopicPartition, spec: Any) -> Future[Any]:
+        if self.fail_list_offsets:
+            return _failed()
+        end = self.end.get((tp.topic, tp.partition), 0)
+        offset = 0 if spec is OffsetSpec.earliest() else end
+        return _done(SimpleNamespace(offset=offset, timestamp=-1))
+
+    def describe_configs(self, resources: list[Any], request_timeout: float) -> dict[Any, Future[Any]]:
+        return {r: _done({"retention.ms": SimpleNamespace(value="604800000")}) for r in resources}
+
+
+def _collector(admin: FakeAdmin, clock: FakeClock | None = None, max_in_flight: int = 32) -> KafkaCollector:
+    def factory(settings: Any) -> Any:
+        return admin
+
+    config = KafkaConfig(name="main", bootstrap_servers="k1:9092")
+    return KafkaCollector(config, clock or FakeClock(), max_in_flight=max_in_flight, admin_factory=factory)
+
+
+def _value(samples: list[Sample], name: str, **labels: str) -> float | None:
+    wanted = labels_of(labels, cluster="main")
+    found = [s.value for s in samples if s.name == name and s.labels == wanted]
+    return found[0] if found else None
+
+
+def _groups(count: int) -> dict[str, dict[Key, int]]:
+    return {f"g{i:03d}": {("t", 0): 1} for i in range(count)}
+
+
+def test_committed_offsets_are_all_read_before_end_offsets() -> None:
+    admin = FakeAdmin({"t": 1}, {("t", 0): 10}, _groups(5))
+    admin.answer_delay = 0.01
+
+    _collector(admin).collect()
+
+    first_end_offsets = admin.events.index("list_offsets")
+    assert 5 == len([e for e in admin.events[:first_end_offsets] if e.startswith("committed:")])
+
+
+def test_group_offset_requests_run_concurrently_within_the_bound() -> None:
+    admin = FakeAdmin({"t": 1}, {("t", 0): 10}, _groups(40))
+    admin.answer_delay = 0.02
+
+    samples = list(_collector(admin, max_in_flight=4).collect())
+
+    assert 1 < admin.max_in_flight <= 4
+    assert 40 == len([s for s in samples if s.name == "kafka_consumergroup_lag"])
+
+
+def test_each_offset_kind_is_one_request_for_all_partitions() -> None:
+    admin = FakeAdmin({"a": 4, "b": 4, "c": 4}, {}, {})
+
+    _collector(admin).collect()
+
+    assert [12, 12, 12] == admin.offsets_batches
+
+
+def test_a_failing_group_is_counted_and_the_others_still_reported() -> None:
+    admin = FakeAdmin({"t": 1}, {("t", 0): 10}, _groups(3))
+    admin.failing_groups = {"g001"}
+
+    samples = list(_collector(admin).collect())
+
+    lags = {
+        g: _value(samples, "kafka_consumergroup_lag", consumergroup=g, topic="t", partition="0") for g in _groups(3)
+    }
+    assert {"g000": 9.0, "g001": None, "g002": 9.0} == lags
+    assert 1.0 == _value(samples, "tripwired_kafka_request_errors_total", request="group_offsets")
+
+
+def test_failed_end_offsets_keep_the_lag_history() -> None:
+    clock = FakeClock(start=1000.0)
+    admin = FakeAdmin({"t": 1}, {("t", 0): 10}, {"g": {("t", 0): 5}})
+    collector = _collector(admin, clock)
+    collector.collect()  # the end offset was 10 at t=1000
+    clock.advance(60)
+    admin.fail_list_offsets = True
+    failed = list(collector.collect())
+    clock.advance(60)
+    admin.fail_list_offsets = False
+
+    samples = list(collector.collect())
+
+    assert (1.0, None) == (
+        _value(failed, "kafka_up"),
+        _value(failed, "kafka_consumergroup_lag", consumergroup="g", topic="t", partition="0"),
+    )
+    assert 120.0 == _value(samples, "kafka_consumergroup_lag_seconds", consumergroup="g", topic="t", partition="0")

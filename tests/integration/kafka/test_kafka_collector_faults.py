@@ -1,0 +1,105 @@
+"""The Kafka collector while its broker is down, stopped and restarted (a spare broker of the test's own)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import kafka_broker
+from kafka_helpers import collector_config, value_of, wait_until
+from structlog.testing import capture_logs
+
+from agent.clock import SystemClock
+from agent.collect.kafka import KafkaCollector
+from agent.model import Sample
+
+# Short, so that the cycles against a stopped broker do not make the test slow.
+REQUEST_TIMEOUT = 1.0
+
+
+def _collector(broker: kafka_broker.KafkaBroker) -> KafkaCollector:
+    return KafkaCollector(
+        collector_config(broker.bootstrap_servers, ".*"), SystemClock(), request_timeout=REQUEST_TIMEOUT
+    )
+
+
+def _up(samples: Sequence[Sample]) -> float | None:
+    return value_of(samples, "kafka_up")
+
+
+def _threads_and_sockets() -> tuple[int, int]:
+    """Native threads (librdkafka's included) and open sockets of this process."""
+    threads = len(os.listdir("/proc/self/task"))
+    sockets = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            sockets += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+        except FileNotFoundError:
+            continue  # the descriptor listdir itself used, or one librdkafka just closed
+    return threads, sockets
+
+
+def test_kafka_up_follows_the_broker_down_at_start_up_stopped_and_back(spare_broker: kafka_broker.KafkaBroker) -> None:
+    spare_broker.stop()
+    collector = _collector(spare_broker)
+    seen = [_up(collector.collect())]  # down at start
+    spare_broker.start()
+    wait_until(lambda: _up(collector.collect()) == 1.0, timeout=30)
+    seen.append(1.0)
+    spare_broker.stop()
+    seen.append(_up(collector.collect()))
+    spare_broker.start()
+    wait_until(lambda: _up(collector.collect()) == 1.0, timeout=30)
+    seen.append(1.0)
+
+    assert [0.0, 1.0, 0.0, 1.0] == seen
+
+
+def test_partition_metrics_return_after_a_broker_restart(spare_broker: kafka_broker.KafkaBroker) -> None:
+    collector = _collector(spare_broker)
+    spare_broker.stop()
+    down = collector.collect()
+    spare_broker.start()
+
+    wait_until(lambda: _up(collector.collect()) == 1.0, timeout=30)
+    back = collector.collect()
+
+    assert {"kafka_up", "tripwired_kafka_collection_duration_seconds"} <= {s.name for s in down}
+    assert not [s for s in down if s.name.startswith("kafka_") and s.name != "kafka_up"]
+    assert 1.0 == value_of(back, "kafka_brokers")
+
+
+def test_a_stopped_broker_does_not_grow_threads_or_sockets(spare_broker: kafka_broker.KafkaBroker) -> None:
+    collector = _collector(spare_broker)
+    collector.collect()
+    spare_broker.stop()
+    for _ in range(2):  # let librdkafka settle into its reconnect loop
+        collector.collect()
+    threads_before, sockets_before = _threads_and_sockets()
+
+    for _ in range(4):
+        assert 0.0 == _up(collector.collect())
+    threads_after, sockets_after = _threads_and_sockets()
+
+    assert threads_after <= threads_before
+    assert sockets_after <= sockets_before + 1  # one reconnect may be in flight at either moment
+
+
+def test_each_reachability_change_is_logged_once(spare_broker: kafka_broker.KafkaBroker) -> None:
+    collector = _collector(spare_broker)
+    with capture_logs() as logs:
+        collector.collect()
+        collector.collect()
+        spare_broker.stop()
+        collector.collect()
+        collector.collect()
+        spare_broker.start()
+        wait_until(lambda: _up(collector.collect()) == 1.0, timeout=30)
+        collector.collect()
+
+    events = [(e["event"], e["log_level"]) for e in logs]
+    assert [
+        ("kafka_cluster_reachable", "info"),
+        ("kafka_cluster_unreachable", "warning"),
+        ("kafka_cluster_reachable", "info"),
+    ] == events
