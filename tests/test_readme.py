@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from agent.cli import _parser
 from agent.config import Config, load_text
 from tests.conftest import REPO
@@ -11,12 +13,14 @@ from tests.conftest import REPO
 README = (REPO / "README.md").read_text()
 
 
-def test_the_full_config_example_is_valid() -> None:
+def test_the_full_config_example_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_PASSWORD", "from-the-environment")
     section = README.split("## Configuration", 1)[1]
     example = re.search(r"```yaml\n(.*?)```", section, re.S)
     assert example is not None
     config = load_text(Config, example.group(1), "README.md")
     assert config.collectors.warehouse[0].name == "lake"
+    assert config.collectors.kafka[0].config["sasl.password"] == "from-the-environment"
 
 
 def test_every_command_in_the_command_table_parses() -> None:
