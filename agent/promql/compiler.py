@@ -26,6 +26,7 @@ from agent.promql.functions import (
     VectorOfNode,
 )
 from agent.promql.label_functions import LabelJoinNode, LabelReplaceNode
+from agent.promql.locate import describe_error
 from agent.promql.matching import Matching
 from agent.promql.math_functions import DATE_FUNCTIONS, VALUE_FUNCTIONS
 from agent.promql.nodes import MatrixNode, Node, NumberNode, ScalarNode, StringNode, VectorNode
@@ -53,7 +54,7 @@ def parse_expr(text: str) -> promql_parser.Expr:
         unknown = UNKNOWN_FUNCTION.fullmatch(str(exc))
         if unknown:  # functions newer or older than the parser's PromQL, e.g. holt_winters
             raise PromQLError(f"function {unknown[1]} is not supported") from exc
-        raise PromQLError(f"parse error: {exc}") from exc
+        raise PromQLError(describe_error(text, str(exc))) from exc  # `1:6: parse error: ...` when it can tell
     compile_expr(expr)  # also refuses bad regexes and label names now rather than at evaluation
     return expr
 
