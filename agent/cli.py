@@ -108,10 +108,16 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _config_check(args: argparse.Namespace) -> int:
+    from agent.config.statsd import statsd_config_errors
+
     try:
-        load_config(args.file)
+        config = load_config(args.file)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    errors = statsd_config_errors(config.statsd) if config.statsd is not None else []
+    if errors:
+        print("\n".join(f"{args.file}: {error}" for error in errors), file=sys.stderr)
         return EXIT_USAGE
     print(f"{args.file}: config is valid")
     return EXIT_OK

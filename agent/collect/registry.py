@@ -9,7 +9,9 @@ from agent.config.schema import Config, Duration
 
 def build_collectors(config: Config, clock: Clock) -> list[Scheduled]:
     """The configured collectors with the interval and timeout each runs at."""
-    jobs: list[Scheduled] = []
+    from agent.collect.process import ProcessCollector
+
+    jobs: list[Scheduled] = [_scheduled(config, ProcessCollector(), None, None)]
     collectors = config.collectors
     if collectors.host.enabled:
         from agent.collect.host import HostCollector

@@ -8,22 +8,30 @@ given as `<field>_file: PATH`, and any string may contain `${env:NAME}`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
+from agent.config.statsd import StatsdConfig
+from agent.config.types import Duration, Secret, secret_field
 
-class Duration(float):
-    """Seconds, written in YAML as a Prometheus duration (`10s`, `1m30s`, `5m`, `1h`)."""
-
-
-class Secret(str):
-    """A string that never shows itself in logs, reprs or API responses."""
-
-    def __repr__(self) -> str:
-        return "Secret('<redacted>')"
-
-
-def secret_field(default: str | None = None) -> Any:
-    return field(default=default, metadata={"secret": True})
+# Duration, Secret and secret_field live in types.py (every config module uses them) and are
+# re-exported here, where the rest of the agent looks for config names.
+__all__ = [
+    "CollectorsConfig",
+    "Config",
+    "Duration",
+    "FilesystemConfig",
+    "GlobalConfig",
+    "HostConfig",
+    "IncludeExclude",
+    "KafkaConfig",
+    "ScanConfig",
+    "Secret",
+    "StatsdConfig",
+    "StoreConfig",
+    "TextfileConfig",
+    "WarehouseConfig",
+    "WebConfig",
+    "secret_field",
+]
 
 
 @dataclass(frozen=True)
@@ -144,3 +152,4 @@ class Config:
     store: StoreConfig = field(default_factory=StoreConfig)
     collectors: CollectorsConfig = field(default_factory=CollectorsConfig)
     rule_files: list[str] = field(default_factory=list)
+    statsd: StatsdConfig | None = None  # StatsD export; off unless the section is there

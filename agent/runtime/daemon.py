@@ -18,6 +18,7 @@ from agent.collect.runner import Runner
 from agent.config import ConfigError, load_config
 from agent.config.schema import Config
 from agent.export import Exposition
+from agent.export.statsd import StatsdConfigError, StatsdExporter
 from agent.model import Alert, Sample, counter, gauge
 from agent.promql import Engine, max_range_ms
 from agent.ruler.manager import RuleLoadError, RuleManager
@@ -95,6 +96,7 @@ class Daemon:
         self._load_rules(config)
         self.runner = self._new_runner(config)
         self.exposition = Exposition(self.store)
+        self.statsd = self._statsd(config)
         self.stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._runner_stop = asyncio.Event()
@@ -124,6 +126,14 @@ class Daemon:
         widest = max((max_range_ms(rule.expr) for g in self.ruler.groups() for rule in g.rules), default=0)
         self.store.retention_ms = max(MIN_RETENTION_MS, widest + LOOKBACK_MS)
 
+    def _statsd(self, config: Config) -> StatsdExporter | None:
+        if config.statsd is None:
+            return None
+        try:
+            return StatsdExporter(config.statsd, self.store, default_interval=float(config.global_.interval))
+        except StatsdConfigError as exc:
+            raise StartupError(exc.errors) from exc
+
     def _new_runner(self, config: Config) -> Runner:
         runner = Runner(self.store, self.clock, on_collected=self.ruler.trigger)
         for job in build_collectors(config, self.clock):
@@ -151,6 +161,8 @@ class Daemon:
         self._start_runner()
         self._spawn(self.run_ruler(self.stop))
         self._spawn(self._housekeeping())
+        if self.statsd is not None:
+            self._spawn(self.statsd.run(self.stop))
         self._spawn_textfile_watch()
         await self.stop.wait()
         log.info("stopping")
@@ -227,6 +239,8 @@ class Daemon:
         self._fit_retention()
         if config.collectors != self.config.collectors:
             await self._restart_runner(config)
+        if config.statsd != self.config.statsd:
+            log.warning("reload_ignored_statsd_settings", reason="StatsD settings change on restart only")
         if config.web != self.config.web:
             log.warning("reload_ignored_web_settings", reason="the listen address changes on restart only")
         self.config = config

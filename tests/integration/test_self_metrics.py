@@ -1,0 +1,111 @@
+"""The agent's own metrics in a running daemon: each `tripwired_*` family declared once, emitted once,
+with the type and help it was declared with.
+
+The daemon runs the shipped rules/agent.yaml over its own metrics, with a textfile directory, so the
+collector runner, the ruler and the store all report. Declarations are collected by importing the
+tuples each part declares; a part that starts emitting `tripwired_*` metrics adds its tuple here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from agent.collect.kafka_metrics import KAFKA_METRICS
+from agent.collect.runner import SELF_METRICS as RUNNER_METRICS
+from agent.model import MetricMeta, MetricType
+from agent.ruler.manager import SELF_METRICS as RULER_METRICS
+from agent.runtime.daemon import STORE_METRICS
+from tests.conftest import REPO, StartDaemon
+
+PREFIX = "tripwired_"
+# The parts the daemon below runs; the Kafka collector needs a broker and is left out of it.
+RUNNING = (*RUNNER_METRICS, *RULER_METRICS, *STORE_METRICS)
+EVERY_DECLARATION = (*RUNNING, *KAFKA_METRICS)
+# Written by the ruler after a group's first evaluation, together with every other ruler family.
+LAST_TO_APPEAR = "tripwired_rule_group_iterations_total"
+
+
+@dataclass
+class Exposition:
+    """What one scrape said: HELP and TYPE lines per family, and the order sample names came in."""
+
+    helps: list[tuple[str, str]] = field(default_factory=list)
+    types: list[tuple[str, str]] = field(default_factory=list)
+    sample_runs: list[str] = field(default_factory=list)  # one entry per run of samples of one name
+
+    def sample_names(self) -> set[str]:
+        return set(self.sample_runs)
+
+
+def parse(text: str) -> Exposition:
+    """Text exposition format 0.0.4, as far as this test needs it."""
+    exposition = Exposition()
+    for line in text.splitlines():
+        if line.startswith("# HELP "):
+            name, _, help_text = line[len("# HELP "):].partition(" ")
+            exposition.helps.append((name, help_text.replace("\\n", "\n").replace("\\\\", "\\")))
+        elif line.startswith("# TYPE "):
+            name, _, type_name = line[len("# TYPE "):].partition(" ")
+            exposition.types.append((name, type_name))
+        elif line and not line.startswith("#"):
+            name = line.split("{", 1)[0].split(" ", 1)[0]
+            if not exposition.sample_runs or exposition.sample_runs[-1] != name:
+                exposition.sample_runs.append(name)
+    return exposition
+
+
+def config(tmp_path: Path) -> str:
+    textfile = tmp_path / "textfile"
+    textfile.mkdir()
+    (textfile / "pipeline.prom").write_text("# TYPE pipeline_rows gauge\npipeline_rows 1\n")
+    return (f"global: {{interval: 1s, evaluation_interval: 1s}}\nstate_dir: {tmp_path / 'state'}\n"
+            f"rule_files: [{REPO / 'rules' / 'agent.yaml'}]\n"
+            f"collectors:\n  textfile: {{directory: {textfile}}}\n")
+
+
+@pytest.fixture
+def scraped(start_daemon: StartDaemon, tmp_path: Path) -> Exposition:
+    """/metrics of a daemon that has collected, evaluated its rules and done its housekeeping once."""
+    daemon = start_daemon(config(tmp_path))
+    daemon.wait_ready()
+    deadline = time.monotonic() + 15.0
+    while time.monotonic() < deadline:
+        exposition = parse(daemon.get("/metrics").text)
+        if LAST_TO_APPEAR in exposition.sample_names():
+            return exposition
+        time.sleep(0.1)
+    raise AssertionError(f"{LAST_TO_APPEAR} never appeared:\n{daemon.log()}")
+
+
+def tripwired(names: set[str]) -> set[str]:
+    return {name for name in names if name.startswith(PREFIX)}
+
+
+def test_every_tripwired_metric_is_declared_once_across_the_agent() -> None:
+    counts = Counter(meta.name for meta in EVERY_DECLARATION if meta.name.startswith(PREFIX))
+    assert {} == {name: n for name, n in counts.items() if n > 1}
+
+
+def test_every_emitted_tripwired_family_has_help_and_type(scraped: Exposition) -> None:
+    emitted = tripwired(scraped.sample_names())
+    described = {name for name, _ in scraped.helps} & {name for name, _ in scraped.types}
+    assert set() == emitted - described
+
+
+def test_no_family_is_emitted_twice(scraped: Exposition) -> None:
+    repeated = [name for name, n in Counter(scraped.sample_runs).items() if n > 1]
+    repeated += [name for name, n in Counter(name for name, _ in scraped.types).items() if n > 1]
+    repeated += [name for name, n in Counter(name for name, _ in scraped.helps).items() if n > 1]
+    assert [] == repeated
+
+
+def test_emitted_tripwired_families_are_the_declared_ones(scraped: Exposition) -> None:
+    helps, types = dict(scraped.helps), dict(scraped.types)
+    emitted = {MetricMeta(name, MetricType(types[name]), helps[name]) for name in tripwired(scraped.sample_names())}
+    declared = {meta for meta in RUNNING if meta.name.startswith(PREFIX)}
+    assert sorted(declared, key=lambda m: m.name) == sorted(emitted, key=lambda m: m.name)
