@@ -180,6 +180,8 @@ class _Builder:
 
 def parse_duration(text: str) -> Duration:
     """A Prometheus duration (`10s`, `1m30s`) in seconds; ValueError when it is not one."""
+    if re.fullmatch(r"0+(ms|[smhdwy])?", text.strip()):
+        return Duration(0)  # promql-parser refuses a zero duration; configs use `group_wait: 0s`
     try:
         return Duration(promql_parser.parse_duration(text).total_seconds())
     except Exception as exc:  # the Rust parser raises a bare ValueError-like error

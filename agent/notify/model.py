@@ -27,6 +27,10 @@ class Notification:
     group_labels: Labels
     alerts: tuple[Alert, ...]  # firing and resolved alerts of the group, firing first
     created_at: float  # Unix seconds
+    # When the previous notification of this group to this receiver was sent (0: none). It makes a
+    # repeat after repeat_interval a new notification, while the same decision taken again after a
+    # crash (the notification log not yet written) keeps its key and is not sent twice.
+    previous_sent_at: float = 0.0
 
     @property
     def status(self) -> Status:
@@ -38,7 +42,8 @@ class Notification:
 
         Receivers (and the outbox) use it to drop a re-delivery of what they already have.
         """
-        parts = [self.receiver, self.group_key, *sorted(f"{a.fingerprint}:{a.state.value}" for a in self.alerts)]
+        parts = [self.receiver, self.group_key, repr(self.previous_sent_at),
+                 *sorted(f"{a.fingerprint}:{a.state.value}" for a in self.alerts)]
         return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
 

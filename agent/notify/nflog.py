@@ -1,0 +1,93 @@
+"""The notification log, as Alertmanager's nflog: what was last sent per receiver and group.
+
+The dispatcher asks it before sending, so an unchanged group is not notified again before its
+repeat_interval, a restart does not re-send what was already sent, and a group whose alerts
+all resolved is told so once. Entries live in `<state_dir>/tripwired.db` (table
+`notify_log`) and expire after the retention, as Alertmanager's do.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.clock import Clock
+from agent.notify.statedb import open_state_db, register_schema, transaction
+
+COMPONENT = "notify_log"
+SCHEMA_VERSION = 1
+RETENTION_SECONDS = 120 * 3600  # Alertmanager's --data.retention
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS notify_log (
+    receiver TEXT NOT NULL,
+    group_key TEXT NOT NULL,
+    firing TEXT NOT NULL,
+    resolved TEXT NOT NULL,
+    sent_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    PRIMARY KEY (receiver, group_key)
+);
+"""
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """The last notification of one group to one receiver: alert fingerprints and when."""
+
+    firing: frozenset[str]
+    resolved: frozenset[str]
+    sent_at: float
+
+
+def needs_update(entry: LogEntry | None, firing: Collection[str], resolved: Collection[str], repeat_interval: float,
+                 now: float) -> bool:
+    """Alertmanager's DedupStage.needsUpdate, for receivers that want resolved notifications."""
+    if entry is None:
+        return bool(firing)  # never tell a receiver about a group it has not heard of resolving
+    if not entry.firing.issuperset(firing):
+        return True  # new alerts fire
+    if not firing:
+        return bool(entry.firing)  # all resolved: say so once
+    if not entry.resolved.issuperset(resolved):
+        return True  # some alerts resolved since
+    return entry.sent_at < now - repeat_interval
+
+
+class NotifyLog:
+    """Persisted LogEntry per (receiver, group key)."""
+
+    def __init__(self, state_dir: str | Path, clock: Clock) -> None:
+        self.clock = clock
+        self._db = open_state_db(state_dir)
+        register_schema(self._db, COMPONENT, SCHEMA_VERSION, _SCHEMA)
+        self._entries = self._load()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def get(self, receiver: str, group_key: str) -> LogEntry | None:
+        entry = self._entries.get((receiver, group_key))
+        if entry is None or entry.sent_at + RETENTION_SECONDS < self.clock.time():
+            return None
+        return entry
+
+    def log(self, receiver: str, group_key: str, firing: Collection[str], resolved: Collection[str]) -> None:
+        """Record a notification just handed to the outbox, and forget expired entries."""
+        now = self.clock.time()
+        entry = LogEntry(frozenset(firing), frozenset(resolved), now)
+        with transaction(self._db):
+            self._db.execute(
+                "INSERT OR REPLACE INTO notify_log VALUES (?, ?, ?, ?, ?, ?)",
+                (receiver, group_key, json.dumps(sorted(firing)), json.dumps(sorted(resolved)), now,
+                 now + RETENTION_SECONDS),
+            )
+            self._db.execute("DELETE FROM notify_log WHERE expires_at < ?", (now,))
+        self._entries[(receiver, group_key)] = entry
+
+    def _load(self) -> dict[tuple[str, str], LogEntry]:
+        rows = self._db.execute("SELECT receiver, group_key, firing, resolved, sent_at FROM notify_log").fetchall()
+        return {(r[0], r[1]): LogEntry(frozenset(json.loads(r[2])), frozenset(json.loads(r[3])), float(r[4]))
+                for r in rows}

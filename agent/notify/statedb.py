@@ -1,0 +1,53 @@
+"""The notifier's access to the shared state database, `<state_dir>/tripwired.db`.
+
+Each component keeps its own tables and records their layout in the `schema_version` table
+(one row per component, as agent/ruler/state.py does), so a newer layout is refused rather
+than misread. WAL mode lets the daemon and a `tripwired silence` command share the file.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+DB_NAME = "tripwired.db"
+
+
+class StateError(Exception):
+    """A state database this version cannot use (written by a newer tripwired)."""
+
+
+def open_state_db(state_dir: str | Path) -> sqlite3.Connection:
+    """A connection to the state database in autocommit mode, creating the directory if needed."""
+    path = Path(state_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path / DB_NAME, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA busy_timeout=5000")  # the ruler and a CLI command may hold the write lock briefly
+    return db
+
+
+def register_schema(db: sqlite3.Connection, component: str, version: int, schema: str) -> None:
+    """Create the component's tables and record their version; StateError when the file is newer."""
+    db.executescript("CREATE TABLE IF NOT EXISTS schema_version (component TEXT PRIMARY KEY, version INTEGER NOT NULL);"
+                     + schema)
+    row = db.execute("SELECT version FROM schema_version WHERE component = ?", (component,)).fetchone()
+    if row is None:
+        db.execute("INSERT INTO schema_version VALUES (?, ?)", (component, version))
+    elif row[0] > version:
+        raise StateError(f"{component} schema version {row[0]} is newer than {version}")
+
+
+@contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on error."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
