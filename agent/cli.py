@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import getpass
 import sys
 from collections.abc import Callable, Sequence
 
@@ -71,6 +72,29 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--expect-firing", dest="expect_firing", action="append", default=[], metavar="NAME",
                        help="exit 1 unless this alert fired (repeatable); other alerts may fire")
     check.set_defaults(command=_check)
+
+    silence = commands.add_parser("silence", help="manage a running daemon's silences").add_subparsers(
+        required=True, metavar="SUBCOMMAND")
+    for name, helptext in (("add", "silence alerts matching MATCHER..."), ("list", "list silences"),
+                           ("expire", "expire silences by id")):
+        sub = silence.add_parser(name, help=helptext)
+        sub.add_argument("--web.listen-address", dest="listen_address", default="127.0.0.1:9842",
+                         metavar="HOST:PORT", help="the daemon to ask (default 127.0.0.1:9842)")
+        sub.set_defaults(command=_silence, action=name)
+        if name == "add":
+            sub.add_argument("matchers", nargs="+", metavar="MATCHER", help='e.g. alertname=DiskFull warehouse="lake"')
+            sub.add_argument("--duration", default="1h", help="how long (default 1h)")
+            sub.add_argument("--author", default=getpass.getuser(), help="created by (default: your user name)")
+            sub.add_argument("--comment", default="", help="why")
+        elif name == "expire":
+            sub.add_argument("ids", nargs="+", metavar="ID")
+
+    notify = commands.add_parser("notify", help="notification tools").add_subparsers(required=True,
+                                                                                     metavar="SUBCOMMAND")
+    notify_test = notify.add_parser("test", help="send a test notification to a receiver")
+    notify_test.add_argument("--config", metavar="PATH", required=True, help="config file with the receivers")
+    notify_test.add_argument("--receiver", required=True, metavar="NAME")
+    notify_test.set_defaults(command=_notify_test)
     return parser
 
 
@@ -108,16 +132,14 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _config_check(args: argparse.Namespace) -> int:
-    from agent.config.statsd import statsd_config_errors
+    from agent.runtime.validate import config_errors
 
     try:
-        config = load_config(args.file)
+        errors = config_errors(load_config(args.file), args.file)
     except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_USAGE
-    errors = statsd_config_errors(config.statsd) if config.statsd is not None else []
+        errors = exc.errors
     if errors:
-        print("\n".join(f"{args.file}: {error}" for error in errors), file=sys.stderr)
+        print("\n".join(errors), file=sys.stderr)
         return EXIT_USAGE
     print(f"{args.file}: config is valid")
     return EXIT_OK
@@ -130,9 +152,15 @@ def _rules_check(args: argparse.Namespace) -> int:
 
 
 def _rules_test(args: argparse.Namespace) -> int:
+    from agent.notify.routetest import is_route_test_file, test_routes
     from agent.ruler.unittest import test_rules
 
-    return test_rules(args.files, sys.stdout)
+    # Routing tests have a format of their own (promtool must never see it); rule tests are promtool's.
+    route_files = [f for f in args.files if is_route_test_file(f)]
+    rule_files = [f for f in args.files if f not in route_files]
+    codes = [test_rules(rule_files, sys.stdout) if rule_files else 0,
+             test_routes(route_files, sys.stdout) if route_files else 0]
+    return max(codes)
 
 
 def _query(args: argparse.Namespace) -> int:
@@ -166,3 +194,36 @@ def _check(args: argparse.Namespace) -> int:
         return report(fired, args.expect_firing, sys.stdout)
 
     return asyncio.run(run())
+
+
+def _silence(args: argparse.Namespace) -> int:
+    from agent.config.load import parse_duration
+    from agent.runtime import silence_cli
+    from agent.runtime.query import QueryError
+
+    try:
+        if args.action == "add":
+            silence_cli.add(args.listen_address, args.matchers, float(parse_duration(args.duration)),
+                            author=args.author, comment=args.comment, out=sys.stdout)
+        elif args.action == "list":
+            silence_cli.list_silences(args.listen_address, sys.stdout)
+        else:
+            silence_cli.expire(args.listen_address, args.ids)
+    except QueryError as exc:
+        print(exc, file=sys.stderr)
+        return exc.exit_code
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+def _notify_test(args: argparse.Namespace) -> int:
+    from agent.runtime.notify_test import notify_test
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    return asyncio.run(notify_test(config, args.receiver, sys.stdout))

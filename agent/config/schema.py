@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from agent.config.alerting import InhibitRuleConfig, RouteConfig, SilenceConfig, TimeIntervalConfig
+from agent.config.receivers import AlertmanagerTargetConfig, ReceiverConfig
 from agent.config.statsd import StatsdConfig
 from agent.config.types import Duration, Secret, secret_field
 
 # Duration, Secret and secret_field live in types.py (every config module uses them) and are
 # re-exported here, where the rest of the agent looks for config names.
 __all__ = [
+    "AlertmanagerTargetConfig",
     "CollectorsConfig",
     "Config",
     "Duration",
@@ -22,12 +25,17 @@ __all__ = [
     "GlobalConfig",
     "HostConfig",
     "IncludeExclude",
+    "InhibitRuleConfig",
     "KafkaConfig",
+    "ReceiverConfig",
+    "RouteConfig",
     "ScanConfig",
     "Secret",
+    "SilenceConfig",
     "StatsdConfig",
     "StoreConfig",
     "TextfileConfig",
+    "TimeIntervalConfig",
     "WarehouseConfig",
     "WebConfig",
     "secret_field",
@@ -153,3 +161,10 @@ class Config:
     collectors: CollectorsConfig = field(default_factory=CollectorsConfig)
     rule_files: list[str] = field(default_factory=list)
     statsd: StatsdConfig | None = None  # StatsD export; off unless the section is there
+    # Alertmanager's own shapes, so its users can paste theirs (see agent/config/alerting.py, receivers.py).
+    route: RouteConfig | None = None
+    receivers: list[ReceiverConfig] = field(default_factory=list)
+    inhibit_rules: list[InhibitRuleConfig] = field(default_factory=list)
+    time_intervals: list[TimeIntervalConfig] = field(default_factory=list)
+    silences: list[SilenceConfig] = field(default_factory=list)
+    alertmanagers: list[AlertmanagerTargetConfig] = field(default_factory=list)  # hand alerts to Alertmanager

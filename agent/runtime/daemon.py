@@ -19,11 +19,13 @@ from agent.config import ConfigError, load_config
 from agent.config.schema import Config
 from agent.export import Exposition
 from agent.export.statsd import StatsdConfigError, StatsdExporter
-from agent.model import Alert, Sample, counter, gauge
+from agent.model import Sample, counter, gauge
 from agent.promql import Engine, max_range_ms
 from agent.ruler.manager import RuleLoadError, RuleManager
 from agent.ruler.rules import ExternalInfo
 from agent.ruler.state import AlertStateStore
+from agent.runtime.notifications import Notifications, SilencesApi
+from agent.runtime.validate import config_errors
 from agent.runtime.views import alerts_json, rules_json
 from agent.store import LOOKBACK_MS, Store
 from agent.web.app import WebContext, build_routes
@@ -84,11 +86,16 @@ class Daemon:
         self.config = config
         self.config_path = config_path
         self.clock = clock or SystemClock()
+        problems = config_errors(config, config_path or "<built-in config>")
+        if problems:
+            raise StartupError(problems)
         self.store = Store(max_series=config.store.max_series)
         self.store.declare(STORE_METRICS)
         self.engine = Engine(self.store)
+        self.notifications = self._notifications(config)
+        self.store.declare(self.notifications.metrics())
         self.ruler = RuleManager(
-            store=self.store, clock=self.clock, notify=self._notify, engine=self.engine,
+            store=self.store, clock=self.clock, notify=self.notifications.notify, engine=self.engine,
             evaluation_interval_s=float(config.global_.evaluation_interval),
             external_labels=config.global_.external_labels, external_url=external_url(config),
             state=self._state_store(config),
@@ -140,10 +147,11 @@ class Daemon:
             runner.add(job)
         return runner
 
-    def _notify(self, alerts: Sequence[Alert]) -> None:
-        # Delivery (routing, outbox, senders) is not built yet; the transitions are logged meanwhile.
-        for alert in alerts:
-            log.debug("alert_to_notify", alert=alert.name, state=alert.state.value, fingerprint=alert.fingerprint)
+    def _notifications(self, config: Config) -> Notifications:
+        try:
+            return Notifications(config, self.clock, external_url(config))
+        except OSError as exc:
+            raise StartupError([f"state_dir {config.state_dir}: {exc.strerror or exc}"]) from exc
 
     # -- running -----------------------------------------------------------------
 
@@ -161,6 +169,8 @@ class Daemon:
         self._start_runner()
         self._spawn(self.run_ruler(self.stop))
         self._spawn(self._housekeeping())
+        for task in self.notifications.tasks(self.stop):
+            self._spawn(task)
         if self.statsd is not None:
             self._spawn(self.statsd.run(self.stop))
         self._spawn_textfile_watch()
@@ -175,6 +185,7 @@ class Daemon:
             exposition=self.exposition, engine=self.engine, now=self.clock.time,
             is_ready=self._is_ready, reload=self.reload,
             rules=lambda: rules_json(self.ruler), alerts=lambda: alerts_json(self.ruler),
+            silences=SilencesApi(self.notifications.silences) if self.notifications.silences else None,
         )
 
     async def run_ruler(self, stop: asyncio.Event) -> None:
@@ -220,6 +231,7 @@ class Daemon:
             Sample("tripwired_store_samples_refused_total", (), float(self.store.refused_total)),
             Sample("tripwired_config_last_reload_successful", (), 1.0 if self._reload_ok else 0.0),
             Sample("tripwired_config_last_reload_success_timestamp_seconds", (), self._reload_at),
+            *self.notifications.samples(),
         ]
 
     # -- reload ------------------------------------------------------------------
@@ -228,6 +240,9 @@ class Daemon:
         """Re-read the config file and the rules; on any error keep what runs and return the error."""
         try:
             config = load_config(self.config_path) if self.config_path else self.config
+            problems = config_errors(config, self.config_path or "<built-in config>")
+            if problems:
+                raise ConfigError(problems)
             self._configure_ruler(config)
             self.ruler.reload(rule_paths(config, self.config_path))
         except (ConfigError, RuleLoadError) as exc:
@@ -239,6 +254,9 @@ class Daemon:
         self._fit_retention()
         if config.collectors != self.config.collectors:
             await self._restart_runner(config)
+        await self.notifications.reconfigure(config, external_url(config))
+        if config.alertmanagers != self.config.alertmanagers:
+            log.warning("reload_ignored_alertmanagers", reason="Alertmanager targets change on restart only")
         if config.statsd != self.config.statsd:
             log.warning("reload_ignored_statsd_settings", reason="StatsD settings change on restart only")
         if config.web != self.config.web:
@@ -297,3 +315,4 @@ class Daemon:
         _, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_SECONDS)
         for task in pending:
             task.cancel()
+        await self.notifications.close()

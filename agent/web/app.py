@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from agent.export import CONTENT_TYPE, Exposition
 from agent.promql import Engine
-from agent.web.api import query_handler, success
+from agent.web.api import error, query_handler, success
 from agent.web.server import Handler, Request, Response, text
 
 ReloadFunc = Callable[[], Awaitable[str | None]]  # returns an error message, or None on success
 JsonView = Callable[[], dict[str, Any]]
+
+
+class SilenceApi(Protocol):
+    """Silences as the API sees them (Alertmanager's v2 JSON shapes); errors are ValueError."""
+
+    def list_json(self) -> list[dict[str, Any]]: ...
+
+    def add_json(self, body: dict[str, Any]) -> str: ...
+
+    def expire(self, silence_id: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -26,6 +37,7 @@ class WebContext:
     reload: ReloadFunc
     rules: JsonView
     alerts: JsonView
+    silences: SilenceApi | None = None  # None when no route is configured: nothing to silence
 
 
 def build_routes(ctx: WebContext) -> dict[tuple[str, str], Handler]:
@@ -51,7 +63,7 @@ def build_routes(ctx: WebContext) -> dict[tuple[str, str], Handler]:
         return success(ctx.alerts())
 
     query = query_handler(ctx.engine, ctx.now)
-    return {
+    routes: dict[tuple[str, str], Handler] = {
         ("GET", "/metrics"): metrics,
         ("GET", "/-/healthy"): healthy,
         ("GET", "/-/ready"): ready,
@@ -61,4 +73,36 @@ def build_routes(ctx: WebContext) -> dict[tuple[str, str], Handler]:
         ("POST", "/api/v1/query"): query,
         ("GET", "/api/v1/rules"): rules,
         ("GET", "/api/v1/alerts"): alerts,
+    }
+    if ctx.silences is not None:
+        routes.update(silence_routes(ctx.silences))
+    return routes
+
+
+def silence_routes(api: SilenceApi) -> dict[tuple[str, str], Handler]:
+    """GET (list), POST (add, Alertmanager's postable silence JSON), DELETE ?id= (expire)."""
+
+    async def list_silences(_: Request) -> Response:
+        return success(api.list_json())
+
+    async def add_silence(request: Request) -> Response:
+        try:
+            body = json.loads(request.body or b"{}")
+            if not isinstance(body, dict):
+                raise ValueError("expected a JSON object")
+            return success({"silenceID": api.add_json(body)})
+        except ValueError as exc:  # json.JSONDecodeError is one
+            return error(400, "bad_data", str(exc))
+
+    async def expire_silence(request: Request) -> Response:
+        try:
+            api.expire(request.arg("id"))
+        except ValueError as exc:
+            return error(404, "not_found", str(exc))
+        return success({})
+
+    return {
+        ("GET", "/api/v1/silences"): list_silences,
+        ("POST", "/api/v1/silences"): add_silence,
+        ("DELETE", "/api/v1/silences"): expire_silence,
     }

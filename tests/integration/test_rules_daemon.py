@@ -108,7 +108,7 @@ BAD_RULES = {
 def test_bad_rule_file_stops_start_up_with_exit_2_and_a_precise_message(case: str, tmp_path: Path) -> None:
     text, expected = BAD_RULES[case]
     (tmp_path / "rules.yaml").write_text(text)
-    (tmp_path / "cfg.yaml").write_text("rule_files: [rules.yaml]\nstate_dir: state\n")
+    (tmp_path / "cfg.yaml").write_text(f"rule_files: [rules.yaml]\nstate_dir: {tmp_path / 'state'}\n")
     result = subprocess.run([sys.executable, "-m", "agent", "run", f"--config={tmp_path / 'cfg.yaml'}",
                              "--web.listen-address=127.0.0.1:0"], capture_output=True, text=True, cwd=REPO,
                             timeout=60, check=False)

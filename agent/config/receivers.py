@@ -1,0 +1,164 @@
+"""Receivers and Alertmanager targets, in Alertmanager's own configuration shapes.
+
+Users paste their `receivers:` from alertmanager.yml. Secrets (webhook URLs, routing keys,
+tokens, passwords) are `Secret`s, so they may come from `<field>_file` or `${env:NAME}` and
+never print themselves. Defaults follow Alertmanager's documentation: `send_resolved` is true
+for webhook and PagerDuty, false for Slack; TLS is verified unless told otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from agent.config.types import Duration, Secret, secret_field
+
+PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
+
+
+@dataclass(frozen=True)
+class TLSConfig:
+    """How the server's certificate is checked (always, unless insecure_skip_verify)."""
+
+    ca_file: str | None = None
+    insecure_skip_verify: bool = False
+
+
+@dataclass(frozen=True)
+class BasicAuth:
+    username: str = ""
+    password: Secret | None = secret_field()
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """The `Authorization` header: `<type> <credentials>`."""
+
+    type: str = "Bearer"
+    credentials: Secret | None = secret_field()
+
+
+@dataclass(frozen=True)
+class HttpClientConfig:
+    """Alertmanager's `http_config`: TLS, authentication, proxy, and how long a request may take."""
+
+    tls_config: TLSConfig = field(default_factory=TLSConfig)
+    authorization: Authorization | None = None
+    bearer_token: Secret | None = secret_field()  # the older spelling of authorization: {credentials: ...}
+    basic_auth: BasicAuth | None = None
+    proxy_url: Secret | None = secret_field()  # a proxy URL may carry user:password
+    follow_redirects: bool = True
+    timeout: Duration = Duration(10)
+
+
+@dataclass(frozen=True)
+class SlackConfig:
+    """A Slack incoming webhook."""
+
+    send_resolved: bool = False
+    api_url: Secret | None = secret_field()  # the webhook URL is the credential
+    channel: str = ""  # only honoured by legacy webhooks; modern ones are bound to a channel
+    username: str = ""
+    http_config: HttpClientConfig = field(default_factory=HttpClientConfig)
+
+
+@dataclass(frozen=True)
+class PagerdutyLink:
+    href: str
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class PagerdutyConfig:
+    """A PagerDuty service, through the Events API v2."""
+
+    send_resolved: bool = True
+    routing_key: Secret | None = secret_field()
+    url: str = PAGERDUTY_EVENTS_URL
+    client: str = "tripwired"
+    client_url: str = ""  # default: the agent's external URL
+    source: str = ""  # default: the agent's host name
+    severity: str = ""  # default: mapped from the alerts' `severity` label
+    component: str = ""
+    group: str = ""
+    class_: str = field(default="", metadata={"key": "class"})  # default: the alert name
+    details: dict[str, str] = field(default_factory=dict)
+    links: list[PagerdutyLink] = field(default_factory=list)
+    http_config: HttpClientConfig = field(default_factory=HttpClientConfig)
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    """A generic receiver of Alertmanager's webhook payload (version 4)."""
+
+    send_resolved: bool = True
+    url: Secret | None = secret_field()  # URLs often carry a token in the path or query
+    max_alerts: int = 0  # 0: all
+    hmac_secret: Secret | None = secret_field()  # signs the body: X-Tripwired-Signature: sha256=<hex>
+    timeout: Duration | None = None  # as in Alertmanager 0.28; when set, wins over http_config.timeout
+    http_config: HttpClientConfig = field(default_factory=HttpClientConfig)
+
+
+@dataclass(frozen=True)
+class ReceiverConfig:
+    """A named receiver: every integration listed gets every notification routed to it."""
+
+    name: str
+    slack_configs: list[SlackConfig] = field(default_factory=list)
+    pagerduty_configs: list[PagerdutyConfig] = field(default_factory=list)
+    webhook_configs: list[WebhookConfig] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AlertmanagerTargetConfig:
+    """One Alertmanager instance that receives every alert at `<url>/api/v2/alerts`."""
+
+    url: str
+    timeout: Duration = Duration(10)
+    http_config: HttpClientConfig = field(default_factory=HttpClientConfig)
+
+
+def receiver_errors(
+    receivers: Sequence[ReceiverConfig], alertmanagers: Sequence[AlertmanagerTargetConfig] = (),
+) -> list[str]:
+    """What the loader cannot check by type: required secrets, unique names, sane numbers."""
+    errors: list[str] = []
+    seen: set[str] = set()
+    for i, receiver in enumerate(receivers):
+        where = f"receivers[{i}]"
+        if receiver.name in seen:
+            errors.append(f"{where}.name: receiver {receiver.name!r} is defined twice")
+        seen.add(receiver.name)
+        errors.extend(_integration_errors(where, receiver))
+    for i, target in enumerate(alertmanagers):
+        if not target.url.startswith(("http://", "https://")):
+            errors.append(f"alertmanagers[{i}].url: must start with http:// or https://")
+    return errors
+
+
+def _integration_errors(where: str, receiver: ReceiverConfig) -> list[str]:
+    errors: list[str] = []
+    for j, slack in enumerate(receiver.slack_configs):
+        errors.extend(_required(f"{where}.slack_configs[{j}]", slack.api_url, "api_url"))
+        errors.extend(_http_errors(f"{where}.slack_configs[{j}].http_config", slack.http_config))
+    for j, pagerduty in enumerate(receiver.pagerduty_configs):
+        errors.extend(_required(f"{where}.pagerduty_configs[{j}]", pagerduty.routing_key, "routing_key"))
+        errors.extend(_http_errors(f"{where}.pagerduty_configs[{j}].http_config", pagerduty.http_config))
+    for j, webhook in enumerate(receiver.webhook_configs):
+        errors.extend(_required(f"{where}.webhook_configs[{j}]", webhook.url, "url"))
+        errors.extend(_http_errors(f"{where}.webhook_configs[{j}].http_config", webhook.http_config))
+        if webhook.max_alerts < 0:
+            errors.append(f"{where}.webhook_configs[{j}].max_alerts: must be 0 (all) or more")
+    return errors
+
+
+def _required(where: str, secret: Secret | None, name: str) -> list[str]:
+    return [] if secret else [f"{where}: {name} or {name}_file is required"]
+
+
+def _http_errors(where: str, config: HttpClientConfig) -> list[str]:
+    """Alertmanager refuses more than one way of authenticating; so do we."""
+    ways = [config.authorization is not None, bool(config.bearer_token), config.basic_auth is not None]
+    if sum(ways) > 1:
+        return [f"{where}: at most one of authorization, bearer_token and basic_auth may be set"]
+    return []

@@ -1,0 +1,470 @@
+"""The durable outbox: every notification is on disk before a sender sees it, and stays until acknowledged.
+
+One row per (receiver, integration, dedup key) in `<state_dir>/tripwired.db` (shared with the
+ruler; WAL). `enqueue` writes the rows, then `run` delivers them at least once: exponential
+backoff with jitter, Retry-After honoured, at most N requests in flight per receiver, one at a
+time per alert group and integration so a resolve never overtakes its trigger. A newer
+notification for a group supersedes an older one not yet delivered (it carries the group's
+whole state, as Alertmanager's do). Final failures stay as dead letters with the (redacted)
+reason. Delivered rows are kept for `delivered_retention` (10 minutes): a notification with the
+same dedup key as its group's last one, re-enqueued by a restarted dispatcher, is recognised and
+not sent again. A repeat (repeat_interval) of an unchanged group shorter than that is dropped too.
+
+SQLite runs on the event loop: rows are small and the database is local; synchronous=FULL
+makes each commit survive a power cut, not only a kill -9.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import sqlite3
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from agent.clock import Clock
+from agent.model import Alert, AlertState, MetricMeta, MetricType, Sample, counter, gauge, labels_of
+from agent.notify.model import Notification, Outcome, Result, Sender
+
+log = structlog.get_logger()
+
+DB_NAME = "tripwired.db"
+COMPONENT = "outbox"
+SCHEMA_VERSION = 1
+PENDING, DELIVERED, DEAD, SUPERSEDED = "pending", "delivered", "dead", "superseded"
+LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+_BATCH = 256
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS schema_version (
+    component TEXT PRIMARY KEY,
+    version INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    receiver TEXT NOT NULL,
+    integration TEXT NOT NULL,
+    dedup_key TEXT NOT NULL,
+    group_key TEXT NOT NULL,
+    notification TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    seq INTEGER NOT NULL,  -- enqueue order; the highest of a group is its latest notification
+    created_at REAL NOT NULL,
+    next_attempt_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (receiver, integration, dedup_key)
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_attempt_at);
+CREATE INDEX IF NOT EXISTS outbox_lane ON outbox (receiver, integration, group_key, seq);
+CREATE INDEX IF NOT EXISTS outbox_seq ON outbox (seq);
+"""
+
+METRICS = (
+    counter("tripwired_notifications_total", "Delivery attempts by receiver, integration and outcome."),
+    MetricMeta("tripwired_notification_latency_seconds", MetricType.HISTOGRAM,
+               "How long one delivery attempt took, by receiver."),
+    gauge("tripwired_outbox_pending", "Notifications waiting in the outbox, by receiver."),
+    counter("tripwired_outbox_dead_letters_total", "Notifications given up on and kept as dead letters."),
+)
+
+
+class OutboxError(Exception):
+    """An outbox database this version cannot use (written by a newer tripwired)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One row of the outbox, as the status page shows it."""
+
+    receiver: str
+    integration: str
+    dedup_key: str
+    group_key: str
+    state: str
+    attempts: int
+    created_at: float
+    next_attempt_at: float
+    reason: str
+
+
+_ENTRY_COLUMNS = "receiver, integration, dedup_key, group_key, state, attempts, created_at, next_attempt_at, reason"
+RowKey = tuple[str, str, str]  # receiver, integration, dedup key
+GroupLane = tuple[str, str, str]  # receiver, integration, group key
+
+
+class _Latency:
+    """A histogram of delivery latency for one receiver."""
+
+    def __init__(self) -> None:
+        self.buckets = [0] * len(LATENCY_BUCKETS)
+        self.total = 0.0
+        self.count = 0
+
+    def observe(self, seconds: float) -> None:
+        for i, bound in enumerate(LATENCY_BUCKETS):
+            if seconds <= bound:
+                self.buckets[i] += 1
+        self.total += seconds
+        self.count += 1
+
+
+class Outbox:
+    """Stores notifications durably and delivers them to their receivers' integrations."""
+
+    def __init__(
+        self,
+        state_dir: str | Path,
+        integrations: Mapping[str, Sequence[tuple[str, Sender]]],
+        clock: Clock,
+        *,
+        max_concurrency_per_receiver: int = 4,
+        backoff_base: float = 1.0,
+        backoff_max: float = 300.0,
+        max_age: float = 24 * 3600.0,
+        delivered_retention: float = 600.0,
+        dead_retention: float = 7 * 24 * 3600.0,
+        seed: int | None = None,
+    ) -> None:
+        path = Path(state_dir)
+        path.mkdir(parents=True, exist_ok=True)
+        self.path = path / DB_NAME
+        self.integrations = {name: list(senders) for name, senders in integrations.items()}
+        self.clock = clock
+        self.max_concurrency = max_concurrency_per_receiver
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.max_age = max_age
+        self.delivered_retention = delivered_retention
+        self.dead_retention = dead_retention
+        self._random = random.Random(seed)
+        self._db = sqlite3.connect(self.path, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._migrate()
+        self._in_flight: dict[RowKey, tuple[GroupLane, asyncio.Task[None]]] = {}
+        self._wake = asyncio.Event()
+        self._outcomes: Counter[tuple[str, str, str]] = Counter()
+        self._latency: dict[str, _Latency] = {}
+        self._dead_letters = 0
+        self._purged_at: float | None = None
+        self._purge_interval = min(60.0, delivered_retention)
+
+    def _migrate(self) -> None:
+        self._db.executescript(_SCHEMA)
+        row = self._db.execute("SELECT version FROM schema_version WHERE component = ?", (COMPONENT,)).fetchone()
+        if row is None:
+            self._db.execute("INSERT INTO schema_version VALUES (?, ?)", (COMPONENT, SCHEMA_VERSION))
+        elif row[0] > SCHEMA_VERSION:
+            raise OutboxError(f"{self.path}: outbox schema version {row[0]} is newer than {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def replace_integrations(self, integrations: Mapping[str, Sequence[tuple[str, Sender]]]) -> None:
+        """Use the senders of a reloaded config; rows of integrations no longer there become dead letters."""
+        self.integrations = {name: list(senders) for name, senders in integrations.items()}
+        self._wake.set()
+
+    # -- enqueue -------------------------------------------------------------------
+
+    def enqueue(self, notification: Notification) -> None:
+        """Write one row per integration of the notification's receiver, before anything is sent.
+
+        A notification equal to the last one stored for its group and integration (same dedup key)
+        is a duplicate and ignored, whether that one is pending, delivered or dead: this is what
+        stops a restarted dispatcher from re-sending what was acknowledged. The same key after a
+        different one (an alert that resolved and fired again) is a new notification.
+        """
+        senders = self.integrations.get(notification.receiver, [])
+        if not senders:
+            log.warning("notification_without_integrations", receiver=notification.receiver)
+            return
+        now = self.clock.time()
+        body = notification_to_json(notification)
+        with _transaction(self._db):
+            for integration, _ in senders:
+                lane = (notification.receiver, integration, notification.group_key)
+                if self._latest_in_lane(lane, now) != notification.dedup_key:
+                    self._supersede(lane, now)
+                    self._insert(lane, notification.dedup_key, body, now)
+        self._wake.set()
+
+    def _latest_in_lane(self, lane: GroupLane, now: float) -> str | None:
+        """The dedup key of the group's last notification, unless it was delivered longer ago than we remember."""
+        row = self._db.execute(
+            "SELECT dedup_key, state, updated_at FROM outbox WHERE receiver = ? AND integration = ? AND group_key = ?"
+            " ORDER BY seq DESC LIMIT 1", lane).fetchone()
+        if row is None or (row[1] in (DELIVERED, SUPERSEDED) and row[2] < now - self.delivered_retention):
+            return None
+        return str(row[0])
+
+    def _supersede(self, lane: GroupLane, now: float) -> None:
+        """An undelivered older notification of the group is not needed: the new one carries the whole group."""
+        self._db.execute(
+            "UPDATE outbox SET state = ?, updated_at = ?, reason = 'superseded by a newer notification for the group'"
+            " WHERE receiver = ? AND integration = ? AND group_key = ? AND state = ?",
+            (SUPERSEDED, now, *lane, PENDING),
+        )
+
+    def _insert(self, lane: GroupLane, key: str, body: str, now: float) -> None:
+        receiver, integration, group_key = lane
+        self._db.execute(
+            "INSERT INTO outbox (receiver, integration, dedup_key, group_key, notification, state, attempts, seq,"
+            " created_at, next_attempt_at, updated_at, reason)"
+            " VALUES (?, ?, ?, ?, ?, ?, 0, (SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox), ?, ?, ?, '')"
+            " ON CONFLICT (receiver, integration, dedup_key) DO UPDATE SET notification = excluded.notification,"
+            " state = excluded.state, attempts = 0, seq = excluded.seq, created_at = excluded.created_at,"
+            " next_attempt_at = excluded.next_attempt_at, updated_at = excluded.updated_at, reason = ''",
+            (receiver, integration, key, group_key, body, PENDING, now, now, now),
+        )
+
+    # -- delivery ------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver pending rows until `stop` is set; what is in flight then stays pending for next time."""
+        try:
+            while not stop.is_set():
+                self._wake.clear()
+                self._start_due()
+                self._purge_now_and_then()
+                await _wait_either(self._wake, stop, self._sleep_seconds())
+        finally:
+            await self._cancel_in_flight()
+
+    def _start_due(self) -> None:
+        busy_lanes = {lane for lane, _ in self._in_flight.values()}
+        per_receiver = Counter(key[0] for key in self._in_flight)
+        for receiver, integration, key, group_key in self._due_rows():
+            lane = (receiver, integration, group_key)
+            if lane in busy_lanes or per_receiver[receiver] >= self.max_concurrency:
+                continue
+            row = (receiver, integration, key)
+            if row in self._in_flight:
+                continue
+            busy_lanes.add(lane)
+            per_receiver[receiver] += 1
+            self._in_flight[row] = (lane, asyncio.create_task(self._deliver(row)))
+
+    def _due_rows(self) -> list[tuple[str, str, str, str]]:
+        """Rows due now, oldest first, up to a batch per receiver so one backlog cannot starve the others."""
+        now = self.clock.time()
+        receivers = [r for (r,) in self._db.execute(
+            "SELECT DISTINCT receiver FROM outbox WHERE state = ? AND next_attempt_at <= ?", (PENDING, now))]
+        rows: list[tuple[str, str, str, str]] = []
+        for receiver in receivers:
+            rows.extend(self._db.execute(
+                "SELECT receiver, integration, dedup_key, group_key FROM outbox"
+                " WHERE state = ? AND receiver = ? AND next_attempt_at <= ? ORDER BY seq LIMIT ?",
+                (PENDING, receiver, now, _BATCH)).fetchall())
+        return rows
+
+    def _sleep_seconds(self) -> float:
+        """Until the next retry falls due, at most a second; rows due but waiting for a slot wake us when one frees."""
+        now = self.clock.time()
+        row = self._db.execute("SELECT MIN(next_attempt_at) FROM outbox WHERE state = ? AND next_attempt_at > ?",
+                               (PENDING, now)).fetchone()
+        if row[0] is None:
+            return 1.0
+        return min(1.0, max(0.01, float(row[0]) - now))
+
+    async def _deliver(self, row: RowKey) -> None:
+        receiver, integration, _ = row
+        try:
+            stored = self._db.execute(
+                "SELECT notification, attempts, created_at FROM outbox WHERE receiver = ? AND integration = ?"
+                " AND dedup_key = ?", row).fetchone()
+            sender = self._sender(receiver, integration)
+            if stored is None:
+                return
+            if sender is None:
+                self._record(row, Result(Outcome.GIVE_UP, "integration no longer configured"), stored[1], stored[2])
+                return
+            started = self.clock.monotonic()
+            result = await _attempt(sender, notification_from_json(stored[0]))
+            self._observe(receiver, self.clock.monotonic() - started)
+            self._record(row, result, stored[1], stored[2])
+        finally:
+            self._in_flight.pop(row, None)
+            self._wake.set()
+
+    def _sender(self, receiver: str, integration: str) -> Sender | None:
+        return dict(self.integrations.get(receiver, [])).get(integration)
+
+    def _observe(self, receiver: str, seconds: float) -> None:
+        self._latency.setdefault(receiver, _Latency()).observe(seconds)
+
+    def _record(self, row: RowKey, result: Result, attempts: int, created_at: float) -> None:
+        """Write what an attempt came to; a retry past max_age becomes a dead letter."""
+        now = self.clock.time()
+        attempts += 1
+        outcome = result.outcome
+        if outcome is Outcome.RETRY and now - created_at >= self.max_age:
+            outcome = Outcome.GIVE_UP
+            result = Result(outcome, f"gave up after {attempts} attempts: {result.reason}")
+        self._outcomes[(row[0], row[1], outcome.value)] += 1
+        if outcome is Outcome.DELIVERED:
+            self._update(row, DELIVERED, attempts, now, result.reason, any_state=True)
+        elif outcome is Outcome.RETRY:
+            delay = self.backoff(attempts, result.retry_after)
+            self._update(row, PENDING, attempts, now + delay, result.reason)
+            log.info("notification_retry", receiver=row[0], integration=row[1], attempts=attempts,
+                     delay_seconds=round(delay, 3), reason=result.reason)
+        else:
+            self._dead_letters += 1
+            self._update(row, DEAD, attempts, now, result.reason)
+            log.warning("notification_dead_letter", receiver=row[0], integration=row[1], attempts=attempts,
+                        reason=result.reason)
+
+    def _update(self, row: RowKey, state: str, attempts: int, next_at: float, reason: str, *,
+                any_state: bool = False) -> None:
+        # Only a delivery overrides a supersede: a retry of a superseded row is not needed any more.
+        condition = "" if any_state else " AND state = 'pending'"
+        self._db.execute(
+            "UPDATE outbox SET state = ?, attempts = ?, next_attempt_at = ?, updated_at = ?, reason = ?"
+            f" WHERE receiver = ? AND integration = ? AND dedup_key = ?{condition}",
+            (state, attempts, next_at, self.clock.time(), reason, *row),
+        )
+
+    def backoff(self, attempts: int, retry_after: float | None = None) -> float:
+        """Seconds before the next attempt: exponential with jitter, at least what Retry-After asked (capped)."""
+        exponential = min(self.backoff_max, self.backoff_base * 2.0 ** (attempts - 1))
+        delay = exponential * self._random.uniform(0.5, 1.0)
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self.backoff_max))
+        return delay
+
+    def _purge_now_and_then(self) -> None:
+        if self._purged_at is not None and self.clock.monotonic() - self._purged_at < self._purge_interval:
+            return
+        self._purged_at = self.clock.monotonic()
+        now = self.clock.time()
+        self._db.execute(
+            "DELETE FROM outbox WHERE (state IN (?, ?) AND updated_at < ?) OR (state = ? AND updated_at < ?)",
+            (DELIVERED, SUPERSEDED, now - self.delivered_retention, DEAD, now - self.dead_retention),
+        )
+
+    async def _cancel_in_flight(self) -> None:
+        tasks = [task for _, task in self._in_flight.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- status and metrics ----------------------------------------------------------
+
+    def pending(self) -> list[Entry]:
+        return self._entries(PENDING)
+
+    def dead_letters(self) -> list[Entry]:
+        return self._entries(DEAD)
+
+    def _entries(self, state: str) -> list[Entry]:
+        rows = self._db.execute(f"SELECT {_ENTRY_COLUMNS} FROM outbox WHERE state = ? ORDER BY seq", (state,))
+        return [Entry(*row) for row in rows]
+
+    def metrics(self) -> Sequence[MetricMeta]:
+        return METRICS
+
+    def samples(self) -> list[Sample]:
+        out = [Sample("tripwired_outbox_dead_letters_total", (), float(self._dead_letters))]
+        for (receiver, integration, outcome), count in sorted(self._outcomes.items()):
+            labels = labels_of(receiver=receiver, integration=integration, outcome=outcome)
+            out.append(Sample("tripwired_notifications_total", labels, float(count)))
+        pending = dict(self._db.execute("SELECT receiver, COUNT(*) FROM outbox WHERE state = ? GROUP BY receiver",
+                                        (PENDING,)).fetchall())
+        for receiver in sorted(set(self.integrations) | set(pending)):
+            waiting = float(pending.get(receiver, 0))
+            out.append(Sample("tripwired_outbox_pending", labels_of(receiver=receiver), waiting))
+        for receiver, latency in sorted(self._latency.items()):
+            out.extend(_histogram_samples("tripwired_notification_latency_seconds", receiver, latency))
+        return out
+
+
+def _histogram_samples(name: str, receiver: str, latency: _Latency) -> list[Sample]:
+    out = [Sample(f"{name}_bucket", labels_of(receiver=receiver, le=repr(bound)), float(n))
+           for bound, n in zip(LATENCY_BUCKETS, latency.buckets, strict=True)]
+    out.append(Sample(f"{name}_bucket", labels_of(receiver=receiver, le="+Inf"), float(latency.count)))
+    out.append(Sample(f"{name}_sum", labels_of(receiver=receiver), latency.total))
+    out.append(Sample(f"{name}_count", labels_of(receiver=receiver), float(latency.count)))
+    return out
+
+
+async def _attempt(sender: Sender, notification: Notification) -> Result:
+    """One send; a sender that raises is a retry, and its message (which might hold a URL) is not kept."""
+    try:
+        return await sender.send(notification)
+    except Exception as exc:  # a buggy sender must not stop the outbox
+        log.error("sender_raised", error_type=type(exc).__name__)
+        return Result(Outcome.RETRY, f"sender raised {type(exc).__name__}")
+
+
+@contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN ... COMMIT, rolled back on error (the connection runs in autocommit mode)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+async def _wait_either(first: asyncio.Event, second: asyncio.Event, timeout: float) -> None:
+    waiters = [asyncio.ensure_future(first.wait()), asyncio.ensure_future(second.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
+# -- the stored form of a notification --------------------------------------------------
+
+
+def notification_to_json(notification: Notification) -> str:
+    return json.dumps({
+        "receiver": notification.receiver,
+        "group_key": notification.group_key,
+        "group_labels": notification.group_labels,
+        "alerts": [_alert_to_dict(a) for a in notification.alerts],
+        "created_at": notification.created_at,
+    })
+
+
+def notification_from_json(text: str) -> Notification:
+    data = json.loads(text)
+    return Notification(
+        receiver=data["receiver"], group_key=data["group_key"], group_labels=_pairs(data["group_labels"]),
+        alerts=tuple(_alert_from_dict(a) for a in data["alerts"]), created_at=float(data["created_at"]),
+    )
+
+
+def _alert_to_dict(alert: Alert) -> dict[str, Any]:
+    return {
+        "labels": alert.labels, "annotations": alert.annotations, "state": alert.state.value, "value": alert.value,
+        "active_at": alert.active_at, "starts_at": alert.starts_at, "ends_at": alert.ends_at,
+        "resolved_at": alert.resolved_at, "generator_url": alert.generator_url, "rule": alert.rule,
+        "fingerprint": alert.fingerprint,
+    }
+
+
+def _alert_from_dict(data: dict[str, Any]) -> Alert:
+    return Alert(
+        labels=_pairs(data["labels"]), annotations=_pairs(data["annotations"]), state=AlertState(data["state"]),
+        value=float(data["value"]), active_at=float(data["active_at"]), starts_at=float(data["starts_at"]),
+        ends_at=float(data["ends_at"]), resolved_at=None if data["resolved_at"] is None else float(data["resolved_at"]),
+        generator_url=data["generator_url"], rule=data["rule"], fingerprint=data["fingerprint"],
+    )
+
+
+def _pairs(items: list[list[str]]) -> tuple[tuple[str, str], ...]:
+    return tuple((str(k), str(v)) for k, v in items)

@@ -1,0 +1,14 @@
+"""Checks of a loaded config that its types cannot express; shared by `config check`, start-up and reload."""
+
+from __future__ import annotations
+
+from agent.config.schema import Config
+from agent.config.statsd import statsd_config_errors
+from agent.runtime.notifications import alerting_errors
+
+
+def config_errors(config: Config, filename: str) -> list[str]:
+    """Every such problem as `file: path: message`; empty when the config is usable. No I/O."""
+    errors = statsd_config_errors(config.statsd) if config.statsd is not None else []
+    errors += alerting_errors(config)
+    return [f"{filename}: {error}" for error in errors]

@@ -1,0 +1,161 @@
+"""The PagerDuty sender: Events API v2 trigger and resolve, severity, size limits, answers."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from dataclasses import replace
+from typing import Any
+
+from agent.config.receivers import PagerdutyConfig, PagerdutyLink
+from agent.config.schema import Secret
+from agent.notify.model import Notification, Outcome, Result
+from agent.notify.pagerduty import MAX_EVENT_BYTES, PagerdutySender, severity
+from tests.notify.test_notify_http import Receiver, Reply, firing, notification, receiver, resolved
+
+__all__ = ["receiver"]  # the fixture, imported for pytest
+
+EXTERNAL_URL = "http://agent.example:9842"
+GENERATOR_URL = "http://agent.example:9842/graph?g0.expr=up&g0.tab=1"
+GROUP_KEY = '{}:{alertname="DiskFull"}'
+
+
+def send(config: PagerdutyConfig, note: Notification) -> Result:
+    async def scenario() -> Result:
+        sender = PagerdutySender(config, external_url=EXTERNAL_URL, source="agent-host")
+        try:
+            return await sender.send(note)
+        finally:
+            await sender.aclose()
+
+    return asyncio.run(scenario())
+
+
+def pagerduty(server: Receiver, **options: Any) -> PagerdutyConfig:
+    config = PagerdutyConfig(routing_key=Secret("R0UT1NGKEY0123456789"), url=f"{server.url}/v2/enqueue")
+    return replace(config, **options)
+
+
+def test_trigger_event_is_events_api_v2(receiver: Receiver) -> None:
+    receiver.script.append(Reply(202, '{"status":"success","message":"Event processed","dedup_key":"x"}'))
+    send(pagerduty(receiver), notification(firing(instance="db1", severity="critical")))
+    assert {
+        "routing_key": "R0UT1NGKEY0123456789",
+        "event_action": "trigger",
+        "dedup_key": hashlib.sha256(GROUP_KEY.encode()).hexdigest(),
+        "client": "tripwired",
+        "client_url": EXTERNAL_URL,
+        "payload": {
+            "summary": "[FIRING:1] DiskFull: DiskFull on db1",
+            "source": "agent-host",
+            "severity": "critical",
+            "timestamp": "2023-11-14T22:13:20Z",
+            "class": "DiskFull",
+            "custom_details": {
+                "num_firing": "1",
+                "num_resolved": "0",
+                "alerts": [{
+                    "status": "firing",
+                    "labels": {"alertname": "DiskFull", "instance": "db1", "severity": "critical"},
+                    "annotations": {"summary": "DiskFull on db1"},
+                    "startsAt": "2023-11-14T22:13:20Z",
+                    "generatorURL": GENERATOR_URL,
+                }],
+            },
+        },
+        "links": [{"href": GENERATOR_URL, "text": "DiskFull source"}],
+    } == receiver.requests[0].json()
+
+
+def test_posts_to_the_events_endpoint(receiver: Receiver) -> None:
+    send(pagerduty(receiver), notification())
+    assert "/v2/enqueue" == receiver.requests[0].path
+
+
+def test_resolve_shares_the_trigger_dedup_key(receiver: Receiver) -> None:
+    alert = firing()
+    send(pagerduty(receiver), notification(alert))
+    send(pagerduty(receiver), notification(resolved(alert)))
+    trigger, resolve = (r.json() for r in receiver.requests)
+    assert (("trigger", "resolve"), trigger["dedup_key"]) == (
+        (trigger["event_action"], resolve["event_action"]), resolve["dedup_key"])
+
+
+def test_component_group_class_and_links_come_from_the_config(receiver: Receiver) -> None:
+    config = pagerduty(receiver, component="kafka", group="ingest", class_="lag",
+                       links=[PagerdutyLink("https://runbooks.example/lag", "runbook")])
+    send(config, notification())
+    body = receiver.requests[0].json()
+    payload = body["payload"]
+    assert ("kafka", "ingest", "lag", {"href": "https://runbooks.example/lag", "text": "runbook"}) == (
+        payload["component"], payload["group"], payload["class"], body["links"][0])
+
+
+def test_configured_details_join_the_custom_details(receiver: Receiver) -> None:
+    send(pagerduty(receiver, details={"team": "data"}), notification())
+    assert "data" == receiver.requests[0].json()["payload"]["custom_details"]["team"]
+
+
+def test_severity_label_is_mapped_to_pagerduty_severities() -> None:
+    mapped = [severity([firing(severity=s)]) for s in ("page", "error", "warn", "info", "Critical")]
+    assert ["critical", "error", "warning", "info", "critical"] == mapped
+
+
+def test_severity_is_the_highest_among_firing_alerts() -> None:
+    assert "critical" == severity([firing(instance="a", severity="warning"), firing(instance="b", severity="critical")])
+
+
+def test_unknown_or_missing_severity_is_error() -> None:
+    assert ("error", "error") == (severity([firing(severity="sev9")]), severity([firing()]))
+
+
+def test_configured_severity_wins_over_labels() -> None:
+    assert "info" == severity([firing(severity="critical")], "info")
+
+
+def test_summary_is_cut_to_1024_characters(receiver: Receiver) -> None:
+    alert = replace(firing(), annotations=(("summary", "x" * 5000),))
+    send(pagerduty(receiver), notification(alert))
+    summary = receiver.requests[0].json()["payload"]["summary"]
+    assert (1024, "…") == (len(summary), summary[-1])
+
+
+def test_an_event_over_512_kb_loses_per_alert_details(receiver: Receiver) -> None:
+    big = [replace(firing(instance=f"h{i}"), annotations=(("description", "y" * 2000),)) for i in range(400)]
+    send(pagerduty(receiver), notification(*big))
+    request = receiver.requests[0]
+    details = request.json()["payload"]["custom_details"]
+    assert (True, {"num_firing": "400", "num_resolved": "0"}) == (len(request.body) <= MAX_EVENT_BYTES, details)
+
+
+def test_an_event_still_too_big_loses_all_custom_details(receiver: Receiver) -> None:
+    send(pagerduty(receiver, details={"dump": "z" * 600_000}), notification())
+    request = receiver.requests[0]
+    details = request.json()["payload"]["custom_details"]
+    assert (True, ["error"]) == (len(request.body) <= MAX_EVENT_BYTES, list(details))
+
+
+def test_202_is_delivered(receiver: Receiver) -> None:
+    receiver.script.append(Reply(202, "{}"))
+    assert Outcome.DELIVERED == send(pagerduty(receiver), notification()).outcome
+
+
+def test_400_is_final(receiver: Receiver) -> None:
+    receiver.script.append(Reply(400, json.dumps({"status": "invalid event", "errors": ["routing_key invalid"]})))
+    assert Outcome.GIVE_UP == send(pagerduty(receiver), notification()).outcome
+
+
+def test_429_is_retried(receiver: Receiver) -> None:
+    receiver.script.append(Reply(429, "{}"))
+    assert Outcome.RETRY == send(pagerduty(receiver), notification()).outcome
+
+
+def test_502_is_retried(receiver: Receiver) -> None:
+    receiver.script.append(Reply(502, "bad gateway"))
+    assert Outcome.RETRY == send(pagerduty(receiver), notification()).outcome
+
+
+def test_resolved_groups_are_not_sent_when_send_resolved_is_false(receiver: Receiver) -> None:
+    send(pagerduty(receiver, send_resolved=False), notification(resolved(firing())))
+    assert [] == receiver.requests
