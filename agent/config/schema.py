@@ -36,6 +36,7 @@ __all__ = [
     "StoreConfig",
     "TextfileConfig",
     "TimeIntervalConfig",
+    "TlsServerConfig",
     "WarehouseConfig",
     "WebConfig",
     "secret_field",
@@ -51,9 +52,23 @@ class GlobalConfig:
 
 
 @dataclass(frozen=True)
+class TlsServerConfig:
+    """exporter-toolkit's `tls_server_config`, the fields tripwired supports."""
+
+    cert_file: str
+    key_file: str
+    client_ca_file: str | None = None
+    client_auth_type: str = "NoClientCert"  # or VerifyClientCertIfGiven, RequireAndVerifyClientCert
+    min_version: str = "TLS12"  # or TLS13
+
+
+@dataclass(frozen=True)
 class WebConfig:
     listen_address: str = "127.0.0.1:9842"
     external_url: str | None = None  # how people reach this agent (alert links); default http://<host>:<port>
+    # As Prometheus' web config file: user -> bcrypt hash; every endpoint but the health checks asks for it.
+    basic_auth_users: dict[str, Secret] = field(default_factory=dict)
+    tls_server_config: TlsServerConfig | None = None
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import signal
 import socket
+import ssl
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,15 +26,19 @@ from agent.ruler.manager import RuleLoadError, RuleManager
 from agent.ruler.rules import ExternalInfo
 from agent.ruler.state import AlertStateStore
 from agent.runtime.notifications import Notifications, SilencesApi
+from agent.runtime.status_source import RuntimeStatusSource
 from agent.runtime.validate import config_errors
 from agent.runtime.views import alerts_json, rules_json
 from agent.store import LOOKBACK_MS, Store
 from agent.web.app import WebContext, build_routes
-from agent.web.server import HttpServer
+from agent.web.auth import BasicAuth, WebAuthError, protect, tls_context
+from agent.web.server import Handler, HttpServer
+from agent.web.status import status_routes
 
 log = structlog.get_logger()
 
 HOUSEKEEPING_SECONDS = 5.0
+OPEN_PATHS = frozenset({"/-/healthy", "/-/ready"})
 SHUTDOWN_SECONDS = 4.0
 MIN_RETENTION_MS = 2 * LOOKBACK_MS
 
@@ -156,10 +161,13 @@ class Daemon:
     # -- running -----------------------------------------------------------------
 
     async def run(self) -> int:
-        server = HttpServer(build_routes(self._web_context()))
+        server = HttpServer(self._routes())
         host, port = parse_listen_address(self.config.web.listen_address)
         try:
-            bound = await server.start(host, port)
+            bound = await server.start(host, port, ssl_context=self._tls_context())
+        except WebAuthError as exc:
+            log.error("tls_config_invalid", error=str(exc))
+            return 2
         except OSError as exc:
             log.error("listen_failed", address=self.config.web.listen_address, error=exc.strerror)
             return 1
@@ -179,6 +187,18 @@ class Daemon:
         await self._shutdown(server)
         log.info("stopped")
         return 0
+
+    def _routes(self) -> dict[tuple[str, str], Handler]:
+        status = RuntimeStatusSource(self.ruler, lambda: self.runner, self.notifications.silences,
+                                     self.notifications.outbox)
+        routes = {**build_routes(self._web_context()), **status_routes(status, now=self.clock.time)}
+        users = self.config.web.basic_auth_users
+        # Health checks stay open for probes (systemd, Kubernetes); everything else asks, as Prometheus does.
+        return protect(routes, BasicAuth(users) if users else None, open_paths=OPEN_PATHS)
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        tls = self.config.web.tls_server_config
+        return tls_context(tls) if tls is not None else None
 
     def _web_context(self) -> WebContext:
         return WebContext(

@@ -5,10 +5,12 @@ from __future__ import annotations
 from agent.config.schema import Config
 from agent.config.statsd import statsd_config_errors
 from agent.runtime.notifications import alerting_errors
+from agent.web.auth import check_users
 
 
 def config_errors(config: Config, filename: str) -> list[str]:
     """Every such problem as `file: path: message`; empty when the config is usable. No I/O."""
     errors = statsd_config_errors(config.statsd) if config.statsd is not None else []
     errors += alerting_errors(config)
+    errors += [f"web.{problem}" for problem in check_users(config.web.basic_auth_users)]
     return [f"{filename}: {error}" for error in errors]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
@@ -62,9 +63,9 @@ class HttpServer:
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
 
-    async def start(self, host: str, port: int) -> tuple[str, int]:
-        """Listen; returns the bound address (port 0 picks a free one)."""
-        self._server = await asyncio.start_server(self._serve, host, port, reuse_address=True)
+    async def start(self, host: str, port: int, *, ssl_context: ssl.SSLContext | None = None) -> tuple[str, int]:
+        """Listen (over TLS with a context); returns the bound address (port 0 picks a free one)."""
+        self._server = await asyncio.start_server(self._serve, host, port, reuse_address=True, ssl=ssl_context)
         bound = self._server.sockets[0].getsockname()
         return str(bound[0]), int(bound[1])
 
@@ -84,7 +85,7 @@ class HttpServer:
         try:
             while await self._one_exchange(conn, reader, writer):
                 conn.start_next_cycle()
-        except (ConnectionError, TimeoutError, h11.ProtocolError, asyncio.IncompleteReadError):
+        except (ConnectionError, TimeoutError, h11.ProtocolError, asyncio.IncompleteReadError, ssl.SSLError):
             pass  # the client went away or spoke nonsense; nothing to answer
         finally:
             if task is not None:
