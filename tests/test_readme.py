@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
 from agent.cli import _parser
 from agent.config import Config, load_text
+from agent.runtime.validate import config_errors
 from tests.conftest import REPO
 
 README = (REPO / "README.md").read_text()
@@ -31,3 +33,14 @@ def test_every_command_in_the_command_table_parses() -> None:
         if args == ["--version"]:
             continue
         parser.parse_args(args)  # SystemExit (a failure) if the README names a command that does not exist
+
+
+@pytest.mark.parametrize("section", ["## Notifications", "## Securing the web endpoints"])
+def test_config_snippets_are_valid(section: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PAGERDUTY_ROUTING_KEY", "from-the-environment")
+    for secret in ("slack-webhook-url", "webhook-secret"):  # the *_file secrets it names, read at load time
+        (tmp_path / secret).write_text("https://hooks.example.internal/T000/B000/XXXX\n")
+    example = re.search(r"```yaml\n(.*?)```", README.split(section, 1)[1], re.S)
+    assert example is not None
+    config = load_text(Config, example.group(1).replace("/etc/tripwired/", f"{tmp_path}/"), "README.md")
+    assert config_errors(config, "README.md") == []

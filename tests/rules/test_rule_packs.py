@@ -50,3 +50,26 @@ def test_pack_tests_pass_promtool(tests_file: Path) -> None:
 def test_pack_tests_pass_tripwired(tests_file: Path) -> None:
     out = io.StringIO()
     assert rule_tests.test_rules([str(tests_file)], out) == 0, out.getvalue()
+
+
+def run_tripwired(*args: str) -> subprocess.CompletedProcess[str]:
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "agent", *args], capture_output=True, text=True, cwd=REPO,
+                          timeout=60, check=False, env={"PATH": "/usr/bin:/bin", "PAGERDUTY_ROUTING_KEY": "k"})
+
+
+def test_readme_routing_example_passes_through_rules_test() -> None:
+    result = run_tripwired("rules", "test", "examples/routes_test.yaml", "examples/rules/pipeline_test.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("SUCCESS") == 2
+
+
+def test_a_wrong_routing_expectation_fails(tmp_path: Path) -> None:
+    wrong = tmp_path / "routes_test.yaml"
+    wrong.write_text((REPO / "examples" / "routes_test.yaml").read_text()
+                     .replace("config: tripwired.yaml", f"config: {REPO / 'examples' / 'tripwired.yaml'}")
+                     .replace("receivers: [team-slack]", "receivers: [pager]"))
+    result = run_tripwired("rules", "test", str(wrong))
+    assert result.returncode == 1
+    assert "team-slack" in result.stdout
