@@ -46,7 +46,7 @@ DISK_METRICS = (
     gauge("warehouse_filesystem_avail_bytes", "Filesystem space available to non-root users in bytes."),
     gauge("warehouse_filesystem_files", "Filesystem total file nodes."),
     gauge("warehouse_filesystem_files_free", "Filesystem total free file nodes."),
-    gauge("warehouse_filesystem_readonly", "Filesystem read-only status (1 when mounted read-only)."),
+    gauge("warehouse_filesystem_readonly", "1 when the filesystem itself is read-only (not just the agent's view)."),
     gauge("warehouse_filesystem_device_error", "Whether the filesystem of the path could not be statted (1) or not."),
 )
 
@@ -122,8 +122,9 @@ class WarehouseDiskCollector:
             self._note_failure(path, exc)
             return [Sample("warehouse_filesystem_device_error", labels, 1.0)]
         self._note_success(path)
-        samples = _statvfs_samples(labels, st)
         mount = mount_of(real, mounts)
+        readonly = mount.filesystem_readonly if mount is not None else bool(st.f_flag & os.ST_RDONLY)
+        samples = _statvfs_samples(labels, st, readonly)
         if mount is not None:
             samples.append(self._path_info(path, mount))
             disks.update(dict.fromkeys(block_devices(mount, self._sysfs)))
@@ -150,7 +151,7 @@ class WarehouseDiskCollector:
             log.info("warehouse_path_available", warehouse=self._config.name, path=path)
 
 
-def _statvfs_samples(labels: Labels, st: os.statvfs_result) -> list[Sample]:
+def _statvfs_samples(labels: Labels, st: os.statvfs_result, readonly: bool) -> list[Sample]:
     # Block counts are in f_frsize units (POSIX, and what df multiplies by); node_exporter
     # uses f_bsize, which Linux reports equal to it on block-device filesystems.
     block = float(st.f_frsize)
@@ -160,7 +161,7 @@ def _statvfs_samples(labels: Labels, st: os.statvfs_result) -> list[Sample]:
         ("warehouse_filesystem_avail_bytes", st.f_bavail * block),
         ("warehouse_filesystem_files", float(st.f_files)),
         ("warehouse_filesystem_files_free", float(st.f_ffree)),
-        ("warehouse_filesystem_readonly", 1.0 if st.f_flag & os.ST_RDONLY else 0.0),
+        ("warehouse_filesystem_readonly", 1.0 if readonly else 0.0),
         ("warehouse_filesystem_device_error", 0.0),
     )
     return [Sample(name, labels, value) for name, value in values]

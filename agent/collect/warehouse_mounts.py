@@ -33,6 +33,9 @@ class Mount:
     mountpoint_label: str  # as node_exporter's `mountpoint` label shows it
     fstype: str
     source: str  # node_exporter's `device` label
+    # The filesystem's own read-only flag (super options), not this mount's: the agent's sandbox
+    # (systemd ProtectSystem, a `:ro` container volume) mounts warehouses read-only for itself only.
+    filesystem_readonly: bool = False
 
 
 def unescape_mountinfo(field: str) -> str:
@@ -67,6 +70,7 @@ def _parse_mountinfo_line(line: str) -> Mount | None:
         mountpoint_label=raw_mountpoint.replace("\\040", " ").replace("\\011", "\t"),
         fstype=tail[0],
         source=tail[1],
+        filesystem_readonly=len(tail) > 2 and "ro" in tail[2].split(","),
     )
 
 

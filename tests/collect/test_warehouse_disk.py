@@ -150,11 +150,29 @@ def test_missing_path_reports_device_error_and_nothing_else_while_other_paths_re
     )
 
 
-def test_read_only_flag_of_statvfs_is_reported(tmp_path: Path) -> None:
-    real = os.statvfs(tmp_path)
-    read_only = os.statvfs_result((*real[:8], real.f_flag | os.ST_RDONLY, real.f_namemax))
-    samples = collector(tmp_path, statvfs=lambda _path: read_only).collect()
-    assert 1.0 == values(samples, str(tmp_path))["warehouse_filesystem_readonly"]
+MOUNTINFO_RO_BIND = (
+    "29 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+    "40 29 8:17 /lake /data/lake ro,relatime shared:2 - ext4 /dev/sdb1 {super}\n"
+)
+
+
+def read_only_statvfs(path: str) -> os.statvfs_result:
+    real = os.statvfs("/")
+    return os.statvfs_result((*real[:8], real.f_flag | os.ST_RDONLY, real.f_namemax))
+
+
+def test_a_filesystem_mounted_read_only_is_reported(tmp_path: Path) -> None:
+    procfs = fixture_procfs(tmp_path, MOUNTINFO_RO_BIND.format(super="ro,errors=remount-ro"))
+    samples = collector("/data/lake", procfs=procfs, statvfs=read_only_statvfs).collect()
+    assert 1.0 == values(samples, "/data/lake")["warehouse_filesystem_readonly"]
+
+
+def test_a_read_only_view_of_a_writable_filesystem_is_not_reported(tmp_path: Path) -> None:
+    # The agent's sandbox (ProtectSystem, a `:ro` volume) mounts the warehouse read-only for the
+    # agent alone; statvfs then says read-only, the filesystem's super options say writable.
+    procfs = fixture_procfs(tmp_path, MOUNTINFO_RO_BIND.format(super="rw,errors=remount-ro"))
+    samples = collector("/data/lake", procfs=procfs, statvfs=read_only_statvfs).collect()
+    assert 0.0 == values(samples, "/data/lake")["warehouse_filesystem_readonly"]
 
 
 def test_every_emitted_metric_is_declared_and_every_declared_one_is_emitted(tmp_path: Path) -> None:
