@@ -26,6 +26,7 @@ from agent.ruler.manager import RuleLoadError, RuleManager
 from agent.ruler.rules import ExternalInfo
 from agent.ruler.state import AlertStateStore
 from agent.runtime.notifications import Notifications, SilencesApi
+from agent.runtime.sdnotify import SdNotifier, notify_lifecycle
 from agent.runtime.status_source import RuntimeStatusSource
 from agent.runtime.validate import config_errors
 from agent.runtime.views import alerts_json, rules_json
@@ -87,8 +88,10 @@ def external_url(config: Config) -> str:
 class Daemon:
     """One running agent. Construction validates and loads everything; `run()` returns the exit code."""
 
-    def __init__(self, config: Config, *, config_path: str | None = None, clock: Clock | None = None) -> None:
+    def __init__(self, config: Config, *, config_path: str | None = None, clock: Clock | None = None,
+                 notifier: SdNotifier | None = None) -> None:
         self.config = config
+        self.notifier = notifier or SdNotifier.from_env()  # a no-op outside systemd
         self.config_path = config_path
         self.clock = clock or SystemClock()
         problems = config_errors(config, config_path or "<built-in config>")
@@ -175,6 +178,9 @@ class Daemon:
                  rule_groups=len(self.ruler.groups()))
         self._install_signal_handlers()
         self._start_runner()
+        # READY=1 after the first collection, STATUS=, WATCHDOG=1 from this loop, STOPPING=1 at stop.
+        self._spawn(notify_lifecycle(self.notifier, ready=self.runner.ready, stop=self.stop,
+                                     describe=lambda: self._status(bound)))
         self._spawn(self.run_ruler(self.stop))
         self._spawn(self._housekeeping())
         for task in self.notifications.tasks(self.stop):
@@ -199,6 +205,10 @@ class Daemon:
     def _tls_context(self) -> ssl.SSLContext | None:
         tls = self.config.web.tls_server_config
         return tls_context(tls) if tls is not None else None
+
+    def _status(self, bound: tuple[str, int]) -> str:
+        return (f"serving on {bound[0]}:{bound[1]}: {len(self.runner.states)} collectors, "
+                f"{len(self.ruler.groups())} rule groups")
 
     def _web_context(self) -> WebContext:
         return WebContext(
@@ -270,6 +280,7 @@ class Daemon:
             self._reload_ok = False
             self.store.write("self:store", self._self_samples(), int(self.clock.time() * 1000))
             log.error("reload_failed", errors=list(exc.errors))
+            self.notifier.status(f"reload failed, previous config kept: {exc.errors[0] if exc.errors else exc}")
             return str(exc)
         self._fit_retention()
         if config.collectors != self.config.collectors:
@@ -285,6 +296,7 @@ class Daemon:
         self._reload_ok, self._reload_at = True, self.clock.time()
         self.store.write("self:store", self._self_samples(), int(self._reload_at * 1000))
         log.info("reloaded", rule_groups=len(self.ruler.groups()))
+        self.notifier.status(f"reloaded: {len(self.runner.states)} collectors, {len(self.ruler.groups())} rule groups")
         return None
 
     def _configure_ruler(self, config: Config) -> None:

@@ -24,7 +24,8 @@ def test_every_mistake_is_reported_at_once_with_file_line_and_path() -> None:
     text = "global:\n  interval: 10x\nweb:\n  listen_adress: 1.2.3.4:5\ncollectors:\n  host:\n    enabled: maybe\n"
     assert errors_of(text) == [
         "cfg.yaml:2: global.interval: invalid duration '10x' (use 10s, 1m30s, 5m, 1h)",
-        "cfg.yaml:4: web.listen_adress: unknown field 'listen_adress' (known: external_url, listen_address)",
+        "cfg.yaml:4: web.listen_adress: unknown field 'listen_adress' "
+        "(known: basic_auth_users, external_url, listen_address, tls_server_config)",
         "cfg.yaml:7: collectors.host.enabled: expected true or false, got 'maybe'",
     ]
 

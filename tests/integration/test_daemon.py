@@ -94,7 +94,8 @@ def test_config_with_three_mistakes_reports_all_and_exits_2(tmp_path: Path) -> N
         assert result.returncode == 2
         assert result.stderr.splitlines() == [
             f"{config}:2: global.interval: invalid duration 'soon' (use 10s, 1m30s, 5m, 1h)",
-            f"{config}:4: web.port: unknown field 'port' (known: external_url, listen_address)",
+            f"{config}:4: web.port: unknown field 'port' "
+            "(known: basic_auth_users, external_url, listen_address, tls_server_config)",
             f"{config}:6: collectors.host.enabled: expected true or false, got '3'",
         ]
 
