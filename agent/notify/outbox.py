@@ -131,6 +131,7 @@ class Outbox:
         max_age: float = 24 * 3600.0,
         delivered_retention: float = 600.0,
         dead_retention: float = 7 * 24 * 3600.0,
+        drain_seconds: float = 3.0,
         seed: int | None = None,
     ) -> None:
         path = Path(state_dir)
@@ -144,6 +145,7 @@ class Outbox:
         self.max_age = max_age
         self.delivered_retention = delivered_retention
         self.dead_retention = dead_retention
+        self.drain_seconds = drain_seconds
         self._random = random.Random(seed)
         self._db = sqlite3.connect(self.path, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -230,7 +232,8 @@ class Outbox:
     # -- delivery ------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver pending rows until `stop` is set; what is in flight then stays pending for next time."""
+        """Deliver pending rows until `stop` is set, then give in-flight deliveries `drain_seconds` to finish;
+        what is still in flight after that stays pending for next time."""
         try:
             while not stop.is_set():
                 self._wake.clear()
@@ -238,7 +241,7 @@ class Outbox:
                 self._purge_now_and_then()
                 await _wait_either(self._wake, stop, self._sleep_seconds())
         finally:
-            await self._cancel_in_flight()
+            await self._finish_in_flight()
 
     def _start_due(self) -> None:
         busy_lanes = {lane for lane, _ in self._in_flight.values()}
@@ -352,8 +355,10 @@ class Outbox:
             (DELIVERED, SUPERSEDED, now - self.delivered_retention, DEAD, now - self.dead_retention),
         )
 
-    async def _cancel_in_flight(self) -> None:
+    async def _finish_in_flight(self) -> None:
         tasks = [task for _, task in self._in_flight.values()]
+        if tasks and self.drain_seconds > 0:
+            await asyncio.wait(tasks, timeout=self.drain_seconds)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

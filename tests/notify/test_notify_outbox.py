@@ -22,7 +22,7 @@ from tests.notify.test_notify_http import Receiver, Reply, firing, notification,
 
 __all__ = ["receiver"]  # the fixture, imported for pytest
 
-FAST: dict[str, Any] = {"backoff_base": 0.05, "backoff_max": 0.2}
+FAST: dict[str, Any] = {"backoff_base": 0.05, "backoff_max": 0.2, "drain_seconds": 0.5}
 
 
 def webhook(url: str, timeout: float = 0.3) -> WebhookSender:
@@ -210,6 +210,16 @@ def test_concurrency_per_receiver_is_limited(tmp_path: Path, receiver: Receiver)
         box.enqueue(group(i))
     run_until(box, delivered(box))
     assert (6, 2) == (len(receiver.requests), receiver.max_in_flight)
+
+
+def test_stopping_lets_a_delivery_in_flight_finish(tmp_path: Path, receiver: Receiver) -> None:
+    # SIGTERM while a receiver is answering: the answer is awaited (up to drain_seconds) and recorded,
+    # so the next start does not send it again.
+    receiver.default = Reply(delay=0.2)
+    box = outbox(tmp_path, receiver.url, drain_seconds=2.0)
+    box.enqueue(group(0))
+    run_until(box, lambda: bool(receiver.requests))
+    assert ([], 1) == (box.pending(), len(receiver.requests))
 
 
 class Hanging:
