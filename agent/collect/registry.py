@@ -26,7 +26,11 @@ def build_collectors(config: Config, clock: Clock) -> list[Scheduled]:
     for kafka in collectors.kafka:
         from agent.collect.kafka import KafkaCollector
 
-        jobs.append(_scheduled(config, KafkaCollector(kafka, clock), kafka.interval, kafka.timeout))
+        every, limit = _timing(config, kafka.interval, kafka.timeout)
+        # A cycle makes a few requests one after another; each gets a share of the run's timeout, so
+        # a broker that is down is reported (kafka_up 0) by the run itself, not cut off by the runner.
+        collector = KafkaCollector(kafka, clock, request_timeout=max(0.2, limit / 4))
+        jobs.append(Scheduled(collector, every, limit))
     for warehouse in collectors.warehouse:
         from agent.collect.warehouse import WarehouseDiskCollector, WarehouseScanCollector, scan_runner_timeout
 
@@ -41,6 +45,11 @@ def build_collectors(config: Config, clock: Clock) -> list[Scheduled]:
 
 
 def _scheduled(config: Config, collector: Collector, interval: Duration | None, timeout: Duration | None) -> Scheduled:
+    return Scheduled(collector, *_timing(config, interval, timeout))
+
+
+def _timing(config: Config, interval: Duration | None, timeout: Duration | None) -> tuple[float, float]:
+    """(interval, timeout) of a collector: its own, else the global ones; the timeout at most the interval."""
     every = float(interval or config.global_.interval)
     limit = float(timeout or config.global_.timeout or every)
-    return Scheduled(collector, every, min(limit, every))
+    return every, min(limit, every)

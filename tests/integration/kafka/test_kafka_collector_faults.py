@@ -77,12 +77,14 @@ def test_a_stopped_broker_does_not_grow_threads_or_sockets(spare_broker: kafka_b
         collector.collect()
     threads_before, sockets_before = _threads_and_sockets()
 
-    for _ in range(4):
+    for _ in range(6):
         assert 0.0 == _up(collector.collect())
     threads_after, sockets_after = _threads_and_sockets()
 
-    assert threads_after <= threads_before
-    assert sockets_after <= sockets_before + 1  # one reconnect may be in flight at either moment
+    # librdkafka may have one short-lived thread or reconnect in flight at either moment; a leak of
+    # one per cycle would show as six.
+    assert threads_after <= threads_before + 1
+    assert sockets_after <= sockets_before + 1
 
 
 def test_each_reachability_change_is_logged_once(spare_broker: kafka_broker.KafkaBroker) -> None:

@@ -1,0 +1,251 @@
+"""Kafka collector at scale: cycle time and CPU at 100 / 1,000 / 10,000 partitions and 10 / 100 / 1,000 groups.
+
+Starts a throwaway broker (scripts/kafka_broker.py), grows it step by step (topics of
+PARTITIONS_PER_TOPIC partitions, one record in each partition, consumer groups that each
+committed offset 0 on one partition), and at each size times KafkaCollector.collect() as the
+daemon runs it: wall time and CPU seconds of this process (librdkafka's threads included),
+median of CYCLES cycles after a warm-up. Each size is read twice: with the groups excluded,
+to show what partitions alone cost, and with them. For "the scrape is unaffected" it also
+times what a scrape competes with: Store.write of one cycle (the daemon does it on the event
+loop that serves /metrics) and Exposition.render, idle and while a cycle runs in a thread.
+
+Run: .venv/bin/python -m bench.kafka_scale [--largest 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from agent.clock import SystemClock
+from agent.collect.kafka import KafkaCollector
+from agent.config.schema import IncludeExclude, KafkaConfig
+from agent.export import Exposition
+from agent.model import Sample
+from agent.runtime.logs import configure_logging
+from agent.store import Store
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+import kafka_broker  # scripts/ is not a package
+
+SIZES = ((100, 10), (1_000, 100), (10_000, 1_000))  # (partitions, consumer groups)
+PARTITIONS_PER_TOPIC = 10
+CYCLES = 3
+TOPIC_BATCH = 50  # topics per CreateTopics request
+IN_FLIGHT = 100  # concurrent OffsetCommit requests while creating groups
+COMMIT_ATTEMPTS = 10
+ADMIN_TIMEOUT = 120.0  # generous: creating thousands of partitions on 2 cores is slow
+
+
+@dataclass
+class Row:
+    partitions: int
+    groups: int
+    cycle_s: float
+    cpu_s: float
+    samples: int
+    errors: int
+    partitions_seen: int
+    groups_seen: int
+    write_s: float
+    render_idle_s: float
+    render_busy_s: list[float]
+
+
+def topic_name(index: int) -> str:
+    return f"bench-{index:05d}"
+
+
+def group_name(index: int) -> str:
+    return f"bench-group-{index:05d}"
+
+
+def settle(futures: Sequence[Future[Any]], what: str) -> None:
+    """Wait for every answer; stop the benchmark on the first failure (a half-built size measures nothing)."""
+    done, pending = wait(futures, timeout=ADMIN_TIMEOUT)
+    if pending:
+        raise RuntimeError(f"{what}: {len(pending)} requests unanswered after {ADMIN_TIMEOUT:g}s")
+    for future in done:
+        future.result()
+
+
+def grow_topics(admin: AdminClient, have: int, want: int) -> None:
+    """Create topics `have`..`want`-1, TOPIC_BATCH per request."""
+    for start in range(have, want, TOPIC_BATCH):
+        batch = [NewTopic(topic_name(i), PARTITIONS_PER_TOPIC, 1) for i in range(start, min(want, start + TOPIC_BATCH))]
+        futures = admin.create_topics(batch, operation_timeout=ADMIN_TIMEOUT, request_timeout=ADMIN_TIMEOUT)
+        settle(list(futures.values()), "create_topics")
+
+
+def fill_partitions(bootstrap: str, have: int, want: int) -> None:
+    """One record in every partition of the new topics: end offsets of 1, a newest-record timestamp."""
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 50, "log_level": 2})
+    for i in range(have, want):
+        for partition in range(PARTITIONS_PER_TOPIC):
+            producer.produce(topic_name(i), value=b"x", partition=partition)
+            producer.poll(0)
+    if producer.flush(ADMIN_TIMEOUT) != 0:
+        raise RuntimeError("producer: records left unsent")
+
+
+def grow_groups(admin: AdminClient, have: int, want: int, partitions: int) -> None:
+    """Groups `have`..`want`-1, each with offset 0 committed on one partition (so a lag of 1).
+
+    A commit to a partition created a moment ago can be refused (UNKNOWN_TOPIC_OR_PARTITION)
+    until the coordinator knows it; such a refusal is per partition, not a failed request,
+    so it is looked for in the answer and the group tried again.
+    """
+    missing = list(range(have, want))
+    for _ in range(COMMIT_ATTEMPTS):
+        missing = [i for chunk in _chunks(missing, IN_FLIGHT) for i in commit_offsets(admin, chunk, partitions)]
+        if not missing:
+            return
+        print(f"{len(missing)} group commits refused, retrying", file=sys.stderr)
+        time.sleep(1.0)
+    raise RuntimeError(f"{len(missing)} groups could not commit, e.g. {group_name(missing[0])}")
+
+
+def commit_offsets(admin: AdminClient, indexes: Sequence[int], partitions: int) -> list[int]:
+    """Commit the offsets of these groups concurrently; the indexes of those refused."""
+    futures: dict[int, Future[Any]] = {}
+    for i in indexes:
+        index = i % partitions
+        tp = TopicPartition(topic_name(index // PARTITIONS_PER_TOPIC), index % PARTITIONS_PER_TOPIC, 0)
+        request = [ConsumerGroupTopicPartitions(group_name(i), [tp])]
+        futures[i] = admin.alter_consumer_group_offsets(request, request_timeout=ADMIN_TIMEOUT)[group_name(i)]
+    wait(futures.values(), timeout=ADMIN_TIMEOUT)
+    return [i for i, future in futures.items() if not _committed(future)]
+
+
+def _committed(future: Future[Any]) -> bool:
+    if not future.done() or future.exception() is not None:
+        return False
+    return all(tp.error is None for tp in future.result().topic_partitions)
+
+
+def _chunks(items: Sequence[int], size: int) -> list[Sequence[int]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+def collector(bootstrap: str, with_groups: bool) -> KafkaCollector:
+    config = KafkaConfig(
+        name="bench",
+        bootstrap_servers=bootstrap,
+        topics=IncludeExclude(include=["bench-.*"]),
+        groups=IncludeExclude(include=["bench-group-.*"] if with_groups else []),
+    )
+    return KafkaCollector(config, SystemClock())
+
+
+def timed_cycles(kafka: KafkaCollector) -> tuple[float, float, Sequence[Sample]]:
+    """Median wall and CPU seconds of CYCLES collections after a warm-up one, and the last samples."""
+    samples = kafka.collect()  # connects, and seeds the offset history lag_seconds interpolates from
+    walls, cpus = [], []
+    for _ in range(CYCLES):
+        wall, cpu = time.perf_counter(), time.process_time()
+        samples = kafka.collect()
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    return statistics.median(walls), statistics.median(cpus), samples
+
+
+def count(samples: Sequence[Sample], name: str) -> int:
+    return sum(1 for s in samples if s.name == name)
+
+
+def errors_in(samples: Sequence[Sample], before: float) -> int:
+    total = sum(s.value for s in samples if s.name == "tripwired_kafka_request_errors_total")
+    return int(total - before)
+
+
+def timed(call: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
+def renders_during(kafka: KafkaCollector, exposition: Exposition) -> list[float]:
+    """Render times of /metrics while one collection runs in a thread, as in the daemon."""
+    cycle = threading.Thread(target=kafka.collect)
+    cycle.start()
+    times = []
+    while cycle.is_alive():
+        times.append(timed(exposition.render))
+        time.sleep(0.05)
+    cycle.join()
+    return times or [timed(exposition.render)]
+
+
+def measure(bootstrap: str, partitions: int, groups: int) -> Row:
+    kafka = collector(bootstrap, with_groups=groups > 0)
+    cycle_s, cpu_s, samples = timed_cycles(kafka)
+    errors = errors_in(samples, 0.0)  # counters since the collector was made: warm-up included
+    store = Store()
+    store.declare(kafka.metrics())
+    t_ms = int(time.time() * 1000)
+    write_s = timed(lambda: store.write("collector:kafka:bench", samples, t_ms))
+    exposition = Exposition(store)
+    exposition.render()  # the first render formats every line; later ones reuse unchanged lines
+    store.write("collector:kafka:bench", kafka.collect(), t_ms + 1000)
+    render_idle_s = statistics.median(timed(exposition.render) for _ in range(5))
+    return Row(
+        partitions, groups, cycle_s, cpu_s, len(samples), errors,
+        count(samples, "kafka_topic_partition_current_offset"), count(samples, "kafka_consumergroup_lag"),
+        write_s, render_idle_s, renders_during(kafka, exposition),
+    )  # fmt: skip
+
+
+def print_row(row: Row) -> None:
+    busy = f"{statistics.median(row.render_busy_s) * 1000:.0f} / {max(row.render_busy_s) * 1000:.0f} ms"
+    print(
+        f"| {row.partitions:,} | {row.groups:,} | {row.cycle_s:.2f} s | {row.cpu_s:.2f} s | {row.samples:,} "
+        f"| {row.partitions_seen:,} / {row.groups_seen:,} | {row.errors} | {row.write_s * 1000:.0f} ms "
+        f"| {row.render_idle_s * 1000:.0f} ms | {busy} |",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--largest", type=int, default=10_000, help="stop after this many partitions")
+    sizes = [(p, g) for p, g in SIZES if p <= parser.parse_args().largest]
+    configure_logging("warning", sys.stderr)  # the table alone on stdout
+    print(
+        f"Kafka {kafka_broker.KAFKA_VERSION}, single broker; {PARTITIONS_PER_TOPIC} partitions per topic; "
+        f"median of {CYCLES} cycles\n",
+        flush=True,
+    )
+    print(
+        "| partitions | groups | cycle (median) | CPU s / cycle | samples | partitions / groups read "
+        "| request errors | store write | render idle | render during a cycle (median / max) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|", flush=True)
+    setup: list[str] = []
+    with kafka_broker.running_broker() as broker:
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap_servers, "log_level": 2})
+        topics = groups = 0
+        for partitions, group_count in sizes:
+            started = time.perf_counter()
+            grow_topics(admin, topics, partitions // PARTITIONS_PER_TOPIC)
+            fill_partitions(broker.bootstrap_servers, topics, partitions // PARTITIONS_PER_TOPIC)
+            grow_groups(admin, groups, group_count, partitions)
+            topics, groups = partitions // PARTITIONS_PER_TOPIC, group_count
+            setup.append(f"{partitions:,} partitions / {group_count:,} groups: {time.perf_counter() - started:.0f} s")
+            for selected in (0, group_count):
+                print_row(measure(broker.bootstrap_servers, partitions, selected))
+    print("\nSet-up time (growing to each size): " + "; ".join(setup))
+
+
+if __name__ == "__main__":
+    main()
