@@ -11,7 +11,7 @@ from __future__ import annotations
 import struct
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from math import isnan
 
@@ -22,6 +22,7 @@ STALE_NAN_BITS = 0x7FF0000000000002
 STALE_NAN: float = struct.unpack("<d", struct.pack("<Q", STALE_NAN_BITS))[0]
 
 LOOKBACK_MS = 5 * 60 * 1000
+WRITE_STEP = 5000  # samples written between two chances for the event loop to serve a scrape
 
 
 def is_stale(value: float) -> bool:
@@ -104,7 +105,8 @@ class Store:
         self.retention_ms = retention_ms
         self._by_name: dict[str, dict[Labels, Series]] = {}
         self._count = 0
-        self._owned: dict[str, set[SeriesKey]] = {}
+        # By Series identity: hashing 100,000 label sets again for the stale check costs ~80 ms.
+        self._owned: dict[str, set[Series]] = {}
         self._meta: dict[str, MetricMeta] = {}
         self.refused_total = 0
 
@@ -121,24 +123,40 @@ class Store:
         A series that `source` wrote last time and not this time gets a staleness marker,
         as Prometheus does when a target stops exposing a series.
         """
-        seen: set[SeriesKey] = set()
+        steps = self.write_in_steps(source, samples, t_ms, step=0)
+        try:
+            next(steps)
+        except StopIteration as done:
+            result: WriteResult = done.value
+            return result
+        raise AssertionError("a write without steps never pauses")
+
+    def write_in_steps(self, source: str, samples: Iterable[Sample], t_ms: int,
+                       step: int = WRITE_STEP) -> Generator[None, None, WriteResult]:
+        """`write`, pausing after every `step` samples (0: never) so an event loop can serve a scrape meanwhile.
+
+        A reader between steps sees part of the collection at `t_ms` and the rest at its previous
+        time, as a Prometheus query during an ongoing scrape's append would.
+        """
+        seen: set[Series] = set()
         changed: set[str] = set()
         refused = 0
-        for sample in samples:
+        for count, sample in enumerate(samples, 1):
             key = SeriesKey(sample.name, sample.labels)
             series = self._get_or_create(key)
             if series is None:
                 refused += 1
                 continue
-            seen.add(key)
+            seen.add(series)
             if series.latest() != sample.value:
                 changed.add(sample.name)
             series.append(t_ms, sample.value)
-        for key in self._owned.get(source, set()) - seen:
-            series = self._find(key)
-            if series is not None and series.latest() is not None:
-                series.append(t_ms, STALE_NAN)
-                changed.add(key.name)
+            if step and count % step == 0:
+                yield
+        for gone in self._owned.get(source, set()) - seen:
+            if gone.latest() is not None:  # a series compacted away meanwhile is detached: harmless
+                gone.append(t_ms, STALE_NAN)
+                changed.add(gone.name)
         self._owned[source] = seen
         self.refused_total += refused
         return WriteResult(frozenset(changed), refused)

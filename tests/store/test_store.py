@@ -91,3 +91,20 @@ def test_stale_marker_is_not_an_ordinary_nan() -> None:
     assert is_stale(STALE_NAN)
     assert not is_stale(float("nan"))
     assert not is_stale(1.0)
+
+
+def test_a_write_in_steps_pauses_between_steps_and_ends_like_a_write() -> None:
+    store = Store()
+    store.write("src", [Sample("x", labels_of(i=str(i)), 0.0) for i in range(5)], 1000)
+    steps = store.write_in_steps("src", [Sample("x", labels_of(i=str(i)), 1.0) for i in range(4)], 2000, step=2)
+    next(steps)
+    halfway = sorted(s.latest() for s in store.family("x") if s.latest() is not None)
+    result = None
+    try:
+        while True:
+            next(steps)
+    except StopIteration as done:
+        result = done.value
+    assert halfway == [0.0, 0.0, 0.0, 1.0, 1.0]  # a reader between steps sees part of the new collection
+    assert result is not None and result.changed_names == frozenset({"x"})
+    assert sorted(str(s.latest()) for s in store.family("x")) == ["1.0", "1.0", "1.0", "1.0", "None"]
