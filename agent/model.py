@@ -116,3 +116,27 @@ def fingerprint(labels: Labels) -> str:
                 h = ((h ^ byte) * _FNV_PRIME) & 0xFFFFFFFFFFFFFFFF
             h = ((h ^ _LABEL_SEPARATOR) * _FNV_PRIME) & 0xFFFFFFFFFFFFFFFF
     return f"{h:016x}"
+
+
+_QUOTE_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
+                  "\v": "\\v"}
+
+
+def _quote_rune(char: str) -> str:
+    if char in ('"', "\\"):
+        return "\\" + char
+    if char.isprintable():
+        return char
+    if char in _QUOTE_ESCAPES:
+        return _QUOTE_ESCAPES[char]
+    code = ord(char)
+    if code < 0x20 or code == 0x7F:
+        return f"\\x{code:02x}"
+    if 0xD800 <= code <= 0xDFFF:
+        return "\\ufffd"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def go_quote(text: str) -> str:
+    """Go's strconv.Quote (and %q): how Prometheus and Alertmanager quote label values in messages."""
+    return '"' + "".join(_quote_rune(char) for char in text) + '"'

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.clock import Clock
-from agent.notify.statedb import open_state_db, register_schema, transaction
+from agent.statedb import open_state_db, register_schema, transaction
 
 COMPONENT = "notify_log"
 SCHEMA_VERSION = 1

@@ -19,10 +19,8 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import sqlite3
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,10 +30,10 @@ import structlog
 from agent.clock import Clock
 from agent.model import Alert, AlertState, MetricMeta, MetricType, Sample, counter, gauge, labels_of
 from agent.notify.model import Notification, Outcome, Result, Sender
+from agent.statedb import DB_NAME, open_state_db, register_schema, transaction
 
 log = structlog.get_logger()
 
-DB_NAME = "tripwired.db"
 COMPONENT = "outbox"
 SCHEMA_VERSION = 1
 PENDING, DELIVERED, DEAD, SUPERSEDED = "pending", "delivered", "dead", "superseded"
@@ -43,10 +41,6 @@ LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 _BATCH = 256
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS schema_version (
-    component TEXT PRIMARY KEY,
-    version INTEGER NOT NULL
-);
 CREATE TABLE IF NOT EXISTS outbox (
     receiver TEXT NOT NULL,
     integration TEXT NOT NULL,
@@ -74,10 +68,6 @@ METRICS = (
     gauge("tripwired_outbox_pending", "Notifications waiting in the outbox, by receiver."),
     counter("tripwired_outbox_dead_letters_total", "Notifications given up on and kept as dead letters."),
 )
-
-
-class OutboxError(Exception):
-    """An outbox database this version cannot use (written by a newer tripwired)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,9 +124,7 @@ class Outbox:
         drain_seconds: float = 3.0,
         seed: int | None = None,
     ) -> None:
-        path = Path(state_dir)
-        path.mkdir(parents=True, exist_ok=True)
-        self.path = path / DB_NAME
+        self.path = Path(state_dir) / DB_NAME
         self.integrations = {name: list(senders) for name, senders in integrations.items()}
         self.clock = clock
         self.max_concurrency = max_concurrency_per_receiver
@@ -147,11 +135,10 @@ class Outbox:
         self.dead_retention = dead_retention
         self.drain_seconds = drain_seconds
         self._random = random.Random(seed)
-        self._db = sqlite3.connect(self.path, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = open_state_db(state_dir)
+        # An acknowledged delivery must survive a power cut too, not only a kill -9 (WAL + NORMAL).
         self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._migrate()
+        register_schema(self._db, COMPONENT, SCHEMA_VERSION, _SCHEMA)
         self._in_flight: dict[RowKey, tuple[GroupLane, asyncio.Task[None]]] = {}
         self._wake = asyncio.Event()
         self._outcomes: Counter[tuple[str, str, str]] = Counter()
@@ -159,14 +146,6 @@ class Outbox:
         self._dead_letters = 0
         self._purged_at: float | None = None
         self._purge_interval = min(60.0, delivered_retention)
-
-    def _migrate(self) -> None:
-        self._db.executescript(_SCHEMA)
-        row = self._db.execute("SELECT version FROM schema_version WHERE component = ?", (COMPONENT,)).fetchone()
-        if row is None:
-            self._db.execute("INSERT INTO schema_version VALUES (?, ?)", (COMPONENT, SCHEMA_VERSION))
-        elif row[0] > SCHEMA_VERSION:
-            raise OutboxError(f"{self.path}: outbox schema version {row[0]} is newer than {SCHEMA_VERSION}")
 
     def close(self) -> None:
         self._db.close()
@@ -192,7 +171,7 @@ class Outbox:
             return
         now = self.clock.time()
         body = notification_to_json(notification)
-        with _transaction(self._db):
+        with transaction(self._db):
             for integration, _ in senders:
                 lane = (notification.receiver, integration, notification.group_key)
                 if self._latest_in_lane(lane, now) != notification.dedup_key:
@@ -409,18 +388,6 @@ async def _attempt(sender: Sender, notification: Notification) -> Result:
     except Exception as exc:  # a buggy sender must not stop the outbox
         log.error("sender_raised", error_type=type(exc).__name__)
         return Result(Outcome.RETRY, f"sender raised {type(exc).__name__}")
-
-
-@contextmanager
-def _transaction(db: sqlite3.Connection) -> Iterator[None]:
-    """BEGIN ... COMMIT, rolled back on error (the connection runs in autocommit mode)."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
 
 
 async def _wait_either(first: asyncio.Event, second: asyncio.Event, timeout: float) -> None:

@@ -22,7 +22,7 @@ from agent.config.alerting import (
     SilenceConfig,
     TimeIntervalConfig,
 )
-from agent.model import Labels
+from agent.model import Labels, go_quote
 from agent.notify.inhibit import rule_matchers
 from agent.notify.matchers import (
     MatcherError,
@@ -130,27 +130,6 @@ def _pick(value: float | None, inherited: float) -> float:
 def format_label_set(labels: Labels) -> str:
     """Go's model.LabelSet.String(): `{a="1", b="2"}`, names sorted, values Go-quoted."""
     return "{" + ", ".join(f"{name}={go_quote(value)}" for name, value in sorted(labels)) + "}"
-
-
-_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v",
-               "\\": "\\\\", '"': '\\"'}
-
-
-def go_quote(value: str) -> str:
-    """Go's strconv.Quote: printable characters as they are, the rest escaped."""
-    out = []
-    for char in value:
-        if char in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[char])
-        elif char.isprintable():
-            out.append(char)
-        elif ord(char) < 0x80:
-            out.append(f"\\x{ord(char):02x}")
-        elif ord(char) <= 0xFFFF:
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(f"\\U{ord(char):08x}")
-    return '"' + "".join(out) + '"'
 
 
 def validate_alerting(

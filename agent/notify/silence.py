@@ -23,7 +23,7 @@ from agent.clock import Clock
 from agent.config.alerting import SilenceConfig
 from agent.model import Labels
 from agent.notify.matchers import Matcher, MatcherError, Matchers, MatchType, matches_all, parse_matcher_list
-from agent.notify.statedb import open_state_db, register_schema, transaction
+from agent.statedb import open_state_db, register_schema, transaction
 
 COMPONENT = "silences"
 SCHEMA_VERSION = 1

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import promql_parser
 
+from agent.model import go_quote
+
 # Token kinds.
 IDENTIFIER = "identifier"
 NUMBER = "number"
@@ -395,25 +397,6 @@ class Lexer:
 def lex(text: str) -> Lexed:
     """Lex `text` as promql-parser does, up to its first lexical error."""
     return Lexer(text).run()
-
-
-def go_quote(text: str) -> str:
-    """Go's %q of `text`, as Prometheus quotes tokens in its messages."""
-    out = []
-    for char in text:
-        if char in '\\"':
-            out.append("\\" + char)
-        elif char == "\n":
-            out.append("\\n")
-        elif char == "\t":
-            out.append("\\t")
-        elif char == "\r":
-            out.append("\\r")
-        elif not char.isprintable():
-            out.append(f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
-        else:
-            out.append(char)
-    return '"' + "".join(out) + '"'
 
 
 def describe(token: Token | None) -> str:

@@ -5,27 +5,7 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
-from agent.model import Labels
-
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
-            "\t": "\\t", "\v": "\\v"}
-
-
-def go_quote(text: str) -> str:
-    """strconv.Quote: double quotes, backslash escapes, printable Unicode kept as it is."""
-    out = []
-    for char in text:
-        if char in _ESCAPES:
-            out.append(_ESCAPES[char])
-        elif char.isprintable():
-            out.append(char)
-        elif ord(char) < 0x80:
-            out.append(f"\\x{ord(char):02x}")
-        elif ord(char) <= 0xFFFF:
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(f"\\U{ord(char):08x}")
-    return '"' + "".join(out) + '"'
+from agent.model import Labels, go_quote
 
 
 def labels_string(labels: Labels) -> str:

@@ -9,24 +9,18 @@ shared with the notifier's outbox; WAL mode lets readers and the one writer coex
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from agent.model import AlertState, Labels
 from agent.ruler.alerting import ActiveAlert
+from agent.statedb import DB_NAME, open_state_db, register_schema, transaction
 
-DB_NAME = "tripwired.db"
 COMPONENT = "ruler"
 SCHEMA_VERSION = 1
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS schema_version (
-    component TEXT PRIMARY KEY,
-    version INTEGER NOT NULL
-);
 CREATE TABLE IF NOT EXISTS ruler_alerts (
     group_key TEXT NOT NULL,
     rule TEXT NOT NULL,
@@ -50,29 +44,13 @@ _COLUMNS = ("labels, annotations, state, value, active_at, fired_at, resolved_at
 RuleKey = tuple[str, str]  # (group key, rule key)
 
 
-class StateError(Exception):
-    """A state database this version cannot use (written by a newer tripwired)."""
-
-
 class AlertStateStore:
     """Reads and writes the active alerts of every alerting rule."""
 
     def __init__(self, state_dir: str | Path) -> None:
-        path = Path(state_dir)
-        path.mkdir(parents=True, exist_ok=True)
-        self.path = path / DB_NAME
-        self._db = sqlite3.connect(self.path, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._migrate()
-
-    def _migrate(self) -> None:
-        self._db.executescript(_SCHEMA)
-        row = self._db.execute("SELECT version FROM schema_version WHERE component = ?", (COMPONENT,)).fetchone()
-        if row is None:
-            self._db.execute("INSERT INTO schema_version VALUES (?, ?)", (COMPONENT, SCHEMA_VERSION))
-        elif row[0] > SCHEMA_VERSION:
-            raise StateError(f"{self.path}: ruler schema version {row[0]} is newer than {SCHEMA_VERSION}")
+        self.path = Path(state_dir) / DB_NAME
+        self._db = open_state_db(state_dir)
+        register_schema(self._db, COMPONENT, SCHEMA_VERSION, _SCHEMA)
 
     def close(self) -> None:
         self._db.close()
@@ -87,7 +65,7 @@ class AlertStateStore:
 
     def save(self, changes: Iterable[tuple[RuleKey, Mapping[Labels, ActiveAlert]]]) -> None:
         """Replace the alerts of each given rule, all in one transaction."""
-        with _transaction(self._db):
+        with transaction(self._db):
             for (group_key, rule), alerts in changes:
                 self._db.execute("DELETE FROM ruler_alerts WHERE group_key = ? AND rule = ?", (group_key, rule))
                 self._db.executemany(
@@ -99,21 +77,9 @@ class AlertStateStore:
         """Forget the alerts of every rule not in `keys` (rules removed by a reload)."""
         keep = set(keys)
         stored = {(g, r) for g, r in self._db.execute("SELECT DISTINCT group_key, rule FROM ruler_alerts")}
-        with _transaction(self._db):
+        with transaction(self._db):
             for group_key, rule in stored - keep:
                 self._db.execute("DELETE FROM ruler_alerts WHERE group_key = ? AND rule = ?", (group_key, rule))
-
-
-@contextmanager
-def _transaction(db: sqlite3.Connection) -> Iterator[None]:
-    """BEGIN ... COMMIT, rolled back on error (the connection runs in autocommit mode)."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
 
 
 def _to_row(alert: ActiveAlert) -> tuple[object, ...]:

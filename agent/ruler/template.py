@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from agent.model import go_quote
+
 __all__ = ["Template", "TemplateError", "check_template", "expand", "parse_template"]
 
 
@@ -267,7 +269,7 @@ def _format_string_arg(value: str, spec: _Spec) -> str:
     if spec.verb in "vs":
         text = value if spec.precision is None else value[: spec.precision]
     elif spec.verb == "q":
-        text = _go_quote(value if spec.precision is None else value[: spec.precision])
+        text = go_quote(value if spec.precision is None else value[: spec.precision])
     else:
         raw = value.encode("utf-8", "surrogateescape")
         text = raw.hex() if spec.verb == "x" else raw.hex().upper()
@@ -426,30 +428,6 @@ def _go_sprintf(fmt: str, args: Sequence[_Value]) -> str:
     return "".join(out)
 
 
-_QUOTE_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
-
-
-def _quote_rune(char: str) -> str:
-    """Escape one character as Go's strconv.Quote does."""
-    if char in ('"', "\\"):
-        return "\\" + char
-    if char.isprintable():
-        return char
-    if char in _QUOTE_ESCAPES:
-        return _QUOTE_ESCAPES[char]
-    code = ord(char)
-    if code < 0x20 or code == 0x7F:
-        return f"\\x{code:02x}"
-    if 0xD800 <= code <= 0xDFFF:
-        return "\\ufffd"
-    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
-
-
-def _go_quote(text: str) -> str:
-    """Go's strconv.Quote: a double-quoted string with Go escapes."""
-    return '"' + "".join(_quote_rune(char) for char in text) + '"'
-
-
 # ---------------------------------------------------------------------------------------
 # Prometheus' template functions (template/template.go in 2.42).
 
@@ -480,9 +458,9 @@ def _go_parse_float(text: str) -> float:
     elif _HEX_FLOAT_SYNTAX.fullmatch(text):
         result = float.fromhex(text.replace("_", ""))
     else:
-        raise TemplateError(f"strconv.ParseFloat: parsing {_go_quote(text)}: invalid syntax")
+        raise TemplateError(f"strconv.ParseFloat: parsing {go_quote(text)}: invalid syntax")
     if math.isinf(result):
-        raise TemplateError(f"strconv.ParseFloat: parsing {_go_quote(text)}: value out of range")
+        raise TemplateError(f"strconv.ParseFloat: parsing {go_quote(text)}: value out of range")
     return result
 
 
@@ -737,14 +715,14 @@ def _translate_piece(pattern: str, pos: int, in_class: bool, multiline: bool) ->
     if char == "\\" and pos + 1 < len(pattern):
         escaped = pattern[pos + 1]
         if escaped in _UNSUPPORTED_ESCAPES:
-            raise TemplateError(f"regexp: {_go_quote(pattern)}: escape \\{escaped} is not supported by tripwired")
+            raise TemplateError(f"regexp: {go_quote(pattern)}: escape \\{escaped} is not supported by tripwired")
         return _translate_escape(escaped, in_class), pos + 2, in_class
     if in_class:
         if pattern.startswith("[:", pos):
             return _posix_class(pattern, pos)
         return char, pos + 1, char != "]"
     if pattern.startswith(_UNSUPPORTED_GROUPS, pos):
-        raise TemplateError(f"regexp: {_go_quote(pattern)}: lookaround and similar groups are not supported by Go")
+        raise TemplateError(f"regexp: {go_quote(pattern)}: lookaround and similar groups are not supported by Go")
     if char == "[":
         # A ] right after [ or [^ is a literal, not the end of the class.
         opening = "[^" if pattern.startswith("[^", pos) else "["
@@ -773,7 +751,7 @@ def _posix_class(pattern: str, pos: int) -> tuple[str, int, bool]:
     close = pattern.find(":]", pos + 2)
     name = pattern[pos + 2 : close] if close >= 0 else ""
     if name not in _POSIX_CLASSES:
-        raise TemplateError(f"regexp: {_go_quote(pattern)}: POSIX class [:{name}:] is not supported by tripwired")
+        raise TemplateError(f"regexp: {go_quote(pattern)}: POSIX class [:{name}:] is not supported by tripwired")
     return _POSIX_CLASSES[name], close + 2, True
 
 
@@ -782,7 +760,7 @@ def _compile_regex(pattern: str) -> re.Pattern[str]:
     try:
         return re.compile(_translate_regex(pattern), re.ASCII)
     except re.error as exc:
-        raise TemplateError(f"error parsing regexp: {exc}: {_go_quote(pattern)}") from exc
+        raise TemplateError(f"error parsing regexp: {exc}: {go_quote(pattern)}") from exc
 
 
 _GO_TEMPLATE_REF = re.compile(r"\$(?:\$|\{(\w*)\}|(\w+))")
@@ -1130,7 +1108,7 @@ class _Lexer:
         elif _is_alnum(char):
             self._lex_identifier()
         else:
-            raise self._error(f"unrecognized character in action: {_go_quote(char)}")
+            raise self._error(f"unrecognized character in action: {go_quote(char)}")
 
     def _emit(self, kind: str, length: int) -> None:
         """Emit the next length characters as one token."""
@@ -1152,7 +1130,7 @@ class _Lexer:
         """Go requires a word to be followed by a space, delimiter or punctuation."""
         rest = self.text[self.pos :]
         if rest and rest[0] not in _SPACE_CHARS + ".,|:)(" and not rest.startswith("}}"):
-            raise self._error(f"bad character {_go_quote(rest[0])}")
+            raise self._error(f"bad character {go_quote(rest[0])}")
 
     def _lex_word(self, kind: str, prefix: int) -> None:
         """Emit a variable ($x) or field (.X), or a lone dot."""
@@ -1183,7 +1161,7 @@ class _Lexer:
         assert number is not None
         end = number.end()
         if end == self.pos or (end < len(self.text) and _is_alnum(self.text[end])):
-            raise self._error(f"bad number syntax: {_go_quote(self.text[self.pos : end + 1])}")
+            raise self._error(f"bad number syntax: {go_quote(self.text[self.pos : end + 1])}")
         self._emit("number", end - self.pos)
 
     def _lex_quote(self, quote: str) -> None:
@@ -1488,7 +1466,7 @@ class _Parser:
         """Consume the next non-space token, which must be of kind."""
         token = self._peek_non_space()
         if token.kind != kind:
-            raise self._error(f"unexpected {_go_quote(token.text) if token.text else 'EOF'} in {context}", token)
+            raise self._error(f"unexpected {go_quote(token.text) if token.text else 'EOF'} in {context}", token)
         return self._next()
 
     def _control(self, kind: str) -> _Control:
@@ -1526,7 +1504,7 @@ class _Parser:
                 self._next()
                 break
             if token.kind in ("eof", "right", "rparen"):
-                raise self._error(f"unexpected {_go_quote(token.text) if token.text else 'EOF'} in {context}", token)
+                raise self._error(f"unexpected {go_quote(token.text) if token.text else 'EOF'} in {context}", token)
             cmds.append(self._command(context))
         self._check_pipeline(context, cmds)
         return _Pipeline(tuple(decl), is_assign, tuple(cmds))
@@ -1572,7 +1550,7 @@ class _Parser:
                 break
             args.append(self._operand(context))
             if self._peek().kind not in ("space", "right", "rparen", "pipe", "eof"):
-                raise self._error(f"unexpected {_go_quote(self._peek().text)} in operand")
+                raise self._error(f"unexpected {go_quote(self._peek().text)} in operand")
         if not args:
             raise self._error("empty command")
         return _Command(tuple(args), self.text[start : self._peek().pos].strip())
@@ -1594,7 +1572,7 @@ class _Parser:
             return self._no_chain(_Nil(), token)
         if token.kind in ("string", "char", "bool", "number"):
             return self._no_chain(self._literal(token), token)
-        raise self._error(f"unexpected {_go_quote(token.text)} in {context}", token)
+        raise self._error(f"unexpected {go_quote(token.text)} in {context}", token)
 
     def _source_from(self, token: _Token) -> str:
         """The template text from token up to the current position, for error messages."""
@@ -1609,7 +1587,7 @@ class _Parser:
     def _no_chain(self, operand: _Operand, token: _Token) -> _Operand:
         """Refuse a field access after a constant, as Go does."""
         if self._peek().kind == "field":
-            raise self._error(f"unexpected . after term {_go_quote(token.text)}")
+            raise self._error(f"unexpected . after term {go_quote(token.text)}")
         return operand
 
     def _parenthesized(self, token: _Token) -> _Chain:
@@ -1626,9 +1604,9 @@ class _Parser:
         name = token.text
         if name in _REFUSED_FUNCTIONS:
             reason = _REFUSED_FUNCTIONS[name]
-            raise self._error(f"function {_go_quote(name)} is not supported by tripwired: {reason}", token)
+            raise self._error(f"function {go_quote(name)} is not supported by tripwired: {reason}", token)
         if name not in _FUNCTIONS:
-            raise self._error(f"function {_go_quote(name)} not defined", token)
+            raise self._error(f"function {go_quote(name)} not defined", token)
         if self._peek().kind == "field":
             raise self._error(f"field access on the result of {name} is not supported by tripwired")
         return _FunctionRef(name, name)
@@ -1636,7 +1614,7 @@ class _Parser:
     def _variable(self, token: _Token) -> _Variable:
         """Resolve a variable reference, which must be in scope."""
         if token.text not in self.variables:
-            raise self._error(f"undefined variable {_go_quote(token.text)}", token)
+            raise self._error(f"undefined variable {go_quote(token.text)}", token)
         fields = self._fields([])
         return _Variable(token.text, fields, self._source_from(token))
 
@@ -1658,11 +1636,11 @@ class _Parser:
         as_float = float(as_int) if as_int is not None else _parse_literal_float(text)
         if as_int is None and as_float is not None and not re.search("[.eEpP]", text):
             # Go reads an integer-looking literal that only parses as a float (08, 1e20 digits) as overflow.
-            raise self._error(f"integer overflow: {_go_quote(text)}")
+            raise self._error(f"integer overflow: {go_quote(text)}")
         if as_int is None and as_float is not None and as_float.is_integer() and abs(as_float) < 2.0**63:
             as_int = int(as_float)
         if as_int is None and as_float is None:
-            raise self._error(f"illegal number syntax: {_go_quote(text)}")
+            raise self._error(f"illegal number syntax: {go_quote(text)}")
         return _Number(text, as_int, as_float)
 
 

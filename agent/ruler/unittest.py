@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from agent.clock import SystemClock
-from agent.model import AlertState, Labels
+from agent.model import AlertState, Labels, go_quote
 from agent.promql import Engine, EvalError, PromQLError, RangeSeries, parse_expr
 from agent.promql.notation import parse_metric, parse_series
 from agent.ruler.duration import format_duration_ms
-from agent.ruler.gofmt import duration_string, float_e, go_quote, indent_lines, labels_string
+from agent.ruler.gofmt import duration_string, float_e, indent_lines, labels_string
 from agent.ruler.group import Group
 from agent.ruler.rulefile import RuleFileError, load_rule_file, load_rule_files
 from agent.ruler.rules import ExternalInfo

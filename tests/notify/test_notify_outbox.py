@@ -15,8 +15,9 @@ from agent.config.receivers import HttpClientConfig, WebhookConfig
 from agent.config.schema import Duration, Secret
 from agent.model import MetricType
 from agent.notify.model import Notification, Outcome, Result, Sender
-from agent.notify.outbox import Outbox, OutboxError
+from agent.notify.outbox import Outbox
 from agent.notify.webhook import DEDUP_HEADER, WebhookSender
+from agent.statedb import StateError
 from tests.conftest import free_port
 from tests.notify.test_notify_http import Receiver, Reply, firing, notification, receiver, resolved
 
@@ -76,7 +77,7 @@ def test_a_database_from_a_newer_version_is_refused(tmp_path: Path, receiver: Re
     outbox(tmp_path, receiver.url).close()
     with sqlite3.connect(tmp_path / "tripwired.db") as db:
         db.execute("UPDATE schema_version SET version = 99 WHERE component = 'outbox'")
-    with pytest.raises(OutboxError, match="newer"):
+    with pytest.raises(StateError, match="newer"):
         outbox(tmp_path, receiver.url)
 
 

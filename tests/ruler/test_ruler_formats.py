@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from agent.model import go_quote
 from agent.ruler.duration import format_duration_ms, parse_duration_ms
-from agent.ruler.gofmt import duration_string, float_e, go_quote, indent_lines, labels_string
+from agent.ruler.gofmt import duration_string, float_e, indent_lines, labels_string
 
 
 @pytest.mark.parametrize(("text", "ms"), [("0", 0), ("0s", 0), ("90s", 90_000), ("1h30m", 5_400_000),

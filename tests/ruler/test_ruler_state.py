@@ -9,7 +9,8 @@ import pytest
 
 from agent.model import AlertState
 from agent.ruler.alerting import ActiveAlert
-from agent.ruler.state import AlertStateStore, StateError, persisted_shape
+from agent.ruler.state import AlertStateStore, persisted_shape
+from agent.statedb import StateError
 
 LABELS = (("alertname", "Down"), ("instance", "a"))
 FIRING = ActiveAlert(LABELS, (("summary", "down"),), AlertState.FIRING, 3.5, 1_000, fired_at_ms=61_000,

@@ -1,8 +1,9 @@
-"""The notifier's access to the shared state database, `<state_dir>/tripwired.db`.
+"""The shared state database, `<state_dir>/tripwired.db`: alert state, silences, the outbox.
 
-Each component keeps its own tables and records their layout in the `schema_version` table
-(one row per component, as agent/ruler/state.py does), so a newer layout is refused rather
-than misread. WAL mode lets the daemon and a `tripwired silence` command share the file.
+Each component (ruler, notify_log, silences, outbox) keeps its own tables and records their
+layout in the `schema_version` table, one row per component, so a newer layout is refused
+rather than misread and an older one can be migrated. WAL mode lets the daemon and a CLI
+command share the file.
 """
 
 from __future__ import annotations
