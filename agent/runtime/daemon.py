@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import signal
 import socket
+import sqlite3
 import ssl
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
@@ -30,6 +31,7 @@ from agent.runtime.sdnotify import SdNotifier, notify_lifecycle
 from agent.runtime.status_source import RuntimeStatusSource
 from agent.runtime.validate import config_errors
 from agent.runtime.views import alerts_json, rules_json
+from agent.statedb import StateError
 from agent.store import LOOKBACK_MS, Store
 from agent.web.app import WebContext, build_routes
 from agent.web.auth import BasicAuth, WebAuthError, protect, tls_context
@@ -58,6 +60,10 @@ class StartupError(Exception):
     def __init__(self, errors: Sequence[str]) -> None:
         super().__init__("\n".join(errors))
         self.errors = list(errors)
+
+
+def _reason(exc: Exception) -> str:
+    return (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
 
 
 class ListenAddressError(ValueError):
@@ -126,8 +132,8 @@ class Daemon:
             return None  # nothing to persist: the default agent never touches the disk
         try:
             return AlertStateStore(config.state_dir)
-        except OSError as exc:
-            raise StartupError([f"state_dir {config.state_dir}: {exc.strerror or exc}"]) from exc
+        except (OSError, sqlite3.Error, StateError) as exc:
+            raise StartupError([f"state_dir {config.state_dir}: {_reason(exc)}"]) from exc
 
     def _load_rules(self, config: Config) -> None:
         try:
@@ -158,8 +164,8 @@ class Daemon:
     def _notifications(self, config: Config) -> Notifications:
         try:
             return Notifications(config, self.clock, external_url(config))
-        except OSError as exc:
-            raise StartupError([f"state_dir {config.state_dir}: {exc.strerror or exc}"]) from exc
+        except (OSError, sqlite3.Error, StateError) as exc:
+            raise StartupError([f"state_dir {config.state_dir}: {_reason(exc)}"]) from exc
 
     # -- running -----------------------------------------------------------------
 

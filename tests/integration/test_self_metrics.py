@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,16 +19,21 @@ import pytest
 from agent.collect.kafka_metrics import KAFKA_METRICS
 from agent.collect.runner import SELF_METRICS as RUNNER_METRICS
 from agent.model import MetricMeta, MetricType
+from agent.notify.alertmanager import METRICS as ALERTMANAGER_METRICS
+from agent.notify.outbox import METRICS as OUTBOX_METRICS
 from agent.ruler.manager import SELF_METRICS as RULER_METRICS
 from agent.runtime.daemon import STORE_METRICS
-from tests.conftest import REPO, StartDaemon
+from tests.conftest import REPO, StartDaemon, free_port
+from tests.integration.test_notify_daemon import Receiver
 
 PREFIX = "tripwired_"
 # The parts the daemon below runs; the Kafka collector needs a broker and is left out of it.
-RUNNING = (*RUNNER_METRICS, *RULER_METRICS, *STORE_METRICS)
+RUNNING = (*RUNNER_METRICS, *RULER_METRICS, *STORE_METRICS, *OUTBOX_METRICS, *ALERTMANAGER_METRICS)
 EVERY_DECLARATION = (*RUNNING, *KAFKA_METRICS)
-# Written by the ruler after a group's first evaluation, together with every other ruler family.
-LAST_TO_APPEAR = "tripwired_rule_group_iterations_total"
+# Written by the ruler after a group's first evaluation, together with every other ruler family, and
+# by the housekeeping once the outbox has delivered (up to 5 s later).
+LAST_TO_APPEAR = ("tripwired_rule_group_iterations_total", "tripwired_notification_latency_seconds_bucket")
+ALWAYS_FIRING = "groups:\n  - name: canary\n    rules:\n      - alert: Canary\n        expr: vector(1)\n"
 
 
 @dataclass
@@ -59,31 +65,52 @@ def parse(text: str) -> Exposition:
     return exposition
 
 
-def config(tmp_path: Path) -> str:
+def config(tmp_path: Path, hook_url: str) -> str:
+    """The daemon with every part that reports: collectors, rules, a route delivering, an Alertmanager target."""
     textfile = tmp_path / "textfile"
     textfile.mkdir()
     (textfile / "pipeline.prom").write_text("# TYPE pipeline_rows gauge\npipeline_rows 1\n")
+    (tmp_path / "canary.yaml").write_text(ALWAYS_FIRING)
     return (f"global: {{interval: 1s, evaluation_interval: 1s}}\nstate_dir: {tmp_path / 'state'}\n"
-            f"rule_files: [{REPO / 'rules' / 'agent.yaml'}]\n"
-            f"collectors:\n  textfile: {{directory: {textfile}}}\n")
+            f"rule_files: [{REPO / 'rules' / 'agent.yaml'}, {tmp_path / 'canary.yaml'}]\n"
+            f"collectors:\n  textfile: {{directory: {textfile}}}\n"
+            f"route: {{receiver: hook, group_wait: 0s}}\n"
+            f"receivers: [{{name: hook, webhook_configs: [{{url: '{hook_url}'}}]}}]\n"
+            f"alertmanagers: [{{url: 'http://127.0.0.1:{free_port()}', timeout: 1s}}]\n")
 
 
 @pytest.fixture
-def scraped(start_daemon: StartDaemon, tmp_path: Path) -> Exposition:
-    """/metrics of a daemon that has collected, evaluated its rules and done its housekeeping once."""
-    daemon = start_daemon(config(tmp_path))
-    daemon.wait_ready()
-    deadline = time.monotonic() + 15.0
-    while time.monotonic() < deadline:
-        exposition = parse(daemon.get("/metrics").text)
-        if LAST_TO_APPEAR in exposition.sample_names():
-            return exposition
-        time.sleep(0.1)
-    raise AssertionError(f"{LAST_TO_APPEAR} never appeared:\n{daemon.log()}")
+def scraped(start_daemon: StartDaemon, tmp_path: Path) -> Iterator[Exposition]:
+    """/metrics of a daemon that has collected, evaluated, notified and done its housekeeping."""
+    receiver = Receiver()
+    try:
+        daemon = start_daemon(config(tmp_path, receiver.url))
+        daemon.wait_ready()
+        deadline = time.monotonic() + 20.0
+        while time.monotonic() < deadline:
+            exposition = parse(daemon.get("/metrics").text)
+            if set(LAST_TO_APPEAR) <= exposition.sample_names():
+                yield exposition
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"{LAST_TO_APPEAR} never appeared:\n{daemon.log()}")
+    finally:
+        receiver.close()
 
 
 def tripwired(names: set[str]) -> set[str]:
     return {name for name in names if name.startswith(PREFIX)}
+
+
+def families(exposition: Exposition) -> set[str]:
+    """The families the samples belong to: a histogram's _bucket, _sum and _count count as the histogram."""
+    typed = {name for name, _ in exposition.types}
+    out = set()
+    for name in exposition.sample_names():
+        base = next((name.removesuffix(s) for s in ("_bucket", "_sum", "_count") if name.removesuffix(s) in typed
+                     and name.endswith(s)), name)
+        out.add(base)
+    return out
 
 
 def test_every_tripwired_metric_is_declared_once_across_the_agent() -> None:
@@ -92,7 +119,7 @@ def test_every_tripwired_metric_is_declared_once_across_the_agent() -> None:
 
 
 def test_every_emitted_tripwired_family_has_help_and_type(scraped: Exposition) -> None:
-    emitted = tripwired(scraped.sample_names())
+    emitted = tripwired(families(scraped))
     described = {name for name, _ in scraped.helps} & {name for name, _ in scraped.types}
     assert set() == emitted - described
 
@@ -106,6 +133,6 @@ def test_no_family_is_emitted_twice(scraped: Exposition) -> None:
 
 def test_emitted_tripwired_families_are_the_declared_ones(scraped: Exposition) -> None:
     helps, types = dict(scraped.helps), dict(scraped.types)
-    emitted = {MetricMeta(name, MetricType(types[name]), helps[name]) for name in tripwired(scraped.sample_names())}
+    emitted = {MetricMeta(name, MetricType(types[name]), helps[name]) for name in tripwired(families(scraped))}
     declared = {meta for meta in RUNNING if meta.name.startswith(PREFIX)}
     assert sorted(declared, key=lambda m: m.name) == sorted(emitted, key=lambda m: m.name)
