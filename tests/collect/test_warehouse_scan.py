@@ -167,7 +167,7 @@ def test_two_followed_symlinks_to_one_directory_count_it_once(tmp_path: Path) ->
 def other_filesystem(tmp_path: Path) -> Iterator[Path]:
     """A directory on another filesystem than tmp_path: /dev/shm (tmpfs) where it is one."""
     if not os.path.isdir("/dev/shm") or os.stat("/dev/shm").st_dev == os.stat(tmp_path).st_dev:
-        pytest.skip("needs /dev/shm on a filesystem of its own to cross into")
+        pytest.fail("needs /dev/shm on a filesystem of its own (tmpfs, as Debian mounts it) to cross into")
     directory = Path(tempfile.mkdtemp(dir="/dev/shm"))
     yield directory
     shutil.rmtree(directory)
