@@ -83,7 +83,8 @@ class HostCollector:
         self._netdev_exclude = _pattern(config.netdev_device_exclude)
         self._mount_exclude = _pattern(config.filesystem.mount_points_exclude)
         self._fstype_exclude = _pattern(config.filesystem.fs_types_exclude)
-        self._statter = MountStatter(float(config.filesystem.mount_timeout), stat)
+        self.mount_timeout = float(config.filesystem.mount_timeout)
+        self._statter = MountStatter(self.mount_timeout, stat)
         self._cpu = _CpuCounters()
         self._discovered: dict[str, MetricMeta] = {}  # meminfo and vmstat families seen so far
         self._failing: set[str] = set()

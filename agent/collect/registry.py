@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from agent.clock import Clock
 from agent.collect.base import Collector, Scheduled
 from agent.config.schema import Config, Duration
@@ -17,7 +19,11 @@ def build_collectors(config: Config, clock: Clock) -> list[Scheduled]:
         from agent.collect.host import HostCollector
 
         host = collectors.host
-        jobs.append(_scheduled(config, HostCollector(host), host.interval, host.timeout))
+        every, limit = _timing(config, host.interval, host.timeout)
+        # A stuck mount must be given up (and marked stuck) within the run, not cut off with it.
+        mount_timeout = Duration(min(host.filesystem.mount_timeout, limit / 2))
+        host = replace(host, filesystem=replace(host.filesystem, mount_timeout=mount_timeout))
+        jobs.append(Scheduled(HostCollector(host), every, limit))
     if collectors.textfile.directory is not None:
         from agent.collect.textfile import TextfileCollector
 
