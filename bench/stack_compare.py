@@ -11,7 +11,7 @@
 3. Scale (full mode only): runs bench.exposition_scale, bench.rules_eval, bench.kafka_scale.
 
 Run: .venv/bin/python -m bench.stack_compare [--quick] [--repeats N]
-Full mode writes bench/RESULTS-stack.md and bench/plots/stack_*.png.
+Full mode writes bench/RESULTS-stack.md (merged by hand into bench/RESULTS.md) and bench/plots/stack_*.png.
 """
 
 from __future__ import annotations
