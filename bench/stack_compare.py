@@ -654,7 +654,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="under 2 minutes: tuned detection and 1 s resources only")
     parser.add_argument("--repeats", type=int, default=None, help="tuned repeats (default 10, quick 3)")
-    parser.add_argument("--defaults-repeats", type=int, default=2, help="repeats with both on defaults (minutes each)")
+    parser.add_argument("--defaults-repeats", type=int, default=5,
+                        help="repeats with both on defaults (about 4 minutes each)")
     parser.add_argument("--seconds", type=float, default=None, help="each resources run (default 60, quick 25)")
     parser.add_argument("--kafka-largest", type=int, default=1000, help="bench.kafka_scale --largest (full mode)")
     parser.add_argument("--no-kafka", action="store_true", help="skip everything that needs a Kafka broker")
@@ -778,7 +779,7 @@ def report(args: argparse.Namespace, repeats: int, seconds: float, detections: d
         f"evaluation 1 s, Alertmanager group_wait 0 s / group_interval 1 s; tripwired interval and "
         f"evaluation_interval 1 s, group_wait 0 s / group_interval 1 s. Defaults: Prometheus 1 m / 1 m, "
         f"Alertmanager group_wait 30 s / group_interval 5 m; tripwired 10 s / 10 s, group_wait 0 s, watch on. "
-        f"group_by ['...'] on both (one alert, one group). Defaults: {args.defaults_repeats} repeats only, the "
+        f"group_by ['...'] on both (one alert, one group). Defaults: {args.defaults_repeats} repeats, the "
         f"textfile and Kafka faults injected together (each repeat takes ~4 min); resolve not timed (the stack's "
         f"resolved notification waits for group_interval, 5 m).",
         "",
