@@ -123,8 +123,10 @@ class Procs:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, name: str, cmd: list[str]) -> subprocess.Popen[bytes]:
-        log = open(self.work / f"{name}.log", "ab")  # noqa: SIM115
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.work)
+        # The child gets its own copy of the descriptor, so ours can be closed at once.
+        with open(self.work / f"{name}.log", "ab") as log:
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    cwd=self.work)
         self.procs[name] = proc
         return proc
 
