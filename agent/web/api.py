@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 from agent.export.exposition import format_value
-from agent.model import Labels
 from agent.promql import Engine, EvalError, PromQLError, RangeSeries, VectorSample, parse_expr
 from agent.web.server import Request, Response
 
@@ -24,28 +23,22 @@ def error(status: int, error_type: str, message: str) -> Response:
     return Response(status, json.dumps(body).encode(), JSON)
 
 
-def sample_value(value: float) -> str:
-    """Values travel as strings in Prometheus' API, written as Go writes them."""
-    return format_value(value)
-
-
-def metric(labels: Labels) -> dict[str, str]:
-    return dict(labels)
-
-
 def encode_result(value: Any, t: float) -> dict[str, Any]:
-    """The `data` member of a query response, for every value type the engine returns."""
+    """The `data` member of a query response, for every value type the engine returns.
+
+    Values travel as strings, written as Go writes them (format_value, as on /metrics).
+    """
     if isinstance(value, str):
         return {"resultType": "string", "result": [t, value]}
     if isinstance(value, float | int):
-        return {"resultType": "scalar", "result": [t, sample_value(float(value))]}
+        return {"resultType": "scalar", "result": [t, format_value(float(value))]}
     if value and isinstance(value[0], RangeSeries):
         return {"resultType": "matrix", "result": [
-            {"metric": metric(s.labels),
-             "values": [[ts / 1000, sample_value(v)] for ts, v in zip(s.times, s.values, strict=True)]}
+            {"metric": dict(s.labels),
+             "values": [[ts / 1000, format_value(v)] for ts, v in zip(s.times, s.values, strict=True)]}
             for s in value]}
     return {"resultType": "vector", "result": [
-        {"metric": metric(s.labels), "value": [t, sample_value(s.value)]} for s in value
+        {"metric": dict(s.labels), "value": [t, format_value(s.value)]} for s in value
         if isinstance(s, VectorSample)]}
 
 
