@@ -13,6 +13,7 @@ test: $(BIN)/pytest test-deps lint
 
 lint: $(BIN)/pytest
 	$(BIN)/ruff check agent tests scripts bench
+	$(BIN)/ruff format --check agent tests scripts bench
 	$(BIN)/mypy --strict agent
 
 test-deps:

@@ -35,8 +35,12 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the daemon")
     run.add_argument("--config", metavar="PATH", help="config file (default: built-in defaults)")
-    run.add_argument("--web.listen-address", dest="listen_address", metavar="HOST:PORT",
-                     help="address for /metrics and the API (default 127.0.0.1:9842)")
+    run.add_argument(
+        "--web.listen-address",
+        dest="listen_address",
+        metavar="HOST:PORT",
+        help="address for /metrics and the API (default 127.0.0.1:9842)",
+    )
     run.add_argument("--path.procfs", dest="procfs", metavar="PATH", help="procfs mount point (default /proc)")
     run.add_argument("--path.sysfs", dest="sysfs", metavar="PATH", help="sysfs mount point (default /sys)")
     run.add_argument("--path.rootfs", dest="rootfs", metavar="PATH", help="host root mount point (default /)")
@@ -44,14 +48,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--log.format", dest="log_format", default="auto", choices=["auto", "json", "console"])
     run.set_defaults(command=_run)
 
-    config = commands.add_parser("config", help="work with config files").add_subparsers(required=True,
-                                                                                       metavar="SUBCOMMAND")
+    config = commands.add_parser("config", help="work with config files").add_subparsers(
+        required=True, metavar="SUBCOMMAND"
+    )
     config_check = config.add_parser("check", help="validate a config file without starting anything")
     config_check.add_argument("file")
     config_check.set_defaults(command=_config_check)
 
     rules = commands.add_parser("rules", help="check and unit-test rule files").add_subparsers(
-        required=True, metavar="SUBCOMMAND")
+        required=True, metavar="SUBCOMMAND"
+    )
     rules_check = rules.add_parser("check", help="validate rule files (like promtool check rules)")
     rules_check.add_argument("files", nargs="+", metavar="FILE")
     rules_check.set_defaults(command=_rules_check)
@@ -61,25 +67,45 @@ def _parser() -> argparse.ArgumentParser:
 
     query = commands.add_parser("query", help="evaluate a PromQL expression in a running daemon")
     query.add_argument("expr", metavar="EXPR")
-    query.add_argument("--web.listen-address", dest="listen_address", default="127.0.0.1:9842",
-                       metavar="HOST:PORT", help="the daemon to ask (default 127.0.0.1:9842)")
+    query.add_argument(
+        "--web.listen-address",
+        dest="listen_address",
+        default="127.0.0.1:9842",
+        metavar="HOST:PORT",
+        help="the daemon to ask (default 127.0.0.1:9842)",
+    )
     query.add_argument("--time", default="", help="evaluation time, Unix seconds (default now)")
     query.set_defaults(command=_query)
 
     check = commands.add_parser("check", help="run collectors and rules for a while; exit 1 if an alert fired")
     check.add_argument("--config", metavar="PATH", help="config file (default: built-in defaults)")
     check.add_argument("--duration", default="30s", help="how long to run (default 30s)")
-    check.add_argument("--expect-firing", dest="expect_firing", action="append", default=[], metavar="NAME",
-                       help="exit 1 unless this alert fired (repeatable); other alerts may fire")
+    check.add_argument(
+        "--expect-firing",
+        dest="expect_firing",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="exit 1 unless this alert fired (repeatable); other alerts may fire",
+    )
     check.set_defaults(command=_check)
 
     silence = commands.add_parser("silence", help="manage a running daemon's silences").add_subparsers(
-        required=True, metavar="SUBCOMMAND")
-    for name, helptext in (("add", "silence alerts matching MATCHER..."), ("list", "list silences"),
-                           ("expire", "expire silences by id")):
+        required=True, metavar="SUBCOMMAND"
+    )
+    for name, helptext in (
+        ("add", "silence alerts matching MATCHER..."),
+        ("list", "list silences"),
+        ("expire", "expire silences by id"),
+    ):
         sub = silence.add_parser(name, help=helptext)
-        sub.add_argument("--web.listen-address", dest="listen_address", default="127.0.0.1:9842",
-                         metavar="HOST:PORT", help="the daemon to ask (default 127.0.0.1:9842)")
+        sub.add_argument(
+            "--web.listen-address",
+            dest="listen_address",
+            default="127.0.0.1:9842",
+            metavar="HOST:PORT",
+            help="the daemon to ask (default 127.0.0.1:9842)",
+        )
         sub.set_defaults(command=_silence, action=name)
         if name == "add":
             sub.add_argument("matchers", nargs="+", metavar="MATCHER", help='e.g. alertname=DiskFull warehouse="lake"')
@@ -89,8 +115,9 @@ def _parser() -> argparse.ArgumentParser:
         elif name == "expire":
             sub.add_argument("ids", nargs="+", metavar="ID")
 
-    notify = commands.add_parser("notify", help="notification tools").add_subparsers(required=True,
-                                                                                     metavar="SUBCOMMAND")
+    notify = commands.add_parser("notify", help="notification tools").add_subparsers(
+        required=True, metavar="SUBCOMMAND"
+    )
     notify_test = notify.add_parser("test", help="send a test notification to a receiver")
     notify_test.add_argument("--config", metavar="PATH", required=True, help="config file with the receivers")
     notify_test.add_argument("--receiver", required=True, metavar="NAME")
@@ -104,8 +131,9 @@ def _load(path: str | None) -> Config:
 
 def _with_overrides(config: Config, args: argparse.Namespace) -> Config:
     host = config.collectors.host
-    host = dataclasses.replace(host, procfs=args.procfs or host.procfs, sysfs=args.sysfs or host.sysfs,
-                               rootfs=args.rootfs or host.rootfs)
+    host = dataclasses.replace(
+        host, procfs=args.procfs or host.procfs, sysfs=args.sysfs or host.sysfs, rootfs=args.rootfs or host.rootfs
+    )
     collectors = dataclasses.replace(config.collectors, host=host)
     web = dataclasses.replace(config.web, listen_address=args.listen_address or config.web.listen_address)
     return dataclasses.replace(config, collectors=collectors, web=web)
@@ -158,8 +186,10 @@ def _rules_test(args: argparse.Namespace) -> int:
     # Routing tests have a format of their own (promtool must never see it); rule tests are promtool's.
     route_files = [f for f in args.files if is_route_test_file(f)]
     rule_files = [f for f in args.files if f not in route_files]
-    codes = [test_rules(rule_files, sys.stdout) if rule_files else 0,
-             test_routes(route_files, sys.stdout) if route_files else 0]
+    codes = [
+        test_rules(rule_files, sys.stdout) if rule_files else 0,
+        test_routes(route_files, sys.stdout) if route_files else 0,
+    ]
     return max(codes)
 
 
@@ -203,8 +233,14 @@ def _silence(args: argparse.Namespace) -> int:
 
     try:
         if args.action == "add":
-            silence_cli.add(args.listen_address, args.matchers, float(parse_duration(args.duration)),
-                            author=args.author, comment=args.comment, out=sys.stdout)
+            silence_cli.add(
+                args.listen_address,
+                args.matchers,
+                float(parse_duration(args.duration)),
+                author=args.author,
+                comment=args.comment,
+                out=sys.stdout,
+            )
         elif args.action == "list":
             silence_cli.list_silences(args.listen_address, sys.stdout)
         else:

@@ -33,8 +33,9 @@ def open_state_db(state_dir: str | Path) -> sqlite3.Connection:
 
 def register_schema(db: sqlite3.Connection, component: str, version: int, schema: str) -> None:
     """Create the component's tables and record their version; StateError when the file is newer."""
-    db.executescript("CREATE TABLE IF NOT EXISTS schema_version (component TEXT PRIMARY KEY, version INTEGER NOT NULL);"
-                     + schema)
+    db.executescript(
+        "CREATE TABLE IF NOT EXISTS schema_version (component TEXT PRIMARY KEY, version INTEGER NOT NULL);" + schema
+    )
     row = db.execute("SELECT version FROM schema_version WHERE component = ?", (component,)).fetchone()
     if row is None:
         db.execute("INSERT INTO schema_version VALUES (?, ?)", (component, version))

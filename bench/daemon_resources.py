@@ -22,14 +22,25 @@ def start_tripwired(port: int) -> subprocess.Popen[bytes]:
     config = "/tmp/tripwired-bench-1s.yaml"
     with open(config, "w") as f:
         f.write("global: {interval: 1s}\n")
-    return subprocess.Popen([sys.executable, "-m", "agent", "run", f"--config={config}",
-                             f"--web.listen-address=127.0.0.1:{port}", "--log.level=warning"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "agent",
+            "run",
+            f"--config={config}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warning",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def start_node_exporter(port: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{port}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 def latencies(client: httpx.Client, url: str, n: int) -> list[float]:
@@ -50,8 +61,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     args = parser.parse_args()
     ports = {"tripwired": free_port(), "node_exporter": free_port()}
-    procs = {"tripwired": start_tripwired(ports["tripwired"]),
-             "node_exporter": start_node_exporter(ports["node_exporter"])}
+    procs = {
+        "tripwired": start_tripwired(ports["tripwired"]),
+        "node_exporter": start_node_exporter(ports["node_exporter"]),
+    }
     try:
         urls = {name: f"http://127.0.0.1:{port}/metrics" for name, port in ports.items()}
         for url in urls.values():

@@ -21,8 +21,14 @@ def fill(store: Store, series: int, t_ms: int, changed_every: int = 0) -> None:
     """Write one value per series; with `changed_every` N, every Nth series gets a new value."""
     per_name = series // NAMES
     for n in range(NAMES):
-        samples = [Sample(f"bench_metric_{n}", labels_of(instance=f"host-{i}", job="bench"),
-                          float(i + 1 if changed_every and i % changed_every == 0 else i)) for i in range(per_name)]
+        samples = [
+            Sample(
+                f"bench_metric_{n}",
+                labels_of(instance=f"host-{i}", job="bench"),
+                float(i + 1 if changed_every and i % changed_every == 0 else i),
+            )
+            for i in range(per_name)
+        ]
         store.write(f"bench-{n}", samples, t_ms)
 
 
@@ -56,8 +62,9 @@ def main() -> None:
         exposition.render()
         warm = time.perf_counter() - started
         reference = client_python_time(series)
-        print(f"| {series:,} | {cold * 1000:.0f} ms | {warm * 1000:.0f} ms | {reference * 1000:.0f} ms "
-              f"| {len(body):,} |")
+        print(
+            f"| {series:,} | {cold * 1000:.0f} ms | {warm * 1000:.0f} ms | {reference * 1000:.0f} ms | {len(body):,} |"
+        )
     print(f"peak RSS of this benchmark process: {rss_mb(os.getpid()):.0f} MB")
 
 

@@ -57,11 +57,11 @@ groups:
 def daemon_config(root: Path, hook_url: str) -> str:
     return f"""
 global: {{interval: 1s, evaluation_interval: 1s}}
-state_dir: {root / 'state'}
-rule_files: [{root / 'rules.yaml'}]
+state_dir: {root / "state"}
+rule_files: [{root / "rules.yaml"}]
 collectors:
   host: {{enabled: false}}
-  textfile: {{directory: {root / 'textfile'}}}
+  textfile: {{directory: {root / "textfile"}}}
 route:
   receiver: bench
   group_by: [alertname, trial]
@@ -99,7 +99,7 @@ def firing_of(receiver: Receiver, trial: str) -> tuple[float, float] | None:
 
 def ms_row(name: str, values: list[float]) -> str:
     ms = sorted(v * 1000 for v in values)
-    return (f"| {name} | {percentile(ms, 0.5):.1f} | {percentile(ms, 0.99):.1f} | {ms[0]:.1f} | {ms[-1]:.1f} |")
+    return f"| {name} | {percentile(ms, 0.5):.1f} | {percentile(ms, 0.99):.1f} | {ms[0]:.1f} | {ms[-1]:.1f} |"
 
 
 def firing_latency(trials: int, warmup: int) -> None:
@@ -113,9 +113,19 @@ def firing_latency(trials: int, warmup: int) -> None:
         values = {"init": 0}
         write_textfile(root / "textfile", values)
         port = free_port()
-        proc = subprocess.Popen([sys.executable, "-m", "agent", "run", f"--config={root / 'config.yaml'}",
-                                 f"--web.listen-address=127.0.0.1:{port}", "--log.level=warning"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "agent",
+                "run",
+                f"--config={root / 'config.yaml'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--log.level=warning",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_http(f"http://127.0.0.1:{port}/-/ready")
         time.sleep(2)  # first collections and evaluations done
         flip_to_recv, flip_to_start, start_to_recv = [], [], []
@@ -137,8 +147,9 @@ def firing_latency(trials: int, warmup: int) -> None:
                 flip_to_start.append(starts_at - flipped)
                 start_to_recv.append(arrived - starts_at)
             time.sleep(rng.uniform(0.25, 0.6))  # not in step with the 1 s evaluation schedule
-        print(f"### Firing -> receiver (real daemon, textfile watch, rule without `for`, group_wait 0), "
-              f"{trials} alerts\n")
+        print(
+            f"### Firing -> receiver (real daemon, textfile watch, rule without `for`, group_wait 0), {trials} alerts\n"
+        )
         print("| interval | p50 ms | p99 ms | min ms | max ms |")
         print("|---|---|---|---|---|")
         print(ms_row("flip (rename) -> receiver got POST", flip_to_recv))
@@ -155,23 +166,44 @@ def firing_latency(trials: int, warmup: int) -> None:
 
 def notification(i: int, now: float) -> Notification:
     """One firing alert, shaped like a pipeline alert (topic/partition labels, a summary)."""
-    labels = labels_of(alertname="PartitionSilent", severity="page", topic="orders", partition=str(i),
-                       instance="ingest-7.example.net:9110", job="tripwired")
-    annotations = labels_of(summary=f"partition {i} of orders is silent",
-                            description="No ingest for 5m; see the runbook.")
-    alert = Alert(labels=labels, annotations=annotations, state=AlertState.FIRING, value=0.0, active_at=now,
-                  starts_at=now, ends_at=now + 240, resolved_at=None,
-                  generator_url="http://ingest-7:9110/graph?g0.expr=partition_ingest_ok+%3D%3D+0&g0.tab=1",
-                  rule="/etc/tripwired/rules.yaml;pipeline;PartitionSilent", fingerprint=fingerprint(labels))
-    return Notification(receiver="bench", group_key=f'{{}}:{{alertname="PartitionSilent", partition="{i}"}}',
-                        group_labels=labels_of(alertname="PartitionSilent", partition=str(i)),
-                        alerts=(alert,), created_at=now)
+    labels = labels_of(
+        alertname="PartitionSilent",
+        severity="page",
+        topic="orders",
+        partition=str(i),
+        instance="ingest-7.example.net:9110",
+        job="tripwired",
+    )
+    annotations = labels_of(
+        summary=f"partition {i} of orders is silent", description="No ingest for 5m; see the runbook."
+    )
+    alert = Alert(
+        labels=labels,
+        annotations=annotations,
+        state=AlertState.FIRING,
+        value=0.0,
+        active_at=now,
+        starts_at=now,
+        ends_at=now + 240,
+        resolved_at=None,
+        generator_url="http://ingest-7:9110/graph?g0.expr=partition_ingest_ok+%3D%3D+0&g0.tab=1",
+        rule="/etc/tripwired/rules.yaml;pipeline;PartitionSilent",
+        fingerprint=fingerprint(labels),
+    )
+    return Notification(
+        receiver="bench",
+        group_key=f'{{}}:{{alertname="PartitionSilent", partition="{i}"}}',
+        group_labels=labels_of(alertname="PartitionSilent", partition=str(i)),
+        alerts=(alert,),
+        created_at=now,
+    )
 
 
 def webhook_outbox(state_dir: Path, url: str, concurrency: int) -> tuple[Outbox, WebhookSender]:
     sender = WebhookSender(WebhookConfig(url=Secret(url)), external_url="http://bench.invalid")
-    outbox = Outbox(state_dir, {"bench": [("webhook/0", sender)]}, SystemClock(),
-                    max_concurrency_per_receiver=concurrency)
+    outbox = Outbox(
+        state_dir, {"bench": [("webhook/0", sender)]}, SystemClock(), max_concurrency_per_receiver=concurrency
+    )
     return outbox, sender
 
 
@@ -208,25 +240,33 @@ async def delivery_rate(n: int, concurrency: int, url: str, stats_url: str) -> t
 
 def throughput(n: int, concurrencies: list[int]) -> None:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "bench.receiver", f"--port={port}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.receiver", f"--port={port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         wait_http(f"http://127.0.0.1:{port}/stats")
         rows = []
         for concurrency in concurrencies:
             receiver_cpu = cpu_seconds(proc.pid)
             enqueue_s, deliver_s, got, cpu = asyncio.run(
-                delivery_rate(n, concurrency, f"http://127.0.0.1:{port}/hook", f"http://127.0.0.1:{port}/stats"))
+                delivery_rate(n, concurrency, f"http://127.0.0.1:{port}/hook", f"http://127.0.0.1:{port}/stats")
+            )
             rows.append((concurrency, enqueue_s, deliver_s, got, cpu, cpu_seconds(proc.pid) - receiver_cpu))
-        print(f"### Outbox -> one webhook receiver (own process, HTTP/1.1 keep-alive), {n} notifications "
-              f"of distinct groups, synchronous=FULL\n")
-        print("| max in flight per receiver | enqueue s | enqueued/s | delivery s | delivered/s | received "
-              "| outbox CPU s | receiver CPU s |")
+        print(
+            f"### Outbox -> one webhook receiver (own process, HTTP/1.1 keep-alive), {n} notifications "
+            f"of distinct groups, synchronous=FULL\n"
+        )
+        print(
+            "| max in flight per receiver | enqueue s | enqueued/s | delivery s | delivered/s | received "
+            "| outbox CPU s | receiver CPU s |"
+        )
         print("|---|---|---|---|---|---|---|---|")
         for concurrency, enqueue_s, deliver_s, got, cpu, receiver_cpu in rows:
             label = f"{concurrency} (default)" if concurrency == 4 else str(concurrency)
-            print(f"| {label} | {enqueue_s:.2f} | {n / enqueue_s:.0f} | {deliver_s:.2f} | {n / deliver_s:.0f} "
-                  f"| {got} | {cpu:.2f} | {receiver_cpu:.2f} |")
+            print(
+                f"| {label} | {enqueue_s:.2f} | {n / enqueue_s:.0f} | {deliver_s:.2f} | {n / deliver_s:.0f} "
+                f"| {got} | {cpu:.2f} | {receiver_cpu:.2f} |"
+            )
         print()
     finally:
         proc.terminate()
@@ -268,8 +308,10 @@ async def pending_size(n: int) -> None:
         await sender.aclose()
     closed_db, closed_wal = db_bytes(state_dir)
     shutil.rmtree(state_dir, ignore_errors=True)
-    print(f"### Outbox on disk, {n} pending notifications (receiver down; "
-          f"{attempted} of them attempted at least once), one alert each, stored JSON {body_len} bytes\n")
+    print(
+        f"### Outbox on disk, {n} pending notifications (receiver down; "
+        f"{attempted} of them attempted at least once), one alert each, stored JSON {body_len} bytes\n"
+    )
     print("| measured | tripwired.db bytes | -wal bytes | growth over empty outbox | bytes per pending |")
     print("|---|---|---|---|---|")
     growth_live = live_db + live_wal - base_db - base_wal
@@ -277,8 +319,9 @@ async def pending_size(n: int) -> None:
     print(f"| empty outbox (schema only, closed) | {base_db} | {base_wal} | 0 | - |")
     print(f"| empty outbox, open | {open_db} | {open_wal} | {open_db + open_wal - base_db - base_wal} | - |")
     print(f"| running, {pending} pending | {live_db} | {live_wal} | {growth_live} | {growth_live / n:.0f} |")
-    print(f"| after close (WAL checkpointed) | {closed_db} | {closed_wal} | {growth_closed} "
-          f"| {growth_closed / n:.0f} |")
+    print(
+        f"| after close (WAL checkpointed) | {closed_db} | {closed_wal} | {growth_closed} | {growth_closed / n:.0f} |"
+    )
     print()
 
 

@@ -56,9 +56,13 @@ def fill_store(families: int) -> Store:
 def rule_file(path: Path, rules: int, families: int) -> None:
     pairs = families // 2
     group_rules = [
-        {"alert": f"Rule{n}", "expr": RULE_SHAPES[n % len(RULE_SHAPES)].format(i=n % pairs, j=(n + 1) % pairs),
-         "for": "1m", "labels": {"severity": "warning"},
-         "annotations": {"summary": "{{ $labels.instance }} is at {{ $value | humanize }}"}}
+        {
+            "alert": f"Rule{n}",
+            "expr": RULE_SHAPES[n % len(RULE_SHAPES)].format(i=n % pairs, j=(n + 1) % pairs),
+            "for": "1m",
+            "labels": {"severity": "warning"},
+            "annotations": {"summary": "{{ $labels.instance }} is at {{ $value | humanize }}"},
+        }
         for n in range(rules)
     ]
     path.write_text(yaml.safe_dump({"groups": [{"name": "bench", "rules": group_rules}]}))
@@ -95,8 +99,10 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for rules, families in sizes:
         load, iteration, series = measure(rules, families, repeats=5)
-        print(f"| {rules:,} | {series:,} | {load * 1000:.0f} ms | {iteration * 1000:.0f} ms "
-              f"| {iteration / rules * 1e6:.0f} µs | {iteration / series * 1e6:.1f} µs |")
+        print(
+            f"| {rules:,} | {series:,} | {load * 1000:.0f} ms | {iteration * 1000:.0f} ms "
+            f"| {iteration / rules * 1e6:.0f} µs | {iteration / series * 1e6:.1f} µs |"
+        )
 
 
 if __name__ == "__main__":

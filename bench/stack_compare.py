@@ -80,8 +80,9 @@ class Receiver:
                     return
                 with receiver.cond:
                     for alert in payload.get("alerts", []):
-                        receiver.arrivals.append(Arrival(t, self.path.strip("/"), alert.get("status", ""),
-                                                         alert.get("labels", {})))
+                        receiver.arrivals.append(
+                            Arrival(t, self.path.strip("/"), alert.get("status", ""), alert.get("labels", {}))
+                        )
                     receiver.cond.notify_all()
 
             def log_message(self, *args: object) -> None:
@@ -100,8 +101,12 @@ class Receiver:
         with self.cond:
             while True:
                 for a in self.arrivals:
-                    if (a.source == source and a.status == status and a.t >= after
-                            and all(a.labels.get(k) == v for k, v in match.items())):
+                    if (
+                        a.source == source
+                        and a.status == status
+                        and a.t >= after
+                        and all(a.labels.get(k) == v for k, v in match.items())
+                    ):
                         return a.t
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -125,8 +130,7 @@ class Procs:
     def start(self, name: str, cmd: list[str]) -> subprocess.Popen[bytes]:
         # The child gets its own copy of the descriptor, so ours can be closed at once.
         with open(self.work / f"{name}.log", "ab") as log:
-            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    cwd=self.work)
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.work)
         self.procs[name] = proc
         return proc
 
@@ -147,10 +151,22 @@ def yaml_list(items: list[str]) -> str:
     return json.dumps(items)
 
 
-def tripwired_config(path: Path, *, interval: str | None, webhook: str, rule_files: list[str], state: Path,
-                     textfile: Path | None = None, watch: bool = True, kafka: str | None = None,
-                     kafka_topics: str = "bench-.*", kafka_groups: list[str] | None = None,
-                     host: bool = True, warehouse: Path | None = None, tuned_route: bool = True) -> None:
+def tripwired_config(
+    path: Path,
+    *,
+    interval: str | None,
+    webhook: str,
+    rule_files: list[str],
+    state: Path,
+    textfile: Path | None = None,
+    watch: bool = True,
+    kafka: str | None = None,
+    kafka_topics: str = "bench-.*",
+    kafka_groups: list[str] | None = None,
+    host: bool = True,
+    warehouse: Path | None = None,
+    tuned_route: bool = True,
+) -> None:
     lines = []
     if interval:
         lines.append(f"global: {{interval: {interval}, evaluation_interval: {interval}}}")
@@ -161,8 +177,10 @@ def tripwired_config(path: Path, *, interval: str | None, webhook: str, rule_fil
         lines.append(f"  textfile: {{directory: {textfile}, watch: {'true' if watch else 'false'}}}")
     if kafka:
         groups = yaml_list(kafka_groups if kafka_groups is not None else [])
-        lines.append(f"  kafka: [{{name: bench, bootstrap_servers: '{kafka}', "
-                     f"topics: {{include: ['{kafka_topics}'], exclude: ['__.*']}}, groups: {{include: {groups}}}}}]")
+        lines.append(
+            f"  kafka: [{{name: bench, bootstrap_servers: '{kafka}', "
+            f"topics: {{include: ['{kafka_topics}'], exclude: ['__.*']}}, groups: {{include: {groups}}}}}]"
+        )
     if warehouse is not None:
         lines.append(f"  warehouse: [{{name: lake, paths: ['{warehouse}'], scan: {{interval: 1m}}}}]")
     lines.append(f"rule_files: {yaml_list(rule_files)}")
@@ -175,36 +193,67 @@ def tripwired_config(path: Path, *, interval: str | None, webhook: str, rule_fil
 
 def start_tripwired(procs: Procs, name: str, config: Path) -> str:
     port = free_port()
-    procs.start(name, [sys.executable, "-m", "agent", "run", f"--config={config}",
-                       f"--web.listen-address=127.0.0.1:{port}", "--log.level=warning"])
+    procs.start(
+        name,
+        [
+            sys.executable,
+            "-m",
+            "agent",
+            "run",
+            f"--config={config}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warning",
+        ],
+    )
     return f"127.0.0.1:{port}"
 
 
 def start_node_exporter(procs: Procs, textfile: Path) -> str:
     port = free_port()
-    procs.start("node_exporter", [NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{port}",
-                                  f"--collector.textfile.directory={textfile}"])
+    procs.start(
+        "node_exporter",
+        [NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{port}", f"--collector.textfile.directory={textfile}"],
+    )
     return f"127.0.0.1:{port}"
 
 
-def start_prometheus(procs: Procs, work: Path, *, interval: str | None, rule_files: list[str],
-                     node: str, kafka_exporter: str | None, alertmanager: str) -> str:
+def start_prometheus(
+    procs: Procs,
+    work: Path,
+    *,
+    interval: str | None,
+    rule_files: list[str],
+    node: str,
+    kafka_exporter: str | None,
+    alertmanager: str,
+) -> str:
     port = free_port()
     glob_ = f"  scrape_interval: {interval}\n  evaluation_interval: {interval}\n" if interval else ""
-    config = (f"global:\n{glob_}  scrape_timeout: {'1s' if interval == '1s' else '10s'}\n"
-              f"rule_files: {yaml_list(rule_files)}\n"
-              f"alerting:\n  alertmanagers:\n    - static_configs: [{{targets: ['{alertmanager}']}}]\n"
-              f"scrape_configs:\n  - job_name: node\n    static_configs: [{{targets: ['{node}']}}]\n")
+    config = (
+        f"global:\n{glob_}  scrape_timeout: {'1s' if interval == '1s' else '10s'}\n"
+        f"rule_files: {yaml_list(rule_files)}\n"
+        f"alerting:\n  alertmanagers:\n    - static_configs: [{{targets: ['{alertmanager}']}}]\n"
+        f"scrape_configs:\n  - job_name: node\n    static_configs: [{{targets: ['{node}']}}]\n"
+    )
     if kafka_exporter:
         # only the Kafka families: tripwired's textfile series must not reach the stack
-        config += (f"  - job_name: kafka\n    static_configs: [{{targets: ['{kafka_exporter}']}}]\n"
-                   "    metric_relabel_configs:\n"
-                   "      - {source_labels: [__name__], regex: 'kafka_.*', action: keep}\n")
+        config += (
+            f"  - job_name: kafka\n    static_configs: [{{targets: ['{kafka_exporter}']}}]\n"
+            "    metric_relabel_configs:\n"
+            "      - {source_labels: [__name__], regex: 'kafka_.*', action: keep}\n"
+        )
     (work / "prometheus.yml").write_text(config)
     (work / "prom-data").mkdir(exist_ok=True)
-    procs.start("prometheus", [PROMETHEUS, f"--config.file={work / 'prometheus.yml'}",
-                               f"--storage.tsdb.path={work / 'prom-data'}",
-                               f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"])
+    procs.start(
+        "prometheus",
+        [
+            PROMETHEUS,
+            f"--config.file={work / 'prometheus.yml'}",
+            f"--storage.tsdb.path={work / 'prom-data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ],
+    )
     return f"127.0.0.1:{port}"
 
 
@@ -213,11 +262,20 @@ def start_alertmanager(procs: Procs, work: Path, *, tuned: bool, webhook: str) -
     timing = ", group_wait: 0s, group_interval: 1s" if tuned else ""
     (work / "alertmanager.yml").write_text(
         f"route: {{receiver: hook, group_by: ['...']{timing}}}\n"
-        f"receivers: [{{name: hook, webhook_configs: [{{url: '{webhook}', send_resolved: true}}]}}]\n")
+        f"receivers: [{{name: hook, webhook_configs: [{{url: '{webhook}', send_resolved: true}}]}}]\n"
+    )
     (work / "am-data").mkdir(exist_ok=True)
-    procs.start("alertmanager", [ALERTMANAGER, f"--config.file={work / 'alertmanager.yml'}",
-                                 f"--storage.path={work / 'am-data'}", f"--web.listen-address=127.0.0.1:{port}",
-                                 "--cluster.listen-address=", "--log.level=warn"])
+    procs.start(
+        "alertmanager",
+        [
+            ALERTMANAGER,
+            f"--config.file={work / 'alertmanager.yml'}",
+            f"--storage.path={work / 'am-data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+            "--log.level=warn",
+        ],
+    )
     return f"127.0.0.1:{port}"
 
 
@@ -235,7 +293,7 @@ def bench_rules(path: Path, stale_s: int) -> None:
 def write_prom(directory: Path, run: str, value: float) -> float:
     """Replace bench.prom atomically; the time of the rename."""
     tmp = directory / ".bench.prom.tmp"
-    tmp.write_text(f"# TYPE bench_textfile_value gauge\nbench_textfile_value{{run=\"{run}\"}} {value}\n")
+    tmp.write_text(f'# TYPE bench_textfile_value gauge\nbench_textfile_value{{run="{run}"}} {value}\n')
     os.replace(tmp, directory / "bench.prom")
     return time.time()
 
@@ -318,8 +376,9 @@ class Detection:
     offset_s: float = 0.0  # the rule's own threshold in time (Kafka: T), subtracted in "beyond" columns
 
 
-def detection_run(*, tuned: bool, repeats: int, bootstrap: str | None, work: Path,
-                  receiver: Receiver, log: list[str]) -> dict[str, Detection]:
+def detection_run(
+    *, tuned: bool, repeats: int, bootstrap: str | None, work: Path, receiver: Receiver, log: list[str]
+) -> dict[str, Detection]:
     """Start both systems, inject the faults `repeats` times, return latencies per scenario."""
     label = "tuned" if tuned else "defaults"
     work = work / f"detect-{label}"
@@ -335,19 +394,43 @@ def detection_run(*, tuned: bool, repeats: int, bootstrap: str | None, work: Pat
     sources = ["tripwired", "alertmanager"] + (["tripwired-polled"] if tuned else [])
     try:
         config = work / "tripwired.yaml"
-        tripwired_config(config, interval=interval, webhook=receiver.url("tripwired"), rule_files=[str(rules)],
-                         state=work / "state", textfile=textfile, watch=True, kafka=bootstrap, tuned_route=tuned)
+        tripwired_config(
+            config,
+            interval=interval,
+            webhook=receiver.url("tripwired"),
+            rule_files=[str(rules)],
+            state=work / "state",
+            textfile=textfile,
+            watch=True,
+            kafka=bootstrap,
+            tuned_route=tuned,
+        )
         tw = start_tripwired(procs, "tripwired", config)
         if tuned:
             polled = work / "tripwired-polled.yaml"
-            tripwired_config(polled, interval=interval, webhook=receiver.url("tripwired-polled"),
-                             rule_files=[str(rules)], state=work / "state-polled", textfile=textfile,
-                             watch=False, host=False, tuned_route=True)
+            tripwired_config(
+                polled,
+                interval=interval,
+                webhook=receiver.url("tripwired-polled"),
+                rule_files=[str(rules)],
+                state=work / "state-polled",
+                textfile=textfile,
+                watch=False,
+                host=False,
+                tuned_route=True,
+            )
             start_tripwired(procs, "tripwired-polled", polled)
         node = start_node_exporter(procs, textfile)
         am = start_alertmanager(procs, work, tuned=tuned, webhook=receiver.url("alertmanager"))
-        prom = start_prometheus(procs, work, interval=interval, rule_files=[str(rules)], node=node,
-                                kafka_exporter=tw if bootstrap else None, alertmanager=am)
+        prom = start_prometheus(
+            procs,
+            work,
+            interval=interval,
+            rule_files=[str(rules)],
+            node=node,
+            kafka_exporter=tw if bootstrap else None,
+            alertmanager=am,
+        )
         for url in (f"http://{tw}/-/ready", f"http://{node}/metrics", f"http://{prom}/-/ready", f"http://{am}/-/ready"):
             wait_http(url, 60)
         time.sleep(3)
@@ -372,25 +455,50 @@ def detection_run(*, tuned: bool, repeats: int, bootstrap: str | None, work: Pat
                     waits.append(("kafka", t_kafka, {"topic": topic}, "BenchTopicStopped"))
                 _collect(receiver, results, waits, sources, timeout, "firing")
             else:
-                _collect(receiver, results, [("textfile", t_text, {"run": run}, "BenchTextfileHigh")],
-                         sources, timeout, "firing")
+                _collect(
+                    receiver,
+                    results,
+                    [("textfile", t_text, {"run": run}, "BenchTextfileHigh")],
+                    sources,
+                    timeout,
+                    "firing",
+                )
                 t_back = write_prom(textfile, run, 0)
-                _collect(receiver, results, [("textfile", t_back, {"run": run}, "BenchTextfileHigh")],
-                         sources, timeout, "resolved")
+                _collect(
+                    receiver,
+                    results,
+                    [("textfile", t_back, {"run": run}, "BenchTextfileHigh")],
+                    sources,
+                    timeout,
+                    "resolved",
+                )
                 if producer:
-                    _collect(receiver, results, [("kafka", t_kafka, {"topic": topic}, "BenchTopicStopped")],
-                             sources, timeout, "firing")
+                    _collect(
+                        receiver,
+                        results,
+                        [("kafka", t_kafka, {"topic": topic}, "BenchTopicStopped")],
+                        sources,
+                        timeout,
+                        "firing",
+                    )
                     producer.start()
                     time.sleep(0.05)
                     t_flow = producer.last
-                    _collect(receiver, results, [("kafka", t_flow, {"topic": topic}, "BenchTopicStopped")],
-                             sources, timeout, "resolved")
+                    _collect(
+                        receiver,
+                        results,
+                        [("kafka", t_flow, {"topic": topic}, "BenchTopicStopped")],
+                        sources,
+                        timeout,
+                        "resolved",
+                    )
                     producer.stop()
             if bootstrap:
                 delete_topic(bootstrap, topic)
             line = f"{label} repeat {i + 1}/{repeats}: " + "; ".join(
                 f"{scenario} " + ", ".join(f"{s} {d.fire[s][-1]:.2f}s" for s in sources if d.fire.get(s))
-                for scenario, d in results.items())
+                for scenario, d in results.items()
+            )
             print(line, file=sys.stderr, flush=True)
             log.append(line)
         return results
@@ -398,8 +506,14 @@ def detection_run(*, tuned: bool, repeats: int, bootstrap: str | None, work: Pat
         procs.stop_all()
 
 
-def _collect(receiver: Receiver, results: dict[str, Detection], waits: list[tuple[str, float, dict[str, str], str]],
-             sources: list[str], timeout: float, status: str) -> None:
+def _collect(
+    receiver: Receiver,
+    results: dict[str, Detection],
+    waits: list[tuple[str, float, dict[str, str], str]],
+    sources: list[str],
+    timeout: float,
+    status: str,
+) -> None:
     for scenario, t0, match, alertname in waits:
         for source in sources:
             if scenario == "kafka" and source == "tripwired-polled":
@@ -429,8 +543,9 @@ def peak_mb(pid: int) -> float:
     return 0.0
 
 
-def resources_run(*, interval: str, seconds: float, bootstrap: str | None, work: Path, receiver: Receiver,
-                  profile: Path | None) -> dict[str, Usage]:
+def resources_run(
+    *, interval: str, seconds: float, bootstrap: str | None, work: Path, receiver: Receiver, profile: Path | None
+) -> dict[str, Usage]:
     """tripwired doing the whole job beside node_exporter + Prometheus + Alertmanager doing it."""
     work = work / f"resources-{interval}"
     work.mkdir()
@@ -447,21 +562,39 @@ def resources_run(*, interval: str, seconds: float, bootstrap: str | None, work:
     producer = None
     try:
         config = work / "tripwired.yaml"
-        tripwired_config(config, interval=interval, webhook=receiver.url("res-tripwired"), rule_files=rules,
-                         state=work / "state", textfile=textfile, kafka=bootstrap, kafka_topics=".*",
-                         kafka_groups=[".*"], warehouse=warehouse)
+        tripwired_config(
+            config,
+            interval=interval,
+            webhook=receiver.url("res-tripwired"),
+            rule_files=rules,
+            state=work / "state",
+            textfile=textfile,
+            kafka=bootstrap,
+            kafka_topics=".*",
+            kafka_groups=[".*"],
+            warehouse=warehouse,
+        )
         tw = start_tripwired(procs, "tripwired", config)
         exporter = None
         if bootstrap:  # the stack's Kafka exporter: tripwired with only its Kafka collector
             exp_config = work / "kafka-exporter.yaml"
-            tripwired_config(exp_config, interval=interval, webhook=receiver.url("res-exporter"), rule_files=[],
-                             state=work / "state-exp", kafka=bootstrap, kafka_topics=".*", kafka_groups=[".*"],
-                             host=False)
+            tripwired_config(
+                exp_config,
+                interval=interval,
+                webhook=receiver.url("res-exporter"),
+                rule_files=[],
+                state=work / "state-exp",
+                kafka=bootstrap,
+                kafka_topics=".*",
+                kafka_groups=[".*"],
+                host=False,
+            )
             exporter = start_tripwired(procs, "kafka-exporter", exp_config)
         node = start_node_exporter(procs, textfile)
         am = start_alertmanager(procs, work, tuned=True, webhook=receiver.url("res-alertmanager"))
-        prom = start_prometheus(procs, work, interval=interval, rule_files=rules, node=node,
-                                kafka_exporter=exporter, alertmanager=am)
+        prom = start_prometheus(
+            procs, work, interval=interval, rule_files=rules, node=node, kafka_exporter=exporter, alertmanager=am
+        )
         for url in (f"http://{tw}/-/ready", f"http://{node}/metrics", f"http://{prom}/-/ready", f"http://{am}/-/ready"):
             wait_http(url, 60)
         if exporter:
@@ -474,10 +607,26 @@ def resources_run(*, interval: str, seconds: float, bootstrap: str | None, work:
         pids = {name: p.pid for name, p in procs.procs.items()}
         spy = None
         if profile is not None:
-            spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid",
-                                    str(pids["tripwired"]), "--duration", str(int(seconds)), "--rate", "250",
-                                    "--nonblocking", "--threads", "--format", "raw", "-o", str(profile)],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            spy = subprocess.Popen(
+                [
+                    str(Path(sys.executable).parent / "py-spy"),
+                    "record",
+                    "--pid",
+                    str(pids["tripwired"]),
+                    "--duration",
+                    str(int(seconds)),
+                    "--rate",
+                    "250",
+                    "--nonblocking",
+                    "--threads",
+                    "--format",
+                    "raw",
+                    "-o",
+                    str(profile),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         cpu0 = {n: cpu_seconds(p) for n, p in pids.items()}
         t0 = time.monotonic()
         time.sleep(seconds)
@@ -502,13 +651,24 @@ def profile_summary(raw: Path, top: int = 12) -> list[tuple[str, float, float]]:
         if not n.isdigit():
             continue
         count = int(n)
-        frames = [f.split(" (")[0] + " (" + f.split(" (")[1].split(":")[0].split("/site-packages/")[-1].split(
-            "/main/")[-1] + ")" if " (" in f else f for f in stack.split(";")[1:]]  # drop the thread frame
+        frames = [
+            f.split(" (")[0]
+            + " ("
+            + f.split(" (")[1].split(":")[0].split("/site-packages/")[-1].split("/main/")[-1]
+            + ")"
+            if " (" in f
+            else f
+            for f in stack.split(";")[1:]
+        ]  # drop the thread frame
         if not frames:
             continue
-        if frames[-1].startswith(("select ", "poll ", "epoll_wait", "wait ", "_worker ", "run_forever",
-                                  "WorkerThread.run ")) or \
-                "selectors.py" in frames[-1] or "threading.py" in frames[-1]:
+        if (
+            frames[-1].startswith(
+                ("select ", "poll ", "epoll_wait", "wait ", "_worker ", "run_forever", "WorkerThread.run ")
+            )
+            or "selectors.py" in frames[-1]
+            or "threading.py" in frames[-1]
+        ):
             continue  # idle threads and an idle event loop are not work
         total += count
         for f in set(frames):
@@ -516,8 +676,11 @@ def profile_summary(raw: Path, top: int = 12) -> list[tuple[str, float, float]]:
         own[frames[-1]] += count
     if not total:
         return []
-    rows = [(f, 100 * c / total, 100 * own[f] / total) for f, c in inclusive.most_common(80)
-            if "threading.py" not in f and "asyncio/" not in f]
+    rows = [
+        (f, 100 * c / total, 100 * own[f] / total)
+        for f, c in inclusive.most_common(80)
+        if "threading.py" not in f and "asyncio/" not in f
+    ]
     return [(f"{total} busy samples", 100.0, 0.0), *rows[:top]]
 
 
@@ -530,13 +693,19 @@ def stats(values: list[float]) -> str:
     return f"{min(values):.2f} | {statistics.median(values):.2f} | {max(values):.2f} | {len(values)}"
 
 
-SOURCE_NAMES = {"tripwired": "tripwired (textfile watched)", "tripwired-polled": "tripwired (textfile polled)",
-                "alertmanager": "node_exporter/Prometheus/Alertmanager"}
+SOURCE_NAMES = {
+    "tripwired": "tripwired (textfile watched)",
+    "tripwired-polled": "tripwired (textfile polled)",
+    "alertmanager": "node_exporter/Prometheus/Alertmanager",
+}
 
 
 def detection_table(label: str, results: dict[str, Detection], scenario_desc: dict[str, str]) -> list[str]:
-    out = ["| scenario | system | fault → notification: min | median | max s | n | resolve → notification: "
-           "min | median | max s | n |", "|---|---|---|---|---|---|---|---|---|---|"]
+    out = [
+        "| scenario | system | fault → notification: min | median | max s | n | resolve → notification: "
+        "min | median | max s | n |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for scenario, det in results.items():
         for source in ("tripwired", "tripwired-polled", "alertmanager"):
             if source not in det.fire and not det.missed.get(f"{source} firing"):
@@ -544,8 +713,10 @@ def detection_table(label: str, results: dict[str, Detection], scenario_desc: di
             name = SOURCE_NAMES[source]
             if scenario == "kafka":
                 name = "tripwired" if source == "tripwired" else "Prometheus (scraping tripwired) + Alertmanager"
-            out.append(f"| {scenario_desc[scenario]} ({label}) | {name} | {stats(det.fire.get(source, []))} "
-                       f"| {stats(det.resolve.get(source, []))} |")
+            out.append(
+                f"| {scenario_desc[scenario]} ({label}) | {name} | {stats(det.fire.get(source, []))} "
+                f"| {stats(det.resolve.get(source, []))} |"
+            )
     missed = {f"{scenario} {k}": v for scenario, det in results.items() for k, v in det.missed.items() if v}
     if missed:
         out.append("")
@@ -554,8 +725,10 @@ def detection_table(label: str, results: dict[str, Detection], scenario_desc: di
 
 
 def resources_table(runs: dict[str, dict[str, Usage]], seconds: float) -> list[str]:
-    out = [f"| interval | process | RSS MB (after {seconds:.0f} s) | peak RSS MB | CPU s/min |",
-           "|---|---|---|---|---|"]
+    out = [
+        f"| interval | process | RSS MB (after {seconds:.0f} s) | peak RSS MB | CPU s/min |",
+        "|---|---|---|---|---|",
+    ]
     for interval, usage in runs.items():
         stack = [n for n in ("node_exporter", "prometheus", "alertmanager") if n in usage]
         for n in ["tripwired", *stack]:
@@ -564,22 +737,32 @@ def resources_table(runs: dict[str, dict[str, Usage]], seconds: float) -> list[s
         rss = sum(usage[n].rss_mb for n in stack)
         peak = sum(usage[n].peak_mb for n in stack)
         cpu = sum(usage[n].cpu_per_min for n in stack)
-        out.append(f"| {interval} | **stack sum** (node_exporter + Prometheus + Alertmanager) | {rss:.1f} | {peak:.1f} "
-                   f"| {cpu:.2f} |")
+        out.append(
+            f"| {interval} | **stack sum** (node_exporter + Prometheus + Alertmanager) | {rss:.1f} | {peak:.1f} "
+            f"| {cpu:.2f} |"
+        )
         if "kafka-exporter" in usage:
             u = usage["kafka-exporter"]
-            out.append(f"| {interval} | (stack's Kafka exporter: tripwired, Kafka collector only; not in the sum) "
-                       f"| {u.rss_mb:.1f} | {u.peak_mb:.1f} | {u.cpu_per_min:.2f} |")
+            out.append(
+                f"| {interval} | (stack's Kafka exporter: tripwired, Kafka collector only; not in the sum) "
+                f"| {u.rss_mb:.1f} | {u.peak_mb:.1f} | {u.cpu_per_min:.2f} |"
+            )
         tw = usage["tripwired"]
         if "kafka-exporter" in usage:
             u = usage["kafka-exporter"]
-            out.append(f"| {interval} | stack sum + Kafka exporter stand-in | {rss + u.rss_mb:.1f} "
-                       f"| {peak + u.peak_mb:.1f} | {cpu + u.cpu_per_min:.2f} |")
-            out.append(f"| {interval} | ratio tripwired / (stack sum + Kafka exporter stand-in) "
-                       f"| {tw.rss_mb / (rss + u.rss_mb):.2f} | {tw.peak_mb / (peak + u.peak_mb):.2f} "
-                       f"| {tw.cpu_per_min / (cpu + u.cpu_per_min):.2f} |")
-        out.append(f"| {interval} | **ratio tripwired / stack sum** | {tw.rss_mb / rss:.2f} | {tw.peak_mb / peak:.2f} "
-                   f"| {tw.cpu_per_min / cpu:.2f} |")
+            out.append(
+                f"| {interval} | stack sum + Kafka exporter stand-in | {rss + u.rss_mb:.1f} "
+                f"| {peak + u.peak_mb:.1f} | {cpu + u.cpu_per_min:.2f} |"
+            )
+            out.append(
+                f"| {interval} | ratio tripwired / (stack sum + Kafka exporter stand-in) "
+                f"| {tw.rss_mb / (rss + u.rss_mb):.2f} | {tw.peak_mb / (peak + u.peak_mb):.2f} "
+                f"| {tw.cpu_per_min / (cpu + u.cpu_per_min):.2f} |"
+            )
+        out.append(
+            f"| {interval} | **ratio tripwired / stack sum** | {tw.rss_mb / rss:.2f} | {tw.peak_mb / peak:.2f} "
+            f"| {tw.cpu_per_min / cpu:.2f} |"
+        )
     return out
 
 
@@ -603,9 +786,18 @@ def plot(results: dict[str, dict[str, Detection]], runs: dict[str, dict[str, Usa
             ax.boxplot(values, whis=(0, 100))
             for j, v in enumerate(values, 1):
                 ax.scatter([j] * len(v), v, s=12, alpha=0.6)
-            ax.set_xticks(range(1, len(names) + 1),
-                          [{"tripwired": "tripwired", "tripwired-polled": "tripwired\n(polled)",
-                            "alertmanager": "Prometheus +\nAlertmanager"}[n] for n in names], fontsize=8)
+            ax.set_xticks(
+                range(1, len(names) + 1),
+                [
+                    {
+                        "tripwired": "tripwired",
+                        "tripwired-polled": "tripwired\n(polled)",
+                        "alertmanager": "Prometheus +\nAlertmanager",
+                    }[n]
+                    for n in names
+                ],
+                fontsize=8,
+            )
             ax.set_ylabel("seconds")
             if label == "defaults":
                 ax.set_yscale("log")
@@ -626,8 +818,13 @@ def plot(results: dict[str, dict[str, Detection]], runs: dict[str, dict[str, Usa
                 vals = [getattr(runs[x][n], metric) for x in xs]
                 ax.bar([i + 0.2 for i in range(len(xs))], vals, 0.4, bottom=bottoms, label=n)
                 bottoms = [b + v for b, v in zip(bottoms, vals, strict=True)]
-            ax.bar([i - 0.2 for i in range(len(xs))], [getattr(runs[x]["tripwired"], metric) for x in xs], 0.4,
-                   label="tripwired", color="black")
+            ax.bar(
+                [i - 0.2 for i in range(len(xs))],
+                [getattr(runs[x]["tripwired"], metric) for x in xs],
+                0.4,
+                label="tripwired",
+                color="black",
+            )
             ax.set_xticks(range(len(xs)), [f"{x} interval" for x in xs])
             ax.set_ylabel(unit)
         axes[0].legend(fontsize=8)
@@ -643,10 +840,14 @@ def plot(results: dict[str, dict[str, Detection]], runs: dict[str, dict[str, Usa
 def run_module(args: list[str], timeout: float) -> str:
     started = time.monotonic()
     try:
-        out = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                             check=False)
-        text = out.stdout.strip() + ("" if out.returncode == 0 else f"\n\n(exit {out.returncode}: "
-                                     f"{out.stderr.strip().splitlines()[-1] if out.stderr.strip() else ''})")
+        out = subprocess.run(
+            [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+        )
+        text = out.stdout.strip() + (
+            ""
+            if out.returncode == 0
+            else f"\n\n(exit {out.returncode}: {out.stderr.strip().splitlines()[-1] if out.stderr.strip() else ''})"
+        )
     except subprocess.TimeoutExpired:
         text = f"(stopped after {timeout:.0f} s)"
     return f"`.venv/bin/python {' '.join(args)}` ({time.monotonic() - started:.0f} s)\n\n{text}"
@@ -656,8 +857,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="under 2 minutes: tuned detection and 1 s resources only")
     parser.add_argument("--repeats", type=int, default=None, help="tuned repeats (default 10, quick 3)")
-    parser.add_argument("--defaults-repeats", type=int, default=5,
-                        help="repeats with both on defaults (about 4 minutes each)")
+    parser.add_argument(
+        "--defaults-repeats", type=int, default=5, help="repeats with both on defaults (about 4 minutes each)"
+    )
     parser.add_argument("--seconds", type=float, default=None, help="each resources run (default 60, quick 25)")
     parser.add_argument("--kafka-largest", type=int, default=1000, help="bench.kafka_scale --largest (full mode)")
     parser.add_argument("--no-kafka", action="store_true", help="skip everything that needs a Kafka broker")
@@ -677,21 +879,35 @@ def main() -> None:
         with contextlib.ExitStack() as stack:
             bootstrap = None if args.no_kafka else stack.enter_context(kafka_broker())
             t = time.monotonic()
-            detections["tuned"] = detection_run(tuned=True, repeats=repeats, bootstrap=bootstrap, work=work,
-                                                receiver=receiver, log=log)
+            detections["tuned"] = detection_run(
+                tuned=True, repeats=repeats, bootstrap=bootstrap, work=work, receiver=receiver, log=log
+            )
             timings["detection, tuned"] = time.monotonic() - t
             t = time.monotonic()
-            runs["1s"] = resources_run(interval="1s", seconds=seconds, bootstrap=bootstrap, work=work,
-                                       receiver=receiver, profile=profile)
+            runs["1s"] = resources_run(
+                interval="1s", seconds=seconds, bootstrap=bootstrap, work=work, receiver=receiver, profile=profile
+            )
             timings["resources, 1 s"] = time.monotonic() - t
             if not args.quick:
                 t = time.monotonic()
-                runs["10s"] = resources_run(interval="10s", seconds=seconds, bootstrap=bootstrap, work=work,
-                                            receiver=receiver, profile=profile10)
+                runs["10s"] = resources_run(
+                    interval="10s",
+                    seconds=seconds,
+                    bootstrap=bootstrap,
+                    work=work,
+                    receiver=receiver,
+                    profile=profile10,
+                )
                 timings["resources, 10 s"] = time.monotonic() - t
                 t = time.monotonic()
-                detections["defaults"] = detection_run(tuned=False, repeats=args.defaults_repeats,
-                                                       bootstrap=bootstrap, work=work, receiver=receiver, log=log)
+                detections["defaults"] = detection_run(
+                    tuned=False,
+                    repeats=args.defaults_repeats,
+                    bootstrap=bootstrap,
+                    work=work,
+                    receiver=receiver,
+                    log=log,
+                )
                 timings["detection, defaults"] = time.monotonic() - t
         scale = []
         if not args.quick:
@@ -708,20 +924,34 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
-def report(args: argparse.Namespace, repeats: int, seconds: float, detections: dict[str, dict[str, Detection]],
-           runs: dict[str, dict[str, Usage]], profiles: dict[str, Path | None], scale: list[str], log: list[str],
-           timings: dict[str, float], total: float) -> None:
-    command = ".venv/bin/python -m bench.stack_compare" + (" --quick" if args.quick else "") + (
-        f" --repeats {args.repeats}" if args.repeats else "")
-    desc = {"textfile": "textfile value > threshold",
-            "kafka": f"topic stops (T = {KAFKA_STALE_TUNED_S} s)"}
+def report(
+    args: argparse.Namespace,
+    repeats: int,
+    seconds: float,
+    detections: dict[str, dict[str, Detection]],
+    runs: dict[str, dict[str, Usage]],
+    profiles: dict[str, Path | None],
+    scale: list[str],
+    log: list[str],
+    timings: dict[str, float],
+    total: float,
+) -> None:
+    command = (
+        ".venv/bin/python -m bench.stack_compare"
+        + (" --quick" if args.quick else "")
+        + (f" --repeats {args.repeats}" if args.repeats else "")
+    )
+    desc = {"textfile": "textfile value > threshold", "kafka": f"topic stops (T = {KAFKA_STALE_TUNED_S} s)"}
     lines: list[str] = []
     tuned = detections.get("tuned", {})
     lines += detection_table("tuned: 1 s intervals, group_wait 0", tuned, desc)
     if "defaults" in detections:
         lines.append("")
-        lines += detection_table("both on defaults", detections["defaults"],
-                                 {**desc, "kafka": f"topic stops (T = {KAFKA_STALE_DEFAULTS_S} s)"})
+        lines += detection_table(
+            "both on defaults",
+            detections["defaults"],
+            {**desc, "kafka": f"topic stops (T = {KAFKA_STALE_DEFAULTS_S} s)"},
+        )
     if tuned.get("kafka") and tuned["kafka"].fire:
         lines.append("")
         lines.append("Kafka, beyond the rule's threshold T (fault → notification minus T: the detection overhead):")
@@ -748,8 +978,12 @@ def report(args: argparse.Namespace, repeats: int, seconds: float, detections: d
     for name, profile in profiles.items():
         if profile is None or not profile.exists():
             continue
-        prof_lines += ["", f"| function (tripwired, {name} interval, all collectors, rules/*.yaml; py-spy 250 Hz) "
-                       "| inclusive % of busy samples | self % |", "|---|---|---|"]
+        prof_lines += [
+            "",
+            f"| function (tripwired, {name} interval, all collectors, rules/*.yaml; py-spy 250 Hz) "
+            "| inclusive % of busy samples | self % |",
+            "|---|---|---|",
+        ]
         try:
             prof_lines += [f"| `{f}` | {inc:.1f} | {own:.1f} |" for f, inc, own in profile_summary(profile)]
         except Exception as exc:  # a profile that cannot be read must not lose the measurements
@@ -825,14 +1059,18 @@ def headline(detections: dict[str, dict[str, Detection]], runs: dict[str, dict[s
         return "—" if v is None else f"{v:.2f} s"
 
     tx = tuned.get("textfile")
-    parts.append(f"textfile, tuned (median): tripwired watched {fmt(med(tx, 'tripwired'))}, "
-                 f"polled {fmt(med(tx, 'tripwired-polled'))}, stack {fmt(med(tx, 'alertmanager'))}")
+    parts.append(
+        f"textfile, tuned (median): tripwired watched {fmt(med(tx, 'tripwired'))}, "
+        f"polled {fmt(med(tx, 'tripwired-polled'))}, stack {fmt(med(tx, 'alertmanager'))}"
+    )
     kf = tuned.get("kafka")
     if kf and kf.fire:
         off = kf.offset_s
         a, b = med(kf, "tripwired"), med(kf, "alertmanager")
-        parts.append(f"kafka, tuned (median, minus T={off:g} s): tripwired {fmt(a - off if a else None)}, "
-                     f"stack {fmt(b - off if b else None)}")
+        parts.append(
+            f"kafka, tuned (median, minus T={off:g} s): tripwired {fmt(a - off if a else None)}, "
+            f"stack {fmt(b - off if b else None)}"
+        )
     if "defaults" in detections:
         d = detections["defaults"]
         for scenario in ("textfile", "kafka"):
@@ -841,14 +1079,18 @@ def headline(detections: dict[str, dict[str, Detection]], runs: dict[str, dict[s
                 parts.append(f"{scenario}, defaults (median): tripwired {a:.2f} s, stack {b:.2f} s, {b / a:.1f}x")
                 off = d[scenario].offset_s
                 if off:
-                    parts.append(f"{scenario}, defaults (median, minus T={off:g} s): tripwired {a - off:.2f} s, "
-                                 f"stack {b - off:.2f} s, {(b - off) / (a - off):.1f}x")
+                    parts.append(
+                        f"{scenario}, defaults (median, minus T={off:g} s): tripwired {a - off:.2f} s, "
+                        f"stack {b - off:.2f} s, {(b - off) / (a - off):.1f}x"
+                    )
     for interval, usage in runs.items():
         stack = [usage[n] for n in ("node_exporter", "prometheus", "alertmanager")]
         tw = usage["tripwired"]
         rss, cpu = sum(u.rss_mb for u in stack), sum(u.cpu_per_min for u in stack)
-        parts.append(f"resources @{interval}: RSS tripwired {tw.rss_mb:.1f} MB / stack {rss:.1f} MB = "
-                     f"{tw.rss_mb / rss:.2f}; CPU {tw.cpu_per_min:.2f} / {cpu:.2f} s/min = {tw.cpu_per_min / cpu:.2f}")
+        parts.append(
+            f"resources @{interval}: RSS tripwired {tw.rss_mb:.1f} MB / stack {rss:.1f} MB = "
+            f"{tw.rss_mb / rss:.2f}; CPU {tw.cpu_per_min:.2f} / {cpu:.2f} s/min = {tw.cpu_per_min / cpu:.2f}"
+        )
     return "HEADLINE\n" + "\n".join(f"- {p}" for p in parts)
 
 

@@ -64,13 +64,17 @@ def scan_only(root: str) -> None:
     samples = collector.collect()
     seconds = time.perf_counter() - started
     found = {s.name: s.value for s in samples if "reason" not in dict(s.labels)}
-    print(json.dumps({
-        "files": found["warehouse_path_files"],
-        "partial": found["warehouse_scan_partial"],
-        "seconds": seconds,
-        "baseline_rss": baseline,
-        "peak_rss": max_rss_bytes(),
-    }))
+    print(
+        json.dumps(
+            {
+                "files": found["warehouse_path_files"],
+                "partial": found["warehouse_scan_partial"],
+                "seconds": seconds,
+                "baseline_rss": baseline,
+                "peak_rss": max_rss_bytes(),
+            }
+        )
+    )
 
 
 def run_scan(root: Path) -> dict[str, float]:

@@ -45,8 +45,13 @@ def build_collectors(config: Config, clock: Clock) -> list[Scheduled]:
         # The scan keeps to its own budget (scan.timeout) and reports what it saw; the runner's timeout
         # is only the backstop for a scan stuck in one system call.
         scan_every = float(warehouse.scan.interval)
-        jobs.append(Scheduled(WarehouseScanCollector(warehouse, clock), scan_every,
-                              min(scan_runner_timeout(warehouse.scan), scan_every)))
+        jobs.append(
+            Scheduled(
+                WarehouseScanCollector(warehouse, clock),
+                scan_every,
+                min(scan_runner_timeout(warehouse.scan), scan_every),
+            )
+        )
     return jobs
 
 

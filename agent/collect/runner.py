@@ -183,8 +183,9 @@ class Runner:
 
     def _failed(self, state: CollectorState, error: str) -> None:
         if state.up or state.runs == 0 or error != state.last_error:
-            log.warning("collector_failed", collector=state.collector.name, instance=state.collector.instance,
-                        error=error)
+            log.warning(
+                "collector_failed", collector=state.collector.name, instance=state.collector.instance, error=error
+            )
         state.up = False
         state.errors_total += 1
         state.last_error = error

@@ -227,5 +227,11 @@ def _kind(node: yaml.Node | None) -> str:
 
 
 def _type_name(tp: Any) -> str:
-    return {str: "a string", Secret: "a string", int: "an integer", float: "a number", bool: "true or false",
-            Duration: "a duration"}.get(tp, str(tp))
+    return {
+        str: "a string",
+        Secret: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "true or false",
+        Duration: "a duration",
+    }.get(tp, str(tp))

@@ -119,7 +119,8 @@ class AlertmanagerTargetConfig:
 
 
 def receiver_errors(
-    receivers: Sequence[ReceiverConfig], alertmanagers: Sequence[AlertmanagerTargetConfig] = (),
+    receivers: Sequence[ReceiverConfig],
+    alertmanagers: Sequence[AlertmanagerTargetConfig] = (),
 ) -> list[str]:
     """What the loader cannot check by type: required secrets, unique names, sane numbers."""
     errors: list[str] = []

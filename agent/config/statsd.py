@@ -62,7 +62,7 @@ def parse_template(template: str) -> tuple[TemplatePiece, ...]:
     pieces: list[TemplatePiece] = []
     position = 0
     for match in _PLACEHOLDER.finditer(template):
-        pieces.extend(_literal(template[position:match.start()]))
+        pieces.extend(_literal(template[position : match.start()]))
         pieces.append(_placeholder(match.group(1)))
         position = match.end()
     pieces.extend(_literal(template[position:]))
@@ -106,8 +106,11 @@ def _field_problems(config: StatsdConfig) -> list[tuple[str, str]]:
     checks = [
         ("host", not config.host, "must not be empty"),
         ("port", not 0 < config.port < 65536, f"{config.port} is not a UDP port (1-65535)"),
-        ("prefix", not LITERAL_CHARACTERS.fullmatch(config.prefix),
-         f"{config.prefix!r} may hold only letters, digits, '_', '-' and '.'"),
+        (
+            "prefix",
+            not LITERAL_CHARACTERS.fullmatch(config.prefix),
+            f"{config.prefix!r} may hold only letters, digits, '_', '-' and '.'",
+        ),
         ("interval", config.interval is not None and config.interval <= 0, "must be positive"),
         ("max_udp_size", not 64 <= config.max_udp_size <= 65507, "must be between 64 and 65507 bytes"),
     ]

@@ -186,8 +186,13 @@ class StatsdExporter:
         """The client, created on first use (its constructor resolves the host)."""
         if self._client is None:
             config = self.config
-            self._client = statsd.StatsClient(config.host, config.port, prefix=config.prefix or None,
-                                              maxudpsize=config.max_udp_size, ipv6=":" in config.host)
+            self._client = statsd.StatsClient(
+                config.host,
+                config.port,
+                prefix=config.prefix or None,
+                maxudpsize=config.max_udp_size,
+                ipv6=":" in config.host,
+            )
         return self._client
 
     def close(self) -> None:
@@ -213,8 +218,12 @@ class StatsdExporter:
         try:
             await asyncio.wait_for(asyncio.to_thread(self._connect), timeout=RESOLVE_TIMEOUT_SECONDS)
         except (OSError, TimeoutError) as exc:
-            log.warning("statsd_resolve_failed", host=self.config.host, port=self.config.port,
-                        error=str(exc) or type(exc).__name__)
+            log.warning(
+                "statsd_resolve_failed",
+                host=self.config.host,
+                port=self.config.port,
+                error=str(exc) or type(exc).__name__,
+            )
             return False
         return True
 

@@ -77,9 +77,15 @@ class _Target:
 class AlertmanagerForwarder:
     """Posts the ruler's alerts to every configured Alertmanager with Prometheus' cadence."""
 
-    def __init__(self, targets: Sequence[AlertmanagerTargetConfig], clock: Clock, *,
-                 resend_seconds: float = RESEND_SECONDS, queue_capacity: int = QUEUE_CAPACITY,
-                 tick_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        targets: Sequence[AlertmanagerTargetConfig],
+        clock: Clock,
+        *,
+        resend_seconds: float = RESEND_SECONDS,
+        queue_capacity: int = QUEUE_CAPACITY,
+        tick_seconds: float = 1.0,
+    ) -> None:
         self.clock = clock
         self.resend_seconds = resend_seconds
         self.tick_seconds = tick_seconds
@@ -161,8 +167,7 @@ class AlertmanagerForwarder:
 
     async def _post(self, target: _Target, body: bytes, count: int) -> bool:
         try:
-            posted = await asyncio.wait_for(post(target.client, target.endpoint, body, target.secrets),
-                                            target.timeout)
+            posted = await asyncio.wait_for(post(target.client, target.endpoint, body, target.secrets), target.timeout)
         except TimeoutError:
             target.errors += count
             log.warning("alertmanager_post_failed", alertmanager=target.name, error="timed out")
@@ -195,4 +200,3 @@ def _forgotten(alert: Alert, now: float) -> bool:
         return alert.ends_at < now
     resolved_at = alert.resolved_at if alert.resolved_at is not None else alert.ends_at
     return resolved_at + RESOLVED_RETENTION_SECONDS < now
-

@@ -69,16 +69,25 @@ class Dispatcher:
         self._wake: asyncio.Event | None = None
         self._configure(route, inhibit_rules, time_intervals)
 
-    def reconfigure(self, route: RouteConfig, *, inhibit_rules: Sequence[InhibitRuleConfig] = (),
-                    time_intervals: Sequence[TimeIntervalConfig] = ()) -> None:
+    def reconfigure(
+        self,
+        route: RouteConfig,
+        *,
+        inhibit_rules: Sequence[InhibitRuleConfig] = (),
+        time_intervals: Sequence[TimeIntervalConfig] = (),
+    ) -> None:
         """Apply a reloaded config: regroup the current alerts; the notification log prevents re-sends."""
         alerts = {fp: a for g in self._groups.values() for fp, a in g.alerts.items()}
         self._groups.clear()
         self._configure(route, inhibit_rules, time_intervals)
         self.add(list(alerts.values()))
 
-    def _configure(self, route: RouteConfig, inhibit_rules: Sequence[InhibitRuleConfig],
-                   time_intervals: Sequence[TimeIntervalConfig]) -> None:
+    def _configure(
+        self,
+        route: RouteConfig,
+        inhibit_rules: Sequence[InhibitRuleConfig],
+        time_intervals: Sequence[TimeIntervalConfig],
+    ) -> None:
         self.route = build_route(route)
         self.inhibitor = Inhibitor(inhibit_rules)
         self.time_intervals = TimeIntervals(time_intervals)
@@ -148,7 +157,8 @@ class Dispatcher:
         if opts.mute_time_intervals and self.time_intervals.any_contains(opts.mute_time_intervals, now):
             return True
         return bool(opts.active_time_intervals) and not self.time_intervals.any_contains(
-            opts.active_time_intervals, now)
+            opts.active_time_intervals, now
+        )
 
     def _notify(self, group: AggregationGroup, alerts: Sequence[Alert], now: float) -> bool:
         """Enqueue a notification if the receiver must hear of the group; False if enqueueing failed."""
@@ -158,16 +168,28 @@ class Dispatcher:
         entry = self.notify_log.get(receiver, group.key)
         if not needs_update(entry, firing, resolved, group.route.opts.repeat_interval, now):
             return True
-        notification = Notification(receiver, group.key, group.labels, tuple(sorted(alerts, key=_order)), now,
-                                    previous_sent_at=0.0 if entry is None else entry.sent_at)
+        notification = Notification(
+            receiver,
+            group.key,
+            group.labels,
+            tuple(sorted(alerts, key=_order)),
+            now,
+            previous_sent_at=0.0 if entry is None else entry.sent_at,
+        )
         try:
             self.enqueue(notification)
         except Exception as exc:  # the outbox failing must not lose the group: retried next group_interval
             log.error("notification_enqueue_failed", receiver=receiver, group_key=group.key, error=str(exc))
             return False
         self.notify_log.log(receiver, group.key, firing, resolved)
-        log.info("notification_enqueued", receiver=receiver, group_key=group.key,
-                 status=notification.status.value, firing=len(firing), resolved=len(resolved))
+        log.info(
+            "notification_enqueued",
+            receiver=receiver,
+            group_key=group.key,
+            status=notification.status.value,
+            firing=len(firing),
+            resolved=len(resolved),
+        )
         return True
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -209,5 +231,12 @@ def _order(alert: Alert) -> tuple[object, ...]:
     """Firing first, then Alertmanager's AlertSlice order: job, instance, then the label set."""
     labels = dict(alert.labels)
     job, instance = labels.get("job"), labels.get("instance")
-    return (alert.state is not AlertState.FIRING, job is None, job or "", instance is None, instance or "",
-            len(alert.labels), alert.labels)
+    return (
+        alert.state is not AlertState.FIRING,
+        job is None,
+        job or "",
+        instance is None,
+        instance or "",
+        len(alert.labels),
+        alert.labels,
+    )

@@ -44,9 +44,12 @@ def new_client(config: HttpClientConfig, timeout: float | None = None) -> httpx.
     elif config.bearer_token:
         headers["Authorization"] = f"Bearer {config.bearer_token}"
     return httpx.AsyncClient(
-        verify=_verify(config), auth=auth, headers=headers,
+        verify=_verify(config),
+        auth=auth,
+        headers=headers,
         timeout=float(config.timeout) if timeout is None else timeout,
-        proxy=str(config.proxy_url) if config.proxy_url else None, follow_redirects=config.follow_redirects,
+        proxy=str(config.proxy_url) if config.proxy_url else None,
+        follow_redirects=config.follow_redirects,
     )
 
 
@@ -67,7 +70,11 @@ def client_secrets(config: HttpClientConfig) -> list[str]:
 
 
 async def post(
-    client: httpx.AsyncClient, url: str, body: bytes, secrets: Collection[str], *,
+    client: httpx.AsyncClient,
+    url: str,
+    body: bytes,
+    secrets: Collection[str],
+    *,
     headers: Mapping[str, str] | None = None,
 ) -> Posted:
     """POST a JSON body and classify what came back; never raises for network trouble."""

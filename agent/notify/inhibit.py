@@ -65,12 +65,16 @@ class _SourceIndex:
 
 def rule_matchers(config: InhibitRuleConfig) -> tuple[Matchers, Matchers]:
     """Source and target matchers of a rule, deprecated map forms included; MatcherError if bad."""
-    source = (*equality_matchers(config.source_match, MatchType.EQUAL),
-              *equality_matchers(config.source_match_re, MatchType.REGEX),
-              *parse_matcher_list(config.source_matchers))
-    target = (*equality_matchers(config.target_match, MatchType.EQUAL),
-              *equality_matchers(config.target_match_re, MatchType.REGEX),
-              *parse_matcher_list(config.target_matchers))
+    source = (
+        *equality_matchers(config.source_match, MatchType.EQUAL),
+        *equality_matchers(config.source_match_re, MatchType.REGEX),
+        *parse_matcher_list(config.source_matchers),
+    )
+    target = (
+        *equality_matchers(config.target_match, MatchType.EQUAL),
+        *equality_matchers(config.target_match_re, MatchType.REGEX),
+        *parse_matcher_list(config.target_matchers),
+    )
     return source, target
 
 

@@ -42,8 +42,12 @@ class Notification:
 
         Receivers (and the outbox) use it to drop a re-delivery of what they already have.
         """
-        parts = [self.receiver, self.group_key, repr(self.previous_sent_at),
-                 *sorted(f"{a.fingerprint}:{a.state.value}" for a in self.alerts)]
+        parts = [
+            self.receiver,
+            self.group_key,
+            repr(self.previous_sent_at),
+            *sorted(f"{a.fingerprint}:{a.state.value}" for a in self.alerts),
+        ]
         return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
 

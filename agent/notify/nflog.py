@@ -42,8 +42,9 @@ class LogEntry:
     sent_at: float
 
 
-def needs_update(entry: LogEntry | None, firing: Collection[str], resolved: Collection[str], repeat_interval: float,
-                 now: float) -> bool:
+def needs_update(
+    entry: LogEntry | None, firing: Collection[str], resolved: Collection[str], repeat_interval: float, now: float
+) -> bool:
     """Alertmanager's DedupStage.needsUpdate, for receivers that want resolved notifications."""
     if entry is None:
         return bool(firing)  # never tell a receiver about a group it has not heard of resolving
@@ -81,13 +82,20 @@ class NotifyLog:
         with transaction(self._db):
             self._db.execute(
                 "INSERT OR REPLACE INTO notify_log VALUES (?, ?, ?, ?, ?, ?)",
-                (receiver, group_key, json.dumps(sorted(firing)), json.dumps(sorted(resolved)), now,
-                 now + RETENTION_SECONDS),
+                (
+                    receiver,
+                    group_key,
+                    json.dumps(sorted(firing)),
+                    json.dumps(sorted(resolved)),
+                    now,
+                    now + RETENTION_SECONDS,
+                ),
             )
             self._db.execute("DELETE FROM notify_log WHERE expires_at < ?", (now,))
         self._entries[(receiver, group_key)] = entry
 
     def _load(self) -> dict[tuple[str, str], LogEntry]:
         rows = self._db.execute("SELECT receiver, group_key, firing, resolved, sent_at FROM notify_log").fetchall()
-        return {(r[0], r[1]): LogEntry(frozenset(json.loads(r[2])), frozenset(json.loads(r[3])), float(r[4]))
-                for r in rows}
+        return {
+            (r[0], r[1]): LogEntry(frozenset(json.loads(r[2])), frozenset(json.loads(r[3])), float(r[4])) for r in rows
+        }

@@ -63,8 +63,11 @@ CREATE INDEX IF NOT EXISTS outbox_seq ON outbox (seq);
 
 METRICS = (
     counter("tripwired_notifications_total", "Delivery attempts by receiver, integration and outcome."),
-    MetricMeta("tripwired_notification_latency_seconds", MetricType.HISTOGRAM,
-               "How long one delivery attempt took, by receiver."),
+    MetricMeta(
+        "tripwired_notification_latency_seconds",
+        MetricType.HISTOGRAM,
+        "How long one delivery attempt took, by receiver.",
+    ),
     gauge("tripwired_outbox_pending", "Notifications waiting in the outbox, by receiver."),
     counter("tripwired_outbox_dead_letters_total", "Notifications given up on and kept as dead letters."),
 )
@@ -183,7 +186,9 @@ class Outbox:
         """The dedup key of the group's last notification, unless it was delivered longer ago than we remember."""
         row = self._db.execute(
             "SELECT dedup_key, state, updated_at FROM outbox WHERE receiver = ? AND integration = ? AND group_key = ?"
-            " ORDER BY seq DESC LIMIT 1", lane).fetchone()
+            " ORDER BY seq DESC LIMIT 1",
+            lane,
+        ).fetchone()
         if row is None or (row[1] in (DELIVERED, SUPERSEDED) and row[2] < now - self.delivered_retention):
             return None
         return str(row[0])
@@ -239,21 +244,29 @@ class Outbox:
     def _due_rows(self) -> list[tuple[str, str, str, str]]:
         """Rows due now, oldest first, up to a batch per receiver so one backlog cannot starve the others."""
         now = self.clock.time()
-        receivers = [r for (r,) in self._db.execute(
-            "SELECT DISTINCT receiver FROM outbox WHERE state = ? AND next_attempt_at <= ?", (PENDING, now))]
+        receivers = [
+            r
+            for (r,) in self._db.execute(
+                "SELECT DISTINCT receiver FROM outbox WHERE state = ? AND next_attempt_at <= ?", (PENDING, now)
+            )
+        ]
         rows: list[tuple[str, str, str, str]] = []
         for receiver in receivers:
-            rows.extend(self._db.execute(
-                "SELECT receiver, integration, dedup_key, group_key FROM outbox"
-                " WHERE state = ? AND receiver = ? AND next_attempt_at <= ? ORDER BY seq LIMIT ?",
-                (PENDING, receiver, now, _BATCH)).fetchall())
+            rows.extend(
+                self._db.execute(
+                    "SELECT receiver, integration, dedup_key, group_key FROM outbox"
+                    " WHERE state = ? AND receiver = ? AND next_attempt_at <= ? ORDER BY seq LIMIT ?",
+                    (PENDING, receiver, now, _BATCH),
+                ).fetchall()
+            )
         return rows
 
     def _sleep_seconds(self) -> float:
         """Until the next retry falls due, at most a second; rows due but waiting for a slot wake us when one frees."""
         now = self.clock.time()
-        row = self._db.execute("SELECT MIN(next_attempt_at) FROM outbox WHERE state = ? AND next_attempt_at > ?",
-                               (PENDING, now)).fetchone()
+        row = self._db.execute(
+            "SELECT MIN(next_attempt_at) FROM outbox WHERE state = ? AND next_attempt_at > ?", (PENDING, now)
+        ).fetchone()
         if row[0] is None:
             return 1.0
         return min(1.0, max(0.01, float(row[0]) - now))
@@ -263,7 +276,9 @@ class Outbox:
         try:
             stored = self._db.execute(
                 "SELECT notification, attempts, created_at FROM outbox WHERE receiver = ? AND integration = ?"
-                " AND dedup_key = ?", row).fetchone()
+                " AND dedup_key = ?",
+                row,
+            ).fetchone()
             sender = self._sender(receiver, integration)
             if stored is None:
                 return
@@ -298,16 +313,24 @@ class Outbox:
         elif outcome is Outcome.RETRY:
             delay = self.backoff(attempts, result.retry_after)
             self._update(row, PENDING, attempts, now + delay, result.reason)
-            log.info("notification_retry", receiver=row[0], integration=row[1], attempts=attempts,
-                     delay_seconds=round(delay, 3), reason=result.reason)
+            log.info(
+                "notification_retry",
+                receiver=row[0],
+                integration=row[1],
+                attempts=attempts,
+                delay_seconds=round(delay, 3),
+                reason=result.reason,
+            )
         else:
             self._dead_letters += 1
             self._update(row, DEAD, attempts, now, result.reason)
-            log.warning("notification_dead_letter", receiver=row[0], integration=row[1], attempts=attempts,
-                        reason=result.reason)
+            log.warning(
+                "notification_dead_letter", receiver=row[0], integration=row[1], attempts=attempts, reason=result.reason
+            )
 
-    def _update(self, row: RowKey, state: str, attempts: int, next_at: float, reason: str, *,
-                any_state: bool = False) -> None:
+    def _update(
+        self, row: RowKey, state: str, attempts: int, next_at: float, reason: str, *, any_state: bool = False
+    ) -> None:
         # Only a delivery overrides a supersede: a retry of a superseded row is not needed any more.
         condition = "" if any_state else " AND state = 'pending'"
         self._db.execute(
@@ -362,8 +385,11 @@ class Outbox:
         for (receiver, integration, outcome), count in sorted(self._outcomes.items()):
             labels = labels_of(receiver=receiver, integration=integration, outcome=outcome)
             out.append(Sample("tripwired_notifications_total", labels, float(count)))
-        pending = dict(self._db.execute("SELECT receiver, COUNT(*) FROM outbox WHERE state = ? GROUP BY receiver",
-                                        (PENDING,)).fetchall())
+        pending = dict(
+            self._db.execute(
+                "SELECT receiver, COUNT(*) FROM outbox WHERE state = ? GROUP BY receiver", (PENDING,)
+            ).fetchall()
+        )
         for receiver in sorted(set(self.integrations) | set(pending)):
             waiting = float(pending.get(receiver, 0))
             out.append(Sample("tripwired_outbox_pending", labels_of(receiver=receiver), waiting))
@@ -373,8 +399,10 @@ class Outbox:
 
 
 def _histogram_samples(name: str, receiver: str, latency: _Latency) -> list[Sample]:
-    out = [Sample(f"{name}_bucket", labels_of(receiver=receiver, le=repr(bound)), float(n))
-           for bound, n in zip(LATENCY_BUCKETS, latency.buckets, strict=True)]
+    out = [
+        Sample(f"{name}_bucket", labels_of(receiver=receiver, le=repr(bound)), float(n))
+        for bound, n in zip(LATENCY_BUCKETS, latency.buckets, strict=True)
+    ]
     out.append(Sample(f"{name}_bucket", labels_of(receiver=receiver, le="+Inf"), float(latency.count)))
     out.append(Sample(f"{name}_sum", labels_of(receiver=receiver), latency.total))
     out.append(Sample(f"{name}_count", labels_of(receiver=receiver), float(latency.count)))
@@ -403,38 +431,57 @@ async def _wait_either(first: asyncio.Event, second: asyncio.Event, timeout: flo
 
 
 def notification_to_json(notification: Notification) -> str:
-    return json.dumps({
-        "receiver": notification.receiver,
-        "group_key": notification.group_key,
-        "group_labels": notification.group_labels,
-        "alerts": [_alert_to_dict(a) for a in notification.alerts],
-        "created_at": notification.created_at,
-    })
+    return json.dumps(
+        {
+            "receiver": notification.receiver,
+            "group_key": notification.group_key,
+            "group_labels": notification.group_labels,
+            "alerts": [_alert_to_dict(a) for a in notification.alerts],
+            "created_at": notification.created_at,
+        }
+    )
 
 
 def notification_from_json(text: str) -> Notification:
     data = json.loads(text)
     return Notification(
-        receiver=data["receiver"], group_key=data["group_key"], group_labels=_pairs(data["group_labels"]),
-        alerts=tuple(_alert_from_dict(a) for a in data["alerts"]), created_at=float(data["created_at"]),
+        receiver=data["receiver"],
+        group_key=data["group_key"],
+        group_labels=_pairs(data["group_labels"]),
+        alerts=tuple(_alert_from_dict(a) for a in data["alerts"]),
+        created_at=float(data["created_at"]),
     )
 
 
 def _alert_to_dict(alert: Alert) -> dict[str, Any]:
     return {
-        "labels": alert.labels, "annotations": alert.annotations, "state": alert.state.value, "value": alert.value,
-        "active_at": alert.active_at, "starts_at": alert.starts_at, "ends_at": alert.ends_at,
-        "resolved_at": alert.resolved_at, "generator_url": alert.generator_url, "rule": alert.rule,
+        "labels": alert.labels,
+        "annotations": alert.annotations,
+        "state": alert.state.value,
+        "value": alert.value,
+        "active_at": alert.active_at,
+        "starts_at": alert.starts_at,
+        "ends_at": alert.ends_at,
+        "resolved_at": alert.resolved_at,
+        "generator_url": alert.generator_url,
+        "rule": alert.rule,
         "fingerprint": alert.fingerprint,
     }
 
 
 def _alert_from_dict(data: dict[str, Any]) -> Alert:
     return Alert(
-        labels=_pairs(data["labels"]), annotations=_pairs(data["annotations"]), state=AlertState(data["state"]),
-        value=float(data["value"]), active_at=float(data["active_at"]), starts_at=float(data["starts_at"]),
-        ends_at=float(data["ends_at"]), resolved_at=None if data["resolved_at"] is None else float(data["resolved_at"]),
-        generator_url=data["generator_url"], rule=data["rule"], fingerprint=data["fingerprint"],
+        labels=_pairs(data["labels"]),
+        annotations=_pairs(data["annotations"]),
+        state=AlertState(data["state"]),
+        value=float(data["value"]),
+        active_at=float(data["active_at"]),
+        starts_at=float(data["starts_at"]),
+        ends_at=float(data["ends_at"]),
+        resolved_at=None if data["resolved_at"] is None else float(data["resolved_at"]),
+        generator_url=data["generator_url"],
+        rule=data["rule"],
+        fingerprint=data["fingerprint"],
     )
 
 

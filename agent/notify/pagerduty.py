@@ -31,10 +31,27 @@ MAX_SUMMARY_CHARS = 1024
 DEFAULT_SEVERITY = "error"  # Alertmanager's default when nothing says otherwise
 SEVERITY_RANK = {"critical": 3, "error": 2, "warning": 1, "info": 0}
 SEVERITY_ALIASES = {
-    "critical": "critical", "crit": "critical", "page": "critical", "fatal": "critical", "p1": "critical",
-    "error": "error", "err": "error", "high": "error", "major": "error", "p2": "error",
-    "warning": "warning", "warn": "warning", "medium": "warning", "minor": "warning", "p3": "warning",
-    "info": "info", "informational": "info", "low": "info", "none": "info", "p4": "info", "p5": "info",
+    "critical": "critical",
+    "crit": "critical",
+    "page": "critical",
+    "fatal": "critical",
+    "p1": "critical",
+    "error": "error",
+    "err": "error",
+    "high": "error",
+    "major": "error",
+    "p2": "error",
+    "warning": "warning",
+    "warn": "warning",
+    "medium": "warning",
+    "minor": "warning",
+    "p3": "warning",
+    "info": "info",
+    "informational": "info",
+    "low": "info",
+    "none": "info",
+    "p4": "info",
+    "p5": "info",
 }
 TRIMMED_DETAILS = {
     "error": "Custom details have been removed because the original event exceeds the maximum size of 512kB",
@@ -77,12 +94,18 @@ def custom_details(alerts: Sequence[Alert], extra: dict[str, str]) -> dict[str, 
 
 def _detail(alert: Alert) -> dict[str, Any]:
     status = "firing" if alert.state is AlertState.FIRING else "resolved"
-    return {"status": status, "labels": dict(alert.labels), "annotations": dict(alert.annotations),
-            "startsAt": go_time(alert.starts_at), "generatorURL": alert.generator_url}
+    return {
+        "status": status,
+        "labels": dict(alert.labels),
+        "annotations": dict(alert.annotations),
+        "startsAt": go_time(alert.starts_at),
+        "generatorURL": alert.generator_url,
+    }
 
 
-def event(notification: Notification, alerts: Sequence[Alert], config: PagerdutyConfig, *,
-          external_url: str, source: str) -> dict[str, Any]:
+def event(
+    notification: Notification, alerts: Sequence[Alert], config: PagerdutyConfig, *, external_url: str, source: str
+) -> dict[str, Any]:
     """The Events API v2 body, before any trimming for size."""
     labels = common([dict(a.labels) for a in alerts])
     payload = {
@@ -126,8 +149,14 @@ def encode(message: dict[str, Any]) -> bytes:
 class PagerdutySender:
     """Sends trigger and resolve events to one PagerDuty service."""
 
-    def __init__(self, config: PagerdutyConfig, *, external_url: str, source: str | None = None,
-                 client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        config: PagerdutyConfig,
+        *,
+        external_url: str,
+        source: str | None = None,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
         self.config = config
         self.external_url = external_url
         self.source = source or socket.gethostname()

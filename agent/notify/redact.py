@@ -18,8 +18,10 @@ from agent.config.types import Secret
 REDACTED = "<redacted>"
 
 # scheme://[userinfo@]host[:port][/path][?query][#fragment], up to whitespace or a quote.
-_URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^/\s@'\"<>]*@)?(?P<host>[^/\s?#'\"<>]*)"
-                  r"(?P<rest>[/?#][^\s'\"<>]*)?")
+_URL = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^/\s@'\"<>]*@)?(?P<host>[^/\s?#'\"<>]*)"
+    r"(?P<rest>[/?#][^\s'\"<>]*)?"
+)
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:

@@ -51,8 +51,7 @@ class RouteOpts:
     active_time_intervals: tuple[str, ...] = ()
 
 
-_ROOT_DEFAULTS = RouteOpts("", frozenset(), False, DEFAULT_GROUP_WAIT, DEFAULT_GROUP_INTERVAL,
-                           DEFAULT_REPEAT_INTERVAL)
+_ROOT_DEFAULTS = RouteOpts("", frozenset(), False, DEFAULT_GROUP_WAIT, DEFAULT_GROUP_INTERVAL, DEFAULT_REPEAT_INTERVAL)
 
 
 @dataclass(frozen=True)

@@ -98,8 +98,11 @@ def load_route(config_path: str) -> Route:
     # Only the routing parts are read, so a config with receivers or collectors this
     # module knows nothing about still loads.
     route = load_text(RouteConfig, yaml.safe_dump(data["route"]), f"{config_path} (route)")
-    intervals = load_text(_TimeIntervals, yaml.safe_dump({"time_intervals": data.get("time_intervals") or []}),
-                          f"{config_path} (time_intervals)").time_intervals
+    intervals = load_text(
+        _TimeIntervals,
+        yaml.safe_dump({"time_intervals": data.get("time_intervals") or []}),
+        f"{config_path} (time_intervals)",
+    ).time_intervals
     receivers = [str(r.get("name")) for r in data.get("receivers") or [] if isinstance(r, dict)]
     errors = validate_alerting(route, receivers=receivers, time_intervals=intervals)
     if errors:
@@ -121,6 +124,8 @@ def _check(route: Route, case: RouteTestCase) -> str:
     if got == case.receivers:
         return ""
     name = f"    name: {case.name},\n" if case.name else ""
-    return (f"{name}    labels: {format_label_set(labels_of(case.labels))}\n"
-            f"    expected receivers: {','.join(case.receivers)}\n"
-            f"    got receivers:      {','.join(got)}")
+    return (
+        f"{name}    labels: {format_label_set(labels_of(case.labels))}\n"
+        f"    expected receivers: {','.join(case.receivers)}\n"
+        f"    got receivers:      {','.join(got)}"
+    )

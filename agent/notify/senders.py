@@ -23,12 +23,17 @@ def build_senders(receivers: Sequence[ReceiverConfig], *, external_url: str) -> 
     out: Integrations = {}
     for receiver in receivers:
         integrations: list[tuple[str, Sender]] = []
-        integrations.extend((f"slack/{i}", SlackSender(c, external_url=external_url))
-                            for i, c in enumerate(receiver.slack_configs))
-        integrations.extend((f"pagerduty/{i}", PagerdutySender(c, external_url=external_url))
-                            for i, c in enumerate(receiver.pagerduty_configs))
-        integrations.extend((f"webhook/{i}", WebhookSender(c, external_url=external_url))
-                            for i, c in enumerate(receiver.webhook_configs))
+        integrations.extend(
+            (f"slack/{i}", SlackSender(c, external_url=external_url)) for i, c in enumerate(receiver.slack_configs)
+        )
+        integrations.extend(
+            (f"pagerduty/{i}", PagerdutySender(c, external_url=external_url))
+            for i, c in enumerate(receiver.pagerduty_configs)
+        )
+        integrations.extend(
+            (f"webhook/{i}", WebhookSender(c, external_url=external_url))
+            for i, c in enumerate(receiver.webhook_configs)
+        )
         out[receiver.name] = integrations
     return out
 
@@ -54,13 +59,26 @@ def test_notification(receiver: str, now: float) -> Notification:
         description=f"Sent by `tripwired notify test --receiver {receiver}`. No action is needed.",
     )
     alert = Alert(
-        labels=labels, annotations=annotations, state=AlertState.FIRING, value=1.0, active_at=now,
-        starts_at=now, ends_at=now + TEST_VALID_SECONDS, resolved_at=None, generator_url="",
-        rule=f"tripwired;test;{TEST_ALERTNAME}", fingerprint=fingerprint(labels),
+        labels=labels,
+        annotations=annotations,
+        state=AlertState.FIRING,
+        value=1.0,
+        active_at=now,
+        starts_at=now,
+        ends_at=now + TEST_VALID_SECONDS,
+        resolved_at=None,
+        generator_url="",
+        rule=f"tripwired;test;{TEST_ALERTNAME}",
+        fingerprint=fingerprint(labels),
     )
     group_labels = labels_of(alertname=TEST_ALERTNAME)
-    return Notification(receiver=receiver, group_key=f'{{}}:{{alertname="{TEST_ALERTNAME}"}}',
-                        group_labels=group_labels, alerts=(alert,), created_at=now)
+    return Notification(
+        receiver=receiver,
+        group_key=f'{{}}:{{alertname="{TEST_ALERTNAME}"}}',
+        group_labels=group_labels,
+        alerts=(alert,),
+        created_at=now,
+    )
 
 
 async def send_test(integrations: Sequence[tuple[str, Sender]], notification: Notification) -> dict[str, Result]:

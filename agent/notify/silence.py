@@ -111,10 +111,13 @@ class Silences:
             raise SilenceError(f"silence {silence_id} already expired")
         starts_at = now if state is SilenceState.PENDING else silence.starts_at
         with transaction(self._db):
-            self._db.execute("UPDATE notify_silences SET starts_at = ?, ends_at = ?, updated_at = ? WHERE id = ?",
-                             (starts_at, now, now, silence_id))
-        self._cache[silence_id] = Silence(silence.id, silence.matchers, starts_at, now, silence.created_by,
-                                          silence.comment, now)
+            self._db.execute(
+                "UPDATE notify_silences SET starts_at = ?, ends_at = ?, updated_at = ? WHERE id = ?",
+                (starts_at, now, now, silence_id),
+            )
+        self._cache[silence_id] = Silence(
+            silence.id, silence.matchers, starts_at, now, silence.created_by, silence.comment, now
+        )
 
     def get(self, silence_id: str) -> Silence:
         """One silence by id; SilenceError when there is none."""
@@ -167,8 +170,10 @@ class Silences:
 
     def _insert(self, silences: Sequence[Silence], source: str, *, replace: bool) -> None:
         verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
-        self._db.executemany(f"{verb} INTO notify_silences ({_COLUMNS}, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                             [(*_to_row(s), source) for s in silences])
+        self._db.executemany(
+            f"{verb} INTO notify_silences ({_COLUMNS}, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(*_to_row(s), source) for s in silences],
+        )
 
     def _fresh(self) -> dict[str, Silence]:
         """The cached silences, re-read when this or another connection changed the table."""
@@ -268,8 +273,15 @@ def _matcher_json(matcher: Matcher) -> dict[str, Any]:
 
 def _to_row(silence: Silence) -> tuple[object, ...]:
     matchers = json.dumps([[m.name, m.type.value, m.value] for m in silence.matchers])
-    return (silence.id, matchers, silence.starts_at, silence.ends_at, silence.created_by, silence.comment,
-            silence.updated_at)
+    return (
+        silence.id,
+        matchers,
+        silence.starts_at,
+        silence.ends_at,
+        silence.created_by,
+        silence.comment,
+        silence.updated_at,
+    )
 
 
 def _from_row(row: Sequence[Any]) -> Silence:

@@ -63,8 +63,9 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def slack_message(notification: Notification, alerts: Sequence[Alert], external_url: str,
-                  config: SlackConfig | None = None) -> dict[str, Any]:
+def slack_message(
+    notification: Notification, alerts: Sequence[Alert], external_url: str, config: SlackConfig | None = None
+) -> dict[str, Any]:
     """The webhook body: Block Kit blocks and the `text` notifications and old clients show."""
     heading = title(notification, alerts)
     header = {"type": "header", "text": {"type": "plain_text", "text": _cut(heading, MAX_HEADER_CHARS)}}

@@ -17,8 +17,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from agent.config.alerting import TimeIntervalConfig, TimeIntervalSpec
 
 _WEEKDAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
-_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september",
-           "october", "november", "december")
+_MONTHS = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
 _TIME = re.compile(r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")
 
 Range = tuple[int, int]  # inclusive
@@ -43,11 +55,13 @@ class TimeInterval:
         t = datetime.fromtimestamp(unix_seconds, self.location)
         minute = t.hour * 60 + t.minute
         weekday = (t.weekday() + 1) % 7  # Python counts from Monday, Alertmanager from Sunday
-        return (_any(self.times, lambda r: r[0] <= minute < r[1])
-                and _any(self.days_of_month, lambda r: _day_in(r, t))
-                and _any(self.months, lambda r: r[0] <= t.month <= r[1])
-                and _any(self.weekdays, lambda r: r[0] <= weekday <= r[1])
-                and _any(self.years, lambda r: r[0] <= t.year <= r[1]))
+        return (
+            _any(self.times, lambda r: r[0] <= minute < r[1])
+            and _any(self.days_of_month, lambda r: _day_in(r, t))
+            and _any(self.months, lambda r: r[0] <= t.month <= r[1])
+            and _any(self.weekdays, lambda r: r[0] <= weekday <= r[1])
+            and _any(self.years, lambda r: r[0] <= t.year <= r[1])
+        )
 
 
 class TimeIntervals:
@@ -137,6 +151,7 @@ def _named(names: tuple[str, ...], kind: str, numbers: bool) -> Callable[[str], 
         if numbers and text.lstrip("-").isdigit():
             return int(text)
         raise IntervalError(f"{text} is not a valid {kind}")
+
     return member
 
 

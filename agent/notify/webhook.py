@@ -89,8 +89,9 @@ def _go_quote_meta(text: str) -> str:
     return "".join(f"\\{c}" if c in _GO_QUOTE_META else c for c in text)
 
 
-def webhook_message(notification: Notification, alerts: Sequence[Alert], external_url: str,
-                    max_alerts: int = 0) -> dict[str, Any]:
+def webhook_message(
+    notification: Notification, alerts: Sequence[Alert], external_url: str, max_alerts: int = 0
+) -> dict[str, Any]:
     """The version 4 payload, with at most `max_alerts` alerts (0: all)."""
     kept = alerts[:max_alerts] if max_alerts else alerts
     data = template_data(notification, kept, external_url)

@@ -39,8 +39,9 @@ class TemplateExpander:
             return cached
         try:
             template = self._template(text)
-            result = template.expand(labels=labels, value=value, external_labels=self.external_labels,
-                                     external_url=self.external_url)
+            result = template.expand(
+                labels=labels, value=value, external_labels=self.external_labels, external_url=self.external_url
+            )
         except TemplateError as exc:
             log.warning("template_expansion_failed", rule=self.rule, template=text, error=str(exc))
             return text

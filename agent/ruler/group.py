@@ -57,8 +57,9 @@ class Group:
     def _rule(self, spec: RuleSpec, external: ExternalInfo) -> Rule:
         if spec.kind is RuleKind.RECORD:
             return RecordingRule(spec, self.spec.limit)
-        return AlertingRule(spec, group_key=self.key, limit=self.spec.limit, interval_ms=self.interval_ms,
-                            external=external)
+        return AlertingRule(
+            spec, group_key=self.key, limit=self.spec.limit, interval_ms=self.interval_ms, external=external
+        )
 
     def source(self, index: int) -> str:
         """The store source of rule `index`: its series go stale when they vanish from its result."""

@@ -34,11 +34,15 @@ Notify = Callable[[Sequence[Alert]], None]
 MIN_TRIGGER_SPACING_S = 0.2
 
 SELF_METRICS = (
-    gauge("tripwired_rule_evaluation_duration_seconds",
-          "Duration of the last evaluation of each rule (summed over rules of the same name in a group)."),
+    gauge(
+        "tripwired_rule_evaluation_duration_seconds",
+        "Duration of the last evaluation of each rule (summed over rules of the same name in a group).",
+    ),
     counter("tripwired_rule_evaluation_failures_total", "Rule evaluations that failed, per rule group."),
-    counter("tripwired_rule_group_iterations_missed_total",
-            "Scheduled rule group evaluations skipped because the previous one ran late."),
+    counter(
+        "tripwired_rule_group_iterations_missed_total",
+        "Scheduled rule group evaluations skipped because the previous one ran late.",
+    ),
     counter("tripwired_rule_group_iterations_total", "Rule group evaluations, scheduled or triggered."),
     gauge("tripwired_rule_group_last_duration_seconds", "Duration of the last evaluation of the rule group."),
     gauge("tripwired_rule_group_interval_seconds", "The interval of the rule group."),
@@ -187,8 +191,9 @@ class RuleManager:
                 self._evaluate(group, schedule, now)
             elif schedule.triggered_s is not None and schedule.triggered_s <= now:
                 self._evaluate(group, schedule, now)
-        upcoming = [min(s.next_s, math.inf if s.triggered_s is None else s.triggered_s)
-                    for s in self._schedules.values()]
+        upcoming = [
+            min(s.next_s, math.inf if s.triggered_s is None else s.triggered_s) for s in self._schedules.values()
+        ]
         return max(0.0, min(upcoming, default=math.inf) - self.clock.time())
 
     @staticmethod
@@ -271,8 +276,9 @@ async def _wait_any(stop: asyncio.Event, wake: asyncio.Event, timeout: float) ->
     """Sleep until `stop` or `wake` is set or `timeout` seconds have passed."""
     waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
     try:
-        await asyncio.wait(waiters, timeout=None if math.isinf(timeout) else timeout,
-                           return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(
+            waiters, timeout=None if math.isinf(timeout) else timeout, return_when=asyncio.FIRST_COMPLETED
+        )
     finally:
         for waiter in waiters:
             waiter.cancel()

@@ -261,11 +261,13 @@ class _FileParser:
             self.templates(fields, context)  # recording rules' labels are not templates
         if kind is None or expr is None:
             return None
-        return RuleSpec(kind, name, expr, hold, keep, tuple(labels.items()), annotations, index,
-                        node.start_mark.line + 1)
+        return RuleSpec(
+            kind, name, expr, hold, keep, tuple(labels.items()), annotations, index, node.start_mark.line + 1
+        )
 
-    def rule_kind(self, node: yaml.Node, fields: dict[str, yaml.Node], context: str,
-                  alert: str | None, record: str | None) -> RuleKind | None:
+    def rule_kind(
+        self, node: yaml.Node, fields: dict[str, yaml.Node], context: str, alert: str | None, record: str | None
+    ) -> RuleKind | None:
         if alert and record:
             self.error(node, context, "only one of 'record' and 'alert' must be set")
             return None

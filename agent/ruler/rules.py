@@ -92,14 +92,14 @@ class RecordingRule:
 class AlertingRule:
     """An alerting rule, its active alerts and its health."""
 
-    def __init__(self, spec: RuleSpec, *, group_key: str, limit: int, interval_ms: int,
-                 external: ExternalInfo) -> None:
+    def __init__(self, spec: RuleSpec, *, group_key: str, limit: int, interval_ms: int, external: ExternalInfo) -> None:
         self.spec = spec
         self.name = spec.name
         self.expr = parse_expr(spec.expr)
         self.rule_id = f"{group_key};{spec.name}"
-        self.params = AlertRule(spec.name, spec.hold_ms, spec.keep_firing_for_ms, spec.labels, spec.annotations,
-                                limit, interval_ms)
+        self.params = AlertRule(
+            spec.name, spec.hold_ms, spec.keep_firing_for_ms, spec.labels, spec.annotations, limit, interval_ms
+        )
         self.expander = TemplateExpander(self.rule_id, dict(external.labels), external.url)
         self.url = generator_url(external.url, spec.expr)
         self.external = external
@@ -113,14 +113,20 @@ class AlertingRule:
         self.active = result.active
         if result.error is not None:
             raise RuleError(result.error)
-        alerts = [to_alert(a, rule_id=self.rule_id, url=self.url, external_labels=self.external.labels)
-                  for a in result.to_send]
+        alerts = [
+            to_alert(a, rule_id=self.rule_id, url=self.url, external_labels=self.external.labels)
+            for a in result.to_send
+        ]
         return list(result.samples), alerts
 
     def alerts(self) -> list[Alert]:
         """Pending and firing alerts (not the resolved ones kept for re-sending)."""
-        return [to_alert(a, rule_id=self.rule_id, url=self.url, external_labels=self.external.labels)
-                for a in self.active.values() if a.state is not AlertState.INACTIVE]
+        return [
+            to_alert(a, rule_id=self.rule_id, url=self.url, external_labels=self.external.labels)
+            for a in self.active.values()
+            if a.state is not AlertState.INACTIVE
+        ]
+
 
 Rule = RecordingRule | AlertingRule
 

@@ -38,8 +38,9 @@ CREATE TABLE IF NOT EXISTS ruler_alerts (
 );
 """
 
-_COLUMNS = ("labels, annotations, state, value, active_at, fired_at, resolved_at, keep_firing_since, "
-            "last_sent_at, valid_until")
+_COLUMNS = (
+    "labels, annotations, state, value, active_at, fired_at, resolved_at, keep_firing_since, last_sent_at, valid_until"
+)
 
 RuleKey = tuple[str, str]  # (group key, rule key)
 
@@ -84,18 +85,32 @@ class AlertStateStore:
 
 def _to_row(alert: ActiveAlert) -> tuple[object, ...]:
     return (
-        json.dumps(alert.labels), json.dumps(alert.annotations), alert.state.value, alert.value,
-        alert.active_at_ms, alert.fired_at_ms, alert.resolved_at_ms, alert.keep_firing_since_ms,
-        alert.last_sent_at_ms, alert.valid_until_ms,
+        json.dumps(alert.labels),
+        json.dumps(alert.annotations),
+        alert.state.value,
+        alert.value,
+        alert.active_at_ms,
+        alert.fired_at_ms,
+        alert.resolved_at_ms,
+        alert.keep_firing_since_ms,
+        alert.last_sent_at_ms,
+        alert.valid_until_ms,
     )
 
 
 def _from_row(row: Sequence[Any]) -> ActiveAlert:
     labels, annotations, state, value, active_at, fired_at, resolved_at, keep_since, last_sent, valid_until = row
     return ActiveAlert(
-        labels=_pairs(labels), annotations=_pairs(annotations), state=AlertState(state), value=float(value),
-        active_at_ms=int(active_at), fired_at_ms=fired_at, resolved_at_ms=resolved_at,
-        keep_firing_since_ms=keep_since, last_sent_at_ms=last_sent, valid_until_ms=valid_until,
+        labels=_pairs(labels),
+        annotations=_pairs(annotations),
+        state=AlertState(state),
+        value=float(value),
+        active_at_ms=int(active_at),
+        fired_at_ms=fired_at,
+        resolved_at_ms=resolved_at,
+        keep_firing_since_ms=keep_since,
+        last_sent_at_ms=last_sent,
+        valid_until_ms=valid_until,
     )
 
 

@@ -20,8 +20,9 @@ from agent.ruler.duration import parse_duration_ms
 DEFAULT_EVALUATION_INTERVAL_MS = 60_000
 
 _FILE_KEYS = frozenset({"rule_files", "evaluation_interval", "group_eval_order", "tests"})
-_GROUP_KEYS = frozenset({"interval", "input_series", "alert_rule_test", "promql_expr_test", "external_labels",
-                         "external_url", "name"})
+_GROUP_KEYS = frozenset(
+    {"interval", "input_series", "alert_rule_test", "promql_expr_test", "external_labels", "external_url", "name"}
+)
 _SERIES_KEYS = frozenset({"series", "values"})
 _ALERT_TEST_KEYS = frozenset({"eval_time", "alertname", "exp_alerts"})
 _EXP_ALERT_KEYS = frozenset({"exp_labels", "exp_annotations"})
@@ -205,8 +206,7 @@ def _duration(data: Any) -> int:
 
 def _float(data: Any) -> float:
     text = str(data)
-    special = {"nan": "nan", "+inf": "inf", "inf": "inf", "-inf": "-inf", ".nan": "nan", ".inf": "inf",
-               "-.inf": "-inf"}
+    special = {"nan": "nan", "+inf": "inf", "inf": "inf", "-inf": "-inf", ".nan": "nan", ".inf": "inf", "-.inf": "-inf"}
     try:
         return float(special.get(text.lower(), text))
     except ValueError as exc:

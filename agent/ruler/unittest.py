@@ -120,8 +120,10 @@ class _TestRun:
         for alert_test in self.test.alert_tests:
             if not alert_test.alertname:
                 suffix = f" (in TestGroup {self.test.name})" if self.test.name else ""
-                return [f"an item under alert_rule_test misses required attribute alertname at eval_time "
-                        f"{format_duration_ms(alert_test.eval_time_ms)}{suffix}"]
+                return [
+                    f"an item under alert_rule_test misses required attribute alertname at eval_time "
+                    f"{format_duration_ms(alert_test.eval_time_ms)}{suffix}"
+                ]
         return []
 
     def _load_groups(self) -> list[Group]:
@@ -172,8 +174,11 @@ class _TestRun:
         failures: list[str] = []
         for group in groups:
             group.evaluate(ts, self.engine, self.store, self.clock)
-            failures.extend(f"    rule: {rule.name}, time: {duration_string(ts)}, err: {rule.health.last_error}"
-                            for rule in group.rules if rule.health.health == "err")
+            failures.extend(
+                f"    rule: {rule.name}, time: {duration_string(ts)}, err: {rule.health.last_error}"
+                for rule in group.rules
+                if rule.health.health == "err"
+            )
         return failures
 
     def _check_alerts(self, groups: Sequence[Group], eval_time: int) -> list[str]:
@@ -184,8 +189,10 @@ class _TestRun:
             for rule in group.alerting_rules():
                 if rule.name in names:
                     got.setdefault(rule.name, []).extend(
-                        _Got(a.labels, a.annotations) for a in rule.active.values()
-                        if a.state is AlertState.FIRING and a.resolved_at_ms is None)
+                        _Got(a.labels, a.annotations)
+                        for a in rule.active.values()
+                        if a.state is AlertState.FIRING and a.resolved_at_ms is None
+                    )
         return [e for t in tests if (e := self._compare_alerts(t, got.get(t.alertname, []))) is not None]
 
     def _compare_alerts(self, test: AlertTest, got: list[_Got]) -> str | None:
@@ -199,8 +206,10 @@ class _TestRun:
             return None
         exp_text = indent_lines(_alerts_string(expected), " " * 12)
         got_text = indent_lines(_alerts_string(got), " " * 12)
-        return (f"{self.prefix}    alertname: {test.alertname}, time: {format_duration_ms(test.eval_time_ms)}, \n"
-                f"        exp:{exp_text}, \n        got:{got_text}")
+        return (
+            f"{self.prefix}    alertname: {test.alertname}, time: {format_duration_ms(test.eval_time_ms)}, \n"
+            f"        exp:{exp_text}, \n        got:{got_text}"
+        )
 
     def _check_promql(self, test: PromQLTest) -> str | None:
         where = f"    expr: {go_quote(test.expr)}, time: {format_duration_ms(test.eval_time_ms)}"

@@ -94,8 +94,14 @@ def external_url(config: Config) -> str:
 class Daemon:
     """One running agent. Construction validates and loads everything; `run()` returns the exit code."""
 
-    def __init__(self, config: Config, *, config_path: str | None = None, clock: Clock | None = None,
-                 notifier: SdNotifier | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        config_path: str | None = None,
+        clock: Clock | None = None,
+        notifier: SdNotifier | None = None,
+    ) -> None:
         self.config = config
         self.notifier = notifier or SdNotifier.from_env()  # a no-op outside systemd
         self.config_path = config_path
@@ -109,9 +115,13 @@ class Daemon:
         self.notifications = self._notifications(config)
         self.store.declare(self.notifications.metrics())
         self.ruler = RuleManager(
-            store=self.store, clock=self.clock, notify=self.notifications.notify, engine=self.engine,
+            store=self.store,
+            clock=self.clock,
+            notify=self.notifications.notify,
+            engine=self.engine,
             evaluation_interval_s=float(config.global_.evaluation_interval),
-            external_labels=config.global_.external_labels, external_url=external_url(config),
+            external_labels=config.global_.external_labels,
+            external_url=external_url(config),
             state=self._state_store(config),
         )
         self._load_rules(config)
@@ -180,13 +190,20 @@ class Daemon:
         except OSError as exc:
             log.error("listen_failed", address=self.config.web.listen_address, error=exc.strerror)
             return 1
-        log.info("started", listen_address=f"{bound[0]}:{bound[1]}", collectors=len(self.runner.states),
-                 rule_groups=len(self.ruler.groups()))
+        log.info(
+            "started",
+            listen_address=f"{bound[0]}:{bound[1]}",
+            collectors=len(self.runner.states),
+            rule_groups=len(self.ruler.groups()),
+        )
         self._install_signal_handlers()
         self._start_runner()
         # READY=1 after the first collection, STATUS=, WATCHDOG=1 from this loop, STOPPING=1 at stop.
-        self._spawn(notify_lifecycle(self.notifier, ready=self.runner.ready, stop=self.stop,
-                                     describe=lambda: self._status(bound)))
+        self._spawn(
+            notify_lifecycle(
+                self.notifier, ready=self.runner.ready, stop=self.stop, describe=lambda: self._status(bound)
+            )
+        )
         self._spawn(self.run_ruler(self.stop))
         self._spawn(self._housekeeping())
         for task in self.notifications.tasks(self.stop):
@@ -201,8 +218,9 @@ class Daemon:
         return 0
 
     def _routes(self) -> dict[tuple[str, str], Handler]:
-        status = RuntimeStatusSource(self.ruler, lambda: self.runner, self.notifications.silences,
-                                     self.notifications.outbox)
+        status = RuntimeStatusSource(
+            self.ruler, lambda: self.runner, self.notifications.silences, self.notifications.outbox
+        )
         routes = {**build_routes(self._web_context()), **status_routes(status, now=self.clock.time)}
         users = self.config.web.basic_auth_users
         # Health checks stay open for probes (systemd, Kubernetes); everything else asks, as Prometheus does.
@@ -213,14 +231,20 @@ class Daemon:
         return tls_context(tls) if tls is not None else None
 
     def _status(self, bound: tuple[str, int]) -> str:
-        return (f"serving on {bound[0]}:{bound[1]}: {len(self.runner.states)} collectors, "
-                f"{len(self.ruler.groups())} rule groups")
+        return (
+            f"serving on {bound[0]}:{bound[1]}: {len(self.runner.states)} collectors, "
+            f"{len(self.ruler.groups())} rule groups"
+        )
 
     def _web_context(self) -> WebContext:
         return WebContext(
-            exposition=self.exposition, engine=self.engine, now=self.clock.time,
-            is_ready=self._is_ready, reload=self.reload,
-            rules=lambda: rules_json(self.ruler), alerts=lambda: alerts_json(self.ruler),
+            exposition=self.exposition,
+            engine=self.engine,
+            now=self.clock.time,
+            is_ready=self._is_ready,
+            reload=self.reload,
+            rules=lambda: rules_json(self.ruler),
+            alerts=lambda: alerts_json(self.ruler),
             silences=SilencesApi(self.notifications.silences) if self.notifications.silences else None,
         )
 
@@ -307,8 +331,7 @@ class Daemon:
 
     def _configure_ruler(self, config: Config) -> None:
         self.ruler.default_interval_ms = int(config.global_.evaluation_interval * 1000)
-        self.ruler.external = ExternalInfo(tuple(sorted(config.global_.external_labels.items())),
-                                           external_url(config))
+        self.ruler.external = ExternalInfo(tuple(sorted(config.global_.external_labels.items())), external_url(config))
 
     async def _restart_runner(self, config: Config) -> None:
         """Swap the collectors; series of collectors that are gone go stale."""

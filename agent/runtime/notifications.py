@@ -31,9 +31,13 @@ def alerting_errors(config: Config) -> list[str]:
         if config.receivers:
             errors.append("route: receivers are configured but no route leads to them")
         return errors
-    return errors + validate_alerting(config.route, receivers=[r.name for r in config.receivers],
-                                      inhibit_rules=config.inhibit_rules, time_intervals=config.time_intervals,
-                                      silences=config.silences)
+    return errors + validate_alerting(
+        config.route,
+        receivers=[r.name for r in config.receivers],
+        inhibit_rules=config.inhibit_rules,
+        time_intervals=config.time_intervals,
+        silences=config.silences,
+    )
 
 
 class Notifications:
@@ -52,9 +56,14 @@ class Notifications:
             self.integrations = build_senders(config.receivers, external_url=external_url)
             self.outbox = Outbox(config.state_dir, self.integrations, clock)
             self.dispatcher = Dispatcher(
-                config.route, inhibit_rules=config.inhibit_rules, time_intervals=config.time_intervals,
-                silences=self.silences, notify_log=NotifyLog(config.state_dir, clock), clock=clock,
-                enqueue=self.outbox.enqueue)
+                config.route,
+                inhibit_rules=config.inhibit_rules,
+                time_intervals=config.time_intervals,
+                silences=self.silences,
+                notify_log=NotifyLog(config.state_dir, clock),
+                clock=clock,
+                enqueue=self.outbox.enqueue,
+            )
         if config.alertmanagers:
             self.forwarder = AlertmanagerForwarder(config.alertmanagers, clock)
 
@@ -79,8 +88,9 @@ class Notifications:
         if self.silences is not None:
             self.silences.load_config(config.silences)
         if self.dispatcher is not None and config.route is not None:
-            self.dispatcher.reconfigure(config.route, inhibit_rules=config.inhibit_rules,
-                                        time_intervals=config.time_intervals)
+            self.dispatcher.reconfigure(
+                config.route, inhibit_rules=config.inhibit_rules, time_intervals=config.time_intervals
+            )
 
     def metrics(self) -> list[MetricMeta]:
         return [*(self.outbox.metrics() if self.outbox else ()), *(self.forwarder.metrics() if self.forwarder else ())]
@@ -114,8 +124,9 @@ class SilencesApi:
             ends_at = parse_rfc3339(str(body["endsAt"]))
         except KeyError as exc:
             raise SilenceError(f"missing field {exc.args[0]}") from exc
-        return self._silences.add(matchers, starts_at, ends_at, str(body.get("createdBy", "")),
-                                  str(body.get("comment", "")))
+        return self._silences.add(
+            matchers, starts_at, ends_at, str(body.get("createdBy", "")), str(body.get("comment", ""))
+        )
 
     def expire(self, silence_id: str) -> None:
         self._silences.expire(silence_id)

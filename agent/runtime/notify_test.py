@@ -13,8 +13,7 @@ from agent.runtime.daemon import external_url
 
 async def notify_test(config: Config, receiver: str, out: TextIO) -> int:
     """0 when every integration of the receiver accepted it, 1 otherwise, 2 for an unknown receiver."""
-    integrations = build_senders([r for r in config.receivers if r.name == receiver],
-                                 external_url=external_url(config))
+    integrations = build_senders([r for r in config.receivers if r.name == receiver], external_url=external_url(config))
     if receiver not in integrations:
         known = ", ".join(r.name for r in config.receivers) or "none"
         out.write(f"no receiver named {receiver!r} (configured: {known})\n")

@@ -32,17 +32,14 @@ def _call(listen_address: str, method: str, query: str = "", body: dict[str, Any
 
 
 def _matcher_json(text: str) -> dict[str, Any]:
-    for op, is_equal, is_regex in (("!~", False, True), ("=~", True, True), ("!=", False, False),
-                                   ("=", True, False)):
+    for op, is_equal, is_regex in (("!~", False, True), ("=~", True, True), ("!=", False, False), ("=", True, False)):
         name, sep, value = text.partition(op)
         if sep:
-            return {"name": name.strip(), "value": value.strip().strip('"'), "isRegex": is_regex,
-                    "isEqual": is_equal}
+            return {"name": name.strip(), "value": value.strip().strip('"'), "isRegex": is_regex, "isEqual": is_equal}
     raise QueryError(f"bad matcher {text!r}: use name=value, name!=value, name=~regex or name!~regex", 2)
 
 
-def add(listen_address: str, matchers: list[str], duration_s: float, *, author: str, comment: str,
-        out: TextIO) -> None:
+def add(listen_address: str, matchers: list[str], duration_s: float, *, author: str, comment: str, out: TextIO) -> None:
     now = datetime.now(UTC)
     body = {
         "matchers": [_matcher_json(m) for m in matchers],
@@ -58,14 +55,17 @@ def list_silences(listen_address: str, out: TextIO) -> None:
     silences = _call(listen_address, "GET")
     out.write(f"{'ID':<36}  {'STATE':<8}  {'ENDS':<24}  {'CREATED BY':<12}  MATCHERS / COMMENT\n")
     for s in silences:
-        matchers = ",".join(f"{m['name']}{_op(m)}\"{m['value']}\"" for m in s["matchers"])
-        out.write(f"{s['id']:<36}  {s['status']['state']:<8}  {s['endsAt']:<24}  {s['createdBy']:<12}  "
-                  f"{{{matchers}}} {s['comment']}\n")
+        matchers = ",".join(f'{m["name"]}{_op(m)}"{m["value"]}"' for m in s["matchers"])
+        out.write(
+            f"{s['id']:<36}  {s['status']['state']:<8}  {s['endsAt']:<24}  {s['createdBy']:<12}  "
+            f"{{{matchers}}} {s['comment']}\n"
+        )
 
 
 def _op(matcher: dict[str, Any]) -> str:
     return {(True, False): "=", (False, False): "!=", (True, True): "=~", (False, True): "!~"}[
-        (bool(matcher.get("isEqual", True)), bool(matcher["isRegex"]))]
+        (bool(matcher.get("isEqual", True)), bool(matcher["isRegex"]))
+    ]
 
 
 def expire(listen_address: str, ids: list[str]) -> None:

@@ -22,21 +22,38 @@ NO_SILENCES = "silences are not available: this agent has no state directory for
 class RuntimeStatusSource:
     """Reads the running parts for the status page; `runner` is a function because a reload replaces it."""
 
-    def __init__(self, ruler: RuleManager, runner: Callable[[], Runner], silences: Silences | None = None,
-                 outbox: Outbox | None = None) -> None:
+    def __init__(
+        self,
+        ruler: RuleManager,
+        runner: Callable[[], Runner],
+        silences: Silences | None = None,
+        outbox: Outbox | None = None,
+    ) -> None:
         self._ruler = ruler
         self._runner = runner
         self._silences = silences
         self._outbox = outbox
 
     def alerts(self) -> list[AlertView]:
-        return [self._alert_view(alert, rule.spec.expr)
-                for group in self._ruler.groups() for rule in group.alerting_rules() for alert in rule.alerts()]
+        return [
+            self._alert_view(alert, rule.spec.expr)
+            for group in self._ruler.groups()
+            for rule in group.alerting_rules()
+            for alert in rule.alerts()
+        ]
 
     def _alert_view(self, alert: Alert, expr: str) -> AlertView:
         silenced_by = tuple(self._silences.silenced_by(alert.labels)) if self._silences is not None else ()
-        return AlertView(alert.name, alert.state.value, alert.labels, alert.annotations, alert.value,
-                         alert.active_at, expr, silenced_by)
+        return AlertView(
+            alert.name,
+            alert.state.value,
+            alert.labels,
+            alert.annotations,
+            alert.value,
+            alert.active_at,
+            expr,
+            silenced_by,
+        )
 
     def rule_groups(self) -> list[RuleGroupView]:
         return [group_view(group) for group in self._ruler.groups()]
@@ -56,8 +73,9 @@ class RuntimeStatusSource:
         now = self._silences.clock.time()
         return [silence_view(s, now) for s in self._silences.list()]
 
-    def add_silence(self, matchers: Sequence[str], starts_at: float, ends_at: float, created_by: str,
-                    comment: str) -> str:
+    def add_silence(
+        self, matchers: Sequence[str], starts_at: float, ends_at: float, created_by: str, comment: str
+    ) -> str:
         if self._silences is None:
             raise ValueError(NO_SILENCES)
         return self._silences.add(matchers, starts_at, ends_at, created_by, comment)  # its errors are ValueErrors
@@ -79,25 +97,60 @@ def rule_view(rule: Rule) -> RuleView:
         states = {a.state for a in rule.alerts()}
         state = next((s for s in (AlertState.FIRING, AlertState.PENDING) if s in states), AlertState.INACTIVE).value
     kind = "alerting" if isinstance(rule, AlertingRule) else "recording"
-    return RuleView(rule.name, kind, state, health.health, health.last_error,
-                    _seconds(health.last_evaluation_ms), health.evaluation_seconds, rule.spec.expr)
+    return RuleView(
+        rule.name,
+        kind,
+        state,
+        health.health,
+        health.last_error,
+        _seconds(health.last_evaluation_ms),
+        health.evaluation_seconds,
+        rule.spec.expr,
+    )
 
 
 def group_view(group: Group) -> RuleGroupView:
-    return RuleGroupView(group.name, group.file, group.interval_ms / 1000, _seconds(group.last_evaluation_ms),
-                         group.last_duration_seconds, tuple(rule_view(r) for r in group.rules))
+    return RuleGroupView(
+        group.name,
+        group.file,
+        group.interval_ms / 1000,
+        _seconds(group.last_evaluation_ms),
+        group.last_duration_seconds,
+        tuple(rule_view(r) for r in group.rules),
+    )
 
 
 def collector_view(state: CollectorState) -> CollectorView:
-    return CollectorView(state.collector.name, state.collector.instance, state.up, state.last_success or None,
-                         state.last_duration, state.last_error, state.errors_total)
+    return CollectorView(
+        state.collector.name,
+        state.collector.instance,
+        state.up,
+        state.last_success or None,
+        state.last_duration,
+        state.last_error,
+        state.errors_total,
+    )
 
 
 def entry_view(entry: Entry) -> OutboxEntryView:
-    return OutboxEntryView(entry.receiver, entry.integration, entry.group_key, entry.attempts, entry.created_at,
-                           entry.next_attempt_at, entry.reason)
+    return OutboxEntryView(
+        entry.receiver,
+        entry.integration,
+        entry.group_key,
+        entry.attempts,
+        entry.created_at,
+        entry.next_attempt_at,
+        entry.reason,
+    )
 
 
 def silence_view(silence: Silence, now: float) -> SilenceView:
-    return SilenceView(silence.id, tuple(str(m) for m in silence.matchers), silence.starts_at, silence.ends_at,
-                       silence.created_by, silence.comment, silence.state(now).value)
+    return SilenceView(
+        silence.id,
+        tuple(str(m) for m in silence.matchers),
+        silence.starts_at,
+        silence.ends_at,
+        silence.created_by,
+        silence.comment,
+        silence.state(now).value,
+    )

@@ -131,8 +131,9 @@ class Store:
             return result
         raise AssertionError("a write without steps never pauses")
 
-    def write_in_steps(self, source: str, samples: Iterable[Sample], t_ms: int,
-                       step: int = WRITE_STEP) -> Generator[None, None, WriteResult]:
+    def write_in_steps(
+        self, source: str, samples: Iterable[Sample], t_ms: int, step: int = WRITE_STEP
+    ) -> Generator[None, None, WriteResult]:
         """`write`, pausing after every `step` samples (0: never) so an event loop can serve a scrape meanwhile.
 
         A reader between steps sees part of the collection at `t_ms` and the rest at its previous
@@ -231,4 +232,3 @@ class Store:
 
     def get(self, name: str, labels: Labels) -> Series | None:
         return self._find(SeriesKey(name, labels))
-

@@ -33,13 +33,24 @@ def encode_result(value: Any, t: float) -> dict[str, Any]:
     if isinstance(value, float | int):
         return {"resultType": "scalar", "result": [t, format_value(float(value))]}
     if value and isinstance(value[0], RangeSeries):
-        return {"resultType": "matrix", "result": [
-            {"metric": dict(s.labels),
-             "values": [[ts / 1000, format_value(v)] for ts, v in zip(s.times, s.values, strict=True)]}
-            for s in value]}
-    return {"resultType": "vector", "result": [
-        {"metric": dict(s.labels), "value": [t, format_value(s.value)]} for s in value
-        if isinstance(s, VectorSample)]}
+        return {
+            "resultType": "matrix",
+            "result": [
+                {
+                    "metric": dict(s.labels),
+                    "values": [[ts / 1000, format_value(v)] for ts, v in zip(s.times, s.values, strict=True)],
+                }
+                for s in value
+            ],
+        }
+    return {
+        "resultType": "vector",
+        "result": [
+            {"metric": dict(s.labels), "value": [t, format_value(s.value)]}
+            for s in value
+            if isinstance(s, VectorSample)
+        ],
+    }
 
 
 def parse_time(text: str, default: float) -> float:

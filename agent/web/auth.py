@@ -85,12 +85,17 @@ class BasicAuth:
 
 
 def unauthorized() -> Response:
-    return Response(401, b"Unauthorized\n", "text/plain; charset=utf-8",
-                    {"www-authenticate": f'Basic realm="{REALM}", charset="UTF-8"'})
+    return Response(
+        401,
+        b"Unauthorized\n",
+        "text/plain; charset=utf-8",
+        {"www-authenticate": f'Basic realm="{REALM}", charset="UTF-8"'},
+    )
 
 
-def protect(routes: Mapping[tuple[str, str], Handler], auth: BasicAuth | None,
-            *, open_paths: frozenset[str] = frozenset()) -> dict[tuple[str, str], Handler]:
+def protect(
+    routes: Mapping[tuple[str, str], Handler], auth: BasicAuth | None, *, open_paths: frozenset[str] = frozenset()
+) -> dict[tuple[str, str], Handler]:
     """The routes behind basic auth (all of them, as Prometheus does, unless listed in open_paths)."""
     if auth is None:
         return dict(routes)

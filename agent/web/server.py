@@ -94,15 +94,19 @@ class HttpServer:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    async def _one_exchange(self, conn: h11.Connection, reader: asyncio.StreamReader,
-                            writer: asyncio.StreamWriter) -> bool:
+    async def _one_exchange(
+        self, conn: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bool:
         """Read one request, answer it; False when the connection should close."""
         request = await self._read_request(conn, reader)
         if request is None:
             return False
         response = await self._dispatch(request)
-        headers = [("content-type", response.content_type), ("content-length", str(len(response.body))),
-                   *response.headers.items()]
+        headers = [
+            ("content-type", response.content_type),
+            ("content-length", str(len(response.body))),
+            *response.headers.items(),
+        ]
         data = conn.send(h11.Response(status_code=response.status, headers=headers))
         body = conn.send(h11.Data(data=response.body)) if request.method != "HEAD" else b""
         end = conn.send(h11.EndOfMessage())

@@ -137,8 +137,9 @@ class StatusSource(Protocol):
 
     def silences(self) -> Sequence[SilenceView]: ...
 
-    def add_silence(self, matchers: Sequence[str], starts_at: float, ends_at: float, created_by: str,
-                    comment: str) -> str:
+    def add_silence(
+        self, matchers: Sequence[str], starts_at: float, ends_at: float, created_by: str, comment: str
+    ) -> str:
         """Create a silence and return its id; ValueError (with a message for people) when it is invalid."""
         ...
 
@@ -281,9 +282,11 @@ def render_alerts(alerts: Sequence[AlertView], ctx: PageContext) -> str:
     for severity in sorted(by_severity, key=_severity_rank):
         group = by_severity[severity]
         heading = severity or "no severity"
-        parts.append(f'<section class="severity sev-{esc(_css_word(severity))}" aria-label="{esc(heading)}">'
-                     f'<h3>{esc(heading)} <span class="count">{len(group)}</span></h3>'
-                     f'<ul class="alerts">{"".join(_alert_item(a, ctx) for a in group)}</ul></section>')
+        parts.append(
+            f'<section class="severity sev-{esc(_css_word(severity))}" aria-label="{esc(heading)}">'
+            f'<h3>{esc(heading)} <span class="count">{len(group)}</span></h3>'
+            f'<ul class="alerts">{"".join(_alert_item(a, ctx) for a in group)}</ul></section>'
+        )
     return "".join(parts)
 
 
@@ -307,12 +310,12 @@ def _alert_item(alert: AlertView, ctx: PageContext) -> str:
         f' data-active-at="{alert.active_at:.3f}" data-state="{esc(alert.state)}">'
         f'<div class="alert-head"><span class="badge state">{esc(alert.state)}</span> '
         f'<strong class="alertname">{esc(alert.name)}</strong>{silenced}</div>'
-        f'{f"<p class=summary>{esc(summary)}</p>" if summary else ""}'
-        f'{f"<p class=description>{esc(description)}</p>" if description else ""}'
+        f"{f'<p class=summary>{esc(summary)}</p>' if summary else ''}"
+        f"{f'<p class=description>{esc(description)}</p>' if description else ''}"
         f'<dl class="facts"><dt>value</dt><dd class="value">{esc(format_value(alert.value))}</dd>'
         f'<dt>active since</dt><dd><time datetime="{esc(iso_time(alert.active_at))}">'
         f"{esc(format_time(alert.active_at))}</time></dd>"
-        f'<dt>{"firing" if alert.state == "firing" else "pending"} for</dt>'
+        f"<dt>{'firing' if alert.state == 'firing' else 'pending'} for</dt>"
         f"<dd>{esc(format_duration(ctx.now - alert.active_at))}</dd></dl>"
         f'<div class="spark" aria-hidden="true"></div>'
         f"{_labels(alert.labels, 'labels')}{_labels(tuple(sorted(annotations.items())), 'annotations')}"
@@ -351,23 +354,29 @@ def render_silences(silences: Sequence[SilenceView], ctx: PageContext) -> str:
     if not silences:
         return f'<p class="empty">No silences.</p>{new}'
     rows = "".join(_silence_row(s, ctx) for s in silences)
-    return (f'<div class="scroll"><table class="silences"><thead><tr><th>State</th><th>Matchers</th><th>Starts</th>'
-            f"<th>Ends</th><th>Created by</th><th>Comment</th><th></th></tr></thead><tbody>{rows}</tbody>"
-            f"</table></div>{new}")
+    return (
+        f'<div class="scroll"><table class="silences"><thead><tr><th>State</th><th>Matchers</th><th>Starts</th>'
+        f"<th>Ends</th><th>Created by</th><th>Comment</th><th></th></tr></thead><tbody>{rows}</tbody>"
+        f"</table></div>{new}"
+    )
 
 
 def _silence_row(silence: SilenceView, ctx: PageContext) -> str:
     expire = ""
     if silence.state != "expired":
-        expire = (f'<form method="post" action="/silences/expire" class="expire">'
-                  f'<input type="hidden" name="{CSRF_FIELD}" value="{esc(ctx.csrf)}">'
-                  f'<input type="hidden" name="id" value="{esc(silence.id)}">'
-                  f'<button type="submit">Expire</button></form>')
+        expire = (
+            f'<form method="post" action="/silences/expire" class="expire">'
+            f'<input type="hidden" name="{CSRF_FIELD}" value="{esc(ctx.csrf)}">'
+            f'<input type="hidden" name="id" value="{esc(silence.id)}">'
+            f'<button type="submit">Expire</button></form>'
+        )
     matchers = "".join(f"<code>{esc(m)}</code> " for m in silence.matchers)
-    return (f'<tr class="silence state-{esc(_css_word(silence.state))}" id="silence-{esc(silence.id)}">'
-            f'<td><span class="badge">{esc(silence.state)}</span></td><td>{matchers}</td>'
-            f"<td>{esc(format_time(silence.starts_at))}</td><td>{esc(format_time(silence.ends_at))}</td>"
-            f"<td>{esc(silence.created_by)}</td><td>{esc(silence.comment)}</td><td>{expire}</td></tr>")
+    return (
+        f'<tr class="silence state-{esc(_css_word(silence.state))}" id="silence-{esc(silence.id)}">'
+        f'<td><span class="badge">{esc(silence.state)}</span></td><td>{matchers}</td>'
+        f"<td>{esc(format_time(silence.starts_at))}</td><td>{esc(format_time(silence.ends_at))}</td>"
+        f"<td>{esc(silence.created_by)}</td><td>{esc(silence.comment)}</td><td>{expire}</td></tr>"
+    )
 
 
 def render_rules(groups: Sequence[RuleGroupView]) -> str:
@@ -384,12 +393,14 @@ def _rule_group(group: RuleGroupView) -> str:
         f'<td class="error-text">{esc(r.last_error)}</td></tr>'
         for r in group.rules
     )
-    return (f'<details class="group" open><summary><strong>{esc(group.name)}</strong> <span class="muted">'
-            f"{esc(group.file)} · every {esc(format_duration(group.interval_seconds))} · last "
-            f"{esc(format_time(group.last_evaluation))} took {esc(format_duration(group.evaluation_seconds))}"
-            f'</span></summary><div class="scroll"><table><thead><tr><th>Rule</th><th>State</th><th>Health</th>'
-            f"<th>Last evaluation</th><th>Duration</th><th>Last error</th></tr></thead><tbody>{rows}</tbody>"
-            f"</table></div></details>")
+    return (
+        f'<details class="group" open><summary><strong>{esc(group.name)}</strong> <span class="muted">'
+        f"{esc(group.file)} · every {esc(format_duration(group.interval_seconds))} · last "
+        f"{esc(format_time(group.last_evaluation))} took {esc(format_duration(group.evaluation_seconds))}"
+        f'</span></summary><div class="scroll"><table><thead><tr><th>Rule</th><th>State</th><th>Health</th>'
+        f"<th>Last evaluation</th><th>Duration</th><th>Last error</th></tr></thead><tbody>{rows}</tbody>"
+        f"</table></div></details>"
+    )
 
 
 def render_collectors(collectors: Sequence[CollectorView], now: float) -> str:
@@ -403,9 +414,11 @@ def render_collectors(collectors: Sequence[CollectorView], now: float) -> str:
         f'<td class="error-text">{esc(c.last_error)}</td></tr>'
         for c in collectors
     )
-    return (f'<div class="scroll"><table class="collectors"><thead><tr><th>Collector</th><th>Instance</th>'
-            f"<th>Up</th><th>Last success</th><th>Duration</th><th>Errors</th><th>Last error</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table></div>")
+    return (
+        f'<div class="scroll"><table class="collectors"><thead><tr><th>Collector</th><th>Instance</th>'
+        f"<th>Up</th><th>Last success</th><th>Duration</th><th>Errors</th><th>Last error</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table></div>"
+    )
 
 
 def _ago(when: float | None, now: float) -> str:
@@ -413,8 +426,10 @@ def _ago(when: float | None, now: float) -> str:
 
 
 def render_outbox(pending: Sequence[OutboxEntryView], dead: Sequence[OutboxEntryView]) -> str:
-    return (f"<h3>Pending <span class=\"count\">{len(pending)}</span></h3>{_outbox_table(pending, 'pending')}"
-            f"<h3>Dead letters <span class=\"count\">{len(dead)}</span></h3>{_outbox_table(dead, 'dead')}")
+    return (
+        f'<h3>Pending <span class="count">{len(pending)}</span></h3>{_outbox_table(pending, "pending")}'
+        f'<h3>Dead letters <span class="count">{len(dead)}</span></h3>{_outbox_table(dead, "dead")}'
+    )
 
 
 def _outbox_table(entries: Iterable[OutboxEntryView], kind: str) -> str:
@@ -427,9 +442,11 @@ def _outbox_table(entries: Iterable[OutboxEntryView], kind: str) -> str:
     )
     if not rows:
         return f'<p class="empty">No {"pending notifications" if kind == "pending" else "dead letters"}.</p>'
-    return (f'<div class="scroll"><table class="outbox {kind}"><thead><tr><th>Receiver</th><th>Integration</th>'
-            f"<th>Group</th><th>Attempts</th><th>Created</th><th>Next attempt</th><th>Reason</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table></div>")
+    return (
+        f'<div class="scroll"><table class="outbox {kind}"><thead><tr><th>Receiver</th><th>Integration</th>'
+        f"<th>Group</th><th>Attempts</th><th>Created</th><th>Next attempt</th><th>Reason</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table></div>"
+    )
 
 
 # -- the routes ------------------------------------------------------------------------------------
@@ -479,8 +496,9 @@ class StatusPage:
             if not created_by or not comment:
                 raise ValueError("a silence needs a creator and a comment")
             now = self.now()
-            silence_id = self.source.add_silence(matchers, now, now + parse_duration(request.arg("duration")),
-                                                 created_by, comment)
+            silence_id = self.source.add_silence(
+                matchers, now, now + parse_duration(request.arg("duration")), created_by, comment
+            )
         except ValueError as exc:
             return self.render(400, error=f"Silence not created: {exc}")
         return redirect(f"/?silenced={quote(silence_id)}#silences")
@@ -507,8 +525,9 @@ def static_handler(name: str) -> Handler:
     return serve
 
 
-def status_routes(source: StatusSource, *, now: Callable[[], float],
-                  secret: bytes | None = None) -> dict[tuple[str, str], Handler]:
+def status_routes(
+    source: StatusSource, *, now: Callable[[], float], secret: bytes | None = None
+) -> dict[tuple[str, str], Handler]:
     """The page at /, its silence forms and its static files, to merge into the daemon's routes."""
     page = StatusPage(source, now, secret if secret is not None else secrets.token_bytes(32))
     routes: dict[tuple[str, str], Handler] = {

@@ -47,8 +47,9 @@ def fixture_proc(root: Path, open_fds: int = 3) -> Path:
 
 
 def test_proc_stat_gives_fields_in_seconds_bytes_and_pages() -> None:
-    assert ProcStat(cpu_seconds=3.8, start_seconds_after_boot=2782.86, virtual_bytes=3133440,
-                    resident_pages=387) == parse_proc_stat(STAT)
+    assert ProcStat(
+        cpu_seconds=3.8, start_seconds_after_boot=2782.86, virtual_bytes=3133440, resident_pages=387
+    ) == parse_proc_stat(STAT)
 
 
 def test_proc_stat_reads_past_a_command_name_with_spaces_and_parentheses() -> None:
@@ -99,8 +100,10 @@ def test_collector_is_named_process_default() -> None:
 
 def test_declared_names_types_and_help_are_client_pythons() -> None:
     theirs = {(f.name, f.type, f.documentation) for f in ClientPythonProcessCollector(registry=None).collect()}
-    ours = {(m.name.removesuffix("_total") if m.type is MetricType.COUNTER else m.name, m.type.value, m.help)
-            for m in ProcessCollector().metrics()}
+    ours = {
+        (m.name.removesuffix("_total") if m.type is MetricType.COUNTER else m.name, m.type.value, m.help)
+        for m in ProcessCollector().metrics()
+    }
     assert theirs == ours  # client_python names a counter family without its _total suffix
 
 

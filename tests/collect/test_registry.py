@@ -5,8 +5,10 @@ from agent.config import Config, load_text
 
 
 def jobs(text: str) -> dict[str, tuple[float, float]]:
-    return {job.collector.name: (job.interval, job.timeout)
-            for job in build_collectors(load_text(Config, text), SystemClock())}
+    return {
+        job.collector.name: (job.interval, job.timeout)
+        for job in build_collectors(load_text(Config, text), SystemClock())
+    }
 
 
 def test_every_collector_gets_the_global_interval_and_a_timeout_no_longer_than_it() -> None:

@@ -47,8 +47,13 @@ def collector(
     follow_symlinks: bool = False,
     cross_filesystems: bool = False,
 ) -> WarehouseScanCollector:
-    scan = ScanConfig(timeout=Duration(timeout), include=list(include), exclude=list(exclude),
-                      follow_symlinks=follow_symlinks, cross_filesystems=cross_filesystems)
+    scan = ScanConfig(
+        timeout=Duration(timeout),
+        include=list(include),
+        exclude=list(exclude),
+        follow_symlinks=follow_symlinks,
+        cross_filesystems=cross_filesystems,
+    )
     config = WarehouseConfig(name="lake", paths=[str(p) for p in paths], scan=scan)
     return WarehouseScanCollector(config, clock or FakeClock(), list_dir=list_dir)
 
@@ -66,10 +71,16 @@ def errors(samples: Sequence[Sample], path: Path) -> dict[str, float]:
     }
 
 
-def scan(root: Path, include: Sequence[str] = (), exclude: Sequence[str] = (), follow_symlinks: bool = False,
-         cross_filesystems: bool = False) -> dict[str, float]:
-    scanner = collector(root, include=include, exclude=exclude, follow_symlinks=follow_symlinks,
-                        cross_filesystems=cross_filesystems)
+def scan(
+    root: Path,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    follow_symlinks: bool = False,
+    cross_filesystems: bool = False,
+) -> dict[str, float]:
+    scanner = collector(
+        root, include=include, exclude=exclude, follow_symlinks=follow_symlinks, cross_filesystems=cross_filesystems
+    )
     return values(scanner.collect(), root)
 
 

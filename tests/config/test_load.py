@@ -79,8 +79,9 @@ def test_unreadable_secret_file_is_an_error(tmp_path: Path) -> None:
 
 
 def test_invalid_yaml_names_the_line() -> None:
-    assert errors_of("web:\n  listen_address: [\n") == ["cfg.yaml:3: invalid YAML: expected the node content, "
-                                                         "but found '<stream end>'"]
+    assert errors_of("web:\n  listen_address: [\n") == [
+        "cfg.yaml:3: invalid YAML: expected the node content, but found '<stream end>'"
+    ]
 
 
 def test_missing_file_is_reported(tmp_path: Path) -> None:

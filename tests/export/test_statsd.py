@@ -154,14 +154,27 @@ def test_histogram_bucket_sum_and_count_are_sent_as_counters(listener: Listener)
     store = Store()
     store.declare([MetricMeta("lat_seconds", MetricType.HISTOGRAM, "Latency.")])
     statsd = exporter(store, listener, template="{name}")
-    write(store, 1, Sample("lat_seconds_bucket", labels_of(le="+Inf"), 3), Sample("lat_seconds_count", (), 3),
-          Sample("lat_seconds_sum", (), 1.5))
+    write(
+        store,
+        1,
+        Sample("lat_seconds_bucket", labels_of(le="+Inf"), 3),
+        Sample("lat_seconds_count", (), 3),
+        Sample("lat_seconds_sum", (), 1.5),
+    )
     statsd.flush()
-    write(store, 2, Sample("lat_seconds_bucket", labels_of(le="+Inf"), 5), Sample("lat_seconds_count", (), 5),
-          Sample("lat_seconds_sum", (), 2.5))
+    write(
+        store,
+        2,
+        Sample("lat_seconds_bucket", labels_of(le="+Inf"), 5),
+        Sample("lat_seconds_count", (), 5),
+        Sample("lat_seconds_sum", (), 2.5),
+    )
     statsd.flush()
-    assert ["tripwired.lat_seconds_bucket:2|c", "tripwired.lat_seconds_count:2|c",
-            "tripwired.lat_seconds_sum:1|c"] == listener.lines()
+    assert [
+        "tripwired.lat_seconds_bucket:2|c",
+        "tripwired.lat_seconds_count:2|c",
+        "tripwired.lat_seconds_sum:1|c",
+    ] == listener.lines()
 
 
 def test_stale_series_is_not_sent(listener: Listener) -> None:
@@ -174,8 +187,13 @@ def test_stale_series_is_not_sent(listener: Listener) -> None:
 
 def test_nan_and_infinite_values_are_not_sent(listener: Listener) -> None:
     store = Store()
-    write(store, 1, Sample("ratio", labels_of(x="nan"), math.nan), Sample("ratio", labels_of(x="inf"), math.inf),
-          Sample("ratio", labels_of(x="one"), 1))
+    write(
+        store,
+        1,
+        Sample("ratio", labels_of(x="nan"), math.nan),
+        Sample("ratio", labels_of(x="inf"), math.inf),
+        Sample("ratio", labels_of(x="one"), 1),
+    )
     exporter(store, listener).flush()
     assert ["tripwired.ratio.one:1|g"] == listener.lines()
 
@@ -205,12 +223,18 @@ def test_template_selects_labels_into_the_name(listener: Listener) -> None:
 
 def test_series_merged_by_the_template_are_summed(listener: Listener) -> None:
     store = Store()
-    write(store, 1, Sample("node_filesystem_avail_bytes", labels_of(device="sda1", mountpoint="/"), 100),
-          Sample("node_filesystem_avail_bytes", labels_of(device="sda1", mountpoint="/boot"), 20),
-          Sample("node_filesystem_avail_bytes", labels_of(device="sdb1", mountpoint="/data"), 5))
+    write(
+        store,
+        1,
+        Sample("node_filesystem_avail_bytes", labels_of(device="sda1", mountpoint="/"), 100),
+        Sample("node_filesystem_avail_bytes", labels_of(device="sda1", mountpoint="/boot"), 20),
+        Sample("node_filesystem_avail_bytes", labels_of(device="sdb1", mountpoint="/data"), 5),
+    )
     exporter(store, listener, template="{name}.{label.device}").flush()
-    assert ["tripwired.node_filesystem_avail_bytes.sda1:120|g",
-            "tripwired.node_filesystem_avail_bytes.sdb1:5|g"] == listener.lines()
+    assert [
+        "tripwired.node_filesystem_avail_bytes.sda1:120|g",
+        "tripwired.node_filesystem_avail_bytes.sdb1:5|g",
+    ] == listener.lines()
 
 
 def test_missing_template_label_leaves_no_empty_segment(listener: Listener) -> None:
@@ -243,8 +267,14 @@ def test_empty_prefix_sends_bare_names(listener: Listener) -> None:
 
 def test_include_and_exclude_select_metric_names_fully_anchored(listener: Listener) -> None:
     store = Store()
-    write(store, 1, Sample("node_load1", (), 1), Sample("node_load15", (), 2), Sample("xnode_load1", (), 3),
-          Sample("kafka_brokers", (), 4))
+    write(
+        store,
+        1,
+        Sample("node_load1", (), 1),
+        Sample("node_load15", (), 2),
+        Sample("xnode_load1", (), 3),
+        Sample("kafka_brokers", (), 4),
+    )
     exporter(store, listener, include=["node_load.*", "kafka_.*"], exclude=["node_load15"]).flush()
     assert ["tripwired.kafka_brokers:4|g", "tripwired.node_load1:1|g"] == listener.lines()
 
@@ -291,8 +321,10 @@ def test_config_loads_from_yaml_with_a_prometheus_duration() -> None:
 def test_config_with_an_unknown_key_is_refused_with_its_line() -> None:
     with pytest.raises(ConfigError) as caught:
         load_text(StatsdConfig, "host: x\nprefx: y\n", "statsd.yaml")
-    assert ["statsd.yaml:2: prefx: unknown field 'prefx' (known: exclude, host, include, interval, max_udp_size, "
-            "port, prefix, template)"] == caught.value.errors
+    assert [
+        "statsd.yaml:2: prefx: unknown field 'prefx' (known: exclude, host, include, interval, max_udp_size, "
+        "port, prefix, template)"
+    ] == caught.value.errors
 
 
 def test_template_pieces_are_parsed() -> None:
@@ -316,11 +348,16 @@ def test_template_text_with_a_statsd_separator_is_refused() -> None:
 
 
 def test_every_config_problem_is_reported_at_once() -> None:
-    config = StatsdConfig(port=0, prefix="a b", template="{nam}", include=["("], max_udp_size=10,
-                          interval=Duration(0))
+    config = StatsdConfig(port=0, prefix="a b", template="{nam}", include=["("], max_udp_size=10, interval=Duration(0))
     fields = [error.split(":")[0] for error in statsd_config_errors(config)]
-    assert ["statsd.port", "statsd.prefix", "statsd.interval", "statsd.max_udp_size", "statsd.template",
-            "statsd.include"] == fields
+    assert [
+        "statsd.port",
+        "statsd.prefix",
+        "statsd.interval",
+        "statsd.max_udp_size",
+        "statsd.template",
+        "statsd.include",
+    ] == fields
 
 
 def test_exporter_refuses_an_invalid_config_before_opening_a_socket() -> None:

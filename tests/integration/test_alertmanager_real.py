@@ -55,9 +55,15 @@ def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Alertmana
     port = free_port()
     log = (tmp / "alertmanager.log").open("wb")
     process = subprocess.Popen(
-        [binary, f"--config.file={tmp / 'alertmanager.yml'}", f"--storage.path={tmp / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            binary,
+            f"--config.file={tmp / 'alertmanager.yml'}",
+            f"--storage.path={tmp / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_for_http(f"http://127.0.0.1:{port}/-/ready", timeout=20)
@@ -71,8 +77,9 @@ def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Alertmana
 
 def forward_until(am: Alertmanager, alerts: list[Alert], arrived: Callable[[], bool], timeout: float = 15) -> None:
     """Hand alerts to a forwarder pointed at the Alertmanager; run it until the webhook has what we wait for."""
-    forwarder = AlertmanagerForwarder([AlertmanagerTargetConfig(url=am.url, timeout=Duration(5))], SystemClock(),
-                                      tick_seconds=0.05)
+    forwarder = AlertmanagerForwarder(
+        [AlertmanagerTargetConfig(url=am.url, timeout=Duration(5))], SystemClock(), tick_seconds=0.05
+    )
 
     async def scenario() -> None:
         stop = asyncio.Event()
@@ -101,15 +108,22 @@ def test_a_forwarded_alert_reaches_the_webhook_with_its_labels(alertmanager: Ale
     forward_until(alertmanager, [alert], lambda: bool(payloads_for(alertmanager, "TripwiredForwarded")))
     received = payloads_for(alertmanager, "TripwiredForwarded")[0]["alerts"][0]
     assert ("firing", dict(alert.labels), dict(alert.annotations), alert.fingerprint) == (
-        received["status"], received["labels"], received["annotations"], received["fingerprint"])
+        received["status"],
+        received["labels"],
+        received["annotations"],
+        received["fingerprint"],
+    )
 
 
 def test_a_resolved_alert_is_resolved_in_alertmanager(alertmanager: Alertmanager) -> None:
     alert = now_alert("TripwiredResolved", instance="db2")
     forward_until(alertmanager, [alert], lambda: bool(payloads_for(alertmanager, "TripwiredResolved")))
     done = resolved(alert, at=time.time())
-    forward_until(alertmanager, [done], lambda: any(
-        p["status"] == "resolved" for p in payloads_for(alertmanager, "TripwiredResolved")))
+    forward_until(
+        alertmanager,
+        [done],
+        lambda: any(p["status"] == "resolved" for p in payloads_for(alertmanager, "TripwiredResolved")),
+    )
     assert "resolved" == payloads_for(alertmanager, "TripwiredResolved")[-1]["status"]
 
 
@@ -119,5 +133,8 @@ def test_our_webhook_payload_has_alertmanagers_fields(alertmanager: Alertmanager
     theirs = payloads_for(alertmanager, "TripwiredShape")[0]
     ours = webhook_message(notification(alert), [alert], "http://agent")
     assert (sorted(theirs), sorted(theirs["alerts"][0]), theirs["version"], theirs["alerts"][0]["endsAt"]) == (
-        sorted(ours), sorted(ours["alerts"][0]), ours["version"], ours["alerts"][0]["endsAt"])
-
+        sorted(ours),
+        sorted(ours["alerts"][0]),
+        ours["version"],
+        ours["alerts"][0]["endsAt"],
+    )

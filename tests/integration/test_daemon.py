@@ -34,17 +34,27 @@ def test_metrics_have_node_exporter_names_and_counters_increase(start_daemon: St
     time.sleep(2.5)
     second = scrape(daemon.get("/metrics").text)
     names = {name for name, _ in second}
-    for expected in ("node_cpu_seconds_total", "node_load1", "node_memory_MemTotal_bytes",
-                     "node_filesystem_size_bytes", "node_network_receive_bytes_total", "node_filefd_maximum",
-                     "tripwired_collector_up", "tripwired_collector_duration_seconds", "tripwired_store_series"):
+    for expected in (
+        "node_cpu_seconds_total",
+        "node_load1",
+        "node_memory_MemTotal_bytes",
+        "node_filesystem_size_bytes",
+        "node_network_receive_bytes_total",
+        "node_filefd_maximum",
+        "tripwired_collector_up",
+        "tripwired_collector_duration_seconds",
+        "tripwired_store_series",
+    ):
         assert expected in names, expected
     assert value_of(second, "tripwired_collector_up", collector="host", instance="default") == 1.0
     cpu = {key for key in second if key[0] == "node_cpu_seconds_total"}
     assert all({"cpu", "mode"} == {k for k, _ in labels} for _, labels in cpu)
-    idle_before = sum(v for (n, labels), v in first.items() if n == "node_cpu_seconds_total" and
-                      ("mode", "idle") in labels)
-    idle_after = sum(v for (n, labels), v in second.items() if n == "node_cpu_seconds_total" and
-                     ("mode", "idle") in labels)
+    idle_before = sum(
+        v for (n, labels), v in first.items() if n == "node_cpu_seconds_total" and ("mode", "idle") in labels
+    )
+    idle_after = sum(
+        v for (n, labels), v in second.items() if n == "node_cpu_seconds_total" and ("mode", "idle") in labels
+    )
     assert idle_after > idle_before
 
 
@@ -61,8 +71,9 @@ def test_promtool_finds_no_problem_node_exporter_does_not_have_itself(start_daem
     daemon = start_daemon()
     daemon.wait_ready()
     port = free_port()
-    reference = subprocess.Popen([node_exporter, f"--web.listen-address=127.0.0.1:{port}"],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    reference = subprocess.Popen(
+        [node_exporter, f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         wait_for_http(f"http://127.0.0.1:{port}/metrics")
         _, theirs = promtool_lint(promtool, httpx.get(f"http://127.0.0.1:{port}/metrics").content)
@@ -82,8 +93,9 @@ def test_health_and_readiness(start_daemon: StartDaemon) -> None:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "agent", *args], capture_output=True, text=True, cwd=REPO,
-                          check=False, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "agent", *args], capture_output=True, text=True, cwd=REPO, check=False, timeout=60
+    )
 
 
 def test_config_with_three_mistakes_reports_all_and_exits_2(tmp_path: Path) -> None:
@@ -122,8 +134,9 @@ def test_sigterm_stops_within_five_seconds(start_daemon: StartDaemon) -> None:
     assert time.monotonic() - started < 5
 
 
-def test_unreadable_textfile_directory_is_reported_and_the_daemon_serves(start_daemon: StartDaemon,
-                                                                          tmp_path: Path) -> None:
+def test_unreadable_textfile_directory_is_reported_and_the_daemon_serves(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
     not_a_dir = tmp_path / "plain-file"
     not_a_dir.write_text("")
     daemon = start_daemon(f"collectors:\n  textfile: {{directory: {not_a_dir}}}\n")
@@ -134,14 +147,12 @@ def test_unreadable_textfile_directory_is_reported_and_the_daemon_serves(start_d
     assert str(not_a_dir) in daemon.log()
 
 
-def test_a_collector_that_hangs_is_timed_out_and_the_daemon_serves(start_daemon: StartDaemon,
-                                                                    tmp_path: Path) -> None:
+def test_a_collector_that_hangs_is_timed_out_and_the_daemon_serves(start_daemon: StartDaemon, tmp_path: Path) -> None:
     # Every file of this fake procfs is a FIFO with no writer: the real host collector's first read blocks.
     procfs = tmp_path / "proc"
     (procfs / "sys" / "fs").mkdir(parents=True)
     (procfs / "net").mkdir()
-    for name in ("stat", "loadavg", "meminfo", "vmstat", "diskstats", "mounts", "net/dev", "sys/fs/file-nr",
-                 "1"):
+    for name in ("stat", "loadavg", "meminfo", "vmstat", "diskstats", "mounts", "net/dev", "sys/fs/file-nr", "1"):
         os.mkfifo(procfs / name)
     daemon = start_daemon("collectors:\n  host: {interval: 1s, timeout: 500ms}\n", f"--path.procfs={procfs}")
     daemon.wait_ready()
@@ -152,8 +163,7 @@ def test_a_collector_that_hangs_is_timed_out_and_the_daemon_serves(start_daemon:
     assert "timed out after 0.5s" in daemon.log()
 
 
-def test_a_host_source_that_fails_is_reported_and_the_rest_is_served(start_daemon: StartDaemon,
-                                                                       tmp_path: Path) -> None:
+def test_a_host_source_that_fails_is_reported_and_the_rest_is_served(start_daemon: StartDaemon, tmp_path: Path) -> None:
     # Like node_exporter's sub-collectors, one unreadable /proc file costs its metrics, not the others'.
     procfs = tmp_path / "proc"
     procfs.mkdir()

@@ -80,11 +80,11 @@ def config(tmp_path: Path, hook_url: str) -> str:
     (tmp_path / "rules.yaml").write_text(RULES)
     return f"""
 global: {{interval: 1s, evaluation_interval: 1s}}
-state_dir: {tmp_path / 'state'}
-rule_files: [{tmp_path / 'rules.yaml'}]
+state_dir: {tmp_path / "state"}
+rule_files: [{tmp_path / "rules.yaml"}]
 collectors:
   host: {{enabled: false}}
-  textfile: {{directory: {tmp_path / 'textfile'}}}
+  textfile: {{directory: {tmp_path / "textfile"}}}
 route:
   receiver: pipeline-team
   group_by: [alertname, topic]
@@ -105,7 +105,8 @@ def write_partitions(tmp_path: Path, silent: range, total: int = 200) -> None:
 
 
 def test_two_hundred_silent_partitions_give_one_notification_then_one_resolved(
-        start_daemon: StartDaemon, receiver: Receiver, tmp_path: Path) -> None:
+    start_daemon: StartDaemon, receiver: Receiver, tmp_path: Path
+) -> None:
     write_partitions(tmp_path, silent=range(0))
     daemon = start_daemon(config(tmp_path, receiver.url))
     daemon.wait_ready()
@@ -128,17 +129,26 @@ def test_two_hundred_silent_partitions_give_one_notification_then_one_resolved(
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "agent", *args], capture_output=True, text=True, cwd=REPO,
-                          timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "agent", *args], capture_output=True, text=True, cwd=REPO, timeout=60, check=False
+    )
 
 
-def test_a_silence_added_with_the_cli_stops_notifications(start_daemon: StartDaemon, receiver: Receiver,
-                                                         tmp_path: Path) -> None:
+def test_a_silence_added_with_the_cli_stops_notifications(
+    start_daemon: StartDaemon, receiver: Receiver, tmp_path: Path
+) -> None:
     write_partitions(tmp_path, silent=range(0), total=2)
     daemon = start_daemon(config(tmp_path, receiver.url))
     daemon.wait_ready()
-    added = run_cli("silence", "add", f"--web.listen-address=127.0.0.1:{daemon.port}", "alertname=PartitionSilent",
-                    'partition="1"', "--duration=1h", "--comment=maintenance")
+    added = run_cli(
+        "silence",
+        "add",
+        f"--web.listen-address=127.0.0.1:{daemon.port}",
+        "alertname=PartitionSilent",
+        'partition="1"',
+        "--duration=1h",
+        "--comment=maintenance",
+    )
     assert added.returncode == 0, added.stderr
     silence_id = added.stdout.strip()
     listed = run_cli("silence", "list", f"--web.listen-address=127.0.0.1:{daemon.port}")
@@ -154,8 +164,9 @@ def test_a_silence_added_with_the_cli_stops_notifications(start_daemon: StartDae
     receiver.wait_for(lambda p: {a["labels"]["partition"] for x in p for a in x["alerts"]} == {"0", "1"})
 
 
-def test_kill_9_while_the_receiver_is_down_loses_nothing_and_sends_once(start_daemon: StartDaemon,
-                                                                        tmp_path: Path) -> None:
+def test_kill_9_while_the_receiver_is_down_loses_nothing_and_sends_once(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
     port = free_port()  # nothing listens yet: connection refused
     write_partitions(tmp_path, silent=range(0), total=3)
     first = start_daemon(config(tmp_path, f"http://127.0.0.1:{port}/hook"))

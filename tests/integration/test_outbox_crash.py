@@ -55,8 +55,13 @@ def note(i: int) -> Notification:
 
 
 def start_child(state_dir: Path, url: str, first: int, last: int) -> subprocess.Popen[str]:
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(state_dir), url, str(first), str(last)],
-                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(state_dir), url, str(first), str(last)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     assert child.stdout is not None
     assert "enqueued" == child.stdout.readline().strip()
     return child

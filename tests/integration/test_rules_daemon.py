@@ -31,9 +31,11 @@ def config(tmp_path: Path) -> str:
     textfile = tmp_path / "textfile"
     textfile.mkdir(exist_ok=True)
     (tmp_path / "rules.yaml").write_text(RULES)
-    return (f"global: {{interval: 1s, evaluation_interval: 1s}}\nstate_dir: {tmp_path / 'state'}\n"
-            f"rule_files: [{tmp_path / 'rules.yaml'}]\n"
-            f"collectors:\n  host: {{enabled: false}}\n  textfile: {{directory: {textfile}}}\n")
+    return (
+        f"global: {{interval: 1s, evaluation_interval: 1s}}\nstate_dir: {tmp_path / 'state'}\n"
+        f"rule_files: [{tmp_path / 'rules.yaml'}]\n"
+        f"collectors:\n  host: {{enabled: false}}\n  textfile: {{directory: {textfile}}}\n"
+    )
 
 
 def write_metric(tmp_path: Path, value: int) -> None:
@@ -60,8 +62,9 @@ def wait_for_state(daemon: DaemonProcess, state: str, timeout: float = 15.0) -> 
     raise AssertionError(f"alert never became {state}: {alerts(daemon)}\n{daemon.log()}")
 
 
-def test_alert_goes_pending_then_firing_and_shows_in_api_and_alerts_series(start_daemon: StartDaemon,
-                                                                          tmp_path: Path) -> None:
+def test_alert_goes_pending_then_firing_and_shows_in_api_and_alerts_series(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
     write_metric(tmp_path, 1)
     daemon = start_daemon(config(tmp_path))
     daemon.wait_ready()
@@ -97,10 +100,14 @@ BAD_RULES = {
     "syntax": (HEAD + "      - alert: A\n        expr: sum(up\n", "rules.yaml:5:"),
     "unknown function": (HEAD + "      - alert: A\n        expr: holt_winters(up[5m], 0.5, 0.5)\n", "holt_winters"),
     "for on a recording rule": (HEAD + "      - record: r\n        expr: up\n        for: 1m\n", "for"),
-    "duplicate group": ("groups:\n  - name: g\n    rules: [{record: r, expr: up}]\n"
-                        "  - name: g\n    rules: [{record: s, expr: up}]\n", 'groupname: "g" is repeated'),
-    "bad template": (HEAD + "      - alert: A\n        expr: up\n        annotations: {summary: '{{ $labels.x '}\n",
-                     "summary"),
+    "duplicate group": (
+        "groups:\n  - name: g\n    rules: [{record: r, expr: up}]\n  - name: g\n    rules: [{record: s, expr: up}]\n",
+        'groupname: "g" is repeated',
+    ),
+    "bad template": (
+        HEAD + "      - alert: A\n        expr: up\n        annotations: {summary: '{{ $labels.x '}\n",
+        "summary",
+    ),
 }
 
 
@@ -109,9 +116,14 @@ def test_bad_rule_file_stops_start_up_with_exit_2_and_a_precise_message(case: st
     text, expected = BAD_RULES[case]
     (tmp_path / "rules.yaml").write_text(text)
     (tmp_path / "cfg.yaml").write_text(f"rule_files: [rules.yaml]\nstate_dir: {tmp_path / 'state'}\n")
-    result = subprocess.run([sys.executable, "-m", "agent", "run", f"--config={tmp_path / 'cfg.yaml'}",
-                             "--web.listen-address=127.0.0.1:0"], capture_output=True, text=True, cwd=REPO,
-                            timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "agent", "run", f"--config={tmp_path / 'cfg.yaml'}", "--web.listen-address=127.0.0.1:0"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 2
     assert str(tmp_path / "rules.yaml") in result.stderr
     assert expected in result.stderr

@@ -53,10 +53,10 @@ def parse(text: str) -> Exposition:
     exposition = Exposition()
     for line in text.splitlines():
         if line.startswith("# HELP "):
-            name, _, help_text = line[len("# HELP "):].partition(" ")
+            name, _, help_text = line[len("# HELP ") :].partition(" ")
             exposition.helps.append((name, help_text.replace("\\n", "\n").replace("\\\\", "\\")))
         elif line.startswith("# TYPE "):
-            name, _, type_name = line[len("# TYPE "):].partition(" ")
+            name, _, type_name = line[len("# TYPE ") :].partition(" ")
             exposition.types.append((name, type_name))
         elif line and not line.startswith("#"):
             name = line.split("{", 1)[0].split(" ", 1)[0]
@@ -71,12 +71,14 @@ def config(tmp_path: Path, hook_url: str) -> str:
     textfile.mkdir()
     (textfile / "pipeline.prom").write_text("# TYPE pipeline_rows gauge\npipeline_rows 1\n")
     (tmp_path / "canary.yaml").write_text(ALWAYS_FIRING)
-    return (f"global: {{interval: 1s, evaluation_interval: 1s}}\nstate_dir: {tmp_path / 'state'}\n"
-            f"rule_files: [{REPO / 'rules' / 'agent.yaml'}, {tmp_path / 'canary.yaml'}]\n"
-            f"collectors:\n  textfile: {{directory: {textfile}}}\n"
-            f"route: {{receiver: hook, group_wait: 0s}}\n"
-            f"receivers: [{{name: hook, webhook_configs: [{{url: '{hook_url}'}}]}}]\n"
-            f"alertmanagers: [{{url: 'http://127.0.0.1:{free_port()}', timeout: 1s}}]\n")
+    return (
+        f"global: {{interval: 1s, evaluation_interval: 1s}}\nstate_dir: {tmp_path / 'state'}\n"
+        f"rule_files: [{REPO / 'rules' / 'agent.yaml'}, {tmp_path / 'canary.yaml'}]\n"
+        f"collectors:\n  textfile: {{directory: {textfile}}}\n"
+        f"route: {{receiver: hook, group_wait: 0s}}\n"
+        f"receivers: [{{name: hook, webhook_configs: [{{url: '{hook_url}'}}]}}]\n"
+        f"alertmanagers: [{{url: 'http://127.0.0.1:{free_port()}', timeout: 1s}}]\n"
+    )
 
 
 @pytest.fixture
@@ -107,8 +109,14 @@ def families(exposition: Exposition) -> set[str]:
     typed = {name for name, _ in exposition.types}
     out = set()
     for name in exposition.sample_names():
-        base = next((name.removesuffix(s) for s in ("_bucket", "_sum", "_count") if name.removesuffix(s) in typed
-                     and name.endswith(s)), name)
+        base = next(
+            (
+                name.removesuffix(s)
+                for s in ("_bucket", "_sum", "_count")
+                if name.removesuffix(s) in typed and name.endswith(s)
+            ),
+            name,
+        )
         out.add(base)
     return out
 

@@ -87,6 +87,7 @@ class Agent:
 
     def call(self, function: Callable[[], T]) -> T:
         """Run `function` on the loop's thread (SQLite connections belong to the thread that made them)."""
+
         async def run() -> T:
             return function()
 
@@ -100,13 +101,26 @@ async def start_agent(state_dir: Path) -> tuple[HttpServer, str, Silences, Outbo
     now = clock.time()
     for i in range(20, -1, -1):  # the last 10 minutes, for the sparkline
         t = now - i * 30
-        store.write("test", [Sample("disk_used_percent", labels_of(path="/data/lake"), 80.0 + (20 - i) * 0.6),
-                             Sample("xss_probe", labels_of(evil=XSS), 1.0)], int(t * 1000))
+        store.write(
+            "test",
+            [
+                Sample("disk_used_percent", labels_of(path="/data/lake"), 80.0 + (20 - i) * 0.6),
+                Sample("xss_probe", labels_of(evil=XSS), 1.0),
+            ],
+            int(t * 1000),
+        )
     rule_file = state_dir / "rules.yaml"
     rule_file.write_text(RULES)
     engine = Engine(store)
-    ruler = RuleManager(store=store, clock=clock, notify=lambda alerts: None, evaluation_interval_s=10.0,
-                        external_labels={}, external_url="http://tripwired.test", engine=engine)
+    ruler = RuleManager(
+        store=store,
+        clock=clock,
+        notify=lambda alerts: None,
+        evaluation_interval_s=10.0,
+        external_labels={},
+        external_url="http://tripwired.test",
+        engine=engine,
+    )
     ruler.load([str(rule_file)])
     ruler.evaluate_due()
     runner = Runner(store, clock)
@@ -119,8 +133,15 @@ async def start_agent(state_dir: Path) -> tuple[HttpServer, str, Silences, Outbo
     async def reload() -> str | None:
         return None
 
-    context = WebContext(exposition=Exposition(store), engine=engine, now=clock.time, is_ready=lambda: True,
-                         reload=reload, rules=lambda: {}, alerts=lambda: {})
+    context = WebContext(
+        exposition=Exposition(store),
+        engine=engine,
+        now=clock.time,
+        is_ready=lambda: True,
+        reload=reload,
+        rules=lambda: {},
+        alerts=lambda: {},
+    )
     server = HttpServer({**build_routes(context), **status_routes(source, now=clock.time)})
     host, port = await server.start("127.0.0.1", 0)
     return server, f"http://{host}:{port}", silences, outbox
@@ -132,7 +153,8 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
     thread = threading.Thread(target=loop.run_forever, name="status-page-loop", daemon=True)
     thread.start()
     started: Future[tuple[HttpServer, str, Silences, Outbox]] = asyncio.run_coroutine_threadsafe(
-        start_agent(tmp_path_factory.mktemp("state")), loop)
+        start_agent(tmp_path_factory.mktemp("state")), loop
+    )
     server, url, silences, outbox = started.result(timeout=WAIT_SECONDS)
     yield Agent(url, loop, silences)
 
@@ -165,9 +187,18 @@ def new_browser(profile: Path, *, javascript: bool) -> Any:
         pytest.fail("selenium is not installed: pip install -e '.[test]' (make test does)")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                 f"--user-data-dir={profile}", "--window-size=1280,1000"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        "--window-size=1280,1000",
+    ):
         options.add_argument(flag)
     if not javascript:
         options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
@@ -224,8 +255,10 @@ def test_adding_a_silence_through_the_form_silences_the_alert(agent: Agent, brow
     form.find_element(By.NAME, "created_by").send_keys("oncall")
     form.find_element(By.NAME, "comment").send_keys("replacing the disk")
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    wait_until(lambda: "silenced=" in browser.current_url or bool(browser.find_elements(By.CSS_SELECTOR, ".banner")),
-               "the answer to the form")
+    wait_until(
+        lambda: "silenced=" in browser.current_url or bool(browser.find_elements(By.CSS_SELECTOR, ".banner")),
+        "the answer to the form",
+    )
     errors = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".banner.error")]
     assert [] == errors
     browser.save_screenshot(str(artifacts / "status-page-silenced.png"))
@@ -255,9 +288,7 @@ def test_an_xss_label_value_is_shown_as_text(agent: Agent, browser: Any, artifac
         browser.switch_to.alert.text  # noqa: B018 - reading it is what raises when there is no dialog
 
 
-def test_with_javascript_disabled_the_alerts_are_still_listed(
-    agent: Agent, tmp_path: Path, artifacts: Path
-) -> None:
+def test_with_javascript_disabled_the_alerts_are_still_listed(agent: Agent, tmp_path: Path, artifacts: Path) -> None:
     from selenium.webdriver.common.by import By
 
     driver = new_browser(tmp_path / "profile", javascript=False)

@@ -18,8 +18,10 @@ RULES = "groups:\n  - name: g\n    interval: 1s\n    rules:\n      - alert: Cana
 
 def rules_only(tmp_path: Path) -> str:
     (tmp_path / "rules.yaml").write_text(RULES)
-    return (f"global: {{interval: 1s, evaluation_interval: 1s}}\nstate_dir: {tmp_path / 'state'}\n"
-            f"rule_files: [{tmp_path / 'rules.yaml'}]\ncollectors:\n  host: {{enabled: false}}\n")
+    return (
+        f"global: {{interval: 1s, evaluation_interval: 1s}}\nstate_dir: {tmp_path / 'state'}\n"
+        f"rule_files: [{tmp_path / 'rules.yaml'}]\ncollectors:\n  host: {{enabled: false}}\n"
+    )
 
 
 def firing(daemon: DaemonProcess) -> dict[str, Any]:
@@ -33,22 +35,29 @@ def firing(daemon: DaemonProcess) -> dict[str, Any]:
 
 
 def test_an_agent_with_notifications_starts_on_a_state_dir_that_had_only_alert_state(
-        start_daemon: StartDaemon, tmp_path: Path) -> None:
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
     # The state a rules-only agent leaves: the ruler's tables and nothing of the notifier's.
     old = start_daemon(rules_only(tmp_path))
     old.wait_ready()
     before = firing(old)
     assert old.stop() == 0
-    tables = {row[0] for row in sqlite3.connect(tmp_path / "state" / "tripwired.db").execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables = {
+        row[0]
+        for row in sqlite3.connect(tmp_path / "state" / "tripwired.db").execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+        )
+    }
     assert "outbox" not in tables
 
     receiver = Receiver()
     try:
         config = rules_only(tmp_path)
         (tmp_path / "rules.yaml").write_text(RULES + "      - alert: NewCanary\n        expr: vector(2)\n")
-        new = start_daemon(config + f"route: {{receiver: hook, group_wait: 0s}}\n"
-                           f"receivers: [{{name: hook, webhook_configs: [{{url: '{receiver.url}'}}]}}]\n")
+        new = start_daemon(
+            config + f"route: {{receiver: hook, group_wait: 0s}}\n"
+            f"receivers: [{{name: hook, webhook_configs: [{{url: '{receiver.url}'}}]}}]\n"
+        )
         new.wait_ready()
         assert firing(new)["activeAt"] == before["activeAt"]  # the old state is kept
         # The notifier's tables were added: a newly firing alert is delivered. (The restored one was
@@ -66,8 +75,13 @@ def test_a_state_dir_from_a_newer_version_is_refused_with_exit_2(tmp_path: Path)
     db.execute("INSERT INTO schema_version VALUES ('ruler', 99)")
     db.commit()
     (tmp_path / "cfg.yaml").write_text(rules_only(tmp_path))
-    result = subprocess.run([sys.executable, "-m", "agent", "run", f"--config={tmp_path / 'cfg.yaml'}",
-                             "--web.listen-address=127.0.0.1:0"], capture_output=True, text=True, cwd=REPO,
-                            timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "agent", "run", f"--config={tmp_path / 'cfg.yaml'}", "--web.listen-address=127.0.0.1:0"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 2
     assert result.stderr.strip() == f"state_dir {state}: ruler schema version 99 is newer than 1"

@@ -26,8 +26,7 @@ def wait_until(predicate: Any, daemon: DaemonProcess, timeout: float = 20.0) -> 
     raise AssertionError(f"condition not met within {timeout}s:\n{daemon.log()[-3000:]}")
 
 
-def test_file_older_than_retention_fires_and_its_removal_resolves(start_daemon: StartDaemon,
-                                                                   tmp_path: Path) -> None:
+def test_file_older_than_retention_fires_and_its_removal_resolves(start_daemon: StartDaemon, tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     (lake / "2026" / "11").mkdir(parents=True)
     fresh = lake / "2026" / "11" / "part-0001.parquet"
@@ -36,7 +35,8 @@ def test_file_older_than_retention_fires_and_its_removal_resolves(start_daemon: 
         f"global: {{interval: 1s, evaluation_interval: 1s}}\nstate_dir: {tmp_path / 'state'}\n"
         f"rule_files: [{REPO / 'rules' / 'warehouse.yaml'}]\n"
         f"collectors:\n  host: {{enabled: false}}\n"
-        f"  warehouse:\n    - {{name: lake, paths: [{lake}], scan: {{interval: 1s, timeout: 1s}}}}\n")
+        f"  warehouse:\n    - {{name: lake, paths: [{lake}], scan: {{interval: 1s, timeout: 1s}}}}\n"
+    )
     daemon.wait_ready()
     time.sleep(2)
     assert retention_alerts(daemon) == []

@@ -36,6 +36,7 @@ def target(server: Receiver | str) -> AlertmanagerTargetConfig:
 
 def forward(forwarder: AlertmanagerForwarder, *batches: list[Alert], seconds: float = 0.2) -> None:
     """Add each batch of alerts in turn, letting the forwarder run briefly after each; then close it."""
+
     async def scenario() -> None:
         stop = asyncio.Event()
         task = asyncio.create_task(forwarder.run(stop))
@@ -52,13 +53,18 @@ def forward(forwarder: AlertmanagerForwarder, *batches: list[Alert], seconds: fl
 def test_alerts_are_posted_as_api_v2_postable_alerts(receiver: Receiver) -> None:
     forward(AlertmanagerForwarder([target(receiver)], FakeClock(NOW), tick_seconds=TICK), [firing(instance="db1")])
     request = receiver.requests[0]
-    assert ("/api/v2/alerts", [{
-        "labels": {"alertname": "DiskFull", "instance": "db1"},
-        "annotations": {"summary": "DiskFull on db1"},
-        "startsAt": "2023-11-14T22:13:20Z",
-        "endsAt": "2023-11-14T22:17:20Z",
-        "generatorURL": GENERATOR_URL,
-    }]) == (request.path, request.json())
+    assert (
+        "/api/v2/alerts",
+        [
+            {
+                "labels": {"alertname": "DiskFull", "instance": "db1"},
+                "annotations": {"summary": "DiskFull on db1"},
+                "startsAt": "2023-11-14T22:13:20Z",
+                "endsAt": "2023-11-14T22:17:20Z",
+                "generatorURL": GENERATOR_URL,
+            }
+        ],
+    ) == (request.path, request.json())
 
 
 def test_a_resolved_alert_carries_its_resolution_time_as_ends_at(receiver: Receiver) -> None:

@@ -32,9 +32,19 @@ def alert(clock: Clock, name: str = "TopicSilent", **labels: str) -> Alert:
     """A firing alert as the ruler sends it, valid long enough for any test."""
     now = clock.time()
     label_set = labels_of({"alertname": name, **labels})
-    return Alert(labels=label_set, annotations=(), state=AlertState.FIRING, value=1.0, active_at=now, starts_at=now,
-                 ends_at=now + 30 * DAY, resolved_at=None, generator_url="", rule="r.yaml;g;" + name,
-                 fingerprint=fingerprint(label_set))
+    return Alert(
+        labels=label_set,
+        annotations=(),
+        state=AlertState.FIRING,
+        value=1.0,
+        active_at=now,
+        starts_at=now,
+        ends_at=now + 30 * DAY,
+        resolved_at=None,
+        generator_url="",
+        rule="r.yaml;g;" + name,
+        fingerprint=fingerprint(label_set),
+    )
 
 
 def resolve(firing: Alert, clock: Clock) -> Alert:
@@ -45,15 +55,27 @@ def resolve(firing: Alert, clock: Clock) -> Alert:
 class Harness:
     """A dispatcher over a state directory, recording what it enqueues."""
 
-    def __init__(self, tmp_path: Path, clock: Clock | None = None, route: RouteConfig = ROUTE, *,
-                 inhibit_rules: Sequence[InhibitRuleConfig] = (),
-                 time_intervals: Sequence[TimeIntervalConfig] = ()) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        clock: Clock | None = None,
+        route: RouteConfig = ROUTE,
+        *,
+        inhibit_rules: Sequence[InhibitRuleConfig] = (),
+        time_intervals: Sequence[TimeIntervalConfig] = (),
+    ) -> None:
         self.clock = clock or FakeClock()
         self.sent: list[Notification] = []
         self.silences = Silences(tmp_path, self.clock)
-        self.dispatcher = Dispatcher(route, inhibit_rules=inhibit_rules, time_intervals=time_intervals,
-                                     silences=self.silences, notify_log=NotifyLog(tmp_path, self.clock),
-                                     clock=self.clock, enqueue=self.sent.append)
+        self.dispatcher = Dispatcher(
+            route,
+            inhibit_rules=inhibit_rules,
+            time_intervals=time_intervals,
+            silences=self.silences,
+            notify_log=NotifyLog(tmp_path, self.clock),
+            clock=self.clock,
+            enqueue=self.sent.append,
+        )
 
     def advance(self, seconds: float) -> None:
         assert isinstance(self.clock, FakeClock)
@@ -62,8 +84,10 @@ class Harness:
 
     def summary(self) -> list[tuple[str, str, list[str]]]:
         """(receiver, status, alert names with state) per notification, in order."""
-        return [(n.receiver, n.status.value, [f"{a.name}{dict(a.labels).get('p', '')}:{a.state.value}"
-                                              for a in n.alerts]) for n in self.sent]
+        return [
+            (n.receiver, n.status.value, [f"{a.name}{dict(a.labels).get('p', '')}:{a.state.value}" for a in n.alerts])
+            for n in self.sent
+        ]
 
 
 def test_group_wait_zero_sends_the_first_alert_at_once(tmp_path: Path) -> None:
@@ -76,7 +100,9 @@ def test_notification_carries_alertmanagers_group_key_and_labels(tmp_path: Path)
     h = Harness(tmp_path)
     h.dispatcher.add([alert(h.clock, topic="ingest")])
     assert ('{}:{alertname="TopicSilent"}', labels_of(alertname="TopicSilent")) == (
-        h.sent[0].group_key, h.sent[0].group_labels)
+        h.sent[0].group_key,
+        h.sent[0].group_labels,
+    )
 
 
 def test_new_alert_in_a_notified_group_waits_for_group_interval(tmp_path: Path) -> None:
@@ -179,9 +205,14 @@ def test_alert_not_resent_before_its_ends_at_reads_as_resolved(tmp_path: Path) -
 
 
 def test_continue_sends_one_notification_per_matching_route(tmp_path: Path) -> None:
-    route = RouteConfig(receiver="default", group_by=["alertname"], routes=[
-        RouteConfig(matchers=["severity=page"], receiver="pager", continue_=True),
-        RouteConfig(matchers=["team=data"], receiver="data")])
+    route = RouteConfig(
+        receiver="default",
+        group_by=["alertname"],
+        routes=[
+            RouteConfig(matchers=["severity=page"], receiver="pager", continue_=True),
+            RouteConfig(matchers=["team=data"], receiver="data"),
+        ],
+    )
     h = Harness(tmp_path, route=route)
     h.dispatcher.add([alert(h.clock, severity="page", team="data")])
     assert ["pager", "data"] == [n.receiver for n in h.sent]
@@ -205,8 +236,9 @@ def test_alert_is_sent_at_the_next_group_interval_after_its_silence_expires(tmp_
 
 
 def test_inhibited_alert_is_not_sent_but_its_source_is(tmp_path: Path) -> None:
-    rule = InhibitRuleConfig(source_matchers=["alertname=ClusterDown"], target_matchers=["alertname=TopicSilent"],
-                             equal=["cluster"])
+    rule = InhibitRuleConfig(
+        source_matchers=["alertname=ClusterDown"], target_matchers=["alertname=TopicSilent"], equal=["cluster"]
+    )
     h = Harness(tmp_path, inhibit_rules=[rule])
     h.dispatcher.add([alert(h.clock, "TopicSilent", cluster="main"), alert(h.clock, "ClusterDown", cluster="main")])
     assert [["ClusterDown:firing"]] == [names for _, _, names in h.summary()]
@@ -220,7 +252,8 @@ def test_target_is_sent_once_its_inhibiting_source_resolves(tmp_path: Path) -> N
     h.dispatcher.add([resolve(source, h.clock)])
     h.advance(5 * MINUTE)
     assert [["ClusterDown:firing"], ["TopicSilent:firing"], ["ClusterDown:inactive"]] == [
-        names for _, _, names in h.summary()]
+        names for _, _, names in h.summary()
+    ]
 
 
 NIGHTS = TimeIntervalConfig("nights", [TimeIntervalSpec(times=[TimeRangeConfig("22:00", "24:00")])])

@@ -129,24 +129,44 @@ def firing(name: str = "DiskFull", *, at: float = NOW, **labels: str) -> Alert:
     """A firing alert as the ruler hands it over (ends_at is its valid-until)."""
     label_set = labels_of({"alertname": name, **labels})
     return Alert(
-        labels=label_set, annotations=labels_of(summary=f"{name} on {labels.get('instance', 'host')}"),
-        state=AlertState.FIRING, value=1.0, active_at=at - 60, starts_at=at, ends_at=at + 240,
-        resolved_at=None, generator_url="http://agent.example:9842/graph?g0.expr=up&g0.tab=1",
-        rule=f"rules.yaml;group;{name}", fingerprint=fingerprint(label_set),
+        labels=label_set,
+        annotations=labels_of(summary=f"{name} on {labels.get('instance', 'host')}"),
+        state=AlertState.FIRING,
+        value=1.0,
+        active_at=at - 60,
+        starts_at=at,
+        ends_at=at + 240,
+        resolved_at=None,
+        generator_url="http://agent.example:9842/graph?g0.expr=up&g0.tab=1",
+        rule=f"rules.yaml;group;{name}",
+        fingerprint=fingerprint(label_set),
     )
 
 
 def resolved(alert: Alert, at: float = NOW + 300) -> Alert:
     return Alert(
-        labels=alert.labels, annotations=alert.annotations, state=AlertState.INACTIVE, value=alert.value,
-        active_at=alert.active_at, starts_at=alert.starts_at, ends_at=at, resolved_at=at,
-        generator_url=alert.generator_url, rule=alert.rule, fingerprint=alert.fingerprint,
+        labels=alert.labels,
+        annotations=alert.annotations,
+        state=AlertState.INACTIVE,
+        value=alert.value,
+        active_at=alert.active_at,
+        starts_at=alert.starts_at,
+        ends_at=at,
+        resolved_at=at,
+        generator_url=alert.generator_url,
+        rule=alert.rule,
+        fingerprint=alert.fingerprint,
     )
 
 
 def notification(*alerts: Alert, receiver: str = "team", group_key: str = '{}:{alertname="DiskFull"}') -> Notification:
-    return Notification(receiver=receiver, group_key=group_key, group_labels=labels_of(alertname="DiskFull"),
-                        alerts=alerts or (firing(),), created_at=NOW)
+    return Notification(
+        receiver=receiver,
+        group_key=group_key,
+        group_labels=labels_of(alertname="DiskFull"),
+        alerts=alerts or (firing(),),
+        created_at=NOW,
+    )
 
 
 def post_once(url: str, config: HttpClientConfig | None = None) -> tuple[Outcome, str, float | None]:
@@ -217,9 +237,28 @@ def tls_receiver(tmp_path: Path) -> Iterator[tuple[Receiver, Path]]:
     """An HTTPS receiver with a self-signed certificate for 127.0.0.1, and that certificate's path."""
     openssl = require_binary("openssl", "openssl")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     server = Receiver(tls=context).start()
@@ -255,4 +294,3 @@ def test_a_long_error_body_is_cut_in_the_reason(receiver: Receiver) -> None:
     # A 500 whose body is huge is cut, so a reason stays a line, not a page.
     receiver.script.append(Reply(500, "x" * 10_000))
     assert len(post_once(receiver.url)[1]) < 300
-

@@ -5,8 +5,9 @@ from __future__ import annotations
 from agent.config.alerting import InhibitRuleConfig
 from agent.notify.inhibit import Inhibitor
 
-CLUSTER_DOWN = InhibitRuleConfig(source_matchers=['alertname="KafkaClusterDown"'],
-                                 target_matchers=['severity=~"warning|info"'], equal=["cluster"])
+CLUSTER_DOWN = InhibitRuleConfig(
+    source_matchers=['alertname="KafkaClusterDown"'], target_matchers=['severity=~"warning|info"'], equal=["cluster"]
+)
 
 SOURCE = {"alertname": "KafkaClusterDown", "cluster": "main", "severity": "critical"}
 TARGET = {"alertname": "ConsumerLag", "cluster": "main", "severity": "warning"}
@@ -47,8 +48,9 @@ def test_alerts_matching_both_sides_do_not_mute_each_other() -> None:
 
 
 def test_deprecated_match_forms_still_work() -> None:
-    rule = InhibitRuleConfig(source_match={"alertname": "KafkaClusterDown"},
-                             target_match_re={"severity": "warning|info"}, equal=["cluster"])
+    rule = InhibitRuleConfig(
+        source_match={"alertname": "KafkaClusterDown"}, target_match_re={"severity": "warning|info"}, equal=["cluster"]
+    )
     assert Inhibitor([rule]).mutes(TARGET, [SOURCE])
 
 

@@ -28,13 +28,14 @@ from agent.notify.matchers import (
         ('empty=""', "empty", MatchType.EQUAL, ""),
     ],
 )
-def test_parse_matcher_reads_name_operator_and_unescaped_value(text: str, name: str, type: MatchType,
-                                                               value: str) -> None:
+def test_parse_matcher_reads_name_operator_and_unescaped_value(
+    text: str, name: str, type: MatchType, value: str
+) -> None:
     matcher = parse_matcher(text)
     assert (name, type, value) == (matcher.name, matcher.type, matcher.value)
 
 
-@pytest.mark.parametrize("text", ["severity", "1abc=x", '=x', 'a="unterminated', 'a="x"y"'])
+@pytest.mark.parametrize("text", ["severity", "1abc=x", "=x", 'a="unterminated', 'a="x"y"'])
 def test_bad_matcher_raises_an_error_naming_it(text: str) -> None:
     with pytest.raises(MatcherError) as info:
         parse_matcher(text)

@@ -16,8 +16,10 @@ def entry(firing: set[str], resolved: set[str] | None = None, sent_at: float = N
 
 
 def test_first_notification_needs_a_firing_alert() -> None:
-    assert (True, False) == (needs_update(None, {"a"}, set(), REPEAT, NOW), needs_update(None, set(), {"a"}, REPEAT,
-                                                                                           NOW))
+    assert (True, False) == (
+        needs_update(None, {"a"}, set(), REPEAT, NOW),
+        needs_update(None, set(), {"a"}, REPEAT, NOW),
+    )
 
 
 def test_new_firing_alert_is_an_update() -> None:
@@ -29,13 +31,17 @@ def test_newly_resolved_alert_is_an_update() -> None:
 
 
 def test_all_resolved_is_an_update_once() -> None:
-    assert (True, False) == (needs_update(entry({"a"}), set(), {"a"}, REPEAT, NOW),
-                             needs_update(entry(set(), {"a"}), set(), {"a"}, REPEAT, NOW))
+    assert (True, False) == (
+        needs_update(entry({"a"}), set(), {"a"}, REPEAT, NOW),
+        needs_update(entry(set(), {"a"}), set(), {"a"}, REPEAT, NOW),
+    )
 
 
 def test_unchanged_group_waits_for_the_repeat_interval() -> None:
-    assert (False, True) == (needs_update(entry({"a"}), {"a"}, set(), REPEAT, NOW),
-                             needs_update(entry({"a"}, sent_at=NOW - REPEAT - 1), {"a"}, set(), REPEAT, NOW))
+    assert (False, True) == (
+        needs_update(entry({"a"}), {"a"}, set(), REPEAT, NOW),
+        needs_update(entry({"a"}, sent_at=NOW - REPEAT - 1), {"a"}, set(), REPEAT, NOW),
+    )
 
 
 def test_fewer_firing_alerts_without_new_resolved_ones_is_not_an_update() -> None:

@@ -42,6 +42,7 @@ def group(i: int) -> Notification:
 
 def run_until(box: Outbox, done: Callable[[], bool], timeout: float = 5.0, then: float = 0.0) -> None:
     """Run the outbox until `done()` holds (then `then` seconds more), and stop it."""
+
     async def scenario() -> None:
         stop = asyncio.Event()
         task = asyncio.create_task(box.run(stop))
@@ -165,7 +166,9 @@ def test_a_400_is_a_dead_letter_and_not_retried(tmp_path: Path, receiver: Receiv
     box.enqueue(notification())
     run_until(box, delivered(box), then=0.3)
     assert (1, ["unexpected status code 400: bad request"]) == (
-        len(receiver.requests), [e.reason for e in box.dead_letters()])
+        len(receiver.requests),
+        [e.reason for e in box.dead_letters()],
+    )
 
 
 def test_a_dead_letter_reason_is_redacted(tmp_path: Path, receiver: Receiver) -> None:
@@ -232,8 +235,13 @@ class Hanging:
 
 
 def test_a_backlog_for_one_receiver_does_not_hold_up_another(tmp_path: Path, receiver: Receiver) -> None:
-    box = Outbox(tmp_path, {"busy": [("hang/0", Hanging())], "team": [("webhook/0", webhook(receiver.url))]},
-                 SystemClock(), max_concurrency_per_receiver=1, **FAST)
+    box = Outbox(
+        tmp_path,
+        {"busy": [("hang/0", Hanging())], "team": [("webhook/0", webhook(receiver.url))]},
+        SystemClock(),
+        max_concurrency_per_receiver=1,
+        **FAST,
+    )
     for i in range(300):
         box.enqueue(notification(firing(instance=f"h{i}"), receiver="busy", group_key=f"g{i}"))
     box.enqueue(notification())
@@ -338,9 +346,12 @@ def test_metrics_count_outcomes_pending_and_latency(tmp_path: Path) -> None:
     run_until(box, delivered(box))
     values = {(s.name, dict(s.labels).get("outcome", dict(s.labels).get("le"))): s.value for s in box.samples()}
     assert (1.0, 1.0, 0.0, 2.0, 0.0) == (
-        values[("tripwired_notifications_total", "retry")], values[("tripwired_notifications_total", "delivered")],
-        values[("tripwired_outbox_pending", None)], values[("tripwired_notification_latency_seconds_count", None)],
-        values[("tripwired_outbox_dead_letters_total", None)])
+        values[("tripwired_notifications_total", "retry")],
+        values[("tripwired_notifications_total", "delivered")],
+        values[("tripwired_outbox_pending", None)],
+        values[("tripwired_notification_latency_seconds_count", None)],
+        values[("tripwired_outbox_dead_letters_total", None)],
+    )
 
 
 def test_dead_letters_are_counted(tmp_path: Path) -> None:
@@ -356,7 +367,15 @@ def test_emitted_samples_belong_to_declared_metrics(tmp_path: Path) -> None:
     run_until(box, delivered(box))
     families = {m.name: m.type for m in box.metrics()}
     suffixes = ("_bucket", "_sum", "_count")
-    emitted = {next((s.name.removesuffix(x) for x in suffixes
-                     if s.name.endswith(x) and families.get(s.name.removesuffix(x)) is MetricType.HISTOGRAM), s.name)
-               for s in box.samples()}
+    emitted = {
+        next(
+            (
+                s.name.removesuffix(x)
+                for x in suffixes
+                if s.name.endswith(x) and families.get(s.name.removesuffix(x)) is MetricType.HISTOGRAM
+            ),
+            s.name,
+        )
+        for s in box.samples()
+    }
     assert set(families) == emitted

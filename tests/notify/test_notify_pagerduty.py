@@ -55,13 +55,15 @@ def test_trigger_event_is_events_api_v2(receiver: Receiver) -> None:
             "custom_details": {
                 "num_firing": "1",
                 "num_resolved": "0",
-                "alerts": [{
-                    "status": "firing",
-                    "labels": {"alertname": "DiskFull", "instance": "db1", "severity": "critical"},
-                    "annotations": {"summary": "DiskFull on db1"},
-                    "startsAt": "2023-11-14T22:13:20Z",
-                    "generatorURL": GENERATOR_URL,
-                }],
+                "alerts": [
+                    {
+                        "status": "firing",
+                        "labels": {"alertname": "DiskFull", "instance": "db1", "severity": "critical"},
+                        "annotations": {"summary": "DiskFull on db1"},
+                        "startsAt": "2023-11-14T22:13:20Z",
+                        "generatorURL": GENERATOR_URL,
+                    }
+                ],
             },
         },
         "links": [{"href": GENERATOR_URL, "text": "DiskFull source"}],
@@ -79,17 +81,28 @@ def test_resolve_shares_the_trigger_dedup_key(receiver: Receiver) -> None:
     send(pagerduty(receiver), notification(resolved(alert)))
     trigger, resolve = (r.json() for r in receiver.requests)
     assert (("trigger", "resolve"), trigger["dedup_key"]) == (
-        (trigger["event_action"], resolve["event_action"]), resolve["dedup_key"])
+        (trigger["event_action"], resolve["event_action"]),
+        resolve["dedup_key"],
+    )
 
 
 def test_component_group_class_and_links_come_from_the_config(receiver: Receiver) -> None:
-    config = pagerduty(receiver, component="kafka", group="ingest", class_="lag",
-                       links=[PagerdutyLink("https://runbooks.example/lag", "runbook")])
+    config = pagerduty(
+        receiver,
+        component="kafka",
+        group="ingest",
+        class_="lag",
+        links=[PagerdutyLink("https://runbooks.example/lag", "runbook")],
+    )
     send(config, notification())
     body = receiver.requests[0].json()
     payload = body["payload"]
     assert ("kafka", "ingest", "lag", {"href": "https://runbooks.example/lag", "text": "runbook"}) == (
-        payload["component"], payload["group"], payload["class"], body["links"][0])
+        payload["component"],
+        payload["group"],
+        payload["class"],
+        body["links"][0],
+    )
 
 
 def test_configured_details_join_the_custom_details(receiver: Receiver) -> None:

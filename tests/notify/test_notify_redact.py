@@ -65,9 +65,11 @@ def test_secrets_do_not_show_in_reprs() -> None:
 
 # -- the shared leak check: every sender, every way of failing ---------------------------------
 
+
 def auth() -> HttpClientConfig:
-    return HttpClientConfig(bearer_token=Secret(BEARER), basic_auth=BasicAuth("ops", Secret(PASSWORD)),
-                            timeout=Duration(0.3))
+    return HttpClientConfig(
+        bearer_token=Secret(BEARER), basic_auth=BasicAuth("ops", Secret(PASSWORD)), timeout=Duration(0.3)
+    )
 
 
 def slack_sender(url: str) -> SlackSender:
@@ -75,8 +77,11 @@ def slack_sender(url: str) -> SlackSender:
 
 
 def webhook_sender(url: str) -> WebhookSender:
-    config = WebhookConfig(url=Secret(f"{url}/hook/{WEBHOOK_TOKEN}?token={WEBHOOK_TOKEN}"),
-                           hmac_secret=Secret(HMAC_KEY), http_config=auth())
+    config = WebhookConfig(
+        url=Secret(f"{url}/hook/{WEBHOOK_TOKEN}?token={WEBHOOK_TOKEN}"),
+        hmac_secret=Secret(HMAC_KEY),
+        http_config=auth(),
+    )
     return WebhookSender(config, external_url="http://a")
 
 
@@ -85,8 +90,11 @@ def pagerduty_sender(url: str) -> PagerdutySender:
     return PagerdutySender(config, external_url="http://a", source="h")
 
 
-SENDERS: dict[str, Callable[[str], Any]] = {"slack": slack_sender, "webhook": webhook_sender,
-                                            "pagerduty": pagerduty_sender}
+SENDERS: dict[str, Callable[[str], Any]] = {
+    "slack": slack_sender,
+    "webhook": webhook_sender,
+    "pagerduty": pagerduty_sender,
+}
 FAILURES = {
     "500 echoing the request": Reply(500, ECHO),
     "400 echoing the request": Reply(400, ECHO),
@@ -109,6 +117,7 @@ def echo() -> Iterator[Receiver]:
 
 def attempt(sender: Any) -> tuple[str, str]:
     """Send once; what the sender said: its result (or exception) and every log event."""
+
     async def scenario() -> Result:
         try:
             result: Result = await sender.send(notification(firing()))
@@ -141,8 +150,9 @@ def test_no_secret_leaks_when_the_connection_is_refused(kind: str) -> None:
 @pytest.mark.parametrize("failure", ["500 echoing the request", "hang past the timeout"])
 def test_no_secret_leaks_from_the_alertmanager_forwarder(failure: str, echo: Receiver) -> None:
     echo.script.append(FAILURES[failure])
-    target = AlertmanagerTargetConfig(url=f"http://ops:{PASSWORD}@127.0.0.1:{echo.port}/am/{WEBHOOK_TOKEN}",
-                                      timeout=Duration(0.3), http_config=auth())
+    target = AlertmanagerTargetConfig(
+        url=f"http://ops:{PASSWORD}@127.0.0.1:{echo.port}/am/{WEBHOOK_TOKEN}", timeout=Duration(0.3), http_config=auth()
+    )
     forwarder = AlertmanagerForwarder([target], FakeClock())
 
     async def scenario() -> None:
@@ -152,4 +162,3 @@ def test_no_secret_leaks_from_the_alertmanager_forwarder(failure: str, echo: Rec
     with capture_logs() as logs:
         asyncio.run(scenario())
     assert_no_secret(repr(logs), repr(forwarder.samples()))
-

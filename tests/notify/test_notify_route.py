@@ -56,12 +56,20 @@ def test_alert_reaches_the_receivers_amtool_reports(labels: dict[str, str], expe
 
 
 def test_children_inherit_receiver_group_by_and_timers() -> None:
-    config = RouteConfig(receiver="root", group_by=["alertname"], group_interval=Duration(60),
-                         routes=[RouteConfig(matchers=["team=data"], repeat_interval=Duration(600))])
+    config = RouteConfig(
+        receiver="root",
+        group_by=["alertname"],
+        group_interval=Duration(60),
+        routes=[RouteConfig(matchers=["team=data"], repeat_interval=Duration(600))],
+    )
     child = build_route(config).routes[0]
     assert ("root", frozenset({"alertname"}), 0.0, 60.0, 600.0) == (
-        child.opts.receiver, child.opts.group_by, child.opts.group_wait, child.opts.group_interval,
-        child.opts.repeat_interval)
+        child.opts.receiver,
+        child.opts.group_by,
+        child.opts.group_wait,
+        child.opts.group_interval,
+        child.opts.repeat_interval,
+    )
 
 
 def test_empty_group_by_inherits_like_alertmanager() -> None:
@@ -70,8 +78,9 @@ def test_empty_group_by_inherits_like_alertmanager() -> None:
 
 
 def test_time_intervals_are_not_inherited() -> None:
-    config = RouteConfig(receiver="r", routes=[RouteConfig(mute_time_intervals=["night"],
-                                                           routes=[RouteConfig(matchers=["a=b"])])])
+    config = RouteConfig(
+        receiver="r", routes=[RouteConfig(mute_time_intervals=["night"], routes=[RouteConfig(matchers=["a=b"])])]
+    )
     assert () == build_route(config).routes[0].routes[0].opts.mute_time_intervals
 
 
@@ -87,12 +96,16 @@ def test_group_labels_keep_only_group_by_labels_the_alert_has() -> None:
 
 
 def test_group_key_is_alertmanagers() -> None:
-    config = RouteConfig(receiver="hook", group_by=["alertname", "job"],
-                         routes=[RouteConfig(matchers=['severity=~"critical|page"', 'a="x\\"y"'])])
+    config = RouteConfig(
+        receiver="hook",
+        group_by=["alertname", "job"],
+        routes=[RouteConfig(matchers=['severity=~"critical|page"', 'a="x\\"y"'])],
+    )
     labels = labels_of(alertname="X", job='k"a\u00e9\tb', severity="page", a='x"y')
     route = build_route(config).match(dict(labels))[0]
     assert '{}/{a="x\\"y",severity=~"critical|page"}:{alertname="X", job="k\\"a\u00e9\\tb"}' == route.group_key(
-        route.group_labels(labels))
+        route.group_labels(labels)
+    )
 
 
 def test_validation_reports_unknown_receivers_and_time_intervals() -> None:
@@ -110,13 +123,17 @@ def test_validation_reports_bad_matchers_with_their_path() -> None:
 
 def test_validation_checks_the_root_route() -> None:
     errors = validate_alerting(RouteConfig(matchers=["a=b"], continue_=True), receivers=set())
-    assert ["route: root route must specify a default receiver", "route: root route must not have any matchers",
-            "route: cannot have continue in root route"] == errors
+    assert [
+        "route: root route must specify a default receiver",
+        "route: root route must not have any matchers",
+        "route: cannot have continue in root route",
+    ] == errors
 
 
 def test_validation_covers_inhibit_rules_time_intervals_and_silences() -> None:
     errors = validate_alerting(
-        None, receivers=set(),
+        None,
+        receivers=set(),
         inhibit_rules=[InhibitRuleConfig(source_matchers=['a=~"("'])],
         time_intervals=[TimeIntervalConfig("x"), TimeIntervalConfig("x")],
         silences=[SilenceConfig(['a=~".*"'], "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z")],
@@ -130,8 +147,15 @@ def test_validation_rejects_wildcard_group_by_with_other_labels() -> None:
 
 
 def test_pasted_alertmanager_route_loads_with_its_timers() -> None:
-    config = load_text(RouteConfig, "receiver: r\ngroup_wait: 30s\ngroup_interval: 1m\nrepeat_interval: 1h30m\n"
-                                    "routes: [{matchers: ['a=b'], continue: true}]\n")
+    config = load_text(
+        RouteConfig,
+        "receiver: r\ngroup_wait: 30s\ngroup_interval: 1m\nrepeat_interval: 1h30m\n"
+        "routes: [{matchers: ['a=b'], continue: true}]\n",
+    )
     route = build_route(config)
-    assert (30.0, 60.0, 5400.0, True) == (route.opts.group_wait, route.opts.group_interval,
-                                           route.opts.repeat_interval, route.routes[0].continue_)
+    assert (30.0, 60.0, 5400.0, True) == (
+        route.opts.group_wait,
+        route.opts.group_interval,
+        route.opts.repeat_interval,
+        route.routes[0].continue_,
+    )

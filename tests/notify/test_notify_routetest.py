@@ -55,8 +55,11 @@ def test_file_whose_cases_route_as_expected_passes(tmp_path: Path) -> None:
 def test_failing_case_reports_expected_and_got_receivers(tmp_path: Path) -> None:
     path = write(tmp_path, "  - name: pages\n    labels: {severity: page}\n    receivers: [pager, default]\n")
     code, output = run(path)
-    assert (1, "    name: pages,\n    labels: {severity=\"page\"}\n    expected receivers: pager,default\n"
-               "    got receivers:      pager") == (code, output.split("FAILED:\n")[1].rstrip())
+    assert (
+        1,
+        '    name: pages,\n    labels: {severity="page"}\n    expected receivers: pager,default\n'
+        "    got receivers:      pager",
+    ) == (code, output.split("FAILED:\n")[1].rstrip())
 
 
 def test_config_with_an_unknown_receiver_fails_the_file(tmp_path: Path) -> None:
@@ -75,20 +78,34 @@ def test_bad_test_file_fails_with_its_position(tmp_path: Path) -> None:
 def test_route_test_files_are_told_apart_from_promtool_test_files(tmp_path: Path) -> None:
     promtool = tmp_path / "rules_test.yaml"
     promtool.write_text("rule_files: [rules.yaml]\ntests: []\n")
-    assert (True, False) == (routetest.is_route_test_file(write(tmp_path, "  []\n")),
-                             routetest.is_route_test_file(str(promtool)))
+    assert (True, False) == (
+        routetest.is_route_test_file(write(tmp_path, "  []\n")),
+        routetest.is_route_test_file(str(promtool)),
+    )
 
 
 @pytest.mark.parametrize(
     "labels",
-    [["alertname=X"], ["severity=page"], ["severity=critical", "team=data"], ["team=data", "topic=ingest-1"],
-     ["team=data", "topic=pre-ingest"], ["team=ops", "severity=page"], ["team=sreX"]],
+    [
+        ["alertname=X"],
+        ["severity=page"],
+        ["severity=critical", "team=data"],
+        ["team=data", "topic=ingest-1"],
+        ["team=data", "topic=pre-ingest"],
+        ["team=ops", "severity=page"],
+        ["team=sreX"],
+    ],
 )
 def test_receivers_agree_with_amtool(tmp_path: Path, labels: list[str]) -> None:
     amtool = require_binary("amtool", "prometheus-alertmanager")
     config = tmp_path / "alertmanager.yml"
     config.write_text(CONFIG)
-    result = subprocess.run([amtool, "config", "routes", "test", f"--config.file={config}", *labels],
-                            capture_output=True, text=True, timeout=30, check=True)
+    result = subprocess.run(
+        [amtool, "config", "routes", "test", f"--config.file={config}", *labels],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
     ours = routetest.receivers_for(routetest.load_route(str(config)), dict(x.split("=") for x in labels))
     assert result.stdout.strip() == ",".join(ours)

@@ -63,9 +63,15 @@ def test_alertmanager_shaped_receivers_load(team: ReceiverConfig) -> None:
     hook = team.webhook_configs[1]
     auth = hook.http_config.basic_auth
     assert ("https://hooks.slack.com/services/T/B/X", "pdkey", "lag", 5, "shared", 2.0, True, "pw") == (
-        team.slack_configs[0].api_url, team.pagerduty_configs[0].routing_key, team.pagerduty_configs[0].class_,
-        hook.max_alerts, hook.hmac_secret, hook.http_config.timeout,
-        hook.http_config.tls_config.insecure_skip_verify, auth and auth.password)
+        team.slack_configs[0].api_url,
+        team.pagerduty_configs[0].routing_key,
+        team.pagerduty_configs[0].class_,
+        hook.max_alerts,
+        hook.hmac_secret,
+        hook.http_config.timeout,
+        hook.http_config.tls_config.insecure_skip_verify,
+        auth and auth.password,
+    )
 
 
 def test_secrets_load_as_secrets(team: ReceiverConfig) -> None:
@@ -74,8 +80,13 @@ def test_secrets_load_as_secrets(team: ReceiverConfig) -> None:
 
 def test_defaults_follow_alertmanager() -> None:
     assert (False, True, True, PAGERDUTY_EVENTS_URL, False, 0) == (
-        SlackConfig().send_resolved, PagerdutyConfig().send_resolved, WebhookConfig().send_resolved,
-        PagerdutyConfig().url, WebhookConfig().http_config.tls_config.insecure_skip_verify, WebhookConfig().max_alerts)
+        SlackConfig().send_resolved,
+        PagerdutyConfig().send_resolved,
+        WebhookConfig().send_resolved,
+        PagerdutyConfig().url,
+        WebhookConfig().http_config.tls_config.insecure_skip_verify,
+        WebhookConfig().max_alerts,
+    )
 
 
 def test_unknown_keys_are_rejected() -> None:
@@ -84,8 +95,10 @@ def test_unknown_keys_are_rejected() -> None:
 
 
 def test_a_missing_url_is_reported() -> None:
-    receivers = [ReceiverConfig("a", slack_configs=[SlackConfig()], webhook_configs=[WebhookConfig()]),
-                 ReceiverConfig("a", pagerduty_configs=[PagerdutyConfig()])]
+    receivers = [
+        ReceiverConfig("a", slack_configs=[SlackConfig()], webhook_configs=[WebhookConfig()]),
+        ReceiverConfig("a", pagerduty_configs=[PagerdutyConfig()]),
+    ]
     assert [
         "receivers[0].slack_configs[0]: api_url or api_url_file is required",
         "receivers[0].webhook_configs[0]: url or url_file is required",
@@ -98,8 +111,10 @@ def test_two_ways_of_authenticating_are_refused() -> None:
     http_config = HttpClientConfig(bearer_token=Secret("t"), basic_auth=BasicAuth("u", Secret("p")))
     hook = WebhookConfig(url=Secret("http://h/x"), http_config=http_config)
     receivers = [ReceiverConfig("a", webhook_configs=[hook])]
-    assert ["receivers[0].webhook_configs[0].http_config: at most one of authorization, bearer_token and basic_auth"
-            " may be set"] == receiver_errors(receivers)
+    assert [
+        "receivers[0].webhook_configs[0].http_config: at most one of authorization, bearer_token and basic_auth"
+        " may be set"
+    ] == receiver_errors(receivers)
 
 
 def test_webhook_timeout_wins_over_the_http_config_timeout() -> None:
@@ -111,23 +126,35 @@ def test_webhook_timeout_wins_over_the_http_config_timeout() -> None:
 
 def test_an_alertmanager_url_must_be_http() -> None:
     assert ["alertmanagers[0].url: must start with http:// or https://"] == receiver_errors(
-        [], [AlertmanagerTargetConfig(url="am:9093")])
+        [], [AlertmanagerTargetConfig(url="am:9093")]
+    )
 
 
 def test_every_integration_gets_a_sender_with_a_stable_name(team: ReceiverConfig) -> None:
     built = build_senders([team, ReceiverConfig("blackhole")], external_url="http://agent")
     kinds = [(name, type(sender)) for name, sender in built["team"]]
     asyncio.run(close_senders(built))
-    assert ([("slack/0", SlackSender), ("pagerduty/0", PagerdutySender), ("webhook/0", WebhookSender),
-             ("webhook/1", WebhookSender)], []) == (kinds, built["blackhole"])
+    assert (
+        [
+            ("slack/0", SlackSender),
+            ("pagerduty/0", PagerdutySender),
+            ("webhook/0", WebhookSender),
+            ("webhook/1", WebhookSender),
+        ],
+        [],
+    ) == (kinds, built["blackhole"])
 
 
 def test_the_test_notification_is_a_clearly_marked_firing_alert() -> None:
     note = senders.test_notification("team", NOW)
     alert = note.alerts[0]
     assert ("team", TEST_ALERTNAME, AlertState.FIRING, fingerprint(alert.labels), True) == (
-        note.receiver, alert.name, alert.state, alert.fingerprint,
-        dict(alert.annotations)["summary"].startswith("Test notification from tripwired"))
+        note.receiver,
+        alert.name,
+        alert.state,
+        alert.fingerprint,
+        dict(alert.annotations)["summary"].startswith("Test notification from tripwired"),
+    )
 
 
 def test_two_test_notifications_are_not_duplicates() -> None:
@@ -135,8 +162,13 @@ def test_two_test_notifications_are_not_duplicates() -> None:
 
 
 def test_send_test_reaches_every_integration(receiver: Receiver) -> None:
-    config = ReceiverConfig("team", webhook_configs=[WebhookConfig(url=Secret(f"{receiver.url}/a")),
-                                                     WebhookConfig(url=Secret(f"{receiver.url}/b"))])
+    config = ReceiverConfig(
+        "team",
+        webhook_configs=[
+            WebhookConfig(url=Secret(f"{receiver.url}/a")),
+            WebhookConfig(url=Secret(f"{receiver.url}/b")),
+        ],
+    )
     built = build_senders([config], external_url="http://agent")
 
     async def scenario() -> dict[str, Outcome]:
@@ -149,4 +181,6 @@ def test_send_test_reaches_every_integration(receiver: Receiver) -> None:
     outcomes = asyncio.run(scenario())
     labels = [r.json()["alerts"][0]["labels"]["alertname"] for r in receiver.requests]
     assert ({"webhook/0": Outcome.DELIVERED, "webhook/1": Outcome.DELIVERED}, [TEST_ALERTNAME] * 2) == (
-        outcomes, labels)
+        outcomes,
+        labels,
+    )

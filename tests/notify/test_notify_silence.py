@@ -55,8 +55,10 @@ def test_expired_silence_no_longer_mutes(tmp_path: Path) -> None:
     now = silences.clock.time()
     silence_id = silences.add(["cluster=main"], now, now + HOUR, "ops", "")
     silences.expire(silence_id)
-    assert (False, "expired") == (silences.is_silenced(DOWN),
-                                  silences.to_json(silences.get(silence_id))["status"]["state"])
+    assert (False, "expired") == (
+        silences.is_silenced(DOWN),
+        silences.to_json(silences.get(silence_id))["status"]["state"],
+    )
 
 
 def test_expiring_twice_is_an_error(tmp_path: Path) -> None:
@@ -137,12 +139,15 @@ def test_config_silence_removed_from_the_file_is_dropped(tmp_path: Path) -> None
 def test_to_json_has_alertmanagers_v2_shape(tmp_path: Path) -> None:
     clock = FakeClock(start=parse_rfc3339("2026-11-24T08:00:00Z"))
     silences = make(tmp_path, clock)
-    silence_id = silences.add(['cluster!~"dev.*"', "alertname=KafkaDown"], clock.time(), clock.time() + HOUR,
-                              "ops", "upgrade")
+    silence_id = silences.add(
+        ['cluster!~"dev.*"', "alertname=KafkaDown"], clock.time(), clock.time() + HOUR, "ops", "upgrade"
+    )
     assert {
         "id": silence_id,
-        "matchers": [{"name": "alertname", "value": "KafkaDown", "isRegex": False, "isEqual": True},
-                     {"name": "cluster", "value": "dev.*", "isRegex": True, "isEqual": False}],
+        "matchers": [
+            {"name": "alertname", "value": "KafkaDown", "isRegex": False, "isEqual": True},
+            {"name": "cluster", "value": "dev.*", "isRegex": True, "isEqual": False},
+        ],
         "startsAt": "2026-11-24T08:00:00.000Z",
         "endsAt": "2026-11-24T09:00:00.000Z",
         "updatedAt": "2026-11-24T08:00:00.000Z",
@@ -159,8 +164,10 @@ def test_rfc3339_time_without_zone_is_refused() -> None:
 
 def test_api_json_matchers_round_trip_through_to_json(tmp_path: Path) -> None:
     silences = make(tmp_path)
-    posted = [{"name": "cluster", "value": 'ma"in', "isRegex": False, "isEqual": True},
-              {"name": "topic", "value": "dev.*", "isRegex": True, "isEqual": False}]
+    posted = [
+        {"name": "cluster", "value": 'ma"in', "isRegex": False, "isEqual": True},
+        {"name": "topic", "value": "dev.*", "isRegex": True, "isEqual": False},
+    ]
     now = silences.clock.time()
     silence_id = silences.add(matchers_from_json(posted), now, now + HOUR, "ops", "")
     assert posted == silences.to_json(silences.get(silence_id))["matchers"]

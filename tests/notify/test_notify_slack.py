@@ -38,12 +38,18 @@ def test_message_has_blocks_and_a_text_fallback(receiver: Receiver) -> None:
         "text": "[FIRING:1] DiskFull\nDiskFull on db1",
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": "[FIRING:1] DiskFull"}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": (
-                ":red_circle: *DiskFull* (firing, severity: critical)\n"
-                "DiskFull on db1\n"
-                "`instance=db1` `severity=critical`\n"
-                "<http://agent.example:9842/graph?g0.expr=up&g0.tab=1|Source>"
-            )}},
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": (
+                        ":red_circle: *DiskFull* (firing, severity: critical)\n"
+                        "DiskFull on db1\n"
+                        "`instance=db1` `severity=critical`\n"
+                        "<http://agent.example:9842/graph?g0.expr=up&g0.tab=1|Source>"
+                    ),
+                },
+            },
             {"type": "context", "elements": [{"type": "mrkdwn", "text": "<http://agent.example:9842|tripwired>"}]},
         ],
     } == receiver.requests[0].json()
@@ -52,8 +58,11 @@ def test_message_has_blocks_and_a_text_fallback(receiver: Receiver) -> None:
 def test_grouped_alerts_share_one_message(receiver: Receiver) -> None:
     send(slack(receiver), notification(firing(instance="a"), firing(instance="b"), firing(instance="c")))
     body = receiver.requests[0].json()
-    assert (1, "[FIRING:3] DiskFull", 5) == (len(receiver.requests), body["blocks"][0]["text"]["text"],
-                                             len(body["blocks"]))
+    assert (1, "[FIRING:3] DiskFull", 5) == (
+        len(receiver.requests),
+        body["blocks"][0]["text"]["text"],
+        len(body["blocks"]),
+    )
 
 
 def test_a_big_group_is_cut_with_a_count_of_the_rest(receiver: Receiver) -> None:
@@ -97,8 +106,9 @@ def test_an_error_text_with_status_200_gives_up(receiver: Receiver) -> None:
 
 
 def test_a_json_error_with_status_200_gives_up(receiver: Receiver) -> None:
-    receiver.script.append(Reply(200, '{"ok": false, "error": "channel_not_found"}',
-                                 {"Content-Type": "application/json"}))
+    receiver.script.append(
+        Reply(200, '{"ok": false, "error": "channel_not_found"}', {"Content-Type": "application/json"})
+    )
     assert Outcome.GIVE_UP == send(slack(receiver), notification()).outcome
 
 

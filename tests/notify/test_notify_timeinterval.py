@@ -34,20 +34,23 @@ def test_business_hours_contain_weekday_daytime_only(moment: str, inside: bool) 
 
 def test_negative_day_of_month_counts_from_the_months_end() -> None:
     last_two_days = parse_interval(TimeIntervalSpec(days_of_month=["-2:-1"]))
-    assert [False, True, True] == [last_two_days.contains(at(d)) for d in
-                                   ("2026-02-26 12:00", "2026-02-27 12:00", "2026-02-28 12:00")]
+    assert [False, True, True] == [
+        last_two_days.contains(at(d)) for d in ("2026-02-26 12:00", "2026-02-27 12:00", "2026-02-28 12:00")
+    ]
 
 
 def test_months_and_years_by_name_and_number() -> None:
     interval = parse_interval(TimeIntervalSpec(months=["january:march", "12"], years=["2026:2027"]))
-    assert [True, True, False, False] == [interval.contains(at(d)) for d in
-                                          ("2026-02-01 00:00", "2027-12-31 23:59", "2026-04-01 00:00",
-                                           "2028-01-01 00:00")]
+    assert [True, True, False, False] == [
+        interval.contains(at(d))
+        for d in ("2026-02-01 00:00", "2027-12-31 23:59", "2026-04-01 00:00", "2028-01-01 00:00")
+    ]
 
 
 def test_location_shifts_the_clock_to_the_zone() -> None:
-    night_in_berlin = parse_interval(TimeIntervalSpec(times=[TimeRangeConfig("00:00", "06:00")],
-                                                      location="Europe/Berlin"))
+    night_in_berlin = parse_interval(
+        TimeIntervalSpec(times=[TimeRangeConfig("00:00", "06:00")], location="Europe/Berlin")
+    )
     assert night_in_berlin.contains(at("2026-11-24 23:30", "UTC"))  # 00:30 in Berlin
     assert not night_in_berlin.contains(at("2026-11-24 06:30", "UTC"))  # 07:30 in Berlin
 
@@ -58,8 +61,13 @@ def test_end_of_day_is_written_24_00() -> None:
 
 
 def test_named_intervals_contain_a_time_if_any_of_their_intervals_does() -> None:
-    intervals = TimeIntervals([TimeIntervalConfig("maintenance", [
-        TimeIntervalSpec(weekdays=["sunday"]), TimeIntervalSpec(days_of_month=["1"])])])
+    intervals = TimeIntervals(
+        [
+            TimeIntervalConfig(
+                "maintenance", [TimeIntervalSpec(weekdays=["sunday"]), TimeIntervalSpec(days_of_month=["1"])]
+            )
+        ]
+    )
     assert intervals.any_contains(["maintenance"], at("2026-12-01 12:00"))  # a Tuesday, the 1st
     assert not intervals.any_contains(["maintenance"], at("2026-12-02 12:00"))
 
@@ -83,12 +91,16 @@ def test_invalid_interval_is_refused_with_a_reason(spec: TimeIntervalSpec, messa
 
 def test_check_reports_duplicate_names_and_bad_parts_with_paths() -> None:
     configs = [TimeIntervalConfig("a", [TimeIntervalSpec(weekdays=["funday"])]), TimeIntervalConfig("a")]
-    assert ["time_intervals[0].time_intervals[0]: funday is not a valid weekday",
-            "time_intervals[1].name: time interval 'a' is not unique"] == check_time_intervals(configs)
+    assert [
+        "time_intervals[0].time_intervals[0]: funday is not a valid weekday",
+        "time_intervals[1].name: time interval 'a' is not unique",
+    ] == check_time_intervals(configs)
 
 
 def test_alertmanagers_documented_shape_loads_from_yaml() -> None:
-    config = load_text(TimeIntervalConfig, """
+    config = load_text(
+        TimeIntervalConfig,
+        """
 name: offhours
 time_intervals:
   - times:
@@ -99,6 +111,6 @@ time_intervals:
     months: ['january:march', 12]
     years: ['2026:2027']
     location: Europe/Berlin
-""")
+""",
+    )
     assert TimeIntervals([config]).any_contains(["offhours"], at("2026-01-02 19:00", "Europe/Berlin"))
-

@@ -87,7 +87,9 @@ def test_common_annotations_are_those_every_alert_shares(receiver: Receiver) -> 
     send(hook(receiver), notification(firing(instance="a"), firing(instance="a", job="x")))
     body = receiver.requests[0].json()
     assert ({"summary": "DiskFull on a"}, {"alertname": "DiskFull", "instance": "a"}) == (
-        body["commonAnnotations"], body["commonLabels"])
+        body["commonAnnotations"],
+        body["commonLabels"],
+    )
 
 
 def test_max_alerts_truncates_and_counts_the_rest(receiver: Receiver) -> None:

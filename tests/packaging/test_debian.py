@@ -85,13 +85,18 @@ def field(deb: Path, name: str) -> str:
 def test_package_is_named_and_versioned_after_the_project(deb: Path) -> None:
     arch = run("dpkg", "--print-architecture").stdout.strip()
     assert ("tripwired", f"{__version__}-1", arch) == (
-        field(deb, "Package"), field(deb, "Version"), field(deb, "Architecture"))
+        field(deb, "Package"),
+        field(deb, "Version"),
+        field(deb, "Architecture"),
+    )
 
 
 def test_package_ships_the_repository_unit_config_and_rule_packs(deb: Path, tmp_path: Path) -> None:
     run("dpkg-deb", "-x", deb, tmp_path)
-    pairs = [("systemd/tripwired.service", "lib/systemd/system/tripwired.service"),
-             ("packaging/tripwired.yaml", "etc/tripwired/tripwired.yaml")]
+    pairs = [
+        ("systemd/tripwired.service", "lib/systemd/system/tripwired.service"),
+        ("packaging/tripwired.yaml", "etc/tripwired/tripwired.yaml"),
+    ]
     pairs += [(f"rules/{p.name}", f"etc/tripwired/rules/{p.name}") for p in (REPO / "rules").glob("*.yaml")]
     assert [] == [ours for ours, shipped in pairs if (REPO / ours).read_bytes() != (tmp_path / shipped).read_bytes()]
 
@@ -99,8 +104,9 @@ def test_package_ships_the_repository_unit_config_and_rule_packs(deb: Path, tmp_
 def test_everything_under_etc_is_a_conffile(deb: Path, tmp_path: Path) -> None:
     run("dpkg-deb", "-x", deb, tmp_path / "root")
     run("dpkg-deb", "-e", deb, tmp_path / "control")
-    under_etc = sorted(f"/{p.relative_to(tmp_path / 'root')}" for p in (tmp_path / "root" / "etc").rglob("*")
-                       if p.is_file())
+    under_etc = sorted(
+        f"/{p.relative_to(tmp_path / 'root')}" for p in (tmp_path / "root" / "etc").rglob("*") if p.is_file()
+    )
     assert under_etc == sorted((tmp_path / "control" / "conffiles").read_text().split())
 
 
@@ -135,8 +141,12 @@ def test_installed_service_command_serves_as_the_service_user(installed: Path) -
     port = free_port()
     command = [*shlex.split(exec_start.removeprefix("ExecStart=")), f"--web.listen-address=127.0.0.1:{port}"]
     setpriv = require_binary("setpriv", "util-linux")
-    daemon = subprocess.Popen([setpriv, "--reuid=tripwired", "--regid=tripwired", "--init-groups", "--", *command],
-                              cwd=STATE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    daemon = subprocess.Popen(
+        [setpriv, "--reuid=tripwired", "--regid=tripwired", "--init-groups", "--", *command],
+        cwd=STATE_DIR,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         wait_for_http(f"http://127.0.0.1:{port}/-/ready")
         served = True

@@ -90,9 +90,20 @@ def test_hadolint_passes_with_no_rule_ignored(tmp_path: Path) -> None:
     empty_config = tmp_path / "hadolint.yaml"
     empty_config.write_text("ignored: []\n")  # no repository or user config can switch a rule off
     result = subprocess.run(
-        [hadolint, "--config", str(empty_config), "--disable-ignore-pragma", "--failure-threshold", "style",
-         "--no-color", str(DOCKERFILE)],
-        capture_output=True, text=True, check=False)
+        [
+            hadolint,
+            "--config",
+            str(empty_config),
+            "--disable-ignore-pragma",
+            "--failure-threshold",
+            "style",
+            "--no-color",
+            str(DOCKERFILE),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert (0, "") == (result.returncode, result.stdout + result.stderr)
 
 
@@ -110,8 +121,12 @@ def test_final_stage_runs_as_a_non_root_numeric_user() -> None:
 def test_every_copied_source_exists_and_is_in_the_build_context() -> None:
     sources = [source for sources, _ in copies_from_context() for source in sources]
     missing = [s for s in sources if not list(REPO.glob(s))]
-    ignored = [str(p.relative_to(REPO)) for s in sources for p in REPO.glob(s) if
-               dockerignore_excludes(str(p.relative_to(REPO)))]
+    ignored = [
+        str(p.relative_to(REPO))
+        for s in sources
+        for p in REPO.glob(s)
+        if dockerignore_excludes(str(p.relative_to(REPO)))
+    ]
     assert ([], []) == (missing, ignored)
 
 
@@ -136,8 +151,13 @@ def test_command_reads_the_config_the_image_copies() -> None:
 
 def copied_into(directory: str) -> list[str]:
     """The repository files that COPY puts into `directory` (a destination ending in /)."""
-    return sorted(str(p.relative_to(REPO)) for sources, dest in copies_from_context() if dest == directory
-                  for source in sources for p in REPO.glob(source))
+    return sorted(
+        str(p.relative_to(REPO))
+        for sources, dest in copies_from_context()
+        if dest == directory
+        for source in sources
+        for p in REPO.glob(source)
+    )
 
 
 def test_config_rule_glob_finds_every_rule_pack_the_image_copies() -> None:

@@ -83,8 +83,10 @@ def declared_families() -> set[MetricMeta]:
         module = importlib.import_module(info.name)
         for value in vars(module).values():
             metas.update(_metas(value))
-    collector = HostCollector(HostConfig(procfs=str(FIXTURE_PROC), sysfs="/nonexistent", rootfs="/"),
-                              lambda _: FsUsage(1.0, 1.0, 1.0, 1.0, 1.0))
+    collector = HostCollector(
+        HostConfig(procfs=str(FIXTURE_PROC), sysfs="/nonexistent", rootfs="/"),
+        lambda _: FsUsage(1.0, 1.0, 1.0, 1.0, 1.0),
+    )
     try:
         collector.collect()
         metas.update(collector.metrics())
@@ -134,8 +136,9 @@ def test_every_panel_and_query_uses_the_datasource_variable() -> None:
     sources += [t["datasource"] for p in panels(board) for t in p.get("targets", [])]
     sources += [v["datasource"] for v in board["templating"]["list"] if v["type"] == "query"]
 
-    assert [{"type": "prometheus", "uid": "${datasource}"}] == [dict(s) for s in {json.dumps(s): s for s in sources}
-                                                                .values()]
+    assert [{"type": "prometheus", "uid": "${datasource}"}] == [
+        dict(s) for s in {json.dumps(s): s for s in sources}.values()
+    ]
 
 
 def test_panel_ids_are_unique_and_panels_fit_the_grid() -> None:
@@ -149,11 +152,21 @@ def test_panel_ids_are_unique_and_panels_fit_the_grid() -> None:
 def test_the_dashboard_covers_what_issue_8_asks_for() -> None:
     text = " ".join(expressions(dashboard()))
 
-    for needed in ("node_cpu_seconds_total", "node_memory_MemAvailable_bytes", "node_disk_io_time_seconds_total",
-                   "kafka_topic_partition_current_offset", "kafka_consumergroup_lag_sum",
-                   "kafka_consumergroup_lag_seconds", "warehouse_filesystem_avail_bytes", "deriv(",
-                   "warehouse_path_oldest_file_timestamp_seconds", "warehouse:retention_seconds", "ALERTS{",
-                   "tripwired_collector_up", "tripwired_outbox_pending"):
+    for needed in (
+        "node_cpu_seconds_total",
+        "node_memory_MemAvailable_bytes",
+        "node_disk_io_time_seconds_total",
+        "kafka_topic_partition_current_offset",
+        "kafka_consumergroup_lag_sum",
+        "kafka_consumergroup_lag_seconds",
+        "warehouse_filesystem_avail_bytes",
+        "deriv(",
+        "warehouse_path_oldest_file_timestamp_seconds",
+        "warehouse:retention_seconds",
+        "ALERTS{",
+        "tripwired_collector_up",
+        "tripwired_outbox_pending",
+    ):
         assert needed in text
 
 
@@ -166,8 +179,14 @@ def test_every_expression_parses_and_reads_only_exported_metrics(expr: str, expo
 
 
 def test_the_exported_names_include_every_collectors_families(exported: set[str]) -> None:
-    assert {"tripwired_collector_up", "kafka_consumergroup_lag_seconds", "warehouse_path_files", "ALERTS",
-            "node_vmstat_pgmajfault", "tripwired_notification_latency_seconds_bucket"} <= exported
+    assert {
+        "tripwired_collector_up",
+        "kafka_consumergroup_lag_seconds",
+        "warehouse_path_files",
+        "ALERTS",
+        "node_vmstat_pgmajfault",
+        "tripwired_notification_latency_seconds_bucket",
+    } <= exported
 
 
 def test_the_dashboard_file_is_in_the_repository() -> None:

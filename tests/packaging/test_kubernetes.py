@@ -28,8 +28,13 @@ from tests.conftest import REPO
 MANIFESTS = sorted((REPO / "packaging" / "kubernetes").glob("*.yaml"))
 KUBERNETES_VERSION = "1.30.0"  # the oldest minor still supported upstream when this was written
 API_VERSIONS = {
-    "Namespace": "v1", "ConfigMap": "v1", "Service": "v1", "PersistentVolumeClaim": "v1",
-    "DaemonSet": "apps/v1", "Deployment": "apps/v1", "PodMonitor": "monitoring.coreos.com/v1",
+    "Namespace": "v1",
+    "ConfigMap": "v1",
+    "Service": "v1",
+    "PersistentVolumeClaim": "v1",
+    "DaemonSet": "apps/v1",
+    "Deployment": "apps/v1",
+    "PodMonitor": "monitoring.coreos.com/v1",
 }
 Manifest = dict[str, Any]
 
@@ -73,14 +78,20 @@ def volume(workload: Manifest, name: str) -> dict[str, Any]:
 
 def mount_for(container: dict[str, Any], path: str) -> dict[str, Any]:
     """The volume mount that holds `path` (the deepest mount path above it)."""
-    holding = [m for m in container["volumeMounts"]
-               if path == m["mountPath"] or path.startswith(m["mountPath"].rstrip("/") + "/")]
+    holding = [
+        m
+        for m in container["volumeMounts"]
+        if path == m["mountPath"] or path.startswith(m["mountPath"].rstrip("/") + "/")
+    ]
     return max(holding, key=lambda m: len(m["mountPath"]))
 
 
 def configmap(namespace: str, name: str) -> dict[str, str]:
-    data: dict[str, str] = next(cm["data"] for cm in of_kind("ConfigMap")
-                                if cm["metadata"]["name"] == name and cm["metadata"]["namespace"] == namespace)
+    data: dict[str, str] = next(
+        cm["data"]
+        for cm in of_kind("ConfigMap")
+        if cm["metadata"]["name"] == name and cm["metadata"]["namespace"] == namespace
+    )
     return data
 
 
@@ -101,12 +112,18 @@ def container_config(workload: Manifest, container: dict[str, Any]) -> Config:
 
 
 def test_every_manifest_has_a_known_kind_and_its_api_version() -> None:
-    assert [] == [(name, doc["kind"], doc["apiVersion"]) for name, doc in DOCUMENTS
-                  if API_VERSIONS.get(doc["kind"]) != doc["apiVersion"]]
+    assert [] == [
+        (name, doc["kind"], doc["apiVersion"])
+        for name, doc in DOCUMENTS
+        if API_VERSIONS.get(doc["kind"]) != doc["apiVersion"]
+    ]
 
 
-@pytest.mark.parametrize("name,doc", [(n, d) for n, d in DOCUMENTS if d["kind"] != "PodMonitor"],
-                         ids=lambda value: value if isinstance(value, str) else value["metadata"]["name"])
+@pytest.mark.parametrize(
+    "name,doc",
+    [(n, d) for n, d in DOCUMENTS if d["kind"] != "PodMonitor"],
+    ids=lambda value: value if isinstance(value, str) else value["metadata"]["name"],
+)
 def test_manifest_validates_against_the_kubernetes_schema(name: str, doc: Manifest) -> None:
     try:
         kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
@@ -115,22 +132,29 @@ def test_manifest_validates_against_the_kubernetes_schema(name: str, doc: Manife
 
 
 def test_the_workloads_issue_7_asks_for_are_there() -> None:
-    shapes = sorted((w["kind"], w["spec"].get("replicas"), sum(1 for c in w["spec"]["template"]["spec"]["containers"]))
-                    for w in workloads())
+    shapes = sorted(
+        (w["kind"], w["spec"].get("replicas"), sum(1 for c in w["spec"]["template"]["spec"]["containers"]))
+        for w in workloads()
+    )
     assert [("DaemonSet", None, 1), ("Deployment", 1, 1), ("Deployment", 1, 2)] == shapes
 
 
 def test_every_tripwired_container_command_line_parses_with_the_cli() -> None:
     parser = _parser()
-    assert [] == [c["name"] for _, c in tripwired_containers() if "command" in c or
-                  parser.parse_args(c["args"]).command.__name__ != "_run"]
+    assert [] == [
+        c["name"]
+        for _, c in tripwired_containers()
+        if "command" in c or parser.parse_args(c["args"]).command.__name__ != "_run"
+    ]
 
 
 def test_container_port_is_the_listen_address_port_on_all_interfaces() -> None:
     for _, container in tripwired_containers():
         [port] = container["ports"]
         assert (("0.0.0.0", port["containerPort"]), "tripwired") == (
-            parse_listen_address(flags(container)["web.listen-address"]), port["name"])
+            parse_listen_address(flags(container)["web.listen-address"]),
+            port["name"],
+        )
 
 
 def test_probes_ask_the_health_endpoints_on_the_tripwired_port() -> None:
@@ -151,8 +175,9 @@ def test_daemonset_reads_the_host_through_read_only_mounts_named_by_the_path_fla
     assert (wanted, False) == (found, daemonset["spec"]["template"]["spec"]["hostPID"])
 
 
-def test_config_flag_names_a_mounted_configmap_file_that_passes_config_check(tmp_path: Path,
-                                                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_config_flag_names_a_mounted_configmap_file_that_passes_config_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     for workload, container in tripwired_containers():
         config_file = tmp_path / f"{workload['metadata']['name']}.yaml"
         config_file.write_text(configmap_files(workload, container)[flags(container)["config"]])
@@ -163,7 +188,9 @@ def test_state_dir_is_a_writable_volume() -> None:
     for workload, container in tripwired_containers():
         mount = mount_for(container, container_config(workload, container).state_dir)
         assert (container_config(workload, container).state_dir, False) == (
-            mount["mountPath"], mount.get("readOnly", False))
+            mount["mountPath"],
+            mount.get("readOnly", False),
+        )
 
 
 def test_every_rule_glob_finds_a_shipped_pack_or_a_mounted_rule_file() -> None:
@@ -191,8 +218,10 @@ def test_service_routes_to_the_kafka_deployment_tripwired_port() -> None:
     [service] = of_kind("Service")
     [kafka] = [w for w in workloads() if w["metadata"]["name"] == "tripwired-kafka"]
     labels = kafka["spec"]["template"]["metadata"]["labels"]
-    assert (True, "tripwired") == (service["spec"]["selector"].items() <= labels.items(),
-                                   service["spec"]["ports"][0]["targetPort"])
+    assert (True, "tripwired") == (
+        service["spec"]["selector"].items() <= labels.items(),
+        service["spec"]["ports"][0]["targetPort"],
+    )
 
 
 def test_podmonitor_selects_every_tripwired_pod_on_a_port_it_has() -> None:
@@ -201,6 +230,8 @@ def test_podmonitor_selects_every_tripwired_pod_on_a_port_it_has() -> None:
     [endpoint] = monitor["spec"]["podMetricsEndpoints"]
     for workload, container in tripwired_containers():
         labels = workload["spec"]["template"]["metadata"]["labels"]
-        assert (True, True) == (selector.items() <= labels.items(),
-                                endpoint["port"] in [p["name"] for p in container["ports"]])
+        assert (True, True) == (
+            selector.items() <= labels.items(),
+            endpoint["port"] in [p["name"] for p in container["ports"]],
+        )
     assert ({"any": True}, "/metrics") == (monitor["spec"]["namespaceSelector"], endpoint["path"])

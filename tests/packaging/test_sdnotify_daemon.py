@@ -42,8 +42,13 @@ def receive_until(sock: socket.socket, wanted: str) -> list[list[str]]:
 def test_daemon_tells_systemd_ready_status_watchdog_and_stopping(notify_socket: tuple[str, socket.socket]) -> None:
     path, sock = notify_socket
     env = {**os.environ, "NOTIFY_SOCKET": path, "WATCHDOG_USEC": "400000"}  # a ping every 0.2 s
-    daemon = subprocess.Popen([sys.executable, "-m", "agent", "run", f"--web.listen-address=127.0.0.1:{free_port()}"],
-                              cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "agent", "run", f"--web.listen-address=127.0.0.1:{free_port()}"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         started = receive_until(sock, "READY=1")
         time.sleep(0.5)

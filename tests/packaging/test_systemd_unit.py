@@ -61,8 +61,9 @@ def test_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
 
 def test_security_exposure_is_at_most_2_5() -> None:
     analyze = require_binary("systemd-analyze", "systemd")
-    result = subprocess.run([analyze, "security", "--offline=true", "--no-pager", str(UNIT)],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [analyze, "security", "--offline=true", "--no-pager", str(UNIT)], capture_output=True, text=True, check=False
+    )
     found = re.search(r"Overall exposure level for tripwired\.service: (\d+\.\d+)", result.stdout)
     assert found is not None, result.stdout + result.stderr
     assert float(found.group(1)) <= MAX_EXPOSURE, result.stdout  # 1.5 ("OK") when written
@@ -70,9 +71,15 @@ def test_security_exposure_is_at_most_2_5() -> None:
 
 def test_the_hardening_issue_7_asks_for_is_set() -> None:
     wanted = {
-        "NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "read-only", "PrivateTmp": "yes",
-        "PrivateDevices": "yes", "ProtectKernelTunables": "yes", "ProtectControlGroups": "yes",
-        "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6 AF_NETLINK", "CapabilityBoundingSet": "",
+        "NoNewPrivileges": "yes",
+        "ProtectSystem": "strict",
+        "ProtectHome": "read-only",
+        "PrivateTmp": "yes",
+        "PrivateDevices": "yes",
+        "ProtectKernelTunables": "yes",
+        "ProtectControlGroups": "yes",
+        "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6 AF_NETLINK",
+        "CapabilityBoundingSet": "",
     }
     assert wanted == {key: service(key) for key in wanted}
     assert "@system-service" in SETTINGS["Service.SystemCallFilter"] and service("MemoryMax")
@@ -85,7 +92,10 @@ def test_proc_stays_whole_for_the_host_collector() -> None:
 
 def test_service_is_type_notify_with_a_watchdog_and_sighup_reload() -> None:
     assert ("notify", "main", "/bin/kill -HUP $MAINPID") == (
-        service("Type"), service("NotifyAccess"), service("ExecReload"))
+        service("Type"),
+        service("NotifyAccess"),
+        service("ExecReload"),
+    )
     assert re.fullmatch(r"\d+s", service("WatchdogSec"))
 
 
@@ -93,7 +103,10 @@ def test_exec_start_is_a_run_command_line_the_cli_accepts() -> None:
     program, *args = shlex.split(service("ExecStart"))
     parsed = _parser().parse_args(args)
     assert (INSTALLED_PROGRAM, "_run", "/etc/tripwired/tripwired.yaml") == (
-        program, parsed.command.__name__, parsed.config)
+        program,
+        parsed.command.__name__,
+        parsed.config,
+    )
 
 
 def test_default_config_passes_config_check(capsys: pytest.CaptureFixture[str]) -> None:
@@ -103,7 +116,9 @@ def test_default_config_passes_config_check(capsys: pytest.CaptureFixture[str]) 
 def test_state_directory_is_where_the_default_config_keeps_state() -> None:
     config = load_config(str(DEFAULT_CONFIG))
     assert (f"/var/lib/{service('StateDirectory')}", "tripwired") == (
-        config.state_dir, service("ConfigurationDirectory"))
+        config.state_dir,
+        service("ConfigurationDirectory"),
+    )
 
 
 def test_runs_as_a_dedicated_unprivileged_user() -> None:

@@ -93,14 +93,15 @@ def test_firing_alert_that_vanishes_is_resolved_and_sent() -> None:
 
 def test_resolved_alert_is_kept_for_the_retention_then_dropped() -> None:
     gone = T0 + MIN
-    results = run(AlertRule("Down"), [(T0, vec("a")), (gone, []), (gone + RESOLVED_RETENTION_MS, []),
-                                      (gone + RESOLVED_RETENTION_MS + MIN, [])])
+    results = run(
+        AlertRule("Down"),
+        [(T0, vec("a")), (gone, []), (gone + RESOLVED_RETENTION_MS, []), (gone + RESOLVED_RETENTION_MS + MIN, [])],
+    )
     assert [True, False] == [KEY in r.active for r in results[2:]]
 
 
 def test_resolved_alert_is_resent_every_resend_delay() -> None:
-    results = run(AlertRule("Down"), [(T0, vec("a")), (T0 + MIN, []), (T0 + 2 * MIN, []),
-                                      (T0 + 2 * MIN + 1, [])])
+    results = run(AlertRule("Down"), [(T0, vec("a")), (T0 + MIN, []), (T0 + 2 * MIN, []), (T0 + 2 * MIN + 1, [])])
     assert [1, 0, 1] == [len(r.to_send) for r in results[1:]]
 
 
@@ -137,8 +138,9 @@ def test_keep_firing_for_resolves_once_it_has_elapsed() -> None:
 
 def test_keep_firing_clock_restarts_when_the_condition_returns() -> None:
     rule = AlertRule("Down", keep_firing_for_ms=2 * MIN)
-    results = run(rule, [(T0, vec("a")), (T0 + MIN, []), (T0 + 2 * MIN, vec("a")), (T0 + 3 * MIN, []),
-                         (T0 + 4 * MIN, [])])
+    results = run(
+        rule, [(T0, vec("a")), (T0 + MIN, []), (T0 + 2 * MIN, vec("a")), (T0 + 3 * MIN, []), (T0 + 4 * MIN, [])]
+    )
     assert ["firing"] == states(results[-1])
     assert T0 + 3 * MIN == results[-1].active[KEY].keep_firing_since_ms
 
@@ -224,8 +226,9 @@ def test_to_alert_uses_fired_at_as_start_and_valid_until_as_end_while_firing() -
 
 
 def test_to_alert_ends_at_resolution_time_once_resolved() -> None:
-    active = ActiveAlert(KEY, (), AlertState.INACTIVE, 1.0, T0, fired_at_ms=T0, resolved_at_ms=T0 + MIN,
-                         valid_until_ms=T0 + 5 * MIN)
+    active = ActiveAlert(
+        KEY, (), AlertState.INACTIVE, 1.0, T0, fired_at_ms=T0, resolved_at_ms=T0 + MIN, valid_until_ms=T0 + 5 * MIN
+    )
     alert = to_alert(active, rule_id="r", url="", external_labels=())
     assert (T0 + MIN) / 1000 == alert.ends_at
 

@@ -28,13 +28,20 @@ def promtool() -> str:
 
 
 def run_promtool(path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([promtool(), "test", "rules", path.name], cwd=path.parent, capture_output=True,
-                          text=True, timeout=60, check=False)
+    return subprocess.run(
+        [promtool(), "test", "rules", path.name],
+        cwd=path.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def check_with_promtool(path: Path) -> int:
-    return subprocess.run([promtool(), "check", "rules", str(path)], capture_output=True, timeout=60,
-                          check=False).returncode
+    return subprocess.run(
+        [promtool(), "check", "rules", str(path)], capture_output=True, timeout=60, check=False
+    ).returncode
 
 
 def check_ours(path: Path) -> int:

@@ -31,10 +31,12 @@ def test_scalar_result_is_recorded_as_one_series_without_labels() -> None:
 
 
 def test_string_result_is_a_rule_error() -> None:
-    group = group_of('      - record: s\n        expr: \'"text"\'\n')
+    group = group_of("      - record: s\n        expr: '\"text\"'\n")
     evaluate(group, Store())
-    assert ("err", "rule result is not a vector or scalar") == (group.rules[0].health.health,
-                                                                 group.rules[0].health.last_error)
+    assert ("err", "rule result is not a vector or scalar") == (
+        group.rules[0].health.health,
+        group.rules[0].health.last_error,
+    )
 
 
 def test_recording_rule_over_the_group_limit_fails() -> None:
@@ -48,7 +50,7 @@ def test_recording_rule_over_the_group_limit_fails() -> None:
 
 def test_failing_rule_does_not_stop_the_rules_after_it() -> None:
     store = Store()
-    group = group_of('      - record: s\n        expr: \'"text"\'\n      - record: one\n        expr: vector(1)\n')
+    group = group_of("      - record: s\n        expr: '\"text\"'\n      - record: one\n        expr: vector(1)\n")
     evaluate(group, store)
     assert ["err", "ok"] == [r.health.health for r in group.rules]
 
@@ -63,8 +65,10 @@ def test_copied_state_matches_rules_by_name_and_position_among_namesakes() -> No
     store.append_point("up", (), T, 1.0)
     old = group_of("      - alert: A\n        expr: up > 5\n      - alert: A\n        expr: up > 0\n")
     evaluate(old, store)
-    new = group_of("      - record: r\n        expr: up\n      - alert: A\n        expr: up > 9\n"
-                   "      - alert: A\n        expr: up > 0\n")
+    new = group_of(
+        "      - record: r\n        expr: up\n      - alert: A\n        expr: up > 9\n"
+        "      - alert: A\n        expr: up > 0\n"
+    )
     new.copy_state_from(old)
     assert [[], [AlertState.FIRING]] == [[a.state for a in r.active.values()] for r in new.alerting_rules()]
 
@@ -79,5 +83,7 @@ class BrokenEngine:
 def test_unexpected_engine_exception_fails_only_that_rule() -> None:
     group = group_of("      - record: one\n        expr: vector(1)\n")
     group.evaluate(T, BrokenEngine(), Store(), FakeClock())
-    assert ("err", "internal error: RuntimeError('boom')") == (group.rules[0].health.health,
-                                                                group.rules[0].health.last_error)
+    assert ("err", "internal error: RuntimeError('boom')") == (
+        group.rules[0].health.health,
+        group.rules[0].health.last_error,
+    )

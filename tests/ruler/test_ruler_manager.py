@@ -66,8 +66,15 @@ def rules(tmp_path: Path) -> Path:
 
 
 def make(store: Store, clock: FakeClock, outbox: Outbox, state: AlertStateStore | None = None) -> RuleManager:
-    return RuleManager(store=store, clock=clock, notify=outbox, evaluation_interval_s=10,
-                       external_labels={"site": "eu"}, external_url="http://tw:9842", state=state)
+    return RuleManager(
+        store=store,
+        clock=clock,
+        notify=outbox,
+        evaluation_interval_s=10,
+        external_labels={"site": "eu"},
+        external_url="http://tw:9842",
+        state=state,
+    )
 
 
 def collect(store: Store, clock: FakeClock, name: str, value: float, **labels: str) -> frozenset[str]:
@@ -135,9 +142,7 @@ def test_group_is_not_evaluated_again_before_its_interval(store: Store, clock: F
     assert 30.0 == manager.evaluate_due()
 
 
-def test_trigger_evaluates_groups_reading_a_changed_metric_at_once(
-    store: Store, clock: FakeClock, rules: Path
-) -> None:
+def test_trigger_evaluates_groups_reading_a_changed_metric_at_once(store: Store, clock: FakeClock, rules: Path) -> None:
     manager = make(store, clock, Outbox())
     manager.load([str(rules)])
     manager.evaluate_due()
@@ -147,9 +152,7 @@ def test_trigger_evaluates_groups_reading_a_changed_metric_at_once(
     assert 0.5 == value_of(store, "instance:disk_used:ratio", instance="a")
 
 
-def test_trigger_leaves_groups_that_do_not_read_the_metric_alone(
-    store: Store, clock: FakeClock, rules: Path
-) -> None:
+def test_trigger_leaves_groups_that_do_not_read_the_metric_alone(store: Store, clock: FakeClock, rules: Path) -> None:
     manager = make(store, clock, Outbox())
     manager.load([str(rules)])
     manager.evaluate_due()
@@ -160,9 +163,7 @@ def test_trigger_leaves_groups_that_do_not_read_the_metric_alone(
     assert int((clock.time() - 5) * 1000) == lag_group.last_evaluation_ms
 
 
-def test_triggers_closer_than_the_minimum_spacing_wait_for_it(
-    store: Store, clock: FakeClock, rules: Path
-) -> None:
+def test_triggers_closer_than_the_minimum_spacing_wait_for_it(store: Store, clock: FakeClock, rules: Path) -> None:
     manager = make(store, clock, Outbox())
     manager.load([str(rules)])
     manager.evaluate_due()
@@ -184,8 +185,10 @@ def test_self_metrics_are_declared_and_written(store: Store, clock: FakeClock, r
     manager = make(store, clock, Outbox())
     manager.load([str(rules)])
     manager.evaluate_due()
-    assert ("counter", 0.0) == (store.meta("tripwired_rule_evaluation_failures_total").type.value,
-                                value_of(store, "tripwired_rule_evaluation_failures_total", rule_group=f"{rules};lag"))
+    assert ("counter", 0.0) == (
+        store.meta("tripwired_rule_evaluation_failures_total").type.value,
+        value_of(store, "tripwired_rule_evaluation_failures_total", rule_group=f"{rules};lag"),
+    )
 
 
 def test_reload_with_bad_file_raises_and_keeps_the_old_rules(
@@ -200,9 +203,7 @@ def test_reload_with_bad_file_raises_and_keeps_the_old_rules(
     assert (1, ["disk", "lag"]) == (len(caught.value.errors), [g.name for g in manager.groups()])
 
 
-def test_reload_keeps_pending_alerts_of_a_changed_group(
-    store: Store, clock: FakeClock, rules: Path
-) -> None:
+def test_reload_keeps_pending_alerts_of_a_changed_group(store: Store, clock: FakeClock, rules: Path) -> None:
     collect(store, clock, "consumer_lag", 500, group="g")
     manager = make(store, clock, Outbox())
     manager.load([str(rules)])
@@ -261,8 +262,9 @@ def test_notify_failure_does_not_stop_evaluation(store: Store, clock: FakeClock,
         raise RuntimeError("receiver gone")
 
     collect(store, clock, "disk_used_ratio", 0.95, instance="a")
-    manager = RuleManager(store=store, clock=clock, notify=broken, evaluation_interval_s=10, external_labels={},
-                          external_url="")
+    manager = RuleManager(
+        store=store, clock=clock, notify=broken, evaluation_interval_s=10, external_labels={}, external_url=""
+    )
     manager.load([str(rules)])
     manager.evaluate_due()
     assert ["DiskFull"] == [a.name for a in manager.active_alerts()]

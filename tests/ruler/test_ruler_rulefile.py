@@ -40,7 +40,11 @@ def rule_file(body: str) -> str:
 def test_valid_file_yields_groups_with_typed_rules() -> None:
     [group] = parse_rule_text(GOOD, "rules.yaml")
     assert ("storage", 30_000, 5, [RuleKind.RECORD, RuleKind.ALERT]) == (
-        group.name, group.interval_ms, group.limit, [r.kind for r in group.rules])
+        group.name,
+        group.interval_ms,
+        group.limit,
+        [r.kind for r in group.rules],
+    )
 
 
 def test_durations_are_milliseconds() -> None:
@@ -117,14 +121,15 @@ def test_bad_duration_is_an_error() -> None:
 
 
 def test_all_errors_are_reported_at_once() -> None:
-    text = rule_file("      - record: a:b\n        expr: up\n        for: 1m\n"
-                     "      - alert: B\n        expr: up(\n")
+    text = rule_file("      - record: a:b\n        expr: up\n        for: 1m\n      - alert: B\n        expr: up(\n")
     assert 2 == len(errors_of(text))
 
 
 def test_group_labels_are_accepted_and_rule_labels_win() -> None:
-    text = "groups:\n  - name: g\n    labels: {team: data, severity: info}\n    rules:\n" \
-           "      - alert: A\n        expr: up\n        labels: {severity: page}\n"
+    text = (
+        "groups:\n  - name: g\n    labels: {team: data, severity: info}\n    rules:\n"
+        "      - alert: A\n        expr: up\n        labels: {severity: page}\n"
+    )
     rule = parse_rule_text(text, "rules.yaml")[0].rules[0]
     assert {"team": "data", "severity": "page"} == dict(rule.labels)
 

@@ -13,10 +13,27 @@ from agent.ruler.state import AlertStateStore, persisted_shape
 from agent.statedb import StateError
 
 LABELS = (("alertname", "Down"), ("instance", "a"))
-FIRING = ActiveAlert(LABELS, (("summary", "down"),), AlertState.FIRING, 3.5, 1_000, fired_at_ms=61_000,
-                     keep_firing_since_ms=90_000, last_sent_at_ms=120_000, valid_until_ms=360_000)
-RESOLVED = ActiveAlert((("alertname", "Down"), ("instance", "b")), (), AlertState.INACTIVE, 0.0, 1_000,
-                       fired_at_ms=1_000, resolved_at_ms=5_000, last_sent_at_ms=5_000)
+FIRING = ActiveAlert(
+    LABELS,
+    (("summary", "down"),),
+    AlertState.FIRING,
+    3.5,
+    1_000,
+    fired_at_ms=61_000,
+    keep_firing_since_ms=90_000,
+    last_sent_at_ms=120_000,
+    valid_until_ms=360_000,
+)
+RESOLVED = ActiveAlert(
+    (("alertname", "Down"), ("instance", "b")),
+    (),
+    AlertState.INACTIVE,
+    0.0,
+    1_000,
+    fired_at_ms=1_000,
+    resolved_at_ms=5_000,
+    last_sent_at_ms=5_000,
+)
 
 
 def test_saved_alerts_load_back_unchanged_after_reopening(tmp_path: Path) -> None:

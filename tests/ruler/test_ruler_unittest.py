@@ -62,8 +62,10 @@ def test_check_rules_reports_rule_count(tmp_path: Path) -> None:
 
 def test_check_rules_lists_every_error_and_fails(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("groups:\n  - name: g\n    rules:\n      - record: a:b\n        expr: up\n        for: 1m\n"
-                   "      - alert: B\n        expr: up(\n")
+    bad.write_text(
+        "groups:\n  - name: g\n    rules:\n      - record: a:b\n        expr: up\n        for: 1m\n"
+        "      - alert: B\n        expr: up(\n"
+    )
     out = io.StringIO()
     code = rule_tests.check_rules([str(bad)], out)
     assert (1, 2) == (code, out.getvalue().count(f"{bad}:"))
@@ -78,9 +80,11 @@ def test_wrong_alert_expectation_prints_expected_and_got(tmp_path: Path) -> None
     path = write(tmp_path, test=TEST.replace('summary: "a down"', 'summary: "b down"'))
     code, output = run_tests(path)
     assert 1 == code
-    assert ("    alertname: Down, time: 2m, \n        exp:[\n            0:\n"
-            '              Labels:{alertname="Down", instance="a", job="node"}\n'
-            '              Annotations:{summary="b down"}\n            ], \n        got:[\n') in output
+    assert (
+        "    alertname: Down, time: 2m, \n        exp:[\n            0:\n"
+        '              Labels:{alertname="Down", instance="a", job="node"}\n'
+        '              Annotations:{summary="b down"}\n            ], \n        got:[\n'
+    ) in output
 
 
 def test_alert_still_pending_is_not_in_the_comparison(tmp_path: Path) -> None:
@@ -92,8 +96,11 @@ def test_alert_still_pending_is_not_in_the_comparison(tmp_path: Path) -> None:
 def test_wrong_sample_expectation_prints_go_formatted_values(tmp_path: Path) -> None:
     path = write(tmp_path, test=TEST.replace("value: 1\n", "value: 1.5\n"))
     code, output = run_tests(path)
-    assert (1, True) == (code, '        exp: {__name__="job:up:sum", job="node"} 1.5E+00\n'
-                               '        got: {__name__="job:up:sum", job="node"} 1E+00\n' in output)
+    assert (1, True) == (
+        code,
+        '        exp: {__name__="job:up:sum", job="node"} 1.5E+00\n'
+        '        got: {__name__="job:up:sum", job="node"} 1E+00\n' in output,
+    )
 
 
 def test_unknown_key_in_test_file_fails(tmp_path: Path) -> None:
@@ -122,11 +129,16 @@ def test_repeated_group_in_eval_order_fails(tmp_path: Path) -> None:
 
 def test_rule_evaluation_error_stops_the_test_group(tmp_path: Path) -> None:
     rules = RULES.replace("expr: sum by (job) (up)", "expr: up\n        labels: {instance: x}")
-    test = TEST.replace("values: '1 0 0 0'", "values: '1 0 0 0'\n      - series: 'up{job=\"node\", instance=\"b\"}'\n"
-                                             "        values: '1 1 1 1'")
+    test = TEST.replace(
+        "values: '1 0 0 0'",
+        "values: '1 0 0 0'\n      - series: 'up{job=\"node\", instance=\"b\"}'\n        values: '1 1 1 1'",
+    )
     code, output = run_tests(write(tmp_path, rules=rules, test=test))
-    assert (1, "    rule: job:up:sum, time: 0s, err: vector contains metrics with the same labelset after applying "
-               "rule labels\n\n\n") == (code, output.split("  FAILED:\n")[1])
+    assert (
+        1,
+        "    rule: job:up:sum, time: 0s, err: vector contains metrics with the same labelset after applying "
+        "rule labels\n\n\n",
+    ) == (code, output.split("  FAILED:\n")[1])
 
 
 def test_rule_file_globs_are_resolved_relative_to_the_test_file(tmp_path: Path) -> None:

@@ -55,8 +55,15 @@ def test_pack_tests_pass_tripwired(tests_file: Path) -> None:
 def run_tripwired(*args: str) -> subprocess.CompletedProcess[str]:
     import sys
 
-    return subprocess.run([sys.executable, "-m", "agent", *args], capture_output=True, text=True, cwd=REPO,
-                          timeout=60, check=False, env={"PATH": "/usr/bin:/bin", "PAGERDUTY_ROUTING_KEY": "k"})
+    return subprocess.run(
+        [sys.executable, "-m", "agent", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "PAGERDUTY_ROUTING_KEY": "k"},
+    )
 
 
 def test_readme_routing_example_passes_through_rules_test() -> None:
@@ -67,9 +74,12 @@ def test_readme_routing_example_passes_through_rules_test() -> None:
 
 def test_a_wrong_routing_expectation_fails(tmp_path: Path) -> None:
     wrong = tmp_path / "routes_test.yaml"
-    wrong.write_text((REPO / "examples" / "routes_test.yaml").read_text()
-                     .replace("config: tripwired.yaml", f"config: {REPO / 'examples' / 'tripwired.yaml'}")
-                     .replace("receivers: [team-slack]", "receivers: [pager]"))
+    wrong.write_text(
+        (REPO / "examples" / "routes_test.yaml")
+        .read_text()
+        .replace("config: tripwired.yaml", f"config: {REPO / 'examples' / 'tripwired.yaml'}")
+        .replace("receivers: [team-slack]", "receivers: [pager]")
+    )
     result = run_tripwired("rules", "test", str(wrong))
     assert result.returncode == 1
     assert "team-slack" in result.stdout

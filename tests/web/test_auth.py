@@ -47,8 +47,14 @@ def test_the_right_password_is_allowed_with_either_bcrypt_prefix() -> None:
 def test_wrong_password_unknown_user_and_malformed_headers_are_refused() -> None:
     auth = BasicAuth({"alice": HASH})
 
-    for header in (basic("alice", "wrong"), basic("mallory", PASSWORD), None, "Bearer abc", "Basic !!!",
-                   "Basic " + base64.b64encode(b"no-colon").decode()):
+    for header in (
+        basic("alice", "wrong"),
+        basic("mallory", PASSWORD),
+        None,
+        "Bearer abc",
+        "Basic !!!",
+        "Basic " + base64.b64encode(b"no-colon").decode(),
+    ):
         assert not allows(auth, header), header
 
 
@@ -60,29 +66,38 @@ def test_a_password_containing_a_colon_is_read_whole() -> None:
 
 def test_plain_text_passwords_in_the_config_are_refused() -> None:
     assert ["basic_auth_users: alice: password must be a bcrypt hash ($2y$..., 60 characters)"] == check_users(
-        {"alice": "secret"})
+        {"alice": "secret"}
+    )
     with pytest.raises(WebAuthError):
         BasicAuth({"alice": "secret"})
 
 
 def test_protected_routes_answer_401_with_a_challenge_and_open_paths_stay_open() -> None:
-    routes = protect({("GET", "/metrics"): hello, ("GET", "/-/healthy"): hello}, BasicAuth({"alice": HASH}),
-                     open_paths=frozenset({"/-/healthy"}))
+    routes = protect(
+        {("GET", "/metrics"): hello, ("GET", "/-/healthy"): hello},
+        BasicAuth({"alice": HASH}),
+        open_paths=frozenset({"/-/healthy"}),
+    )
 
     async def scenario() -> list[httpx.Response]:
         server = HttpServer(routes)
         host, port = await server.start("127.0.0.1", 0)
         try:
             async with httpx.AsyncClient(base_url=f"http://{host}:{port}") as client:
-                return [await client.get("/metrics"), await client.get("/metrics", auth=("alice", PASSWORD)),
-                        await client.get("/-/healthy")]
+                return [
+                    await client.get("/metrics"),
+                    await client.get("/metrics", auth=("alice", PASSWORD)),
+                    await client.get("/-/healthy"),
+                ]
         finally:
             await server.close()
 
     refused, allowed, healthy = asyncio.run(scenario())
 
-    assert (401, 'Basic realm="tripwired", charset="UTF-8"') == (refused.status_code,
-                                                                  refused.headers["www-authenticate"])
+    assert (401, 'Basic realm="tripwired", charset="UTF-8"') == (
+        refused.status_code,
+        refused.headers["www-authenticate"],
+    )
     assert (200, 200) == (allowed.status_code, healthy.status_code)
 
 
@@ -94,9 +109,28 @@ def test_without_users_nothing_is_protected() -> None:
 
 def self_signed(tmp_path: Path) -> tuple[Path, Path]:
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 

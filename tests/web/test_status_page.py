@@ -36,16 +36,26 @@ XSS = '<script>alert("pwned")</script>'
 SECRET = b"test-secret"
 
 FIRING = AlertView(
-    name="WarehouseDiskFull", state="firing",
+    name="WarehouseDiskFull",
+    state="firing",
     labels=labels_of(alertname="WarehouseDiskFull", severity="critical", warehouse="lake", path="/data/lake"),
-    annotations=labels_of(summary="Disk under /data/lake is 91.5% full", description="Over 85% for 5 minutes.",
-                          runbook_url="https://runbooks.example/disk"),
-    value=91.5, active_at=NOW - 330, expr="warehouse:filesystem_used:percent > 85",
+    annotations=labels_of(
+        summary="Disk under /data/lake is 91.5% full",
+        description="Over 85% for 5 minutes.",
+        runbook_url="https://runbooks.example/disk",
+    ),
+    value=91.5,
+    active_at=NOW - 330,
+    expr="warehouse:filesystem_used:percent > 85",
 )
 PENDING = AlertView(
-    name="KafkaConsumerLagging", state="pending",
+    name="KafkaConsumerLagging",
+    state="pending",
     labels=labels_of(alertname="KafkaConsumerLagging", severity="warning", consumergroup="etl"),
-    annotations=(), value=12000.0, active_at=NOW - 60, expr="kafka_consumergroup_lag_sum > 10000",
+    annotations=(),
+    value=12000.0,
+    active_at=NOW - 60,
+    expr="kafka_consumergroup_lag_sum > 10000",
 )
 
 
@@ -80,14 +90,16 @@ class FakeSource:
     def silences(self) -> Sequence[SilenceView]:
         return self.silence_list
 
-    def add_silence(self, matchers: Sequence[str], starts_at: float, ends_at: float, created_by: str,
-                    comment: str) -> str:
+    def add_silence(
+        self, matchers: Sequence[str], starts_at: float, ends_at: float, created_by: str, comment: str
+    ) -> str:
         if not matchers:
             raise ValueError("at least one matcher required")
         self.added.append((list(matchers), starts_at, ends_at, created_by, comment))
         silence_id = f"s{len(self.added)}"
-        self.silence_list.append(SilenceView(silence_id, tuple(matchers), starts_at, ends_at, created_by, comment,
-                                             "active"))
+        self.silence_list.append(
+            SilenceView(silence_id, tuple(matchers), starts_at, ends_at, created_by, comment, "active")
+        )
         return silence_id
 
     def expire_silence(self, silence_id: str) -> None:
@@ -96,13 +108,19 @@ class FakeSource:
         self.expired.append(silence_id)
 
 
-def call(routes: dict[tuple[str, str], Handler], method: str, path: str, form: dict[str, str] | None = None,
-         headers: dict[str, str] | None = None) -> Response:
+def call(
+    routes: dict[tuple[str, str], Handler],
+    method: str,
+    path: str,
+    form: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     path, _, query_text = path.partition("?")
     query = parse_qs(query_text, keep_blank_values=True)
     body = urlencode(form or {}).encode()
     query.update(parse_qs(body.decode(), keep_blank_values=True))
     request = Request(method, path, query, {"host": "status.test", **(headers or {})}, body)
+
     async def handle() -> Response:
         return await routes[(method, path)](request)
 
@@ -126,8 +144,13 @@ def token_of(html_text: str) -> str:
 
 
 def silence_form(token: str, **overrides: str) -> dict[str, str]:
-    form = {CSRF_FIELD: token, "matchers": 'alertname="WarehouseDiskFull"\nwarehouse="lake"', "duration": "2h",
-            "created_by": "oncall", "comment": "replacing the disk"}
+    form = {
+        CSRF_FIELD: token,
+        "matchers": 'alertname="WarehouseDiskFull"\nwarehouse="lake"',
+        "duration": "2h",
+        "created_by": "oncall",
+        "comment": "replacing the disk",
+    }
     form.update(overrides)
     return form
 
@@ -152,8 +175,15 @@ def test_alerts_are_grouped_by_severity_critical_first() -> None:
 
 
 def test_label_and_annotation_values_are_shown_as_text_not_markup() -> None:
-    evil = AlertView("XssTest", "firing", labels_of(alertname="XssTest", evil=XSS), labels_of(summary=XSS), 1.0,
-                     NOW - 5, expr=f'up{{job="{XSS}"}}')
+    evil = AlertView(
+        "XssTest",
+        "firing",
+        labels_of(alertname="XssTest", evil=XSS),
+        labels_of(summary=XSS),
+        1.0,
+        NOW - 5,
+        expr=f'up{{job="{XSS}"}}',
+    )
     source = FakeSource(alert_list=[evil], silence_list=[SilenceView("x", (XSS,), NOW, NOW + 60, XSS, XSS, "active")])
 
     text = page(source)
@@ -167,7 +197,7 @@ def test_every_section_renders_its_data() -> None:
     source = FakeSource(
         groups=[RuleGroupView("warehouse-disk", "/etc/rules/w.yaml", 10.0, NOW - 10, 0.004, (rule,))],
         collector_list=[CollectorView("warehouse_scan", "lake", False, NOW - 600, 1.5, "timed out after 60s", 3)],
-        pending=[OutboxEntryView("slack", "slack/0", "{}:{alertname=\"A\"}", 2, NOW - 30, NOW + 10, "HTTP 503")],
+        pending=[OutboxEntryView("slack", "slack/0", '{}:{alertname="A"}', 2, NOW - 30, NOW + 10, "HTTP 503")],
         dead=[OutboxEntryView("pd", "pagerduty/0", "g", 5, NOW - 90, NOW, "HTTP 400: invalid routing key")],
     )
 
@@ -226,8 +256,9 @@ def test_silence_post_from_another_origin_is_refused_even_with_a_token() -> None
     source = FakeSource()
     token = token_of(page(source))
 
-    response = call(routes_for(source), "POST", "/silences", silence_form(token),
-                    headers={"origin": "https://evil.example"})
+    response = call(
+        routes_for(source), "POST", "/silences", silence_form(token), headers={"origin": "https://evil.example"}
+    )
 
     assert 403 == response.status
 
@@ -260,8 +291,9 @@ def test_silence_form_round_trip_creates_and_expires_a_silence() -> None:
     expired = call(routes, "POST", "/silences/expire", {CSRF_FIELD: token, "id": "s1"})
 
     assert (303, "/?silenced=s1#silences") == (created.status, created.headers["location"])
-    assert [(['alertname="WarehouseDiskFull"', 'warehouse="lake"'], NOW, NOW + 7200, "oncall",
-             "replacing the disk")] == source.added
+    assert [
+        (['alertname="WarehouseDiskFull"', 'warehouse="lake"'], NOW, NOW + 7200, "oncall", "replacing the disk")
+    ] == source.added
     assert "Silence s1 created." in shown and 'id="silence-s1"' in shown
     assert (303, ["s1"]) == (expired.status, source.expired)
 
@@ -318,8 +350,9 @@ def test_silences_made_through_the_form_mute_the_alert_in_a_real_silence_store(t
         def silences(self) -> Sequence[SilenceView]:
             return [silence_view(s, clock.time()) for s in silences.list()]
 
-        def add_silence(self, matchers: Sequence[str], starts_at: float, ends_at: float, created_by: str,
-                        comment: str) -> str:
+        def add_silence(
+            self, matchers: Sequence[str], starts_at: float, ends_at: float, created_by: str, comment: str
+        ) -> str:
             return silences.add(matchers, starts_at, ends_at, created_by, comment)
 
     source = RealSilences(alert_list=[FIRING])
@@ -374,7 +407,7 @@ def test_the_runtime_source_shows_a_real_outboxs_dead_letters_with_their_reason(
 
     async def deliver() -> list[OutboxEntryView]:
         outbox = Outbox(tmp_path, {"pagerduty": [("pagerduty/0", Refusing())]}, FakeClock(NOW))
-        outbox.enqueue(Notification("pagerduty", "{}:{alertname=\"WarehouseDiskFull\"}", (), (alert,), NOW))
+        outbox.enqueue(Notification("pagerduty", '{}:{alertname="WarehouseDiskFull"}', (), (alert,), NOW))
         stop = asyncio.Event()
         task = asyncio.create_task(outbox.run(stop))
         for _ in range(200):
