@@ -8,6 +8,7 @@ no I/O beyond reading the file and its `*_file` secrets.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import os
 import re
 import types
@@ -147,6 +148,8 @@ class _Builder:
         if not isinstance(node, yaml.ScalarNode):
             raise _NodeError(f"expected {_type_name(tp)}, got {_kind(node)}")
         text = self._substitute(str(node.value))
+        if isinstance(tp, type) and issubclass(tp, enum.Enum):
+            return _enum_member(tp, text)
         convert = _SCALARS.get(tp)
         if convert is None:
             raise _NodeError(f"unsupported field type {tp!r}")
@@ -210,6 +213,13 @@ _SCALARS: dict[Any, Callable[[str], Any]] = {
     bool: lambda text: text.lower() in ("true", "yes", "on"),
     Duration: parse_duration,
 }
+
+
+def _enum_member(tp: type[enum.Enum], text: str) -> enum.Enum:
+    for member in tp:
+        if member.value == text.lower():
+            return member
+    raise _NodeError(f"expected one of {', '.join(str(m.value) for m in tp)}, got {text!r}")
 
 
 def _allows_none(tp: Any) -> bool:

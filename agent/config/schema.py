@@ -7,6 +7,7 @@ given as `<field>_file: PATH`, and any string may contain `${env:NAME}`.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 
 from agent.config.alerting import InhibitRuleConfig, RouteConfig, SilenceConfig, TimeIntervalConfig
@@ -29,6 +30,7 @@ __all__ = [
     "KafkaConfig",
     "ReceiverConfig",
     "RouteConfig",
+    "RulesConfig",
     "ScanConfig",
     "Secret",
     "SilenceConfig",
@@ -37,6 +39,9 @@ __all__ = [
     "TextfileConfig",
     "TimeIntervalConfig",
     "TlsServerConfig",
+    "WalConfig",
+    "WalEnabled",
+    "WalFlush",
     "WarehouseConfig",
     "WebConfig",
     "secret_field",
@@ -71,9 +76,43 @@ class WebConfig:
     tls_server_config: TlsServerConfig | None = None
 
 
+class WalEnabled(enum.Enum):
+    """Whether the store keeps a write-ahead log in `state_dir/wal`."""
+
+    AUTO = "auto"  # when the agent keeps state anyway: rule files, receivers or Alertmanagers
+    TRUE = "true"
+    FALSE = "false"
+
+
+class WalFlush(enum.Enum):
+    """When a collection is in the log, relative to the rules that read it."""
+
+    COLLECTION = "collection"  # written before the rules see it: a crash or kill -9 loses nothing
+    FSYNC = "fsync"  # written and fsync'ed first: a power cut loses nothing either
+    BACKGROUND = "background"  # written soon after: a crash may lose the last few collections
+
+
+@dataclass(frozen=True)
+class WalConfig:
+    enabled: WalEnabled = WalEnabled.AUTO
+    flush: WalFlush = WalFlush.COLLECTION
+
+
 @dataclass(frozen=True)
 class StoreConfig:
     max_series: int = 200_000
+    # How much history to keep in memory and in the WAL; default: the widest range any rule
+    # reads plus the 5m lookback, and never less than 10m.
+    retention: Duration | None = None
+    wal: WalConfig = field(default_factory=WalConfig)
+
+
+@dataclass(frozen=True)
+class RulesConfig:
+    """Restoring alert state after a restart, as Prometheus' --rules.alert.* flags."""
+
+    for_outage_tolerance: Duration = Duration(3600)  # longer outages restart pending `for` timers
+    for_grace_period: Duration = Duration(600)  # a restored pending alert fires no sooner than this
 
 
 @dataclass(frozen=True)
@@ -175,6 +214,7 @@ class Config:
     store: StoreConfig = field(default_factory=StoreConfig)
     collectors: CollectorsConfig = field(default_factory=CollectorsConfig)
     rule_files: list[str] = field(default_factory=list)
+    rules: RulesConfig = field(default_factory=RulesConfig)
     statsd: StatsdConfig | None = None  # StatsD export; off unless the section is there
     # Alertmanager's own shapes, so its users can paste theirs (see agent/config/alerting.py, receivers.py).
     route: RouteConfig | None = None

@@ -23,12 +23,14 @@ from agent.export import Exposition
 from agent.export.statsd import StatsdConfigError, StatsdExporter
 from agent.model import Sample, counter, gauge
 from agent.promql import Engine, max_range_ms
+from agent.ruler.alerting import RestorePolicy
 from agent.ruler.manager import RuleLoadError, RuleManager
 from agent.ruler.rules import ExternalInfo
 from agent.ruler.state import AlertStateStore
 from agent.runtime.notifications import Notifications, SilencesApi
 from agent.runtime.sdnotify import SdNotifier, notify_lifecycle
 from agent.runtime.status_source import RuntimeStatusSource
+from agent.runtime.storage import DurableStorage, StorageError
 from agent.runtime.validate import config_errors
 from agent.runtime.views import alerts_json, rules_json
 from agent.statedb import StateError
@@ -111,6 +113,8 @@ class Daemon:
             raise StartupError(problems)
         self.store = Store(max_series=config.store.max_series)
         self.store.declare(STORE_METRICS)
+        self.storage = self._storage(config)
+        self.store.declare(self.storage.metrics())
         self.engine = Engine(self.store)
         self.notifications = self._notifications(config)
         self.store.declare(self.notifications.metrics())
@@ -123,6 +127,10 @@ class Daemon:
             external_labels=config.global_.external_labels,
             external_url=external_url(config),
             state=self._state_store(config),
+            restore_policy=RestorePolicy(
+                outage_tolerance_ms=int(config.rules.for_outage_tolerance * 1000),
+                grace_period_ms=int(config.rules.for_grace_period * 1000),
+            ),
         )
         self._load_rules(config)
         self.runner = self._new_runner(config)
@@ -136,6 +144,15 @@ class Daemon:
         self._reload_at = self.clock.time()
 
     # -- building ----------------------------------------------------------------
+
+    def _storage(self, config: Config) -> DurableStorage:
+        """Lock the state directory and replay the WAL, before anything else opens a file there."""
+        storage = DurableStorage(config, self.store)
+        try:
+            storage.open()
+        except StorageError as exc:
+            raise StartupError([str(exc)]) from exc
+        return storage
 
     def _state_store(self, config: Config) -> AlertStateStore | None:
         if not config.rule_files:
@@ -153,7 +170,10 @@ class Daemon:
         self._fit_retention()
 
     def _fit_retention(self) -> None:
-        """Keep as much history as the widest range any loaded rule reads, plus the lookback."""
+        """Keep `store.retention`, or as much history as the widest range any rule reads plus the lookback."""
+        if self.config.store.retention is not None:
+            self.store.retention_ms = int(self.config.store.retention * 1000)
+            return
         widest = max((max_range_ms(rule.expr) for g in self.ruler.groups() for rule in g.rules), default=0)
         self.store.retention_ms = max(MIN_RETENTION_MS, widest + LOOKBACK_MS)
 
@@ -281,6 +301,7 @@ class Daemon:
             now_ms = int(self.clock.time() * 1000)
             self.store.compact(now_ms)
             self.store.write("self:store", self._self_samples(), now_ms)
+            await self.storage.maintain(now_ms)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop.wait(), timeout=HOUSEKEEPING_SECONDS)
 
@@ -292,6 +313,7 @@ class Daemon:
             Sample("tripwired_config_last_reload_successful", (), 1.0 if self._reload_ok else 0.0),
             Sample("tripwired_config_last_reload_success_timestamp_seconds", (), self._reload_at),
             *self.notifications.samples(),
+            *self.storage.samples(),
         ]
 
     # -- reload ------------------------------------------------------------------
@@ -320,6 +342,8 @@ class Daemon:
             log.warning("reload_ignored_alertmanagers", reason="Alertmanager targets change on restart only")
         if config.statsd != self.config.statsd:
             log.warning("reload_ignored_statsd_settings", reason="StatsD settings change on restart only")
+        if (config.state_dir, config.store) != (self.config.state_dir, self.config.store):
+            log.warning("reload_ignored_storage_settings", reason="state_dir and store settings change on restart only")
         if config.web != self.config.web:
             log.warning("reload_ignored_web_settings", reason="the listen address changes on restart only")
         self.config = config
@@ -377,3 +401,5 @@ class Daemon:
         for task in pending:
             task.cancel()
         await self.notifications.close()
+        # Last: every write above is in the log, and the checkpoint lets the next start skip the segments.
+        await self.storage.close(int(self.clock.time() * 1000))
