@@ -9,8 +9,8 @@ checkpoint alone.
 A checkpoint holds every series' points within the store's retention and which series each
 source wrote last. It is taken when the segments written since the last one outgrow a
 quarter of it (bounding replay to the checkpoint plus that quarter), when the oldest of them
-is older than the retention (so nothing older than any rule reads stays on disk), and after
-the disk recovers from a failure.
+is older than the retention (so nothing older than any rule reads stays on disk), after a
+start that replayed segments, and after the disk recovers from a failure.
 """
 
 from __future__ import annotations
@@ -67,6 +67,9 @@ class Wal:
     def replay_into(self, store: Store) -> ReplayStats:
         """Load what is on disk into `store` (before `start`); FormatVersionError for an unknown format."""
         result = replay(self.directory, store, self._monotonic)
+        # Fold replayed segments into a checkpoint soon, so a daemon that keeps crashing does not
+        # pile up segments that every start replays again.
+        self.stats.checkpoint_requested = result.segments > 0
         self.stats.corruptions += result.corruptions
         self.stats.replay_seconds = result.seconds
         return result
@@ -100,7 +103,7 @@ class Wal:
     def checkpoint_due(self, retention_ms: int) -> bool:
         """Whether the segments since the last checkpoint are large or old enough to fold in."""
         stats = self.stats
-        if stats.recovered:
+        if stats.checkpoint_requested:
             return True
         if stats.segment_bytes_since_checkpoint == 0 or self._checkpointing:
             return False

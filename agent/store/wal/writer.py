@@ -69,7 +69,8 @@ class WalStats:
     last_checkpoint_bytes: int = 0
     last_checkpoint_time: float = 0.0
     last_checkpoint_seconds: float = 0.0
-    recovered: bool = False  # a write succeeded after failures: a checkpoint is due
+    # Segments were replayed, or a write succeeded after failures: fold what is on disk into a checkpoint.
+    checkpoint_requested: bool = False
     corruptions: int = 0
     replay_seconds: float = 0.0
 
@@ -268,7 +269,7 @@ class SegmentWriter:
         self.stats.segment_bytes_since_checkpoint += len(data)
         if not self.stats.writable:
             self.stats.writable = True
-            self.stats.recovered = True
+            self.stats.checkpoint_requested = True
             log.warning("wal_write_recovered", segment=str(self.directory / segment_name(segment.number)))
         return True
 
@@ -351,7 +352,7 @@ class SegmentWriter:
         stats.last_checkpoint_time = time.time()
         stats.last_checkpoint_seconds = self._monotonic() - self._checkpoint_started
         stats.segment_bytes_since_checkpoint = self._segment.size if self._segment else 0
-        stats.recovered = False
+        stats.checkpoint_requested = False
         return True
 
     def _truncate(self, covers: int) -> None:

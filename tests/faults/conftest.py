@@ -1,0 +1,17 @@
+"""Fixtures of the fault suite."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.faults.pipeline import Receiver
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on loopback that records every payload."""
+    r = Receiver()
+    yield r
+    r.close()
