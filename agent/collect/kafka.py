@@ -119,13 +119,7 @@ class KafkaCollector:
 
     def client_config(self) -> ClientConfig:
         """The librdkafka settings of the AdminClient: ours, then the configured ones on top."""
-        settings: ClientConfig = {
-            **_CLIENT_DEFAULTS,
-            "bootstrap.servers": self._config.bootstrap_servers,
-            "client.id": f"tripwired-{self._config.name}",
-        }
-        settings.update({key: str(value) for key, value in self._config.config.items()})
-        return settings
+        return client_config(self._config)
 
     def _client(self) -> AdminClient:
         """The AdminClient, created on first use (creating it connects to nothing yet)."""
@@ -314,6 +308,17 @@ class KafkaCollector:
                 self._sample("tripwired_kafka_request_errors_total", float(self._errors[kind]), request=kind)
             )
         return samples
+
+
+def client_config(config: KafkaConfig, role: str = "") -> ClientConfig:
+    """librdkafka settings for one of a cluster's clients: ours, then the configured ones on top."""
+    settings: ClientConfig = {
+        **_CLIENT_DEFAULTS,
+        "bootstrap.servers": config.bootstrap_servers,
+        "client.id": "-".join(filter(None, ("tripwired", config.name, role))),
+    }
+    settings.update({key: str(value) for key, value in config.config.items()})
+    return settings
 
 
 def _brokers(metadata: ClusterMetadata) -> dict[int, str]:
