@@ -16,13 +16,14 @@ failure would leak its threads and sockets until garbage collection).
 from __future__ import annotations
 
 import functools
+import typing
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, wait
 from typing import Any, TypeVar
 
 import structlog
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, ClusterMetadata, ConfigResource, OffsetSpec, ResourceType
 
 from agent.clock import Clock
@@ -89,6 +90,8 @@ class KafkaCollector:
         self._requests: Counter[str] = Counter()
         self._errors: Counter[str] = Counter()
         self._reachable: bool | None = None
+        # librdkafka's own reasons (TLS handshake, SASL authentication) for this cycle, via error_cb.
+        self._client_errors: list[str] = []
 
     @property
     def name(self) -> str:
@@ -105,10 +108,12 @@ class KafkaCollector:
         """One cycle: everything readable now, kafka_up, and the collector's own counters."""
         started = self._clock.monotonic()
         samples: list[Sample] = []
+        self._serve_client_errors()
+        self._client_errors.clear()
         try:
             snapshot, observed_at = self._read(self._client())
         except KafkaException as exc:
-            self._note_reachable(False, str(exc.args[0]) if exc.args else repr(exc))
+            self._note_reachable(False, self._failure_reason(exc))
         else:
             self._note_reachable(True)
             lag_seconds = self._lag_seconds_at(observed_at)
@@ -124,8 +129,25 @@ class KafkaCollector:
     def _client(self) -> AdminClient:
         """The AdminClient, created on first use (creating it connects to nothing yet)."""
         if self._admin is None:
-            self._admin = self._admin_factory(self.client_config())
+            # librdkafka takes callbacks among its settings; confluent-kafka's stubs do not say so.
+            settings: dict[str, Any] = {**self.client_config(), "error_cb": self._on_client_error}
+            self._admin = self._admin_factory(typing.cast(ClientConfig, settings))
         return self._admin
+
+    def _on_client_error(self, error: KafkaError) -> None:
+        if len(self._client_errors) < 5:
+            self._client_errors.append(error.str())
+
+    def _serve_client_errors(self) -> None:
+        """Run the error callbacks librdkafka queued (it queues them only for a client that has one)."""
+        if self._admin is not None:
+            self._admin.poll(0)
+
+    def _failure_reason(self, exc: KafkaException) -> str:
+        """The failed request's error, with librdkafka's first reason for it ("SSL handshake failed: ...")."""
+        self._serve_client_errors()
+        reason = str(exc.args[0]) if exc.args else repr(exc)
+        return f"{reason}: {self._client_errors[0]}" if self._client_errors else reason
 
     def _read(self, admin: AdminClient) -> tuple[Snapshot, float]:
         """Read the cluster; only the metadata request failing makes the whole cycle fail."""
