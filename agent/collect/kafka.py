@@ -196,6 +196,8 @@ class KafkaCollector:
         groups = [
             GroupInfo(group_id, group_state_name(d.state.name), len(d.members)) for group_id, d in descriptions.items()
         ]
+        if not self._config.offset_show_all:
+            committed = _assigned_only(committed, descriptions)
         return sorted(groups, key=lambda g: g.group_id), committed
 
     def _committed_offsets(
@@ -345,6 +347,20 @@ def client_config(config: KafkaConfig, role: str = "") -> ClientConfig:
 
 def _brokers(metadata: ClusterMetadata) -> dict[int, str]:
     return {b.id: f"{b.host}:{b.port}" for b in metadata.brokers.values()}
+
+
+def _assigned_only(
+    committed: dict[str, dict[TopicPartitionKey, int]], descriptions: Mapping[str, Any]
+) -> dict[str, dict[TopicPartitionKey, int]]:
+    """kafka_exporter's --offset.show-all=false: each group's offsets on the partitions its members hold now."""
+    assigned = {
+        group_id: {(tp.topic, tp.partition) for m in d.members for tp in m.assignment.topic_partitions or []}
+        for group_id, d in descriptions.items()
+    }
+    return {
+        group_id: {key: offset for key, offset in offsets.items() if key in assigned.get(group_id, set())}
+        for group_id, offsets in committed.items()
+    }
 
 
 def _committed_of(partitions: Iterable[TopicPartition], topics: set[str]) -> dict[TopicPartitionKey, int]:
