@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import platform
 import signal
 import socket
 import sqlite3
@@ -14,6 +15,7 @@ from typing import Any
 
 import structlog
 
+from agent import __version__
 from agent.clock import Clock, SystemClock
 from agent.collect.registry import build_collectors
 from agent.collect.runner import Runner
@@ -21,7 +23,7 @@ from agent.config import ConfigError, load_config
 from agent.config.schema import Config
 from agent.export import Exposition
 from agent.export.statsd import StatsdConfigError, StatsdExporter
-from agent.model import Sample, counter, gauge
+from agent.model import Sample, counter, gauge, labels_of
 from agent.promql import Engine, max_range_ms
 from agent.ruler.alerting import RestorePolicy
 from agent.ruler.manager import RuleLoadError, RuleManager
@@ -53,7 +55,10 @@ STORE_METRICS = (
     counter("tripwired_store_samples_refused_total", "Samples refused because the store was at its series cap."),
     gauge("tripwired_config_last_reload_successful", "Whether the last configuration reload attempt succeeded."),
     gauge("tripwired_config_last_reload_success_timestamp_seconds", "When the configuration was last loaded."),
+    gauge("tripwired_build_info", "A metric with a constant '1' value labeled by version and pythonversion."),
 )
+# As every Prometheus exporter's build_info, with the interpreter in place of goversion.
+BUILD_INFO = labels_of(version=__version__, pythonversion=platform.python_version())
 
 
 class StartupError(Exception):
@@ -312,6 +317,7 @@ class Daemon:
             Sample("tripwired_store_samples_refused_total", (), float(self.store.refused_total)),
             Sample("tripwired_config_last_reload_successful", (), 1.0 if self._reload_ok else 0.0),
             Sample("tripwired_config_last_reload_success_timestamp_seconds", (), self._reload_at),
+            Sample("tripwired_build_info", BUILD_INFO, 1.0),
             *self.notifications.samples(),
             *self.storage.samples(),
         ]
