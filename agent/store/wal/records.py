@@ -71,7 +71,8 @@ def _flat(labels: Labels) -> list[str]:
 
 
 def _labels(flat: Sequence[str]) -> Labels:
-    return tuple(zip(flat[0::2], flat[1::2], strict=True))
+    pairs = iter(flat)
+    return tuple(zip(pairs, pairs, strict=False))  # one iterator read two at a time
 
 
 def _to_le(arr: array[Any]) -> bytes:
