@@ -113,6 +113,10 @@ class TextfileConfig:
     interval: Duration | None = None
     timeout: Duration | None = None
     watch: bool = True
+    # A bigger file, or one with more samples, is refused whole: parsing costs about 8 bytes of
+    # memory per byte and 1 KB per sample, and the unit's MemoryMax is 512M.
+    file_size_limit_bytes: int = 16 * 1024 * 1024  # 0: no limit
+    sample_limit: int = 100_000  # samples per file, as Prometheus' scrape sample_limit; 0: no limit
 
 
 @dataclass(frozen=True)
