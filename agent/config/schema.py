@@ -170,6 +170,15 @@ class CollectorsConfig:
 
 
 @dataclass(frozen=True)
+class NotificationQueueConfig:
+    """The durable outbox's bounds, as Prometheus' --alertmanager.notification-queue-capacity."""
+
+    capacity: int = 10_000  # pending notifications; beyond it the oldest are dropped (counted)
+    max_age: Duration = Duration(24 * 3600)  # one still undelivered after this is dropped (counted)
+    max_in_flight: int = 4  # deliveries at once per receiver; after a crash at most these are sent again
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration file."""
 
@@ -187,3 +196,4 @@ class Config:
     time_intervals: list[TimeIntervalConfig] = field(default_factory=list)
     silences: list[SilenceConfig] = field(default_factory=list)
     alertmanagers: list[AlertmanagerTargetConfig] = field(default_factory=list)  # hand alerts to Alertmanager
+    notification_queue: NotificationQueueConfig = field(default_factory=NotificationQueueConfig)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import structlog
 
 from agent.clock import Clock
+from agent.lograte import RepeatedFailure
 from agent.model import Alert, Labels, Sample, counter, gauge, labels_of
 from agent.promql import Engine
 from agent.ruler.alerting import ActiveAlert
@@ -98,6 +99,7 @@ class RuleManager:
         self._groups: dict[str, Group] = {}
         self._schedules: dict[str, _Schedule] = {}
         self._saved: dict[RuleKey, object] = {}
+        self._save_failures = RepeatedFailure("alert_state_save_failed", clock.monotonic)
         self._restored = state.load() if state is not None else {}
         self._wake = asyncio.Event()
         store.declare(SELF_METRICS)
@@ -240,9 +242,11 @@ class RuleManager:
             self.state.save(changes)
         except sqlite3.Error as exc:
             # Evaluation goes on; the next change retries, as `_saved` is reset.
-            log.error("alert_state_save_failed", group=group.key, error=str(exc))
+            self._save_failures.failed(group=group.key, error=str(exc))
             for key, _ in changes:
                 self._saved.pop(key, None)
+            return
+        self._save_failures.succeeded()
 
     def _write_metrics(self, group: Group, schedule: _Schedule, result: GroupEvaluation, ts_ms: int) -> None:
         labels = labels_of(rule_group=group.key)

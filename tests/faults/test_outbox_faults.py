@@ -1,0 +1,105 @@
+"""The outbox on a bad day, against the real daemon: a full state disk, a crash before the dispatcher
+took an alert, kill -9 rounds mid-delivery."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+
+from agent.notify.webhook import DEDUP_HEADER
+from tests.conftest import DaemonProcess, StartDaemon
+from tests.faults.fullfs import small_filesystem
+from tests.faults.scraping import scrape, value, wait_until
+from tests.notify.test_notify_http import Receiver, Reply
+
+RULES = """
+groups:
+  - name: jobs
+    interval: 500ms
+    rules:
+      - alert: JobFailed
+        expr: job_failed == 1
+        labels: {severity: page}
+"""
+
+
+def config(tmp_path: Path, state_dir: Path, hook_url: str, *, group_wait: str = "0s", extra: str = "") -> str:
+    (tmp_path / "textfile").mkdir(exist_ok=True)
+    (tmp_path / "rules.yaml").write_text(RULES)
+    return f"""
+global: {{interval: 500ms, evaluation_interval: 500ms}}
+state_dir: {state_dir}
+rule_files: [{tmp_path / "rules.yaml"}]
+collectors:
+  host: {{enabled: false}}
+  textfile: {{directory: {tmp_path / "textfile"}}}
+route:
+  receiver: jobs
+  group_by: [alertname, job]
+  group_wait: {group_wait}
+  group_interval: 500ms
+  repeat_interval: 4h
+receivers:
+  - name: jobs
+    webhook_configs: [{{url: "{hook_url}/hook"}}]
+{extra}
+"""
+
+
+def set_failed_jobs(tmp_path: Path, failed: set[str], jobs: list[str]) -> None:
+    (tmp_path / "textfile").mkdir(exist_ok=True)
+    text = "".join(f'job_failed{{job="{job}"}} {int(job in failed)}\n' for job in jobs)
+    tmp = tmp_path / "textfile" / ".jobs.tmp"
+    tmp.write_text(text)
+    os.replace(tmp, tmp_path / "textfile" / "jobs.prom")
+
+
+def groups_delivered(receiver: Receiver) -> Counter[str]:
+    """How many requests the receiver got per alert group (its `job` group label)."""
+    return Counter(json.loads(r.body)["groupLabels"]["job"] for r in receiver.requests)
+
+
+def enqueue_failures(daemon: DaemonProcess) -> float:
+    return value(scrape(daemon), "tripwired_notifications_enqueue_failures_total", receiver="jobs") or 0.0
+
+
+def test_a_full_state_disk_sends_each_group_once_and_delivers_the_rest_when_space_returns(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
+    """The state directory's filesystem fills up while alerts fire and notifications are delivered.
+
+    No group is sent again and again (each reaches the receiver once), enqueueing fails loudly once
+    (tripwired_notifications_enqueue_failures_total, a few log lines, not one per retry), what was
+    queued is still delivered, and when space returns the alerts that fired meanwhile are sent.
+    """
+    receiver = Receiver(default=Reply(delay=0.5)).start()  # slow enough to fill the disk mid-delivery
+    jobs = [f"job{i}" for i in range(8)]
+    try:
+        with small_filesystem(tmp_path / "state") as fs:
+            set_failed_jobs(tmp_path, set(), jobs)
+            daemon = start_daemon(config(tmp_path, fs.path, receiver.url))
+            daemon.wait_ready()
+            set_failed_jobs(tmp_path, {"job0"}, jobs)
+            wait_until(lambda: len(receiver.requests) == 1, what="job0 being delivered")
+            fs.fill()  # the delivery's acknowledgement cannot be written
+            log_before = len(daemon.log().splitlines())
+            set_failed_jobs(tmp_path, {"job0", "job1", "job2", "job3"}, jobs)
+            # Several group intervals of three groups on a full disk: a resend loop or a log line per
+            # retry would show here.
+            wait_until(lambda: enqueue_failures(daemon) >= 15, what="five flushes failing on the full disk")
+            full_disk = (groups_delivered(receiver), len(daemon.log().splitlines()) - log_before)
+            fs.free()
+            wait_until(lambda: set(groups_delivered(receiver)) == {"job0", "job1", "job2", "job3"}, what="all sent")
+            set_failed_jobs(tmp_path, {"job0", "job1", "job2", "job3", "job4"}, jobs)
+            wait_until(lambda: "job4" in groups_delivered(receiver), what="job4 notified after space returned")
+            daemon.stop()
+    finally:
+        receiver.stop()
+    assert {"job0": 1} == dict(full_disk[0])
+    assert full_disk[1] < 10, daemon.log()
+    delivered = groups_delivered(receiver)
+    assert {"job0": 1, "job1": 1, "job2": 1, "job3": 1, "job4": 1} == dict(delivered)
+    dedup_keys = Counter(r.headers[DEDUP_HEADER] for r in receiver.requests)
+    assert 1 == max(dedup_keys.values())
