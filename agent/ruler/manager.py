@@ -13,7 +13,7 @@ import glob
 import math
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import structlog
 
@@ -100,7 +100,7 @@ class RuleManager:
         self._schedules: dict[str, _Schedule] = {}
         self._saved: dict[RuleKey, object] = {}
         self._save_failures = RepeatedFailure("alert_state_save_failed", clock.monotonic)
-        self._restored = state.load() if state is not None else {}
+        self._restored = unsent(state.load()) if state is not None else {}
         self._wake = asyncio.Event()
         store.declare(SELF_METRICS)
 
@@ -286,3 +286,17 @@ async def _wait_any(stop: asyncio.Event, wake: asyncio.Event, timeout: float) ->
     finally:
         for waiter in waiters:
             waiter.cancel()
+
+
+def unsent(restored: Mapping[RuleKey, Mapping[Labels, ActiveAlert]]) -> dict[RuleKey, dict[Labels, ActiveAlert]]:
+    """Restored alerts as never sent, as Prometheus treats them after a restart.
+
+    What the last process sent may have reached only the dispatcher's memory (a group waiting
+    out group_wait) when it died; waiting for the resend delay would hold that notification up
+    to a minute. Sending at once costs nothing: the notification log and the outbox's dedup keys
+    drop what was already notified.
+    """
+    return {
+        key: {labels: replace(alert, last_sent_at_ms=None) for labels, alert in alerts.items()}
+        for key, alerts in restored.items()
+    }

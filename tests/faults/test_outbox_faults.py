@@ -103,3 +103,39 @@ def test_a_full_state_disk_sends_each_group_once_and_delivers_the_rest_when_spac
     assert {"job0": 1, "job1": 1, "job2": 1, "job3": 1, "job4": 1} == dict(delivered)
     dedup_keys = Counter(r.headers[DEDUP_HEADER] for r in receiver.requests)
     assert 1 == max(dedup_keys.values())
+
+
+def firing_in_api(daemon: DaemonProcess) -> bool:
+    alerts = daemon.get("/api/v1/alerts").json()["data"]["alerts"]
+    return any(a["state"] == "firing" for a in alerts)
+
+
+def kill_9(daemon: DaemonProcess) -> None:
+    daemon.proc.kill()  # SIGKILL: no drain, no flush, no goodbye
+    daemon.proc.wait(timeout=10)
+
+
+def test_a_crash_after_an_alert_fired_but_before_its_group_was_queued_delays_nothing(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
+    """kill -9 after an alert fired (its state saved) but while its group waits out group_wait.
+
+    After the restart the notification is sent within the group_wait, not after the ruler's
+    one-minute resend delay: nothing was marked sent before the outbox had it.
+    """
+    receiver = Receiver().start()
+    try:
+        conf = config(tmp_path, tmp_path / "state", receiver.url, group_wait="3s")
+        set_failed_jobs(tmp_path, set(), ["job0"])
+        first = start_daemon(conf)
+        first.wait_ready()
+        set_failed_jobs(tmp_path, {"job0"}, ["job0"])
+        wait_until(lambda: firing_in_api(first), what="the alert firing")
+        kill_9(first)
+        assert [] == receiver.requests  # killed inside group_wait: nothing was sent yet
+        second = start_daemon(conf)
+        second.wait_ready()
+        # Well under the ruler's resend delay of one minute, which is what a restart used to wait.
+        wait_until(lambda: groups_delivered(receiver)["job0"] == 1, timeout=20, what="job0 notified after restart")
+    finally:
+        receiver.stop()
