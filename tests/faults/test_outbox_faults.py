@@ -139,3 +139,46 @@ def test_a_crash_after_an_alert_fired_but_before_its_group_was_queued_delays_not
         wait_until(lambda: groups_delivered(receiver)["job0"] == 1, timeout=20, what="job0 notified after restart")
     finally:
         receiver.stop()
+
+
+MAX_IN_FLIGHT = 4  # the notification_queue.max_in_flight default
+ROUNDS = 5
+GROUPS_PER_ROUND = 12
+
+
+def test_kill_9_rounds_mid_delivery_repeat_at_most_what_was_in_flight(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
+    """kill -9 the daemon five times while it delivers to a slow receiver, new alert groups firing each round.
+
+    Every group arrives; a group arrives twice only if it was in flight at a kill (at most
+    max_in_flight per kill), and then with the same dedup key and alert fingerprint.
+    """
+    receiver = Receiver(default=Reply(delay=0.2)).start()
+    jobs = [f"job{i}" for i in range(ROUNDS * GROUPS_PER_ROUND)]
+    conf = config(tmp_path, tmp_path / "state", receiver.url)
+    set_failed_jobs(tmp_path, set(), jobs)
+    try:
+        for round_ in range(ROUNDS):
+            daemon = start_daemon(conf)
+            daemon.wait_ready()
+            seen = len(receiver.requests)
+            set_failed_jobs(tmp_path, set(jobs[: (round_ + 1) * GROUPS_PER_ROUND]), jobs)
+            wait_until(lambda s=seen: len(receiver.requests) >= s + MAX_IN_FLIGHT, what="deliveries under way")
+            kill_9(daemon)
+        last = start_daemon(conf)
+        last.wait_ready()
+        wait_until(lambda: set(groups_delivered(receiver)) == set(jobs), timeout=60, what="every group delivered")
+        last.stop()
+    finally:
+        receiver.stop()
+    keys_per_group: dict[str, set[tuple[str, str]]] = {}
+    for request in receiver.requests:
+        payload = json.loads(request.body)
+        fingerprints = ",".join(a["fingerprint"] for a in payload["alerts"])
+        keys_per_group.setdefault(payload["groupLabels"]["job"], set()).add(
+            (request.headers[DEDUP_HEADER], fingerprints)
+        )
+    repeats = len(receiver.requests) - len(jobs)
+    print(f"{len(jobs)} groups, {ROUNDS} kill -9 rounds: {repeats} repeated deliveries")
+    assert (1, True) == (max(len(k) for k in keys_per_group.values()), repeats <= ROUNDS * MAX_IN_FLIGHT)
