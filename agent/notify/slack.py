@@ -17,7 +17,7 @@ from agent.config.receivers import SlackConfig
 from agent.model import Alert, AlertState
 from agent.notify.http import client_secrets, new_client, post
 from agent.notify.model import Notification, Outcome, Result, group_status
-from agent.notify.redact import redact, secret_values
+from agent.notify.redact import redact_excerpt, secret_values
 from agent.notify.webhook import alert_status, alerts_to_send
 
 MAX_ALERT_SECTIONS = 20  # header + 20 sections + a "more" note + context stays far under 50 blocks
@@ -121,7 +121,7 @@ class SlackSender:
             ok = body.strip() == "ok"
         if ok:
             return Result(Outcome.DELIVERED)
-        return Result(Outcome.GIVE_UP, redact(f"error response from Slack: {body[:200]}", self.secrets))
+        return Result(Outcome.GIVE_UP, f"error response from Slack: {redact_excerpt(body, self.secrets, 200)}")
 
     async def aclose(self) -> None:
         await self.client.aclose()
