@@ -29,6 +29,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from stat import S_ISREG
 
 import structlog
 from prometheus_client.metrics_core import Metric
@@ -43,7 +44,16 @@ log = structlog.get_logger()
 MTIME = gauge("node_textfile_mtime_seconds", "Unixtime mtime of textfiles successfully read.")
 SCRAPE_ERROR = gauge("node_textfile_scrape_error", "1 if there was an error opening or reading a file, 0 otherwise")
 
+FILE_ERROR = gauge(
+    "tripwired_textfile_file_error",
+    "1 for each textfile left out whole, by file and reason (parse, open, not_regular, too_large, too_many_samples).",
+)
+
 SUFFIX = ".prom"
+REASON_OPEN, REASON_NOT_REGULAR = "open", "not_regular"
+REASON_TOO_LARGE, REASON_TOO_MANY_SAMPLES = "too_large", "too_many_samples"
+# Blank lines and comment lines (HELP, TYPE, anything after #), each with its newline.
+_NOT_A_SAMPLE = re.compile(rb"^[ \t]*(?:#[^\n]*)?\n", re.MULTILINE)
 
 # prometheus-client's name for a family type -> the text format's name. Types only
 # OpenMetrics knows (info, stateset, gaugehistogram) are refused, as the Go parser does.
@@ -92,6 +102,7 @@ class FileResult:
     families: tuple[Family, ...] = ()
     mtime_seconds: float | None = None
     error: str | None = None
+    reason: str = "parse"  # why it gave nothing, for tripwired_textfile_file_error{reason}
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,23 +189,61 @@ def _add_family(families: dict[str, Family], family: Family) -> None:
         raise TextfileError(f"second HELP or TYPE line for metric {family.name}, or TYPE after its samples")
 
 
-def read_textfile(path: str) -> tuple[FileKey | None, FileResult]:
-    """Read and parse one file; the key is the file's identity before it was read."""
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The most one file may hold; a file over either is refused whole (0: no limit)."""
+
+    file_size_bytes: int = 16 * 1024 * 1024
+    samples: int = 100_000
+
+
+def read_textfile(path: str, limits: Limits = Limits()) -> tuple[FileKey | None, FileResult]:
+    """Read and parse one file; the key is the file's identity before it was read.
+
+    Only a regular file is read: the open never blocks (O_NONBLOCK, so a FIFO nobody writes to
+    cannot hang the collector's thread) and fstat of the opened file decides, so a file swapped
+    for something else between a stat and the open is still refused. At most the size limit
+    plus one byte is read, and samples are counted before parsing, so a huge file costs nothing.
+    """
     try:
-        with open(path, "rb") as f:
-            # Stat before reading: if a writer changes the file while we read, the key
-            # we cache under is older than the change, so the next read sees it.
-            stat = os.fstat(f.fileno())
-            raw = f.read()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
     except OSError as exc:
-        return None, FileResult(path, error=f"failed to open textfile data file: {exc}")
+        return None, FileResult(path, error=f"failed to open textfile data file: {exc}", reason=REASON_OPEN)
+    # Stat before reading: if a writer changes the file while we read, the key
+    # we cache under is older than the change, so the next read sees it.
+    stat = os.fstat(fd)
     key = (stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    if not S_ISREG(stat.st_mode):
+        os.close(fd)
+        return key, FileResult(path, error="not a regular file, skipped", reason=REASON_NOT_REGULAR)
+    with os.fdopen(fd, "rb") as f:
+        try:
+            raw = f.read(limits.file_size_bytes + 1) if limits.file_size_bytes else f.read()
+        except OSError as exc:
+            return None, FileResult(path, error=f"failed to read textfile data file: {exc}", reason=REASON_OPEN)
+    return key, _parse_bytes(path, raw, stat.st_mtime_ns, limits)
+
+
+def _parse_bytes(path: str, raw: bytes, mtime_ns: int, limits: Limits) -> FileResult:
+    if limits.file_size_bytes and len(raw) > limits.file_size_bytes:
+        error = f"larger than the file size limit of {limits.file_size_bytes} bytes, skipped"
+        return FileResult(path, error=error, reason=REASON_TOO_LARGE)
+    if limits.samples and count_sample_lines(raw) > limits.samples:
+        error = f"more than the sample limit of {limits.samples} samples, skipped"
+        return FileResult(path, error=error, reason=REASON_TOO_MANY_SAMPLES)
     try:
         families = parse_textfile(raw.decode("utf-8"))
     except ValueError as exc:  # TextfileError, and UnicodeDecodeError for a binary file
-        return key, FileResult(path, error=f"failed to parse textfile data: {exc}")
+        return FileResult(path, error=f"failed to parse textfile data: {exc}")
     # node_exporter reports whole seconds (UnixNano() / 1e9 in integers).
-    return key, FileResult(path, families, float(stat.st_mtime_ns // 1_000_000_000))
+    return FileResult(path, families, float(mtime_ns // 1_000_000_000))
+
+
+def count_sample_lines(raw: bytes) -> int:
+    """Lines that are neither blank nor comments: an upper bound of the samples a file holds."""
+    last = raw[raw.rfind(b"\n") + 1 :].strip()
+    tail = 1 if last and not last.startswith(b"#") else 0
+    return raw.count(b"\n") - sum(1 for _ in _NOT_A_SAMPLE.finditer(raw)) + tail
 
 
 # --- combining the files ----------------------------------------------------------------
@@ -288,6 +337,7 @@ class TextfileCollector:
         if config.directory is None:
             raise ValueError("the textfile collector needs collectors.textfile.directory")
         self._directory = config.directory
+        self._limits = Limits(config.file_size_limit_bytes, config.sample_limit)
         self._cache: dict[str, tuple[FileKey, FileResult]] = {}
         self._last_read: tuple[tuple[FileResult, ...], Merged] | None = None
         self._reported: frozenset[Problem] = frozenset()
@@ -303,7 +353,7 @@ class TextfileCollector:
     def metrics(self) -> Sequence[MetricMeta]:
         """The families of the last read, then the collector's own two."""
         metas = self._last_read[1].metas if self._last_read else ()
-        return [*metas, MTIME, SCRAPE_ERROR]
+        return [*metas, MTIME, SCRAPE_ERROR, FILE_ERROR]
 
     def collect(self) -> Sequence[Sample]:
         """Read the directory; never raises for a missing directory or a bad file."""
@@ -316,7 +366,8 @@ class TextfileCollector:
         results = tuple(self._read(path, key) for path, key in listing)
         merged = self._merge(results)
         self._report(merged.problems)
-        return [*merged.samples, *_mtimes(results), Sample(SCRAPE_ERROR.name, NO_LABELS, float(bool(merged.problems)))]
+        scrape_error = Sample(SCRAPE_ERROR.name, NO_LABELS, float(bool(merged.problems)))
+        return [*merged.samples, *_mtimes(results), *_file_errors(results), scrape_error]
 
     def _list(self) -> list[tuple[str, FileKey | None]]:
         """The `*.prom` files in name order, each with its identity (None if stat fails)."""
@@ -330,7 +381,7 @@ class TextfileCollector:
         cached = self._cache.get(path)
         if cached is not None and key is not None and cached[0] == key:
             return cached[1]
-        read_key, result = read_textfile(path)
+        read_key, result = read_textfile(path, self._limits)
         if read_key is not None:
             self._cache[path] = (read_key, result)
         return result
@@ -367,6 +418,14 @@ def _stat_key(path: str) -> FileKey | None:
     except OSError:
         return None  # reading it will fail too, and say why
     return (stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+def _file_errors(results: Iterable[FileResult]) -> list[Sample]:
+    return [
+        Sample(FILE_ERROR.name, labels_of(file=result.path, reason=result.reason), 1.0)
+        for result in results
+        if result.error is not None
+    ]
 
 
 def _mtimes(results: Iterable[FileResult]) -> list[Sample]:

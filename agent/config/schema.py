@@ -153,6 +153,10 @@ class TextfileConfig:
     interval: Duration | None = None
     timeout: Duration | None = None
     watch: bool = True
+    # A bigger file, or one with more samples, is refused whole: parsing costs about 8 bytes of
+    # memory per byte and 1 KB per sample, and the unit's MemoryMax is 512M.
+    file_size_limit_bytes: int = 16 * 1024 * 1024  # 0: no limit
+    sample_limit: int = 100_000  # samples per file, as Prometheus' scrape sample_limit; 0: no limit
 
 
 @dataclass(frozen=True)
@@ -235,6 +239,15 @@ class CollectorsConfig:
 
 
 @dataclass(frozen=True)
+class NotificationQueueConfig:
+    """The durable outbox's bounds, as Prometheus' --alertmanager.notification-queue-capacity."""
+
+    capacity: int = 10_000  # pending notifications; beyond it the oldest are dropped (counted)
+    max_age: Duration = Duration(24 * 3600)  # one still undelivered after this is dropped (counted)
+    max_in_flight: int = 4  # deliveries at once per receiver; after a crash at most these are sent again
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration file."""
 
@@ -253,3 +266,4 @@ class Config:
     time_intervals: list[TimeIntervalConfig] = field(default_factory=list)
     silences: list[SilenceConfig] = field(default_factory=list)
     alertmanagers: list[AlertmanagerTargetConfig] = field(default_factory=list)  # hand alerts to Alertmanager
+    notification_queue: NotificationQueueConfig = field(default_factory=NotificationQueueConfig)

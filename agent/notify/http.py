@@ -18,7 +18,7 @@ import httpx
 from agent import __version__
 from agent.config.receivers import HttpClientConfig
 from agent.notify.model import Outcome, Result
-from agent.notify.redact import basic_auth_forms, redact, secret_values
+from agent.notify.redact import basic_auth_forms, redact, redact_excerpt, secret_values
 
 USER_AGENT = f"tripwired/{__version__}"
 _BODY_EXCERPT = 200  # characters of a failed response worth keeping in the reason
@@ -94,7 +94,8 @@ def classify(response: httpx.Response, secrets: Collection[str]) -> Result:
     status = response.status_code
     if 200 <= status < 300:
         return Result(Outcome.DELIVERED)
-    reason = redact(f"unexpected status code {status}: {response.text[:_BODY_EXCERPT]}".rstrip(": "), secrets)
+    excerpt = redact_excerpt(response.text, secrets, _BODY_EXCERPT)
+    reason = f"unexpected status code {status}: {excerpt}".rstrip(": ")
     if status == 429 or status >= 500:
         return Result(Outcome.RETRY, reason, retry_after(response.headers.get("retry-after")))
     return Result(Outcome.GIVE_UP, reason)

@@ -9,11 +9,13 @@ all resolved is told so once. Entries live in `<state_dir>/tripwired.db` (table
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
 from agent.clock import Clock
+from agent.lograte import RepeatedFailure
 from agent.statedb import open_state_db, register_schema, transaction
 
 COMPONENT = "notify_log"
@@ -65,6 +67,7 @@ class NotifyLog:
         self._db = open_state_db(state_dir)
         register_schema(self._db, COMPONENT, SCHEMA_VERSION, _SCHEMA)
         self._entries = self._load()
+        self._failures = RepeatedFailure("notify_log_write_failed", clock.monotonic)
 
     def close(self) -> None:
         self._db.close()
@@ -76,23 +79,31 @@ class NotifyLog:
         return entry
 
     def log(self, receiver: str, group_key: str, firing: Collection[str], resolved: Collection[str]) -> None:
-        """Record a notification just handed to the outbox, and forget expired entries."""
+        """Record a notification just handed to the outbox, and forget expired entries.
+
+        The entry counts at once; if the disk refuses it (full), the outbox row already stored
+        carries the same dedup key, so a restart that decides the same again sends nothing twice.
+        """
         now = self.clock.time()
-        entry = LogEntry(frozenset(firing), frozenset(resolved), now)
-        with transaction(self._db):
-            self._db.execute(
-                "INSERT OR REPLACE INTO notify_log VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    receiver,
-                    group_key,
-                    json.dumps(sorted(firing)),
-                    json.dumps(sorted(resolved)),
-                    now,
-                    now + RETENTION_SECONDS,
-                ),
-            )
-            self._db.execute("DELETE FROM notify_log WHERE expires_at < ?", (now,))
-        self._entries[(receiver, group_key)] = entry
+        self._entries[(receiver, group_key)] = LogEntry(frozenset(firing), frozenset(resolved), now)
+        try:
+            with transaction(self._db):
+                self._db.execute(
+                    "INSERT OR REPLACE INTO notify_log VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        receiver,
+                        group_key,
+                        json.dumps(sorted(firing)),
+                        json.dumps(sorted(resolved)),
+                        now,
+                        now + RETENTION_SECONDS,
+                    ),
+                )
+                self._db.execute("DELETE FROM notify_log WHERE expires_at < ?", (now,))
+        except sqlite3.Error as exc:
+            self._failures.failed(error=str(exc))
+            return
+        self._failures.succeeded()
 
     def _load(self) -> dict[tuple[str, str], LogEntry]:
         rows = self._db.execute("SELECT receiver, group_key, firing, resolved, sent_at FROM notify_log").fetchall()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import sqlite3
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,8 +29,9 @@ from typing import Any
 import structlog
 
 from agent.clock import Clock
+from agent.lograte import RepeatedFailure
 from agent.model import Alert, AlertState, MetricMeta, MetricType, Sample, counter, gauge, labels_of
-from agent.notify.model import Notification, Outcome, Result, Sender
+from agent.notify.model import EnqueueError, Notification, Outcome, Result, Sender
 from agent.statedb import DB_NAME, open_state_db, register_schema, transaction
 
 log = structlog.get_logger()
@@ -70,7 +72,30 @@ METRICS = (
     ),
     gauge("tripwired_outbox_pending", "Notifications waiting in the outbox, by receiver."),
     counter("tripwired_outbox_dead_letters_total", "Notifications given up on and kept as dead letters."),
+    counter(
+        "tripwired_notifications_enqueue_failures_total",
+        "Notifications the outbox could not store (a full or failing state disk), by receiver.",
+    ),
+    counter(
+        "tripwired_notifications_dropped_total",
+        "Queued notifications dropped undelivered, by receiver and reason (queue_full, max_age).",
+    ),
 )
+DROPPED_QUEUE_FULL, DROPPED_MAX_AGE = "queue_full", "max_age"
+
+
+@dataclass(frozen=True, slots=True)
+class _Update:
+    """What an attempt came to, kept in memory until the state database accepts it."""
+
+    state: str
+    attempts: int
+    next_attempt_at: float
+    reason: str
+    any_state: bool
+
+    def due(self, now: float) -> bool:
+        return self.state == PENDING and self.next_attempt_at <= now
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +146,7 @@ class Outbox:
         max_concurrency_per_receiver: int = 4,
         backoff_base: float = 1.0,
         backoff_max: float = 300.0,
+        capacity: int = 10_000,
         max_age: float = 24 * 3600.0,
         delivered_retention: float = 600.0,
         dead_retention: float = 7 * 24 * 3600.0,
@@ -133,6 +159,7 @@ class Outbox:
         self.max_concurrency = max_concurrency_per_receiver
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
+        self.capacity = capacity
         self.max_age = max_age
         self.delivered_retention = delivered_retention
         self.dead_retention = dead_retention
@@ -147,6 +174,13 @@ class Outbox:
         self._outcomes: Counter[tuple[str, str, str]] = Counter()
         self._latency: dict[str, _Latency] = {}
         self._dead_letters = 0
+        self._enqueue_failures: Counter[str] = Counter()
+        self._dropped: Counter[tuple[str, str]] = Counter()
+        self._enqueue_log = RepeatedFailure("notification_enqueue_failed", clock.monotonic)
+        self._write_log = RepeatedFailure("outbox_write_failed", clock.monotonic)
+        self._drop_log = RepeatedFailure("notifications_dropped", clock.monotonic)
+        # Outcomes the database refused (a full disk): a delivered row is not sent again meanwhile.
+        self._unsaved: dict[RowKey, _Update] = {}
         self._purged_at: float | None = None
         self._purge_interval = min(60.0, delivered_retention)
 
@@ -174,13 +208,47 @@ class Outbox:
             return
         now = self.clock.time()
         body = notification_to_json(notification)
-        with transaction(self._db):
-            for integration, _ in senders:
-                lane = (notification.receiver, integration, notification.group_key)
-                if self._latest_in_lane(lane, now) != notification.dedup_key:
-                    self._supersede(lane, now)
-                    self._insert(lane, notification.dedup_key, body, now)
+        try:
+            with transaction(self._db):
+                for integration, _ in senders:
+                    lane = (notification.receiver, integration, notification.group_key)
+                    if self._latest_in_lane(lane, now) != notification.dedup_key:
+                        self._supersede(lane, now)
+                        self._insert(lane, notification.dedup_key, body, now)
+                dropped = self._drop_over_capacity(now)
+        except sqlite3.Error as exc:
+            # Nothing was stored: the dispatcher keeps the group and offers it again next group_interval.
+            self._enqueue_failures[notification.receiver] += 1
+            self._enqueue_log.failed(receiver=notification.receiver, error=str(exc))
+            raise EnqueueError(str(exc)) from exc
+        self._enqueue_log.succeeded()
+        self._count_drops(dropped, DROPPED_QUEUE_FULL)
         self._wake.set()
+
+    def _drop_over_capacity(self, now: float) -> list[str]:
+        """Beyond `capacity` pending rows, the oldest become dead letters (as Prometheus' queue drops
+        its oldest); the receivers of those dropped."""
+        (pending,) = self._db.execute("SELECT COUNT(*) FROM outbox WHERE state = ?", (PENDING,)).fetchone()
+        if pending <= self.capacity:
+            return []
+        oldest = self._db.execute(
+            "SELECT receiver, integration, dedup_key FROM outbox WHERE state = ? ORDER BY seq LIMIT ?",
+            (PENDING, pending - self.capacity),
+        ).fetchall()
+        reason = f"dropped: more than {self.capacity} notifications queued"
+        self._db.executemany(
+            "UPDATE outbox SET state = ?, updated_at = ?, reason = ? WHERE receiver = ? AND integration = ?"
+            " AND dedup_key = ?",
+            [(DEAD, now, reason, *row) for row in oldest],
+        )
+        return [row[0] for row in oldest]
+
+    def _count_drops(self, receivers: Sequence[str], reason: str) -> None:
+        for receiver in receivers:
+            self._dropped[(receiver, reason)] += 1
+            self._dead_letters += 1
+        if receivers:
+            self._drop_log.failed(receivers=sorted(set(receivers)), reason=reason, dropped=len(receivers))
 
     def _latest_in_lane(self, lane: GroupLane, now: float) -> str | None:
         """The dedup key of the group's last notification, unless it was delivered longer ago than we remember."""
@@ -221,6 +289,7 @@ class Outbox:
         try:
             while not stop.is_set():
                 self._wake.clear()
+                self._save_updates()
                 self._start_due()
                 self._purge_now_and_then()
                 await _wait_either(self._wake, stop, self._sleep_seconds())
@@ -235,7 +304,8 @@ class Outbox:
             if lane in busy_lanes or per_receiver[receiver] >= self.max_concurrency:
                 continue
             row = (receiver, integration, key)
-            if row in self._in_flight:
+            unsaved = self._unsaved.get(row)
+            if row in self._in_flight or (unsaved is not None and not unsaved.due(self.clock.time())):
                 continue
             busy_lanes.add(lane)
             per_receiver[receiver] += 1
@@ -307,6 +377,7 @@ class Outbox:
         if outcome is Outcome.RETRY and now - created_at >= self.max_age:
             outcome = Outcome.GIVE_UP
             result = Result(outcome, f"gave up after {attempts} attempts: {result.reason}")
+            self._dropped[(row[0], DROPPED_MAX_AGE)] += 1
         self._outcomes[(row[0], row[1], outcome.value)] += 1
         if outcome is Outcome.DELIVERED:
             self._update(row, DELIVERED, attempts, now, result.reason, any_state=True)
@@ -331,13 +402,29 @@ class Outbox:
     def _update(
         self, row: RowKey, state: str, attempts: int, next_at: float, reason: str, *, any_state: bool = False
     ) -> None:
-        # Only a delivery overrides a supersede: a retry of a superseded row is not needed any more.
-        condition = "" if any_state else " AND state = 'pending'"
-        self._db.execute(
-            "UPDATE outbox SET state = ?, attempts = ?, next_attempt_at = ?, updated_at = ?, reason = ?"
-            f" WHERE receiver = ? AND integration = ? AND dedup_key = ?{condition}",
-            (state, attempts, next_at, self.clock.time(), reason, *row),
-        )
+        self._unsaved[row] = _Update(state, attempts, next_at, reason, any_state)
+        self._save_updates()
+
+    def _save_updates(self) -> None:
+        """Write the outcomes held in memory; on a full disk they wait (and their rows are not resent)."""
+        if not self._unsaved:
+            return
+        now = self.clock.time()
+        try:
+            with transaction(self._db):
+                for row, update in self._unsaved.items():
+                    # Only a delivery overrides a supersede: a retry of a superseded row is not needed any more.
+                    condition = "" if update.any_state else " AND state = 'pending'"
+                    self._db.execute(
+                        "UPDATE outbox SET state = ?, attempts = ?, next_attempt_at = ?, updated_at = ?, reason = ?"
+                        f" WHERE receiver = ? AND integration = ? AND dedup_key = ?{condition}",
+                        (update.state, update.attempts, update.next_attempt_at, now, update.reason, *row),
+                    )
+        except sqlite3.Error as exc:
+            self._write_log.failed(unsaved=len(self._unsaved), error=str(exc))
+            return
+        self._unsaved.clear()
+        self._write_log.succeeded()
 
     def backoff(self, attempts: int, retry_after: float | None = None) -> float:
         """Seconds before the next attempt: exponential with jitter, at least what Retry-After asked (capped)."""
@@ -352,10 +439,13 @@ class Outbox:
             return
         self._purged_at = self.clock.monotonic()
         now = self.clock.time()
-        self._db.execute(
-            "DELETE FROM outbox WHERE (state IN (?, ?) AND updated_at < ?) OR (state = ? AND updated_at < ?)",
-            (DELIVERED, SUPERSEDED, now - self.delivered_retention, DEAD, now - self.dead_retention),
-        )
+        try:
+            self._db.execute(
+                "DELETE FROM outbox WHERE (state IN (?, ?) AND updated_at < ?) OR (state = ? AND updated_at < ?)",
+                (DELIVERED, SUPERSEDED, now - self.delivered_retention, DEAD, now - self.dead_retention),
+            )
+        except sqlite3.Error as exc:  # a full disk: try again next time
+            log.debug("outbox_purge_failed", error=str(exc))
 
     async def _finish_in_flight(self) -> None:
         tasks = [task for _, task in self._in_flight.values()]
@@ -382,6 +472,15 @@ class Outbox:
 
     def samples(self) -> list[Sample]:
         out = [Sample("tripwired_outbox_dead_letters_total", (), float(self._dead_letters))]
+        for receiver in sorted(self.integrations):
+            failures = float(self._enqueue_failures[receiver])
+            out.append(Sample("tripwired_notifications_enqueue_failures_total", labels_of(receiver=receiver), failures))
+        dropped_keys = {(r, reason) for r in self.integrations for reason in (DROPPED_QUEUE_FULL, DROPPED_MAX_AGE)}
+        for receiver, reason in sorted(dropped_keys | set(self._dropped)):
+            labels = labels_of(receiver=receiver, reason=reason)
+            out.append(
+                Sample("tripwired_notifications_dropped_total", labels, float(self._dropped[(receiver, reason)]))
+            )
         for (receiver, integration, outcome), count in sorted(self._outcomes.items()):
             labels = labels_of(receiver=receiver, integration=integration, outcome=outcome)
             out.append(Sample("tripwired_notifications_total", labels, float(count)))

@@ -16,6 +16,7 @@ from urllib.parse import quote, urlsplit
 from agent.config.types import Secret
 
 REDACTED = "<redacted>"
+_TOKEN_SEGMENT = 16  # characters from which a URL path segment is treated as a secret of its own
 
 # scheme://[userinfo@]host[:port][/path][?query][#fragment], up to whitespace or a quote.
 _URL = re.compile(
@@ -29,6 +30,13 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
         text = text.replace(secret, REDACTED)
     return _URL.sub(_shorten_url, text)
+
+
+def redact_excerpt(text: str, secrets: Iterable[str], limit: int) -> str:
+    """`text` redacted, then cut to `limit` characters: never the other way round, or a secret cut in
+    two by the limit would no longer match and its first part would be kept."""
+    redacted = redact(text, secrets)
+    return redacted if len(redacted) <= limit else redacted[: limit - 1] + "…"
 
 
 def _shorten_url(match: re.Match[str]) -> str:
@@ -59,11 +67,13 @@ def _secrets_in(value: object) -> Iterable[str]:
 
 
 def secret_forms(secret: str) -> list[str]:
-    """The secret, URL-quoted, and for a URL its path, query and password on their own."""
+    """The secret, URL-quoted, and for a URL its path, query, password and long path segments on their own."""
     forms = [secret, quote(secret, safe=""), quote(secret)]
     if "://" in secret:
         parts = urlsplit(secret)
         forms.extend(p for p in (parts.path, parts.query, parts.password or "") if len(p) > 1)
+        # A long path segment is a token on its own (Slack's T…/B…/secret): a receiver may echo it alone.
+        forms.extend(segment for segment in parts.path.split("/") if len(segment) >= _TOKEN_SEGMENT)
         if parts.username and parts.password:
             forms.append(base64.b64encode(f"{parts.username}:{parts.password}".encode()).decode())
     return forms

@@ -17,7 +17,7 @@ from agent.config.receivers import SlackConfig
 from agent.model import Alert, AlertState
 from agent.notify.http import client_secrets, new_client, post
 from agent.notify.model import Notification, Outcome, Result, group_status
-from agent.notify.redact import redact, secret_values
+from agent.notify.redact import redact_excerpt, secret_values
 from agent.notify.webhook import alert_status, alerts_to_send
 
 MAX_ALERT_SECTIONS = 20  # header + 20 sections + a "more" note + context stays far under 50 blocks
@@ -48,9 +48,9 @@ def alert_text(alert: Alert) -> str:
     summary = annotations.get("summary") or annotations.get("description")
     if summary:
         lines.append(escape(summary))
-    lines.append(" ".join(f"`{k}={escape(v)}`" for k, v in sorted(labels.items()) if k != "alertname"))
+    lines.append(" ".join(f"`{escape(k)}={escape(v)}`" for k, v in sorted(labels.items()) if k != "alertname"))
     if alert.generator_url:
-        lines.append(f"<{alert.generator_url}|Source>")
+        lines.append(f"<{escape(alert.generator_url)}|Source>")
     return _cut("\n".join(line for line in lines if line), MAX_SECTION_CHARS)
 
 
@@ -73,7 +73,8 @@ def slack_message(
     blocks.extend(_section(alert_text(a)) for a in alerts[:MAX_ALERT_SECTIONS])
     if len(alerts) > MAX_ALERT_SECTIONS:
         blocks.append(_section(f"…and {len(alerts) - MAX_ALERT_SECTIONS} more alerts"))
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{external_url}|tripwired>"}]})
+    link = f"<{escape(external_url)}|tripwired>"
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": link}]})
     message: dict[str, Any] = {"text": _fallback(heading, alerts), "blocks": blocks}
     if config is not None and config.channel:
         message["channel"] = config.channel
@@ -87,8 +88,9 @@ def _section(text: str) -> dict[str, Any]:
 
 
 def _fallback(heading: str, alerts: Sequence[Alert]) -> str:
+    """The `text` field: Slack parses it as mrkdwn too, so it is escaped like every other text."""
     summaries = [dict(a.annotations).get("summary", "") for a in alerts]
-    return _cut("\n".join([heading, *(s for s in summaries if s)]), MAX_SECTION_CHARS)
+    return _cut("\n".join(escape(line) for line in [heading, *(s for s in summaries if s)]), MAX_SECTION_CHARS)
 
 
 class SlackSender:
@@ -121,7 +123,7 @@ class SlackSender:
             ok = body.strip() == "ok"
         if ok:
             return Result(Outcome.DELIVERED)
-        return Result(Outcome.GIVE_UP, redact(f"error response from Slack: {body[:200]}", self.secrets))
+        return Result(Outcome.GIVE_UP, f"error response from Slack: {redact_excerpt(body, self.secrets, 200)}")
 
     async def aclose(self) -> None:
         await self.client.aclose()

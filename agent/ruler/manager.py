@@ -13,11 +13,12 @@ import glob
 import math
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import structlog
 
 from agent.clock import Clock
+from agent.lograte import RepeatedFailure
 from agent.model import Alert, Labels, Sample, counter, gauge, labels_of
 from agent.promql import Engine
 from agent.ruler.alerting import ALERTS_FOR_STATE_METRIC, ActiveAlert, RestorePolicy, restore_for_state
@@ -99,9 +100,9 @@ class RuleManager:
         self._groups: dict[str, Group] = {}
         self._schedules: dict[str, _Schedule] = {}
         self._saved: dict[RuleKey, object] = {}
-        self._restored = state.load() if state is not None else {}
+        self._save_failures = RepeatedFailure("alert_state_save_failed", clock.monotonic)
+        self._restored = unsent(state.load()) if state is not None else {}
         self.restore_policy = restore_policy or RestorePolicy()
-        self._save_failing = False
         self._restoring: set[str] = set()  # groups given persisted alerts, restored at their first evaluation
         self._wake = asyncio.Event()
         store.declare(SELF_METRICS)
@@ -269,17 +270,12 @@ class RuleManager:
         try:
             self.state.save(changes)
         except sqlite3.Error as exc:
-            # Evaluation goes on; the next evaluation retries, as `_saved` is reset. A full disk
-            # fails every save: said once, and once more when saving works again.
-            if not self._save_failing:
-                log.error("alert_state_save_failed", group=group.key, error=str(exc))
-            self._save_failing = True
+            # Evaluation goes on; the next change retries, as `_saved` is reset.
+            self._save_failures.failed(group=group.key, error=str(exc))
             for key, _ in changes:
                 self._saved.pop(key, None)
-        else:
-            if self._save_failing:
-                log.warning("alert_state_save_recovered", group=group.key)
-            self._save_failing = False
+            return
+        self._save_failures.succeeded()
 
     def _write_metrics(self, group: Group, schedule: _Schedule, result: GroupEvaluation, ts_ms: int) -> None:
         labels = labels_of(rule_group=group.key)
@@ -319,3 +315,17 @@ async def _wait_any(stop: asyncio.Event, wake: asyncio.Event, timeout: float) ->
     finally:
         for waiter in waiters:
             waiter.cancel()
+
+
+def unsent(restored: Mapping[RuleKey, Mapping[Labels, ActiveAlert]]) -> dict[RuleKey, dict[Labels, ActiveAlert]]:
+    """Restored alerts as never sent, as Prometheus treats them after a restart.
+
+    What the last process sent may have reached only the dispatcher's memory (a group waiting
+    out group_wait) when it died; waiting for the resend delay would hold that notification up
+    to a minute. Sending at once costs nothing: the notification log and the outbox's dedup keys
+    drop what was already notified.
+    """
+    return {
+        key: {labels: replace(alert, last_sent_at_ms=None) for labels, alert in alerts.items()}
+        for key, alerts in restored.items()
+    }

@@ -54,7 +54,15 @@ class Notifications:
             self.silences.load_config(config.silences)
         if config.route is not None and self.silences is not None:
             self.integrations = build_senders(config.receivers, external_url=external_url)
-            self.outbox = Outbox(config.state_dir, self.integrations, clock)
+            queue = config.notification_queue
+            self.outbox = Outbox(
+                config.state_dir,
+                self.integrations,
+                clock,
+                max_concurrency_per_receiver=queue.max_in_flight,
+                capacity=queue.capacity,
+                max_age=float(queue.max_age),
+            )
             self.dispatcher = Dispatcher(
                 config.route,
                 inhibit_rules=config.inhibit_rules,

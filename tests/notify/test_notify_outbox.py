@@ -14,7 +14,7 @@ from agent.clock import FakeClock, SystemClock
 from agent.config.receivers import HttpClientConfig, WebhookConfig
 from agent.config.schema import Duration, Secret
 from agent.model import MetricType
-from agent.notify.model import Notification, Outcome, Result, Sender
+from agent.notify.model import EnqueueError, Notification, Outcome, Result, Sender
 from agent.notify.outbox import Outbox
 from agent.notify.webhook import DEDUP_HEADER, WebhookSender
 from agent.statedb import StateError
@@ -379,3 +379,26 @@ def test_emitted_samples_belong_to_declared_metrics(tmp_path: Path) -> None:
         for s in box.samples()
     }
     assert set(families) == emitted
+
+
+def test_beyond_its_capacity_the_outbox_drops_the_oldest_and_counts_them(tmp_path: Path) -> None:
+    box = outbox(tmp_path, f"http://127.0.0.1:{free_port()}", capacity=2)  # nothing listens
+    for i in range(3):
+        box.enqueue(group(i))
+    dropped = {s.labels: s.value for s in box.samples() if s.name == "tripwired_notifications_dropped_total"}
+    pending = [e.dedup_key for e in box.pending()]
+    assert ([group(1).dedup_key, group(2).dedup_key], 1.0) == (
+        pending,
+        dropped[(("reason", "queue_full"), ("receiver", "team"))],
+    )
+
+
+def test_an_enqueue_the_database_refuses_raises_and_is_counted(tmp_path: Path) -> None:
+    box = outbox(tmp_path, "http://127.0.0.1:9")
+    box._db.execute("PRAGMA query_only = ON")  # every write now fails, as on a full disk
+    with pytest.raises(EnqueueError):
+        box.enqueue(group(0))
+    box._db.execute("PRAGMA query_only = OFF")
+    box.enqueue(group(1))
+    failures = [s.value for s in box.samples() if s.name == "tripwired_notifications_enqueue_failures_total"]
+    assert ([1.0], [group(1).dedup_key]) == (failures, [e.dedup_key for e in box.pending()])

@@ -46,7 +46,7 @@ def test_message_has_blocks_and_a_text_fallback(receiver: Receiver) -> None:
                         ":red_circle: *DiskFull* (firing, severity: critical)\n"
                         "DiskFull on db1\n"
                         "`instance=db1` `severity=critical`\n"
-                        "<http://agent.example:9842/graph?g0.expr=up&g0.tab=1|Source>"
+                        "<http://agent.example:9842/graph?g0.expr=up&amp;g0.tab=1|Source>"
                     ),
                 },
             },
@@ -87,6 +87,16 @@ def test_markup_in_a_summary_is_escaped(receiver: Receiver) -> None:
     send(slack(receiver), notification(alert))
     section = receiver.requests[0].json()["blocks"][1]["text"]["text"]
     assert "&lt;!channel&gt; &amp; co" == section.splitlines()[1]
+
+
+def test_markup_in_the_fallback_text_and_group_labels_is_escaped(receiver: Receiver) -> None:
+    alert = replace(firing(team="<b&q>"), annotations=(("summary", "<!channel> & co"),))
+    note = replace(notification(alert), group_labels=(("team", "<b&q>"),))
+    send(slack(receiver), note)
+    message = receiver.requests[0].json()
+    assert ["[FIRING:1] &lt;b&amp;q&gt;", "&lt;!channel&gt; &amp; co"] == message["text"].splitlines()
+    assert "`team=&lt;b&amp;q&gt;`" in message["blocks"][1]["text"]["text"]
+    assert "<http://agent.example:9842/graph?g0.expr=up&amp;g0.tab=1|Source>" in message["blocks"][1]["text"]["text"]
 
 
 def test_channel_and_username_are_passed_when_set(receiver: Receiver) -> None:
