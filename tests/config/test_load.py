@@ -124,3 +124,18 @@ def test_a_canary_timeout_not_shorter_than_its_interval_is_an_error_at_its_line(
     assert errors_of(text) == [
         "cfg.yaml:6: collectors.kafka[0].canary: timeout (10s) must be positive and shorter than interval (5s)"
     ]
+
+
+def test_store_wal_settings_are_read_as_their_enumerations() -> None:
+    config = load_text(Config, "store:\n  retention: 2h\n  wal: {enabled: true, flush: fsync}\n")
+    assert (7200.0, "true", "fsync") == (
+        config.store.retention,
+        config.store.wal.enabled.value,
+        config.store.wal.flush.value,
+    )
+
+
+def test_an_unknown_wal_flush_names_the_line_and_the_choices() -> None:
+    assert ["cfg.yaml:3: store.wal.flush: expected one of collection, fsync, background, got 'sometimes'"] == (
+        errors_of("store:\n  wal:\n    flush: sometimes\n")
+    )
