@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Protocol
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from agent.export.exposition import format_value
 from agent.model import Labels
+from agent.web.csrf import cross_site_reason
 from agent.web.server import Handler, Request, Response
 
 HTML = "text/html; charset=utf-8"
@@ -219,11 +220,8 @@ class CsrfTokens:
 
 
 def same_origin(request: Request) -> bool:
-    """False when the browser says the form was posted from another site (Origin differs from Host)."""
-    origin = request.headers.get("origin")
-    if origin is None:
-        return True  # older browsers and curl send none; the token still has to be valid
-    return origin != "null" and urlsplit(origin).netloc == request.headers.get("host", "")
+    """False when the browser says the form was posted from another site (the daemon-wide rule)."""
+    return cross_site_reason(request) is None
 
 
 # -- rendering -------------------------------------------------------------------------------------
