@@ -21,7 +21,7 @@ from agent.config import ConfigError, load_config
 from agent.config.schema import Config
 from agent.export import Exposition
 from agent.export.statsd import StatsdConfigError, StatsdExporter
-from agent.model import Sample, counter, gauge
+from agent.model import AlertState, Sample, counter, gauge
 from agent.promql import Engine, max_range_ms
 from agent.ruler.manager import RuleLoadError, RuleManager
 from agent.ruler.rules import ExternalInfo
@@ -345,8 +345,11 @@ class Daemon:
         self._fit_retention()
         if runner is not None:
             await self._restart_runner(runner)
-        for loop in await self.notifications.apply(config, parts, self.stop):
+        started = await self.notifications.apply(config, parts, self.stop)
+        for loop in started:
             self._spawn(loop)
+        if started:  # a new dispatcher or forwarder hears of what fires now, not at the next re-send
+            self.notifications.notify([a for a in self.ruler.active_alerts() if a.state is AlertState.FIRING])
         for name, needs_restart in (
             ("listen_address", config.web.listen_address != self.config.web.listen_address),
             ("state_dir", config.state_dir != self.config.state_dir),

@@ -215,7 +215,9 @@ class HttpServer:
         head: h11.Request | None = None
         body = bytearray()
         limits = self.limits
-        async with asyncio.timeout(started + (limits.idle_timeout if idle else limits.read_header_timeout)) as deadline:
+        async with asyncio.timeout_at(
+            started + (limits.idle_timeout if idle else limits.read_header_timeout)
+        ) as deadline:
             while True:
                 event = conn.next_event()
                 if event is h11.NEED_DATA:
@@ -240,6 +242,11 @@ class HttpServer:
                     return None
 
     def _check_head(self, head: h11.Request) -> h11.Request:
+        """Refuse a head over max_header_bytes (h11 only limits one that is still incomplete) or a
+        declared body over max_body_bytes, before reading the body."""
+        size = len(head.target) + sum(len(name) + len(value) + 4 for name, value in head.headers)
+        if size > self.limits.max_header_bytes:
+            raise _RequestRefusedError(431, "request header fields too large")
         for name, value in head.headers:
             if name == b"content-length" and int(value) > self.limits.max_body_bytes:
                 raise _RequestRefusedError(413, "request body too large")
