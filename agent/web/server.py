@@ -113,7 +113,6 @@ class HttpServer:
         self._tls = tls or (lambda: None)
         self._server: asyncio.Server | None = None
         self._connections: dict[asyncio.Task[None], _Connection] = {}
-        self.evicted_total = 0
 
     async def start(self, host: str, port: int, *, ssl_context: ssl.SSLContext | None = None) -> tuple[str, int]:
         """Listen (over TLS with a context); returns the bound address (port 0 picks a free one)."""
@@ -122,10 +121,6 @@ class HttpServer:
         self._server = await asyncio.start_server(self._serve, host, port, reuse_address=True)
         bound = self._server.sockets[0].getsockname()
         return str(bound[0]), int(bound[1])
-
-    @property
-    def connections(self) -> int:
-        return len(self._connections)
 
     async def close(self) -> None:
         if self._server is not None:
@@ -176,7 +171,6 @@ class HttpServer:
         del self._connections[oldest.task]
         oldest.task.cancel()
         oldest.writer.transport.abort()  # the descriptor goes now, not when the task next runs
-        self.evicted_total += 1
         return True
 
     async def _one_exchange(
