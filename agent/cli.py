@@ -10,6 +10,7 @@ import asyncio
 import dataclasses
 import getpass
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 
 from agent import __version__
@@ -74,6 +75,11 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="NAME",
         help="exit 1 unless this alert fired (repeatable); other alerts may fire",
+    )
+    check.add_argument(
+        "--notify",
+        action="store_true",
+        help="send what fires to the configured receivers and Alertmanagers (default: notify nobody)",
     )
     check.set_defaults(command=_check)
 
@@ -235,23 +241,27 @@ def _query(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from agent.config.load import parse_duration
-    from agent.runtime.check import observe, report
+    from agent.runtime.check import isolated, observe, report
     from agent.runtime.daemon import Daemon, StartupError
     from agent.runtime.logs import configure_logging
 
     configure_logging("warning")
 
-    async def run() -> int:
+    async def run(state_dir: str) -> int:
         try:
             seconds = float(parse_duration(args.duration))
-            daemon = Daemon(_load(args.config), config_path=args.config)
+            config = isolated(_load(args.config), state_dir=state_dir, notify=args.notify)
+            daemon = Daemon(config, config_path=args.config)
         except (ConfigError, StartupError, ValueError) as exc:
             print(exc, file=sys.stderr)
             return EXIT_USAGE
-        fired = await observe(daemon, seconds)
+        fired = await observe(daemon, seconds, notify=args.notify)
         return report(fired, args.expect_firing, sys.stdout)
 
-    return asyncio.run(run())
+    # A private state directory: a daemon running with the same config keeps its own alert
+    # state, silences and outbox to itself, and nothing `check` saw outlives it.
+    with tempfile.TemporaryDirectory(prefix="tripwired-check-") as state_dir:
+        return asyncio.run(run(state_dir))
 
 
 def _silence(args: argparse.Namespace) -> int:

@@ -139,3 +139,48 @@ def _quote_rune(char: str) -> str:
 def go_quote(text: str) -> str:
     """Go's strconv.Quote (and %q): how Prometheus and Alertmanager quote label values in messages."""
     return '"' + "".join(_quote_rune(char) for char in text) + '"'
+
+
+def histogram(name: str, help: str) -> MetricMeta:
+    return MetricMeta(name, MetricType.HISTOGRAM, help)
+
+
+def exponential_buckets(start: float, factor: float, up_to: float) -> tuple[float, ...]:
+    """client_golang's ExponentialBuckets, as many as it takes for the last bound to reach `up_to`."""
+    bounds = [start]
+    while bounds[-1] < up_to:
+        bounds.append(bounds[-1] * factor)
+    return tuple(bounds)
+
+
+class Histogram:
+    """A Prometheus histogram of observations: cumulative bucket counts, sum and count."""
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.buckets = [0] * len(bounds)
+        self.total = 0.0
+        self.count = 0
+
+    def observe(self, value: float) -> None:
+        for i, bound in enumerate(self.bounds):
+            if value <= bound:
+                self.buckets[i] += 1
+        self.total += value
+        self.count += 1
+
+    def samples(self, name: str, labels: Labels) -> list[Sample]:
+        """`name_bucket{le}` for each bound and +Inf, `name_sum` and `name_count`."""
+        out = [
+            Sample(f"{name}_bucket", labels_of(labels, le=_format_bound(bound)), float(n))
+            for bound, n in zip(self.bounds, self.buckets, strict=True)
+        ]
+        out.append(Sample(f"{name}_bucket", labels_of(labels, le="+Inf"), float(self.count)))
+        out.append(Sample(f"{name}_sum", labels, self.total))
+        out.append(Sample(f"{name}_count", labels, float(self.count)))
+        return out
+
+
+def _format_bound(bound: float) -> str:
+    """A bucket bound as client_golang writes `le`: the shortest form that reads back the same."""
+    return repr(bound).removesuffix(".0") if bound == int(bound) and abs(bound) < 1e15 else repr(bound)

@@ -23,6 +23,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import IO
@@ -155,7 +156,7 @@ def free_port() -> int:
         return port
 
 
-def server_properties(port: int, controller_port: int, log_dir: Path) -> str:
+def server_properties(port: int, controller_port: int, log_dir: Path, sasl_ssl: SaslSslListener | None = None) -> str:
     """server.properties of a one-node cluster that is both broker and controller."""
     settings = {
         "process.roles": "broker,controller",
@@ -177,7 +178,58 @@ def server_properties(port: int, controller_port: int, log_dir: Path) -> str:
         "group.initial.rebalance.delay.ms": "0",
         "log.cleaner.dedupe.buffer.size": "4194304",
     }
+    if sasl_ssl is not None:
+        settings.update(sasl_ssl.properties())
+        settings["listeners"] += f",SASL_SSL://127.0.0.1:{sasl_ssl.port}"
+        settings["advertised.listeners"] += f",SASL_SSL://127.0.0.1:{sasl_ssl.port}"
+        settings["listener.security.protocol.map"] += ",SASL_SSL:SASL_SSL"
     return "".join(f"{key}={value}\n" for key, value in settings.items())
+
+
+@dataclass
+class SaslSslListener:
+    """A second listener, SASL_SSL with SCRAM-SHA-256, for clients that must authenticate over TLS.
+
+    Its users are created when the log dir is formatted (KRaft keeps SCRAM credentials in the
+    metadata log); its certificate is self-signed for 127.0.0.1 by openssl, and Kafka reads
+    key and certificate from one PEM file (ssl.keystore.type=PEM, Kafka 2.7+). Inter-broker
+    traffic stays on the PLAINTEXT listener.
+    """
+
+    users: Mapping[str, str]  # SCRAM-SHA-256 user name -> password
+    port: int = 0
+    ca_path: Path = field(default_factory=Path)  # the certificate clients verify the broker with
+
+    def properties(self) -> dict[str, str]:
+        keystore = self.ca_path.with_name("broker-keystore.pem")
+        return {
+            "sasl.enabled.mechanisms": "SCRAM-SHA-256",
+            "listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config": (
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+            ),
+            "ssl.keystore.type": "PEM",
+            "ssl.keystore.location": str(keystore),
+        }
+
+    def make_certificate(self, directory: Path) -> None:
+        """A self-signed certificate for 127.0.0.1 (ca_path) and the broker's PEM keystore beside it."""
+        self.ca_path = directory / "broker-ca.pem"
+        key = directory / "broker-key.pem"
+        command = [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+            "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(self.ca_path),
+        ]  # fmt: skip
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise BrokerError(f"openssl could not make the broker's certificate:\n{result.stderr}")
+        (directory / "broker-keystore.pem").write_text(key.read_text() + self.ca_path.read_text())
+
+    def format_arguments(self) -> list[str]:
+        """StorageTool's --add-scram for every user."""
+        arguments = []
+        for name, password in self.users.items():
+            arguments += ["--add-scram", f"SCRAM-SHA-256=[name={name},password={password}]"]
+        return arguments
 
 
 def _tied_to_parent(command: list[str]) -> list[str]:
@@ -197,10 +249,13 @@ class KafkaBroker:
     broker restart does. The JVM dies with the thread that started it (see `_tied_to_parent`).
     """
 
-    def __init__(self, work_dir: Path, kafka_home: Path, java: str = "java") -> None:
+    def __init__(
+        self, work_dir: Path, kafka_home: Path, java: str = "java", sasl_ssl: SaslSslListener | None = None
+    ) -> None:
         self.work_dir = work_dir
         self.kafka_home = kafka_home
         self.java = java
+        self.sasl_ssl = sasl_ssl
         self.log_path = work_dir / "kafka.log"
         self.port = 0
         self.controller_port = 0
@@ -210,6 +265,12 @@ class KafkaBroker:
     @property
     def bootstrap_servers(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def sasl_ssl_bootstrap_servers(self) -> str:
+        """The SASL_SSL listener's address (only for a broker made with one)."""
+        assert self.sasl_ssl is not None, "this broker has no SASL_SSL listener"
+        return f"127.0.0.1:{self.sasl_ssl.port}"
 
     def is_running(self) -> bool:
         return self._process is not None and self._process.poll() is None
@@ -245,8 +306,14 @@ class KafkaBroker:
         shutil.rmtree(data, ignore_errors=True)
         self.work_dir.mkdir(parents=True, exist_ok=True)
         (self.work_dir / "log4j2.properties").write_text(LOG4J2_PROPERTIES)
-        (self.work_dir / "server.properties").write_text(server_properties(port, controller_port, data))
-        command = self._java("kafka.tools.StorageTool", "format", "-t", new_cluster_id(), "-c", self._config())
+        scram: list[str] = []
+        if self.sasl_ssl is not None:
+            self.sasl_ssl.port = free_port()
+            self.sasl_ssl.make_certificate(self.work_dir)
+            scram = self.sasl_ssl.format_arguments()
+        properties = server_properties(port, controller_port, data, self.sasl_ssl)
+        (self.work_dir / "server.properties").write_text(properties)
+        command = self._java("kafka.tools.StorageTool", "format", "-t", new_cluster_id(), "-c", self._config(), *scram)
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise BrokerError(f"formatting the KRaft log dir failed:\n{result.stdout}{result.stderr}")
@@ -334,12 +401,14 @@ class KafkaBroker:
 
 
 @contextlib.contextmanager
-def running_broker(base_dir: Path | None = None, budget: float = READY_BUDGET_SECONDS) -> Iterator[KafkaBroker]:
+def running_broker(
+    base_dir: Path | None = None, budget: float = READY_BUDGET_SECONDS, sasl_ssl: SaslSslListener | None = None
+) -> Iterator[KafkaBroker]:
     """A started broker in a fresh temporary directory, stopped and removed afterwards."""
     require_tools()
     kafka_home = ensure_kafka()
     work_dir = Path(tempfile.mkdtemp(prefix="tripwired-kafka-", dir=base_dir))
-    broker = KafkaBroker(work_dir, kafka_home)
+    broker = KafkaBroker(work_dir, kafka_home, sasl_ssl=sasl_ssl)
     try:
         broker.start(budget)
         yield broker

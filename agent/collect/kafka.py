@@ -16,13 +16,14 @@ failure would leak its threads and sockets until garbage collection).
 from __future__ import annotations
 
 import functools
+import typing
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, wait
 from typing import Any, TypeVar
 
 import structlog
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, ClusterMetadata, ConfigResource, OffsetSpec, ResourceType
 
 from agent.clock import Clock
@@ -89,6 +90,8 @@ class KafkaCollector:
         self._requests: Counter[str] = Counter()
         self._errors: Counter[str] = Counter()
         self._reachable: bool | None = None
+        # librdkafka's own reasons (TLS handshake, SASL authentication) for this cycle, via error_cb.
+        self._client_errors: list[str] = []
 
     @property
     def name(self) -> str:
@@ -105,10 +108,12 @@ class KafkaCollector:
         """One cycle: everything readable now, kafka_up, and the collector's own counters."""
         started = self._clock.monotonic()
         samples: list[Sample] = []
+        self._serve_client_errors()
+        self._client_errors.clear()
         try:
             snapshot, observed_at = self._read(self._client())
         except KafkaException as exc:
-            self._note_reachable(False, str(exc.args[0]) if exc.args else repr(exc))
+            self._note_reachable(False, self._failure_reason(exc))
         else:
             self._note_reachable(True)
             lag_seconds = self._lag_seconds_at(observed_at)
@@ -119,19 +124,30 @@ class KafkaCollector:
 
     def client_config(self) -> ClientConfig:
         """The librdkafka settings of the AdminClient: ours, then the configured ones on top."""
-        settings: ClientConfig = {
-            **_CLIENT_DEFAULTS,
-            "bootstrap.servers": self._config.bootstrap_servers,
-            "client.id": f"tripwired-{self._config.name}",
-        }
-        settings.update({key: str(value) for key, value in self._config.config.items()})
-        return settings
+        return client_config(self._config)
 
     def _client(self) -> AdminClient:
         """The AdminClient, created on first use (creating it connects to nothing yet)."""
         if self._admin is None:
-            self._admin = self._admin_factory(self.client_config())
+            # librdkafka takes callbacks among its settings; confluent-kafka's stubs do not say so.
+            settings: dict[str, Any] = {**self.client_config(), "error_cb": self._on_client_error}
+            self._admin = self._admin_factory(typing.cast(ClientConfig, settings))
         return self._admin
+
+    def _on_client_error(self, error: KafkaError) -> None:
+        if len(self._client_errors) < 5:
+            self._client_errors.append(error.str())
+
+    def _serve_client_errors(self) -> None:
+        """Run the error callbacks librdkafka queued (it queues them only for a client that has one)."""
+        if self._admin is not None:
+            self._admin.poll(0)
+
+    def _failure_reason(self, exc: KafkaException) -> str:
+        """The failed request's error, with librdkafka's first reason for it ("SSL handshake failed: ...")."""
+        self._serve_client_errors()
+        reason = str(exc.args[0]) if exc.args else repr(exc)
+        return f"{reason}: {self._client_errors[0]}" if self._client_errors else reason
 
     def _read(self, admin: AdminClient) -> tuple[Snapshot, float]:
         """Read the cluster; only the metadata request failing makes the whole cycle fail."""
@@ -180,6 +196,8 @@ class KafkaCollector:
         groups = [
             GroupInfo(group_id, group_state_name(d.state.name), len(d.members)) for group_id, d in descriptions.items()
         ]
+        if not self._config.offset_show_all:
+            committed = _assigned_only(committed, descriptions)
         return sorted(groups, key=lambda g: g.group_id), committed
 
     def _committed_offsets(
@@ -316,8 +334,33 @@ class KafkaCollector:
         return samples
 
 
+def client_config(config: KafkaConfig, role: str = "") -> ClientConfig:
+    """librdkafka settings for one of a cluster's clients: ours, then the configured ones on top."""
+    settings: ClientConfig = {
+        **_CLIENT_DEFAULTS,
+        "bootstrap.servers": config.bootstrap_servers,
+        "client.id": "-".join(filter(None, ("tripwired", config.name, role))),
+    }
+    settings.update({key: str(value) for key, value in config.config.items()})
+    return settings
+
+
 def _brokers(metadata: ClusterMetadata) -> dict[int, str]:
     return {b.id: f"{b.host}:{b.port}" for b in metadata.brokers.values()}
+
+
+def _assigned_only(
+    committed: dict[str, dict[TopicPartitionKey, int]], descriptions: Mapping[str, Any]
+) -> dict[str, dict[TopicPartitionKey, int]]:
+    """kafka_exporter's --offset.show-all=false: each group's offsets on the partitions its members hold now."""
+    assigned = {
+        group_id: {(tp.topic, tp.partition) for m in d.members for tp in m.assignment.topic_partitions or []}
+        for group_id, d in descriptions.items()
+    }
+    return {
+        group_id: {key: offset for key, offset in offsets.items() if key in assigned.get(group_id, set())}
+        for group_id, offsets in committed.items()
+    }
 
 
 def _committed_of(partitions: Iterable[TopicPartition], topics: set[str]) -> dict[TopicPartitionKey, int]:

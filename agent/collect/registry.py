@@ -37,6 +37,12 @@ def build_collectors(config: Config, clock: Clock) -> list[Scheduled]:
         # a broker that is down is reported (kafka_up 0) by the run itself, not cut off by the runner.
         collector = KafkaCollector(kafka, clock, request_timeout=max(0.2, limit / 4))
         jobs.append(Scheduled(collector, every, limit))
+        if kafka.canary.enabled:
+            from agent.collect.kafka_canary import KafkaCanaryCollector
+
+            # The probe keeps to its own deadline (canary.timeout < canary.interval); the interval is the backstop.
+            canary_every = float(kafka.canary.interval)
+            jobs.append(Scheduled(KafkaCanaryCollector(kafka, clock), canary_every, canary_every))
     for warehouse in collectors.warehouse:
         from agent.collect.warehouse import WarehouseDiskCollector, WarehouseScanCollector, scan_runner_timeout
 

@@ -19,7 +19,7 @@ import structlog
 from agent.clock import Clock
 from agent.collect.base import Collector, Scheduled
 from agent.model import MetricMeta, Sample, counter, gauge, labels_of
-from agent.store import Store, WriteResult
+from agent.store import Appender, WriteResult
 
 log = structlog.get_logger()
 
@@ -61,7 +61,7 @@ class CollectorState:
 class Runner:
     """The collection schedule: one asyncio task per collector."""
 
-    def __init__(self, store: Store, clock: Clock, on_collected: OnCollected | None = None) -> None:
+    def __init__(self, store: Appender, clock: Clock, on_collected: OnCollected | None = None) -> None:
         self._store = store
         self._clock = clock
         self._on_collected = on_collected
@@ -178,6 +178,9 @@ class Runner:
             await asyncio.sleep(0)
         if result.refused:
             log.warning("store_series_cap_reached", collector=state.collector.name, refused=result.refused)
+        # The collection is in the write-ahead log before any rule sees it, so a crash after an
+        # alert is sent cannot lose the data the alert came from.
+        await self._store.sync()
         if self._on_collected is not None and result.changed_names:
             self._on_collected(result.changed_names)
 

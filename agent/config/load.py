@@ -8,6 +8,7 @@ no I/O beyond reading the file and its `*_file` secrets.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import os
 import re
 import types
@@ -124,7 +125,10 @@ class _Builder:
             sub = f"{path}.{key}" if path else key
             if key in fields:
                 f = fields[key]
-                values[f.name] = self.build(hints[f.name], value_node, sub)
+                if f.metadata.get("secret_files"):
+                    values[f.name] = self._secret_dict(value_node, sub)
+                else:
+                    values[f.name] = self.build(hints[f.name], value_node, sub)
             elif key in secret_files:
                 f = secret_files[key]
                 values[f.name] = self._read_secret(value_node, sub)
@@ -137,6 +141,9 @@ class _Builder:
             return cls(**{k: v for k, v in values.items() if v is not None or _allows_none(hints[k])})
         except TypeError:
             return None  # a required field was missing; already reported
+        except ValueError as exc:  # a dataclass's __post_init__ refusing a combination of fields
+            self.error(node, path, str(exc))
+            return None
 
     def _list(self, item_tp: Any, node: yaml.Node | None, path: str) -> list[Any]:
         if node is None or node.tag == _NULL_TAG:
@@ -152,10 +159,24 @@ class _Builder:
             raise _NodeError(f"expected a mapping, got {_kind(node)}")
         return {str(k.value): self.build(value_tp, v, f"{path}.{k.value}") for k, v in node.value}
 
+    def _secret_dict(self, node: yaml.Node | None, path: str) -> dict[str, Secret]:
+        """A mapping of secrets where `NAME_file: PATH` gives NAME the content of the file."""
+        values: dict[str, Secret] = self.build(dict[str, Secret], node, path) or {}
+        for key_node, value_node in node.value if isinstance(node, yaml.MappingNode) else []:
+            key = str(key_node.value)
+            file_path = values.pop(key, None) if key.endswith("_file") else None
+            if file_path is not None:
+                secret = self._read_secret_at(value_node, f"{path}.{key}", file_path)
+                if secret is not None:
+                    values[key.removesuffix("_file")] = secret
+        return values
+
     def _scalar(self, tp: Any, node: yaml.Node | None) -> Any:
         if not isinstance(node, yaml.ScalarNode):
             raise _NodeError(f"expected {_type_name(tp)}, got {_kind(node)}")
         text = self._substitute(str(node.value))
+        if isinstance(tp, type) and issubclass(tp, enum.Enum):
+            return _enum_member(tp, text)
         convert = _SCALARS.get(tp)
         if convert is None:
             raise _NodeError(f"unsupported field type {tp!r}")
@@ -179,6 +200,10 @@ class _Builder:
         file_path = self.build(str, node, path)
         if file_path is None:
             return None
+        return self._read_secret_at(node, path, file_path)
+
+    def _read_secret_at(self, node: yaml.Node | None, path: str, file_path: str) -> Secret | None:
+        """The content of a secret file (relative paths from the config file's directory), without its newline."""
         resolved = Path(file_path) if os.path.isabs(file_path) else self.base_dir / file_path
         try:
             return Secret(resolved.read_text(encoding="utf-8").rstrip("\n"))
@@ -219,6 +244,13 @@ _SCALARS: dict[Any, Callable[[str], Any]] = {
     bool: lambda text: text.lower() in ("true", "yes", "on"),
     Duration: parse_duration,
 }
+
+
+def _enum_member(tp: type[enum.Enum], text: str) -> enum.Enum:
+    for member in tp:
+        if member.value == text.lower():
+            return member
+    raise _NodeError(f"expected one of {', '.join(str(m.value) for m in tp)}, got {text!r}")
 
 
 def _allows_none(tp: Any) -> bool:

@@ -7,6 +7,7 @@ given as `<field>_file: PATH`, and any string may contain `${env:NAME}`.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 
 from agent.config.alerting import InhibitRuleConfig, RouteConfig, SilenceConfig, TimeIntervalConfig
@@ -18,6 +19,7 @@ from agent.config.types import Duration, Secret, secret_field
 # re-exported here, where the rest of the agent looks for config names.
 __all__ = [
     "AlertmanagerTargetConfig",
+    "CanaryConfig",
     "CollectorsConfig",
     "Config",
     "Duration",
@@ -30,6 +32,7 @@ __all__ = [
     "KafkaConfig",
     "ReceiverConfig",
     "RouteConfig",
+    "RulesConfig",
     "ScanConfig",
     "Secret",
     "SilenceConfig",
@@ -38,6 +41,9 @@ __all__ = [
     "TextfileConfig",
     "TimeIntervalConfig",
     "TlsServerConfig",
+    "WalConfig",
+    "WalEnabled",
+    "WalFlush",
     "WarehouseConfig",
     "WebConfig",
     "WebConfigFile",
@@ -101,9 +107,43 @@ class WebConfig:
     max_request_body_bytes: int = 1 << 20
 
 
+class WalEnabled(enum.Enum):
+    """Whether the store keeps a write-ahead log in `state_dir/wal`."""
+
+    AUTO = "auto"  # when the agent keeps state anyway: rule files, receivers or Alertmanagers
+    TRUE = "true"
+    FALSE = "false"
+
+
+class WalFlush(enum.Enum):
+    """When a collection is in the log, relative to the rules that read it."""
+
+    COLLECTION = "collection"  # written before the rules see it: a crash or kill -9 loses nothing
+    FSYNC = "fsync"  # written and fsync'ed first: a power cut loses nothing either
+    BACKGROUND = "background"  # written soon after: a crash may lose the last few collections
+
+
+@dataclass(frozen=True)
+class WalConfig:
+    enabled: WalEnabled = WalEnabled.AUTO
+    flush: WalFlush = WalFlush.COLLECTION
+
+
 @dataclass(frozen=True)
 class StoreConfig:
     max_series: int = 200_000
+    # How much history to keep in memory and in the WAL; default: the widest range any rule
+    # reads plus the 5m lookback, and never less than 10m.
+    retention: Duration | None = None
+    wal: WalConfig = field(default_factory=WalConfig)
+
+
+@dataclass(frozen=True)
+class RulesConfig:
+    """Restoring alert state after a restart, as Prometheus' --rules.alert.* flags."""
+
+    for_outage_tolerance: Duration = Duration(3600)  # longer outages restart pending `for` timers
+    for_grace_period: Duration = Duration(600)  # a restored pending alert fires no sooner than this
 
 
 @dataclass(frozen=True)
@@ -154,6 +194,30 @@ class IncludeExclude:
 
 
 @dataclass(frozen=True)
+class CanaryConfig:
+    """KMinion's end-to-end probe: produce to every partition of a topic of its own, consume it back."""
+
+    enabled: bool = False
+    topic: str = "_tripwired_canary"
+    interval: Duration = Duration(10)
+    timeout: Duration = Duration(5)  # one probe round, produce and consume together
+    partitions_per_broker: int = 1  # when it creates the topic
+    replication_factor: int | None = None  # when it creates the topic; default min(3, brokers)
+
+    def __post_init__(self) -> None:
+        if not self.topic:
+            raise ValueError("topic must not be empty")
+        if not 0 < self.timeout < self.interval:
+            raise ValueError(
+                f"timeout ({self.timeout:g}s) must be positive and shorter than interval ({self.interval:g}s)"
+            )
+        if self.partitions_per_broker < 1:
+            raise ValueError("partitions_per_broker must be at least 1")
+        if self.replication_factor is not None and self.replication_factor < 1:
+            raise ValueError("replication_factor must be at least 1")
+
+
+@dataclass(frozen=True)
 class KafkaConfig:
     """One Kafka cluster, read with confluent-kafka's AdminClient."""
 
@@ -163,7 +227,12 @@ class KafkaConfig:
     timeout: Duration | None = None
     topics: IncludeExclude = field(default_factory=IncludeExclude)
     groups: IncludeExclude = field(default_factory=IncludeExclude)
-    config: dict[str, Secret] = field(default_factory=dict)  # librdkafka settings (sasl.*, ssl.*)
+    # kafka_exporter's --offset.show-all: false keeps a group's offsets and lag to the partitions
+    # assigned to its current members, so groups nobody consumes in show only their members and state.
+    offset_show_all: bool = True
+    # librdkafka settings (sasl.*, ssl.*); `NAME_file: PATH` reads NAME's value from a file.
+    config: dict[str, Secret] = field(default_factory=dict, metadata={"secret_files": True})
+    canary: CanaryConfig = field(default_factory=CanaryConfig)
 
 
 @dataclass(frozen=True)
@@ -205,6 +274,7 @@ class Config:
     store: StoreConfig = field(default_factory=StoreConfig)
     collectors: CollectorsConfig = field(default_factory=CollectorsConfig)
     rule_files: list[str] = field(default_factory=list)
+    rules: RulesConfig = field(default_factory=RulesConfig)
     statsd: StatsdConfig | None = None  # StatsD export; off unless the section is there
     # Alertmanager's own shapes, so its users can paste theirs (see agent/config/alerting.py, receivers.py).
     route: RouteConfig | None = None

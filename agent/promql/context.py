@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from agent.store import Store
+from agent.store import Queryable
 
 
 @dataclass(frozen=True, slots=True)
 class EvalContext:
     """The fixed parameters of one query; `query_ms` is what `start()` and `end()` resolve to."""
 
-    store: Store
+    store: Queryable
     lookback_ms: int
     query_ms: int
     default_step_ms: int

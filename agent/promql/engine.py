@@ -9,7 +9,7 @@ from agent.promql.context import EvalContext
 from agent.promql.errors import EvalError
 from agent.promql.nodes import MatrixNode, Node, ScalarNode, StringNode, VectorNode
 from agent.promql.values import Value, to_public_matrix, to_public_vector
-from agent.store import Store
+from agent.store import Queryable
 
 # Rule sets are a few thousand expressions at most; past this the cache starts over.
 CACHE_LIMIT = 10_000
@@ -20,7 +20,7 @@ class Engine:
     """Evaluates parsed expressions at a timestamp with Prometheus 2.42's semantics."""
 
     def __init__(
-        self, store: Store, *, lookback_ms: int = 300_000, default_step_ms: int = DEFAULT_SUBQUERY_STEP_MS
+        self, store: Queryable, *, lookback_ms: int = 300_000, default_step_ms: int = DEFAULT_SUBQUERY_STEP_MS
     ) -> None:
         self.store = store
         self.lookback_ms = lookback_ms

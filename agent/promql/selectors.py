@@ -13,7 +13,7 @@ from agent.promql.context import EvalContext, duration_ms
 from agent.promql.errors import PromQLError
 from agent.promql.nodes import MatrixNode, VectorNode
 from agent.promql.values import NAME, InstantVector, RangeVector
-from agent.store import Series, Store
+from agent.store import Queryable, SeriesView
 
 Predicate = Callable[[str], bool]
 
@@ -64,7 +64,7 @@ class Selector:
         else:
             self.name_predicates.append(predicate)
 
-    def candidates(self, store: Store) -> Iterable[Series]:
+    def candidates(self, store: Queryable) -> Iterable[SeriesView]:
         """Series of the right metric name(s), before label matchers."""
         if self.name is not None:
             family = store.family(self.name)
@@ -74,7 +74,7 @@ class Selector:
         names = [n for n in store.names() if all(p(n) for p in self.name_predicates)]
         return [series for name in names for series in store.family(name)]
 
-    def series(self, store: Store) -> list[Series]:
+    def series(self, store: Queryable) -> list[SeriesView]:
         """Every series the selector matches."""
         predicates = self.label_predicates
         if not predicates:

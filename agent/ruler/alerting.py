@@ -66,6 +66,8 @@ class ActiveAlert:
     keep_firing_since_ms: int | None = None
     last_sent_at_ms: int | None = None
     valid_until_ms: int | None = None
+    # A pending alert restored after a restart fires no sooner than this (see restore_for_state).
+    hold_until_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +136,8 @@ def evaluate_alerts(
         elif alert.keep_firing_since_ms is not None:
             alert = replace(alert, keep_firing_since_ms=None)
         pending_or_firing += 1
-        if alert.state is AlertState.PENDING and ts_ms - alert.active_at_ms >= rule.hold_ms:
-            alert = replace(alert, state=AlertState.FIRING, fired_at_ms=ts_ms)
+        if alert.state is AlertState.PENDING and _held_long_enough(alert, ts_ms, rule.hold_ms):
+            alert = replace(alert, state=AlertState.FIRING, fired_at_ms=ts_ms, hold_until_ms=None)
         active[labels] = alert
         samples.extend(state_samples(alert))
 
@@ -151,6 +153,53 @@ def evaluate_alerts(
             active[labels] = sent
             to_send.append(sent)
     return AlertEvaluation(active, tuple(to_send), tuple(samples))
+
+
+def _held_long_enough(alert: ActiveAlert, ts_ms: int, hold_ms: int) -> bool:
+    if ts_ms - alert.active_at_ms < hold_ms:
+        return False
+    return alert.hold_until_ms is None or ts_ms >= alert.hold_until_ms
+
+
+@dataclass(frozen=True, slots=True)
+class RestorePolicy:
+    """Prometheus' --rules.alert.for-outage-tolerance and --rules.alert.for-grace-period."""
+
+    outage_tolerance_ms: int = 3_600_000
+    grace_period_ms: int = 600_000
+
+
+def restore_for_state(
+    alerts: Mapping[Labels, ActiveAlert],
+    *,
+    now_ms: int,
+    hold_ms: int,
+    last_evaluated_ms: Mapping[Labels, int],
+    policy: RestorePolicy,
+) -> dict[Labels, ActiveAlert]:
+    """The alerts of one rule as they continue after a restart (Prometheus' RestoreForState).
+
+    Firing and resolved alerts continue exactly as they were: an alert whose condition still
+    holds keeps firing with its activeAt, and only an evaluation that finds it false resolves
+    it (stricter than Prometheus, which restores `for` state only). A pending alert keeps its
+    activeAt, but the time the daemon was down does not count towards its `for`, and it fires
+    no sooner than the grace period (or its `for`, when shorter) after the restart. A pending
+    alert whose last evaluation is unknown or older than the outage tolerance is dropped: if
+    its condition still holds it starts pending anew. `last_evaluated_ms` holds, per alert,
+    the time of its last ALERTS_FOR_STATE sample before the restart.
+    """
+    restored: dict[Labels, ActiveAlert] = {}
+    for labels, alert in alerts.items():
+        if alert.state is not AlertState.PENDING:
+            restored[labels] = alert
+            continue
+        down_at = last_evaluated_ms.get(labels)
+        if down_at is None or now_ms - down_at > policy.outage_tolerance_ms:
+            continue
+        downtime = max(0, now_ms - down_at)
+        fire_at = max(alert.active_at_ms + hold_ms + downtime, now_ms + min(hold_ms, policy.grace_period_ms))
+        restored[labels] = replace(alert, hold_until_ms=fire_at)
+    return restored
 
 
 def needs_sending(alert: ActiveAlert, ts_ms: int, resend_delay_ms: int) -> bool:

@@ -20,12 +20,12 @@ import structlog
 from agent.clock import Clock
 from agent.model import Alert, Labels, Sample, counter, gauge, labels_of
 from agent.promql import Engine
-from agent.ruler.alerting import ActiveAlert
+from agent.ruler.alerting import ALERTS_FOR_STATE_METRIC, ActiveAlert, RestorePolicy, restore_for_state
 from agent.ruler.group import Group, GroupEvaluation, alert_rule_keys
 from agent.ruler.rulefile import GroupSpec, RuleFileError, load_rule_files
 from agent.ruler.rules import ExternalInfo, QueryEngine
 from agent.ruler.state import AlertStateStore, RuleKey, persisted_shape
-from agent.store import Store
+from agent.store import Storage
 
 log = structlog.get_logger(__name__)
 
@@ -77,7 +77,7 @@ class RuleManager:
     def __init__(
         self,
         *,
-        store: Store,
+        store: Storage,
         clock: Clock,
         notify: Notify,
         evaluation_interval_s: float,
@@ -86,6 +86,7 @@ class RuleManager:
         state: AlertStateStore | None = None,
         engine: QueryEngine | None = None,
         min_spacing_s: float = MIN_TRIGGER_SPACING_S,
+        restore_policy: RestorePolicy | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -99,6 +100,9 @@ class RuleManager:
         self._schedules: dict[str, _Schedule] = {}
         self._saved: dict[RuleKey, object] = {}
         self._restored = state.load() if state is not None else {}
+        self.restore_policy = restore_policy or RestorePolicy()
+        self._save_failing = False
+        self._restoring: set[str] = set()  # groups given persisted alerts, restored at their first evaluation
         self._wake = asyncio.Event()
         store.declare(SELF_METRICS)
 
@@ -141,6 +145,8 @@ class RuleManager:
         else:
             for rule_key, rule in alert_rule_keys(group):
                 rule.active = self._restored.pop((group.key, rule_key), {})
+                if rule.active:
+                    self._restoring.add(group.key)
         return group
 
     def _drop_sources(self, old: Group, new: Group | None, now_ms: int) -> None:
@@ -205,6 +211,9 @@ class RuleManager:
 
     def _evaluate(self, group: Group, schedule: _Schedule, now: float) -> None:
         ts_ms = int(now * 1000)
+        if group.key in self._restoring:
+            self._restoring.discard(group.key)
+            self._restore(group, ts_ms)
         result = group.evaluate(ts_ms, self.engine, self.store, self.clock)
         schedule.triggered_s = None
         schedule.last_run_s = now
@@ -218,6 +227,27 @@ class RuleManager:
         for key, other in self._groups.items():
             if other is not group and (other.reads is None or other.reads & result.changed_names):
                 self._mark_triggered(key, now)
+
+    def _restore(self, group: Group, now_ms: int) -> None:
+        """Continue the persisted alerts of `group` after a restart (see restore_for_state)."""
+        for _, rule in alert_rule_keys(group):
+            rule.active = restore_for_state(
+                rule.active,
+                now_ms=now_ms,
+                hold_ms=rule.params.hold_ms,
+                last_evaluated_ms=self._last_evaluated(rule.active),
+                policy=self.restore_policy,
+            )
+
+    def _last_evaluated(self, alerts: Mapping[Labels, ActiveAlert]) -> dict[Labels, int]:
+        """When each alert was last evaluated before the restart: its last ALERTS_FOR_STATE sample."""
+        out: dict[Labels, int] = {}
+        for labels in alerts:
+            series = self.store.get(ALERTS_FOR_STATE_METRIC, labels)
+            last = series.last_timestamp() if series is not None else None
+            if last is not None:
+                out[labels] = last
+        return out
 
     def _send(self, alerts: Sequence[Alert]) -> None:
         try:
@@ -239,10 +269,17 @@ class RuleManager:
         try:
             self.state.save(changes)
         except sqlite3.Error as exc:
-            # Evaluation goes on; the next change retries, as `_saved` is reset.
-            log.error("alert_state_save_failed", group=group.key, error=str(exc))
+            # Evaluation goes on; the next evaluation retries, as `_saved` is reset. A full disk
+            # fails every save: said once, and once more when saving works again.
+            if not self._save_failing:
+                log.error("alert_state_save_failed", group=group.key, error=str(exc))
+            self._save_failing = True
             for key, _ in changes:
                 self._saved.pop(key, None)
+        else:
+            if self._save_failing:
+                log.warning("alert_state_save_recovered", group=group.key)
+            self._save_failing = False
 
     def _write_metrics(self, group: Group, schedule: _Schedule, result: GroupEvaluation, ts_ms: int) -> None:
         labels = labels_of(rule_group=group.key)

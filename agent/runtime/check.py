@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
+from agent.config.schema import Config, WalConfig, WalEnabled
 from agent.model import Alert, AlertState
 from agent.runtime.daemon import Daemon
 
@@ -24,20 +26,35 @@ class Fired:
     since: float
 
 
-async def observe(daemon: Daemon, seconds: float) -> list[Fired]:
-    """Run collectors and rules for `seconds`; every alert that was firing at some point."""
+def isolated(config: Config, *, state_dir: str, notify: bool) -> Config:
+    """`config` for a one-shot check: a private state directory, no WAL, and no receivers unless `notify`."""
+    store = dataclasses.replace(config.store, wal=WalConfig(enabled=WalEnabled.FALSE))
+    config = dataclasses.replace(config, state_dir=state_dir, store=store)
+    if notify:
+        return config
+    return dataclasses.replace(config, route=None, receivers=[], inhibit_rules=[], alertmanagers=[])
+
+
+async def observe(daemon: Daemon, seconds: float, *, notify: bool = False) -> list[Fired]:
+    """Run collectors and rules for `seconds`; every alert that was firing at some point.
+
+    With `notify`, what fires is also routed to the configured receivers as the daemon
+    would route it (group_wait included) while the check runs.
+    """
     fired: dict[str, Fired] = {}
-    notify = daemon.ruler.notify
+    forward = daemon.ruler.notify
 
     def remember(alerts: Sequence[Alert]) -> None:
         for alert in alerts:
             if alert.state is AlertState.FIRING:
                 fired.setdefault(alert.fingerprint, _fired(alert))
-        notify(alerts)
+        forward(alerts)
 
     daemon.ruler.notify = remember
     stop = asyncio.Event()
     tasks = [asyncio.create_task(daemon.runner.run(stop)), asyncio.create_task(daemon.run_ruler(stop))]
+    if notify:
+        tasks += [asyncio.create_task(task) for task in daemon.notifications.tasks(stop)]
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)
     daemon.ruler.evaluate_due()
@@ -46,6 +63,7 @@ async def observe(daemon: Daemon, seconds: float) -> list[Fired]:
             fired.setdefault(alert.fingerprint, _fired(alert))
     stop.set()
     await asyncio.gather(*tasks)
+    await daemon.notifications.close()
     return sorted(fired.values(), key=lambda f: (f.name, f.labels))
 
 

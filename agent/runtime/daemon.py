@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import platform
 import secrets
 import signal
 import socket
@@ -14,6 +15,7 @@ from typing import Any
 
 import structlog
 
+from agent import __version__
 from agent.clock import Clock, SystemClock
 from agent.collect.registry import build_collectors
 from agent.collect.runner import Runner
@@ -21,14 +23,16 @@ from agent.config import ConfigError, load_config
 from agent.config.schema import Config
 from agent.export import Exposition
 from agent.export.statsd import StatsdConfigError, StatsdExporter
-from agent.model import AlertState, Sample, counter, gauge
+from agent.model import AlertState, Sample, counter, gauge, labels_of
 from agent.promql import Engine, max_range_ms
+from agent.ruler.alerting import RestorePolicy
 from agent.ruler.manager import RuleLoadError, RuleManager
 from agent.ruler.rules import ExternalInfo
 from agent.ruler.state import AlertStateStore
 from agent.runtime.notifications import NewParts, Notifications, SilencesApi
 from agent.runtime.sdnotify import SdNotifier, notify_lifecycle
 from agent.runtime.status_source import RuntimeStatusSource
+from agent.runtime.storage import DurableStorage, StorageError
 from agent.runtime.validate import config_errors
 from agent.runtime.views import alerts_json, rules_json
 from agent.runtime.web_setup import WebSetup, build_web_setup, secure_routes
@@ -50,7 +54,10 @@ STORE_METRICS = (
     counter("tripwired_store_samples_refused_total", "Samples refused because the store was at its series cap."),
     gauge("tripwired_config_last_reload_successful", "Whether the last configuration reload attempt succeeded."),
     gauge("tripwired_config_last_reload_success_timestamp_seconds", "When the configuration was last loaded."),
+    gauge("tripwired_build_info", "A metric with a constant '1' value labeled by version and pythonversion."),
 )
+# As every Prometheus exporter's build_info, with the interpreter in place of goversion.
+BUILD_INFO = labels_of(version=__version__, pythonversion=platform.python_version())
 
 
 class StartupError(Exception):
@@ -122,6 +129,8 @@ class Daemon:
         self.server: HttpServer | None = None
         self.store = Store(max_series=config.store.max_series)
         self.store.declare(STORE_METRICS)
+        self.storage = self._storage(config)
+        self.store.declare(self.storage.metrics())
         self.engine = Engine(self.store)
         self.notifications = self._notifications(config)
         self.store.declare(self.notifications.metrics())
@@ -134,6 +143,10 @@ class Daemon:
             external_labels=config.global_.external_labels,
             external_url=external_url(config),
             state=self._state_store(config),
+            restore_policy=RestorePolicy(
+                outage_tolerance_ms=int(config.rules.for_outage_tolerance * 1000),
+                grace_period_ms=int(config.rules.for_grace_period * 1000),
+            ),
         )
         self._load_rules(config)
         self.runner = self._new_runner(config)
@@ -147,6 +160,15 @@ class Daemon:
         self._reload_at = self.clock.time()
 
     # -- building ----------------------------------------------------------------
+
+    def _storage(self, config: Config) -> DurableStorage:
+        """Lock the state directory and replay the WAL, before anything else opens a file there."""
+        storage = DurableStorage(config, self.store)
+        try:
+            storage.open()
+        except StorageError as exc:
+            raise StartupError([str(exc)]) from exc
+        return storage
 
     def _state_store(self, config: Config) -> AlertStateStore | None:
         if not config.rule_files:
@@ -164,7 +186,10 @@ class Daemon:
         self._fit_retention()
 
     def _fit_retention(self) -> None:
-        """Keep as much history as the widest range any loaded rule reads, plus the lookback."""
+        """Keep `store.retention`, or as much history as the widest range any rule reads plus the lookback."""
+        if self.config.store.retention is not None:
+            self.store.retention_ms = int(self.config.store.retention * 1000)
+            return
         widest = max((max_range_ms(rule.expr) for g in self.ruler.groups() for rule in g.rules), default=0)
         self.store.retention_ms = max(MIN_RETENTION_MS, widest + LOOKBACK_MS)
 
@@ -285,6 +310,7 @@ class Daemon:
             now_ms = int(self.clock.time() * 1000)
             self.store.compact(now_ms)
             self.store.write("self:store", self._self_samples(), now_ms)
+            await self.storage.maintain(now_ms)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop.wait(), timeout=HOUSEKEEPING_SECONDS)
 
@@ -295,7 +321,9 @@ class Daemon:
             Sample("tripwired_store_samples_refused_total", (), float(self.store.refused_total)),
             Sample("tripwired_config_last_reload_successful", (), 1.0 if self._reload_ok else 0.0),
             Sample("tripwired_config_last_reload_success_timestamp_seconds", (), self._reload_at),
+            Sample("tripwired_build_info", BUILD_INFO, 1.0),
             *self.notifications.samples(),
+            *self.storage.samples(),
         ]
 
     # -- reload ------------------------------------------------------------------
@@ -352,7 +380,7 @@ class Daemon:
             self.notifications.notify([a for a in self.ruler.active_alerts() if a.state is AlertState.FIRING])
         for name, needs_restart in (
             ("listen_address", config.web.listen_address != self.config.web.listen_address),
-            ("state_dir", config.state_dir != self.config.state_dir),
+            ("state_dir and store", (config.state_dir, config.store) != (self.config.state_dir, self.config.store)),
             ("statsd", config.statsd != self.config.statsd),
         ):
             if needs_restart:
@@ -410,3 +438,5 @@ class Daemon:
         for task in pending:
             task.cancel()
         await self.notifications.close()
+        # Last: every write above is in the log, and the checkpoint lets the next start skip the segments.
+        await self.storage.close(int(self.clock.time() * 1000))

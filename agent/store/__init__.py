@@ -1,5 +1,18 @@
-"""② Bounded per-series ring buffers, staleness, selection by name."""
+"""② Bounded per-series ring buffers, staleness, selection by name; the storage roles; the WAL (wal/)."""
 
-from agent.store.series import LOOKBACK_MS, STALE_NAN, Series, Store, WriteResult, is_stale
+from agent.store.roles import Appender, Queryable, SeriesView, Storage, WriteResult
+from agent.store.series import LOOKBACK_MS, STALE_NAN, Journal, Series, Store, is_stale
 
-__all__ = ["LOOKBACK_MS", "STALE_NAN", "Series", "Store", "WriteResult", "is_stale"]
+__all__ = [
+    "LOOKBACK_MS",
+    "STALE_NAN",
+    "Appender",
+    "Journal",
+    "Queryable",
+    "Series",
+    "SeriesView",
+    "Storage",
+    "Store",
+    "WriteResult",
+    "is_stale",
+]

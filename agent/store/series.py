@@ -12,10 +12,11 @@ import struct
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Generator, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from math import isnan
+from typing import Protocol
 
 from agent.model import Labels, MetricMeta, MetricType, Sample, SeriesKey
+from agent.store.roles import WriteResult
 
 # Prometheus' staleness marker: a NaN with a payload no computation produces.
 STALE_NAN_BITS = 0x7FF0000000000002
@@ -79,6 +80,10 @@ class Series:
             return None
         return self.times[i], value
 
+    def last_timestamp(self) -> int | None:
+        """When the newest point was written, a staleness marker too; None when empty."""
+        return self.times[-1] if self.times else None
+
     def latest(self) -> float | None:
         """The newest value, or None when the series is stale or empty (what /metrics shows)."""
         if not self.values:
@@ -89,20 +94,29 @@ class Series:
         return value
 
 
-@dataclass(frozen=True, slots=True)
-class WriteResult:
-    """What a write did, so the scheduler can tell the ruler which metrics changed."""
+class Journal(Protocol):
+    """Where the store hands every write it accepted: the write-ahead log."""
 
-    changed_names: frozenset[str]
-    refused: int
+    def record(self, source: str, t_ms: int, series: list[Series], values: array[float]) -> None:
+        """Log one write (`values[i]` of `series[i]` at `t_ms`); must not block."""
+        ...
+
+    async def sync(self) -> None:
+        """Return once every write recorded so far is in the log."""
+        ...
 
 
 class Store:
-    """All series the agent knows, indexed by metric name, with a hard cap on their number."""
+    """All series the agent knows, indexed by metric name, with a hard cap on their number.
+
+    It plays both storage roles (roles.Appender and roles.Queryable); a `journal`, when set,
+    is handed every write it accepts, so the write-ahead log sits behind the appender.
+    """
 
     def __init__(self, *, max_series: int = 200_000, retention_ms: int = 2 * LOOKBACK_MS) -> None:
         self.max_series = max_series
         self.retention_ms = retention_ms
+        self.journal: Journal | None = None
         self._by_name: dict[str, dict[Labels, Series]] = {}
         self._count = 0
         # By Series identity: hashing 100,000 label sets again for the stale check costs ~80 ms.
@@ -142,6 +156,9 @@ class Store:
         seen: set[Series] = set()
         changed: set[str] = set()
         refused = 0
+        journaled = self.journal is not None
+        logged: list[Series] = []
+        values = array("d")
         for count, sample in enumerate(samples, 1):
             key = SeriesKey(sample.name, sample.labels)
             series = self._get_or_create(key)
@@ -152,14 +169,21 @@ class Store:
             if series.latest() != sample.value:
                 changed.add(sample.name)
             series.append(t_ms, sample.value)
+            if journaled:
+                logged.append(series)
+                values.append(sample.value)
             if step and count % step == 0:
                 yield
         for gone in self._owned.get(source, set()) - seen:
             if gone.latest() is not None:  # a series compacted away meanwhile is detached: harmless
                 gone.append(t_ms, STALE_NAN)
                 changed.add(gone.name)
+                logged.append(gone)
+                values.append(STALE_NAN)
         self._owned[source] = seen
         self.refused_total += refused
+        if self.journal is not None and logged:
+            self.journal.record(source, t_ms, logged, values)
         return WriteResult(frozenset(changed), refused)
 
     def append_point(self, name: str, labels: Labels, t_ms: int, value: float) -> bool:
@@ -169,7 +193,31 @@ class Store:
             self.refused_total += 1
             return False
         series.append(t_ms, value)
+        if self.journal is not None:
+            self.journal.record("", t_ms, [series], array("d", (value,)))
         return True
+
+    async def sync(self) -> None:
+        """Return once every accepted write is in the journal (at once without one)."""
+        if self.journal is not None:
+            await self.journal.sync()
+
+    # -- restoring from the write-ahead log ----------------------------------
+
+    def restore_series(self, key: SeriesKey) -> Series | None:
+        """The series of `key`, created if needed (None at the series cap), for replay to append to."""
+        series = self._get_or_create(key)
+        if series is None:
+            self.refused_total += 1
+        return series
+
+    def restore_owner(self, source: str, series: Iterable[Series]) -> None:
+        """Say which series `source` wrote last, so its next write marks the others stale."""
+        self._owned[source] = set(series)
+
+    def owners(self) -> list[tuple[str, list[Series]]]:
+        """Each source with the series it wrote last (for a checkpoint)."""
+        return [(source, list(owned)) for source, owned in self._owned.items()]
 
     def forget(self, source: str, t_ms: int) -> None:
         """Mark every series of a source stale (a collector that was removed on reload)."""

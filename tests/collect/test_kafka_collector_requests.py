@@ -50,6 +50,9 @@ class FakeAdmin:
         self.max_in_flight = 0
         self._lock = threading.Lock()
 
+    def poll(self, timeout: float) -> int:
+        return 0  # no error callbacks to serve
+
     def list_topics(self, timeout: float) -> Any:
         topics = {
             name: SimpleNamespace(

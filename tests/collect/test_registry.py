@@ -26,3 +26,10 @@ def test_a_stuck_mount_is_given_up_within_the_host_run() -> None:
     (host,) = [job.collector for job in build_collectors(config, SystemClock()) if job.collector.name == "host"]
     assert isinstance(host, HostCollector)
     assert host.mount_timeout == 0.5
+
+
+def test_a_kafka_cluster_with_its_canary_on_gets_a_canary_job_at_the_canary_interval() -> None:
+    text = "collectors:\n  host: {enabled: false}\n  kafka:\n    - name: a\n      bootstrap_servers: x:9092\n"
+    assert "kafka_canary" not in jobs(text)
+    text += "      canary: {enabled: true, interval: 30s, timeout: 5s}\n"
+    assert (30.0, 30.0) == jobs(text)["kafka_canary"]

@@ -90,3 +90,39 @@ def test_missing_file_is_reported(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(tmp_path / "absent.yaml")
     assert caught.value.errors == [f"{tmp_path / 'absent.yaml'}: cannot read config file: No such file or directory"]
+
+
+def test_kafka_client_settings_read_a_name_file_secret_from_a_file(tmp_path: Path) -> None:
+    (tmp_path / "kafka-password").write_text("s3cret\n")
+    text = (
+        "collectors:\n  kafka:\n    - name: a\n      bootstrap_servers: x:9093\n      config:\n"
+        "        sasl.username: ingest\n        sasl.password_file: kafka-password\n"
+    )
+    config = load_text(Config, text, str(tmp_path / "cfg.yaml"))
+    settings = config.collectors.kafka[0].config
+    assert {"sasl.username": "ingest", "sasl.password": "s3cret"} == settings
+    assert isinstance(settings["sasl.password"], Secret)
+    assert "s3cret" not in repr(config)
+
+
+def test_an_unreadable_kafka_secret_file_is_an_error_at_its_line() -> None:
+    text = "collectors:\n  kafka:\n    - name: a\n      bootstrap_servers: x:9093\n      config:\n"
+    text += "        sasl.password_file: /nonexistent/password\n"
+    assert errors_of(text) == [
+        "cfg.yaml:6: collectors.kafka[0].config.sasl.password_file: "
+        "cannot read secret file /nonexistent/password: No such file or directory"
+    ]
+
+
+def test_the_kafka_canary_is_off_by_default_and_offsets_of_every_group_are_shown() -> None:
+    config = load_text(Config, "collectors:\n  kafka:\n    - name: a\n      bootstrap_servers: x:9092\n")
+    kafka = config.collectors.kafka[0]
+    assert (False, "_tripwired_canary", True) == (kafka.canary.enabled, kafka.canary.topic, kafka.offset_show_all)
+
+
+def test_a_canary_timeout_not_shorter_than_its_interval_is_an_error_at_its_line() -> None:
+    text = "collectors:\n  kafka:\n    - name: a\n      bootstrap_servers: x:9092\n"
+    text += "      canary:\n        enabled: true\n        interval: 5s\n        timeout: 10s\n"
+    assert errors_of(text) == [
+        "cfg.yaml:6: collectors.kafka[0].canary: timeout (10s) must be positive and shorter than interval (5s)"
+    ]

@@ -1,4 +1,4 @@
-"""The fault suite's table: a run of tests/faults writes docs/faults.md, one row per fault tried.
+"""The fault suite's fixtures, and its table: a run of tests/faults writes docs/faults.md, one row per fault.
 
 Each fault test's docstring says what was broken (first line) and what the user should see (the
 rest). The table is written only when the whole directory ran (no -k, -m or single files), so a
@@ -9,10 +9,13 @@ complete.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.faults.pipeline import Receiver
 
 FAULTS_DIR = Path(__file__).resolve().parent
 TABLE = FAULTS_DIR.parent.parent / "docs" / "faults.md"
@@ -107,3 +110,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if _rows and whole_directory_ran(session.config):
         TABLE.parent.mkdir(exist_ok=True)
         TABLE.write_text(render_table(list(_rows.values())), encoding="utf-8")
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on loopback that records every payload."""
+    r = Receiver()
+    yield r
+    r.close()

@@ -6,25 +6,16 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import bcrypt
 import httpx
-import pytest
 
 from tests.conftest import REPO, DaemonProcess, StartDaemon
+from tests.faults.pipeline import Receiver
 from tests.faults.web_helpers import daemon_config, metric, self_signed, wait_until
-from tests.integration.test_notify_daemon import Receiver
 
 LIFECYCLE = "--web.enable-lifecycle"
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
 
 
 def config_file(tmp_path: Path) -> Path:

@@ -177,3 +177,20 @@ def test_a_host_source_that_fails_is_reported_and_the_rest_is_served(start_daemo
     assert "node_cpu_seconds_total" not in {name for name, _ in samples}
     assert "host_source_failed" in daemon.log()
     assert str(procfs / "stat") in daemon.log()
+
+
+def test_build_info_names_the_version_and_the_python_that_runs_it(start_daemon: StartDaemon) -> None:
+    import platform
+
+    from agent import __version__
+
+    daemon = start_daemon("collectors:\n  host: {enabled: false}\n")
+    daemon.wait_ready()
+    deadline = time.monotonic() + 10
+    samples = scrape(daemon.get("/metrics").text)
+    while not any(name == "tripwired_build_info" for name, _ in samples) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        samples = scrape(daemon.get("/metrics").text)
+
+    info = {labels: value for (name, labels), value in samples.items() if name == "tripwired_build_info"}
+    assert {frozenset({("version", __version__), ("pythonversion", platform.python_version())}): 1.0} == info

@@ -10,6 +10,7 @@ import pytest
 
 from agent.clock import FakeClock
 from agent.model import Alert, AlertState, Sample
+from agent.ruler.alerting import RestorePolicy
 from agent.ruler.manager import RuleLoadError, RuleManager
 from agent.ruler.state import AlertStateStore
 from agent.store import Store
@@ -242,19 +243,73 @@ def test_restart_keeps_firing_alert_firing_without_a_new_notification(
     assert ([], [AlertState.FIRING]) == (outbox.alerts, [a.state for a in second.active_alerts()])
 
 
-def test_restart_continues_the_for_timer(store: Store, clock: FakeClock, rules: Path, tmp_path: Path) -> None:
+def test_restart_keeps_pending_since_but_the_downtime_does_not_count_towards_for(
+    store: Store, clock: FakeClock, rules: Path, tmp_path: Path
+) -> None:
     collect(store, clock, "consumer_lag", 500, group="g")
     first = make(store, clock, Outbox(), AlertStateStore(tmp_path))
     first.load([str(rules)])
     first.evaluate_due()
     started = clock.time()
-    clock.advance(120)
+    clock.advance(120)  # down for the whole `for: 2m`: nobody saw the condition meanwhile
     collect(store, clock, "consumer_lag", 500, group="g")
     second = make(store, clock, Outbox(), AlertStateStore(tmp_path))
     second.load([str(rules)])
     second.evaluate_due()
     [alert] = second.active_alerts()
-    assert (AlertState.FIRING, started) == (alert.state, alert.active_at)
+    assert (AlertState.PENDING, started) == (alert.state, alert.active_at)
+    clock.advance(119)
+    collect(store, clock, "consumer_lag", 500, group="g")
+    second.evaluate_due()
+    assert [AlertState.PENDING] == [a.state for a in second.active_alerts()]
+    clock.advance(2)
+    collect(store, clock, "consumer_lag", 500, group="g")
+    second.evaluate_due()
+    assert [AlertState.FIRING] == [a.state for a in second.active_alerts()]
+
+
+def test_restored_pending_alert_fires_after_the_grace_period_when_its_for_ran_out(
+    store: Store, clock: FakeClock, rules: Path, tmp_path: Path
+) -> None:
+    collect(store, clock, "consumer_lag", 500, group="g")
+    first = make(store, clock, Outbox(), AlertStateStore(tmp_path))
+    first.load([str(rules)])
+    first.evaluate_due()
+    clock.advance(110)
+    collect(store, clock, "consumer_lag", 500, group="g")
+    first.evaluate_due()
+    clock.advance(5)  # a quick restart, 5 s before the alert was due
+    second = make(store, clock, Outbox(), AlertStateStore(tmp_path))
+    second.restore_policy = RestorePolicy(grace_period_ms=30_000)
+    second.load([str(rules)])
+    collect(store, clock, "consumer_lag", 500, group="g")
+    second.evaluate_due()
+    clock.advance(25)  # past when the alert was due before the restart, within the grace period
+    collect(store, clock, "consumer_lag", 500, group="g")
+    second.trigger(frozenset({"consumer_lag"}))
+    second.evaluate_due()
+    assert [AlertState.PENDING] == [a.state for a in second.active_alerts()]
+    clock.advance(10)  # the grace period is over
+    collect(store, clock, "consumer_lag", 500, group="g")
+    second.trigger(frozenset({"consumer_lag"}))
+    second.evaluate_due()
+    assert [AlertState.FIRING] == [a.state for a in second.active_alerts()]
+
+
+def test_pending_alert_is_not_restored_after_an_outage_longer_than_the_tolerance(
+    store: Store, clock: FakeClock, rules: Path, tmp_path: Path
+) -> None:
+    collect(store, clock, "consumer_lag", 500, group="g")
+    first = make(store, clock, Outbox(), AlertStateStore(tmp_path))
+    first.load([str(rules)])
+    first.evaluate_due()
+    clock.advance(3601)
+    collect(store, clock, "consumer_lag", 500, group="g")
+    second = make(store, clock, Outbox(), AlertStateStore(tmp_path))
+    second.load([str(rules)])
+    second.evaluate_due()
+    [alert] = second.active_alerts()
+    assert (AlertState.PENDING, clock.time()) == (alert.state, alert.active_at)
 
 
 def test_notify_failure_does_not_stop_evaluation(store: Store, clock: FakeClock, rules: Path) -> None:

@@ -10,6 +10,7 @@ from kafka_helpers import KafkaHelper, collector_config, consume_and_commit, val
 from agent.clock import SystemClock
 from agent.collect.kafka import KafkaCollector
 from agent.config.schema import IncludeExclude, KafkaConfig
+from agent.model import Sample
 
 
 def _collector(kafka: KafkaHelper, *topics: str) -> KafkaCollector:
@@ -251,3 +252,34 @@ def test_two_clusters_side_by_side_keep_separate_histories(kafka: KafkaHelper) -
     second_age = value_of(from_second, "kafka_consumergroup_lag_seconds", **labels)
     assert first_age is not None and second_age is not None
     assert first_age >= 1.5 > second_age
+
+
+def test_without_offset_show_all_only_partitions_a_member_holds_now_show_offsets(kafka: KafkaHelper) -> None:
+    from dataclasses import replace
+
+    from confluent_kafka import TopicPartition
+
+    topic = kafka.new_topic()
+    kafka.produce(topic, 5)
+    stopped, running = _group(), _group()
+    consume_and_commit(kafka, stopped, topic, 5)  # committed, then every member gone
+    consumer = kafka.consumer(running)
+    try:
+        consumer.subscribe([topic])
+        wait_until(lambda: consumer.poll(0.2) is not None and bool(consumer.assignment()))
+        consumer.commit(offsets=[TopicPartition(topic, 0, 5)], asynchronous=False)
+        config = collector_config(kafka.bootstrap, topic)
+        show_all = KafkaCollector(config, SystemClock()).collect()
+        members_only = KafkaCollector(replace(config, offset_show_all=False), SystemClock()).collect()
+    finally:
+        consumer.close()
+
+    def offsets(samples: list[Sample] | tuple[Sample, ...]) -> dict[str, float | None]:
+        return {
+            g: value_of(samples, "kafka_consumergroup_current_offset", consumergroup=g, topic=topic, partition="0")
+            for g in (stopped, running)
+        }
+
+    assert {stopped: 5.0, running: 5.0} == offsets(list(show_all))
+    assert {stopped: None, running: 5.0} == offsets(list(members_only))
+    assert 0.0 == value_of(members_only, "kafka_consumergroup_members", consumergroup=stopped)

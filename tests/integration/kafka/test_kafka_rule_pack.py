@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
+from agent.collect.kafka_canary import CANARY_METRICS
 from agent.collect.kafka_metrics import KAFKA_METRICS
+from agent.model import MetricType
 from tests.conftest import REPO, require_binary
 
 RULE_PACK = REPO / "rules" / "kafka.yaml"
@@ -57,6 +59,7 @@ def test_every_kafka_alert_has_a_test_where_it_fires() -> None:
 
 
 def test_kafka_rules_use_only_metrics_the_collector_declares() -> None:
-    declared = {meta.name for meta in KAFKA_METRICS}
+    declared = {meta.name for meta in KAFKA_METRICS + CANARY_METRICS}
+    declared |= {f"{m.name}_bucket" for m in CANARY_METRICS if m.type is MetricType.HISTOGRAM}
     used = {name for a in _alerts() for name in re.findall(r"\bkafka_[a-z_]+\b", a["expr"])}
     assert used <= declared, used - declared

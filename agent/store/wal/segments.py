@@ -1,0 +1,112 @@
+"""Segment and checkpoint files: names, the versioned header, and checksummed record frames.
+
+A file starts with an 8-byte magic and a format version (u32). Then come frames:
+`length:u32 crc32:u32 body`, where `body` is the record's type byte and payload and the
+CRC-32 (zlib's) covers the whole body. A crash mid-write leaves a torn last frame; reading
+stops at the first frame that is short, over-long or fails its checksum and says where.
+A file of a version this build does not know is refused, never guessed at.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agent.store.wal.records import RecordType
+
+FORMAT_VERSION = 1
+SEGMENT_MAGIC = b"TWWAL\x00\x00\x00"
+CHECKPOINT_MAGIC = b"TWCKPT\x00\x00"
+_HEADER = struct.Struct("<8sI")
+_FRAME = struct.Struct("<II")
+HEADER_SIZE = _HEADER.size
+_SEGMENT = re.compile(r"^\d{8}$")
+_CHECKPOINT = re.compile(r"^checkpoint\.(\d{8})$")
+_KNOWN_TYPES = frozenset(int(t) for t in RecordType)
+
+
+class FormatVersionError(Exception):
+    """A WAL file written in a format this tripwired does not read."""
+
+
+def segment_name(number: int) -> str:
+    return f"{number:08d}"
+
+
+def checkpoint_name(number: int) -> str:
+    return f"checkpoint.{number:08d}"
+
+
+def segment_numbers(directory: Path) -> list[int]:
+    """The numbers of the segments in `directory`, ascending."""
+    return sorted(int(p.name) for p in _entries(directory) if _SEGMENT.match(p.name))
+
+
+def checkpoint_numbers(directory: Path) -> list[int]:
+    """The numbers of the complete checkpoints in `directory`, ascending."""
+    return sorted(int(m.group(1)) for p in _entries(directory) if (m := _CHECKPOINT.match(p.name)))
+
+
+def _entries(directory: Path) -> list[Path]:
+    return list(directory.iterdir()) if directory.is_dir() else []
+
+
+def file_header(magic: bytes) -> bytes:
+    return _HEADER.pack(magic, FORMAT_VERSION)
+
+
+def frame(record_type: RecordType, payload: bytes) -> bytes:
+    """One record, framed: length, checksum, type byte, payload."""
+    type_byte = bytes((record_type,))
+    crc = zlib.crc32(payload, zlib.crc32(type_byte))
+    return b"".join((_FRAME.pack(len(payload) + 1, crc), type_byte, payload))
+
+
+@dataclass
+class FileContents:
+    """The intact records of one file, and why reading stopped early (None: it did not)."""
+
+    records: Sequence[tuple[RecordType, memoryview]] = field(default_factory=list)
+    problem: str | None = None
+
+
+def read_records(path: Path, magic: bytes) -> FileContents:
+    """Every intact record of a segment or checkpoint file, up to the first damaged frame.
+
+    Raises FormatVersionError for a file of another format version.
+    """
+    data = memoryview(path.read_bytes())
+    if len(data) < HEADER_SIZE:
+        return FileContents(problem=f"{len(data)} bytes, shorter than the file header")
+    found_magic, version = _HEADER.unpack_from(data)
+    if found_magic != magic:
+        return FileContents(problem="not a tripwired WAL file (its first bytes are not the magic number)")
+    if version != FORMAT_VERSION:
+        raise FormatVersionError(
+            f"{path}: WAL format version {version}, but this tripwired reads version {FORMAT_VERSION} only; "
+            "run the tripwired that wrote it, or move the state directory's wal/ aside to start without history"
+        )
+    return _frames(data)
+
+
+def _frames(data: memoryview) -> FileContents:
+    records: list[tuple[RecordType, memoryview]] = []
+    offset = HEADER_SIZE
+    while offset < len(data):
+        if len(data) - offset < _FRAME.size:
+            return FileContents(records, f"torn frame header at byte {offset}")
+        length, crc = _FRAME.unpack_from(data, offset)
+        body = data[offset + _FRAME.size : offset + _FRAME.size + length]
+        if length == 0 or len(body) < length:
+            return FileContents(records, f"frame at byte {offset} claims {length} bytes, {len(body)} remain")
+        if zlib.crc32(body) != crc:
+            return FileContents(records, f"checksum mismatch in the frame at byte {offset}")
+        if body[0] not in _KNOWN_TYPES:
+            return FileContents(records, f"unknown record type {body[0]} at byte {offset}")
+        records.append((RecordType(body[0]), body[1:]))
+        offset += _FRAME.size + length
+    return FileContents(records)
