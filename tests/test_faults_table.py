@@ -1,4 +1,4 @@
-"""The fault suite's hook (tests/faults/conftest.py), run by a real pytest on a small project of its own."""
+"""The fault suite's hooks (tests/faults/faults_table.py), run by a real pytest on a small project of its own."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def project(tmp_path: Path, **tests: str) -> Path:
     """tmp/tests/faults/ with the real hook and the given test files; returns the project root."""
     faults = tmp_path / "tests" / "faults"
     faults.mkdir(parents=True)
-    shutil.copy(REPO / "tests" / "faults" / "conftest.py", faults / "conftest.py")
+    shutil.copy(REPO / "tests" / "faults" / "faults_table.py", faults / "conftest.py")
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     for name, text in tests.items():
         (faults / f"{name}.py").write_text(text)
