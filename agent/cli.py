@@ -122,12 +122,30 @@ def _parser() -> argparse.ArgumentParser:
 def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """The `run` command and its Prometheus-style flags."""
     run = commands.add_parser("run", help="run the daemon")
-    run.add_argument("--config", metavar="PATH", help="config file (default: built-in defaults)")
+    run.add_argument("--config.file", "--config", dest="config", metavar="PATH", help="config file (default: built-in)")
     run.add_argument(
         "--web.listen-address",
         dest="listen_address",
         metavar="HOST:PORT",
         help="address for /metrics and the API (default 127.0.0.1:9842)",
+    )
+    run.add_argument(
+        "--web.external-url",
+        dest="external_url",
+        metavar="URL",
+        help="the URL people and proxies reach this agent at (alert links; its origin may post to the API)",
+    )
+    run.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        metavar="PATH",
+        help="exporter-toolkit web config file: tls_server_config, basic_auth_users, http_server_config",
+    )
+    run.add_argument(
+        "--web.enable-lifecycle",
+        dest="enable_lifecycle",
+        action="store_true",
+        help="allow reload and shutdown over HTTP (POST /-/reload, /-/quit)",
     )
     run.add_argument("--path.procfs", dest="procfs", metavar="PATH", help="procfs mount point (default /proc)")
     run.add_argument("--path.sysfs", dest="sysfs", metavar="PATH", help="sysfs mount point (default /sys)")
@@ -161,7 +179,13 @@ def _with_overrides(config: Config, args: argparse.Namespace) -> Config:
         host, procfs=args.procfs or host.procfs, sysfs=args.sysfs or host.sysfs, rootfs=args.rootfs or host.rootfs
     )
     collectors = dataclasses.replace(config.collectors, host=host)
-    web = dataclasses.replace(config.web, listen_address=args.listen_address or config.web.listen_address)
+    web = dataclasses.replace(
+        config.web,
+        listen_address=args.listen_address or config.web.listen_address,
+        external_url=args.external_url or config.web.external_url,
+        config_file=args.web_config_file or config.web.config_file,
+        enable_lifecycle=args.enable_lifecycle or config.web.enable_lifecycle,
+    )
     rules = dataclasses.replace(
         config.rules,
         for_outage_tolerance=args.for_outage_tolerance or config.rules.for_outage_tolerance,
@@ -191,7 +215,7 @@ def _run(args: argparse.Namespace) -> int:
         try:
             config = _with_overrides(_load(args.config), args)
             parse_listen_address(config.web.listen_address)
-            daemon = Daemon(config, config_path=args.config)
+            daemon = Daemon(config, config_path=args.config, overrides=lambda c: _with_overrides(c, args))
         except (ConfigError, ListenAddressError, StartupError) as exc:
             print(exc, file=sys.stderr)
             return EXIT_USAGE
