@@ -7,15 +7,21 @@ offsets, then the partitions' end, oldest and max-timestamp offsets, then topic 
 Committed offsets come before end offsets so that lag can be overstated a little but is
 never negative (DataDog's kafka_consumer check does the same).
 
-Every AdminClient call carries a timeout. A cluster that cannot be reached is not an
-error of the collector: it reports `kafka_up 0`, logs the change once, and tries again
-next cycle with the same client (librdkafka reconnects by itself; a new client per
-failure would leak its threads and sockets until garbage collection).
+Every AdminClient call carries a timeout. A cycle in which any request failed still
+returns what it read, raised as `PartialCollectionError` so `tripwired_collector_up` says 0;
+each failing request kind is counted (`tripwired_kafka_request_errors_total`). A cluster
+that cannot be reached reports `kafka_up 0`, logs the change once, and is tried again next
+cycle with the same client: librdkafka reconnects by itself. But a cluster that answers
+the metadata request while another request fails gets a fresh client next cycle: after a
+broker restart a long-lived client's describe_consumer_groups can time out forever while a
+new one works at once. The collector runs in a child process (agent.collect.isolated), so
+that a librdkafka abort while this happens cannot take the daemon down.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, wait
@@ -26,8 +32,9 @@ from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicP
 from confluent_kafka.admin import AdminClient, ClusterMetadata, ConfigResource, OffsetSpec, ResourceType
 
 from agent.clock import Clock
+from agent.collect.base import PartialCollectionError, SeriesHistory
 from agent.collect.kafka_lag import DEFAULT_HISTORY_POINTS, OffsetHistory
-from agent.collect.kafka_metrics import KAFKA_METRICS
+from agent.collect.kafka_metrics import KAFKA_METRICS, SEEDED_FROM
 from agent.collect.kafka_snapshot import (
     GroupInfo,
     NameFilter,
@@ -88,6 +95,7 @@ class KafkaCollector:
         self._history = OffsetHistory(history_points)
         self._requests: Counter[str] = Counter()
         self._errors: Counter[str] = Counter()
+        self._failed_now: set[str] = set()  # request kinds that failed in this cycle
         self._reachable: bool | None = None
 
     @property
@@ -102,8 +110,12 @@ class KafkaCollector:
         return KAFKA_METRICS
 
     def collect(self) -> Sequence[Sample]:
-        """One cycle: everything readable now, kafka_up, and the collector's own counters."""
+        """One cycle: everything readable now, kafka_up, and the collector's own counters.
+
+        Raises `PartialCollectionError` (with those samples) when any request failed.
+        """
         started = self._clock.monotonic()
+        self._failed_now.clear()
         samples: list[Sample] = []
         try:
             snapshot, observed_at = self._read(self._client())
@@ -113,9 +125,35 @@ class KafkaCollector:
             self._note_reachable(True)
             lag_seconds = self._lag_seconds_at(observed_at)
             samples = snapshot_samples(self._config.name, snapshot, lag_seconds)
+            if self._failed_now:
+                self._replace_client()
         samples.append(self._sample("kafka_up", float(bool(self._reachable))))
         samples.extend(self._self_samples(self._clock.monotonic() - started))
+        if self._failed_now:
+            raise PartialCollectionError(samples, "requests failed: " + ", ".join(sorted(self._failed_now)))
         return samples
+
+    def seed(self, history: SeriesHistory) -> None:
+        """Fill the end offset history from this cluster's stored `kafka_topic_partition_current_offset`.
+
+        After a restart, lag in seconds is then interpolated from what was seen before it, not
+        counted from the restart.
+        """
+        for name in SEEDED_FROM:
+            for labels, times_ms, values in history(name):
+                key = self._partition_key(dict(labels))
+                if key is None:
+                    continue
+                for t_ms, value in zip(times_ms, values, strict=True):
+                    if not math.isnan(value):  # a staleness marker
+                        self._history.record(key, t_ms / 1000, int(value))
+
+    def _partition_key(self, labels: dict[str, str]) -> TopicPartitionKey | None:
+        """The partition a stored series of this cluster is about; None for another cluster's."""
+        if labels.get("cluster") != self._config.name or not labels.get("partition", "").isdigit():
+            return None
+        topic = labels.get("topic", "")
+        return (topic, int(labels["partition"])) if self._topics(topic) else None
 
     def client_config(self) -> ClientConfig:
         """The librdkafka settings of the AdminClient: ours, then the configured ones on top."""
@@ -132,6 +170,11 @@ class KafkaCollector:
         if self._admin is None:
             self._admin = self._admin_factory(self.client_config())
         return self._admin
+
+    def _replace_client(self) -> None:
+        """Drop the client: the cluster answered but this client's requests did not (see the module doc)."""
+        log.info("kafka_client_replaced", cluster=self._config.name, failed_requests=sorted(self._failed_now))
+        self._admin = None
 
     def _read(self, admin: AdminClient) -> tuple[Snapshot, float]:
         """Read the cluster; only the metadata request failing makes the whole cycle fail."""
@@ -218,11 +261,11 @@ class KafkaCollector:
         for future in done:
             group_id = in_flight.pop(future)
             if future.exception() is not None:
-                self._errors["group_offsets"] += 1
+                self._failed("group_offsets")
                 continue
             committed[group_id] = _committed_of(future.result().topic_partitions or [], topics)
-        if not done or return_when == ALL_COMPLETED:
-            self._errors["group_offsets"] += len(in_flight)
+        if in_flight and (not done or return_when == ALL_COMPLETED):
+            self._failed("group_offsets", len(in_flight))
             in_flight.clear()
 
     def _read_offsets(self, admin: AdminClient, snapshot: Snapshot) -> None:
@@ -269,7 +312,7 @@ class KafkaCollector:
         try:
             return call()
         except KafkaException:
-            self._errors[kind] += 1
+            self._failed(kind)
             raise
 
     def _issue(self, kind: str, call: Callable[[], T]) -> T | None:
@@ -284,12 +327,17 @@ class KafkaCollector:
         done, _ = wait(futures.values(), timeout=self._timeout + _WAIT_SLACK)
         answers = {key: f.result() for key, f in futures.items() if f in done and f.exception() is None}
         if len(answers) < len(futures):
-            self._errors[kind] += 1
+            self._failed(kind)
         return answers
 
-    def _lag_seconds_at(self, now: float) -> Callable[[TopicPartitionKey, int], float]:
-        def lag_seconds(partition: TopicPartitionKey, committed: int) -> float:
-            return self._history.lag_seconds(partition, committed, now)
+    def _failed(self, kind: str, count: int = 1) -> None:
+        self._errors[kind] += count
+        self._failed_now.add(kind)
+
+    def _lag_seconds_at(self, now: float) -> Callable[[TopicPartitionKey, int], tuple[float, bool]]:
+        def lag_seconds(partition: TopicPartitionKey, committed: int) -> tuple[float, bool]:
+            history = self._history
+            return history.lag_seconds(partition, committed, now), history.is_lower_bound(partition, committed)
 
         return lag_seconds
 

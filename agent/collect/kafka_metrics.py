@@ -39,12 +39,20 @@ KAFKA_METRICS: tuple[MetricMeta, ...] = (
         "Seconds since the oldest message a ConsumerGroup has not read arrived at Topic/Partition "
         "(interpolated from the end offset history); 0 without lag",
     ),
+    gauge(
+        "kafka_consumergroup_lag_seconds_lower_bound",
+        "1 if kafka_consumergroup_lag_seconds is only a lower bound: the oldest unread message is older than "
+        "the end offset history the collector has (just after a restart, or beyond its bounded history)",
+    ),
     gauge("kafka_consumergroup_members", "Amount of members in a consumer group"),
     gauge("kafka_consumergroup_state", "1 for the state a ConsumerGroup is in, 0 for the others"),
     gauge("tripwired_kafka_collection_duration_seconds", "How long the last collection of the Kafka cluster took."),
     counter("tripwired_kafka_requests_total", "AdminClient requests made to the Kafka cluster, by request."),
     counter("tripwired_kafka_request_errors_total", "AdminClient requests that failed or timed out, by request."),
 )
+
+# The stored series the Kafka collector's offset history is seeded from after a restart.
+SEEDED_FROM: tuple[str, ...] = ("kafka_topic_partition_current_offset",)
 
 # Kafka's own names for consumer group states (what `kafka-consumer-groups.sh` prints).
 GROUP_STATES: tuple[str, ...] = (

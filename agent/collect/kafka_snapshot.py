@@ -72,8 +72,8 @@ class Snapshot:
     committed: dict[str, dict[TopicPartitionKey, int]] = field(default_factory=dict)
 
 
-# (topic, partition, committed offset) -> lag in seconds.
-LagSeconds = Callable[[TopicPartitionKey, int], float]
+# (topic, partition, committed offset) -> (lag in seconds, whether that is only a lower bound).
+LagSeconds = Callable[[TopicPartitionKey, int], tuple[float, bool]]
 
 
 class _Emitter:
@@ -166,7 +166,9 @@ def _group_offset_samples(
         lag = max(0, end - offset)
         topic_sums[1] += lag
         out.add("kafka_consumergroup_lag", lag, **labels)
-        out.add("kafka_consumergroup_lag_seconds", lag_seconds((topic, partition), offset) if lag else 0, **labels)
+        seconds, lower_bound = lag_seconds((topic, partition), offset) if lag else (0.0, False)
+        out.add("kafka_consumergroup_lag_seconds", seconds, **labels)
+        out.add("kafka_consumergroup_lag_seconds_lower_bound", int(lower_bound), **labels)
     for topic, (offset_sum, lag_sum) in sums.items():
         out.add("kafka_consumergroup_current_offset_sum", offset_sum, consumergroup=group_id, topic=topic)
         out.add("kafka_consumergroup_lag_sum", lag_sum, consumergroup=group_id, topic=topic)
