@@ -124,13 +124,13 @@ class IsolatedCollector:
         hosted: Hosted,
         clock: Clock,
         *,
-        timeout: float,
+        answer_timeout: float,
         backoff: Backoff = Backoff(),
         command: Sequence[str] = WORKER_COMMAND,
     ) -> None:
         self._hosted = hosted
         self._clock = clock
-        self._answer_timeout = answer_timeout(timeout)
+        self._answer_timeout = answer_timeout
         self._backoff = backoff
         self._command = tuple(command)
         self._child: _Child | None = None

@@ -55,7 +55,7 @@ def _isolated_kafka(kafka: KafkaConfig, clock: Clock, limit: float) -> Collector
 
     The daemon itself then never imports confluent-kafka.
     """
-    from agent.collect.isolated import IsolatedCollector
+    from agent.collect.isolated import IsolatedCollector, answer_timeout
     from agent.collect.isolation_wire import Hosted
     from agent.collect.kafka_metrics import KAFKA_METRICS, SEEDED_FROM
 
@@ -70,7 +70,7 @@ def _isolated_kafka(kafka: KafkaConfig, clock: Clock, limit: float) -> Collector
         kwargs={"request_timeout": max(0.2, limit / 4)},
         seeded_from=SEEDED_FROM,
     )
-    return IsolatedCollector(hosted, clock, timeout=limit)
+    return IsolatedCollector(hosted, clock, answer_timeout=answer_timeout(limit))
 
 
 def _scheduled(config: Config, collector: Collector, interval: Duration | None, timeout: Duration | None) -> Scheduled:
