@@ -9,14 +9,21 @@ to show what partitions alone cost, and with them. For "the scrape is unaffected
 times what a scrape competes with: Store.write of one cycle (the daemon does it on the event
 loop that serves /metrics) and Exposition.render, idle and while a cycle runs in a thread.
 
+At the largest size it then runs a real `tripwired run` reading the cluster every 15 s (the
+Kafka collector in its child process, host collector off, as kafka_exporter compares) and
+reports the RSS of the daemon and its child, their CPU per cycle and the cycle's duration.
+
 Run: .venv/bin/python -m bench.kafka_scale [--largest 10000]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -26,15 +33,17 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
 from agent.clock import SystemClock
+from agent.collect.base import read_whatever
 from agent.collect.kafka import KafkaCollector
 from agent.config.schema import IncludeExclude, KafkaConfig
 from agent.export import Exposition
 from agent.model import Sample
 from agent.runtime.logs import configure_logging
 from agent.store import Store
+from bench.common import cpu_seconds, free_port, rss_mb, wait_http
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 import kafka_broker  # scripts/ is not a package
@@ -88,15 +97,52 @@ def grow_topics(admin: AdminClient, have: int, want: int) -> None:
         settle(list(futures.values()), "create_topics")
 
 
-def fill_partitions(bootstrap: str, have: int, want: int) -> None:
-    """One record in every partition of the new topics: end offsets of 1, a newest-record timestamp."""
+def fill_partitions(bootstrap: str, admin: AdminClient, have: int, want: int) -> None:
+    """One record in every partition of the new topics, each delivery confirmed, then every end offset checked.
+
+    A producer's flush() returning 0 only means nothing is queued any more: a record refused
+    (a partition whose leader the producer did not know yet) leaves the queue too. So every
+    delivery report is read, refused partitions are written again, and at the end list_offsets
+    must show each partition at end offset 1 or more: an empty partition measures less.
+    """
+    missing = [(topic_name(i), p) for i in range(have, want) for p in range(PARTITIONS_PER_TOPIC)]
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 50, "log_level": 2})
-    for i in range(have, want):
-        for partition in range(PARTITIONS_PER_TOPIC):
-            producer.produce(topic_name(i), value=b"x", partition=partition)
-            producer.poll(0)
-    if producer.flush(ADMIN_TIMEOUT) != 0:
-        raise RuntimeError("producer: records left unsent")
+    for _ in range(COMMIT_ATTEMPTS):
+        missing = produce_confirmed(producer, missing)
+        if not missing:
+            break
+        print(f"{len(missing)} records refused, retrying", file=sys.stderr)
+        time.sleep(1.0)
+    empty = empty_partitions(admin, have, want)
+    if missing or empty:
+        raise RuntimeError(f"partitions left empty: {len(missing)} refused, {len(empty)} at end offset 0")
+
+
+def produce_confirmed(producer: Producer, partitions: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Write one record to each partition; those whose delivery report is an error (or missing)."""
+    delivered: set[tuple[str, int]] = set()
+
+    def report(error: Any, message: Any) -> None:
+        if error is None:
+            delivered.add((message.topic(), message.partition()))
+
+    for topic, partition in partitions:
+        producer.produce(topic, value=b"x", partition=partition, on_delivery=report)
+        producer.poll(0)
+    producer.flush(ADMIN_TIMEOUT)
+    return [key for key in partitions if key not in delivered]
+
+
+def empty_partitions(admin: AdminClient, have: int, want: int) -> list[TopicPartition]:
+    """Partitions of topics `have`..`want`-1 whose end offset is still 0, as the broker answers."""
+    request = {
+        TopicPartition(topic_name(i), p): OffsetSpec.latest()
+        for i in range(have, want)
+        for p in range(PARTITIONS_PER_TOPIC)
+    }
+    answers = admin.list_offsets(request, request_timeout=ADMIN_TIMEOUT)
+    settle(list(answers.values()), "list_offsets")
+    return [tp for tp, future in answers.items() if future.result().offset < 1]
 
 
 def grow_groups(admin: AdminClient, have: int, want: int, partitions: int) -> None:
@@ -150,11 +196,11 @@ def collector(bootstrap: str, with_groups: bool) -> KafkaCollector:
 
 def timed_cycles(kafka: KafkaCollector) -> tuple[float, float, Sequence[Sample]]:
     """Median wall and CPU seconds of CYCLES collections after a warm-up one, and the last samples."""
-    samples = kafka.collect()  # connects, and seeds the offset history lag_seconds interpolates from
+    samples = read_whatever(kafka)  # connects, and seeds the offset history lag_seconds interpolates from
     walls, cpus = [], []
     for _ in range(CYCLES):
         wall, cpu = time.perf_counter(), time.process_time()
-        samples = kafka.collect()
+        samples = read_whatever(kafka)
         walls.append(time.perf_counter() - wall)
         cpus.append(time.process_time() - cpu)
     return statistics.median(walls), statistics.median(cpus), samples
@@ -177,7 +223,7 @@ def timed(call: Callable[[], object]) -> float:
 
 def renders_during(kafka: KafkaCollector, exposition: Exposition) -> list[float]:
     """Render times of /metrics while one collection runs in a thread, as in the daemon."""
-    cycle = threading.Thread(target=kafka.collect)
+    cycle = threading.Thread(target=read_whatever, args=(kafka,))
     cycle.start()
     times = []
     while cycle.is_alive():
@@ -197,7 +243,7 @@ def measure(bootstrap: str, partitions: int, groups: int) -> Row:
     write_s = timed(lambda: store.write("collector:kafka:bench", samples, t_ms))
     exposition = Exposition(store)
     exposition.render()  # the first render formats every line; later ones reuse unchanged lines
-    store.write("collector:kafka:bench", kafka.collect(), t_ms + 1000)
+    store.write("collector:kafka:bench", read_whatever(kafka), t_ms + 1000)
     render_idle_s = statistics.median(timed(exposition.render) for _ in range(5))
     return Row(
         partitions, groups, cycle_s, cpu_s, len(samples), errors,
@@ -213,6 +259,62 @@ def print_row(row: Row) -> None:
         f"| {row.partitions_seen:,} / {row.groups_seen:,} | {row.errors} | {row.write_s * 1000:.0f} ms "
         f"| {row.render_idle_s * 1000:.0f} ms | {busy} |",
         flush=True,
+    )
+
+
+DAEMON_INTERVAL = 15
+DAEMON_CYCLES = 4
+
+
+def children_of(pid: int) -> list[int]:
+    return [int(c) for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
+
+
+def scraped_value(url: str, line_start: str) -> float | None:
+    import httpx
+
+    for line in httpx.get(f"{url}/metrics", timeout=30).text.splitlines():
+        if line.startswith(line_start):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def daemon_resources(bootstrap: str) -> str:
+    """RSS (daemon + Kafka child), CPU per cycle and cycle time of a real daemon reading the cluster."""
+    with tempfile.TemporaryDirectory() as work:
+        kafka = {
+            "name": "bench",
+            "bootstrap_servers": bootstrap,
+            "interval": f"{DAEMON_INTERVAL}s",
+            "topics": {"include": ["bench-.*"]},
+            "groups": {"include": ["bench-group-.*"]},
+        }
+        config = Path(work) / "config.yaml"
+        config.write_text(
+            f"state_dir: {work}/state\ncollectors:\n  host: {{enabled: false}}\n  kafka: [{json.dumps(kafka)}]\n"
+        )
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        args = [sys.executable, "-m", "agent", "run", f"--config={config}", f"--web.listen-address=127.0.0.1:{port}"]
+        daemon = subprocess.Popen(args, stderr=subprocess.DEVNULL)
+        try:
+            wait_http(f"{url}/-/ready", timeout=120)
+            metadata = 'tripwired_kafka_requests_total{cluster="bench",request="metadata"}'
+            pids = [daemon.pid, *children_of(daemon.pid)]
+            cpu_before, started = sum(cpu_seconds(p) for p in pids), scraped_value(url, metadata) or 0
+            while (scraped_value(url, metadata) or 0) < started + DAEMON_CYCLES:
+                time.sleep(1)
+            cycles = (scraped_value(url, metadata) or 0) - started
+            cpu = (sum(cpu_seconds(p) for p in pids) - cpu_before) / cycles
+            rss = [rss_mb(p) for p in pids]
+            duration = scraped_value(url, 'tripwired_collector_duration_seconds{collector="kafka"')
+        finally:
+            daemon.terminate()
+            daemon.wait(30)
+    return (
+        f"Daemon at the largest size (interval {DAEMON_INTERVAL}s, {cycles:.0f} cycles): RSS daemon "
+        f"{rss[0]:.0f} MB + Kafka child {sum(rss[1:]):.0f} MB = {sum(rss):.0f} MB; CPU {cpu:.2f} s per cycle "
+        f"(both processes); last cycle {duration or 0:.2f} s"
     )
 
 
@@ -238,13 +340,15 @@ def main() -> None:
         for partitions, group_count in sizes:
             started = time.perf_counter()
             grow_topics(admin, topics, partitions // PARTITIONS_PER_TOPIC)
-            fill_partitions(broker.bootstrap_servers, topics, partitions // PARTITIONS_PER_TOPIC)
+            fill_partitions(broker.bootstrap_servers, admin, topics, partitions // PARTITIONS_PER_TOPIC)
             grow_groups(admin, groups, group_count, partitions)
             topics, groups = partitions // PARTITIONS_PER_TOPIC, group_count
             setup.append(f"{partitions:,} partitions / {group_count:,} groups: {time.perf_counter() - started:.0f} s")
             for selected in (0, group_count):
                 print_row(measure(broker.bootstrap_servers, partitions, selected))
+        resources = daemon_resources(broker.bootstrap_servers)
     print("\nSet-up time (growing to each size): " + "; ".join(setup))
+    print(resources)
 
 
 if __name__ == "__main__":
