@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartition
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
 from agent.clock import SystemClock
@@ -127,7 +127,13 @@ def produce_confirmed(producer: Producer, partitions: Sequence[tuple[str, int]])
             delivered.add((message.topic(), message.partition()))
 
     for topic, partition in partitions:
-        producer.produce(topic, value=b"x", partition=partition, on_delivery=report)
+        try:
+            producer.produce(topic, value=b"x", partition=partition, on_delivery=report)
+        except KafkaException:  # a topic the producer has no metadata for yet: tried again next round
+            continue
+        except BufferError:  # the local queue is full: let deliveries drain it, then try once more
+            producer.flush(ADMIN_TIMEOUT)
+            producer.produce(topic, value=b"x", partition=partition, on_delivery=report)
         producer.poll(0)
     producer.flush(ADMIN_TIMEOUT)
     return [key for key in partitions if key not in delivered]

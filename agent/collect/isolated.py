@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +35,7 @@ from agent.collect.isolation_wire import (
     AnswerTimeoutError,
     ChannelClosedError,
     Hosted,
-    from_rows,
+    SampleReader,
     read_frame,
     write_frame,
 )
@@ -91,6 +92,22 @@ class _Child:
     def ask(self, message: tuple[Any, ...], timeout: float) -> Any:
         write_frame(self._requests, message)
         return read_frame(self._replies, timeout)
+
+    def collect(self, timeout: float) -> Sequence[Sample]:
+        """One run's samples; the child's own failure raised as the runner expects it."""
+        deadline = time.monotonic() + timeout
+        write_frame(self._requests, ("collect",))
+        reader = SampleReader()
+        while True:
+            frame = read_frame(self._replies, deadline - time.monotonic())
+            if frame[0] == "rows":
+                reader.add(frame[1])
+            elif frame[0] == "ok":
+                return reader.samples
+            elif frame[0] == "partial":
+                raise PartialCollectionError(reader.samples, frame[1])
+            else:
+                raise IsolatedError(frame[1])
 
     def end(self, kill: bool) -> int:
         """Stop the process (closing its stdin asks it to exit; `kill` does not ask) and reap it."""
@@ -174,13 +191,16 @@ class IsolatedCollector:
                 if self._seed is not None:
                     child.ask(("seed", self._seed), self._answer_timeout)
                     self._seed = None
-                reply = child.ask(("collect",), self._answer_timeout)
+                samples = child.collect(self._answer_timeout)
             except ChannelClosedError:
                 raise self._lost(child, kill=False, why="exited") from None
             except AnswerTimeoutError:
                 raise self._lost(child, kill=True, why="unresponsive") from None
+            except (PartialCollectionError, IsolatedError):
+                self._failures = 0  # the child answered: it is alive, whatever the run found
+                raise
         self._failures = 0
-        return self._result(reply)
+        return samples
 
     def close(self) -> None:
         """Stop the child; a run in progress sees its pipe close."""
@@ -228,14 +248,6 @@ class IsolatedCollector:
         )
         self._last_loss = "stopped answering and was killed" if kill else f"ended ({_how_text(how)})"
         return IsolatedError(f"child process {self._last_loss}")
-
-    def _result(self, reply: tuple[Any, ...]) -> Sequence[Sample]:
-        kind = reply[0]
-        if kind == "ok":
-            return from_rows(reply[1])
-        if kind == "partial":
-            raise PartialCollectionError(from_rows(reply[1]), reply[2])
-        raise IsolatedError(reply[1])
 
 
 def _how_text(how: dict[str, str | int]) -> str:

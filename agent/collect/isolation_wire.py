@@ -4,7 +4,10 @@ Frames are a 4-byte big-endian length and a pickle. Both ends are this package, 
 by the daemon itself, so pickle is safe here; it is also the fastest encoding the standard
 library has for 100,000 (name, labels, value) rows. Samples cross the pipe as plain tuples
 (pickle memoizes the repeated name and label strings), not as `Sample` objects, which
-pickle three times slower.
+pickle three times slower, in frames of CHUNK_ROWS rows.
+
+A collection's answer is any number of `("rows", [row, ...])` frames, then one of
+`("ok",)`, `("partial", error)` (the rows are what a partial run read) or `("error", message)`.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import pickle
 import select
 import struct
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +28,7 @@ _CHUNK = 1 << 20
 
 # One sample on the wire.
 Row = tuple[str, Labels, float]
+CHUNK_ROWS = 10_000
 
 
 @dataclass(frozen=True)
@@ -56,8 +60,27 @@ def to_rows(samples: Iterable[Sample]) -> list[Row]:
     return [(s.name, s.labels, s.value) for s in samples]
 
 
-def from_rows(rows: Sequence[Row]) -> list[Sample]:
-    return [Sample(name, labels, value) for name, labels, value in rows]
+def chunks(samples: Sequence[Sample], size: int = CHUNK_ROWS) -> Iterator[list[Row]]:
+    """The samples as rows, `size` at a time: neither end ever holds all rows, or all the pickle, at once."""
+    for start in range(0, len(samples), size):
+        yield to_rows(samples[start : start + size])
+
+
+class SampleReader:
+    """Turns the rows of one answer back into samples, one label set per distinct set of labels.
+
+    Samples of one partition share their label set in the child; pickle keeps that sharing within
+    a frame and this across frames, so the store, which keeps the label set it first saw, holds one
+    copy per partition instead of one per sample.
+    """
+
+    def __init__(self) -> None:
+        self.samples: list[Sample] = []
+        self._labels: dict[Labels, Labels] = {}
+
+    def add(self, rows: Sequence[Row]) -> None:
+        shared = self._labels.setdefault
+        self.samples.extend(Sample(name, shared(labels, labels), value) for name, labels, value in rows)
 
 
 def write_frame(fd: int, message: object) -> None:

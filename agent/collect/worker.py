@@ -17,13 +17,13 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import structlog
 
 from agent.collect.base import Collector, PartialCollectionError, Seedable
-from agent.collect.isolation_wire import ChannelClosedError, Hosted, read_frame, to_rows, write_frame
+from agent.collect.isolation_wire import ChannelClosedError, Hosted, chunks, read_frame, write_frame
 from agent.model import Labels
 
 log = structlog.get_logger(__name__)
@@ -39,19 +39,24 @@ def build(hosted: Hosted) -> Collector:
     return collector
 
 
-def answer(collector: Collector, message: tuple[Any, ...]) -> tuple[Any, ...]:
-    """The reply to one request of the parent."""
+def answer(collector: Collector, message: tuple[Any, ...]) -> Iterator[tuple[Any, ...]]:
+    """The frames of the reply to one request of the parent."""
     if message[0] == "seed":
         series: dict[str, list[tuple[Labels, Sequence[int], Sequence[float]]]] = message[1]
         if isinstance(collector, Seedable):
             collector.seed(lambda name: series.get(name, ()))
-        return ("seeded",)
+        yield ("seeded",)
+        return
+    end: tuple[str, ...] = ("ok",)
     try:
-        return ("ok", to_rows(collector.collect()))
+        samples = collector.collect()
     except PartialCollectionError as partial:
-        return ("partial", to_rows(partial.samples), str(partial))
+        samples, end = partial.samples, ("partial", str(partial))
     except Exception as exc:  # the parent reports it like any collector's error
-        return ("error", f"{type(exc).__name__}: {exc}")
+        samples, end = (), ("error", f"{type(exc).__name__}: {exc}")
+    for rows in chunks(samples):
+        yield ("rows", rows)
+    yield end
 
 
 def serve(collector: Collector, requests: int, replies: int) -> None:
@@ -61,7 +66,8 @@ def serve(collector: Collector, requests: int, replies: int) -> None:
             message = read_frame(requests)
         except ChannelClosedError:
             return
-        write_frame(replies, answer(collector, message))
+        for frame in answer(collector, message):
+            write_frame(replies, frame)
 
 
 def _exit_with_parent(parent: int) -> None:
