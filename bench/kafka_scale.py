@@ -54,7 +54,8 @@ CYCLES = 3
 TOPIC_BATCH = 50  # topics per CreateTopics request
 IN_FLIGHT = 100  # concurrent OffsetCommit requests while creating groups
 COMMIT_ATTEMPTS = 10
-ADMIN_TIMEOUT = 120.0  # generous: creating thousands of partitions on 2 cores is slow
+ADMIN_TIMEOUT = 120.0
+FILL_BUDGET_SECONDS = 900.0  # generous: creating thousands of partitions on 2 cores is slow
 
 
 @dataclass
@@ -101,21 +102,43 @@ def fill_partitions(bootstrap: str, admin: AdminClient, have: int, want: int) ->
     """One record in every partition of the new topics, each delivery confirmed, then every end offset checked.
 
     A producer's flush() returning 0 only means nothing is queued any more: a record refused
-    (a partition whose leader the producer did not know yet) leaves the queue too. So every
-    delivery report is read, refused partitions are written again, and at the end list_offsets
-    must show each partition at end offset 1 or more: an empty partition measures less.
+    (a partition without a leader yet: a single broker creating thousands takes minutes) leaves
+    the queue too. So the partitions' leaders are waited for, every delivery report is read,
+    refused partitions are written again, and at the end list_offsets must show each partition
+    at end offset 1 or more: an empty partition measures less.
     """
+    wait_for_leaders(admin, have, want)
+    deadline = time.monotonic() + FILL_BUDGET_SECONDS
     missing = [(topic_name(i), p) for i in range(have, want) for p in range(PARTITIONS_PER_TOPIC)]
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 50, "log_level": 2})
-    for _ in range(COMMIT_ATTEMPTS):
+    while missing and time.monotonic() < deadline:
         missing = produce_confirmed(producer, missing)
-        if not missing:
-            break
-        print(f"{len(missing)} records refused, retrying", file=sys.stderr)
-        time.sleep(1.0)
-    empty = empty_partitions(admin, have, want)
+        if missing:
+            print(f"{len(missing)} records refused, retrying", file=sys.stderr)
+            time.sleep(1.0)
+    empty = empty_partitions(admin, have, want, deadline)
     if missing or empty:
         raise RuntimeError(f"partitions left empty: {len(missing)} refused, {len(empty)} at end offset 0")
+
+
+def wait_for_leaders(admin: AdminClient, have: int, want: int) -> None:
+    """Until every partition of topics `have`..`want`-1 has a leader in the cluster's metadata."""
+    wanted = {topic_name(i) for i in range(have, want)}
+    deadline = time.monotonic() + FILL_BUDGET_SECONDS
+    while True:
+        topics = admin.list_topics(timeout=ADMIN_TIMEOUT).topics
+        leaderless = sum(
+            1
+            for name in wanted
+            for p in (topics[name].partitions.values() if name in topics else [None] * PARTITIONS_PER_TOPIC)
+            if p is None or p.leader < 0
+        )
+        if not leaderless:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{leaderless} partitions still without a leader")
+        print(f"{leaderless} partitions without a leader yet", file=sys.stderr)
+        time.sleep(2.0)
 
 
 def produce_confirmed(producer: Producer, partitions: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
@@ -139,16 +162,18 @@ def produce_confirmed(producer: Producer, partitions: Sequence[tuple[str, int]])
     return [key for key in partitions if key not in delivered]
 
 
-def empty_partitions(admin: AdminClient, have: int, want: int) -> list[TopicPartition]:
-    """Partitions of topics `have`..`want`-1 whose end offset is still 0, as the broker answers."""
-    request = {
-        TopicPartition(topic_name(i), p): OffsetSpec.latest()
-        for i in range(have, want)
-        for p in range(PARTITIONS_PER_TOPIC)
-    }
-    answers = admin.list_offsets(request, request_timeout=ADMIN_TIMEOUT)
-    settle(list(answers.values()), "list_offsets")
-    return [tp for tp, future in answers.items() if future.result().offset < 1]
+def empty_partitions(admin: AdminClient, have: int, want: int, deadline: float) -> list[TopicPartition]:
+    """Partitions of topics `have`..`want`-1 whose end offset is still 0 (or unknown) by the deadline."""
+    unknown = [TopicPartition(topic_name(i), p) for i in range(have, want) for p in range(PARTITIONS_PER_TOPIC)]
+    while True:
+        answers = admin.list_offsets({tp: OffsetSpec.latest() for tp in unknown}, request_timeout=ADMIN_TIMEOUT)
+        wait(list(answers.values()), timeout=ADMIN_TIMEOUT)
+        unknown = [
+            tp for tp, f in answers.items() if not f.done() or f.exception() is not None or f.result().offset < 1
+        ]
+        if not unknown or time.monotonic() > deadline:
+            return unknown
+        time.sleep(1.0)
 
 
 def grow_groups(admin: AdminClient, have: int, want: int, partitions: int) -> None:

@@ -211,6 +211,7 @@ class RuleManager:
         schedule.iterations += 1
         schedule.failures += result.failures
         self._write_metrics(group, schedule, result, ts_ms)
+        self._wake_when_time_changes(group, schedule, ts_ms)
         self._persist(group)
         if result.alerts:
             self._send(result.alerts)
@@ -218,6 +219,12 @@ class RuleManager:
         for key, other in self._groups.items():
             if other is not group and (other.reads is None or other.reads & result.changed_names):
                 self._mark_triggered(key, now)
+
+    def _wake_when_time_changes(self, group: Group, schedule: _Schedule, ts_ms: int) -> None:
+        """Evaluate again when a `for` runs out or a `time() - X > c` rule crosses, not at the next tick."""
+        wake_ms = group.next_change_ms(self.engine, ts_ms)
+        if wake_ms is not None and wake_ms / 1000 < schedule.next_s:
+            schedule.triggered_s = wake_ms / 1000
 
     def _send(self, alerts: Sequence[Alert]) -> None:
         try:
