@@ -12,6 +12,9 @@ print (or a C library writing to stdout) lands in the daemon's log instead of th
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import importlib
 import os
 import sys
@@ -68,6 +71,18 @@ def serve(collector: Collector, requests: int, replies: int) -> None:
             return
         for frame in answer(collector, message):
             write_frame(replies, frame)
+        give_back_memory()
+
+
+def give_back_memory() -> None:
+    """Return what a cycle freed to the system: its peak (100,000 samples, 30,000 futures) is transient.
+
+    Without this the child keeps its peak RSS between cycles; glibc only gives freed heap back
+    when asked. Elsewhere (musl) there is nothing to ask, and nothing is done.
+    """
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _exit_with_parent(parent: int) -> None:
