@@ -43,7 +43,7 @@ from agent.export import Exposition
 from agent.model import Sample
 from agent.runtime.logs import configure_logging
 from agent.store import Store
-from bench.common import cpu_seconds, free_port, rss_mb, wait_http
+from bench.common import cpu_seconds, free_port, process_tree, rss_mb, wait_http
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 import kafka_broker  # scripts/ is not a package
@@ -297,10 +297,6 @@ DAEMON_INTERVAL = 15
 DAEMON_CYCLES = 4
 
 
-def children_of(pid: int) -> list[int]:
-    return [int(c) for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
-
-
 def scraped_value(url: str, line_start: str) -> float | None:
     import httpx
 
@@ -331,21 +327,27 @@ def daemon_resources(bootstrap: str) -> str:
         try:
             wait_http(f"{url}/-/ready", timeout=120)
             metadata = 'tripwired_kafka_requests_total{cluster="bench",request="metadata"}'
-            pids = [daemon.pid, *children_of(daemon.pid)]
-            cpu_before, started = sum(cpu_seconds(p) for p in pids), scraped_value(url, metadata) or 0
-            while (scraped_value(url, metadata) or 0) < started + DAEMON_CYCLES:
+            while (scraped_value(url, metadata) or 0) < 2:  # the first cycle connects and warms up
                 time.sleep(1)
+            cpu_before, started = cpu_seconds(daemon.pid), scraped_value(url, metadata) or 0
+            samples: list[list[float]] = []  # [daemon, child] RSS, twice a second, across the cycles
+            while (scraped_value(url, metadata) or 0) < started + DAEMON_CYCLES:
+                samples.append([rss_mb(p, tree=False) for p in process_tree(daemon.pid)[:2]])
+                time.sleep(0.5)
             cycles = (scraped_value(url, metadata) or 0) - started
-            cpu = (sum(cpu_seconds(p) for p in pids) - cpu_before) / cycles
-            rss = [rss_mb(p) for p in pids]
+            cpu = (cpu_seconds(daemon.pid) - cpu_before) / cycles
             duration = scraped_value(url, 'tripwired_collector_duration_seconds{collector="kafka"')
         finally:
             daemon.terminate()
             daemon.wait(30)
+    daemon_mb, child_mb, total_mb = (
+        sorted(column) for column in zip(*((d, c, d + c) for d, c in samples), strict=True)
+    )
     return (
-        f"Daemon at the largest size (interval {DAEMON_INTERVAL}s, {cycles:.0f} cycles): RSS daemon "
-        f"{rss[0]:.0f} MB + Kafka child {sum(rss[1:]):.0f} MB = {sum(rss):.0f} MB; CPU {cpu:.2f} s per cycle "
-        f"(both processes); last cycle {duration or 0:.2f} s"
+        f"Daemon at the largest size (interval {DAEMON_INTERVAL}s, {cycles:.0f} cycles, /metrics read twice a second): "
+        f"RSS median (max) daemon {statistics.median(daemon_mb):.0f} ({daemon_mb[-1]:.0f}) MB + Kafka child "
+        f"{statistics.median(child_mb):.0f} ({child_mb[-1]:.0f}) MB = {statistics.median(total_mb):.0f} "
+        f"({total_mb[-1]:.0f}) MB; CPU {cpu:.2f} s per cycle (both processes); last cycle {duration or 0:.2f} s"
     )
 
 
