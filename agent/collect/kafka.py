@@ -28,7 +28,7 @@ from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, wait
 from typing import Any, TypeVar
 
 import structlog
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, ClusterMetadata, ConfigResource, OffsetSpec, ResourceType
 
 from agent.clock import Clock
@@ -323,10 +323,14 @@ class KafkaCollector:
             return None
 
     def _gather(self, kind: str, futures: Mapping[K, Future[Any]]) -> dict[K, Any]:
-        """The answers of one request's futures; a part that failed or is late counts the request failed."""
+        """The answers of one request's futures; a part that failed or is late counts the request failed.
+
+        A partition without a leader (a topic being created, a broker down in a larger cluster)
+        is the partition's state, reported as offline; it does not fail the collector.
+        """
         done, _ = wait(futures.values(), timeout=self._timeout + _WAIT_SLACK)
         answers = {key: f.result() for key, f in futures.items() if f in done and f.exception() is None}
-        if len(answers) < len(futures):
+        if any(f not in done or _request_error(f.exception()) for f in futures.values()):
             self._failed(kind)
         return answers
 
@@ -362,6 +366,28 @@ class KafkaCollector:
                 self._sample("tripwired_kafka_request_errors_total", float(self._errors[kind]), request=kind)
             )
         return samples
+
+
+# Answers about one partition's leadership, not about the client or the cluster.
+_PARTITION_STATES = frozenset(
+    {
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+        KafkaError._UNKNOWN_PARTITION,
+        KafkaError._UNKNOWN_TOPIC,
+        KafkaError.REPLICA_NOT_AVAILABLE,
+    }
+)
+
+
+def _request_error(error: BaseException | None) -> bool:
+    """Whether a future's error is the request's (a timeout, a dead connection), not its partition's state."""
+    if error is None:
+        return False
+    if not isinstance(error, KafkaException) or not error.args or not isinstance(error.args[0], KafkaError):
+        return True
+    return error.args[0].code() not in _PARTITION_STATES
 
 
 def _brokers(metadata: ClusterMetadata) -> dict[int, str]:

@@ -247,3 +247,24 @@ def test_a_client_whose_requests_fail_while_the_cluster_answers_is_replaced() ->
     collector.collect()
 
     assert 2 == len(made)
+
+
+class LeaderlessAdmin(FakeAdmin):
+    """Partition 1 of every topic has no leader yet: list_offsets answers NOT_LEADER_FOR_PARTITION for it."""
+
+    def _offset_answer(self, tp: TopicPartition, spec: Any) -> Future[Any]:
+        if tp.partition != 1:
+            return super()._offset_answer(tp, spec)
+        future: Future[Any] = Future()
+        future.set_exception(KafkaException(KafkaError(KafkaError.NOT_LEADER_FOR_PARTITION)))
+        return future
+
+
+def test_a_partition_without_a_leader_does_not_fail_the_collector() -> None:
+    admin = LeaderlessAdmin({"t": 2}, {("t", 0): 10, ("t", 1): 10}, {})
+
+    samples = list(_collector(admin).collect())
+
+    assert (10.0, None) == tuple(
+        _value(samples, "kafka_topic_partition_current_offset", topic="t", partition=p) for p in "01"
+    )
