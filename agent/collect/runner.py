@@ -29,6 +29,9 @@ SELF_METRICS: tuple[MetricMeta, ...] = (
     gauge("tripwired_collector_last_success_timestamp_seconds", "When the collector last succeeded."),
     counter("tripwired_collector_errors_total", "Runs of the collector that raised or timed out."),
     counter("tripwired_collector_skipped_total", "Runs skipped because the previous run had not finished."),
+)
+# Declared once a collector that runs in a child process is added (agent/collect/isolated.py).
+SUPERVISED_METRICS: tuple[MetricMeta, ...] = (
     counter(
         "tripwired_collector_restarts_total",
         "Restarts of the child process an isolated collector runs in (it died or stopped answering).",
@@ -76,6 +79,8 @@ class Runner:
     def add(self, job: Scheduled) -> None:
         self._states.append(CollectorState(job))
         self._store.declare(job.collector.metrics())
+        if isinstance(job.collector, Supervised):
+            self._store.declare(SUPERVISED_METRICS)
 
     @property
     def states(self) -> Sequence[CollectorState]:
