@@ -17,13 +17,14 @@ import structlog
 
 from agent import __version__
 from agent.clock import Clock, SystemClock
+from agent.collect.base import Seedable
 from agent.collect.registry import build_collectors
 from agent.collect.runner import Runner
 from agent.config import ConfigError, load_config
 from agent.config.schema import Config
 from agent.export import Exposition
 from agent.export.statsd import StatsdConfigError, StatsdExporter
-from agent.model import AlertState, Sample, counter, gauge, labels_of
+from agent.model import AlertState, Labels, Sample, counter, gauge, labels_of
 from agent.promql import Engine, max_range_ms
 from agent.ruler.alerting import RestorePolicy
 from agent.ruler.manager import RuleLoadError, RuleManager
@@ -204,8 +205,16 @@ class Daemon:
     def _new_runner(self, config: Config) -> Runner:
         runner = Runner(self.store, self.clock, on_collected=self.ruler.trigger)
         for job in build_collectors(config, self.clock):
+            if isinstance(job.collector, Seedable):
+                # What it remembers (a partition's end offsets, for lag in seconds) comes back from
+                # the history the WAL replayed, instead of starting at the restart.
+                job.collector.seed(self._history)
             runner.add(job)
         return runner
+
+    def _history(self, name: str) -> list[tuple[Labels, Sequence[int], Sequence[float]]]:
+        """Every stored series of `name`: labels and copies of its points (a SeriesHistory)."""
+        return [(series.labels, series.times[:], series.values[:]) for series in self.store.family(name)]
 
     def _notifications(self, config: Config) -> Notifications:
         try:
