@@ -148,9 +148,14 @@ class Runner:
         state.last_duration = self._clock.monotonic() - started
         if not failed:
             self._succeeded(state)
-        if samples is not None:
-            await self._write(state, samples, t_ms)
+        changed = await self._write(state, samples, t_ms) if samples is not None else frozenset()
         self._write_self_metrics(state, t_ms)
+        # The collection is in the write-ahead log before any rule sees it, so a crash after an
+        # alert is sent cannot lose the data the alert came from. (Waiting after the self-metrics
+        # lets the log write both in one go.)
+        await self._store.sync()
+        if self._on_collected is not None and changed:
+            self._on_collected(changed)
 
     def _in_thread(self, state: CollectorState) -> asyncio.Future[Sequence[Sample]]:
         """Run collect() in a daemon thread, so a collector that never returns cannot block exit."""
@@ -189,7 +194,8 @@ class Runner:
         state.last_error = ""
         state.last_success = self._clock.time()
 
-    async def _write(self, state: CollectorState, samples: Sequence[Sample], t_ms: int) -> None:
+    async def _write(self, state: CollectorState, samples: Sequence[Sample], t_ms: int) -> frozenset[str]:
+        """Write a collection to the store; the names of the metrics whose values changed."""
         self._store.declare(state.collector.metrics())
         # A large collection (10,000 Kafka partitions: 100,000 samples, ~0.4 s) is written in steps,
         # so a scrape that arrives meanwhile is served between them instead of after all of it.
@@ -203,11 +209,7 @@ class Runner:
             await asyncio.sleep(0)
         if result.refused:
             log.warning("store_series_cap_reached", collector=state.collector.name, refused=result.refused)
-        # The collection is in the write-ahead log before any rule sees it, so a crash after an
-        # alert is sent cannot lose the data the alert came from.
-        await self._store.sync()
-        if self._on_collected is not None and result.changed_names:
-            self._on_collected(result.changed_names)
+        return result.changed_names
 
     def _failed(self, state: CollectorState, error: str) -> None:
         if state.up or state.runs == 0 or error != state.last_error:
