@@ -1,4 +1,4 @@
-"""Shared test helpers: free ports and a real `tripwired run` subprocess."""
+"""Shared test helpers: free ports, a real `tripwired run` subprocess, and the xdist grouping of shared peers."""
 
 from __future__ import annotations
 
@@ -17,6 +17,46 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the marks into the node ids
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Send the tests that share a peer to one xdist worker, so the peer is started once per run.
+
+    Under `--dist loadgroup` every worker has its own session: a session-scoped broker would
+    start once per worker that happens to run a test needing it, a module-scoped Alertmanager or
+    browser once per worker that gets a slice of its module. Grouping is decided here from the
+    fixtures a test uses, so a new test file that uses `kafka_bootstrap` needs no mark of its own.
+    An explicit `xdist_group` mark wins.
+    """
+    for item in items:
+        group = shared_peer_group(item)
+        if group is not None and item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+def shared_peer_group(item: pytest.Item) -> str | None:
+    """The group of the widest-scoped fixture of this project that the test uses, if any.
+
+    Session fixtures group by name (one per run); module- and class-scoped ones by the test
+    file; package-scoped ones by their package. pytest's and plugins' fixtures (baseid "") are
+    not peers of ours: `tmp_path_factory` is session-scoped and shared by every test.
+    """
+    info = getattr(item, "_fixtureinfo", None)  # pytest keeps the fixture closure here (doctests have none)
+    if info is None:
+        return None
+    groups = {"session": "", "package": "", "module": ""}
+    for definitions in info.name2fixturedefs.values():
+        fixture = definitions[-1]  # the definition closest to the test is the one it gets
+        if fixture.baseid == "" or fixture.scope == "function":
+            continue
+        if fixture.scope == "session":
+            groups["session"] = groups["session"] or f"session-{fixture.argname}"
+        elif fixture.scope == "package":
+            groups["package"] = fixture.baseid
+        else:
+            groups["module"] = item.nodeid.split("::", 1)[0]
+    return groups["session"] or groups["package"] or groups["module"] or None
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -29,6 +69,19 @@ def require_binary(path: str, package: str) -> str:
     if found is None:
         pytest.fail(f"{path} not found: install Debian's {package} package (make test does)")
     return found
+
+
+def wait_until(condition: Callable[[], object], what: str, timeout: float = 30.0) -> None:
+    """Poll `condition` until it returns something true; fail naming `what` after `timeout` seconds.
+
+    Tests wait on what the daemon does, never for a fixed time: on a loaded machine (parallel
+    workers, other jobs) the same step takes several times longer than on an idle one.
+    """
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
 
 
 def wait_for_http(url: str, timeout: float = 30.0) -> None:
@@ -55,8 +108,10 @@ class DaemonProcess:
             config.write_text(config_text)
             args.append(f"--config={config}")
         self._log = self.log_path.open("wb")
+        # Its own working directory: the default state_dir `data` is relative to it, and daemons of
+        # parallel tests must never share (or lock each other out of) one.
         self.proc = subprocess.Popen(
-            args, stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+            args, stdout=self._log, stderr=subprocess.STDOUT, cwd=tmp_path, env={**os.environ, "PYTHONUNBUFFERED": "1"}
         )
 
     def wait_ready(self, timeout: float = 30.0) -> None:
