@@ -33,6 +33,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group(group))
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Fail a grouped test that `--dist loadgroup` scheduled without its group (pytest 9.2, xdist#1386).
+
+    xdist tells its scheduler a test's group by appending `@group` to the test's id; were that
+    lost, grouped tests would be spread over workers: peers started several times, and the
+    Debian package installed and purged by two workers at once. Fail loudly instead.
+    """
+    if not getattr(item.config.option, "loadgroup", False):
+        return
+    if item.get_closest_marker("xdist_group") is not None and "@" not in item.nodeid:
+        pytest.fail(
+            "--dist loadgroup lost this test's xdist_group (pytest-dev/pytest-xdist#1386): "
+            "use a pytest that pyproject.toml allows",
+            pytrace=False,
+        )
+
+
 def shared_peer_group(item: pytest.Item) -> str | None:
     """The group of the widest-scoped fixture of this project that the test uses, if any.
 
