@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from scripts.kafka_broker import free_port  # one port picker for the daemon, peers and brokers
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -75,12 +76,6 @@ def shared_peer_group(item: pytest.Item) -> str | None:
     return groups["session"] or groups["package"] or groups["module"] or None
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def require_binary(path: str, package: str) -> str:
     """The path of a real binary the test talks to; fails (never skips) when it is missing."""
     found = shutil.which(path)
@@ -116,26 +111,49 @@ def wait_for_http(url: str, timeout: float = 30.0) -> None:
 class DaemonProcess:
     """`tripwired run` as a real subprocess on a free port."""
 
+    PORT_ATTEMPTS = 3
+
     def __init__(self, tmp_path: Path, config_text: str | None = None, *extra: str) -> None:
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp_path / f"daemon-{self.port}.log"
-        args = [sys.executable, "-m", "agent", "run", f"--web.listen-address=127.0.0.1:{self.port}", *extra]
+        self._args = [sys.executable, "-m", "agent", "run", *extra]
         if config_text is not None:
             config = tmp_path / f"config-{self.port}.yaml"
             config.write_text(config_text)
-            args.append(f"--config={config}")
+            self._args.append(f"--config={config}")
+        self._cwd = tmp_path
         self._log = self.log_path.open("wb")
+        self._ports_tried = 0
+        self._launch()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _launch(self) -> None:
         # Its own working directory: the default state_dir `data` is relative to it, and daemons of
         # parallel tests must never share (or lock each other out of) one.
+        self._ports_tried += 1
         self.proc = subprocess.Popen(
-            args, stdout=self._log, stderr=subprocess.STDOUT, cwd=tmp_path, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+            [*self._args, f"--web.listen-address=127.0.0.1:{self.port}"],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=self._cwd,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
+
+    def _lost_port_race(self) -> bool:
+        """Whether the daemon exited because another process bound its port first (then it retries)."""
+        log = self.log()
+        return self._ports_tried < self.PORT_ATTEMPTS and '"listen_failed"' in log and "address already in use" in log
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
+            if self.proc.poll() is not None and self._lost_port_race():
+                self.port = free_port()
+                self._launch()
+            elif self.proc.poll() is not None:
                 raise AssertionError(f"daemon exited with {self.proc.returncode}:\n{self.log()}")
             try:
                 if httpx.get(f"{self.url}/-/ready", timeout=1.0).status_code == 200:
