@@ -5,7 +5,9 @@ BIN    := $(VENV)/bin
 
 # Tests run in parallel (pytest-xdist): most of the suite's time is spent waiting on real processes
 # (daemon start-up, broker restarts, a receiver's retries), not computing, so more workers than cores
-# pay. WORKERS_CHOSEN_BY_MEASUREMENT
+# pay. Measured on the project's 2-core machine (bench/RESULTS.md, "Test suite"): serial 409 s,
+# -n 2 (= auto here) 265-298 s, -n 3 246 s, -n 4 143 s, -n 6 162 s. Four is where it stops getting
+# faster: beyond it the workers only queue for the two cores.
 # PYTEST_WORKERS=0 runs serially; `loadgroup` keeps the tests that share one peer on one worker.
 PYTEST_WORKERS ?= 4
 
