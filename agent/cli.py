@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 from agent import __version__
 from agent.config import Config, ConfigError, load_config
+from agent.config.schema import Duration
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -34,20 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tripwired {__version__}")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="run the daemon")
-    run.add_argument("--config", metavar="PATH", help="config file (default: built-in defaults)")
-    run.add_argument(
-        "--web.listen-address",
-        dest="listen_address",
-        metavar="HOST:PORT",
-        help="address for /metrics and the API (default 127.0.0.1:9842)",
-    )
-    run.add_argument("--path.procfs", dest="procfs", metavar="PATH", help="procfs mount point (default /proc)")
-    run.add_argument("--path.sysfs", dest="sysfs", metavar="PATH", help="sysfs mount point (default /sys)")
-    run.add_argument("--path.rootfs", dest="rootfs", metavar="PATH", help="host root mount point (default /)")
-    run.add_argument("--log.level", dest="log_level", default="info", choices=["debug", "info", "warning", "error"])
-    run.add_argument("--log.format", dest="log_format", default="auto", choices=["auto", "json", "console"])
-    run.set_defaults(command=_run)
+    _add_run(commands)
 
     config = commands.add_parser("config", help="work with config files").add_subparsers(
         required=True, metavar="SUBCOMMAND"
@@ -131,6 +119,56 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The `run` command and its Prometheus-style flags."""
+    run = commands.add_parser("run", help="run the daemon")
+    run.add_argument("--config.file", "--config", dest="config", metavar="PATH", help="config file (default: built-in)")
+    run.add_argument(
+        "--web.listen-address",
+        dest="listen_address",
+        metavar="HOST:PORT",
+        help="address for /metrics and the API (default 127.0.0.1:9842)",
+    )
+    run.add_argument(
+        "--web.external-url",
+        dest="external_url",
+        metavar="URL",
+        help="the URL people and proxies reach this agent at (alert links; its origin may post to the API)",
+    )
+    run.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        metavar="PATH",
+        help="exporter-toolkit web config file: tls_server_config, basic_auth_users, http_server_config",
+    )
+    run.add_argument(
+        "--web.enable-lifecycle",
+        dest="enable_lifecycle",
+        action="store_true",
+        help="allow reload and shutdown over HTTP (POST /-/reload, /-/quit)",
+    )
+    run.add_argument("--path.procfs", dest="procfs", metavar="PATH", help="procfs mount point (default /proc)")
+    run.add_argument("--path.sysfs", dest="sysfs", metavar="PATH", help="sysfs mount point (default /sys)")
+    run.add_argument("--path.rootfs", dest="rootfs", metavar="PATH", help="host root mount point (default /)")
+    run.add_argument("--log.level", dest="log_level", default="info", choices=["debug", "info", "warning", "error"])
+    run.add_argument("--log.format", dest="log_format", default="auto", choices=["auto", "json", "console"])
+    run.add_argument(
+        "--rules.alert.for-outage-tolerance",
+        dest="for_outage_tolerance",
+        type=_duration,
+        metavar="DURATION",
+        help="max downtime after which a pending alert's `for` starts over (default 1h; rules.for_outage_tolerance)",
+    )
+    run.add_argument(
+        "--rules.alert.for-grace-period",
+        dest="for_grace_period",
+        type=_duration,
+        metavar="DURATION",
+        help="a restored pending alert fires no sooner than this after a start (default 10m; rules.for_grace_period)",
+    )
+    run.set_defaults(command=_run)
+
+
 def _load(path: str | None) -> Config:
     return Config() if path is None else load_config(path)
 
@@ -141,8 +179,29 @@ def _with_overrides(config: Config, args: argparse.Namespace) -> Config:
         host, procfs=args.procfs or host.procfs, sysfs=args.sysfs or host.sysfs, rootfs=args.rootfs or host.rootfs
     )
     collectors = dataclasses.replace(config.collectors, host=host)
-    web = dataclasses.replace(config.web, listen_address=args.listen_address or config.web.listen_address)
-    return dataclasses.replace(config, collectors=collectors, web=web)
+    web = dataclasses.replace(
+        config.web,
+        listen_address=args.listen_address or config.web.listen_address,
+        external_url=args.external_url or config.web.external_url,
+        config_file=args.web_config_file or config.web.config_file,
+        enable_lifecycle=args.enable_lifecycle or config.web.enable_lifecycle,
+    )
+    rules = dataclasses.replace(
+        config.rules,
+        for_outage_tolerance=args.for_outage_tolerance or config.rules.for_outage_tolerance,
+        for_grace_period=args.for_grace_period or config.rules.for_grace_period,
+    )
+    return dataclasses.replace(config, collectors=collectors, web=web, rules=rules)
+
+
+def _duration(text: str) -> Duration:
+    """An argparse type: a Prometheus duration, or a usage error naming the flag's value."""
+    from agent.config.load import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -156,7 +215,7 @@ def _run(args: argparse.Namespace) -> int:
         try:
             config = _with_overrides(_load(args.config), args)
             parse_listen_address(config.web.listen_address)
-            daemon = Daemon(config, config_path=args.config)
+            daemon = Daemon(config, config_path=args.config, overrides=lambda c: _with_overrides(c, args))
         except (ConfigError, ListenAddressError, StartupError) as exc:
             print(exc, file=sys.stderr)
             return EXIT_USAGE

@@ -17,17 +17,49 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def process_tree(pid: int) -> list[int]:
+    """A process and its live descendants (tripwired's Kafka collector runs in a child process)."""
+    tree = [pid]
+    for member in tree:
+        try:
+            tasks = list(Path(f"/proc/{member}/task").iterdir())
+        except FileNotFoundError:
+            continue
+        for task in tasks:
+            try:
+                tree.extend(int(child) for child in (task / "children").read_text().split())
+            except FileNotFoundError:
+                continue
+    return tree
+
+
+def cpu_seconds(pid: int, *, tree: bool = True) -> float:
+    """User + system CPU time of a process (and by default its live descendants) so far."""
+    return sum(_own_cpu_seconds(member) for member in (process_tree(pid) if tree else [pid]))
+
+
+def _own_cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0  # a child that ended since the tree was read
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+def rss_mb(pid: int, *, tree: bool = True, field: str = "VmRSS") -> float:
+    """Resident memory of a process (and by default its live descendants), or their peaks (VmHWM)."""
+    return sum(_status_mb(member, field) for member in (process_tree(pid) if tree else [pid]))
+
+
+def _status_mb(pid: int, field: str) -> float:
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except FileNotFoundError:
+        return 0.0
+    for line in lines:
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for {pid}")
+    raise RuntimeError(f"no {field} for {pid}")
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -9,14 +9,21 @@ to show what partitions alone cost, and with them. For "the scrape is unaffected
 times what a scrape competes with: Store.write of one cycle (the daemon does it on the event
 loop that serves /metrics) and Exposition.render, idle and while a cycle runs in a thread.
 
+At the largest size it then runs a real `tripwired run` reading the cluster every 15 s (the
+Kafka collector in its child process, host collector off, as kafka_exporter compares) and
+reports the RSS of the daemon and its child, their CPU per cycle and the cycle's duration.
+
 Run: .venv/bin/python -m bench.kafka_scale [--largest 10000]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -25,16 +32,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
 from agent.clock import SystemClock
+from agent.collect.base import read_whatever
 from agent.collect.kafka import KafkaCollector
 from agent.config.schema import IncludeExclude, KafkaConfig
 from agent.export import Exposition
 from agent.model import Sample
 from agent.runtime.logs import configure_logging
 from agent.store import Store
+from bench.common import cpu_seconds, free_port, process_tree, rss_mb, wait_http
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 import kafka_broker  # scripts/ is not a package
@@ -45,7 +54,8 @@ CYCLES = 3
 TOPIC_BATCH = 50  # topics per CreateTopics request
 IN_FLIGHT = 100  # concurrent OffsetCommit requests while creating groups
 COMMIT_ATTEMPTS = 10
-ADMIN_TIMEOUT = 120.0  # generous: creating thousands of partitions on 2 cores is slow
+ADMIN_TIMEOUT = 120.0
+FILL_BUDGET_SECONDS = 900.0  # generous: creating thousands of partitions on 2 cores is slow
 
 
 @dataclass
@@ -88,15 +98,82 @@ def grow_topics(admin: AdminClient, have: int, want: int) -> None:
         settle(list(futures.values()), "create_topics")
 
 
-def fill_partitions(bootstrap: str, have: int, want: int) -> None:
-    """One record in every partition of the new topics: end offsets of 1, a newest-record timestamp."""
+def fill_partitions(bootstrap: str, admin: AdminClient, have: int, want: int) -> None:
+    """One record in every partition of the new topics, each delivery confirmed, then every end offset checked.
+
+    A producer's flush() returning 0 only means nothing is queued any more: a record refused
+    (a partition without a leader yet: a single broker creating thousands takes minutes) leaves
+    the queue too. So the partitions' leaders are waited for, every delivery report is read,
+    refused partitions are written again, and at the end list_offsets must show each partition
+    at end offset 1 or more: an empty partition measures less.
+    """
+    wait_for_leaders(admin, have, want)
+    deadline = time.monotonic() + FILL_BUDGET_SECONDS
+    missing = [(topic_name(i), p) for i in range(have, want) for p in range(PARTITIONS_PER_TOPIC)]
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 50, "log_level": 2})
-    for i in range(have, want):
-        for partition in range(PARTITIONS_PER_TOPIC):
-            producer.produce(topic_name(i), value=b"x", partition=partition)
-            producer.poll(0)
-    if producer.flush(ADMIN_TIMEOUT) != 0:
-        raise RuntimeError("producer: records left unsent")
+    while missing and time.monotonic() < deadline:
+        missing = produce_confirmed(producer, missing)
+        if missing:
+            print(f"{len(missing)} records refused, retrying", file=sys.stderr)
+            time.sleep(1.0)
+    empty = empty_partitions(admin, have, want, deadline)
+    if missing or empty:
+        raise RuntimeError(f"partitions left empty: {len(missing)} refused, {len(empty)} at end offset 0")
+
+
+def wait_for_leaders(admin: AdminClient, have: int, want: int) -> None:
+    """Until every partition of topics `have`..`want`-1 has a leader in the cluster's metadata."""
+    wanted = {topic_name(i) for i in range(have, want)}
+    deadline = time.monotonic() + FILL_BUDGET_SECONDS
+    while True:
+        topics = admin.list_topics(timeout=ADMIN_TIMEOUT).topics
+        leaderless = sum(
+            1
+            for name in wanted
+            for p in (topics[name].partitions.values() if name in topics else [None] * PARTITIONS_PER_TOPIC)
+            if p is None or p.leader < 0
+        )
+        if not leaderless:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{leaderless} partitions still without a leader")
+        print(f"{leaderless} partitions without a leader yet", file=sys.stderr)
+        time.sleep(2.0)
+
+
+def produce_confirmed(producer: Producer, partitions: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Write one record to each partition; those whose delivery report is an error (or missing)."""
+    delivered: set[tuple[str, int]] = set()
+
+    def report(error: Any, message: Any) -> None:
+        if error is None:
+            delivered.add((message.topic(), message.partition()))
+
+    for topic, partition in partitions:
+        try:
+            producer.produce(topic, value=b"x", partition=partition, on_delivery=report)
+        except KafkaException:  # a topic the producer has no metadata for yet: tried again next round
+            continue
+        except BufferError:  # the local queue is full: let deliveries drain it, then try once more
+            producer.flush(ADMIN_TIMEOUT)
+            producer.produce(topic, value=b"x", partition=partition, on_delivery=report)
+        producer.poll(0)
+    producer.flush(ADMIN_TIMEOUT)
+    return [key for key in partitions if key not in delivered]
+
+
+def empty_partitions(admin: AdminClient, have: int, want: int, deadline: float) -> list[TopicPartition]:
+    """Partitions of topics `have`..`want`-1 whose end offset is still 0 (or unknown) by the deadline."""
+    unknown = [TopicPartition(topic_name(i), p) for i in range(have, want) for p in range(PARTITIONS_PER_TOPIC)]
+    while True:
+        answers = admin.list_offsets({tp: OffsetSpec.latest() for tp in unknown}, request_timeout=ADMIN_TIMEOUT)
+        wait(list(answers.values()), timeout=ADMIN_TIMEOUT)
+        unknown = [
+            tp for tp, f in answers.items() if not f.done() or f.exception() is not None or f.result().offset < 1
+        ]
+        if not unknown or time.monotonic() > deadline:
+            return unknown
+        time.sleep(1.0)
 
 
 def grow_groups(admin: AdminClient, have: int, want: int, partitions: int) -> None:
@@ -150,11 +227,11 @@ def collector(bootstrap: str, with_groups: bool) -> KafkaCollector:
 
 def timed_cycles(kafka: KafkaCollector) -> tuple[float, float, Sequence[Sample]]:
     """Median wall and CPU seconds of CYCLES collections after a warm-up one, and the last samples."""
-    samples = kafka.collect()  # connects, and seeds the offset history lag_seconds interpolates from
+    samples = read_whatever(kafka)  # connects, and seeds the offset history lag_seconds interpolates from
     walls, cpus = [], []
     for _ in range(CYCLES):
         wall, cpu = time.perf_counter(), time.process_time()
-        samples = kafka.collect()
+        samples = read_whatever(kafka)
         walls.append(time.perf_counter() - wall)
         cpus.append(time.process_time() - cpu)
     return statistics.median(walls), statistics.median(cpus), samples
@@ -177,7 +254,7 @@ def timed(call: Callable[[], object]) -> float:
 
 def renders_during(kafka: KafkaCollector, exposition: Exposition) -> list[float]:
     """Render times of /metrics while one collection runs in a thread, as in the daemon."""
-    cycle = threading.Thread(target=kafka.collect)
+    cycle = threading.Thread(target=read_whatever, args=(kafka,))
     cycle.start()
     times = []
     while cycle.is_alive():
@@ -197,7 +274,7 @@ def measure(bootstrap: str, partitions: int, groups: int) -> Row:
     write_s = timed(lambda: store.write("collector:kafka:bench", samples, t_ms))
     exposition = Exposition(store)
     exposition.render()  # the first render formats every line; later ones reuse unchanged lines
-    store.write("collector:kafka:bench", kafka.collect(), t_ms + 1000)
+    store.write("collector:kafka:bench", read_whatever(kafka), t_ms + 1000)
     render_idle_s = statistics.median(timed(exposition.render) for _ in range(5))
     return Row(
         partitions, groups, cycle_s, cpu_s, len(samples), errors,
@@ -213,6 +290,64 @@ def print_row(row: Row) -> None:
         f"| {row.partitions_seen:,} / {row.groups_seen:,} | {row.errors} | {row.write_s * 1000:.0f} ms "
         f"| {row.render_idle_s * 1000:.0f} ms | {busy} |",
         flush=True,
+    )
+
+
+DAEMON_INTERVAL = 15
+DAEMON_CYCLES = 4
+
+
+def scraped_value(url: str, line_start: str) -> float | None:
+    import httpx
+
+    for line in httpx.get(f"{url}/metrics", timeout=30).text.splitlines():
+        if line.startswith(line_start):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def daemon_resources(bootstrap: str) -> str:
+    """RSS (daemon + Kafka child), CPU per cycle and cycle time of a real daemon reading the cluster."""
+    with tempfile.TemporaryDirectory() as work:
+        kafka = {
+            "name": "bench",
+            "bootstrap_servers": bootstrap,
+            "interval": f"{DAEMON_INTERVAL}s",
+            "topics": {"include": ["bench-.*"]},
+            "groups": {"include": ["bench-group-.*"]},
+        }
+        config = Path(work) / "config.yaml"
+        config.write_text(
+            f"state_dir: {work}/state\ncollectors:\n  host: {{enabled: false}}\n  kafka: [{json.dumps(kafka)}]\n"
+        )
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        args = [sys.executable, "-m", "agent", "run", f"--config={config}", f"--web.listen-address=127.0.0.1:{port}"]
+        daemon = subprocess.Popen(args, stderr=subprocess.DEVNULL)
+        try:
+            wait_http(f"{url}/-/ready", timeout=120)
+            metadata = 'tripwired_kafka_requests_total{cluster="bench",request="metadata"}'
+            while (scraped_value(url, metadata) or 0) < 2:  # the first cycle connects and warms up
+                time.sleep(1)
+            cpu_before, started = cpu_seconds(daemon.pid), scraped_value(url, metadata) or 0
+            samples: list[list[float]] = []  # [daemon, child] RSS, twice a second, across the cycles
+            while (scraped_value(url, metadata) or 0) < started + DAEMON_CYCLES:
+                samples.append([rss_mb(p, tree=False) for p in process_tree(daemon.pid)[:2]])
+                time.sleep(0.5)
+            cycles = (scraped_value(url, metadata) or 0) - started
+            cpu = (cpu_seconds(daemon.pid) - cpu_before) / cycles
+            duration = scraped_value(url, 'tripwired_collector_duration_seconds{collector="kafka"')
+        finally:
+            daemon.terminate()
+            daemon.wait(30)
+    daemon_mb, child_mb, total_mb = (
+        sorted(column) for column in zip(*((d, c, d + c) for d, c in samples), strict=True)
+    )
+    return (
+        f"Daemon at the largest size (interval {DAEMON_INTERVAL}s, {cycles:.0f} cycles, /metrics read twice a second): "
+        f"RSS median (max) daemon {statistics.median(daemon_mb):.0f} ({daemon_mb[-1]:.0f}) MB + Kafka child "
+        f"{statistics.median(child_mb):.0f} ({child_mb[-1]:.0f}) MB = {statistics.median(total_mb):.0f} "
+        f"({total_mb[-1]:.0f}) MB; CPU {cpu:.2f} s per cycle (both processes); last cycle {duration or 0:.2f} s"
     )
 
 
@@ -238,13 +373,15 @@ def main() -> None:
         for partitions, group_count in sizes:
             started = time.perf_counter()
             grow_topics(admin, topics, partitions // PARTITIONS_PER_TOPIC)
-            fill_partitions(broker.bootstrap_servers, topics, partitions // PARTITIONS_PER_TOPIC)
+            fill_partitions(broker.bootstrap_servers, admin, topics, partitions // PARTITIONS_PER_TOPIC)
             grow_groups(admin, groups, group_count, partitions)
             topics, groups = partitions // PARTITIONS_PER_TOPIC, group_count
             setup.append(f"{partitions:,} partitions / {group_count:,} groups: {time.perf_counter() - started:.0f} s")
             for selected in (0, group_count):
                 print_row(measure(broker.bootstrap_servers, partitions, selected))
+        resources = daemon_resources(broker.bootstrap_servers)
     print("\nSet-up time (growing to each size): " + "; ".join(setup))
+    print(resources)
 
 
 if __name__ == "__main__":

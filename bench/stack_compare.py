@@ -537,10 +537,8 @@ class Usage:
 
 
 def peak_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    """Peak RSS of a process and its children (tripwired's Kafka collector runs in one), each its own peak."""
+    return rss_mb(pid, field="VmHWM")
 
 
 def resources_run(

@@ -35,8 +35,11 @@ def size_mb(directory: Path) -> float:
 def samples(series: int, step: int) -> list[Sample]:
     # Offsets of 10,000 partitions x 10 groups: half move, half are stuck (what the rule looks for).
     return [
-        Sample("kafka_consumergroup_current_offset", labels_of(topic=f"t{i // 100}", partition=str(i % 100)),
-               float(step * (i % 2)))
+        Sample(
+            "kafka_consumergroup_current_offset",
+            labels_of(topic=f"t{i // 100}", partition=str(i % 100)),
+            float(step * (i % 2)),
+        )
         for i in range(series)
     ]
 
@@ -55,9 +58,8 @@ async def write(directory: Path, series: int, minutes: int, interval: int) -> tu
         now_ms = t0 + step * interval * 1000
         store.write("collector:kafka", samples(series, step), now_ms)
         await store.sync()
-        if wal.checkpoint_due(store.retention_ms) or step % 6 == 5:  # as often as housekeeping would look
-            if wal.checkpoint_due(store.retention_ms):
-                await wal.checkpoint(store, now_ms)
+        if wal.checkpoint_due(store.retention_ms):  # housekeeping looks every 5 s, a step is 10 s
+            await wal.checkpoint(store, now_ms)
         largest = max(largest, size_mb(directory))
     elapsed = time.perf_counter() - started
     assert wal._thread is not None
@@ -98,18 +100,26 @@ def main() -> None:
     directory = Path(tempfile.mkdtemp(prefix="tripwired-wal-bench-"))
     try:
         largest, per_write = asyncio.run(write(directory, args.series, args.minutes, args.interval))
-        print(f"{args.series} series, {args.minutes} min at {args.interval} s: "
-              f"{per_write * 1000:.0f} ms per collection written (store + WAL)")
-        print(f"disk: largest {largest:.1f} MB while running, {size_mb(directory):.1f} MB after the run "
-              f"({sorted(p.name for p in directory.iterdir())})")
+        print(
+            f"{args.series} series, {args.minutes} min at {args.interval} s: "
+            f"{per_write * 1000:.0f} ms per collection written (store + WAL)"
+        )
+        print(
+            f"disk: largest {largest:.1f} MB while running, {size_mb(directory):.1f} MB after the run "
+            f"({sorted(p.name for p in directory.iterdir())})"
+        )
         replayed, evaluated, points = arm(directory, args.series, args.minutes, args.interval)
-        print(f"after kill -9: replay {replayed:.2f} s ({points} points) + first evaluation {evaluated:.2f} s "
-              f"= rules armed in {replayed + evaluated:.2f} s")
+        print(
+            f"after kill -9: replay {replayed:.2f} s ({points} points) + first evaluation {evaluated:.2f} s "
+            f"= rules armed in {replayed + evaluated:.2f} s"
+        )
         asyncio.run(close_gracefully(directory, args.series, args.minutes))
         print(f"after a graceful stop: {size_mb(directory):.1f} MB ({sorted(p.name for p in directory.iterdir())})")
         replayed, evaluated, points = arm(directory, args.series, args.minutes, args.interval)
-        print(f"after a graceful stop: replay {replayed:.2f} s + first evaluation {evaluated:.2f} s "
-              f"= rules armed in {replayed + evaluated:.2f} s")
+        print(
+            f"after a graceful stop: replay {replayed:.2f} s + first evaluation {evaluated:.2f} s "
+            f"= rules armed in {replayed + evaluated:.2f} s"
+        )
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     os.sync()

@@ -35,7 +35,7 @@ def test_every_command_in_the_command_table_parses() -> None:
         parser.parse_args(args)  # SystemExit (a failure) if the README names a command that does not exist
 
 
-@pytest.mark.parametrize("section", ["## Notifications", "## Securing the web endpoints"])
+@pytest.mark.parametrize("section", ["## Notifications", "## Security"])
 def test_config_snippets_are_valid(section: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PAGERDUTY_ROUTING_KEY", "from-the-environment")
     for secret in ("slack-webhook-url", "webhook-secret"):  # the *_file secrets it names, read at load time

@@ -8,11 +8,16 @@ only known after reading its source (the textfile collector) can declare them th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from agent.model import MetricMeta, Sample
+from agent.model import Labels, MetricMeta, Sample
+
+# Every series of one metric name, as the store remembers it: its labels, timestamps in
+# milliseconds and values, oldest first. What a collector with a memory (the Kafka collector's
+# offset history) is seeded from after a restart, so it does not start from nothing.
+SeriesHistory = Callable[[str], Iterable[tuple[Labels, Sequence[int], Sequence[float]]]]
 
 
 class Collector(Protocol):
@@ -37,6 +42,41 @@ class Collector(Protocol):
         ...
 
 
+class PartialCollectionError(Exception):
+    """A run that read part of its source: its samples are written, the collector is reported down.
+
+    A Kafka cycle whose group descriptions timed out still has the partitions' offsets; they
+    are worth keeping, but `tripwired_collector_up` must say 0 so a rule can page on it.
+    """
+
+    def __init__(self, samples: Sequence[Sample], error: str) -> None:
+        super().__init__(error)
+        self.samples = samples
+
+
+@runtime_checkable
+class Seedable(Protocol):
+    """A collector that remembers the past and can be given it back after a restart."""
+
+    def seed(self, history: SeriesHistory) -> None:
+        """Fill the collector's memory from the stored history; called once, before the first run."""
+        ...
+
+
+@runtime_checkable
+class Supervised(Protocol):
+    """A collector that runs in a child process and is restarted when the child dies."""
+
+    @property
+    def restarts_total(self) -> int:
+        """How many times the child process was restarted."""
+        ...
+
+    def close(self) -> None:
+        """Stop the child process (the collector is being replaced or the daemon stops)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Scheduled:
     """A collector with the interval and timeout it runs at."""
@@ -44,3 +84,11 @@ class Scheduled:
     collector: Collector
     interval: float
     timeout: float
+
+
+def read_whatever(collector: Collector) -> Sequence[Sample]:
+    """What one run read, whether it read everything or only part (benchmarks, tests, one-shot tools)."""
+    try:
+        return collector.collect()
+    except PartialCollectionError as partial:
+        return partial.samples

@@ -7,15 +7,21 @@ offsets, then the partitions' end, oldest and max-timestamp offsets, then topic 
 Committed offsets come before end offsets so that lag can be overstated a little but is
 never negative (DataDog's kafka_consumer check does the same).
 
-Every AdminClient call carries a timeout. A cluster that cannot be reached is not an
-error of the collector: it reports `kafka_up 0`, logs the change once, and tries again
-next cycle with the same client (librdkafka reconnects by itself; a new client per
-failure would leak its threads and sockets until garbage collection).
+Every AdminClient call carries a timeout. A cycle in which any request failed still
+returns what it read, raised as `PartialCollectionError` so `tripwired_collector_up` says 0;
+each failing request kind is counted (`tripwired_kafka_request_errors_total`). A cluster
+that cannot be reached reports `kafka_up 0`, logs the change once, and is tried again next
+cycle with the same client: librdkafka reconnects by itself. But a cluster that answers
+the metadata request while another request fails gets a fresh client next cycle: after a
+broker restart a long-lived client's describe_consumer_groups can time out forever while a
+new one works at once. The collector runs in a child process (agent.collect.isolated), so
+that a librdkafka abort while this happens cannot take the daemon down.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import typing
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -27,8 +33,9 @@ from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaExcep
 from confluent_kafka.admin import AdminClient, ClusterMetadata, ConfigResource, OffsetSpec, ResourceType
 
 from agent.clock import Clock
+from agent.collect.base import PartialCollectionError, SeriesHistory
 from agent.collect.kafka_lag import DEFAULT_HISTORY_POINTS, OffsetHistory
-from agent.collect.kafka_metrics import KAFKA_METRICS
+from agent.collect.kafka_metrics import KAFKA_METRICS, SEEDED_FROM
 from agent.collect.kafka_snapshot import (
     GroupInfo,
     NameFilter,
@@ -89,6 +96,7 @@ class KafkaCollector:
         self._history = OffsetHistory(history_points)
         self._requests: Counter[str] = Counter()
         self._errors: Counter[str] = Counter()
+        self._failed_now: set[str] = set()  # request kinds that failed in this cycle
         self._reachable: bool | None = None
         # librdkafka's own reasons (TLS handshake, SASL authentication) for this cycle, via error_cb.
         self._client_errors: list[str] = []
@@ -105,8 +113,12 @@ class KafkaCollector:
         return KAFKA_METRICS
 
     def collect(self) -> Sequence[Sample]:
-        """One cycle: everything readable now, kafka_up, and the collector's own counters."""
+        """One cycle: everything readable now, kafka_up, and the collector's own counters.
+
+        Raises `PartialCollectionError` (with those samples) when any request failed.
+        """
         started = self._clock.monotonic()
+        self._failed_now.clear()
         samples: list[Sample] = []
         self._serve_client_errors()
         self._client_errors.clear()
@@ -118,9 +130,35 @@ class KafkaCollector:
             self._note_reachable(True)
             lag_seconds = self._lag_seconds_at(observed_at)
             samples = snapshot_samples(self._config.name, snapshot, lag_seconds)
+            if self._failed_now:
+                self._replace_client()
         samples.append(self._sample("kafka_up", float(bool(self._reachable))))
         samples.extend(self._self_samples(self._clock.monotonic() - started))
+        if self._failed_now:
+            raise PartialCollectionError(samples, "requests failed: " + ", ".join(sorted(self._failed_now)))
         return samples
+
+    def seed(self, history: SeriesHistory) -> None:
+        """Fill the end offset history from this cluster's stored `kafka_topic_partition_current_offset`.
+
+        After a restart, lag in seconds is then interpolated from what was seen before it, not
+        counted from the restart.
+        """
+        for name in SEEDED_FROM:
+            for labels, times_ms, values in history(name):
+                key = self._partition_key(dict(labels))
+                if key is None:
+                    continue
+                for t_ms, value in zip(times_ms, values, strict=True):
+                    if not math.isnan(value):  # a staleness marker
+                        self._history.record(key, t_ms / 1000, int(value))
+
+    def _partition_key(self, labels: dict[str, str]) -> TopicPartitionKey | None:
+        """The partition a stored series of this cluster is about; None for another cluster's."""
+        if labels.get("cluster") != self._config.name or not labels.get("partition", "").isdigit():
+            return None
+        topic = labels.get("topic", "")
+        return (topic, int(labels["partition"])) if self._topics(topic) else None
 
     def client_config(self) -> ClientConfig:
         """The librdkafka settings of the AdminClient: ours, then the configured ones on top."""
@@ -148,6 +186,11 @@ class KafkaCollector:
         self._serve_client_errors()
         reason = str(exc.args[0]) if exc.args else repr(exc)
         return f"{reason}: {self._client_errors[0]}" if self._client_errors else reason
+
+    def _replace_client(self) -> None:
+        """Drop the client: the cluster answered but this client's requests did not (see the module doc)."""
+        log.info("kafka_client_replaced", cluster=self._config.name, failed_requests=sorted(self._failed_now))
+        self._admin = None
 
     def _read(self, admin: AdminClient) -> tuple[Snapshot, float]:
         """Read the cluster; only the metadata request failing makes the whole cycle fail."""
@@ -236,11 +279,11 @@ class KafkaCollector:
         for future in done:
             group_id = in_flight.pop(future)
             if future.exception() is not None:
-                self._errors["group_offsets"] += 1
+                self._failed("group_offsets")
                 continue
             committed[group_id] = _committed_of(future.result().topic_partitions or [], topics)
-        if not done or return_when == ALL_COMPLETED:
-            self._errors["group_offsets"] += len(in_flight)
+        if in_flight and (not done or return_when == ALL_COMPLETED):
+            self._failed("group_offsets", len(in_flight))
             in_flight.clear()
 
     def _read_offsets(self, admin: AdminClient, snapshot: Snapshot) -> None:
@@ -287,7 +330,7 @@ class KafkaCollector:
         try:
             return call()
         except KafkaException:
-            self._errors[kind] += 1
+            self._failed(kind)
             raise
 
     def _issue(self, kind: str, call: Callable[[], T]) -> T | None:
@@ -298,16 +341,25 @@ class KafkaCollector:
             return None
 
     def _gather(self, kind: str, futures: Mapping[K, Future[Any]]) -> dict[K, Any]:
-        """The answers of one request's futures; a part that failed or is late counts the request failed."""
+        """The answers of one request's futures; a part that failed or is late counts the request failed.
+
+        A partition without a leader (a topic being created, a broker down in a larger cluster)
+        is the partition's state, reported as offline; it does not fail the collector.
+        """
         done, _ = wait(futures.values(), timeout=self._timeout + _WAIT_SLACK)
         answers = {key: f.result() for key, f in futures.items() if f in done and f.exception() is None}
-        if len(answers) < len(futures):
-            self._errors[kind] += 1
+        if any(f not in done or _request_error(f.exception()) for f in futures.values()):
+            self._failed(kind)
         return answers
 
-    def _lag_seconds_at(self, now: float) -> Callable[[TopicPartitionKey, int], float]:
-        def lag_seconds(partition: TopicPartitionKey, committed: int) -> float:
-            return self._history.lag_seconds(partition, committed, now)
+    def _failed(self, kind: str, count: int = 1) -> None:
+        self._errors[kind] += count
+        self._failed_now.add(kind)
+
+    def _lag_seconds_at(self, now: float) -> Callable[[TopicPartitionKey, int], tuple[float, bool]]:
+        def lag_seconds(partition: TopicPartitionKey, committed: int) -> tuple[float, bool]:
+            history = self._history
+            return history.lag_seconds(partition, committed, now), history.is_lower_bound(partition, committed)
 
         return lag_seconds
 
@@ -343,6 +395,28 @@ def client_config(config: KafkaConfig, role: str = "") -> ClientConfig:
     }
     settings.update({key: str(value) for key, value in config.config.items()})
     return settings
+
+
+# Answers about one partition's leadership, not about the client or the cluster.
+_PARTITION_STATES = frozenset(
+    {
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+        KafkaError._UNKNOWN_PARTITION,
+        KafkaError._UNKNOWN_TOPIC,
+        KafkaError.REPLICA_NOT_AVAILABLE,
+    }
+)
+
+
+def _request_error(error: BaseException | None) -> bool:
+    """Whether a future's error is the request's (a timeout, a dead connection), not its partition's state."""
+    if error is None:
+        return False
+    if not isinstance(error, KafkaException) or not error.args or not isinstance(error.args[0], KafkaError):
+        return True
+    return error.args[0].code() not in _PARTITION_STATES
 
 
 def _brokers(metadata: ClusterMetadata) -> dict[int, str]:

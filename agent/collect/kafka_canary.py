@@ -28,36 +28,12 @@ from confluent_kafka.admin import AdminClient, ClusterMetadata, NewTopic
 
 from agent.clock import Clock
 from agent.collect.kafka import ClientConfig, client_config
+from agent.collect.kafka_metrics import CANARY_METRICS
 from agent.config.schema import CanaryConfig, KafkaConfig
-from agent.model import Histogram, MetricMeta, Sample, counter, exponential_buckets, gauge, histogram, labels_of
+from agent.model import Histogram, MetricMeta, Sample, exponential_buckets, labels_of
 
 log = structlog.get_logger(__name__)
 
-CANARY_METRICS: tuple[MetricMeta, ...] = (
-    gauge("kafka_canary_up", "1 if every partition of the canary topic took a message and gave it back in time."),
-    gauge("kafka_canary_partitions", "Partitions of the canary topic the last round probed."),
-    counter(
-        "kafka_canary_messages_produced_total",
-        "Canary messages produced, counted when the broker answers (acknowledgement or failure) or the round ends.",
-    ),
-    counter(
-        "kafka_canary_messages_produced_failed_total",
-        "Canary messages the broker refused or did not acknowledge within the canary's timeout.",
-    ),
-    counter(
-        "kafka_canary_messages_received_total",
-        "Canary messages read back within the canary's timeout.",
-    ),
-    counter(
-        "kafka_canary_messages_lost_total",
-        "Canary messages acknowledged by the broker but not read back within the canary's timeout.",
-    ),
-    histogram("kafka_canary_produce_latency_seconds", "Time until the broker acknowledged a canary message."),
-    histogram(
-        "kafka_canary_roundtrip_latency_seconds",
-        "Time between producing a canary message and reading it back.",
-    ),
-)
 
 _FIRST_BUCKET = 0.005  # KMinion's: 5 ms, doubling up to the round's timeout
 _DEFAULT_REPLICATION = 3

@@ -33,6 +33,15 @@ def lag_seconds(history: Sequence[Point], committed: int, now: float) -> float:
     return max(0.0, now - _time_offset_reached(history[after - 1], history[after], committed + 1))
 
 
+def is_lower_bound(history: Sequence[Point], committed: int) -> bool:
+    """Whether `lag_seconds` is only a lower bound: the unread message is older than the history.
+
+    So it is after a restart with no history to seed from, or when the bounded history has
+    dropped the point that bracketed the message.
+    """
+    return not history or history[0][1] > committed
+
+
 def _offset(point: Point) -> int:
     return point[1]
 
@@ -71,6 +80,10 @@ class OffsetHistory:
     def lag_seconds(self, partition: Hashable, committed: int, now: float) -> float:
         """`lag_seconds` of one partition's history."""
         return lag_seconds(self._points.get(partition, ()), committed, now)
+
+    def is_lower_bound(self, partition: Hashable, committed: int) -> bool:
+        """`is_lower_bound` of one partition's history."""
+        return is_lower_bound(self._points.get(partition, ()), committed)
 
     def retain(self, partitions: Iterable[Hashable]) -> None:
         """Forget partitions that no longer exist, so deleted topics do not pile up."""

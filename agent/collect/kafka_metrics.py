@@ -7,7 +7,7 @@ the same style. Every sample also carries a `cluster` label (the configured name
 
 from __future__ import annotations
 
-from agent.model import MetricMeta, counter, gauge
+from agent.model import MetricMeta, counter, gauge, histogram
 
 KAFKA_METRICS: tuple[MetricMeta, ...] = (
     gauge("kafka_up", "1 if the last collection reached the Kafka cluster, 0 if not."),
@@ -39,12 +39,20 @@ KAFKA_METRICS: tuple[MetricMeta, ...] = (
         "Seconds since the oldest message a ConsumerGroup has not read arrived at Topic/Partition "
         "(interpolated from the end offset history); 0 without lag",
     ),
+    gauge(
+        "kafka_consumergroup_lag_seconds_lower_bound",
+        "1 if kafka_consumergroup_lag_seconds is only a lower bound: the oldest unread message is older than "
+        "the end offset history the collector has (just after a restart, or beyond its bounded history)",
+    ),
     gauge("kafka_consumergroup_members", "Amount of members in a consumer group"),
     gauge("kafka_consumergroup_state", "1 for the state a ConsumerGroup is in, 0 for the others"),
     gauge("tripwired_kafka_collection_duration_seconds", "How long the last collection of the Kafka cluster took."),
     counter("tripwired_kafka_requests_total", "AdminClient requests made to the Kafka cluster, by request."),
     counter("tripwired_kafka_request_errors_total", "AdminClient requests that failed or timed out, by request."),
 )
+
+# The stored series the Kafka collector's offset history is seeded from after a restart.
+SEEDED_FROM: tuple[str, ...] = ("kafka_topic_partition_current_offset",)
 
 # Kafka's own names for consumer group states (what `kafka-consumer-groups.sh` prints).
 GROUP_STATES: tuple[str, ...] = (
@@ -54,4 +62,32 @@ GROUP_STATES: tuple[str, ...] = (
     "Stable",
     "Dead",
     "Empty",
+)
+
+# The canary's families (agent/collect/kafka_canary.py), after KMinion's end-to-end metrics; here, so the
+# daemon can declare them without loading confluent-kafka.
+CANARY_METRICS: tuple[MetricMeta, ...] = (
+    gauge("kafka_canary_up", "1 if every partition of the canary topic took a message and gave it back in time."),
+    gauge("kafka_canary_partitions", "Partitions of the canary topic the last round probed."),
+    counter(
+        "kafka_canary_messages_produced_total",
+        "Canary messages produced, counted when the broker answers (acknowledgement or failure) or the round ends.",
+    ),
+    counter(
+        "kafka_canary_messages_produced_failed_total",
+        "Canary messages the broker refused or did not acknowledge within the canary's timeout.",
+    ),
+    counter(
+        "kafka_canary_messages_received_total",
+        "Canary messages read back within the canary's timeout.",
+    ),
+    counter(
+        "kafka_canary_messages_lost_total",
+        "Canary messages acknowledged by the broker but not read back within the canary's timeout.",
+    ),
+    histogram("kafka_canary_produce_latency_seconds", "Time until the broker acknowledged a canary message."),
+    histogram(
+        "kafka_canary_roundtrip_latency_seconds",
+        "Time between producing a canary message and reading it back.",
+    ),
 )

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from agent.clock import Clock
 from agent.collect.base import Collector, Scheduled
-from agent.config.schema import Config, Duration
+from agent.config.schema import Config, Duration, KafkaConfig
 
 
 def build_collectors(config: Config, clock: Clock) -> list[Scheduled]:
@@ -30,19 +30,12 @@ def build_collectors(config: Config, clock: Clock) -> list[Scheduled]:
         textfile = collectors.textfile
         jobs.append(_scheduled(config, TextfileCollector(textfile), textfile.interval, textfile.timeout))
     for kafka in collectors.kafka:
-        from agent.collect.kafka import KafkaCollector
-
         every, limit = _timing(config, kafka.interval, kafka.timeout)
-        # A cycle makes a few requests one after another; each gets a share of the run's timeout, so
-        # a broker that is down is reported (kafka_up 0) by the run itself, not cut off by the runner.
-        collector = KafkaCollector(kafka, clock, request_timeout=max(0.2, limit / 4))
-        jobs.append(Scheduled(collector, every, limit))
+        jobs.append(Scheduled(_isolated_kafka(kafka, clock, limit), every, limit))
         if kafka.canary.enabled:
-            from agent.collect.kafka_canary import KafkaCanaryCollector
-
             # The probe keeps to its own deadline (canary.timeout < canary.interval); the interval is the backstop.
             canary_every = float(kafka.canary.interval)
-            jobs.append(Scheduled(KafkaCanaryCollector(kafka, clock), canary_every, canary_every))
+            jobs.append(Scheduled(_isolated_canary(kafka, clock, canary_every), canary_every, canary_every))
     for warehouse in collectors.warehouse:
         from agent.collect.warehouse import WarehouseDiskCollector, WarehouseScanCollector, scan_runner_timeout
 
@@ -59,6 +52,45 @@ def build_collectors(config: Config, clock: Clock) -> list[Scheduled]:
             )
         )
     return jobs
+
+
+def _isolated_kafka(kafka: KafkaConfig, clock: Clock, limit: float) -> Collector:
+    """The Kafka collector of one cluster in a child process of its own: librdkafka may abort or hang.
+
+    The daemon itself then never imports confluent-kafka.
+    """
+    from agent.collect.isolated import IsolatedCollector, answer_timeout
+    from agent.collect.isolation_wire import Hosted
+    from agent.collect.kafka_metrics import KAFKA_METRICS, SEEDED_FROM
+
+    # A cycle makes a few requests one after another; each gets a share of the run's timeout, so
+    # a broker that is down is reported (kafka_up 0) by the run itself, not cut off by the runner.
+    hosted = Hosted(
+        "agent.collect.kafka:KafkaCollector",
+        "kafka",
+        kafka.name,
+        KAFKA_METRICS,
+        args=(kafka, clock),
+        kwargs={"request_timeout": max(0.2, limit / 4)},
+        seeded_from=SEEDED_FROM,
+    )
+    return IsolatedCollector(hosted, clock, answer_timeout=answer_timeout(limit))
+
+
+def _isolated_canary(kafka: KafkaConfig, clock: Clock, limit: float) -> Collector:
+    """The Kafka canary of one cluster in a child process of its own, for the same reason."""
+    from agent.collect.isolated import IsolatedCollector, answer_timeout
+    from agent.collect.isolation_wire import Hosted
+    from agent.collect.kafka_metrics import CANARY_METRICS
+
+    hosted = Hosted(
+        "agent.collect.kafka_canary:KafkaCanaryCollector",
+        "kafka_canary",
+        kafka.name,
+        CANARY_METRICS,
+        args=(kafka, clock),
+    )
+    return IsolatedCollector(hosted, clock, answer_timeout=answer_timeout(limit))
 
 
 def _scheduled(config: Config, collector: Collector, interval: Duration | None, timeout: Duration | None) -> Scheduled:

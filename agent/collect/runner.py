@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from agent.clock import Clock
-from agent.collect.base import Collector, Scheduled
+from agent.collect.base import Collector, PartialCollectionError, Scheduled, Supervised
 from agent.model import MetricMeta, Sample, counter, gauge, labels_of
 from agent.store import Appender, WriteResult
 
@@ -29,6 +29,13 @@ SELF_METRICS: tuple[MetricMeta, ...] = (
     gauge("tripwired_collector_last_success_timestamp_seconds", "When the collector last succeeded."),
     counter("tripwired_collector_errors_total", "Runs of the collector that raised or timed out."),
     counter("tripwired_collector_skipped_total", "Runs skipped because the previous run had not finished."),
+)
+# Declared once a collector that runs in a child process is added (agent/collect/isolated.py).
+SUPERVISED_METRICS: tuple[MetricMeta, ...] = (
+    counter(
+        "tripwired_collector_restarts_total",
+        "Restarts of the child process an isolated collector runs in (it died or stopped answering).",
+    ),
 )
 
 OnCollected = Callable[[frozenset[str]], None]
@@ -72,6 +79,8 @@ class Runner:
     def add(self, job: Scheduled) -> None:
         self._states.append(CollectorState(job))
         self._store.declare(job.collector.metrics())
+        if isinstance(job.collector, Supervised):
+            self._store.declare(SUPERVISED_METRICS)
 
     @property
     def states(self) -> Sequence[CollectorState]:
@@ -94,6 +103,13 @@ class Runner:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.to_thread(self._close_children)
+
+    def _close_children(self) -> None:
+        """Stop the child processes of isolated collectors: a reload replaces them, a stop ends them."""
+        for state in self._states:
+            if isinstance(state.collector, Supervised):
+                state.collector.close()
 
     async def _loop(self, state: CollectorState, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
@@ -117,16 +133,23 @@ class Runner:
         t_ms = self._now_ms()
         started = self._clock.monotonic()
         samples: Sequence[Sample] | None = None
+        failed = True
         try:
             samples = await asyncio.wait_for(self._in_thread(state), timeout=state.job.timeout)
+            failed = False
         except TimeoutError:
             self._failed(state, f"timed out after {state.job.timeout:g}s")
+        except PartialCollectionError as partial:  # what was read is kept; the collector is still down
+            self._failed(state, str(partial))
+            samples = partial.samples
         except Exception as exc:  # a collector's bug must not stop the schedule
             self._failed(state, f"{type(exc).__name__}: {exc}")
         state.runs += 1
         state.last_duration = self._clock.monotonic() - started
+        if not failed:
+            self._succeeded(state)
         if samples is not None:
-            await self._succeeded(state, samples, t_ms)
+            await self._write(state, samples, t_ms)
         self._write_self_metrics(state, t_ms)
 
     def _in_thread(self, state: CollectorState) -> asyncio.Future[Sequence[Sample]]:
@@ -159,12 +182,14 @@ class Runner:
         threading.Thread(target=work, name=name, daemon=True).start()
         return future
 
-    async def _succeeded(self, state: CollectorState, samples: Sequence[Sample], t_ms: int) -> None:
+    def _succeeded(self, state: CollectorState) -> None:
         if not state.up and state.runs > 1:
             log.info("collector_recovered", collector=state.collector.name, instance=state.collector.instance)
         state.up = True
         state.last_error = ""
         state.last_success = self._clock.time()
+
+    async def _write(self, state: CollectorState, samples: Sequence[Sample], t_ms: int) -> None:
         self._store.declare(state.collector.metrics())
         # A large collection (10,000 Kafka partitions: 100,000 samples, ~0.4 s) is written in steps,
         # so a scrape that arrives meanwhile is served between them instead of after all of it.
@@ -201,6 +226,8 @@ class Runner:
             Sample("tripwired_collector_errors_total", labels, float(state.errors_total)),
             Sample("tripwired_collector_skipped_total", labels, float(state.skipped_total)),
         ]
+        if isinstance(state.collector, Supervised):
+            samples.append(Sample("tripwired_collector_restarts_total", labels, float(state.collector.restarts_total)))
         if state.last_success:
             samples.append(Sample("tripwired_collector_last_success_timestamp_seconds", labels, state.last_success))
         self._store.write(f"self:{state.source}", samples, t_ms)

@@ -38,16 +38,25 @@ class ConfigError(Exception):
 
 
 def load_config(path: str | Path) -> Config:
-    """Read and validate a config file."""
-    return load_file(Config, path)
+    """Read and validate a config file; an empty one is refused (a truncated file must not reset everything)."""
+    return load_file(Config, path, allow_empty=False)
 
 
-def load_file(cls: type[T], path: str | Path) -> T:
+def load_file(cls: type[T], path: str | Path, *, allow_empty: bool = True) -> T:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read config file: {exc.strerror}"]) from exc
+    if not allow_empty and not _has_content(text):
+        raise ConfigError([f"{path}: the config file is empty (run without --config for the built-in defaults)"])
     return load_text(cls, text, str(path))
+
+
+def _has_content(text: str) -> bool:
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader) is not None
+    except yaml.YAMLError:
+        return True  # not empty: load_text reports the error with its line
 
 
 def load_text(cls: type[T], text: str, filename: str = "<config>") -> T:

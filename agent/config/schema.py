@@ -26,6 +26,7 @@ __all__ = [
     "FilesystemConfig",
     "GlobalConfig",
     "HostConfig",
+    "HttpServerConfig",
     "IncludeExclude",
     "InhibitRuleConfig",
     "KafkaConfig",
@@ -45,6 +46,7 @@ __all__ = [
     "WalFlush",
     "WarehouseConfig",
     "WebConfig",
+    "WebConfigFile",
     "secret_field",
 ]
 
@@ -59,13 +61,32 @@ class GlobalConfig:
 
 @dataclass(frozen=True)
 class TlsServerConfig:
-    """exporter-toolkit's `tls_server_config`, the fields tripwired supports."""
+    """exporter-toolkit's `tls_server_config`, the fields tripwired supports (paths relative to its file)."""
 
     cert_file: str
     key_file: str
     client_ca_file: str | None = None
     client_auth_type: str = "NoClientCert"  # or VerifyClientCertIfGiven, RequireAndVerifyClientCert
     min_version: str = "TLS12"  # or TLS13
+    max_version: str = "TLS13"
+    prefer_server_cipher_suites: bool = True
+
+
+@dataclass(frozen=True)
+class HttpServerConfig:
+    """exporter-toolkit's `http_server_config`: extra response headers (http2 is accepted, unused)."""
+
+    http2: bool = True  # tripwired speaks HTTP/1.1; the key is accepted so shared files load
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WebConfigFile:
+    """The exporter-toolkit web configuration file, given with `--web.config.file` (or web.config_file)."""
+
+    tls_server_config: TlsServerConfig | None = None
+    http_server_config: HttpServerConfig = field(default_factory=HttpServerConfig)
+    basic_auth_users: dict[str, Secret] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -75,6 +96,15 @@ class WebConfig:
     # As Prometheus' web config file: user -> bcrypt hash; every endpoint but the health checks asks for it.
     basic_auth_users: dict[str, Secret] = field(default_factory=dict)
     tls_server_config: TlsServerConfig | None = None
+    config_file: str | None = None  # an exporter-toolkit web config file, as --web.config.file
+    enable_lifecycle: bool = False  # /-/reload and /-/quit over HTTP, as --web.enable-lifecycle
+    # What one client may cost (Go's http.Server names; Prometheus has --web.max-connections 512).
+    max_connections: int = 512
+    read_header_timeout: Duration = Duration(10)
+    read_timeout: Duration = Duration(60)
+    idle_timeout: Duration = Duration(120)
+    max_header_bytes: int = 64 * 1024
+    max_request_body_bytes: int = 1 << 20
 
 
 class WalEnabled(enum.Enum):

@@ -15,6 +15,7 @@ import structlog
 from agent.clock import Clock
 from agent.model import Alert, Sample
 from agent.promql import metric_names
+from agent.ruler.deadline import next_change_ms
 from agent.ruler.rulefile import GroupSpec, RuleKind, RuleSpec
 from agent.ruler.rules import (
     AlertingRule,
@@ -99,6 +100,11 @@ class Group:
         samples, to_send = rule.evaluate(engine, ts_ms)
         alerts.extend(to_send)
         return samples
+
+    def next_change_ms(self, engine: QueryEngine, ts_ms: int) -> int | None:
+        """When the alerts of this group change next by time alone (see agent/ruler/deadline.py)."""
+        moments = [next_change_ms(rule, engine, ts_ms) for rule in self.alerting_rules()]
+        return min((m for m in moments if m is not None), default=None)
 
     def alerting_rules(self) -> list[AlertingRule]:
         return [r for r in self.rules if isinstance(r, AlertingRule)]

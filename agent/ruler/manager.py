@@ -221,6 +221,7 @@ class RuleManager:
         schedule.iterations += 1
         schedule.failures += result.failures
         self._write_metrics(group, schedule, result, ts_ms)
+        self._wake_when_time_changes(group, schedule, ts_ms)
         self._persist(group)
         if result.alerts:
             self._send(result.alerts)
@@ -249,6 +250,12 @@ class RuleManager:
             if last is not None:
                 out[labels] = last
         return out
+
+    def _wake_when_time_changes(self, group: Group, schedule: _Schedule, ts_ms: int) -> None:
+        """Evaluate again when a `for` runs out or a `time() - X > c` rule crosses, not at the next tick."""
+        wake_ms = group.next_change_ms(self.engine, ts_ms)
+        if wake_ms is not None and wake_ms / 1000 < schedule.next_s:
+            schedule.triggered_s = wake_ms / 1000
 
     def _send(self, alerts: Sequence[Alert]) -> None:
         try:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import platform
+import secrets
 import signal
 import socket
 import sqlite3
-import ssl
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,35 +17,35 @@ import structlog
 
 from agent import __version__
 from agent.clock import Clock, SystemClock
+from agent.collect.base import Seedable
 from agent.collect.registry import build_collectors
 from agent.collect.runner import Runner
 from agent.config import ConfigError, load_config
 from agent.config.schema import Config
 from agent.export import Exposition
 from agent.export.statsd import StatsdConfigError, StatsdExporter
-from agent.model import Sample, counter, gauge, labels_of
+from agent.model import AlertState, Labels, Sample, counter, gauge, labels_of
 from agent.promql import Engine, max_range_ms
 from agent.ruler.alerting import RestorePolicy
 from agent.ruler.manager import RuleLoadError, RuleManager
 from agent.ruler.rules import ExternalInfo
 from agent.ruler.state import AlertStateStore
-from agent.runtime.notifications import Notifications, SilencesApi
+from agent.runtime.notifications import NewParts, Notifications, SilencesApi
 from agent.runtime.sdnotify import SdNotifier, notify_lifecycle
 from agent.runtime.status_source import RuntimeStatusSource
 from agent.runtime.storage import DurableStorage, StorageError
 from agent.runtime.validate import config_errors
 from agent.runtime.views import alerts_json, rules_json
+from agent.runtime.web_setup import WebSetup, build_web_setup, secure_routes
 from agent.statedb import StateError
 from agent.store import LOOKBACK_MS, Store
 from agent.web.app import WebContext, build_routes
-from agent.web.auth import BasicAuth, WebAuthError, protect, tls_context
 from agent.web.server import Handler, HttpServer
 from agent.web.status import status_routes
 
 log = structlog.get_logger()
 
 HOUSEKEEPING_SECONDS = 5.0
-OPEN_PATHS = frozenset({"/-/healthy", "/-/ready"})
 SHUTDOWN_SECONDS = 4.0
 MIN_RETENTION_MS = 2 * LOOKBACK_MS
 
@@ -71,6 +71,13 @@ class StartupError(Exception):
 
 def _reason(exc: Exception) -> str:
     return (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
+
+
+def _web_setup(config: Config) -> WebSetup:
+    try:
+        return build_web_setup(config.web)
+    except ConfigError as exc:
+        raise StartupError(exc.errors) from exc
 
 
 class ListenAddressError(ValueError):
@@ -108,14 +115,19 @@ class Daemon:
         config_path: str | None = None,
         clock: Clock | None = None,
         notifier: SdNotifier | None = None,
+        overrides: Callable[[Config], Config] = lambda config: config,
     ) -> None:
         self.config = config
+        self._overrides = overrides  # command-line flags, applied again to a reloaded file
         self.notifier = notifier or SdNotifier.from_env()  # a no-op outside systemd
         self.config_path = config_path
         self.clock = clock or SystemClock()
         problems = config_errors(config, config_path or "<built-in config>")
         if problems:
             raise StartupError(problems)
+        self.web = _web_setup(config)
+        self._page_secret = secrets.token_bytes(32)  # the status page's CSRF tokens outlive a reload
+        self.server: HttpServer | None = None
         self.store = Store(max_series=config.store.max_series)
         self.store.declare(STORE_METRICS)
         self.storage = self._storage(config)
@@ -193,8 +205,16 @@ class Daemon:
     def _new_runner(self, config: Config) -> Runner:
         runner = Runner(self.store, self.clock, on_collected=self.ruler.trigger)
         for job in build_collectors(config, self.clock):
+            if isinstance(job.collector, Seedable):
+                # What it remembers (a partition's end offsets, for lag in seconds) comes back from
+                # the history the WAL replayed, instead of starting at the restart.
+                job.collector.seed(self._history)
             runner.add(job)
         return runner
+
+    def _history(self, name: str) -> list[tuple[Labels, Sequence[int], Sequence[float]]]:
+        """Every stored series of `name`: labels and copies of its points (a SeriesHistory)."""
+        return [(series.labels, series.times[:], series.values[:]) for series in self.store.family(name)]
 
     def _notifications(self, config: Config) -> Notifications:
         try:
@@ -205,13 +225,10 @@ class Daemon:
     # -- running -----------------------------------------------------------------
 
     async def run(self) -> int:
-        server = HttpServer(self._routes())
+        server = self.server = HttpServer(self._routes(), self.web.limits, tls=lambda: self.web.tls)
         host, port = parse_listen_address(self.config.web.listen_address)
         try:
-            bound = await server.start(host, port, ssl_context=self._tls_context())
-        except WebAuthError as exc:
-            log.error("tls_config_invalid", error=str(exc))
-            return 2
+            bound = await server.start(host, port)
         except OSError as exc:
             log.error("listen_failed", address=self.config.web.listen_address, error=exc.strerror)
             return 1
@@ -246,14 +263,8 @@ class Daemon:
         status = RuntimeStatusSource(
             self.ruler, lambda: self.runner, self.notifications.silences, self.notifications.outbox
         )
-        routes = {**build_routes(self._web_context()), **status_routes(status, now=self.clock.time)}
-        users = self.config.web.basic_auth_users
-        # Health checks stay open for probes (systemd, Kubernetes); everything else asks, as Prometheus does.
-        return protect(routes, BasicAuth(users) if users else None, open_paths=OPEN_PATHS)
-
-    def _tls_context(self) -> ssl.SSLContext | None:
-        tls = self.config.web.tls_server_config
-        return tls_context(tls) if tls is not None else None
+        page = status_routes(status, now=self.clock.time, secret=self._page_secret)
+        return secure_routes({**build_routes(self._web_context()), **page}, self.web, external_url(self.config))
 
     def _status(self, bound: tuple[str, int]) -> str:
         return (
@@ -271,6 +282,8 @@ class Daemon:
             rules=lambda: rules_json(self.ruler),
             alerts=lambda: alerts_json(self.ruler),
             silences=SilencesApi(self.notifications.silences) if self.notifications.silences else None,
+            lifecycle=self.config.web.enable_lifecycle,
+            quit=self.stop.set,
         )
 
     async def run_ruler(self, stop: asyncio.Event) -> None:
@@ -325,51 +338,78 @@ class Daemon:
     # -- reload ------------------------------------------------------------------
 
     async def reload(self) -> str | None:
-        """Re-read the config file and the rules; on any error keep what runs and return the error."""
+        """Re-read the config file, the web config file and the rules, and apply all of them or none.
+
+        Everything that can fail (parsing, validation, certificates, opening state) happens before
+        anything changes; on failure the old config keeps running and the error is returned.
+        """
+        parts: NewParts | None = None
         try:
-            config = load_config(self.config_path) if self.config_path else self.config
-            problems = config_errors(config, self.config_path or "<built-in config>")
-            if problems:
-                raise ConfigError(problems)
+            config, web = self._reloaded_config()
+            runner = self._new_runner(config) if config.collectors != self.config.collectors else None
+            parts = self.notifications.prepare(config, external_url(config))
             self._configure_ruler(config)
             self.ruler.reload(rule_paths(config, self.config_path))
-        except (ConfigError, RuleLoadError) as exc:
+        except (ConfigError, RuleLoadError, OSError, sqlite3.Error, StateError) as exc:
             self._configure_ruler(self.config)
-            self._reload_ok = False
-            self.store.write("self:store", self._self_samples(), int(self.clock.time() * 1000))
-            log.error("reload_failed", errors=list(exc.errors))
-            self.notifier.status(f"reload failed, previous config kept: {exc.errors[0] if exc.errors else exc}")
-            return str(exc)
-        self._fit_retention()
-        if config.collectors != self.config.collectors:
-            await self._restart_runner(config)
-        await self.notifications.reconfigure(config, external_url(config))
-        if config.alertmanagers != self.config.alertmanagers:
-            log.warning("reload_ignored_alertmanagers", reason="Alertmanager targets change on restart only")
-        if config.statsd != self.config.statsd:
-            log.warning("reload_ignored_statsd_settings", reason="StatsD settings change on restart only")
-        if (config.state_dir, config.store) != (self.config.state_dir, self.config.store):
-            log.warning("reload_ignored_storage_settings", reason="state_dir and store settings change on restart only")
-        if config.web != self.config.web:
-            log.warning("reload_ignored_web_settings", reason="the listen address changes on restart only")
-        self.config = config
+            if parts is not None:
+                await parts.discard()
+            return self._reload_refused(getattr(exc, "errors", None) or [f"state_dir: {_reason(exc)}"])
+        await self._apply_reload(config, web, runner, parts)
         self._reload_ok, self._reload_at = True, self.clock.time()
         self.store.write("self:store", self._self_samples(), int(self._reload_at * 1000))
         log.info("reloaded", rule_groups=len(self.ruler.groups()))
         self.notifier.status(f"reloaded: {len(self.runner.states)} collectors, {len(self.ruler.groups())} rule groups")
         return None
 
+    def _reloaded_config(self) -> tuple[Config, WebSetup]:
+        """The config to reload to, checked and with its web settings built; ConfigError when unusable."""
+        config = self._overrides(load_config(self.config_path)) if self.config_path else self.config
+        problems = config_errors(config, self.config_path or "<built-in config>")
+        if problems:
+            raise ConfigError(problems)
+        return config, build_web_setup(config.web)
+
+    def _reload_refused(self, errors: Sequence[str]) -> str:
+        self._reload_ok = False
+        self.store.write("self:store", self._self_samples(), int(self.clock.time() * 1000))
+        log.error("reload_failed", errors=list(errors))
+        self.notifier.status(f"reload failed, previous config kept: {errors[0] if errors else 'unknown error'}")
+        return "\n".join(errors)
+
+    async def _apply_reload(self, config: Config, web: WebSetup, runner: Runner | None, parts: NewParts) -> None:
+        """Switch to a checked config; nothing here fails on bad input."""
+        self._fit_retention()
+        if runner is not None:
+            await self._restart_runner(runner)
+        started = await self.notifications.apply(config, parts, self.stop)
+        for loop in started:
+            self._spawn(loop)
+        if started:  # a new dispatcher or forwarder hears of what fires now, not at the next re-send
+            self.notifications.notify([a for a in self.ruler.active_alerts() if a.state is AlertState.FIRING])
+        for name, needs_restart in (
+            ("listen_address", config.web.listen_address != self.config.web.listen_address),
+            ("state_dir and store", (config.state_dir, config.store) != (self.config.state_dir, self.config.store)),
+            ("statsd", config.statsd != self.config.statsd),
+        ):
+            if needs_restart:
+                log.warning("reload_setting_needs_restart", setting=name, reason="it changes on restart only")
+        self.config, self.web = config, web
+        if self.server is not None:  # new requests see the new users and headers, new connections the new cert
+            self.server.limits = web.limits
+            self.server.routes = self._routes()
+
     def _configure_ruler(self, config: Config) -> None:
         self.ruler.default_interval_ms = int(config.global_.evaluation_interval * 1000)
         self.ruler.external = ExternalInfo(tuple(sorted(config.global_.external_labels.items())), external_url(config))
 
-    async def _restart_runner(self, config: Config) -> None:
+    async def _restart_runner(self, runner: Runner) -> None:
         """Swap the collectors; series of collectors that are gone go stale."""
         old = self.runner
         self._runner_stop.set()
         if self._runner_task is not None:
             await self._runner_task
-        self.runner = self._new_runner(config)
+        self.runner = runner
         self.runner.ready.set()  # readiness is about the first collection after start, not after reload
         kept = {state.source for state in self.runner.states}
         now_ms = int(self.clock.time() * 1000)

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from agent.clock import Clock
 from agent.config.receivers import receiver_errors
-from agent.config.schema import Config
+from agent.config.schema import AlertmanagerTargetConfig, Config
 from agent.model import Alert, MetricMeta, Sample
 from agent.notify.alertmanager import AlertmanagerForwarder
 from agent.notify.dispatch import Dispatcher
 from agent.notify.nflog import NotifyLog
 from agent.notify.outbox import Outbox
 from agent.notify.route import validate_alerting
-from agent.notify.senders import build_senders, close_senders
+from agent.notify.senders import Integrations, build_senders, close_senders
 from agent.notify.silence import SilenceError, Silences, matchers_from_json, parse_rfc3339
 
 
@@ -74,6 +75,8 @@ class Notifications:
             )
         if config.alertmanagers:
             self.forwarder = AlertmanagerForwarder(config.alertmanagers, clock)
+        self.alertmanagers: list[AlertmanagerTargetConfig] = config.alertmanagers
+        self.forwarder_stop = asyncio.Event()  # its own, so a reload can replace the forwarder
 
     def notify(self, alerts: Sequence[Alert]) -> None:
         """The ruler's notify function: every state change and re-send of its alerts."""
@@ -84,21 +87,83 @@ class Notifications:
 
     def tasks(self, stop: asyncio.Event) -> list[Coroutine[Any, Any, None]]:
         """What runs on the event loop until `stop`."""
-        parts = [self.dispatcher, self.outbox, self.forwarder]
-        return [part.run(stop) for part in parts if part is not None]
+        parts = [self.dispatcher, self.outbox]
+        loops = [part.run(stop) for part in parts if part is not None]
+        if self.forwarder is not None:
+            loops.append(self.forwarder.run(self.forwarder_stop))
+        return [*loops, self._stop_forwarder_on(stop)]
 
-    async def reconfigure(self, config: Config, external_url: str) -> None:
-        """Apply new routes, receivers, inhibitions, time intervals and config silences."""
-        if self.outbox is not None:
-            old, self.integrations = self.integrations, build_senders(config.receivers, external_url=external_url)
-            self.outbox.replace_integrations(self.integrations)
-            await close_senders(old)
+    async def _stop_forwarder_on(self, stop: asyncio.Event) -> None:
+        """The forwarder has a stop of its own (a reload may replace it); the daemon's stop ends it too."""
+        await stop.wait()
+        self.forwarder_stop.set()
+
+    def prepare(self, config: Config, external_url: str) -> NewParts:
+        """Open what a reloaded config needs and this pipeline lacks (silences, outbox, forwarder).
+
+        Opening may fail (OSError, sqlite3.Error, StateError); nothing of this pipeline changes
+        until `apply`, so a reload that fails here or later keeps the old pipeline whole.
+        """
+        parts = NewParts(integrations=build_senders(config.receivers, external_url=external_url))
+        try:
+            if self.silences is None and (config.route is not None or config.silences):
+                parts.silences = Silences(config.state_dir, self.clock)
+            if self.outbox is None and config.route is not None:
+                parts.outbox = Outbox(config.state_dir, parts.integrations, self.clock)
+                parts.notify_log = NotifyLog(config.state_dir, self.clock)
+        except BaseException:
+            parts.close_stores()
+            raise
+        if config.alertmanagers != self.alertmanagers:
+            parts.forwarder = AlertmanagerForwarder(config.alertmanagers, self.clock) if config.alertmanagers else None
+            parts.replace_forwarder = True
+        return parts
+
+    async def apply(self, config: Config, parts: NewParts, stop: asyncio.Event) -> list[Coroutine[Any, Any, None]]:
+        """Switch to the reloaded config: routes, receivers, inhibitions, time intervals, silences,
+        Alertmanagers. Returns the loops of parts that did not run before, for the daemon to start."""
+        started: list[Coroutine[Any, Any, None]] = []
+        self.silences = self.silences or parts.silences
         if self.silences is not None:
             self.silences.load_config(config.silences)
-        if self.dispatcher is not None and config.route is not None:
+        if parts.outbox is not None:
+            self.outbox, self.integrations = parts.outbox, parts.integrations
+            started.append(self.outbox.run(stop))
+        elif self.outbox is not None:
+            old, self.integrations = self.integrations, parts.integrations
+            self.outbox.replace_integrations(self.integrations)
+            await close_senders(old)
+        started += self._apply_route(config, parts, stop)
+        if parts.replace_forwarder:
+            if self.forwarder is not None:
+                self.forwarder_stop.set()
+                await self.forwarder.aclose()
+            self.forwarder, self.alertmanagers = parts.forwarder, config.alertmanagers
+            self.forwarder_stop = asyncio.Event()
+            if self.forwarder is not None:
+                started.append(self.forwarder.run(self.forwarder_stop))
+        return started
+
+    def _apply_route(self, config: Config, parts: NewParts, stop: asyncio.Event) -> list[Coroutine[Any, Any, None]]:
+        if config.route is None:
+            return []  # a removed route keeps the last one: alerts in flight still need a way out
+        if self.dispatcher is not None:
             self.dispatcher.reconfigure(
                 config.route, inhibit_rules=config.inhibit_rules, time_intervals=config.time_intervals
             )
+            return []
+        if self.outbox is None or self.silences is None or parts.notify_log is None:
+            return []
+        self.dispatcher = Dispatcher(
+            config.route,
+            inhibit_rules=config.inhibit_rules,
+            time_intervals=config.time_intervals,
+            silences=self.silences,
+            notify_log=parts.notify_log,
+            clock=self.clock,
+            enqueue=self.outbox.enqueue,
+        )
+        return [self.dispatcher.run(stop)]
 
     def metrics(self) -> list[MetricMeta]:
         return [*(self.outbox.metrics() if self.outbox else ()), *(self.forwarder.metrics() if self.forwarder else ())]
@@ -112,6 +177,30 @@ class Notifications:
             self.outbox.close()
         if self.forwarder is not None:
             await self.forwarder.aclose()
+
+
+@dataclass
+class NewParts:
+    """What `Notifications.prepare` opened for a reload, waiting for `apply` (or `discard`)."""
+
+    integrations: Integrations
+    silences: Silences | None = None
+    outbox: Outbox | None = None
+    notify_log: NotifyLog | None = None
+    forwarder: AlertmanagerForwarder | None = None
+    replace_forwarder: bool = False
+
+    async def discard(self) -> None:
+        """Close what was opened: the reload was refused."""
+        self.close_stores()
+        await close_senders(self.integrations)
+        if self.forwarder is not None:
+            await self.forwarder.aclose()
+
+    def close_stores(self) -> None:
+        for part in (self.silences, self.outbox, self.notify_log):
+            if part is not None:
+                part.close()
 
 
 class SilencesApi:

@@ -14,6 +14,8 @@ from agent.web.server import Handler, Request, Response, text
 
 ReloadFunc = Callable[[], Awaitable[str | None]]  # returns an error message, or None on success
 JsonView = Callable[[], dict[str, Any]]
+# Prometheus' words: reload and quit over HTTP are off unless the operator turns them on.
+LIFECYCLE_DISABLED = "Lifecycle API is not enabled (start tripwired with --web.enable-lifecycle).\n"
 
 
 class SilenceApi(Protocol):
@@ -38,6 +40,8 @@ class WebContext:
     rules: JsonView
     alerts: JsonView
     silences: SilenceApi | None = None  # None when no route is configured: nothing to silence
+    lifecycle: bool = False  # --web.enable-lifecycle: /-/reload and /-/quit answer over HTTP
+    quit: Callable[[], None] = lambda: None
 
 
 def build_routes(ctx: WebContext) -> dict[tuple[str, str], Handler]:
@@ -53,8 +57,16 @@ def build_routes(ctx: WebContext) -> dict[tuple[str, str], Handler]:
         return text(503, "Service Unavailable: first collection not finished.\n")
 
     async def reload(_: Request) -> Response:
+        if not ctx.lifecycle:
+            return text(403, LIFECYCLE_DISABLED)
         error = await ctx.reload()
         return text(500, f"failed to reload config: {error}\n") if error else text(200, "")
+
+    async def quit_(_: Request) -> Response:
+        if not ctx.lifecycle:
+            return text(403, LIFECYCLE_DISABLED)
+        ctx.quit()
+        return text(200, "Requesting termination... Goodbye!\n")
 
     async def rules(_: Request) -> Response:
         return success(ctx.rules())
@@ -69,6 +81,8 @@ def build_routes(ctx: WebContext) -> dict[tuple[str, str], Handler]:
         ("GET", "/-/ready"): ready,
         ("POST", "/-/reload"): reload,
         ("PUT", "/-/reload"): reload,
+        ("POST", "/-/quit"): quit_,
+        ("PUT", "/-/quit"): quit_,
         ("GET", "/api/v1/query"): query,
         ("POST", "/api/v1/query"): query,
         ("GET", "/api/v1/rules"): rules,

@@ -113,14 +113,18 @@ def _guarded(handler: Handler, auth: BasicAuth) -> Handler:
 
 def tls_context(config: TlsServerConfig) -> ssl.SSLContext:
     """A server SSLContext for `HttpServer.start(..., ssl=...)`; WebAuthError names what is wrong."""
-    if config.min_version not in TLS_VERSIONS:
-        raise WebAuthError(f"tls_server_config: min_version must be one of {', '.join(TLS_VERSIONS)}")
+    for name, version in (("min_version", config.min_version), ("max_version", config.max_version)):
+        if version not in TLS_VERSIONS:
+            raise WebAuthError(f"tls_server_config: {name} must be one of {', '.join(TLS_VERSIONS)}")
     if config.client_auth_type not in CLIENT_AUTH_TYPES:
         raise WebAuthError(f"tls_server_config: client_auth_type must be one of {', '.join(CLIENT_AUTH_TYPES)}")
     if CLIENT_AUTH_TYPES[config.client_auth_type] != ssl.CERT_NONE and not config.client_ca_file:
         raise WebAuthError("tls_server_config: client_auth_type needs client_ca_file")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = TLS_VERSIONS[config.min_version]
+    context.maximum_version = TLS_VERSIONS[config.max_version]
+    if not config.prefer_server_cipher_suites:
+        context.options &= ~ssl.OP_CIPHER_SERVER_PREFERENCE
     try:
         context.load_cert_chain(config.cert_file, config.key_file)
         if config.client_ca_file:
@@ -130,3 +134,46 @@ def tls_context(config: TlsServerConfig) -> ssl.SSLContext:
     context.verify_mode = CLIENT_AUTH_TYPES[config.client_auth_type]
     context.set_alpn_protocols(["http/1.1"])
     return context
+
+
+# exporter-toolkit's http_server_config.headers: the headers it allows, and the values it accepts.
+ALLOWED_HEADERS: dict[str, tuple[str, ...]] = {
+    "Content-Security-Policy": (),
+    "X-Frame-Options": ("deny", "sameorigin"),
+    "X-Content-Type-Options": ("nosniff",),
+    "X-XSS-Protection": (),
+    "Strict-Transport-Security": (),
+}
+
+
+def check_headers(headers: Mapping[str, str]) -> list[str]:
+    """Problems with `http_server_config.headers`, as exporter-toolkit validates them."""
+    problems = []
+    allowed = {name.lower(): (name, values) for name, values in ALLOWED_HEADERS.items()}
+    for name, value in headers.items():
+        known = allowed.get(name.lower())
+        if known is None:
+            problems.append(
+                f"http_server_config.headers: {name!r} cannot be set (allowed: {', '.join(ALLOWED_HEADERS)})"
+            )
+        elif known[1] and value.lower() not in known[1]:
+            problems.append(f"http_server_config.headers: {known[0]} must be one of {', '.join(known[1])}")
+    return problems
+
+
+def with_headers(
+    routes: Mapping[tuple[str, str], Handler], headers: Mapping[str, str]
+) -> dict[tuple[str, str], Handler]:
+    """Every response carries `headers` (the operator's win over the page's defaults)."""
+    if not headers:
+        return dict(routes)
+    extra = {name.lower(): value for name, value in headers.items() if value}
+    return {key: _with_headers(handler, extra) for key, handler in routes.items()}
+
+
+def _with_headers(handler: Handler, extra: Mapping[str, str]) -> Handler:
+    async def add_headers(request: Request) -> Response:
+        response = await handler(request)
+        return Response(response.status, response.body, response.content_type, {**response.headers, **extra})
+
+    return add_headers

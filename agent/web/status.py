@@ -17,20 +17,24 @@ import re
 import secrets
 import string
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import cached_property
 from importlib import resources
 from typing import Protocol
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode
 
 from agent.export.exposition import format_value
 from agent.model import Labels
+from agent.web.csrf import cross_site_reason
 from agent.web.server import Handler, Request, Response
 
 HTML = "text/html; charset=utf-8"
 CSRF_FIELD = "csrf_token"
 CSRF_MAX_AGE_SECONDS = 12 * 3600.0
 DEFAULT_SILENCE = "2h"
+ALERTS_PER_PAGE = 50  # a page of 10,000 alerts stays small and fast (bench/status_page.py)
+SUMMARY_NAMES = 50  # the alert names listed with their counts, most frequent first
 SEVERITY_ORDER = ("critical", "page", "error", "warning", "info")
 SECURITY_HEADERS = {
     "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -62,9 +66,9 @@ class AlertView:
     expr: str = ""
     silenced_by: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def severity(self) -> str:
-        return dict(self.labels).get("severity", "")
+        return next((value for name, value in self.labels if name == "severity"), "")
 
 
 @dataclass(frozen=True)
@@ -219,11 +223,8 @@ class CsrfTokens:
 
 
 def same_origin(request: Request) -> bool:
-    """False when the browser says the form was posted from another site (Origin differs from Host)."""
-    origin = request.headers.get("origin")
-    if origin is None:
-        return True  # older browsers and curl send none; the token still has to be valid
-    return origin != "null" and urlsplit(origin).netloc == request.headers.get("host", "")
+    """False when the browser says the form was posted from another site (the daemon-wide rule)."""
+    return cross_site_reason(request) is None
 
 
 # -- rendering -------------------------------------------------------------------------------------
@@ -237,6 +238,8 @@ class PageContext:
     csrf: str
     notice: str = ""
     error: str = ""
+    alertname: str = ""  # show only the alerts of this name (?alertname=)
+    page: int = 1  # which ALERTS_PER_PAGE alerts to show (?page=)
 
 
 def _template(name: str) -> string.Template:
@@ -273,21 +276,70 @@ def _severity_rank(severity: str) -> tuple[int, str]:
 
 
 def render_alerts(alerts: Sequence[AlertView], ctx: PageContext) -> str:
+    """A summary by alert name, then one page of alerts grouped by severity, with links to the others."""
     if not alerts:
         return '<p class="empty">No alerts are pending or firing.</p>'
+    chosen = [a for a in alerts if a.name == ctx.alertname] if ctx.alertname else list(alerts)
+    chosen.sort(key=lambda a: (_severity_rank(a.severity), a.state != "firing", a.name, a.active_at))
+    pages = max(1, -(-len(chosen) // ALERTS_PER_PAGE))
+    page = min(max(ctx.page, 1), pages)
+    shown = chosen[(page - 1) * ALERTS_PER_PAGE : page * ALERTS_PER_PAGE]
+    totals: dict[str, int] = {}
+    for alert in chosen:
+        totals[alert.severity] = totals.get(alert.severity, 0) + 1
     by_severity: dict[str, list[AlertView]] = {}
-    for alert in sorted(alerts, key=lambda a: (a.state != "firing", a.name, a.active_at)):
+    for alert in shown:
         by_severity.setdefault(alert.severity, []).append(alert)
-    parts = []
-    for severity in sorted(by_severity, key=_severity_rank):
-        group = by_severity[severity]
+    parts = [_alert_summary(alerts, ctx), _pager(ctx, page, pages, len(chosen))]
+    for severity, group in by_severity.items():
         heading = severity or "no severity"
         parts.append(
             f'<section class="severity sev-{esc(_css_word(severity))}" aria-label="{esc(heading)}">'
-            f'<h3>{esc(heading)} <span class="count">{len(group)}</span></h3>'
+            f'<h3>{esc(heading)} <span class="count">{totals[severity]}</span></h3>'
             f'<ul class="alerts">{"".join(_alert_item(a, ctx) for a in group)}</ul></section>'
         )
-    return "".join(parts)
+    return "".join(parts) + (_pager(ctx, page, pages, len(chosen)) if pages > 1 else "")
+
+
+def _alert_summary(alerts: Sequence[AlertView], ctx: PageContext) -> str:
+    """Alert names with their firing and pending counts, each a link to its alerts alone."""
+    counts: dict[str, list[int]] = {}
+    for alert in alerts:
+        firing_pending = counts.setdefault(alert.name, [0, 0])
+        firing_pending[alert.state != "firing"] += 1
+    names = sorted(counts, key=lambda n: (-sum(counts[n]), n))
+    if len(names) < 2 and len(alerts) <= ALERTS_PER_PAGE and not ctx.alertname:
+        return ""
+    rows = "".join(
+        f'<tr{" class=selected" if name == ctx.alertname else ""}><td><a href="{esc(_alerts_link(name, 1))}">'
+        f"{esc(name)}</a></td><td>{counts[name][0]}</td><td>{counts[name][1]}</td></tr>"
+        for name in names[:SUMMARY_NAMES]
+    )
+    more = len(names) - SUMMARY_NAMES
+    rest = f'<p class="muted">and {more} more alert names</p>' if more > 0 else ""
+    every = f'<p><a href="{esc(_alerts_link("", 1))}">Show every alert</a></p>' if ctx.alertname else ""
+    return (
+        f'<div class="scroll"><table class="alert-summary"><thead><tr><th>Alert</th><th>Firing</th>'
+        f"<th>Pending</th></tr></thead><tbody>{rows}</tbody></table></div>{rest}{every}"
+    )
+
+
+def _pager(ctx: PageContext, page: int, pages: int, total: int) -> str:
+    if pages == 1:
+        return ""
+    first = (page - 1) * ALERTS_PER_PAGE + 1
+    last = min(page * ALERTS_PER_PAGE, total)
+    previous = f'<a rel="prev" href="{esc(_alerts_link(ctx.alertname, page - 1))}">« previous</a>' if page > 1 else ""
+    following = f'<a rel="next" href="{esc(_alerts_link(ctx.alertname, page + 1))}">next »</a>' if page < pages else ""
+    return (
+        f'<nav class="pager" aria-label="alert pages">{previous} <span>alerts {first} to {last} of {total}, '
+        f"page {page} of {pages}</span> {following}</nav>"
+    )
+
+
+def _alerts_link(alertname: str, page: int) -> str:
+    query = urlencode({k: v for k, v in (("alertname", alertname), ("page", str(page))) if v and v != "1"})
+    return f"/?{query}#alerts" if query else "/#alerts"
 
 
 def _css_word(text: str) -> str:
@@ -468,8 +520,11 @@ class StatusPage:
         self.now = now
         self.tokens = CsrfTokens(secret, now)
 
-    def render(self, status: int = 200, notice: str = "", error: str = "") -> Response:
+    def render(self, status: int = 200, notice: str = "", error: str = "", request: Request | None = None) -> Response:
         ctx = PageContext(self.now(), self.tokens.issue(), notice, error)
+        if request is not None:
+            page = request.arg("page", "1")
+            ctx = replace(ctx, alertname=request.arg("alertname"), page=int(page) if page.isdigit() else 1)
         return html_response(status, render_page(self.source, ctx))
 
     async def page(self, request: Request) -> Response:
@@ -479,7 +534,7 @@ class StatusPage:
             notice = f"Silence {request.arg('silenced')} created."
         elif request.arg("expired") in known:
             notice = f"Silence {request.arg('expired')} expired."
-        return self.render(notice=notice)
+        return self.render(notice=notice, request=request)
 
     def _refused(self, request: Request) -> Response | None:
         if not same_origin(request) or not self.tokens.valid(request.arg(CSRF_FIELD)):

@@ -9,6 +9,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from agent.clock import FakeClock
+from agent.collect.base import read_whatever
 from agent.collect.kafka import ClientConfig, KafkaCollector
 from agent.config.schema import KafkaConfig, Secret
 from agent.model import Sample, labels_of
@@ -35,22 +36,22 @@ def _unreachable(port: int) -> KafkaCollector:
 
 
 def test_unreachable_cluster_is_reported_as_down_not_raised(closed_port: int) -> None:
-    samples = list(_unreachable(closed_port).collect())
+    samples = list(read_whatever(_unreachable(closed_port)))
 
     assert 0.0 == _value(samples, "kafka_up")
 
 
 def test_unreachable_cluster_reports_nothing_but_up_and_self_metrics(closed_port: int) -> None:
-    samples = _unreachable(closed_port).collect()
+    samples = read_whatever(_unreachable(closed_port))
 
     assert {"kafka_up"} == {s.name for s in samples if s.name.startswith("kafka_")}
 
 
 def test_failed_metadata_request_is_counted_as_an_error(closed_port: int) -> None:
     collector = _unreachable(closed_port)
-    collector.collect()
+    read_whatever(collector)
 
-    samples = list(collector.collect())
+    samples = list(read_whatever(collector))
 
     assert (2.0, 2.0) == (
         _value(samples, "tripwired_kafka_requests_total", request="metadata"),
@@ -62,7 +63,7 @@ def test_collection_of_an_unreachable_cluster_ends_within_the_request_timeout(cl
     collector = _unreachable(closed_port)
 
     started = time.monotonic()
-    collector.collect()
+    read_whatever(collector)
 
     assert time.monotonic() - started < 0.5 + 1.0
 
@@ -77,8 +78,8 @@ def test_client_is_created_on_first_collection_only(closed_port: int) -> None:
     config = KafkaConfig(name="main", bootstrap_servers=f"127.0.0.1:{closed_port}")
     collector = KafkaCollector(config, FakeClock(), request_timeout=0.2, admin_factory=factory)
     before = len(created)
-    collector.collect()
-    collector.collect()
+    read_whatever(collector)
+    read_whatever(collector)
 
     assert (0, 1) == (before, len(created))
 
@@ -116,6 +117,6 @@ def test_collection_time_is_measured_on_the_monotonic_clock(closed_port: int) ->
             return super().monotonic()
 
     config = KafkaConfig(name="main", bootstrap_servers=f"127.0.0.1:{closed_port}")
-    samples = list(KafkaCollector(config, SlowClock(), request_timeout=0.2).collect())
+    samples = list(read_whatever(KafkaCollector(config, SlowClock(), request_timeout=0.2)))
 
     assert 2.0 == _value(samples, "tripwired_kafka_collection_duration_seconds")

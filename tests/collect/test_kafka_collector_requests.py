@@ -7,14 +7,17 @@ concurrent.futures, as confluent-kafka does, and records what was asked when.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from concurrent.futures import Future
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from confluent_kafka import ConsumerGroupState, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import OffsetSpec
 
 from agent.clock import FakeClock
+from agent.collect.base import PartialCollectionError, read_whatever
 from agent.collect.kafka import KafkaCollector
 from agent.config.schema import KafkaConfig
 from agent.model import Sample, labels_of
@@ -154,7 +157,7 @@ def test_a_failing_group_is_counted_and_the_others_still_reported() -> None:
     admin = FakeAdmin({"t": 1}, {("t", 0): 10}, _groups(3))
     admin.failing_groups = {"g001"}
 
-    samples = list(_collector(admin).collect())
+    samples = list(read_whatever(_collector(admin)))
 
     lags = {
         g: _value(samples, "kafka_consumergroup_lag", consumergroup=g, topic="t", partition="0") for g in _groups(3)
@@ -170,7 +173,7 @@ def test_failed_end_offsets_keep_the_lag_history() -> None:
     collector.collect()  # the end offset was 10 at t=1000
     clock.advance(60)
     admin.fail_list_offsets = True
-    failed = list(collector.collect())
+    failed = list(read_whatever(collector))
     clock.advance(60)
     admin.fail_list_offsets = False
 
@@ -181,3 +184,90 @@ def test_failed_end_offsets_keep_the_lag_history() -> None:
         _value(failed, "kafka_consumergroup_lag", consumergroup="g", topic="t", partition="0"),
     )
     assert 120.0 == _value(samples, "kafka_consumergroup_lag_seconds", consumergroup="g", topic="t", partition="0")
+
+
+def _lag_seconds_and_bound(samples: Sequence[Sample]) -> tuple[float | None, float | None]:
+    labels = {"consumergroup": "g", "topic": "t", "partition": "0"}
+    return (
+        _value(list(samples), "kafka_consumergroup_lag_seconds", **labels),
+        _value(list(samples), "kafka_consumergroup_lag_seconds_lower_bound", **labels),
+    )
+
+
+def test_lag_seconds_after_a_restart_come_from_the_seeded_history() -> None:
+    # Before the restart the end offset went 4 -> 10 between t=1000 and t=1060: offset 6, the first
+    # the group (committed 5) has not read, arrived at t=1020, so at t=1120 it is 100 s old.
+    stored = {
+        "kafka_topic_partition_current_offset": [
+            (labels_of(cluster="main", topic="t", partition="0"), [1_000_000, 1_060_000], [4.0, 10.0]),
+            (labels_of(cluster="other", topic="t", partition="0"), [1_000_000], [0.0]),
+        ]
+    }
+    admin = FakeAdmin({"t": 1}, {("t", 0): 10}, {"g": {("t", 0): 5}})
+    collector = _collector(admin, FakeClock(start=1120.0))
+
+    collector.seed(lambda name: stored.get(name, []))
+    samples = collector.collect()
+
+    assert (100.0, 0.0) == _lag_seconds_and_bound(samples)
+
+
+def test_lag_seconds_without_history_are_flagged_as_a_lower_bound() -> None:
+    admin = FakeAdmin({"t": 1}, {("t", 0): 10}, {"g": {("t", 0): 5}})
+
+    samples = _collector(admin, FakeClock(start=1120.0)).collect()
+
+    assert (0.0, 1.0) == _lag_seconds_and_bound(samples)
+
+
+def test_a_cycle_with_a_failed_request_keeps_its_samples_and_reports_the_failure() -> None:
+    admin = FakeAdmin({"t": 1}, {("t", 0): 10}, _groups(2))
+    admin.failing_groups = {"g001"}
+
+    with pytest.raises(PartialCollectionError, match="requests failed: group_offsets") as failed:
+        _collector(admin).collect()
+
+    assert 9.0 == _value(
+        list(failed.value.samples), "kafka_consumergroup_lag", consumergroup="g000", topic="t", partition="0"
+    )
+
+
+def test_a_client_whose_requests_fail_while_the_cluster_answers_is_replaced() -> None:
+    admin = FakeAdmin({"t": 1}, {("t", 0): 10}, _groups(1))
+    made: list[FakeAdmin] = []
+
+    def factory(settings: Any) -> Any:
+        made.append(admin)
+        return admin
+
+    collector = KafkaCollector(
+        KafkaConfig(name="main", bootstrap_servers="k1:9092"), FakeClock(), admin_factory=factory
+    )
+    collector.collect()
+    admin.failing_groups = {"g000"}
+    read_whatever(collector)
+    admin.failing_groups = set()
+    collector.collect()
+
+    assert 2 == len(made)
+
+
+class LeaderlessAdmin(FakeAdmin):
+    """Partition 1 of every topic has no leader yet: list_offsets answers NOT_LEADER_FOR_PARTITION for it."""
+
+    def _offset_answer(self, tp: TopicPartition, spec: Any) -> Future[Any]:
+        if tp.partition != 1:
+            return super()._offset_answer(tp, spec)
+        future: Future[Any] = Future()
+        future.set_exception(KafkaException(KafkaError(KafkaError.NOT_LEADER_FOR_PARTITION)))
+        return future
+
+
+def test_a_partition_without_a_leader_does_not_fail_the_collector() -> None:
+    admin = LeaderlessAdmin({"t": 2}, {("t", 0): 10, ("t", 1): 10}, {})
+
+    samples = list(_collector(admin).collect())
+
+    assert (10.0, None) == tuple(
+        _value(samples, "kafka_topic_partition_current_offset", topic="t", partition=p) for p in "01"
+    )

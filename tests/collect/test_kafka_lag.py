@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.collect.kafka_lag import OffsetHistory, lag_seconds
+from agent.collect.kafka_lag import OffsetHistory, is_lower_bound, lag_seconds
 
 
 def test_no_lag_is_zero_seconds() -> None:
@@ -32,6 +32,14 @@ def test_record_right_after_an_observation_counts_from_that_observation() -> Non
 
 def test_unread_record_older_than_the_history_is_a_lower_bound() -> None:
     assert 60.0 == lag_seconds([(100.0, 50), (110.0, 60)], committed=20, now=160.0)
+
+
+def test_lag_older_than_the_history_is_flagged_as_a_lower_bound() -> None:
+    assert is_lower_bound([(100.0, 50), (110.0, 60)], committed=20)
+
+
+def test_lag_bracketed_by_the_history_is_not_a_lower_bound() -> None:
+    assert not is_lower_bound([(100.0, 10), (110.0, 20)], committed=14)
 
 
 def test_idle_stretch_brackets_the_jump_at_its_last_point() -> None:

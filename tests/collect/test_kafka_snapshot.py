@@ -16,8 +16,8 @@ from agent.config.schema import IncludeExclude
 from agent.model import Sample, labels_of
 
 
-def _no_lag_seconds(partition: TopicPartitionKey, committed: int) -> float:
-    return 0.0
+def _no_lag_seconds(partition: TopicPartitionKey, committed: int) -> tuple[float, bool]:
+    return 0.0, False
 
 
 def _value(samples: list[Sample], name: str, **labels: str) -> float | None:
@@ -74,9 +74,9 @@ def test_lag_never_goes_negative() -> None:
 def test_lag_seconds_comes_from_the_history_only_when_there_is_lag() -> None:
     asked: list[tuple[TopicPartitionKey, int]] = []
 
-    def lag_seconds(partition: TopicPartitionKey, committed: int) -> float:
+    def lag_seconds(partition: TopicPartitionKey, committed: int) -> tuple[float, bool]:
         asked.append((partition, committed))
-        return 42.0
+        return 42.0, False
 
     snapshot = Snapshot(end_offsets={("t", 0): 10, ("t", 1): 7}, committed={"g": {("t", 0): 4, ("t", 1): 7}})
     samples = snapshot_samples("main", snapshot, lag_seconds)
@@ -85,6 +85,20 @@ def test_lag_seconds_comes_from_the_history_only_when_there_is_lag() -> None:
         _value(samples, "kafka_consumergroup_lag_seconds", consumergroup="g", topic="t", partition=p) for p in "01"
     ]
     assert ([42.0, 0.0], [(("t", 0), 4)]) == (values, asked)
+
+
+def test_lag_seconds_says_when_it_is_only_a_lower_bound() -> None:
+    def lag_seconds(partition: TopicPartitionKey, committed: int) -> tuple[float, bool]:
+        return 30.0, partition == ("t", 1)
+
+    snapshot = Snapshot(end_offsets={("t", 0): 10, ("t", 1): 9}, committed={"g": {("t", 0): 4, ("t", 1): 7}})
+    samples = snapshot_samples("main", snapshot, lag_seconds)
+
+    flags = [
+        _value(samples, "kafka_consumergroup_lag_seconds_lower_bound", consumergroup="g", topic="t", partition=p)
+        for p in "01"
+    ]
+    assert [0.0, 1.0] == flags
 
 
 def test_sums_add_up_partitions_per_group_and_topic() -> None:

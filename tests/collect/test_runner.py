@@ -8,7 +8,7 @@ import threading
 from collections.abc import Sequence
 
 from agent.clock import SystemClock
-from agent.collect.base import Scheduled
+from agent.collect.base import PartialCollectionError, Scheduled
 from agent.collect.runner import Runner
 from agent.model import MetricMeta, Sample, gauge, labels_of
 from agent.store import Store
@@ -46,6 +46,26 @@ class Hanging(Counting):
         self.calls += 1
         self.release.wait(10)
         return []
+
+
+class Partial(Counting):
+    name = "partial"
+
+    def collect(self) -> Sequence[Sample]:
+        self.calls += 1
+        raise PartialCollectionError([Sample("counting_calls", (), float(self.calls))], "requests failed: x")
+
+
+class Restarting(Counting):
+    name = "restarting"
+    restarts_total = 3
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
 
 
 def value(store: Store, name: str, collector: str) -> float | None:
@@ -134,3 +154,25 @@ def test_samples_are_written_with_the_collection_timestamp() -> None:
     assert series is not None
     assert series.latest() == 1.0
     assert abs(series.times[-1] / 1000 - SystemClock().time()) < 5
+
+
+def test_a_partial_run_writes_what_it_read_and_reports_the_collector_down() -> None:
+    store = Store()
+    runner = Runner(store, SystemClock())
+    runner.add(Scheduled(Partial(), 10, 1))
+
+    asyncio.run(run_for(runner, 0.2))
+
+    assert (1.0, 0.0) == (store.get("counting_calls", ()).latest(), value(store, "tripwired_collector_up", "partial"))
+    assert "requests failed: x" == runner.states[0].last_error
+
+
+def test_a_supervised_collectors_restarts_are_exported_and_its_child_closed_at_stop() -> None:
+    store = Store()
+    runner = Runner(store, SystemClock())
+    collector = Restarting()
+    runner.add(Scheduled(collector, 10, 1))
+
+    asyncio.run(run_for(runner, 0.2))
+
+    assert (3.0, True) == (value(store, "tripwired_collector_restarts_total", "restarting"), collector.closed)

@@ -25,7 +25,9 @@ def test_every_mistake_is_reported_at_once_with_file_line_and_path() -> None:
     assert errors_of(text) == [
         "cfg.yaml:2: global.interval: invalid duration '10x' (use 10s, 1m30s, 5m, 1h)",
         "cfg.yaml:4: web.listen_adress: unknown field 'listen_adress' "
-        "(known: basic_auth_users, external_url, listen_address, tls_server_config)",
+        "(known: basic_auth_users, config_file, enable_lifecycle, external_url, idle_timeout, listen_address, "
+        "max_connections, max_header_bytes, max_request_body_bytes, read_header_timeout, read_timeout, "
+        "tls_server_config)",
         "cfg.yaml:7: collectors.host.enabled: expected true or false, got 'maybe'",
     ]
 
@@ -124,3 +126,18 @@ def test_a_canary_timeout_not_shorter_than_its_interval_is_an_error_at_its_line(
     assert errors_of(text) == [
         "cfg.yaml:6: collectors.kafka[0].canary: timeout (10s) must be positive and shorter than interval (5s)"
     ]
+
+
+def test_store_wal_settings_are_read_as_their_enumerations() -> None:
+    config = load_text(Config, "store:\n  retention: 2h\n  wal: {enabled: true, flush: fsync}\n")
+    assert (7200.0, "true", "fsync") == (
+        config.store.retention,
+        config.store.wal.enabled.value,
+        config.store.wal.flush.value,
+    )
+
+
+def test_an_unknown_wal_flush_names_the_line_and_the_choices() -> None:
+    assert ["cfg.yaml:3: store.wal.flush: expected one of collection, fsync, background, got 'sometimes'"] == (
+        errors_of("store:\n  wal:\n    flush: sometimes\n")
+    )

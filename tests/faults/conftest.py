@@ -1,4 +1,4 @@
-"""Fixtures of the fault suite."""
+"""Fixtures of the fault suite, and the hooks that write docs/faults.md (tests/faults/faults_table.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.faults.faults_table import (  # noqa: F401  (pytest finds hooks by name in a conftest)
+    pytest_collection_modifyitems,
+    pytest_runtest_logreport,
+    pytest_sessionfinish,
+)
 from tests.faults.pipeline import Receiver
 
 

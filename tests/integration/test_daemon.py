@@ -131,7 +131,9 @@ def test_config_with_three_mistakes_reports_all_and_exits_2(tmp_path: Path) -> N
         assert result.stderr.splitlines() == [
             f"{config}:2: global.interval: invalid duration 'soon' (use 10s, 1m30s, 5m, 1h)",
             f"{config}:4: web.port: unknown field 'port' "
-            "(known: basic_auth_users, external_url, listen_address, tls_server_config)",
+            "(known: basic_auth_users, config_file, enable_lifecycle, external_url, idle_timeout, listen_address, "
+            "max_connections, max_header_bytes, max_request_body_bytes, read_header_timeout, read_timeout, "
+            "tls_server_config)",
             f"{config}:6: collectors.host.enabled: expected true or false, got '3'",
         ]
 

@@ -138,7 +138,7 @@ def reload_successful(daemon: DaemonProcess) -> str:
 
 def test_refused_reload_keeps_the_old_rules_running(start_daemon: StartDaemon, tmp_path: Path) -> None:
     write_metric(tmp_path, 0)
-    daemon = start_daemon(config(tmp_path))
+    daemon = start_daemon(config(tmp_path), "--web.enable-lifecycle")
     daemon.wait_ready()
     wait_for_state(daemon, "firing")
     (tmp_path / "rules.yaml").write_text(RULES.replace("== 0", "== 0 +"))

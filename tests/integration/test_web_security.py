@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import bcrypt
 import httpx
 import pytest
 
-from tests.conftest import StartDaemon
+from tests.conftest import REPO, StartDaemon
+from tests.faults.web_helpers import self_signed
 
 HOST_OFF = "collectors:\n  host: {enabled: false}\n"
 
@@ -77,3 +79,45 @@ def test_tls_serves_https_with_the_configured_certificate(start_daemon: StartDae
     assert https_get(url, cert).status_code == 200
     with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
         httpx.get(url, timeout=2)  # the system trust store does not know this certificate
+
+
+def test_an_exporter_toolkit_web_config_file_gives_tls_basic_auth_and_headers(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
+    # The file node_exporter and Prometheus take with --web.config.file, certificate paths
+    # relative to the file itself, as exporter-toolkit reads them.
+    cert_dir = tmp_path / "certs"
+    cert_dir.mkdir()
+    cert, _ = self_signed(cert_dir, "server")
+    hashed = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(4)).decode()
+    web = cert_dir / "web.yml"
+    web.write_text(
+        "tls_server_config:\n  cert_file: server.pem\n  key_file: server-key.pem\n  min_version: TLS12\n"
+        "http_server_config:\n  http2: true\n  headers:\n    Strict-Transport-Security: max-age=31536000\n"
+        f"basic_auth_users:\n  prometheus: '{hashed}'\n"
+    )
+    daemon = start_daemon(HOST_OFF, f"--web.config.file={web}")
+    url = f"https://127.0.0.1:{daemon.port}/metrics"
+    assert https_get(f"https://127.0.0.1:{daemon.port}/-/healthy", cert).status_code == 200
+    trust = ssl.create_default_context(cafile=str(cert))
+    assert httpx.get(url, verify=trust, timeout=10).status_code == 401
+    scrape = httpx.get(url, verify=trust, auth=("prometheus", "s3cret"), timeout=10)
+    assert (200, "max-age=31536000") == (scrape.status_code, scrape.headers["strict-transport-security"])
+
+
+def test_tls_and_users_in_both_places_are_refused_at_start(tmp_path: Path) -> None:
+    web = tmp_path / "web.yml"
+    hashed = bcrypt.hashpw(b"x", bcrypt.gensalt(4)).decode()
+    web.write_text(f"basic_auth_users: {{a: '{hashed}'}}\n")
+    config = tmp_path / "config.yaml"
+    config.write_text(HOST_OFF + f"web:\n  basic_auth_users: {{b: '{hashed}'}}\n  config_file: {web}\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "agent", "run", f"--config={config}", "--web.listen-address=127.0.0.1:0"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+        check=False,
+    )
+    assert 2 == result.returncode
+    assert f"basic_auth_users is set both in web: and in the web config file {web}" in result.stderr

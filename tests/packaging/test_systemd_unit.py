@@ -128,3 +128,11 @@ def test_runs_as_a_dedicated_unprivileged_user() -> None:
 def test_bad_config_exit_status_is_not_restarted() -> None:
     # Exit status 2 is a bad config or rule file (cli.py): restarting in a loop cannot fix it.
     assert ("on-failure", "2") == (service("Restart"), service("RestartPreventExitStatus"))
+
+
+def test_descriptors_cover_the_web_connection_cap_with_room_for_the_rest() -> None:
+    # Idle-connection floods (issue 14): the daemon holds at most web.max_connections client
+    # sockets; the unit must leave room for them and for state files, Kafka and receivers.
+    from agent.config.schema import WebConfig
+
+    assert int(service("LimitNOFILE")) >= 4 * WebConfig().max_connections

@@ -12,9 +12,11 @@ from agent.ruler.alerting import (
     ActiveAlert,
     AlertEvaluation,
     AlertRule,
+    RestorePolicy,
     evaluate_alerts,
     generator_url,
     needs_sending,
+    restore_for_state,
     to_alert,
 )
 
@@ -241,3 +243,55 @@ def test_fingerprint_matches_prometheus_common_labelset_fingerprint() -> None:
 
 def test_fingerprint_of_empty_labels_is_the_fnv_offset() -> None:
     assert f"{14695981039346656037:016x}" == fingerprint(())
+
+
+# -- restoring alert state after a restart ---------------------------------------------
+
+RESTORE_NOW = 10_000_000
+FIVE_MIN = 300_000
+
+
+def restored(alert: ActiveAlert, *, last_evaluated: int | None, hold_ms: int = FIVE_MIN) -> ActiveAlert | None:
+    last = {} if last_evaluated is None else {alert.labels: last_evaluated}
+    out = restore_for_state(
+        {alert.labels: alert},
+        now_ms=RESTORE_NOW,
+        hold_ms=hold_ms,
+        last_evaluated_ms=last,
+        policy=RestorePolicy(outage_tolerance_ms=3_600_000, grace_period_ms=60_000),
+    )
+    return out.get(alert.labels)
+
+
+def test_firing_alert_is_restored_unchanged_whatever_the_downtime() -> None:
+    firing = ActiveAlert((("alertname", "A"),), (), AlertState.FIRING, 1.0, 1_000, fired_at_ms=2_000)
+    assert firing == restored(firing, last_evaluated=None)
+
+
+def test_pending_alert_keeps_active_at_and_the_downtime_does_not_count() -> None:
+    pending = ActiveAlert((("alertname", "A"),), (), AlertState.PENDING, 1.0, RESTORE_NOW - 200_000)
+    after = restored(pending, last_evaluated=RESTORE_NOW - 100_000)  # 100 s pending, then 100 s down
+    assert after is not None
+    assert (pending.active_at_ms, RESTORE_NOW + 200_000) == (after.active_at_ms, after.hold_until_ms)
+
+
+def test_pending_alert_due_during_the_downtime_waits_for_the_grace_period() -> None:
+    pending = ActiveAlert((("alertname", "A"),), (), AlertState.PENDING, 1.0, RESTORE_NOW - 299_000)
+    after = restored(pending, last_evaluated=RESTORE_NOW - 1_000)
+    assert after is not None and after.hold_until_ms == RESTORE_NOW + 60_000
+
+
+def test_pending_alert_is_dropped_after_an_outage_longer_than_the_tolerance() -> None:
+    pending = ActiveAlert((("alertname", "A"),), (), AlertState.PENDING, 1.0, 0)
+    assert restored(pending, last_evaluated=RESTORE_NOW - 3_600_001) is None
+    assert restored(pending, last_evaluated=None) is None
+
+
+def test_a_restored_pending_alert_fires_at_its_hold_until_time() -> None:
+    rule = AlertRule("A", hold_ms=FIVE_MIN)
+    pending = ActiveAlert((("alertname", "A"),), (), AlertState.PENDING, 1.0, 0, hold_until_ms=FIVE_MIN + 50_000)
+    vector = [Point((), 1.0)]
+    early = evaluate_alerts({pending.labels: pending}, vector, FIVE_MIN + 49_999, rule, plain)
+    assert AlertState.PENDING == early.active[pending.labels].state
+    due = evaluate_alerts(early.active, vector, FIVE_MIN + 50_000, rule, plain)
+    assert AlertState.FIRING == due.active[pending.labels].state

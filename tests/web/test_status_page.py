@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode
 
@@ -17,6 +17,7 @@ from agent.model import labels_of
 from agent.notify.silence import Silences
 from agent.web.server import Handler, HttpServer, Request, Response
 from agent.web.status import (
+    ALERTS_PER_PAGE,
     CSRF_FIELD,
     AlertView,
     CollectorView,
@@ -425,3 +426,36 @@ def test_the_runtime_source_shows_a_real_outboxs_dead_letters_with_their_reason(
 
     assert ["HTTP 400: invalid routing key"] == [e.reason for e in dead]
     assert "pagerduty/0" in text and "HTTP 400: invalid routing key" in text
+
+
+def many_alerts(count: int, names: int = 3) -> list[AlertView]:
+    return [
+        replace(FIRING, name=f"Name{i % names}", labels=labels_of(alertname=f"Name{i % names}", n=str(i)))
+        for i in range(count)
+    ]
+
+
+def test_ten_thousand_alerts_give_a_bounded_first_page_with_a_summary_and_a_pager() -> None:
+    html_text = page(FakeSource(alert_list=many_alerts(10_000)))
+    assert len(html_text) < 200_000  # 9.6 MB before
+    assert html_text.count('<li class="alert ') == ALERTS_PER_PAGE
+    assert "alerts 1 to 50 of 10000, page 1 of 200" in html_text
+    assert 'href="/?page=2#alerts"' in html_text
+    assert 'href="/?alertname=Name0#alerts">Name0</a></td><td>3334</td><td>0</td>' in html_text
+
+
+def test_a_later_page_and_one_alert_name_are_reachable_without_javascript() -> None:
+    routes = routes_for(FakeSource(alert_list=many_alerts(120)))
+    later = call(routes, "GET", "/?page=3").body.decode()
+    assert "alerts 101 to 120 of 120, page 3 of 3" in later
+    assert later.count('<li class="alert ') == 20
+    one_name = call(routes, "GET", "/?alertname=Name1").body.decode()
+    assert {"Name1"} == set(re.findall(r'<strong class="alertname">([^<]+)</strong>', one_name))
+    assert "Show every alert" in one_name
+
+
+def test_alert_names_in_the_summary_are_escaped() -> None:
+    evil = replace(FIRING, name=XSS, labels=labels_of(alertname=XSS))
+    html_text = page(FakeSource(alert_list=[evil, *many_alerts(60)]))
+    assert XSS not in html_text
+    assert "?alertname=%3Cscript%3Ealert%28%22pwned%22%29%3C%2Fscript%3E" in html_text

@@ -138,6 +138,9 @@ class _Segment:
     fd: int
     size: int
     refs: dict[Series, int] = field(default_factory=dict)
+    # Per source, the series of its last write and their refs: a collection writes the same
+    # series in the same order every time, and then needs no lookup at all.
+    last_write: dict[str, tuple[list[Series], array[int]]] = field(default_factory=dict)
 
 
 class SegmentWriter:
@@ -216,10 +219,21 @@ class SegmentWriter:
                 return
             segment = self._segment
             assert segment is not None
+        last = segment.last_write.get(item.source)
+        if last is not None and last[0] == item.series:  # the same series as last time: a C-level compare
+            refs = last[1]
+        else:
+            refs = self._refs(segment, item.series, buffer)
+            segment.last_write[item.source] = (item.series, refs)
+        buffer += frame(RecordType.SAMPLES, encode_samples(item.source, item.t_ms, refs, item.values))
+
+    @staticmethod
+    def _refs(segment: _Segment, series_list: list[Series], buffer: bytearray) -> array[int]:
+        """The segment's numbers for `series_list`, declaring the new ones in a SERIES record."""
         refs = array("I")
         new: list[tuple[int, Any]] = []
         known = segment.refs
-        for series in item.series:
+        for series in series_list:
             ref = known.get(series)
             if ref is None:
                 ref = known[series] = len(known)
@@ -227,7 +241,7 @@ class SegmentWriter:
             refs.append(ref)
         if new:
             buffer += frame(RecordType.SERIES, encode_series(new))
-        buffer += frame(RecordType.SAMPLES, encode_samples(item.source, item.t_ms, refs, item.values))
+        return refs
 
     def _open_segment(self) -> bool:
         if self._monotonic() < self._retry_at:

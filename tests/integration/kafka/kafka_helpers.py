@@ -6,7 +6,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from agent.config.schema import IncludeExclude, KafkaConfig
@@ -75,7 +75,7 @@ def consume_and_commit(helper: KafkaHelper, group: str, topic: str, count: int, 
     """Have a real consumer of `group` read `count` records of one partition and commit after them."""
     consumer = helper.consumer(group)
     try:
-        start = consumer.committed([TopicPartition(topic, partition)], timeout=10)[0].offset
+        start = _committed(consumer, TopicPartition(topic, partition))
         consumer.assign([TopicPartition(topic, partition, max(start, 0))])
         read = []
         while len(read) < count:
@@ -85,6 +85,21 @@ def consume_and_commit(helper: KafkaHelper, group: str, topic: str, count: int, 
         consumer.commit(message=read[-1], asynchronous=False)
     finally:
         consumer.close()
+
+
+def _committed(consumer: Consumer, partition: TopicPartition, timeout: float = 30.0) -> int:
+    """The group's committed offset; a broker that just started answers NOT_COORDINATOR until its
+    offsets topic is loaded, which is retried (what a real consumer's rebalance does too)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            offset: int = consumer.committed([partition], timeout=10)[0].offset
+            return offset
+        except KafkaException as exc:
+            retriable = exc.args[0].code() in (KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS)
+            if not retriable or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def collector_config(bootstrap: str, *topics: str, name: str = "test") -> KafkaConfig:

@@ -7,7 +7,8 @@ import uuid
 from kafka_helpers import KafkaHelper, value_of
 
 from agent.clock import SystemClock
-from agent.collect.kafka_canary import CANARY_METRICS, KafkaCanaryCollector
+from agent.collect.kafka_canary import KafkaCanaryCollector
+from agent.collect.kafka_metrics import CANARY_METRICS
 from agent.config.schema import CanaryConfig, Duration, KafkaConfig
 
 

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from agent.collect.kafka_canary import CANARY_METRICS
-from agent.collect.kafka_metrics import KAFKA_METRICS
+from agent.collect.kafka_metrics import CANARY_METRICS, KAFKA_METRICS
 from agent.model import MetricType
 from tests.conftest import REPO, require_binary
 

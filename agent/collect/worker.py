@@ -1,0 +1,128 @@
+"""The child process of an isolated collector: `python -m agent.collect.worker`.
+
+It reads one `Hosted` description from stdin, builds that collector, then answers requests
+until stdin closes: `("collect",)` with the samples (or the partial samples and the error),
+`("seed", {name: series})` by seeding the collector. Whatever happens in here — a librdkafka
+assertion abort, a segfault, a hang — ends or stalls this process only; the parent sees the
+pipe close or the answer not come, reports it and starts a new child.
+
+The protocol uses a private copy of stdout; fd 1 itself is pointed at stderr, so a stray
+print (or a C library writing to stdout) lands in the daemon's log instead of the pipe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import gc
+import importlib
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import structlog
+
+from agent.collect.base import Collector, PartialCollectionError, Seedable
+from agent.collect.isolation_wire import ChannelClosedError, Hosted, chunks, read_frame, write_frame
+from agent.model import Labels
+
+log = structlog.get_logger(__name__)
+
+_PARENT_POLL_SECONDS = 1.0
+# Below this a cycle's garbage is small, and a full collection plus malloc_trim every second
+# cost more CPU (~0.4 s a minute at a 1 s interval) than the memory they give back is worth.
+LARGE_ANSWER_ROWS = 20_000
+
+
+def build(hosted: Hosted) -> Collector:
+    """The collector a `Hosted` names, made with its arguments."""
+    module_name, _, attribute = hosted.factory.partition(":")
+    factory = getattr(importlib.import_module(module_name), attribute)
+    collector: Collector = factory(*hosted.args, **hosted.kwargs)
+    return collector
+
+
+def answer(collector: Collector, message: tuple[Any, ...]) -> Iterator[tuple[Any, ...]]:
+    """The frames of the reply to one request of the parent."""
+    if message[0] == "seed":
+        series: dict[str, list[tuple[Labels, Sequence[int], Sequence[float]]]] = message[1]
+        if isinstance(collector, Seedable):
+            collector.seed(lambda name: series.get(name, ()))
+        yield ("seeded",)
+        return
+    end: tuple[str, ...] = ("ok",)
+    try:
+        samples = collector.collect()
+    except PartialCollectionError as partial:
+        samples, end = partial.samples, ("partial", str(partial))
+    except Exception as exc:  # the parent reports it like any collector's error
+        samples, end = (), ("error", f"{type(exc).__name__}: {exc}")
+    for rows in chunks(samples):
+        yield ("rows", rows)
+    yield end
+
+
+def serve(collector: Collector, requests: int, replies: int) -> None:
+    """Answer the parent's requests until it closes the pipe."""
+    while True:
+        try:
+            message = read_frame(requests)
+        except ChannelClosedError:
+            return
+        rows = 0
+        for frame in answer(collector, message):
+            write_frame(replies, frame)
+            rows += len(frame[1]) if frame[0] == "rows" else 0
+        if rows >= LARGE_ANSWER_ROWS:
+            give_back_memory()
+
+
+def give_back_memory() -> None:
+    """Return what a cycle freed to the system: its peak (100,000 samples, 30,000 futures) is transient.
+
+    Without this the child keeps its peak RSS between cycles; glibc only gives freed heap back
+    when asked. Elsewhere (musl) there is nothing to ask, and nothing is done.
+    """
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this process when the daemon is gone, even while the main thread is stuck in C code."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_POLL_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _configure_logging() -> None:
+    # The daemon's own format (agent.runtime.logs), on the stderr the child shares with it. The child
+    # is a process entry point like the CLI, which is why it may reach into runtime for this.
+    from agent.runtime.logs import configure_logging
+
+    configure_logging("info")
+
+
+def main(argv: Iterable[str] = ()) -> int:
+    replies = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    requests = sys.stdin.fileno()
+    _exit_with_parent(os.getppid())
+    _configure_logging()
+    hosted: Hosted = read_frame(requests)
+    collector = build(hosted)
+    write_frame(replies, ("ready", os.getpid()))
+    serve(collector, requests, replies)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,44 @@
+"""A daemon killed and restarted while a consumer group lags: lag in seconds continues from the history."""
+
+from __future__ import annotations
+
+import signal
+import time
+import uuid
+from pathlib import Path
+
+from kafka_helpers import KafkaHelper, consume_and_commit
+from test_kafka_daemon import CLUSTER, daemon_config, poll, queried
+
+from tests.conftest import StartDaemon
+
+
+def test_lag_seconds_after_a_kill_9_counts_from_when_the_messages_arrived_not_from_the_restart(
+    start_daemon: StartDaemon, kafka: KafkaHelper, tmp_path: Path
+) -> None:
+    topic = kafka.new_topic()
+    group = f"behind-{uuid.uuid4().hex[:8]}"
+    kafka.produce(topic, 5)
+    consume_and_commit(kafka, group, topic, 5)  # caught up, then the consumers stop
+    config = daemon_config(tmp_path, CLUSTER, kafka.bootstrap, topic=topic, group=group)
+    daemon = start_daemon(config)
+    daemon.wait_ready()
+    selector = f'{{consumergroup="{group}",topic="{topic}",partition="0"}}'
+    lag_seconds = f"kafka_consumergroup_lag_seconds{selector}"
+    poll(lambda: queried(daemon, f"kafka_consumergroup_lag{selector}"), lambda v: v == [0.0], "no lag yet", daemon)
+
+    produced_at = time.time()
+    kafka.produce(topic, 10)  # nobody reads these
+    poll(lambda: queried(daemon, lag_seconds), lambda v: bool(v) and v[0] >= 3, "lag of 3 s", daemon)
+    daemon.proc.send_signal(signal.SIGKILL)
+    daemon.proc.wait(timeout=30)
+    time.sleep(2)
+
+    restarted = start_daemon(config)
+    restarted.wait_ready()
+    [after] = poll(lambda: queried(restarted, lag_seconds), bool, "lag seconds after the restart", restarted)
+    [lower_bound] = queried(restarted, f"kafka_consumergroup_lag_seconds_lower_bound{selector}")
+    behind = time.time() - produced_at
+    # Without the history the collector would count from its first look after the restart (~1 s).
+    assert behind - 2.5 <= after <= behind + 1.0, (after, behind)
+    assert 0.0 == lower_bound
