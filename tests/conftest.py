@@ -17,6 +17,10 @@ from scripts.kafka_broker import free_port  # one port picker for the daemon, pe
 
 REPO = Path(__file__).resolve().parent.parent
 
+# docs/faults.md's hooks: a plugin rather than tests/faults/conftest.py, because xdist's controller
+# (which merges the workers' rows and writes the table) loads this conftest and never that one.
+pytest_plugins = ["tests.faults.faults_table"]
+
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the marks into the node ids
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
