@@ -14,6 +14,7 @@ import argparse
 import base64
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -148,12 +149,37 @@ def new_cluster_id() -> str:
             return candidate
 
 
-def free_port() -> int:
-    """A loopback port nobody listens on right now (another process may take it: callers retry)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+def free_port(attempts: int = 200) -> int:
+    """A loopback port nobody listens on right now, picked below the kernel's ephemeral range.
+
+    The kernel hands ephemeral ports (32768-60999 by default) to every outgoing connection and
+    to bind(0). A port picked there can be taken by some client socket between the pick and the
+    peer's bind, or while a stopped broker is down before it restarts on the same port. Below
+    that range only explicit binds compete, and random picks from it rarely meet; callers still
+    retry when they lose a race.
+    """
+    low, high = _unassigned_ports()
+    for _ in range(attempts):
+        port = random.randrange(low, high)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # a crowded range: let the kernel pick
         sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+        picked: int = sock.getsockname()[1]
+        return picked
+
+
+def _unassigned_ports(range_file: Path = Path("/proc/sys/net/ipv4/ip_local_port_range")) -> tuple[int, int]:
+    """Up to 10,000 ports just below the ephemeral range, above the well-known ones."""
+    try:
+        ephemeral_low = int(range_file.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 32768
+    return max(ephemeral_low - 10_000, 1024), max(ephemeral_low, 1025)
 
 
 def server_properties(port: int, controller_port: int, log_dir: Path, sasl_ssl: SaslSslListener | None = None) -> str:

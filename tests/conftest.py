@@ -1,10 +1,9 @@
-"""Shared test helpers: free ports and a real `tripwired run` subprocess."""
+"""Shared test helpers: free ports, a real `tripwired run` subprocess, and the xdist grouping of shared peers."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -14,13 +13,71 @@ from pathlib import Path
 import httpx
 import pytest
 
+from scripts.kafka_broker import free_port  # one port picker for the daemon, peers and brokers
+
 REPO = Path(__file__).resolve().parent.parent
 
+# docs/faults.md's hooks: a plugin rather than tests/faults/conftest.py, because xdist's controller
+# (which merges the workers' rows and writes the table) loads this conftest and never that one.
+pytest_plugins = ["tests.faults.faults_table"]
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the marks into the node ids
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Send the tests that share a peer to one xdist worker, so the peer is started once per run.
+
+    Under `--dist loadgroup` every worker has its own session: a session-scoped broker would
+    start once per worker that happens to run a test needing it, a module-scoped Alertmanager or
+    browser once per worker that gets a slice of its module. Grouping is decided here from the
+    fixtures a test uses, so a new test file that uses `kafka_bootstrap` needs no mark of its own.
+    An explicit `xdist_group` mark wins.
+    """
+    for item in items:
+        group = shared_peer_group(item)
+        if group is not None and item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Fail a grouped test that `--dist loadgroup` scheduled without its group (pytest 9.2, xdist#1386).
+
+    xdist tells its scheduler a test's group by appending `@group` to the test's id; were that
+    lost, grouped tests would be spread over workers: peers started several times, and the
+    Debian package installed and purged by two workers at once. Fail loudly instead.
+    """
+    if not getattr(item.config.option, "loadgroup", False):
+        return
+    if item.get_closest_marker("xdist_group") is not None and "@" not in item.nodeid:
+        pytest.fail(
+            "--dist loadgroup lost this test's xdist_group (pytest-dev/pytest-xdist#1386): "
+            "use a pytest that pyproject.toml allows",
+            pytrace=False,
+        )
+
+
+def shared_peer_group(item: pytest.Item) -> str | None:
+    """The group of the widest-scoped fixture of this project that the test uses, if any.
+
+    Session fixtures group by name (one per run); module- and class-scoped ones by the test
+    file; package-scoped ones by their package. pytest's and plugins' fixtures (baseid "") are
+    not peers of ours: `tmp_path_factory` is session-scoped and shared by every test.
+    """
+    info = getattr(item, "_fixtureinfo", None)  # pytest keeps the fixture closure here (doctests have none)
+    if info is None:
+        return None
+    groups = {"session": "", "package": "", "module": ""}
+    for definitions in info.name2fixturedefs.values():
+        fixture = definitions[-1]  # the definition closest to the test is the one it gets
+        if fixture.baseid == "" or fixture.scope == "function":
+            continue
+        if fixture.scope == "session":
+            groups["session"] = groups["session"] or f"session-{fixture.argname}"
+        elif fixture.scope == "package":
+            groups["package"] = fixture.baseid
+        else:
+            groups["module"] = item.nodeid.split("::", 1)[0]
+    return groups["session"] or groups["package"] or groups["module"] or None
 
 
 def require_binary(path: str, package: str) -> str:
@@ -29,6 +86,19 @@ def require_binary(path: str, package: str) -> str:
     if found is None:
         pytest.fail(f"{path} not found: install Debian's {package} package (make test does)")
     return found
+
+
+def wait_until(condition: Callable[[], object], what: str, timeout: float = 30.0) -> None:
+    """Poll `condition` until it returns something true; fail naming `what` after `timeout` seconds.
+
+    Tests wait on what the daemon does, never for a fixed time: on a loaded machine (parallel
+    workers, other jobs) the same step takes several times longer than on an idle one.
+    """
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
 
 
 def wait_for_http(url: str, timeout: float = 30.0) -> None:
@@ -45,24 +115,49 @@ def wait_for_http(url: str, timeout: float = 30.0) -> None:
 class DaemonProcess:
     """`tripwired run` as a real subprocess on a free port."""
 
+    PORT_ATTEMPTS = 3
+
     def __init__(self, tmp_path: Path, config_text: str | None = None, *extra: str) -> None:
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp_path / f"daemon-{self.port}.log"
-        args = [sys.executable, "-m", "agent", "run", f"--web.listen-address=127.0.0.1:{self.port}", *extra]
+        self._args = [sys.executable, "-m", "agent", "run", *extra]
         if config_text is not None:
             config = tmp_path / f"config-{self.port}.yaml"
             config.write_text(config_text)
-            args.append(f"--config={config}")
+            self._args.append(f"--config={config}")
+        self._cwd = tmp_path
         self._log = self.log_path.open("wb")
+        self._ports_tried = 0
+        self._launch()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _launch(self) -> None:
+        # Its own working directory: the default state_dir `data` is relative to it, and daemons of
+        # parallel tests must never share (or lock each other out of) one.
+        self._ports_tried += 1
         self.proc = subprocess.Popen(
-            args, stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+            [*self._args, f"--web.listen-address=127.0.0.1:{self.port}"],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=self._cwd,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
+
+    def _lost_port_race(self) -> bool:
+        """Whether the daemon exited because another process bound its port first (then it retries)."""
+        log = self.log()
+        return self._ports_tried < self.PORT_ATTEMPTS and '"listen_failed"' in log and "address already in use" in log
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
+            if self.proc.poll() is not None and self._lost_port_race():
+                self.port = free_port()
+                self._launch()
+            elif self.proc.poll() is not None:
                 raise AssertionError(f"daemon exited with {self.proc.returncode}:\n{self.log()}")
             try:
                 if httpx.get(f"{self.url}/-/ready", timeout=1.0).status_code == 200:

@@ -66,3 +66,16 @@ def test_a_fault_test_without_a_docstring_fails_the_run(tmp_path: Path) -> None:
     result = pytest_in(root, "tests")
     assert 4 == result.returncode  # pytest's usage error: nothing ran
     assert "missing: tests/faults/test_bare.py::test_something" in result.stderr
+
+
+def test_a_parallel_run_writes_every_workers_results_into_one_table(tmp_path: Path) -> None:
+    # As the suite loads it: a plugin of the top conftest, which xdist's controller loads too.
+    root = project(tmp_path, test_fifo=PASSING, test_disk=FAILING)
+    faults = root / "tests" / "faults"
+    (faults / "conftest.py").rename(faults / "faults_table.py")
+    (root / "tests" / "__init__.py").write_text("")
+    (faults / "__init__.py").write_text("")
+    (root / "tests" / "conftest.py").write_text('pytest_plugins = ["tests.faults.faults_table"]\n')
+    assert 1 == pytest_in(root, "-n", "2", "tests").returncode
+    table = (root / "docs" / "faults.md").read_text()
+    assert "2 faults tried: 1 passed, 1 failed." in table

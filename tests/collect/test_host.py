@@ -274,7 +274,7 @@ def test_stuck_mount_reports_only_a_device_error(make_collector: MakeCollector, 
     started = time.monotonic()
     samples = collector.collect()
 
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 5.0  # the stat never returns: a bound this wide holds on a loaded machine
     nfs = labels_of(device="server:/export", fstype="nfs4", mountpoint="/mnt/nfs")
     assert [s for s in samples if s.labels == nfs] == [Sample("node_filesystem_device_error", nfs, 1.0)]
 

@@ -89,7 +89,8 @@ def test_a_hanging_stat_gives_none_after_the_timeout(statter: MountStatter, stat
     result = statter.stat_all(["/nfs"])
 
     assert result == {"/nfs": None}
-    assert TIMEOUT <= time.monotonic() - started < TIMEOUT + 0.5
+    # The fake stat never returns: any finite bound shows the timeout worked; a wide one holds on a loaded machine.
+    assert TIMEOUT <= time.monotonic() - started < TIMEOUT + 5.0
 
 
 def test_a_hanging_stat_does_not_hold_back_the_others(statter: MountStatter, stat: FakeStat) -> None:

@@ -1,4 +1,4 @@
-"""Fixtures of the fault suite, and the hooks that write docs/faults.md (tests/faults/faults_table.py)."""
+"""Fixtures of the fault suite (the hooks that write docs/faults.md are loaded by tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.faults.faults_table import (  # noqa: F401  (pytest finds hooks by name in a conftest)
-    pytest_collection_modifyitems,
-    pytest_runtest_logreport,
-    pytest_sessionfinish,
-)
 from tests.faults.pipeline import Receiver
 
 

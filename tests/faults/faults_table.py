@@ -4,10 +4,16 @@ Each fault test's docstring says what was broken (first line) and what the user 
 rest). The table is written only when the whole directory ran (no -k, -m or single files), so a
 partial run never shrinks it; a fault test without a docstring fails the run, so the table stays
 complete.
+
+Under pytest-xdist every worker collects every test but runs only some: the workers hand their
+rows to the controller (`workeroutput`), which merges them and writes the one table. The module
+is therefore a plugin loaded by tests/conftest.py, which the controller loads too (it never
+loads tests/faults/conftest.py: it collects nothing).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +82,7 @@ def render_table(rows: list[FaultRow]) -> str:
     return HEADER + "\n".join(lines) + f"\n\n{len(rows)} faults tried: {summary}.\n"
 
 
+@pytest.hookimpl(trylast=True)  # after xdist's hook, so the ids are the ones the reports carry
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     missing = []
     for item in items:
@@ -104,6 +111,20 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller writes the table
+        workeroutput["fault_rows"] = {nodeid: dataclasses.asdict(row) for nodeid, row in _rows.items()}
+        return
     if _rows and whole_directory_ran(session.config):
         TABLE.parent.mkdir(exist_ok=True)
         TABLE.write_text(render_table(list(_rows.values())), encoding="utf-8")
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: absent without xdist
+def pytest_testnodedown(node: object, error: object) -> None:
+    """On xdist's controller: merge one worker's rows; each test has its result from the worker that ran it."""
+    rows: dict[str, dict[str, str]] = getattr(node, "workeroutput", {}).get("fault_rows", {})
+    for nodeid, fields in rows.items():
+        known = _rows.get(nodeid)
+        if known is None or known.result == "not run":
+            _rows[nodeid] = FaultRow(**fields)

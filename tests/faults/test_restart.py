@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, StartDaemon
+from tests.conftest import REPO, DaemonProcess, StartDaemon
 from tests.faults.pipeline import (
     Receiver,
     alerts,
@@ -23,6 +23,7 @@ from tests.faults.pipeline import (
     wait_until,
     write_metrics,
 )
+from tests.faults.scraping import scrape, value
 
 
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "kill-9"])
@@ -78,15 +79,20 @@ def test_range_rule_reads_the_history_from_before_a_kill_9(
         write_metrics(tmp_path, ingest_offset=offset, level=0, flap=0)
         time.sleep(0.5)
     last_message = time.time()
-    time.sleep(1.5)  # the last offset is collected and logged
+    wait_until(lambda: holds_ingest_offset(daemon, offset), "the last offset collected and logged")
     stop(daemon, signal.SIGKILL)
-    time.sleep(2)
+    time.sleep(2)  # the fault: the daemon stays down a while before it is started again
     restarted = start_daemon(text)
     restarted.wait_ready()
     wait_until(lambda: "IngestStopped" in alerts(restarted), "IngestStopped", timeout=60)
     active_at = _seconds(alerts(restarted)["IngestStopped"]["activeAt"])
     assert active_at >= last_message + 19  # the window began before the restart, with the history
     assert active_at <= last_message + 25 or active_at <= time.time()  # and it did fire
+
+
+def holds_ingest_offset(daemon: DaemonProcess, offset: int) -> bool:
+    """Whether the daemon's store (which it writes only after the WAL) has this ingest_offset."""
+    return value(scrape(daemon), "ingest_offset") == offset
 
 
 def _seconds(rfc3339: str) -> float:
@@ -102,7 +108,7 @@ def test_graceful_stop_checkpoints_so_the_next_start_reads_no_segment(
     write_metrics(tmp_path, ingest_offset=1, level=0, flap=0)
     daemon = start_daemon(config(tmp_path, receiver.url))
     daemon.wait_ready()
-    time.sleep(2)
+    wait_until(lambda: points_of_ingest(daemon) >= 2, "two collections in the log")
     assert daemon.stop() == 0
     wal = tmp_path / "state" / "wal"
     names = sorted(p.name for p in wal.iterdir())
@@ -146,7 +152,7 @@ def test_damaged_segments_are_skipped_and_the_daemon_starts(
     text = config(tmp_path, receiver.url)
     daemon = start_daemon(text)
     daemon.wait_ready()
-    time.sleep(2)
+    wait_until(lambda: points_of_ingest(daemon) >= 2, "two collections in the log")
     stop(daemon, signal.SIGKILL)
     wal = tmp_path / "state" / "wal"
     segment = max((p for p in wal.iterdir() if p.name.isdigit()), key=lambda p: p.name)
@@ -193,7 +199,7 @@ def test_check_beside_a_running_daemon_notifies_nobody_and_leaves_its_state_alon
     )
     assert 1 == result.returncode, result.stderr
     assert "LevelHigh" in result.stdout
-    time.sleep(2)
+    time.sleep(2)  # two more group intervals: a page caused by the check would have arrived by now
     assert pages_before == sent(receiver)
     assert alerts_before == alerts(daemon)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,7 +13,9 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import REPO, StartDaemon, free_port, require_binary, wait_for_http
+from tests.conftest import REPO, StartDaemon, free_port, require_binary, wait_for_http, wait_until
+
+HOST_FIXTURE_PROC = REPO / "tests" / "collect" / "fixtures" / "host" / "proc"
 
 
 def scrape(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -27,13 +30,17 @@ def value_of(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name:
     return samples[(name, frozenset(labels.items()))]
 
 
-def test_metrics_have_node_exporter_names_and_counters_increase(start_daemon: StartDaemon) -> None:
+def test_metrics_have_node_exporter_names(start_daemon: StartDaemon) -> None:
     daemon = start_daemon("global: {interval: 1s}\n")
     daemon.wait_ready()
-    first = scrape(daemon.get("/metrics").text)
-    time.sleep(2.5)
-    second = scrape(daemon.get("/metrics").text)
-    names = {name for name, _ in second}
+    samples: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
+
+    def host_collected() -> bool:
+        samples.update(scrape(daemon.get("/metrics").text))
+        return any(name == "node_cpu_seconds_total" for name, _ in samples)
+
+    wait_until(host_collected, "the host collector's first samples")
+    names = {name for name, _ in samples}
     for expected in (
         "node_cpu_seconds_total",
         "node_load1",
@@ -46,16 +53,33 @@ def test_metrics_have_node_exporter_names_and_counters_increase(start_daemon: St
         "tripwired_store_series",
     ):
         assert expected in names, expected
-    assert value_of(second, "tripwired_collector_up", collector="host", instance="default") == 1.0
-    cpu = {key for key in second if key[0] == "node_cpu_seconds_total"}
+    assert value_of(samples, "tripwired_collector_up", collector="host", instance="default") == 1.0
+    cpu = {key for key in samples if key[0] == "node_cpu_seconds_total"}
     assert all({"cpu", "mode"} == {k for k, _ in labels} for _, labels in cpu)
-    idle_before = sum(
-        v for (n, labels), v in first.items() if n == "node_cpu_seconds_total" and ("mode", "idle") in labels
-    )
-    idle_after = sum(
-        v for (n, labels), v in second.items() if n == "node_cpu_seconds_total" and ("mode", "idle") in labels
-    )
-    assert idle_after > idle_before
+
+
+def test_cpu_counters_follow_proc_stat_from_one_collection_to_the_next(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
+    # The counters come from a procfs copy the test writes, not from the host: whether the host had
+    # idle time between two scrapes depends on its load, what the daemon reads and exposes does not.
+    procfs = tmp_path / "proc"
+    shutil.copytree(HOST_FIXTURE_PROC, procfs)
+    stat = (procfs / "stat").read_text()
+    daemon = start_daemon("global: {interval: 1s}\n", f"--path.procfs={procfs}")
+    daemon.wait_ready()
+
+    def cpu0_idle_seconds() -> float | None:
+        return scrape(daemon.get("/metrics").text).get(
+            ("node_cpu_seconds_total", frozenset({("cpu", "0"), ("mode", "idle")}))
+        )
+
+    wait_until(lambda: cpu0_idle_seconds() == 554.10, "cpu0's idle seconds from the fixture (55410 ticks)")
+    later = stat.replace("cpu0 979 0 771 55410 ", "cpu0 979 0 771 56410 ")
+    assert later != stat
+    (procfs / "stat.new").write_text(later)
+    (procfs / "stat.new").replace(procfs / "stat")
+    wait_until(lambda: cpu0_idle_seconds() == 564.10, "cpu0's idle seconds after 1000 more ticks")
 
 
 def promtool_lint(promtool: str, body: bytes) -> tuple[int, set[str]]:
@@ -158,10 +182,14 @@ def test_a_collector_that_hangs_is_timed_out_and_the_daemon_serves(start_daemon:
         os.mkfifo(procfs / name)
     daemon = start_daemon("collectors:\n  host: {interval: 1s, timeout: 500ms}\n", f"--path.procfs={procfs}")
     daemon.wait_ready()
-    time.sleep(2.5)
+    host = frozenset({("collector", "host"), ("instance", "default")})
+
+    def skipped_once() -> bool:
+        return scrape(daemon.get("/metrics").text).get(("tripwired_collector_skipped_total", host), 0.0) >= 1
+
+    wait_until(skipped_once, "a run skipped because the one before still hangs")
     samples = scrape(daemon.get("/metrics").text)
     assert value_of(samples, "tripwired_collector_up", collector="host", instance="default") == 0.0
-    assert value_of(samples, "tripwired_collector_skipped_total", collector="host", instance="default") >= 1
     assert "timed out after 0.5s" in daemon.log()
 
 

@@ -156,7 +156,7 @@ def test_a_silence_added_with_the_cli_stops_notifications(
     assert "active" in listed.stdout
     write_partitions(tmp_path, silent=range(2), total=2)
     receiver.wait_for(bool)
-    time.sleep(2)
+    time.sleep(2)  # two more group intervals: the silenced partition must not be sent in them
     partitions = {a["labels"]["partition"] for p in receiver.payloads for a in p["alerts"]}
     assert partitions == {"0"}
     expired = run_cli("silence", "expire", f"--web.listen-address=127.0.0.1:{daemon.port}", silence_id)

@@ -85,6 +85,12 @@ def acknowledged(state_dir: Path) -> set[str]:
         return {row[0] for row in db.execute("SELECT dedup_key FROM outbox WHERE state = 'delivered'")}
 
 
+def attempts(state_dir: Path) -> int:
+    """Delivery attempts the outbox has recorded, over all its notifications."""
+    with sqlite3.connect(state_dir / "tripwired.db") as db:
+        return int(db.execute("SELECT coalesce(sum(attempts), 0) FROM outbox").fetchone()[0])
+
+
 def arrivals(*receivers: Receiver) -> Counter[str]:
     return Counter(r.headers[DEDUP_HEADER] for receiver in receivers for r in receiver.requests)
 
@@ -103,8 +109,9 @@ def test_kill_9_mid_flight_and_while_the_receiver_is_down_loses_nothing_and_repe
         slow.stop()
 
         # 2. Restarted while the receiver is down (it re-enqueues the same notifications and 20 more), killed again.
+        attempts_before = attempts(tmp_path)
         children.append(start_child(tmp_path, slow.url, 0, FIRST_BATCH + SECOND_BATCH))
-        time.sleep(0.5)  # several refused attempts
+        wait_for(lambda: attempts(tmp_path) >= attempts_before + 3)  # several refused attempts
         kill_9(children[-1])
 
         # 3. The receiver is back; a new outbox delivers the rest.

@@ -32,8 +32,9 @@ def webhook(url: str, timeout: float = 0.3) -> WebhookSender:
     return WebhookSender(config, external_url="http://agent")
 
 
-def outbox(state_dir: Path, url: str, **options: Any) -> Outbox:
-    return Outbox(state_dir, {"team": [("webhook/0", webhook(url))]}, SystemClock(), **{**FAST, **options})
+def outbox(state_dir: Path, url: str, timeout: float = 0.3, **options: Any) -> Outbox:
+    senders = {"team": [("webhook/0", webhook(url, timeout))]}
+    return Outbox(state_dir, senders, SystemClock(), **{**FAST, **options})
 
 
 def group(i: int) -> Notification:
@@ -209,7 +210,9 @@ def test_a_restart_delivers_what_was_pending(tmp_path: Path, receiver: Receiver)
 
 def test_concurrency_per_receiver_is_limited(tmp_path: Path, receiver: Receiver) -> None:
     receiver.default = Reply(delay=0.2)
-    box = outbox(tmp_path, receiver.url, max_concurrency_per_receiver=2)
+    # A timeout far above the delay: on a loaded machine a 0.2 s answer can take longer than 0.3 s,
+    # and a timed-out request still at the receiver while its retry starts would count twice.
+    box = outbox(tmp_path, receiver.url, timeout=10.0, max_concurrency_per_receiver=2)
     for i in range(6):
         box.enqueue(group(i))
     run_until(box, delivered(box))
@@ -220,7 +223,7 @@ def test_stopping_lets_a_delivery_in_flight_finish(tmp_path: Path, receiver: Rec
     # SIGTERM while a receiver is answering: the answer is awaited (up to drain_seconds) and recorded,
     # so the next start does not send it again.
     receiver.default = Reply(delay=0.2)
-    box = outbox(tmp_path, receiver.url, drain_seconds=2.0)
+    box = outbox(tmp_path, receiver.url, timeout=10.0, drain_seconds=2.0)
     box.enqueue(group(0))
     run_until(box, lambda: bool(receiver.requests))
     assert ([], 1) == (box.pending(), len(receiver.requests))

@@ -137,7 +137,7 @@ def test_lag_seconds_is_the_age_of_the_first_unread_record(kafka: KafkaHelper) -
     kafka.produce(topic, 3)  # the records the group will not read
     collector.collect()
     after_unread = time.time()  # ...and 8 no earlier than here
-    time.sleep(2)
+    time.sleep(2)  # the unread records age: the quantity under test, bounded by clocks read around it
 
     before_last = time.time()
     samples = collector.collect()
@@ -243,7 +243,7 @@ def test_two_clusters_side_by_side_keep_separate_histories(kafka: KafkaHelper) -
         KafkaCollector(collector_config(kafka.bootstrap, topic, name=name), SystemClock()) for name in ("a", "b")
     )
     first.collect()
-    time.sleep(1.5)
+    time.sleep(1.5)  # the first cluster's history ages; a lower bound, however loaded the machine
 
     from_first, from_second = first.collect(), second.collect()
 
