@@ -95,7 +95,11 @@ class Wal:
 
     async def sync(self) -> None:
         """Wait until every queued write is written (fsync'ed under `flush: fsync`)."""
-        if self._thread is not None and self.flush is not Flush.BACKGROUND:
+        if self._thread is None:
+            return
+        if self.flush is Flush.BACKGROUND:
+            self._thread.hand_over()
+        else:
             await self._thread.barrier()
 
     # -- checkpoints -----------------------------------------------------------

@@ -46,6 +46,7 @@ log = structlog.get_logger(__name__)
 
 SEGMENT_BYTES = 32 * 1024 * 1024
 RETRY_SECONDS = 5.0
+HAND_OVER_SECONDS = 0.05
 
 
 class Flush(enum.Enum):
@@ -415,12 +416,20 @@ def _fsync_dir(directory: Path) -> None:
 
 
 class WriterThread:
-    """Starts the writer's thread and passes it work; every method but `start` runs on the loop."""
+    """Starts the writer's thread and passes it work; every method but `start` runs on the loop.
+
+    Writes are held on the loop side and handed over together: at the next `barrier` (a
+    collection waits for its writes) or, for writes nobody waits for (rule results, self
+    metrics), `HAND_OVER_SECONDS` later. Each hand-over wakes the thread once, so a collection
+    and its self-metrics cost one wake-up, not one each.
+    """
 
     def __init__(self, writer: SegmentWriter) -> None:
         self.writer = writer
         self._items: queue.SimpleQueue[Item] = queue.SimpleQueue()
         self._thread = threading.Thread(target=writer.run, args=(self._items,), name="wal-writer", daemon=True)
+        self._held: list[Write] = []
+        self._hand_over_scheduled = False
         self._enqueued = 0
         self._synced = 0
 
@@ -428,8 +437,24 @@ class WriterThread:
         self._thread.start()
 
     def put(self, item: Write) -> None:
-        self._items.put(item)
+        self._held.append(item)
         self._enqueued += 1
+        if self._hand_over_scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a script writing a store directly): hand it over now
+            self.hand_over()
+            return
+        self._hand_over_scheduled = True
+        loop.call_later(HAND_OVER_SECONDS, self.hand_over)
+
+    def hand_over(self) -> None:
+        """Give the thread every write held so far."""
+        self._hand_over_scheduled = False
+        held, self._held = self._held, []
+        for item in held:
+            self._items.put(item)
 
     async def barrier(self) -> None:
         """Return once everything put so far is written."""
@@ -440,6 +465,8 @@ class WriterThread:
         self._synced = max(self._synced, target)
 
     async def ask(self, make: Callable[[Reply], Item]) -> Any:
+        """Hand over what is held, then `make`'s item, and wait for the thread's answer to it."""
+        self.hand_over()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._items.put(make(Reply(loop, future)))
