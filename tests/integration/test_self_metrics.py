@@ -23,12 +23,20 @@ from agent.notify.alertmanager import METRICS as ALERTMANAGER_METRICS
 from agent.notify.outbox import METRICS as OUTBOX_METRICS
 from agent.ruler.manager import SELF_METRICS as RULER_METRICS
 from agent.runtime.daemon import STORE_METRICS
+from agent.runtime.storage import STORAGE_METRICS
 from tests.conftest import REPO, StartDaemon, free_port
 from tests.integration.test_notify_daemon import Receiver
 
 PREFIX = "tripwired_"
 # The parts the daemon below runs; the Kafka collector needs a broker and is left out of it.
-RUNNING = (*RUNNER_METRICS, *RULER_METRICS, *STORE_METRICS, *OUTBOX_METRICS, *ALERTMANAGER_METRICS)
+RUNNING = (
+    *RUNNER_METRICS,
+    *RULER_METRICS,
+    *STORE_METRICS,
+    *STORAGE_METRICS,
+    *OUTBOX_METRICS,
+    *ALERTMANAGER_METRICS,
+)
 EVERY_DECLARATION = (*RUNNING, *KAFKA_METRICS)
 # Written by the ruler after a group's first evaluation, together with every other ruler family, and
 # by the housekeeping once the outbox has delivered (up to 5 s later).
