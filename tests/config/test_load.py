@@ -167,3 +167,29 @@ def test_a_secret_file_path_with_a_nul_is_an_error() -> None:
     text = 'receivers:\n- name: a\n  slack_configs:\n  - api_url_file: "a\\0b"\n'
     [error] = errors_of(text)
     assert error.startswith("cfg.yaml:4: receivers[0].slack_configs[0].api_url_file: cannot read secret file")
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("capacity: 0", "capacity must be at least 1, got 0"),
+        ("max_age: 0s", "max_age must be positive, got 0s"),
+        ("max_in_flight: 0", "max_in_flight must be at least 1, got 0"),
+        ("max_in_flight: -3", "max_in_flight must be at least 1, got -3"),
+    ],
+)
+def test_notification_queue_settings_that_would_stop_delivery_are_refused(setting: str, message: str) -> None:
+    assert errors_of(f"state_dir: x\nnotification_queue:\n  {setting}\n") == [
+        f"cfg.yaml:3: notification_queue: {message}"
+    ]
+
+
+@pytest.mark.parametrize("setting", ["file_size_limit_bytes: -1", "sample_limit: -10"])
+def test_negative_textfile_limits_are_refused(setting: str) -> None:
+    [error] = errors_of(f"collectors:\n  textfile:\n    {setting}\n")
+    assert error.startswith("cfg.yaml:3: collectors.textfile: ") and "must be 0 (no limit) or positive" in error
+
+
+def test_zero_textfile_limits_mean_no_limit() -> None:
+    config = load_text(Config, "collectors:\n  textfile:\n    file_size_limit_bytes: 0\n    sample_limit: 0\n")
+    assert (0, 0) == (config.collectors.textfile.file_size_limit_bytes, config.collectors.textfile.sample_limit)
