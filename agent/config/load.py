@@ -13,7 +13,7 @@ import os
 import re
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -162,6 +162,7 @@ class _Builder:
         fields = {f.metadata.get("key", f.name): f for f in dataclasses.fields(cls)}
         secret_files = {f"{k}_file": f for k, f in fields.items() if f.metadata.get("secret")}
         values: dict[str, Any] = {}
+        self._refuse_both_forms(node, path, secret_files)
         for key_node, value_node in node.value:
             key = str(key_node.value)
             sub = f"{path}.{key}" if path else key
@@ -187,6 +188,15 @@ class _Builder:
             self.error(node, path, str(exc))
             return None
 
+    def _refuse_both_forms(self, node: yaml.MappingNode, path: str, secret_files: Collection[str]) -> None:
+        """A secret given both inline and as `<field>_file`: Alertmanager refuses it too (which would win?)."""
+        given = {str(key_node.value): key_node for key_node, _ in node.value}
+        for key in secret_files:
+            plain = key.removesuffix("_file")
+            if plain in given and key in given:
+                sub = f"{path}.{key}" if path else key
+                self.error(given[key], sub, f"at most one of {plain} and {key} may be set")
+
     def _list(self, item_tp: Any, node: yaml.Node | None, path: str) -> list[Any]:
         if node is None or node.tag == _NULL_TAG:
             return []
@@ -207,7 +217,11 @@ class _Builder:
         for key_node, value_node in node.value if isinstance(node, yaml.MappingNode) else []:
             key = str(key_node.value)
             file_path = values.pop(key, None) if key.endswith("_file") else None
-            if file_path is not None:
+            if file_path is not None and key.removesuffix("_file") in values:
+                self.error(
+                    key_node, f"{path}.{key}", f"at most one of {key.removesuffix('_file')} and {key} may be set"
+                )
+            elif file_path is not None:
                 secret = self._read_secret_at(value_node, f"{path}.{key}", file_path)
                 if secret is not None:
                     values[key.removesuffix("_file")] = secret
