@@ -200,6 +200,7 @@ class Outbox:
         # Notifications the database refused, delivered from memory until it takes them.
         self._memory = MemoryLane(capacity)
         self._memory_log = RepeatedFailure("notifications_held_in_memory", clock.monotonic)
+        self._retry_logs: dict[str, RepeatedFailure] = {}  # per receiver: loud once, then a summary
         self._purged_at: float | None = None
         self._purge_interval = min(60.0, delivered_retention)
 
@@ -481,16 +482,17 @@ class Outbox:
         self._outcomes[(row[0], row[1], outcome.value)] += 1
         if outcome is Outcome.DELIVERED:
             self._update(row, DELIVERED, attempts, now, result.reason, any_state=True)
+            self._retry_log(row[0]).succeeded(receiver=row[0])
         elif outcome is Outcome.RETRY:
             delay = self.backoff(attempts, result.retry_after)
             self._update(row, PENDING, attempts, now + delay, result.reason)
-            log.info(
-                "notification_retry",
+            self._retry_log(row[0]).failed(
                 receiver=row[0],
                 integration=row[1],
                 attempts=attempts,
                 delay_seconds=round(delay, 3),
                 reason=result.reason,
+                oldest_pending_seconds=round(self._oldest_pending_seconds(row[0], now)),
             )
         else:
             self._dead_letters += 1
@@ -498,6 +500,27 @@ class Outbox:
             log.warning(
                 "notification_dead_letter", receiver=row[0], integration=row[1], attempts=attempts, reason=result.reason
             )
+
+    def _retry_log(self, receiver: str) -> RepeatedFailure:
+        """The log of one receiver's retries: the first at warning, then debug, a summary every 5 minutes,
+        and `notify_recovered` at the first delivery after them."""
+        if receiver not in self._retry_logs:
+            self._retry_logs[receiver] = RepeatedFailure(
+                "notify_retrying", self.clock.monotonic, first_level="warning", recovered_event="notify_recovered"
+            )
+        return self._retry_logs[receiver]
+
+    def _oldest_pending_seconds(self, receiver: str, now: float) -> float:
+        """How long the receiver's oldest undelivered notification has waited, stored or in memory."""
+        try:
+            (stored,) = self._db.execute(
+                "SELECT MIN(created_at) FROM outbox WHERE state = ? AND receiver = ?", (PENDING, receiver)
+            ).fetchone()
+        except sqlite3.Error:
+            stored = None
+        held = [r.created_at for r in self._memory.rows(PENDING) if r.lane[0] == receiver]
+        oldest = min([t for t in (stored, *held) if t is not None], default=now)
+        return max(0.0, now - float(oldest))
 
     def _update(
         self, row: RowKey, state: str, attempts: int, next_at: float, reason: str, *, any_state: bool = False
