@@ -71,7 +71,7 @@ def test_a_page_reaches_the_receiver_while_the_state_disk_is_full_and_is_never_s
             wait_until(lambda: in_memory(daemon) == 1, what="the page held in memory")
             refused = back_in_service(receiver)
             wait_until(lambda: in_memory(daemon) == 0, timeout=60, what="the page delivered from memory")
-            assert fs.available_bytes() == 0, "the disk was still full when the page arrived"
+            assert fs.available_bytes() < 256 * 1024, "the disk was still (nearly) full when the page arrived"
             held_log = daemon.log()
             fs.free()
             wait_until(lambda: "notifications_held_in_memory_recovered" in daemon.log(), what="the rows written")
