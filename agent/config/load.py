@@ -13,7 +13,7 @@ import os
 import re
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -62,16 +62,65 @@ def _has_content(text: str) -> bool:
 def load_text(cls: type[T], text: str, filename: str = "<config>") -> T:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        _check_aliases(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError([f"{filename}:{line}: invalid YAML: {problem}"]) from exc
+    except RecursionError as exc:
+        raise ConfigError([f"{filename}:1: invalid YAML: nested too deeply"]) from exc
     builder = _Builder(filename, Path(filename).parent)
     value = builder.build(cls, node, "")
     if builder.errors:
         raise ConfigError(builder.errors)
     return typing.cast(T, value)
+
+
+MAX_ALIAS_EXPANSION = 10  # expanded nodes per written node, beyond a small document
+_SMALL_DOCUMENT_NODES = 10_000
+
+
+def _check_aliases(root: yaml.Node | None) -> None:
+    """Refuse an alias that refers to itself, and aliases that multiply the document (a "billion laughs"):
+    walking either would never end. Go's yaml.v3, which Prometheus uses, refuses both too."""
+    if root is None:
+        return
+    sizes: dict[int, int] = {}
+    limit = _SMALL_DOCUMENT_NODES * MAX_ALIAS_EXPANSION
+
+    def size(node: yaml.Node, open_nodes: set[int]) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_nodes:
+            raise _AliasError(node, "an alias refers to a node that contains it")
+        open_nodes.add(key)
+        total = 1 + sum(size(child, open_nodes) for child in _children(node))
+        open_nodes.discard(key)
+        sizes[key] = min(total, limit + 1)
+        return sizes[key]
+
+    expanded = size(root, set())
+    if expanded > max(_SMALL_DOCUMENT_NODES, MAX_ALIAS_EXPANSION * len(sizes)):
+        raise _AliasError(root, f"aliases expand the document more than {MAX_ALIAS_EXPANSION} times")
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+class _AliasError(yaml.YAMLError):
+    """A document whose aliases cannot be walked to an end."""
+
+    def __init__(self, node: yaml.Node, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.problem_mark = node.start_mark
 
 
 class _NodeError(Exception):
@@ -85,7 +134,8 @@ class _Builder:
         self.errors: list[str] = []
 
     def error(self, node: yaml.Node | None, path: str, message: str) -> None:
-        line = node.start_mark.line + 1 if node is not None else 1
+        mark = node.start_mark if node is not None else None
+        line = mark.line + 1 if mark is not None else 1
         where = f" {path}:" if path else ""
         self.errors.append(f"{self.filename}:{line}:{where} {message}")
 
@@ -112,14 +162,16 @@ class _Builder:
         return self._scalar(tp, node)
 
     def _dataclass(self, cls: type, node: yaml.Node | None, path: str) -> Any:
-        if node is None or node.tag == _NULL_TAG:
-            node = yaml.MappingNode("tag:yaml.org,2002:map", [])
+        if node is None or node.tag == _NULL_TAG:  # an empty mapping, where the null was written
+            marks = (node.start_mark, node.end_mark) if node is not None else (None, None)
+            node = yaml.MappingNode("tag:yaml.org,2002:map", [], *marks)
         if not isinstance(node, yaml.MappingNode):
             raise _NodeError(f"expected a mapping, got {_kind(node)}")
         hints = typing.get_type_hints(cls)
         fields = {f.metadata.get("key", f.name): f for f in dataclasses.fields(cls)}
         secret_files = {f"{k}_file": f for k, f in fields.items() if f.metadata.get("secret")}
         values: dict[str, Any] = {}
+        self._refuse_both_forms(node, path, secret_files)
         for key_node, value_node in node.value:
             key = str(key_node.value)
             sub = f"{path}.{key}" if path else key
@@ -145,6 +197,15 @@ class _Builder:
             self.error(node, path, str(exc))
             return None
 
+    def _refuse_both_forms(self, node: yaml.MappingNode, path: str, secret_files: Collection[str]) -> None:
+        """A secret given both inline and as `<field>_file`: Alertmanager refuses it too (which would win?)."""
+        given = {str(key_node.value): key_node for key_node, _ in node.value}
+        for key in secret_files:
+            plain = key.removesuffix("_file")
+            if plain in given and key in given:
+                sub = f"{path}.{key}" if path else key
+                self.error(given[key], sub, f"at most one of {plain} and {key} may be set")
+
     def _list(self, item_tp: Any, node: yaml.Node | None, path: str) -> list[Any]:
         if node is None or node.tag == _NULL_TAG:
             return []
@@ -165,7 +226,11 @@ class _Builder:
         for key_node, value_node in node.value if isinstance(node, yaml.MappingNode) else []:
             key = str(key_node.value)
             file_path = values.pop(key, None) if key.endswith("_file") else None
-            if file_path is not None:
+            if file_path is not None and key.removesuffix("_file") in values:
+                self.error(
+                    key_node, f"{path}.{key}", f"at most one of {key.removesuffix('_file')} and {key} may be set"
+                )
+            elif file_path is not None:
                 secret = self._read_secret_at(value_node, f"{path}.{key}", file_path)
                 if secret is not None:
                     values[key.removesuffix("_file")] = secret
@@ -210,6 +275,9 @@ class _Builder:
         except OSError as exc:
             self.error(node, path, f"cannot read secret file {file_path}: {exc.strerror}")
             return None
+        except ValueError as exc:  # a NUL in the path, or a file that is not UTF-8
+            self.error(node, path, f"cannot read secret file {file_path!r}: {exc}")
+            return None
 
 
 def parse_duration(text: str) -> Duration:
@@ -218,7 +286,9 @@ def parse_duration(text: str) -> Duration:
         return Duration(0)  # promql-parser refuses a zero duration; configs use `group_wait: 0s`
     try:
         return Duration(promql_parser.parse_duration(text).total_seconds())
-    except Exception as exc:  # the Rust parser raises a bare ValueError-like error
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # a ValueError-like error, or pyo3's PanicException (`-5`) from BaseException
         raise ValueError(f"invalid duration {text!r} (use 10s, 1m30s, 5m, 1h)") from exc
 
 

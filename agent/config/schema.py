@@ -188,6 +188,11 @@ class TextfileConfig:
     file_size_limit_bytes: int = 16 * 1024 * 1024  # 0: no limit
     sample_limit: int = 100_000  # samples per file, as Prometheus' scrape sample_limit; 0: no limit
 
+    def __post_init__(self) -> None:
+        for name in ("file_size_limit_bytes", "sample_limit"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 (no limit) or positive, got {getattr(self, name)}")
+
 
 @dataclass(frozen=True)
 class IncludeExclude:
@@ -275,6 +280,14 @@ class NotificationQueueConfig:
     capacity: int = 10_000  # pending notifications; beyond it the oldest are dropped (counted)
     max_age: Duration = Duration(24 * 3600)  # one still undelivered after this is dropped (counted)
     max_in_flight: int = 4  # deliveries at once per receiver; after a crash at most these are sent again
+
+    def __post_init__(self) -> None:
+        if self.capacity < 1:
+            raise ValueError(f"capacity must be at least 1, got {self.capacity}")
+        if self.max_age <= 0:
+            raise ValueError(f"max_age must be positive, got {self.max_age:g}s")
+        if self.max_in_flight < 1:  # 0 would stop every delivery
+            raise ValueError(f"max_in_flight must be at least 1, got {self.max_in_flight}")
 
 
 @dataclass(frozen=True)

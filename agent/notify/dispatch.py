@@ -23,7 +23,7 @@ from agent.config.alerting import InhibitRuleConfig, RouteConfig, TimeIntervalCo
 from agent.model import Alert, AlertState, Labels
 from agent.notify.inhibit import Inhibitor
 from agent.notify.matchers import matches_all
-from agent.notify.model import Enqueue, EnqueueError, Notification
+from agent.notify.model import Enqueue, Notification
 from agent.notify.nflog import NotifyLog, needs_update
 from agent.notify.route import Route, build_route
 from agent.notify.silence import Silences
@@ -178,8 +178,6 @@ class Dispatcher:
         )
         try:
             self.enqueue(notification)
-        except EnqueueError:  # the outbox counted and logged it; the group is offered again next group_interval
-            return False
         except Exception as exc:  # the outbox failing must not lose the group: retried next group_interval
             log.error("notification_enqueue_failed", receiver=receiver, group_key=group.key, error=str(exc))
             return False

@@ -73,10 +73,6 @@ class Sender(Protocol):
 Enqueue = Callable[[Notification], None]
 
 
-class EnqueueError(Exception):
-    """The outbox could not store a notification (a full state disk); nothing of it was stored."""
-
-
 def group_status(alerts: Sequence[Alert]) -> Status:
     """Firing if any alert of the group fires, else resolved."""
     return Status.FIRING if any(a.state is AlertState.FIRING for a in alerts) else Status.RESOLVED

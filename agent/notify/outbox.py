@@ -10,6 +10,10 @@ reason. Delivered rows are kept for `delivered_retention` (10 minutes): a notifi
 same dedup key as its group's last one, re-enqueued by a restarted dispatcher, is recognised and
 not sent again. A repeat (repeat_interval) of an unchanged group shorter than that is dropped too.
 
+When the state disk refuses a write (full, read-only), the notification is not held back: it is
+kept in the bounded memory lane (agent/notify/memory_lane.py), delivered from there like a stored
+row, and written to the database when the disk recovers.
+
 SQLite runs on the event loop: rows are small and the database is local; synchronous=FULL
 makes each commit survive a power cut, not only a kill -9.
 """
@@ -31,14 +35,24 @@ import structlog
 from agent.clock import Clock
 from agent.lograte import RepeatedFailure
 from agent.model import Alert, AlertState, MetricMeta, MetricType, Sample, counter, gauge, labels_of
-from agent.notify.model import EnqueueError, Notification, Outcome, Result, Sender
+from agent.notify.memory_lane import (
+    DEAD,
+    DELIVERED,
+    PENDING,
+    SUPERSEDED,
+    DueRow,
+    GroupLane,
+    MemoryLane,
+    MemoryRow,
+    RowKey,
+)
+from agent.notify.model import Notification, Outcome, Result, Sender
 from agent.statedb import DB_NAME, open_state_db, register_schema, transaction
 
 log = structlog.get_logger()
 
 COMPONENT = "outbox"
 SCHEMA_VERSION = 1
-PENDING, DELIVERED, DEAD, SUPERSEDED = "pending", "delivered", "dead", "superseded"
 LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 _BATCH = 256
 
@@ -71,6 +85,10 @@ METRICS = (
         "How long one delivery attempt took, by receiver.",
     ),
     gauge("tripwired_outbox_pending", "Notifications waiting in the outbox, by receiver."),
+    gauge(
+        "tripwired_notifications_queued_in_memory",
+        "Notifications waiting in memory only, because the state disk refused them; lost if the daemon dies.",
+    ),
     counter("tripwired_outbox_dead_letters_total", "Notifications given up on and kept as dead letters."),
     counter(
         "tripwired_notifications_enqueue_failures_total",
@@ -114,8 +132,6 @@ class Entry:
 
 
 _ENTRY_COLUMNS = "receiver, integration, dedup_key, group_key, state, attempts, created_at, next_attempt_at, reason"
-RowKey = tuple[str, str, str]  # receiver, integration, dedup key
-GroupLane = tuple[str, str, str]  # receiver, integration, group key
 
 
 class _Latency:
@@ -181,6 +197,10 @@ class Outbox:
         self._drop_log = RepeatedFailure("notifications_dropped", clock.monotonic)
         # Outcomes the database refused (a full disk): a delivered row is not sent again meanwhile.
         self._unsaved: dict[RowKey, _Update] = {}
+        # Notifications the database refused, delivered from memory until it takes them.
+        self._memory = MemoryLane(capacity)
+        self._memory_log = RepeatedFailure("notifications_held_in_memory", clock.monotonic)
+        self._retry_logs: dict[str, RepeatedFailure] = {}  # per receiver: loud once, then a summary
         self._purged_at: float | None = None
         self._purge_interval = min(60.0, delivered_retention)
 
@@ -200,7 +220,8 @@ class Outbox:
         A notification equal to the last one stored for its group and integration (same dedup key)
         is a duplicate and ignored, whether that one is pending, delivered or dead: this is what
         stops a restarted dispatcher from re-sending what was acknowledged. The same key after a
-        different one (an alert that resolved and fired again) is a new notification.
+        different one (an alert that resolved and fired again) is a new notification. What the
+        database refuses is held in memory and delivered all the same.
         """
         senders = self.integrations.get(notification.receiver, [])
         if not senders:
@@ -208,22 +229,74 @@ class Outbox:
             return
         now = self.clock.time()
         body = notification_to_json(notification)
-        try:
-            with transaction(self._db):
-                for integration, _ in senders:
-                    lane = (notification.receiver, integration, notification.group_key)
-                    if self._latest_in_lane(lane, now) != notification.dedup_key:
-                        self._supersede(lane, now)
-                        self._insert(lane, notification.dedup_key, body, now)
-                dropped = self._drop_over_capacity(now)
-        except sqlite3.Error as exc:
-            # Nothing was stored: the dispatcher keeps the group and offers it again next group_interval.
-            self._enqueue_failures[notification.receiver] += 1
-            self._enqueue_log.failed(receiver=notification.receiver, error=str(exc))
-            raise EnqueueError(str(exc)) from exc
-        self._enqueue_log.succeeded()
+        self._persist_memory()
+        lanes = [(notification.receiver, integration, notification.group_key) for integration, _ in senders]
+        on_disk = [lane for lane in lanes if not self._memory.has_lane(lane)]
+        dropped = self._store(notification, on_disk, body, now) if on_disk else []
+        if dropped is None:  # the database refused it: every lane goes to memory
+            on_disk, dropped = [], []
+        for lane in lanes:
+            if lane not in on_disk and self._latest_key(lane, now) != notification.dedup_key:
+                dropped += self._hold_in_memory(MemoryRow(lane, notification.dedup_key, body, now, now))
         self._count_drops(dropped, DROPPED_QUEUE_FULL)
         self._wake.set()
+
+    def _store(self, notification: Notification, lanes: list[GroupLane], body: str, now: float) -> list[str] | None:
+        """Write the notification's rows of `lanes`; the receivers dropped over capacity, None if refused."""
+        try:
+            with transaction(self._db):
+                for lane in lanes:
+                    if self._latest_in_lane(lane, now) != notification.dedup_key:
+                        self._supersede(lane, now)
+                        self._insert(MemoryRow(lane, notification.dedup_key, body, now, now), now)
+                dropped = self._drop_over_capacity(now)
+        except sqlite3.Error as exc:
+            self._enqueue_failures[notification.receiver] += 1
+            self._enqueue_log.failed(receiver=notification.receiver, error=str(exc))
+            return None
+        self._enqueue_log.succeeded()
+        return dropped
+
+    def _latest_key(self, lane: GroupLane, now: float) -> str | None:
+        """The dedup key of the group's last notification, in memory or else stored (a full disk still reads)."""
+        if self._memory.has_lane(lane):
+            return self._memory.latest_key(lane)
+        try:
+            return self._latest_in_lane(lane, now)
+        except sqlite3.Error:
+            return None
+
+    def _hold_in_memory(self, row: MemoryRow) -> list[str]:
+        """Keep a row the database refused; say once that a crash now would lose it."""
+        dropped = self._memory.add(row, self._in_flight)
+        self._memory_log.failed(
+            receiver=row.lane[0],
+            queued_in_memory=len(self._memory),
+            risk="a crash before the state disk takes writes again loses these notifications",
+        )
+        return dropped
+
+    def _persist_memory(self) -> None:
+        """Write the memory lanes none of whose rows is in flight to the database, in order."""
+        lanes = self._memory.settled_lanes(self._in_flight) if len(self._memory) else []
+        if not lanes:
+            return
+        now = self.clock.time()
+        try:
+            with transaction(self._db):
+                for rows in lanes:
+                    self._supersede(rows[0].lane, now)
+                    for row in rows:
+                        self._insert(row, now)
+                dropped = self._drop_over_capacity(now)
+        except sqlite3.Error as exc:  # still full: they stay in memory, and are delivered from there
+            log.debug("notifications_memory_write_failed", error=str(exc))
+            return
+        for rows in lanes:
+            self._memory.forget(rows)
+        self._count_drops(dropped, DROPPED_QUEUE_FULL)
+        if not len(self._memory):
+            self._memory_log.succeeded(written=sum(len(rows) for rows in lanes))
 
     def _drop_over_capacity(self, now: float) -> list[str]:
         """Beyond `capacity` pending rows, the oldest become dead letters (as Prometheus' queue drops
@@ -269,16 +342,30 @@ class Outbox:
             (SUPERSEDED, now, *lane, PENDING),
         )
 
-    def _insert(self, lane: GroupLane, key: str, body: str, now: float) -> None:
-        receiver, integration, group_key = lane
+    def _insert(self, row: MemoryRow, now: float) -> None:
+        """Store a row (a new one, or one held in memory until now) as the latest of its group."""
+        receiver, integration, group_key = row.lane
         self._db.execute(
             "INSERT INTO outbox (receiver, integration, dedup_key, group_key, notification, state, attempts, seq,"
             " created_at, next_attempt_at, updated_at, reason)"
-            " VALUES (?, ?, ?, ?, ?, ?, 0, (SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox), ?, ?, ?, '')"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox), ?, ?, ?, ?)"
             " ON CONFLICT (receiver, integration, dedup_key) DO UPDATE SET notification = excluded.notification,"
-            " state = excluded.state, attempts = 0, seq = excluded.seq, created_at = excluded.created_at,"
-            " next_attempt_at = excluded.next_attempt_at, updated_at = excluded.updated_at, reason = ''",
-            (receiver, integration, key, group_key, body, PENDING, now, now, now),
+            " state = excluded.state, attempts = excluded.attempts, seq = excluded.seq,"
+            " created_at = excluded.created_at, next_attempt_at = excluded.next_attempt_at,"
+            " updated_at = excluded.updated_at, reason = excluded.reason",
+            (
+                receiver,
+                integration,
+                row.dedup_key,
+                group_key,
+                row.notification,
+                row.state,
+                row.attempts,
+                row.created_at,
+                row.next_attempt_at,
+                now,
+                row.reason,
+            ),
         )
 
     # -- delivery ------------------------------------------------------------------
@@ -290,6 +377,7 @@ class Outbox:
             while not stop.is_set():
                 self._wake.clear()
                 self._save_updates()
+                self._persist_memory()
                 self._start_due()
                 self._purge_now_and_then()
                 await _wait_either(self._wake, stop, self._sleep_seconds())
@@ -299,19 +387,23 @@ class Outbox:
     def _start_due(self) -> None:
         busy_lanes = {lane for lane, _ in self._in_flight.values()}
         per_receiver = Counter(key[0] for key in self._in_flight)
-        for receiver, integration, key, group_key in self._due_rows():
+        now = self.clock.time()
+        for receiver, integration, key, group_key in self._due_rows() + self._memory.due(now):
             lane = (receiver, integration, group_key)
             if lane in busy_lanes or per_receiver[receiver] >= self.max_concurrency:
                 continue
+            if self._memory.has_lane(lane) and self._memory.get((receiver, integration, key)) is None:
+                continue  # a stored row of a group whose newer notifications are in memory: superseded
+
             row = (receiver, integration, key)
             unsaved = self._unsaved.get(row)
-            if row in self._in_flight or (unsaved is not None and not unsaved.due(self.clock.time())):
+            if row in self._in_flight or (unsaved is not None and not unsaved.due(now)):
                 continue
             busy_lanes.add(lane)
             per_receiver[receiver] += 1
             self._in_flight[row] = (lane, asyncio.create_task(self._deliver(row)))
 
-    def _due_rows(self) -> list[tuple[str, str, str, str]]:
+    def _due_rows(self) -> list[DueRow]:
         """Rows due now, oldest first, up to a batch per receiver so one backlog cannot starve the others."""
         now = self.clock.time()
         receivers = [
@@ -320,7 +412,7 @@ class Outbox:
                 "SELECT DISTINCT receiver FROM outbox WHERE state = ? AND next_attempt_at <= ?", (PENDING, now)
             )
         ]
-        rows: list[tuple[str, str, str, str]] = []
+        rows: list[DueRow] = []
         for receiver in receivers:
             rows.extend(
                 self._db.execute(
@@ -337,18 +429,15 @@ class Outbox:
         row = self._db.execute(
             "SELECT MIN(next_attempt_at) FROM outbox WHERE state = ? AND next_attempt_at > ?", (PENDING, now)
         ).fetchone()
-        if row[0] is None:
+        times = [t for t in (row[0], self._memory.next_attempt_at(now)) if t is not None]
+        if not times:
             return 1.0
-        return min(1.0, max(0.01, float(row[0]) - now))
+        return min(1.0, max(0.01, float(min(times)) - now))
 
     async def _deliver(self, row: RowKey) -> None:
         receiver, integration, _ = row
         try:
-            stored = self._db.execute(
-                "SELECT notification, attempts, created_at FROM outbox WHERE receiver = ? AND integration = ?"
-                " AND dedup_key = ?",
-                row,
-            ).fetchone()
+            stored = self._stored(row)
             sender = self._sender(receiver, integration)
             if stored is None:
                 return
@@ -362,6 +451,18 @@ class Outbox:
         finally:
             self._in_flight.pop(row, None)
             self._wake.set()
+
+    def _stored(self, row: RowKey) -> tuple[str, int, float] | None:
+        """The notification, attempts so far and creation time of a row, in memory or stored."""
+        held = self._memory.get(row)
+        if held is not None:
+            return held.notification, held.attempts, held.created_at
+        stored = self._db.execute(
+            "SELECT notification, attempts, created_at FROM outbox WHERE receiver = ? AND integration = ?"
+            " AND dedup_key = ?",
+            row,
+        ).fetchone()
+        return None if stored is None else (str(stored[0]), int(stored[1]), float(stored[2]))
 
     def _sender(self, receiver: str, integration: str) -> Sender | None:
         return dict(self.integrations.get(receiver, [])).get(integration)
@@ -381,16 +482,17 @@ class Outbox:
         self._outcomes[(row[0], row[1], outcome.value)] += 1
         if outcome is Outcome.DELIVERED:
             self._update(row, DELIVERED, attempts, now, result.reason, any_state=True)
+            self._retry_log(row[0]).succeeded(receiver=row[0])
         elif outcome is Outcome.RETRY:
             delay = self.backoff(attempts, result.retry_after)
             self._update(row, PENDING, attempts, now + delay, result.reason)
-            log.info(
-                "notification_retry",
+            self._retry_log(row[0]).failed(
                 receiver=row[0],
                 integration=row[1],
                 attempts=attempts,
                 delay_seconds=round(delay, 3),
                 reason=result.reason,
+                oldest_pending_seconds=round(self._oldest_pending_seconds(row[0], now)),
             )
         else:
             self._dead_letters += 1
@@ -399,9 +501,33 @@ class Outbox:
                 "notification_dead_letter", receiver=row[0], integration=row[1], attempts=attempts, reason=result.reason
             )
 
+    def _retry_log(self, receiver: str) -> RepeatedFailure:
+        """The log of one receiver's retries: the first at warning, then debug, a summary every 5 minutes,
+        and `notify_recovered` at the first delivery after them."""
+        if receiver not in self._retry_logs:
+            self._retry_logs[receiver] = RepeatedFailure(
+                "notify_retrying", self.clock.monotonic, first_level="warning", recovered_event="notify_recovered"
+            )
+        return self._retry_logs[receiver]
+
+    def _oldest_pending_seconds(self, receiver: str, now: float) -> float:
+        """How long the receiver's oldest undelivered notification has waited, stored or in memory."""
+        try:
+            (stored,) = self._db.execute(
+                "SELECT MIN(created_at) FROM outbox WHERE state = ? AND receiver = ?", (PENDING, receiver)
+            ).fetchone()
+        except sqlite3.Error:
+            stored = None
+        held = [r.created_at for r in self._memory.rows(PENDING) if r.lane[0] == receiver]
+        oldest = min([t for t in (stored, *held) if t is not None], default=now)
+        return max(0.0, now - float(oldest))
+
     def _update(
         self, row: RowKey, state: str, attempts: int, next_at: float, reason: str, *, any_state: bool = False
     ) -> None:
+        if self._memory.get(row) is not None:
+            self._memory.record(row, state, attempts, next_at, reason, any_state=any_state)
+            return
         self._unsaved[row] = _Update(state, attempts, next_at, reason, any_state)
         self._save_updates()
 
@@ -465,7 +591,11 @@ class Outbox:
 
     def _entries(self, state: str) -> list[Entry]:
         rows = self._db.execute(f"SELECT {_ENTRY_COLUMNS} FROM outbox WHERE state = ? ORDER BY seq", (state,))
-        return [Entry(*row) for row in rows]
+        held = [
+            Entry(*r.key, r.lane[2], r.state, r.attempts, r.created_at, r.next_attempt_at, r.reason)
+            for r in self._memory.rows(state)
+        ]
+        return [Entry(*row) for row in rows] + held
 
     def metrics(self) -> Sequence[MetricMeta]:
         return METRICS
@@ -489,9 +619,12 @@ class Outbox:
                 "SELECT receiver, COUNT(*) FROM outbox WHERE state = ? GROUP BY receiver", (PENDING,)
             ).fetchall()
         )
-        for receiver in sorted(set(self.integrations) | set(pending)):
-            waiting = float(pending.get(receiver, 0))
+        in_memory = self._memory.pending_by_receiver()
+        for receiver in sorted(set(self.integrations) | set(pending) | set(in_memory)):
+            waiting = float(pending.get(receiver, 0) + in_memory[receiver])
             out.append(Sample("tripwired_outbox_pending", labels_of(receiver=receiver), waiting))
+            held = float(in_memory[receiver])
+            out.append(Sample("tripwired_notifications_queued_in_memory", labels_of(receiver=receiver), held))
         for receiver, latency in sorted(self._latency.items()):
             out.extend(_histogram_samples("tripwired_notification_latency_seconds", receiver, latency))
         return out

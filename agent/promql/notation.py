@@ -28,20 +28,25 @@ def parse_series(text: str) -> tuple[Labels, list[float | None]]:
     return labels, parse_values(rest)
 
 
+# Points one series description may expand to: ample for any test, and far from exhausting memory
+# (`0+1x999999999999` would otherwise hang `rules test` until the kernel kills it).
+MAX_POINTS = 1_000_000
+
+
 def parse_values(text: str) -> list[float | None]:
     """The value part of a series description, expanded."""
     values: list[float | None] = []
     for token in text.split():
-        values.extend(_expand(token))
+        values.extend(_expand(token, MAX_POINTS - len(values)))
     return values
 
 
-def _expand(token: str) -> list[float | None]:
+def _expand(token: str, room: int) -> list[float | None]:
     if token == "stale":
         return [STALE_NAN]
     blank = _BLANK.fullmatch(token)
     if blank is not None:
-        return [None] * (int(blank["times"]) if blank["times"] else 1)
+        return [None] * _times(token, blank["times"], room, 0)
     item = _ITEM.fullmatch(token)
     if item is None:
         raise PromQLError(f"bad value in series description: {token!r}")
@@ -50,10 +55,18 @@ def _expand(token: str) -> list[float | None]:
         return [value]
     delta = float(item["delta"]) if item["delta"] else 0.0
     out: list[float | None] = [value]
-    for _ in range(int(item["times"])):
+    for _ in range(_times(token, item["times"], room, 1)):
         value += delta
         out.append(value)
     return out
+
+
+def _times(token: str, times: str | None, room: int, extra: int) -> int:
+    """The repeat count of a token (1 without one), refused when it would pass MAX_POINTS in all."""
+    count = int(times) if times else 1 - extra
+    if count + extra > room:
+        raise PromQLError(f"series description expands to more than {MAX_POINTS} points at {token!r}")
+    return count
 
 
 def parse_metric(text: str) -> Labels:

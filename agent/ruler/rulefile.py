@@ -109,6 +109,8 @@ def parse_rule_text(text: str, filename: str) -> list[GroupSpec]:
         where = f"{mark.line + 1}:{mark.column + 1}" if mark is not None else "1:1"
         problem = getattr(exc, "problem", None) or str(exc)
         raise RuleFileError([f"{filename}:{where}: invalid YAML: {problem}"]) from exc
+    except RecursionError as exc:  # PyYAML composes recursively
+        raise RuleFileError([f"{filename}:1:1: invalid YAML: nested too deeply"]) from exc
     parser = _FileParser(filename)
     groups = parser.file(root)
     if parser.errors:

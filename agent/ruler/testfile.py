@@ -102,6 +102,8 @@ def load_test_file(path: str) -> TestFile:
         raise TestFileError(f"{path}: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
         raise TestFileError(f"{path}: invalid YAML: {exc}") from exc
+    except RecursionError as exc:  # PyYAML composes recursively
+        raise TestFileError(f"{path}: invalid YAML: nested too deeply") from exc
     top = _mapping(data if data is not None else {}, _FILE_KEYS, "test file")
     rule_files, unmatched = _resolve(os.path.dirname(path), [str(p) for p in _list(top.get("rule_files"))])
     return TestFile(

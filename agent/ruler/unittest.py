@@ -27,6 +27,8 @@ from agent.store import Store
 
 # Rule tests hold every point they load: nothing is ever compacted away.
 _TEST_STORE_SERIES = 10_000_000
+# Evaluations per test group: about two years at promtool's default one-minute evaluation_interval.
+MAX_EVALUATION_STEPS = 1_000_000
 
 
 def check_rules(files: Sequence[str], out: TextIO) -> int:
@@ -158,6 +160,13 @@ class _TestRun:
         Returns the failures and whether a rule evaluation failed (which ends the test group).
         """
         step = self.spec.evaluation_interval_ms
+        steps = self.test.max_eval_time_ms() // step + 1
+        if steps > MAX_EVALUATION_STEPS:  # promtool would run for ages; a typo (10y for 10m) must not hang CI
+            latest = format_duration_ms(self.test.max_eval_time_ms())
+            interval = format_duration_ms(step)
+            return [
+                f"eval_time {latest} needs {steps} evaluations every {interval}; at most {MAX_EVALUATION_STEPS}"
+            ], True
         due = sorted({t.eval_time_ms for t in self.test.alert_tests})
         errors: list[str] = []
         ts = 0

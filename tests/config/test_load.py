@@ -141,3 +141,72 @@ def test_an_unknown_wal_flush_names_the_line_and_the_choices() -> None:
     assert ["cfg.yaml:3: store.wal.flush: expected one of collection, fsync, background, got 'sometimes'"] == (
         errors_of("store:\n  wal:\n    flush: sometimes\n")
     )
+
+
+# Found by tests/faults/test_fuzz.py: each crashed or hung the loader instead of an error.
+
+
+def test_a_null_list_item_of_a_dataclass_is_reported_with_its_line() -> None:
+    assert errors_of("receivers:\n- null\n") == ["cfg.yaml:2: receivers[0]: missing required field 'name'"]
+
+
+def test_a_negative_duration_is_an_error_not_a_panic() -> None:
+    assert errors_of("global:\n  interval: -5\n") == [
+        "cfg.yaml:2: global.interval: invalid duration '-5' (use 10s, 1m30s, 5m, 1h)"
+    ]
+
+
+def test_an_alias_bomb_is_refused_at_once() -> None:
+    anchors = "".join(f"  - &r{i} {{receiver: a, routes: [*r{i - 1}, *r{i - 1}]}}\n" for i in range(1, 30))
+    text = f"x:\n  - &r0 {{receiver: a}}\n{anchors}route: *r29\n"
+    assert errors_of(text) == ["cfg.yaml:1: invalid YAML: aliases expand the document more than 10 times"]
+
+
+def test_an_alias_inside_its_own_anchor_is_refused() -> None:
+    assert errors_of("route: &r {receiver: a, routes: [*r]}\n") == [
+        "cfg.yaml:1: invalid YAML: an alias refers to a node that contains it"
+    ]
+
+
+def test_anchors_used_a_few_times_are_fine() -> None:
+    text = (
+        "receivers:\n- name: a\n  webhook_configs: [&hook {url: 'http://x/'}]\n- name: b\n  webhook_configs: [*hook]\n"
+    )
+    config = load_text(Config, text)
+    assert config.receivers[0].webhook_configs == config.receivers[1].webhook_configs
+
+
+def test_nesting_deeper_than_python_recursion_is_an_error() -> None:
+    assert errors_of("[" * 5000 + "]" * 5000) == ["cfg.yaml:1: invalid YAML: nested too deeply"]
+
+
+def test_a_secret_file_path_with_a_nul_is_an_error() -> None:
+    text = 'receivers:\n- name: a\n  slack_configs:\n  - api_url_file: "a\\0b"\n'
+    [error] = errors_of(text)
+    assert error.startswith("cfg.yaml:4: receivers[0].slack_configs[0].api_url_file: cannot read secret file")
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("capacity: 0", "capacity must be at least 1, got 0"),
+        ("max_age: 0s", "max_age must be positive, got 0s"),
+        ("max_in_flight: 0", "max_in_flight must be at least 1, got 0"),
+        ("max_in_flight: -3", "max_in_flight must be at least 1, got -3"),
+    ],
+)
+def test_notification_queue_settings_that_would_stop_delivery_are_refused(setting: str, message: str) -> None:
+    assert errors_of(f"state_dir: x\nnotification_queue:\n  {setting}\n") == [
+        f"cfg.yaml:3: notification_queue: {message}"
+    ]
+
+
+@pytest.mark.parametrize("setting", ["file_size_limit_bytes: -1", "sample_limit: -10"])
+def test_negative_textfile_limits_are_refused(setting: str) -> None:
+    [error] = errors_of(f"collectors:\n  textfile:\n    {setting}\n")
+    assert error.startswith("cfg.yaml:3: collectors.textfile: ") and "must be 0 (no limit) or positive" in error
+
+
+def test_zero_textfile_limits_mean_no_limit() -> None:
+    config = load_text(Config, "collectors:\n  textfile:\n    file_size_limit_bytes: 0\n    sample_limit: 0\n")
+    assert (0, 0) == (config.collectors.textfile.file_size_limit_bytes, config.collectors.textfile.sample_limit)

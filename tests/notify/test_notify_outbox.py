@@ -14,7 +14,7 @@ from agent.clock import FakeClock, SystemClock
 from agent.config.receivers import HttpClientConfig, WebhookConfig
 from agent.config.schema import Duration, Secret
 from agent.model import MetricType
-from agent.notify.model import EnqueueError, Notification, Outcome, Result, Sender
+from agent.notify.model import Notification, Outcome, Result, Sender
 from agent.notify.outbox import Outbox
 from agent.notify.webhook import DEDUP_HEADER, WebhookSender
 from agent.statedb import StateError
@@ -396,12 +396,11 @@ def test_beyond_its_capacity_the_outbox_drops_the_oldest_and_counts_them(tmp_pat
     )
 
 
-def test_an_enqueue_the_database_refuses_raises_and_is_counted(tmp_path: Path) -> None:
+def test_an_enqueue_the_database_refuses_is_counted_and_held_in_memory(tmp_path: Path) -> None:
     box = outbox(tmp_path, "http://127.0.0.1:9")
     box._db.execute("PRAGMA query_only = ON")  # every write now fails, as on a full disk
-    with pytest.raises(EnqueueError):
-        box.enqueue(group(0))
+    box.enqueue(group(0))
     box._db.execute("PRAGMA query_only = OFF")
     box.enqueue(group(1))
     failures = [s.value for s in box.samples() if s.name == "tripwired_notifications_enqueue_failures_total"]
-    assert ([1.0], [group(1).dedup_key]) == (failures, [e.dedup_key for e in box.pending()])
+    assert ([1.0], [group(0).dedup_key, group(1).dedup_key]) == (failures, [e.dedup_key for e in box.pending()])

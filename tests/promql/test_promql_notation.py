@@ -65,3 +65,8 @@ def test_stale_is_the_staleness_marker() -> None:
 def test_bad_value_is_an_error() -> None:
     with pytest.raises(PromQLError, match="bad value"):
         parse_series("x 1 two")
+
+
+def test_a_series_expanding_beyond_the_point_limit_is_refused() -> None:
+    with pytest.raises(PromQLError, match="more than 1000000 points"):
+        parse_series("up 0+1x999999999999")

@@ -146,3 +146,9 @@ def test_errors_of_several_files_are_collected(tmp_path: Path) -> None:
     with pytest.raises(RuleFileError) as caught:
         load_rule_files([str(bad), str(missing)])
     assert 2 == len(caught.value.errors)
+
+
+def test_nesting_deeper_than_python_recursion_is_a_rule_file_error() -> None:
+    with pytest.raises(RuleFileError) as caught:
+        parse_rule_text("[" * 5000 + "]" * 5000, "r.yaml")
+    assert ["r.yaml:1:1: invalid YAML: nested too deeply"] == caught.value.errors

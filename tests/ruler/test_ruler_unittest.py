@@ -149,3 +149,9 @@ def test_rule_file_globs_are_resolved_relative_to_the_test_file(tmp_path: Path) 
 def test_unmatched_rule_file_pattern_is_warned_about(tmp_path: Path) -> None:
     path = write(tmp_path, test=TEST.replace("rule_files: [rules.yaml]", "rule_files: [rules.yaml, 'x*.yaml']"))
     assert f"  WARNING: no file match pattern {tmp_path / 'x*.yaml'}\n" in run_tests(path)[1]
+
+
+def test_an_eval_time_too_far_away_fails_instead_of_running_for_ages(tmp_path: Path) -> None:
+    test = "rule_files: [rules.yaml]\ntests:\n  - promql_expr_test:\n      - expr: up\n        eval_time: 99999y\n"
+    status, output = run_tests(write(tmp_path, test=test))
+    assert (1, True) == (status, "evaluations every 1m; at most 1000000" in output)
