@@ -49,9 +49,14 @@ def tried(target: str, outcome: str) -> None:
 
 
 def fuzz(max_examples: int) -> Any:
-    """Hypothesis settings for one target: bounded, no example database in the repository."""
+    """Hypothesis settings for one target: bounded, no example database in the repository.
+
+    Derandomized: every run tries the same inputs, so a red CI run is always a regression that
+    reproduces, never a new seed's luck; raise max_examples locally to explore further.
+    """
     return settings(
         max_examples=max_examples,
+        derandomize=True,
         deadline=timedelta(seconds=5),  # one input taking this long is a hang, not slowness
         database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
@@ -533,7 +538,10 @@ def assert_no_server_error(daemon: DaemonProcess, data: bytes) -> None:
     answer = exchange(daemon.port, data)
     statuses = [int(line.split()[1]) for line in answer.split(b"\r\n") if line.startswith(b"HTTP/1.1 ")]
     for status in statuses:
-        assert status < 500, f"{status} for {data[:300]!r}:\n{answer[:500]!r}"
+        # 501 is RFC 9112's answer to a transfer coding the server does not implement (Go's net/http
+        # gives it too); any other 5xx is the server failing on bad input.
+        refused_coding = status == 501 and b"Transfer-Encoding" in answer
+        assert status < 500 or refused_coding, f"{status} for {data[:300]!r}:\n{answer[:500]!r}"
     assert daemon.proc.poll() is None, daemon.log()
     tried("http requests", f"last answer {statuses[-1] // 100}xx" if statuses else "closed without answer")
 
