@@ -150,12 +150,8 @@ class Runner:
             self._succeeded(state)
         changed = await self._write(state, samples, t_ms) if samples is not None else frozenset()
         self._write_self_metrics(state, t_ms)
-        # The collection is in the write-ahead log before any rule sees it, so a crash after an
-        # alert is sent cannot lose the data the alert came from. (Waiting after the self-metrics
-        # lets the log write both in one go.)
-        await self._store.sync()
         if self._on_collected is not None and changed:
-            self._on_collected(changed)
+            self._on_collected(changed)  # the ruler waits for the write-ahead log before it evaluates
 
     def _in_thread(self, state: CollectorState) -> asyncio.Future[Sequence[Sample]]:
         """Run collect() in a daemon thread, so a collector that never returns cannot block exit."""

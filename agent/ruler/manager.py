@@ -302,6 +302,9 @@ class RuleManager:
     async def run(self, stop: asyncio.Event) -> None:
         """Evaluate groups on schedule and on trigger until `stop` is set."""
         while not stop.is_set():
+            # Whatever the rules are about to read is in the write-ahead log first, so no alert is
+            # sent from data a crash could take back (a no-op without a log).
+            await self.store.sync()
             delay = self.evaluate_due()
             self._wake.clear()
             if delay > 0:

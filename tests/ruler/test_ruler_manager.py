@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -371,3 +372,47 @@ def test_emitted_self_metrics_equal_the_declared_ones(store: Store, clock: FakeC
     manager.evaluate_due()
     emitted = {n for n in store.names() if n.startswith("tripwired_rule") or n.startswith("ALERTS")}
     assert {m.name for m in SELF_METRICS} == emitted
+
+
+class SlowJournal:
+    """A write-ahead log whose writes land only when `sync` has run: what a crash would keep."""
+
+    def __init__(self) -> None:
+        self.pending: list[str] = []
+        self.durable: list[str] = []
+
+    def record(self, source: str, t_ms: int, series: list[Any], values: Any) -> None:
+        self.pending.append(source)
+
+    async def sync(self) -> None:
+        await asyncio.sleep(0.01)
+        self.durable += self.pending
+        self.pending = []
+
+
+def test_no_alert_is_sent_from_a_collection_before_it_is_in_the_write_ahead_log(
+    store: Store, clock: FakeClock, rules: Path
+) -> None:
+    journal = SlowJournal()
+    store.journal = journal
+    durable_when_notified: list[list[str]] = []
+
+    def notify(alerts: Sequence[Alert]) -> None:
+        durable_when_notified.append(list(journal.durable))
+
+    manager = RuleManager(
+        store=store, clock=clock, notify=notify, evaluation_interval_s=10, external_labels={}, external_url=""
+    )
+    manager.load([str(rules)])
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        manager.trigger(collect(store, clock, "disk_used_ratio", 0.95, instance="a"))
+        task = asyncio.create_task(manager.run(stop))
+        while not durable_when_notified:
+            await asyncio.sleep(0.005)
+        stop.set()
+        await asyncio.wait_for(task, timeout=1)
+
+    asyncio.run(scenario())
+    assert "test:disk_used_ratio" in durable_when_notified[0]
