@@ -25,7 +25,7 @@ def failed_send(server: Receiver, sender: Sender) -> Result:
         try:
             return await sender.send(notification(firing()))
         finally:
-            await sender.aclose()  # type: ignore[attr-defined]
+            await sender.aclose()
 
     return asyncio.run(scenario())
 

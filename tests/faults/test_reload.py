@@ -27,7 +27,7 @@ def users(password: bytes) -> str:
 
 
 def firing(daemon: DaemonProcess, **kwargs: object) -> list[str]:
-    alerts = httpx.get(f"{daemon.url}/api/v1/alerts", timeout=10, **kwargs).json()["data"]["alerts"]  # type: ignore[arg-type]
+    alerts = httpx.get(f"{daemon.url}/api/v1/alerts", timeout=10, **kwargs).json()["data"]["alerts"]
     return [a["labels"]["alertname"] for a in alerts if a["state"] == "firing"]
 
 

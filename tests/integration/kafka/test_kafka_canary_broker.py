@@ -13,7 +13,7 @@ from agent.config.schema import CanaryConfig, Duration, KafkaConfig
 
 
 def canary_config(bootstrap: str, topic: str, **canary: object) -> KafkaConfig:
-    settings = CanaryConfig(enabled=True, topic=topic, interval=Duration(10), timeout=Duration(5), **canary)  # type: ignore[arg-type]
+    settings = CanaryConfig(enabled=True, topic=topic, interval=Duration(10), timeout=Duration(5), **canary)
     return KafkaConfig(name="test", bootstrap_servers=bootstrap, canary=settings)
 
 
