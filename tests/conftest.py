@@ -205,3 +205,14 @@ def start_daemon(tmp_path: Path) -> Iterator[StartDaemon]:
     yield start
     for daemon in started:
         daemon.stop()
+
+
+def self_signed(directory: Path, name: str = "server") -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, made with openssl in `directory` (created)."""
+    openssl = require_binary("openssl", "openssl")
+    directory.mkdir(parents=True, exist_ok=True)
+    cert, key = directory / f"{name}.pem", directory / f"{name}-key.pem"
+    args = [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", f"/CN={name}"]
+    args += ["-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)]
+    subprocess.run(args, check=True, capture_output=True)
+    return cert, key

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -79,12 +78,3 @@ def wait_until(predicate: Any, what: str, timeout: float = 20.0) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"never happened: {what}")
-
-
-def self_signed(directory: Path, name: str = "server") -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 and its key, made with openssl."""
-    cert, key = directory / f"{name}.pem", directory / f"{name}-key.pem"
-    args = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", f"/CN={name}"]
-    args += ["-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)]
-    subprocess.run(args, check=True, capture_output=True)
-    return cert, key

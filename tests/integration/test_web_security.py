@@ -12,8 +12,7 @@ import bcrypt
 import httpx
 import pytest
 
-from tests.conftest import REPO, StartDaemon
-from tests.faults.web_helpers import self_signed
+from tests.conftest import REPO, StartDaemon, self_signed
 
 HOST_OFF = "collectors:\n  host: {enabled: false}\n"
 
@@ -51,29 +50,7 @@ def https_get(url: str, cert: Path, timeout: float = 20.0) -> httpx.Response:
 
 
 def test_tls_serves_https_with_the_configured_certificate(start_daemon: StartDaemon, tmp_path: Path) -> None:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    cert, key = self_signed(tmp_path)
     daemon = start_daemon(HOST_OFF + f"web:\n  tls_server_config: {{cert_file: {cert}, key_file: {key}}}\n")
     url = f"https://127.0.0.1:{daemon.port}/metrics"
     assert https_get(url, cert).status_code == 200

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ from agent.config.schema import Duration, Secret
 from agent.model import Alert, AlertState, fingerprint, labels_of
 from agent.notify.http import new_client, post, retry_after
 from agent.notify.model import Notification, Outcome
-from tests.conftest import free_port, require_binary
+from tests.conftest import free_port, self_signed
 
 NOW = 1_700_000_000.0
 ECHO = "{echo}"  # in a Reply body: replaced by the request's path, headers and body
@@ -235,30 +234,7 @@ def test_basic_auth_is_sent(receiver: Receiver) -> None:
 @pytest.fixture
 def tls_receiver(tmp_path: Path) -> Iterator[tuple[Receiver, Path]]:
     """An HTTPS receiver with a self-signed certificate for 127.0.0.1, and that certificate's path."""
-    openssl = require_binary("openssl", "openssl")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            openssl,
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    cert, key = self_signed(tmp_path)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     server = Receiver(tls=context).start()

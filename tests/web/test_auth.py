@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import ssl
-import subprocess
 from pathlib import Path
 
 import bcrypt
@@ -15,6 +14,7 @@ import pytest
 from agent.config.schema import TlsServerConfig
 from agent.web.auth import BasicAuth, WebAuthError, check_users, protect, tls_context
 from agent.web.server import HttpServer, Request, Response, text
+from tests.conftest import self_signed
 
 PASSWORD = "correct horse"
 HASH = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
@@ -105,33 +105,6 @@ def test_without_users_nothing_is_protected() -> None:
     routes = {("GET", "/metrics"): hello}
 
     assert routes == protect(routes, None)
-
-
-def self_signed(tmp_path: Path) -> tuple[Path, Path]:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
 
 
 def test_the_tls_context_serves_https_to_a_verifying_client(tmp_path: Path) -> None:
