@@ -21,20 +21,18 @@ makes each commit survive a power cut, not only a kill -9.
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import sqlite3
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import structlog
 
 from agent.clock import Clock
 from agent.lograte import RepeatedFailure
-from agent.model import Alert, AlertState, MetricMeta, MetricType, Sample, counter, gauge, labels_of
+from agent.model import Histogram, MetricMeta, MetricType, Sample, counter, gauge, labels_of
 from agent.notify.memory_lane import (
     DEAD,
     DELIVERED,
@@ -47,6 +45,7 @@ from agent.notify.memory_lane import (
     RowKey,
 )
 from agent.notify.model import Notification, Outcome, Result, Sender
+from agent.notify.stored import notification_from_json, notification_to_json
 from agent.statedb import DB_NAME, open_state_db, register_schema, transaction
 
 log = structlog.get_logger()
@@ -134,22 +133,6 @@ class Entry:
 _ENTRY_COLUMNS = "receiver, integration, dedup_key, group_key, state, attempts, created_at, next_attempt_at, reason"
 
 
-class _Latency:
-    """A histogram of delivery latency for one receiver."""
-
-    def __init__(self) -> None:
-        self.buckets = [0] * len(LATENCY_BUCKETS)
-        self.total = 0.0
-        self.count = 0
-
-    def observe(self, seconds: float) -> None:
-        for i, bound in enumerate(LATENCY_BUCKETS):
-            if seconds <= bound:
-                self.buckets[i] += 1
-        self.total += seconds
-        self.count += 1
-
-
 class Outbox:
     """Stores notifications durably and delivers them to their receivers' integrations."""
 
@@ -188,7 +171,7 @@ class Outbox:
         self._in_flight: dict[RowKey, tuple[GroupLane, asyncio.Task[None]]] = {}
         self._wake = asyncio.Event()
         self._outcomes: Counter[tuple[str, str, str]] = Counter()
-        self._latency: dict[str, _Latency] = {}
+        self._latency: dict[str, Histogram] = {}
         self._dead_letters = 0
         self._enqueue_failures: Counter[str] = Counter()
         self._dropped: Counter[tuple[str, str]] = Counter()
@@ -468,7 +451,7 @@ class Outbox:
         return dict(self.integrations.get(receiver, [])).get(integration)
 
     def _observe(self, receiver: str, seconds: float) -> None:
-        self._latency.setdefault(receiver, _Latency()).observe(seconds)
+        self._latency.setdefault(receiver, Histogram(LATENCY_BUCKETS)).observe(seconds)
 
     def _record(self, row: RowKey, result: Result, attempts: int, created_at: float) -> None:
         """Write what an attempt came to; a retry past max_age becomes a dead letter."""
@@ -626,19 +609,8 @@ class Outbox:
             held = float(in_memory[receiver])
             out.append(Sample("tripwired_notifications_queued_in_memory", labels_of(receiver=receiver), held))
         for receiver, latency in sorted(self._latency.items()):
-            out.extend(_histogram_samples("tripwired_notification_latency_seconds", receiver, latency))
+            out.extend(latency.samples("tripwired_notification_latency_seconds", labels_of(receiver=receiver)))
         return out
-
-
-def _histogram_samples(name: str, receiver: str, latency: _Latency) -> list[Sample]:
-    out = [
-        Sample(f"{name}_bucket", labels_of(receiver=receiver, le=repr(bound)), float(n))
-        for bound, n in zip(LATENCY_BUCKETS, latency.buckets, strict=True)
-    ]
-    out.append(Sample(f"{name}_bucket", labels_of(receiver=receiver, le="+Inf"), float(latency.count)))
-    out.append(Sample(f"{name}_sum", labels_of(receiver=receiver), latency.total))
-    out.append(Sample(f"{name}_count", labels_of(receiver=receiver), float(latency.count)))
-    return out
 
 
 async def _attempt(sender: Sender, notification: Notification) -> Result:
@@ -660,62 +632,3 @@ async def _wait_either(first: asyncio.Event, second: asyncio.Event, timeout: flo
 
 
 # -- the stored form of a notification --------------------------------------------------
-
-
-def notification_to_json(notification: Notification) -> str:
-    return json.dumps(
-        {
-            "receiver": notification.receiver,
-            "group_key": notification.group_key,
-            "group_labels": notification.group_labels,
-            "alerts": [_alert_to_dict(a) for a in notification.alerts],
-            "created_at": notification.created_at,
-        }
-    )
-
-
-def notification_from_json(text: str) -> Notification:
-    data = json.loads(text)
-    return Notification(
-        receiver=data["receiver"],
-        group_key=data["group_key"],
-        group_labels=_pairs(data["group_labels"]),
-        alerts=tuple(_alert_from_dict(a) for a in data["alerts"]),
-        created_at=float(data["created_at"]),
-    )
-
-
-def _alert_to_dict(alert: Alert) -> dict[str, Any]:
-    return {
-        "labels": alert.labels,
-        "annotations": alert.annotations,
-        "state": alert.state.value,
-        "value": alert.value,
-        "active_at": alert.active_at,
-        "starts_at": alert.starts_at,
-        "ends_at": alert.ends_at,
-        "resolved_at": alert.resolved_at,
-        "generator_url": alert.generator_url,
-        "rule": alert.rule,
-        "fingerprint": alert.fingerprint,
-    }
-
-
-def _alert_from_dict(data: dict[str, Any]) -> Alert:
-    return Alert(
-        labels=_pairs(data["labels"]),
-        annotations=_pairs(data["annotations"]),
-        state=AlertState(data["state"]),
-        value=float(data["value"]),
-        active_at=float(data["active_at"]),
-        starts_at=float(data["starts_at"]),
-        ends_at=float(data["ends_at"]),
-        resolved_at=None if data["resolved_at"] is None else float(data["resolved_at"]),
-        generator_url=data["generator_url"],
-        rule=data["rule"],
-        fingerprint=data["fingerprint"],
-    )
-
-
-def _pairs(items: list[list[str]]) -> tuple[tuple[str, str], ...]:
-    return tuple((str(k), str(v)) for k, v in items)
