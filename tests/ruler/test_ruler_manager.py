@@ -247,70 +247,64 @@ def test_restart_hands_the_firing_alert_to_the_notifier_again_with_its_active_at
     assert [(AlertState.FIRING, before.active_at)] == [(a.state, a.active_at) for a in outbox.alerts]
 
 
+def started(
+    store: Store, clock: FakeClock, rules: Path, state_dir: Path, policy: RestorePolicy | None = None
+) -> RuleManager:
+    """A manager (a daemon's start) on persisted alert state, its rules loaded."""
+    manager = make(store, clock, Outbox(), AlertStateStore(state_dir))
+    if policy is not None:
+        manager.restore_policy = policy
+    manager.load([str(rules)])
+    return manager
+
+
+def lag_states(manager: RuleManager, store: Store, clock: FakeClock, *, after: float) -> list[AlertState]:
+    """Advance the clock, collect the lag again, evaluate the lag group now, and return the alert states."""
+    clock.advance(after)
+    manager.trigger(collect(store, clock, "consumer_lag", 500, group="g") or frozenset({"consumer_lag"}))
+    manager.evaluate_due()
+    return [a.state for a in manager.active_alerts()]
+
+
 def test_restart_keeps_pending_since_but_the_downtime_does_not_count_towards_for(
     store: Store, clock: FakeClock, rules: Path, tmp_path: Path
 ) -> None:
     collect(store, clock, "consumer_lag", 500, group="g")
-    first = make(store, clock, Outbox(), AlertStateStore(tmp_path))
-    first.load([str(rules)])
-    first.evaluate_due()
-    started = clock.time()
+    started(store, clock, rules, tmp_path).evaluate_due()
+    pending_since = clock.time()
     clock.advance(120)  # down for the whole `for: 2m`: nobody saw the condition meanwhile
     collect(store, clock, "consumer_lag", 500, group="g")
-    second = make(store, clock, Outbox(), AlertStateStore(tmp_path))
-    second.load([str(rules)])
+    second = started(store, clock, rules, tmp_path)
     second.evaluate_due()
     [alert] = second.active_alerts()
-    assert (AlertState.PENDING, started) == (alert.state, alert.active_at)
-    clock.advance(119)
-    collect(store, clock, "consumer_lag", 500, group="g")
-    second.evaluate_due()
-    assert [AlertState.PENDING] == [a.state for a in second.active_alerts()]
-    clock.advance(2)
-    collect(store, clock, "consumer_lag", 500, group="g")
-    second.evaluate_due()
-    assert [AlertState.FIRING] == [a.state for a in second.active_alerts()]
+    assert (AlertState.PENDING, pending_since) == (alert.state, alert.active_at)
+    assert [AlertState.PENDING] == lag_states(second, store, clock, after=119)
+    assert [AlertState.FIRING] == lag_states(second, store, clock, after=2)
 
 
 def test_restored_pending_alert_fires_after_the_grace_period_when_its_for_ran_out(
     store: Store, clock: FakeClock, rules: Path, tmp_path: Path
 ) -> None:
     collect(store, clock, "consumer_lag", 500, group="g")
-    first = make(store, clock, Outbox(), AlertStateStore(tmp_path))
-    first.load([str(rules)])
+    first = started(store, clock, rules, tmp_path)
     first.evaluate_due()
-    clock.advance(110)
-    collect(store, clock, "consumer_lag", 500, group="g")
-    first.evaluate_due()
+    assert [AlertState.PENDING] == lag_states(first, store, clock, after=110)
     clock.advance(5)  # a quick restart, 5 s before the alert was due
-    second = make(store, clock, Outbox(), AlertStateStore(tmp_path))
-    second.restore_policy = RestorePolicy(grace_period_ms=30_000)
-    second.load([str(rules)])
-    collect(store, clock, "consumer_lag", 500, group="g")
-    second.evaluate_due()
-    clock.advance(25)  # past when the alert was due before the restart, within the grace period
-    collect(store, clock, "consumer_lag", 500, group="g")
-    second.trigger(frozenset({"consumer_lag"}))
-    second.evaluate_due()
-    assert [AlertState.PENDING] == [a.state for a in second.active_alerts()]
-    clock.advance(10)  # the grace period is over
-    collect(store, clock, "consumer_lag", 500, group="g")
-    second.trigger(frozenset({"consumer_lag"}))
-    second.evaluate_due()
-    assert [AlertState.FIRING] == [a.state for a in second.active_alerts()]
+    second = started(store, clock, rules, tmp_path, RestorePolicy(grace_period_ms=30_000))
+    assert [AlertState.PENDING] == lag_states(second, store, clock, after=0)
+    # Past when the alert was due before the restart, within the grace period; then after it.
+    assert [AlertState.PENDING] == lag_states(second, store, clock, after=25)
+    assert [AlertState.FIRING] == lag_states(second, store, clock, after=10)
 
 
 def test_pending_alert_is_not_restored_after_an_outage_longer_than_the_tolerance(
     store: Store, clock: FakeClock, rules: Path, tmp_path: Path
 ) -> None:
     collect(store, clock, "consumer_lag", 500, group="g")
-    first = make(store, clock, Outbox(), AlertStateStore(tmp_path))
-    first.load([str(rules)])
-    first.evaluate_due()
+    started(store, clock, rules, tmp_path).evaluate_due()
     clock.advance(3601)
     collect(store, clock, "consumer_lag", 500, group="g")
-    second = make(store, clock, Outbox(), AlertStateStore(tmp_path))
-    second.load([str(rules)])
+    second = started(store, clock, rules, tmp_path)
     second.evaluate_due()
     [alert] = second.active_alerts()
     assert (AlertState.PENDING, clock.time()) == (alert.state, alert.active_at)
