@@ -188,6 +188,12 @@ class RuleManager:
         if schedule.triggered_s is None or earliest < schedule.triggered_s:
             schedule.triggered_s = earliest
 
+    def _any_due(self) -> bool:
+        now = self.clock.time()
+        return any(
+            s.next_s <= now or (s.triggered_s is not None and s.triggered_s <= now) for s in self._schedules.values()
+        )
+
     def evaluate_due(self) -> float:
         """Evaluate every group that is due now; returns the seconds until the next one is."""
         now = self.clock.time()
@@ -303,8 +309,10 @@ class RuleManager:
         """Evaluate groups on schedule and on trigger until `stop` is set."""
         while not stop.is_set():
             # Whatever the rules are about to read is in the write-ahead log first, so no alert is
-            # sent from data a crash could take back (a no-op without a log).
-            await self.store.sync()
+            # sent from data a crash could take back (a no-op without a log, skipped when no group
+            # is due: waiting for the log is a hand-off to its thread).
+            if self._any_due():
+                await self.store.sync()
             delay = self.evaluate_due()
             self._wake.clear()
             if delay > 0:

@@ -410,3 +410,34 @@ def test_no_alert_is_sent_from_a_collection_before_it_is_in_the_write_ahead_log(
 
     asyncio.run(scenario())
     assert "test:disk_used_ratio" in durable_when_notified[0]
+
+
+class CountingJournal(SlowJournal):
+    def __init__(self) -> None:
+        super().__init__()
+        self.syncs = 0
+
+    async def sync(self) -> None:
+        self.syncs += 1
+        await super().sync()
+
+
+def test_collections_no_group_reads_do_not_wait_for_the_write_ahead_log(store: Store, clock: FakeClock) -> None:
+    """Waiting for the log is a hand-off to its thread: without a due group there is nothing to wait for."""
+    journal = CountingJournal()
+    store.journal = journal
+    manager = make(store, clock, Outbox())
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(manager.run(stop))
+        for i in range(5):
+            clock.advance(1)
+            manager.trigger(collect(store, clock, "disk_used_ratio", i / 10, instance="a"))
+            await asyncio.sleep(0.02)
+        stop.set()
+        await asyncio.wait_for(task, timeout=1)
+
+    asyncio.run(scenario())
+    assert 0 == journal.syncs
+    assert ["test:disk_used_ratio"] * 5 == journal.pending  # written, left for the log's own hand-over
