@@ -1,0 +1,72 @@
+"""A store that says what each write changed, so /metrics re-renders only that."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Generator, Iterable
+
+from agent.model import Labels, MetricMeta, Sample, SeriesKey
+from agent.store import Series, Store, WriteResult
+
+# Metric names whose exposed lines may have changed; None: any of them.
+Watcher = Callable[[Collection[str] | None], None]
+
+
+class WatchedStore(Store):
+    """`Store`, telling its watchers the names of every write's changed metrics once the write is done.
+
+    Every way the exposed lines can change goes through here: writes (staleness markers and
+    `forget` included), single points, compaction dropping series, declarations, WAL replay.
+    `writing` counts the stepped writes in progress, which a reader between steps sees half done.
+    """
+
+    def __init__(self, *, max_series: int = 200_000, retention_ms: int | None = None) -> None:
+        if retention_ms is None:
+            super().__init__(max_series=max_series)
+        else:
+            super().__init__(max_series=max_series, retention_ms=retention_ms)
+        self.watchers: list[Watcher] = []
+        self.writing = 0
+        self._declared: set[str] = set()
+
+    def write_in_steps(
+        self, source: str, samples: Iterable[Sample], t_ms: int, step: int | None = None
+    ) -> Generator[None, None, WriteResult]:
+        """`Store.write_in_steps`; the watchers hear of the changed names when the last step is done."""
+        parent = Store.write_in_steps
+        steps = parent(self, source, samples, t_ms) if step is None else parent(self, source, samples, t_ms, step)
+        self.writing += 1
+        try:
+            result = yield from steps
+        finally:
+            self.writing -= 1
+        if result.changed_names:
+            self._tell(result.changed_names)
+        return result
+
+    def append_point(self, name: str, labels: Labels, t_ms: int, value: float) -> bool:
+        appended = super().append_point(name, labels, t_ms, value)
+        self._tell((name,))
+        return appended
+
+    def declare(self, metas: Iterable[MetricMeta]) -> None:
+        """A family's first declaration changes its `# HELP` and `# TYPE` (and may group its samples)."""
+        metas = list(metas)
+        super().declare(metas)
+        new = {meta.name for meta in metas} - self._declared
+        if new:
+            self._declared |= new
+            self._tell(None)
+
+    def compact(self, now_ms: int) -> None:
+        before = self.series_count
+        super().compact(now_ms)
+        if self.series_count != before:  # a series dropped after the retention may still have been exposed
+            self._tell(None)
+
+    def restore_series(self, key: SeriesKey) -> Series | None:
+        self._tell(None)
+        return super().restore_series(key)
+
+    def _tell(self, names: Collection[str] | None) -> None:
+        for watcher in self.watchers:
+            watcher(names)
