@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Generator, Iterable
+from collections.abc import Callable, Collection, Generator, Iterable, Sized
 
 from agent.model import Labels, MetricMeta, Sample, SeriesKey
 from agent.store import Series, Store, WriteResult
@@ -39,8 +39,7 @@ class WatchedStore(Store):
             result = yield from steps
         finally:
             self.writing -= 1
-        if result.changed_names:
-            self._tell(result.changed_names)
+        self._tell(result.changed_names)
         return result
 
     def append_point(self, name: str, labels: Labels, t_ms: int, value: float) -> bool:
@@ -55,18 +54,34 @@ class WatchedStore(Store):
         new = {meta.name for meta in metas} - self._declared
         if new:
             self._declared |= new
-            self._tell(None)
+            self._tell(new)
 
     def compact(self, now_ms: int) -> None:
-        before = self.series_count
+        """`Store.compact`; a series dropped after the retention may still have been exposed."""
+        before = self._sizes()
         super().compact(now_ms)
-        if self.series_count != before:  # a series dropped after the retention may still have been exposed
+        after = self._sizes()
+        if before is None or after is None:
             self._tell(None)
+        else:
+            self._tell([name for name, size in before.items() if after.get(name) != size])
+
+    def _sizes(self) -> dict[str, int] | None:
+        """Series per metric name (None if the store's families cannot say their size)."""
+        sizes = {}
+        for name in self.names():
+            family = self.family(name)
+            if not isinstance(family, Sized):
+                return None
+            sizes[name] = len(family)
+        return sizes
 
     def restore_series(self, key: SeriesKey) -> Series | None:
         self._tell(None)
         return super().restore_series(key)
 
     def _tell(self, names: Collection[str] | None) -> None:
+        if names is not None and not names:
+            return
         for watcher in self.watchers:
             watcher(names)

@@ -228,3 +228,22 @@ def test_concurrent_scrapes_share_one_rendering() -> None:
     bodies = asyncio.run(scrapes())
     assert len({id(body) for body in bodies}) == 2  # one plain body, one gzip of it
     assert gzip.decompress(bodies[1]) == bodies[0] == fresh(store)
+
+
+def test_one_value_needing_escapes_among_plain_ones_is_escaped_and_the_others_kept() -> None:
+    store = Store()
+    values = ["plain", 'a",b="c', "back\\slash", "new\nline"]
+    store.write("s", [Sample("g", labels_of(v=v, w="x"), i) for i, v in enumerate(values)], 1000)
+    text = render(store)
+    assert text.splitlines()[1:3] == ['g{v="plain",w="x"} 0', 'g{v="a\\",b=\\"c",w="x"} 1']
+    samples = next(text_string_to_metric_families(text)).samples
+    assert [(s.labels, s.value) for s in samples] == [({"v": v, "w": "x"}, i) for i, v in enumerate(values)]
+
+
+def test_a_histogram_declared_after_its_samples_were_exposed_is_grouped_again() -> None:
+    store = WatchedStore()
+    exposition = Exposition(store)
+    store.write("s", [Sample("h_bucket", labels_of(le="+Inf"), 1), Sample("h_count", (), 1)], 1000)
+    assert exposition.render().count(b"# TYPE") == 2
+    store.declare([MetricMeta("h", MetricType.HISTOGRAM, "H.")])
+    assert exposition.render() == b'# HELP h H.\n# TYPE h histogram\nh_bucket{le="+Inf"} 1\nh_count 1\n' == fresh(store)
