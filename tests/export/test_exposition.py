@@ -247,3 +247,24 @@ def test_a_histogram_declared_after_its_samples_were_exposed_is_grouped_again() 
     assert exposition.render().count(b"# TYPE") == 2
     store.declare([MetricMeta("h", MetricType.HISTOGRAM, "H.")])
     assert exposition.render() == b'# HELP h H.\n# TYPE h histogram\nh_bucket{le="+Inf"} 1\nh_count 1\n' == fresh(store)
+
+
+def test_a_large_rendering_lets_the_event_loop_run_other_tasks_meanwhile() -> None:
+    """/metrics over 40,000 new series: a task started after the scrape finishes before it."""
+    store = WatchedStore()
+    store.write("s", [Sample(f"g{n}", labels_of(i=str(i)), i) for n in range(8) for i in range(5000)], 1000)
+    exposition = Exposition(store)
+    finished: list[str] = []
+
+    async def scrape() -> None:
+        await exposition.body()
+        finished.append("scrape")
+
+    async def other() -> None:
+        finished.append("other")
+
+    async def both() -> None:
+        await asyncio.gather(scrape(), other())
+
+    asyncio.run(both())
+    assert finished == ["other", "scrape"]
