@@ -121,8 +121,9 @@ class Exposition:
     async def body(self, *, gzipped: bool = False) -> bytes:
         """The exposition for one scrape, gzip-compressed when asked: cached until the store changes.
 
-        Rendering pauses between families (every RENDER_STEP series) so the loop serves meanwhile;
-        concurrent scrapes wait for one rendering and one compression.
+        Rendering pauses between families (every RENDER_STEP_BYTES rendered) so the loop serves
+        meanwhile, and compression runs in a thread; concurrent scrapes wait for one rendering and
+        one compression. The daemon's scrapes come here only (`render` is for one-off use).
         """
         async with self._lock:
             steps = self._render_steps()
@@ -143,7 +144,7 @@ class Exposition:
             return self._gzipped
 
     def _render_steps(self) -> Generator[None, None, bytes]:
-        """Render what changed, copy the rest; pauses (yields) every RENDER_STEP series rendered."""
+        """Render what changed, copy the rest; pauses (yields) every RENDER_STEP_BYTES rendered."""
         if self._watched and not self._everything and not self._changed:
             return self._body
         everything = self._everything or not self._watched
@@ -174,7 +175,6 @@ class Exposition:
                 rendered = 0
                 yield
         body = b"".join(parts)
-        old.release()
         self._body, self._placed, self._gzipped = body, placed, None
         return body
 
