@@ -93,7 +93,7 @@ class Exposition:
         self._store = store
         self._watched = isinstance(store, WatchedStore)
         if isinstance(store, WatchedStore):
-            store.watchers.append(self.changed)
+            store.watchers.add(self)
         self._body = b""
         self._placed: dict[str, _Placed] = {}
         self._changed: set[str] = set()

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Generator, Iterable, Sized
+import weakref
+from collections.abc import Collection, Generator, Iterable, Sized
+from typing import Protocol
 
 from agent.model import Labels, MetricMeta, Sample, SeriesKey
 from agent.store import Series, Store, WriteResult
 
-# Metric names whose exposed lines may have changed; None: any of them.
-Watcher = Callable[[Collection[str] | None], None]
+
+class Watcher(Protocol):
+    """What a store tells of its changes to (an `Exposition`)."""
+
+    def changed(self, names: Collection[str] | None) -> None:
+        """These metric names' exposed lines may have changed (None: any of them)."""
+        ...
 
 
 class WatchedStore(Store):
@@ -24,7 +31,7 @@ class WatchedStore(Store):
             super().__init__(max_series=max_series)
         else:
             super().__init__(max_series=max_series, retention_ms=retention_ms)
-        self.watchers: list[Watcher] = []
+        self.watchers: weakref.WeakSet[Watcher] = weakref.WeakSet()  # an exposition dropped stops listening
         self.writing = 0
         self._declared: set[str] = set()
 
@@ -83,5 +90,5 @@ class WatchedStore(Store):
     def _tell(self, names: Collection[str] | None) -> None:
         if names is not None and not names:
             return
-        for watcher in self.watchers:
-            watcher(names)
+        for watcher in list(self.watchers):
+            watcher.changed(names)

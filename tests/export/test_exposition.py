@@ -1,4 +1,5 @@
 import asyncio
+import gc
 import gzip
 import math
 import random
@@ -268,3 +269,11 @@ def test_a_large_rendering_lets_the_event_loop_run_other_tasks_meanwhile() -> No
 
     asyncio.run(both())
     assert finished == ["other", "scrape"]
+
+
+def test_an_exposition_dropped_is_no_longer_told_of_changes() -> None:
+    store = WatchedStore()
+    kept = Exposition(store)
+    Exposition(store).render()  # made and dropped, as a one-off render does
+    gc.collect()
+    assert list(store.watchers) == [kept]
