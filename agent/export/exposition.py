@@ -1,17 +1,24 @@
 """Prometheus text exposition (format 0.0.4), read from the store, never from collectors.
 
-prometheus-client's generic path rebuilds every line on every scrape (400-700 ms for
-100,000 series here). Most series do not change between scrapes, so each series keeps
-its rendered line together with the value it was rendered for, and a scrape re-renders
-only the lines whose value moved.
+/metrics is served from a cached rendering: one bytes body, and for each family where its lines
+sit in it. The store tells the exposition which metric names each write changed (`WatchedStore`),
+so a scrape re-renders only the families that changed since the last one and copies the others'
+bytes; with nothing changed it returns the same body (and the same gzip of it) again. Rendering
+a family formats all its lines at once into the body: no per-series objects are kept, which at
+100,000 series is ~25 MB less than a cache of formatted lines.
 """
 
 from __future__ import annotations
 
+import asyncio
+import gzip
 import math
+from collections.abc import Collection, Generator, Iterator
+from dataclasses import dataclass
 
+from agent.export.watched import WatchedStore
 from agent.model import Labels, MetricMeta, MetricType
-from agent.store import Series, Store
+from agent.store import Store
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -20,13 +27,20 @@ _SUFFIXES = {
     MetricType.HISTOGRAM: ("_bucket", "_sum", "_count"),
     MetricType.SUMMARY: ("_sum", "_count"),
 }
+_ALL_SUFFIXES = ("_bucket", "_sum", "_count")
+_PAIR = '="'.join  # ("job", "x") -> 'job="x'
+# Bytes of lines rendered between two chances for the event loop to serve something else
+# (~5,000 series; the store writes in steps of 5,000 samples for the same reason).
+RENDER_STEP_BYTES = 256 * 1024
+# Go's gzip.BestSpeed: ~4 ms for a 600 KB body here, which still shrinks it ~10x.
+GZIP_LEVEL = 1
 
 
 def format_value(value: float) -> str:
     """A sample value as Go's Prometheus libraries write it."""
+    if value.is_integer() and -1e15 < value < 1e15:  # False for NaN and the infinities
+        return str(int(value))
     if math.isfinite(value):
-        if value.is_integer() and abs(value) < 1e15:
-            return str(int(value))
         return repr(value)
     if math.isnan(value):
         return "NaN"
@@ -45,8 +59,10 @@ def series_prefix(name: str, labels: Labels) -> str:
     """`name{a="b",c="d"} ` — everything of a line but the value."""
     if not labels:
         return name + " "
-    inner = ",".join(f'{k}="{escape_label_value(v)}"' for k, v in labels)
-    return f"{name}{{{inner}}} "
+    inner = '",'.join([f'{k}="{v}' for k, v in labels])  # label names never need escaping
+    if "\\" in inner or "\n" in inner or inner.count('"') != 2 * len(labels) - 1:
+        inner = '",'.join([f'{k}="{escape_label_value(v)}' for k, v in labels])
+    return f'{name}{{{inner}"}} '
 
 
 def family_header(meta: MetricMeta) -> str:
@@ -54,64 +70,165 @@ def family_header(meta: MetricMeta) -> str:
     return f"{help_line}# TYPE {meta.name} {meta.type.value}\n"
 
 
+@dataclass(frozen=True, slots=True)
+class _Placed:
+    """Where one family's lines sit in the rendered body, and what they were rendered from."""
+
+    meta: MetricMeta
+    members: tuple[str, ...]
+    start: int
+    end: int
+
+
 class Exposition:
-    """Renders the store as /metrics, reusing the lines of series whose value did not change."""
+    """Renders the store as /metrics, re-rendering only the families whose samples changed.
+
+    Over a `WatchedStore` the rendering is cached and a scrape with nothing changed costs a
+    dictionary check; over a plain `Store` (nobody tells what changed) every render starts afresh.
+    While a stepped write is half done, a changed family keeps its previous lines when it has
+    some: a scrape sees each family as of one write, never half of one.
+    """
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._lines: dict[Series, tuple[float, str]] = {}
-        self._headers: dict[MetricMeta, str] = {}
+        self._watched = isinstance(store, WatchedStore)
+        if isinstance(store, WatchedStore):
+            store.watchers.add(self)
+        self._body = b""
+        self._placed: dict[str, _Placed] = {}
+        self._changed: set[str] = set()
+        self._everything = True
+        self._gzipped: bytes | None = None
+        self._lock = asyncio.Lock()
+
+    def changed(self, names: Collection[str] | None) -> None:
+        """Hear that these metric names' samples changed (None: anything may have)."""
+        if names is None:
+            self._everything = True
+        else:
+            self._changed.update(names)
 
     def render(self) -> bytes:
-        lines: dict[Series, tuple[float, str]] = {}
-        parts: list[str] = []
-        for family_name, members in self._families():
-            body = self._render_family(members, lines)
-            if body:
-                parts.append(self._header(family_name))
-                parts.extend(body)
-        self._lines = lines
-        return "".join(parts).encode()
+        """The whole exposition, rendered now without pausing."""
+        steps = self._render_steps()
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                body: bytes = done.value
+                return body
 
-    def _render_family(self, members: list[str], lines: dict[Series, tuple[float, str]]) -> list[str]:
-        old = self._lines
-        body: list[str] = []
+    async def body(self, *, gzipped: bool = False) -> bytes:
+        """The exposition for one scrape, gzip-compressed when asked: cached until the store changes.
+
+        Rendering pauses between families (every RENDER_STEP_BYTES rendered) so the loop serves
+        meanwhile, and compression runs in a thread; concurrent scrapes wait for one rendering and
+        one compression. The daemon's scrapes come here only (`render` is for one-off use).
+        """
+        async with self._lock:
+            steps = self._render_steps()
+            while True:
+                try:
+                    next(steps)
+                except StopIteration as done:
+                    body: bytes = done.value
+                    break
+                await asyncio.sleep(0)
+            if not gzipped:
+                return body
+            if self._gzipped is None:
+                compressed = await asyncio.to_thread(gzip.compress, body, GZIP_LEVEL, mtime=0)
+                if body is self._body:
+                    self._gzipped = compressed
+                return compressed
+            return self._gzipped
+
+    def _render_steps(self) -> Generator[None, None, bytes]:
+        """Render what changed, copy the rest; pauses (yields) every RENDER_STEP_BYTES rendered."""
+        if self._watched and not self._everything and not self._changed:
+            return self._body
+        everything = self._everything or not self._watched
+        dirty = {self._family_of(name) for name in self._changed}
+        self._everything, self._changed = False, set()
+        old = memoryview(self._body)
+        parts: list[bytes | memoryview] = []
+        placed: dict[str, _Placed] = {}
+        offset = rendered = 0
+        for family, members in self._families():
+            meta = self._store.meta(family)
+            before = self._placed.get(family)
+            if before is None or before.meta != meta or before.members != members:
+                part: bytes | memoryview = self._render_family(meta, members)
+                rendered += len(part)
+            elif not everything and family not in dirty:
+                part = old[before.start : before.end]
+            elif self._mid_write():
+                part = old[before.start : before.end]  # as of the last whole write; rendered again next time
+                self._changed.update(members)
+            else:
+                part = self._render_family(meta, members)
+                rendered += len(part)
+            parts.append(part)
+            placed[family] = _Placed(meta, members, offset, offset + len(part))
+            offset += len(part)
+            if rendered >= RENDER_STEP_BYTES:
+                rendered = 0
+                yield
+        body = b"".join(parts)
+        self._body, self._placed, self._gzipped = body, placed, None
+        return body
+
+    def _mid_write(self) -> bool:
+        return isinstance(self._store, WatchedStore) and self._store.writing > 0
+
+    def _render_family(self, meta: MetricMeta, members: tuple[str, ...]) -> bytes:
+        """The family's header and lines; nothing when it has no series to show (all stale).
+
+        The lines are formatted without escaping, then checked at once: a label value with a
+        backslash, newline or quote shows as more of them than the format itself writes, and only
+        then is the family formatted again with every value escaped (rare: ~1/3 of the time saved).
+        """
+        lines: list[str] = []
+        append = lines.append
+        pairs = 0
         for name in members:
             for series in self._store.family(name):
                 value = series.latest()
                 if value is None:
                     continue
-                cached = old.get(series)
-                if cached is None or not _same(cached[0], value):
-                    prefix = series_prefix(series.name, series.labels)
-                    cached = (value, f"{prefix}{format_value(value)}\n")
-                lines[series] = cached
-                body.append(cached[1])
-        return body
+                text = str(int(value)) if value.is_integer() and -1e15 < value < 1e15 else format_value(value)
+                labels = series.labels
+                if labels:
+                    pairs += len(labels)
+                    inner = '",'.join(map(_PAIR, labels))
+                    append(f'{name}{{{inner}"}} {text}\n')
+                else:
+                    append(f"{name} {text}\n")
+        if not lines:
+            return b""
+        body = "".join(lines)
+        if "\\" in body or body.count("\n") != len(lines) or body.count('"') != 2 * pairs:
+            body = "".join(self._escaped_lines(members))
+        return (family_header(meta) + body).encode()
 
-    def _families(self) -> list[tuple[str, list[str]]]:
+    def _escaped_lines(self, members: tuple[str, ...]) -> Iterator[str]:
+        for name in members:
+            for series in self._store.family(name):
+                value = series.latest()
+                if value is not None:
+                    yield f"{series_prefix(name, series.labels)}{format_value(value)}\n"
+
+    def _families(self) -> list[tuple[str, tuple[str, ...]]]:
         """Metric names grouped into families (a histogram's _bucket/_sum/_count under its own name)."""
         families: dict[str, list[str]] = {}
         for name in sorted(self._store.names()):
             families.setdefault(self._family_of(name), []).append(name)
-        return list(families.items())
+        return [(family, tuple(members)) for family, members in families.items()]
 
     def _family_of(self, name: str) -> str:
-        for suffix in (s for suffixes in _SUFFIXES.values() for s in suffixes):
+        for suffix in _ALL_SUFFIXES:
             if name.endswith(suffix):
                 base = name[: -len(suffix)]
                 if self._store.meta(base).type in _SUFFIXES:
                     return base
         return name
-
-    def _header(self, family: str) -> str:
-        meta = self._store.meta(family)
-        header = self._headers.get(meta)
-        if header is None:
-            header = self._headers[meta] = family_header(meta)
-        return header
-
-
-def _same(a: float, b: float) -> bool:
-    """Equality for caching, where one NaN is as good as another."""
-    return a == b or (math.isnan(a) and math.isnan(b))

@@ -45,8 +45,11 @@ class WebContext:
 
 
 def build_routes(ctx: WebContext) -> dict[tuple[str, str], Handler]:
-    async def metrics(_: Request) -> Response:
-        return Response(200, ctx.exposition.render(), CONTENT_TYPE)
+    async def metrics(request: Request) -> Response:
+        if accepts_gzip(request.headers.get("accept-encoding", "")):
+            body = await ctx.exposition.body(gzipped=True)
+            return Response(200, body, CONTENT_TYPE, {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+        return Response(200, await ctx.exposition.body(), CONTENT_TYPE, {"Vary": "Accept-Encoding"})
 
     async def healthy(_: Request) -> Response:
         return text(200, "tripwired is Healthy.\n")
@@ -91,6 +94,20 @@ def build_routes(ctx: WebContext) -> dict[tuple[str, str], Handler]:
     if ctx.silences is not None:
         routes.update(silence_routes(ctx.silences))
     return routes
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an Accept-Encoding header takes gzip (`gzip`, `gzip;q=0.5`; not `gzip;q=0`)."""
+    for item in accept_encoding.split(","):
+        coding, _, params = item.partition(";")
+        if coding.strip().lower() != "gzip":
+            continue
+        q = params.strip().lower().removeprefix("q=")
+        try:
+            return not params.strip() or float(q) > 0
+        except ValueError:
+            return False
+    return False
 
 
 def silence_routes(api: SilenceApi) -> dict[tuple[str, str], Handler]:
