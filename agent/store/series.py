@@ -1,9 +1,13 @@
-"""Bounded in-memory series: a ring of (timestamp, value) per metric name and label set.
+"""Bounded in-memory series: the points of each metric name and label set, kept compact.
 
-Timestamps are integer milliseconds, as in Prometheus, so range boundaries compare
-exactly. Points live in two `array`s per series (16 bytes a point) rather than a list
-of tuples (over 100 bytes a point): at a 1 s interval and a 10-minute window the
-difference is the agent's whole memory budget.
+Timestamps are integer milliseconds, as in Prometheus, so range boundaries compare exactly.
+Every series that one source writes in a collection gets the same timestamp, so the times
+live once per source, in a `Timeline`, and each series keeps only its values, aligned to it
+(8 bytes a point, one array a series). A collection that a series missed between two of its
+points leaves a gap marker, a NaN with its own payload that readers skip like a staleness
+marker. A series written at a time its timeline does not hold (outside any source, or out
+of step with the others) moves to a timeline of its own, which is what every series had
+before: memory changes, what readers see does not.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import struct
 from array import array
 from bisect import bisect_left, bisect_right
+from collections import Counter
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from math import isnan
 from typing import Protocol
@@ -18,9 +23,18 @@ from typing import Protocol
 from agent.model import Labels, MetricMeta, MetricType, Sample, SeriesKey
 from agent.store.roles import WriteResult
 
+_DOUBLE = struct.Struct("<d")
+
 # Prometheus' staleness marker: a NaN with a payload no computation produces.
 STALE_NAN_BITS = 0x7FF0000000000002
 STALE_NAN: float = struct.unpack("<d", struct.pack("<Q", STALE_NAN_BITS))[0]
+# "No point here": a collection of the series' timeline that the series was not part of.
+GAP_NAN_BITS = 0x7FF0000000000003
+GAP_NAN: float = struct.unpack("<d", struct.pack("<Q", GAP_NAN_BITS))[0]
+_STALE_BYTES = struct.pack("<Q", STALE_NAN_BITS)
+_GAP_BYTES = struct.pack("<Q", GAP_NAN_BITS)
+_MARKERS = frozenset((_STALE_BYTES, _GAP_BYTES))
+_ONE_GAP = array("d", (GAP_NAN,))
 
 LOOKBACK_MS = 5 * 60 * 1000
 WRITE_STEP = 5000  # samples written between two chances for the event loop to serve a scrape
@@ -28,70 +42,220 @@ WRITE_STEP = 5000  # samples written between two chances for the event loop to s
 
 def is_stale(value: float) -> bool:
     """Whether a value is the staleness marker (and not an ordinary NaN)."""
-    return isnan(value) and struct.pack("<d", value) == struct.pack("<Q", STALE_NAN_BITS)
+    return isnan(value) and _DOUBLE.pack(value) == _STALE_BYTES
 
 
-class Series:
-    """The points of one series, oldest first."""
+def is_gap(value: float) -> bool:
+    """Whether a value is the gap marker: no point at this time of the series' timeline."""
+    return isnan(value) and _DOUBLE.pack(value) == _GAP_BYTES
 
-    __slots__ = ("key", "labels", "name", "times", "values")
 
-    def __init__(self, key: SeriesKey) -> None:
-        self.key = key
-        self.name = key.name
-        self.labels = key.labels
-        self.times = array("q")
-        self.values = array("d")
+def _is_marker(value: float) -> bool:
+    return isnan(value) and _DOUBLE.pack(value) in _MARKERS
 
-    def append(self, t_ms: int, value: float) -> None:
-        times = self.times
-        if times and t_ms <= times[-1]:
-            if t_ms == times[-1]:
-                self.values[-1] = value
-            return  # out of order: Prometheus refuses it too
-        times.append(t_ms)
-        self.values.append(value)
+
+class Timeline:
+    """Timestamps, oldest first, shared by the series written together; `base` counts those trimmed."""
+
+    __slots__ = ("base", "times")
+
+    def __init__(self, times: array[int] | None = None) -> None:
+        self.times: array[int] = times if times is not None else array("q")
+        self.base = 0
 
     def trim(self, before_ms: int) -> None:
-        """Drop points older than `before_ms`."""
+        """Drop timestamps older than `before_ms` (idempotent: every series of the timeline asks)."""
         cut = bisect_left(self.times, before_ms)
         if cut:
             del self.times[:cut]
-            del self.values[:cut]
+            self.base += cut
+
+    def at_end(self, t_ms: int) -> int | None:
+        """The position of `t_ms` once it is the newest timestamp (appended if later); None if older."""
+        times = self.times
+        if not times or t_ms > times[-1]:
+            times.append(t_ms)
+        elif t_ms != times[-1]:
+            return None
+        return self.base + len(times) - 1
+
+
+class Series:
+    """The points of one series, oldest first: values aligned to a timeline from position `start`."""
+
+    __slots__ = ("_values", "labels", "name", "start", "timeline", "written")
+
+    def __init__(self, name: str, labels: Labels, timeline: Timeline) -> None:
+        self.name = name
+        self.labels = labels
+        self.timeline = timeline
+        self.start = timeline.base + len(timeline.times)  # where a first value would go
+        self._values = array("d")
+        self.written = 0  # the store write that wrote it last
+
+    @property
+    def key(self) -> SeriesKey:
+        return SeriesKey(self.name, self.labels)
+
+    # -- writing -------------------------------------------------------------
+
+    def put(self, position: int, value: float) -> None:
+        """Set the value at `position` of the timeline: a new newest point, or the newest overwritten."""
+        values = self._values
+        end = self.start + len(values)
+        if position == end:
+            values.append(value)
+        elif not values:
+            self.start = position
+            values.append(value)
+        elif position > end:
+            values.extend(_ONE_GAP * (position - end))
+            values.append(value)
+        elif position == end - 1:
+            values[-1] = value
+        # older: out of order, dropped as Prometheus does
+
+    def append(self, t_ms: int, value: float) -> None:
+        """Add a point at any time: later than the newest, or overwriting it (older ones are dropped)."""
+        self._align()
+        timeline, values = self.timeline, self._values
+        times = timeline.times
+        if values:
+            newest = times[self.start - timeline.base + len(values) - 1]
+            if t_ms <= newest:
+                if t_ms == newest:
+                    values[-1] = value
+                return
+        if not times or t_ms > times[-1]:
+            times.append(t_ms)
+            self.put(timeline.base + len(times) - 1, value)
+            return
+        i = bisect_left(times, t_ms, self.start - timeline.base + len(values) if values else 0)
+        if i < len(times) and times[i] == t_ms:
+            self.put(timeline.base + i, value)
+            return
+        self._own_timeline()
+        self.timeline.times.append(t_ms)
+        self._values.append(value)
+
+    def extend(self, points: Timeline, values: Sequence[float]) -> None:
+        """Add points later than the newest (replay): `values[i]` at `points.times[i]`."""
+        times = points.times
+        if not times:
+            return
+        if not self._values:
+            self.timeline, self.start = points, points.base
+            self._values = values if isinstance(values, array) else array("d", values)
+            return
+        self._align()
+        own = self.timeline.times
+        end = self.start - self.timeline.base + len(self._values)
+        if end == len(own) and times[0] > own[-1]:
+            own.extend(times)
+            self._values.extend(values)
+        elif own[end : end + len(times)] == times:  # another series of the timeline extended it already
+            self._values.extend(values)
+        else:
+            for t_ms, value in zip(times, values, strict=True):
+                self.append(t_ms, value)
+
+    def trim(self, before_ms: int) -> None:
+        """Drop points older than `before_ms`."""
+        self.timeline.trim(before_ms)
+        self._align()
+
+    def _align(self) -> None:
+        """Drop the values whose timestamps the timeline has trimmed (another series trimmed it)."""
+        skip = self.timeline.base - self.start
+        if skip > 0:
+            del self._values[:skip]
+            self.start += skip
+
+    def _own_timeline(self) -> None:
+        """Move to a timeline of this series alone (a point at a time the shared one lacks)."""
+        times, values = self.points()
+        self.timeline, self.start, self._values = Timeline(times), 0, values
+
+    # -- reading -------------------------------------------------------------
+
+    def points(self, since_ms: int | None = None) -> tuple[array[int], array[float]]:
+        """Copies of the points at or after `since_ms` (all without), staleness markers included."""
+        self._align()
+        timeline, values = self.timeline, self._values
+        first = self.start - timeline.base
+        lo = first if since_ms is None else bisect_left(timeline.times, since_ms, first, first + len(values))
+        times = timeline.times[lo : first + len(values)]
+        kept = values[lo - first :]
+        if isnan(sum(kept)) and _GAP_BYTES in {_DOUBLE.pack(v) for v in kept if isnan(v)}:
+            keep = [i for i, v in enumerate(kept) if not is_gap(v)]
+            return array("q", [times[i] for i in keep]), array("d", [kept[i] for i in keep])
+        return times, kept
+
+    @property
+    def times(self) -> array[int]:
+        """A copy of every point's timestamp, staleness markers included."""
+        return self.points()[0]
+
+    @property
+    def values(self) -> array[float]:
+        """A copy of every point's value, staleness markers included."""
+        return self.points()[1]
 
     def window(self, start_ms: int, end_ms: int) -> tuple[Sequence[int], Sequence[float]]:
         """Points with start < t <= end (Prometheus' range-selector semantics), stale ones left out."""
-        lo = bisect_right(self.times, start_ms)
-        hi = bisect_right(self.times, end_ms)
-        times = self.times[lo:hi]
-        values = self.values[lo:hi]
-        if isnan(sum(values)):  # NaN propagates through a sum: one C loop instead of a generator
-            keep = [i for i, v in enumerate(values) if not is_stale(v)]
-            return [times[i] for i in keep], [values[i] for i in keep]
-        return times, values
+        self._align()
+        timeline, values = self.timeline, self._values
+        first = self.start - timeline.base
+        stop = first + len(values)
+        times = timeline.times
+        lo = bisect_right(times, start_ms, first, stop)
+        hi = bisect_right(times, end_ms, lo, stop)
+        window_times = times[lo:hi]
+        window_values = values[lo - first : hi - first]
+        if isnan(sum(window_values)):  # NaN propagates through a sum: one C loop instead of a generator
+            keep = [i for i, v in enumerate(window_values) if not _is_marker(v)]
+            return [window_times[i] for i in keep], [window_values[i] for i in keep]
+        return window_times, window_values
 
     def at(self, t_ms: int, lookback_ms: int = LOOKBACK_MS) -> tuple[int, float] | None:
         """The newest point at or before `t_ms` within the lookback, or None if none or stale."""
-        i = bisect_right(self.times, t_ms) - 1
-        if i < 0 or self.times[i] <= t_ms - lookback_ms:
-            return None
-        value = self.values[i]
-        if isnan(value) and is_stale(value):
-            return None
-        return self.times[i], value
+        self._align()
+        timeline, values = self.timeline, self._values
+        first = self.start - timeline.base
+        times = timeline.times
+        i = bisect_right(times, t_ms, first, first + len(values)) - 1
+        while i >= first and times[i] > t_ms - lookback_ms:
+            value = values[i - first]
+            if not isnan(value) or not _is_marker(value):
+                return times[i], value
+            if not is_gap(value):
+                return None  # stale
+            i -= 1
+        return None
 
     def last_timestamp(self) -> int | None:
         """When the newest point was written, a staleness marker too; None when empty."""
-        return self.times[-1] if self.times else None
+        if not self._values:
+            return None
+        self._align()
+        return self.timeline.times[self.start - self.timeline.base + len(self._values) - 1]
 
     def latest(self) -> float | None:
         """The newest value, or None when the series is stale or empty (what /metrics shows)."""
-        if not self.values:
+        values = self._values
+        if not values:
             return None
-        value = self.values[-1]
+        value = values[-1]  # never a gap: gaps only ever come before a point
         if isnan(value) and is_stale(value):
             return None
         return value
+
+
+def _write_apart(series: Series, timeline: Timeline, t_ms: int, value: float) -> None:
+    """Write a point of a series that is not on its source's timeline, moving it there if it is empty."""
+    if series.last_timestamp() is None:
+        series.timeline = timeline
+    series.append(t_ms, value)
 
 
 class Journal(Protocol):
@@ -119,8 +283,12 @@ class Store:
         self.journal: Journal | None = None
         self._by_name: dict[str, dict[Labels, Series]] = {}
         self._count = 0
-        # By Series identity: hashing 100,000 label sets again for the stale check costs ~80 ms.
-        self._owned: dict[str, set[Series]] = {}
+        # Per source, the series of its last write (in write order) and the timeline they share.
+        # A list, not a set: which of them the next write missed is told by `Series.written`.
+        self._owned: dict[str, list[Series]] = {}
+        self._timelines: dict[str, Timeline] = {}
+        self._loose = Timeline()  # for series written outside any source
+        self._writes = 0
         self._meta: dict[str, MetricMeta] = {}
         self.refused_total = 0
 
@@ -153,42 +321,64 @@ class Store:
         A reader between steps sees part of the collection at `t_ms` and the rest at its previous
         time, as a Prometheus query during an ongoing scrape's append would.
         """
-        seen: set[Series] = set()
+        self._writes += 1
+        write = self._writes
+        timeline = self._timelines.get(source)
+        if timeline is None:
+            timeline = self._timelines[source] = Timeline()
+        position = timeline.at_end(t_ms)  # None: older than the source's last write
+        owned: list[Series] = []
         changed: set[str] = set()
         refused = 0
         journaled = self.journal is not None
         logged: list[Series] = []
         values = array("d")
         for count, sample in enumerate(samples, 1):
-            key = SeriesKey(sample.name, sample.labels)
-            series = self._get_or_create(key)
+            series = self._get_or_create(sample.name, sample.labels, timeline)
             if series is None:
                 refused += 1
                 continue
-            seen.add(series)
-            if series.latest() != sample.value:
+            if series.written != write:
+                series.written = write
+                owned.append(series)
+            value = sample.value
+            if series.latest() != value:
                 changed.add(sample.name)
-            series.append(t_ms, sample.value)
+            if series.timeline is timeline and position is not None:
+                series.put(position, value)
+            else:
+                _write_apart(series, timeline, t_ms, value)
             if journaled:
                 logged.append(series)
-                values.append(sample.value)
+                values.append(value)
             if step and count % step == 0:
                 yield
-        for gone in self._owned.get(source, set()) - seen:
+        for gone in self._gone(source, owned, write):
             if gone.latest() is not None:  # a series compacted away meanwhile is detached: harmless
-                gone.append(t_ms, STALE_NAN)
+                if gone.timeline is timeline and position is not None:
+                    gone.put(position, STALE_NAN)
+                else:
+                    _write_apart(gone, timeline, t_ms, STALE_NAN)
                 changed.add(gone.name)
                 logged.append(gone)
                 values.append(STALE_NAN)
-        self._owned[source] = seen
+        self._owned[source] = owned
         self.refused_total += refused
         if self.journal is not None and logged:
             self.journal.record(source, t_ms, logged, values)
         return WriteResult(frozenset(changed), refused)
 
+    def _gone(self, source: str, owned: list[Series], write: int) -> list[Series]:
+        """The series `source` wrote last time and not in this write."""
+        previous = self._owned.get(source, ())
+        if self._writes == write:
+            return [series for series in previous if series.written != write]
+        seen = set(owned)  # another write ran between two steps of this one and may have restamped some
+        return [series for series in previous if series not in seen]
+
     def append_point(self, name: str, labels: Labels, t_ms: int, value: float) -> bool:
         """Append one point outside any source (rule unit tests load series this way)."""
-        series = self._get_or_create(SeriesKey(name, labels))
+        series = self._get_or_create(name, labels, self._loose)
         if series is None:
             self.refused_total += 1
             return False
@@ -205,15 +395,21 @@ class Store:
     # -- restoring from the write-ahead log ----------------------------------
 
     def restore_series(self, key: SeriesKey) -> Series | None:
-        """The series of `key`, created if needed (None at the series cap), for replay to append to."""
-        series = self._get_or_create(key)
+        """The series of `key`, created if needed (None at the series cap), for replay to add to."""
+        series = self._get_or_create(key.name, key.labels, self._loose)
         if series is None:
             self.refused_total += 1
         return series
 
     def restore_owner(self, source: str, series: Iterable[Series]) -> None:
-        """Say which series `source` wrote last, so its next write marks the others stale."""
-        self._owned[source] = set(series)
+        """Say which series `source` wrote last, so its next write marks the others stale.
+
+        The source's next writes go on the timeline most of them share, so they go on sharing it.
+        """
+        owned = self._owned[source] = list(series)
+        shared = Counter(s.timeline for s in owned).most_common(1)
+        if shared:
+            self._timelines[source] = shared[0][0]
 
     def owners(self) -> list[tuple[str, list[Series]]]:
         """Each source with the series it wrote last (for a checkpoint)."""
@@ -223,36 +419,36 @@ class Store:
         """Mark every series of a source stale (a collector that was removed on reload)."""
         self.write(source, (), t_ms)
         self._owned.pop(source, None)
+        self._timelines.pop(source, None)
 
     def compact(self, now_ms: int) -> None:
         """Drop points older than the retention, and series with nothing left in it."""
         cutoff = now_ms - self.retention_ms
+        for timeline in (self._loose, *self._timelines.values()):
+            timeline.trim(cutoff)
         for name in list(self._by_name):
             family = self._by_name[name]
             for labels in list(family):
                 series = family[labels]
                 series.trim(cutoff)
-                if not series.times or (series.latest() is None and series.times[-1] <= cutoff):
+                newest = series.last_timestamp()
+                if newest is None or (series.latest() is None and newest <= cutoff):
                     del family[labels]
                     self._count -= 1
             if not family:
                 del self._by_name[name]
 
-    def _get_or_create(self, key: SeriesKey) -> Series | None:
-        family = self._by_name.get(key.name)
+    def _get_or_create(self, name: str, labels: Labels, timeline: Timeline) -> Series | None:
+        family = self._by_name.get(name)
         if family is None:
-            family = self._by_name[key.name] = {}
-        series = family.get(key.labels)
+            family = self._by_name[name] = {}
+        series = family.get(labels)
         if series is None:
             if self._count >= self.max_series:
                 return None
-            series = family[key.labels] = Series(key)
+            series = family[labels] = Series(name, labels, timeline)
             self._count += 1
         return series
-
-    def _find(self, key: SeriesKey) -> Series | None:
-        family = self._by_name.get(key.name)
-        return None if family is None else family.get(key.labels)
 
     # -- reading -------------------------------------------------------------
 
@@ -279,4 +475,5 @@ class Store:
         return meta if meta is not None else MetricMeta(name, MetricType.UNTYPED, "")
 
     def get(self, name: str, labels: Labels) -> Series | None:
-        return self._find(SeriesKey(name, labels))
+        family = self._by_name.get(name)
+        return None if family is None else family.get(labels)
