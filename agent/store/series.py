@@ -17,8 +17,8 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Generator, Iterable, Iterator, Sequence
-from math import isnan
-from typing import Protocol
+from math import copysign, isnan
+from typing import Any, Protocol
 
 from agent.model import Labels, MetricMeta, MetricType, Sample, SeriesKey
 from agent.store.roles import WriteResult
@@ -34,9 +34,15 @@ GAP_NAN: float = struct.unpack("<d", struct.pack("<Q", GAP_NAN_BITS))[0]
 _STALE_BYTES = struct.pack("<Q", STALE_NAN_BITS)
 _GAP_BYTES = struct.pack("<Q", GAP_NAN_BITS)
 _MARKERS = frozenset((_STALE_BYTES, _GAP_BYTES))
-_ONE_GAP = array("d", (GAP_NAN,))
+_GAPS = array("d", (GAP_NAN,))
+# Codes of the markers when values are kept as integers, and the integers that are kept as such.
+_INT_STALE = -(2**31)
+_INT_GAP = _INT_STALE + 1
+_INT_GAPS = array("i", (_INT_GAP,))
+_INT_LOW, _INT_HIGH = _INT_STALE + 2, 2**31 - 1
 
 LOOKBACK_MS = 5 * 60 * 1000
+NARROW_PER_COMPACT = 1000  # replayed series narrowed at each compaction: ~10 ms, all of 100,000 in 10 min
 WRITE_STEP = 5000  # samples written between two chances for the event loop to serve a scrape
 
 
@@ -81,7 +87,11 @@ class Timeline:
 
 
 class Series:
-    """The points of one series, oldest first: values aligned to a timeline from position `start`."""
+    """The points of one series, oldest first: values aligned to a timeline from position `start`.
+
+    Values are kept as 32-bit integers while every one of them is one (offsets, counts, states:
+    most of what Kafka and the host report), as doubles from the first one that is not.
+    """
 
     __slots__ = ("_values", "labels", "name", "start", "timeline", "written")
 
@@ -90,7 +100,7 @@ class Series:
         self.labels = labels
         self.timeline = timeline
         self.start = timeline.base + len(timeline.times)  # where a first value would go
-        self._values = array("d")
+        self._values: array[Any] = array("i")  # integers or doubles, see _widen
         self.written = 0  # the store write that wrote it last
 
     @property
@@ -102,41 +112,45 @@ class Series:
     def put(self, position: int, value: float) -> None:
         """Set the value at `position` of the timeline: a new newest point, or the newest overwritten."""
         values = self._values
+        code: float | None = _int_code(value) if values.typecode == "i" else value
+        if code is None:
+            values = self._widen()
+            code = value
         end = self.start + len(values)
         if position == end:
-            values.append(value)
+            values.append(code)
         elif not values:
             self.start = position
-            values.append(value)
+            values.append(code)
         elif position > end:
-            values.extend(_ONE_GAP * (position - end))
-            values.append(value)
+            values.extend((_INT_GAPS if values.typecode == "i" else _GAPS) * (position - end))
+            values.append(code)
         elif position == end - 1:
-            values[-1] = value
+            values[-1] = code
         # older: out of order, dropped as Prometheus does
 
     def append(self, t_ms: int, value: float) -> None:
         """Add a point at any time: later than the newest, or overwriting it (older ones are dropped)."""
         self._align()
-        timeline, values = self.timeline, self._values
+        timeline, count = self.timeline, len(self._values)
         times = timeline.times
-        if values:
-            newest = times[self.start - timeline.base + len(values) - 1]
+        if count:
+            newest = times[self.start - timeline.base + count - 1]
             if t_ms <= newest:
                 if t_ms == newest:
-                    values[-1] = value
+                    self.put(timeline.base + self.start - timeline.base + count - 1, value)
                 return
         if not times or t_ms > times[-1]:
             times.append(t_ms)
             self.put(timeline.base + len(times) - 1, value)
             return
-        i = bisect_left(times, t_ms, self.start - timeline.base + len(values) if values else 0)
+        i = bisect_left(times, t_ms, self.start - timeline.base + count if count else 0)
         if i < len(times) and times[i] == t_ms:
             self.put(timeline.base + i, value)
             return
         self._own_timeline()
         self.timeline.times.append(t_ms)
-        self._values.append(value)
+        self.put(self.timeline.base + len(self.timeline.times) - 1, value)
 
     def extend(self, points: Timeline, values: Sequence[float]) -> None:
         """Add points later than the newest (replay): `values[i]` at `points.times[i]`."""
@@ -152,9 +166,9 @@ class Series:
         end = self.start - self.timeline.base + len(self._values)
         if end == len(own) and times[0] > own[-1]:
             own.extend(times)
-            self._values.extend(values)
+            self._widen().extend(values)
         elif own[end : end + len(times)] == times:  # another series of the timeline extended it already
-            self._values.extend(values)
+            self._widen().extend(values)
         else:
             for t_ms, value in zip(times, values, strict=True):
                 self.append(t_ms, value)
@@ -163,6 +177,25 @@ class Series:
         """Drop points older than `before_ms`."""
         self.timeline.trim(before_ms)
         self._align()
+
+    def narrow(self) -> None:
+        """Keep the values as 32-bit integers if every one is one (series replay brought back as doubles)."""
+        values = self._values
+        if values.typecode == "i" or not values:
+            return
+        try:
+            ints = array("i", map(int, values))
+        except (ValueError, OverflowError):  # a NaN (staleness too), an infinity, a large number
+            return
+        if min(ints) >= _INT_LOW and array("d", ints).tobytes() == values.tobytes():  # -0.0 stays a double
+            self._values = ints
+
+    def _widen(self) -> array[float]:
+        """Switch the values to doubles (a value that is not a 32-bit integer came)."""
+        values = self._values
+        if values.typecode == "i":
+            values = self._values = _decoded(values)
+        return values
 
     def _align(self) -> None:
         """Drop the values whose timestamps the timeline has trimmed (another series trimmed it)."""
@@ -181,11 +214,11 @@ class Series:
     def points(self, since_ms: int | None = None) -> tuple[array[int], array[float]]:
         """Copies of the points at or after `since_ms` (all without), staleness markers included."""
         self._align()
-        timeline, values = self.timeline, self._values
+        timeline, count = self.timeline, len(self._values)
         first = self.start - timeline.base
-        lo = first if since_ms is None else bisect_left(timeline.times, since_ms, first, first + len(values))
-        times = timeline.times[lo : first + len(values)]
-        kept = values[lo - first :]
+        lo = first if since_ms is None else bisect_left(timeline.times, since_ms, first, first + count)
+        times = timeline.times[lo : first + count]
+        kept = _decoded(self._values[lo - first :])
         if isnan(sum(kept)) and _GAP_BYTES in {_DOUBLE.pack(v) for v in kept if isnan(v)}:
             keep = [i for i, v in enumerate(kept) if not is_gap(v)]
             return array("q", [times[i] for i in keep]), array("d", [kept[i] for i in keep])
@@ -211,7 +244,7 @@ class Series:
         lo = bisect_right(times, start_ms, first, stop)
         hi = bisect_right(times, end_ms, lo, stop)
         window_times = times[lo:hi]
-        window_values = values[lo - first : hi - first]
+        window_values = _decoded(values[lo - first : hi - first])
         if isnan(sum(window_values)):  # NaN propagates through a sum: one C loop instead of a generator
             keep = [i for i, v in enumerate(window_values) if not _is_marker(v)]
             return [window_times[i] for i in keep], [window_values[i] for i in keep]
@@ -225,7 +258,7 @@ class Series:
         times = timeline.times
         i = bisect_right(times, t_ms, first, first + len(values)) - 1
         while i >= first and times[i] > t_ms - lookback_ms:
-            value = values[i - first]
+            value = _value(values, i - first)
             if not isnan(value) or not _is_marker(value):
                 return times[i], value
             if not is_gap(value):
@@ -245,10 +278,39 @@ class Series:
         values = self._values
         if not values:
             return None
-        value = values[-1]  # never a gap: gaps only ever come before a point
+        value: float = values[-1]  # never a gap: gaps only ever come before a point
+        if values.typecode == "i":
+            return None if value == _INT_STALE else float(value)
         if isnan(value) and is_stale(value):
             return None
         return value
+
+
+def _int_code(value: float) -> int | None:
+    """`value` as stored in an integer array (markers as reserved codes), None if it is not one."""
+    if _INT_LOW <= value <= _INT_HIGH:
+        code = int(value)
+        return code if code == value and (code or copysign(1.0, value) > 0) else None
+    if isnan(value):
+        bits = _DOUBLE.pack(value)
+        return _INT_STALE if bits == _STALE_BYTES else _INT_GAP if bits == _GAP_BYTES else None
+    return None
+
+
+def _value(values: array[Any], i: int) -> float:
+    value: float = values[i]
+    if values.typecode != "i":
+        return value
+    return STALE_NAN if value == _INT_STALE else GAP_NAN if value == _INT_GAP else float(value)
+
+
+def _decoded(values: array[Any]) -> array[float]:
+    """Values as doubles, markers included (a copy when they are integers)."""
+    if values.typecode != "i":
+        return values
+    if values and min(values) < _INT_LOW:
+        return array("d", [_value(values, i) for i in range(len(values))])
+    return array("d", values)
 
 
 def _write_apart(series: Series, timeline: Timeline, t_ms: int, value: float) -> None:
@@ -289,6 +351,7 @@ class Store:
         self._timelines: dict[str, Timeline] = {}
         self._loose = Timeline()  # for series written outside any source
         self._writes = 0
+        self._to_narrow: list[Series] = []  # replayed series, their values still doubles
         self._meta: dict[str, MetricMeta] = {}
         self.refused_total = 0
 
@@ -411,6 +474,10 @@ class Store:
         if shared:
             self._timelines[source] = shared[0][0]
 
+    def restored(self) -> None:
+        """Replay is over: narrow the values it brought back as doubles, a slice at each `compact`."""
+        self._to_narrow = list(self.all_series())
+
     def owners(self) -> list[tuple[str, list[Series]]]:
         """Each source with the series it wrote last (for a checkpoint)."""
         return [(source, list(owned)) for source, owned in self._owned.items()]
@@ -424,6 +491,9 @@ class Store:
     def compact(self, now_ms: int) -> None:
         """Drop points older than the retention, and series with nothing left in it."""
         cutoff = now_ms - self.retention_ms
+        for series in self._to_narrow[-NARROW_PER_COMPACT:]:
+            series.narrow()
+        del self._to_narrow[-NARROW_PER_COMPACT:]
         for timeline in (self._loose, *self._timelines.values()):
             timeline.trim(cutoff)
         for name in list(self._by_name):

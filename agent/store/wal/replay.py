@@ -87,6 +87,7 @@ def replay(directory: Path, store: Store, monotonic: Callable[[], float] = time.
         _replay_segment(directory / segment_name(number), store, owners, stats, newest=number == numbers[-1])
     for source, series in owners.resolve().items():
         store.restore_owner(source, series)
+    store.restored()
     stats.series = store.series_count
     stats.seconds = monotonic() - started
     return stats
