@@ -90,10 +90,12 @@ class Series:
     """The points of one series, oldest first: values aligned to a timeline from position `start`.
 
     Values are kept as 32-bit integers while every one of them is one (offsets, counts, states:
-    most of what Kafka and the host report), as doubles from the first one that is not.
+    most of what Kafka and the host report), as doubles from the first one that is not. While
+    they are all the same (a partition's leader, its replicas) the value is kept once, with
+    `run` saying how many points repeat it; 0 means `_values` holds every point.
     """
 
-    __slots__ = ("_values", "labels", "name", "start", "timeline", "written")
+    __slots__ = ("_values", "labels", "name", "run", "start", "timeline")
 
     def __init__(self, name: str, labels: Labels, timeline: Timeline) -> None:
         self.name = name
@@ -101,7 +103,7 @@ class Series:
         self.timeline = timeline
         self.start = timeline.base + len(timeline.times)  # where a first value would go
         self._values: array[Any] = array("i")  # integers or doubles, see _widen
-        self.written = 0  # the store write that wrote it last
+        self.run = 0
 
     @property
     def key(self) -> SeriesKey:
@@ -111,6 +113,8 @@ class Series:
 
     def put(self, position: int, value: float) -> None:
         """Set the value at `position` of the timeline: a new newest point, or the newest overwritten."""
+        if self.run and self._run_takes(position, value):
+            return
         values = self._values
         code: float | None = _int_code(value) if values.typecode == "i" else value
         if code is None:
@@ -121,6 +125,7 @@ class Series:
             values.append(code)
         elif not values:
             self.start = position
+            self.run = 1
             values.append(code)
         elif position > end:
             values.extend((_INT_GAPS if values.typecode == "i" else _GAPS) * (position - end))
@@ -129,16 +134,29 @@ class Series:
             values[-1] = code
         # older: out of order, dropped as Prometheus does
 
+    def _run_takes(self, position: int, value: float) -> bool:
+        """Whether the point leaves the run as it is or one longer; if not, the run is spelled out."""
+        end = self.start + self.run
+        if position < end - 1:
+            return True  # out of order: dropped
+        if position in (end, end - 1) and _same(self._values[0], value, self._values.typecode):
+            if position == end:
+                self.run += 1
+            return True
+        self._values *= self.run
+        self.run = 0
+        return False
+
     def append(self, t_ms: int, value: float) -> None:
         """Add a point at any time: later than the newest, or overwriting it (older ones are dropped)."""
         self._align()
-        timeline, count = self.timeline, len(self._values)
+        timeline, count = self.timeline, self._count()
         times = timeline.times
         if count:
             newest = times[self.start - timeline.base + count - 1]
             if t_ms <= newest:
                 if t_ms == newest:
-                    self.put(timeline.base + self.start - timeline.base + count - 1, value)
+                    self.put(self.start + count - 1, value)
                 return
         if not times or t_ms > times[-1]:
             times.append(t_ms)
@@ -158,10 +176,11 @@ class Series:
         if not times:
             return
         if not self._values:
-            self.timeline, self.start = points, points.base
+            self.timeline, self.start, self.run = points, points.base, 0
             self._values = values if isinstance(values, array) else array("d", values)
             return
         self._align()
+        self._spell_out()
         own = self.timeline.times
         end = self.start - self.timeline.base + len(self._values)
         if end == len(own) and times[0] > own[-1]:
@@ -174,9 +193,18 @@ class Series:
                 self.append(t_ms, value)
 
     def trim(self, before_ms: int) -> None:
-        """Drop points older than `before_ms`."""
+        """Drop points older than `before_ms`; values all equal again become a run."""
         self.timeline.trim(before_ms)
         self._align()
+        values = self._values
+        if (
+            not self.run
+            and len(values) > 1
+            and values[0] == values[-1]
+            and values.tobytes() == values[:1].tobytes() * len(values)
+        ):
+            self.run = len(values)
+            self._values = values[:1]
 
     def narrow(self) -> None:
         """Keep the values as 32-bit integers if every one is one (series replay brought back as doubles)."""
@@ -197,28 +225,50 @@ class Series:
             values = self._values = _decoded(values)
         return values
 
+    def _spell_out(self) -> None:
+        """End the run: every point gets its own copy of the value."""
+        if self.run:
+            self._values *= self.run
+            self.run = 0
+
     def _align(self) -> None:
         """Drop the values whose timestamps the timeline has trimmed (another series trimmed it)."""
         skip = self.timeline.base - self.start
-        if skip > 0:
+        if skip <= 0:
+            return
+        self.start += skip
+        if self.run > skip:
+            self.run -= skip
+        elif self.run:
+            self.run = 0
+            del self._values[:]
+        else:
             del self._values[:skip]
-            self.start += skip
 
     def _own_timeline(self) -> None:
         """Move to a timeline of this series alone (a point at a time the shared one lacks)."""
         times, values = self.points()
-        self.timeline, self.start, self._values = Timeline(times), 0, values
+        self.timeline, self.start, self._values, self.run = Timeline(times), 0, values, 0
+
+    def _count(self) -> int:
+        return self.run or len(self._values)
+
+    def _slice(self, lo: int, hi: int) -> array[Any]:
+        """The stored values from index `lo` to `hi` (relative to `start`), a run spelled out."""
+        if self.run:
+            return self._values * (max(hi, lo) - lo)
+        return self._values[lo:hi]
 
     # -- reading -------------------------------------------------------------
 
     def points(self, since_ms: int | None = None) -> tuple[array[int], array[float]]:
         """Copies of the points at or after `since_ms` (all without), staleness markers included."""
         self._align()
-        timeline, count = self.timeline, len(self._values)
+        timeline, count = self.timeline, self._count()
         first = self.start - timeline.base
         lo = first if since_ms is None else bisect_left(timeline.times, since_ms, first, first + count)
         times = timeline.times[lo : first + count]
-        kept = _decoded(self._values[lo - first :])
+        kept = _decoded(self._slice(lo - first, count))
         if isnan(sum(kept)) and _GAP_BYTES in {_DOUBLE.pack(v) for v in kept if isnan(v)}:
             keep = [i for i, v in enumerate(kept) if not is_gap(v)]
             return array("q", [times[i] for i in keep]), array("d", [kept[i] for i in keep])
@@ -237,14 +287,14 @@ class Series:
     def window(self, start_ms: int, end_ms: int) -> tuple[Sequence[int], Sequence[float]]:
         """Points with start < t <= end (Prometheus' range-selector semantics), stale ones left out."""
         self._align()
-        timeline, values = self.timeline, self._values
+        timeline = self.timeline
         first = self.start - timeline.base
-        stop = first + len(values)
+        stop = first + self._count()
         times = timeline.times
         lo = bisect_right(times, start_ms, first, stop)
         hi = bisect_right(times, end_ms, lo, stop)
         window_times = times[lo:hi]
-        window_values = _decoded(values[lo - first : hi - first])
+        window_values = _decoded(self._slice(lo - first, hi - first))
         if isnan(sum(window_values)):  # NaN propagates through a sum: one C loop instead of a generator
             keep = [i for i, v in enumerate(window_values) if not _is_marker(v)]
             return [window_times[i] for i in keep], [window_values[i] for i in keep]
@@ -253,12 +303,12 @@ class Series:
     def at(self, t_ms: int, lookback_ms: int = LOOKBACK_MS) -> tuple[int, float] | None:
         """The newest point at or before `t_ms` within the lookback, or None if none or stale."""
         self._align()
-        timeline, values = self.timeline, self._values
+        timeline, values, run = self.timeline, self._values, self.run
         first = self.start - timeline.base
         times = timeline.times
-        i = bisect_right(times, t_ms, first, first + len(values)) - 1
+        i = bisect_right(times, t_ms, first, first + self._count()) - 1
         while i >= first and times[i] > t_ms - lookback_ms:
-            value = _value(values, i - first)
+            value = _value(values, 0 if run else i - first)
             if not isnan(value) or not _is_marker(value):
                 return times[i], value
             if not is_gap(value):
@@ -271,7 +321,7 @@ class Series:
         if not self._values:
             return None
         self._align()
-        return self.timeline.times[self.start - self.timeline.base + len(self._values) - 1]
+        return self.timeline.times[self.start - self.timeline.base + self._count() - 1]
 
     def latest(self) -> float | None:
         """The newest value, or None when the series is stale or empty (what /metrics shows)."""
@@ -284,6 +334,13 @@ class Series:
         if isnan(value) and is_stale(value):
             return None
         return value
+
+
+def _same(stored: float, value: float, typecode: str) -> bool:
+    """Whether `value` is stored as `stored` already (bit for bit: 0.0 is not -0.0, NaNs never are)."""
+    if typecode == "i":
+        return _int_code(value) == stored
+    return stored == value and _DOUBLE.pack(stored) == _DOUBLE.pack(value)
 
 
 def _int_code(value: float) -> int | None:
@@ -345,12 +402,11 @@ class Store:
         self.journal: Journal | None = None
         self._by_name: dict[str, dict[Labels, Series]] = {}
         self._count = 0
-        # Per source, the series of its last write (in write order) and the timeline they share.
-        # A list, not a set: which of them the next write missed is told by `Series.written`.
+        # Per source, the series of its last write in write order (a list, not a set: a write of the
+        # same series in the same order compares equal without hashing 100,000 of them).
         self._owned: dict[str, list[Series]] = {}
         self._timelines: dict[str, Timeline] = {}
         self._loose = Timeline()  # for series written outside any source
-        self._writes = 0
         self._to_narrow: list[Series] = []  # replayed series, their values still doubles
         self._meta: dict[str, MetricMeta] = {}
         self.refused_total = 0
@@ -384,8 +440,6 @@ class Store:
         A reader between steps sees part of the collection at `t_ms` and the rest at its previous
         time, as a Prometheus query during an ongoing scrape's append would.
         """
-        self._writes += 1
-        write = self._writes
         timeline = self._timelines.get(source)
         if timeline is None:
             timeline = self._timelines[source] = Timeline()
@@ -401,9 +455,7 @@ class Store:
             if series is None:
                 refused += 1
                 continue
-            if series.written != write:
-                series.written = write
-                owned.append(series)
+            owned.append(series)
             value = sample.value
             if series.latest() != value:
                 changed.add(sample.name)
@@ -416,7 +468,8 @@ class Store:
                 values.append(value)
             if step and count % step == 0:
                 yield
-        for gone in self._gone(source, owned, write):
+        owned, gone_ones = self._gone(source, owned)
+        for gone in gone_ones:
             if gone.latest() is not None:  # a series compacted away meanwhile is detached: harmless
                 if gone.timeline is timeline and position is not None:
                     gone.put(position, STALE_NAN)
@@ -431,13 +484,15 @@ class Store:
             self.journal.record(source, t_ms, logged, values)
         return WriteResult(frozenset(changed), refused)
 
-    def _gone(self, source: str, owned: list[Series], write: int) -> list[Series]:
-        """The series `source` wrote last time and not in this write."""
-        previous = self._owned.get(source, ())
-        if self._writes == write:
-            return [series for series in previous if series.written != write]
-        seen = set(owned)  # another write ran between two steps of this one and may have restamped some
-        return [series for series in previous if series not in seen]
+    def _gone(self, source: str, owned: list[Series]) -> tuple[list[Series], list[Series]]:
+        """This write's series without repeats, and those `source` wrote last time and not in this write."""
+        previous = self._owned.get(source, [])
+        if owned == previous:  # the same series in the same order (identity first: a C loop)
+            return previous, []
+        seen = set(owned)
+        if len(seen) != len(owned):
+            owned = list(dict.fromkeys(owned))
+        return owned, [series for series in previous if series not in seen]
 
     def append_point(self, name: str, labels: Labels, t_ms: int, value: float) -> bool:
         """Append one point outside any source (rule unit tests load series this way)."""
