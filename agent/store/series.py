@@ -286,15 +286,19 @@ class Series:
 
     def window(self, start_ms: int, end_ms: int) -> tuple[Sequence[int], Sequence[float]]:
         """Points with start < t <= end (Prometheus' range-selector semantics), stale ones left out."""
-        self._align()
         timeline = self.timeline
+        if timeline.base > self.start:
+            self._align()
+        values, run = self._values, self.run
         first = self.start - timeline.base
-        stop = first + self._count()
+        stop = first + (run or len(values))
         times = timeline.times
         lo = bisect_right(times, start_ms, first, stop)
         hi = bisect_right(times, end_ms, lo, stop)
         window_times = times[lo:hi]
-        window_values = _decoded(self._slice(lo - first, hi - first))
+        window_values = values * (hi - lo) if run else values[lo - first : hi - first]  # the rules' hot path
+        if window_values.typecode == "i":
+            window_values = _decoded(window_values)
         if isnan(sum(window_values)):  # NaN propagates through a sum: one C loop instead of a generator
             keep = [i for i, v in enumerate(window_values) if not _is_marker(v)]
             return [window_times[i] for i in keep], [window_values[i] for i in keep]
