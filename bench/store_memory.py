@@ -71,14 +71,15 @@ def main() -> None:
         print(mb, write_s)
         return
     one_point = {kind: run_child(args.series, 1, kind)[0] for kind in ("changing", "constant")}
+    print("| series x points | values | store, MB | a series with one point, B | a further point, B | one write, ms |")
+    print("|---|---|---|---|---|---|")
     for points, kind in CONFIGURATIONS:
         mb, write_s = run_child(args.series, points, kind)
         per_series = one_point[kind] * 1e6 / args.series
         per_point = (mb - one_point[kind]) * 1e6 / (args.series * (points - 1))
         print(
-            f"{args.series} series x {points} points, values {kind}: {mb:.1f} MB "
-            f"({per_series:.0f} B a series with one point, {per_point:.1f} B a further point); "
-            f"one write of every series {write_s * 1000:.0f} ms"
+            f"| {args.series:,} x {points} | {kind} | {mb:.1f} | {per_series:.0f} | {per_point:.1f} "
+            f"| {write_s * 1000:.0f} |"
         )
 
 
