@@ -192,17 +192,34 @@ class Series:
             for t_ms, value in zip(times, values, strict=True):
                 self.append(t_ms, value)
 
-    def trim(self, before_ms: int) -> None:
-        """Drop points older than `before_ms`; values all equal again become a run."""
-        self.timeline.trim(before_ms)
-        self._align()
+    def expire(self, cutoff_ms: int) -> bool:
+        """Drop points older than `cutoff_ms`; True when nothing worth keeping is left.
+
+        That is no point at all, or a staleness marker as the newest point, itself older than the
+        cutoff. Values left all equal by the cut become a run again. One call per series at each
+        compaction, so it avoids calling the other methods.
+        """
+        timeline = self.timeline
+        times = timeline.times
+        if times and times[0] < cutoff_ms:
+            timeline.trim(cutoff_ms)  # the first series of a shared timeline trims it for all
+        if timeline.base > self.start:
+            self._align()
+            self._fold()
         values = self._values
-        if (
-            not self.run
-            and len(values) > 1
-            and values[0] == values[-1]
-            and values.tobytes() == values[:1].tobytes() * len(values)
-        ):
+        if not values:
+            return True
+        last = values[-1]
+        if not (last == _INT_STALE if values.typecode == "i" else isnan(last) and is_stale(last)):
+            return False
+        return times[self.start - timeline.base + (self.run or len(values)) - 1] <= cutoff_ms
+
+    def _fold(self) -> None:
+        """Keep values that are all equal once, as a run."""
+        values = self._values
+        if self.run or len(values) < 2 or values[0] != values[-1]:  # cheap tests first
+            return
+        if values.tobytes() == values[:1].tobytes() * len(values):
             self.run = len(values)
             self._values = values[:1]
 
@@ -554,16 +571,12 @@ class Store:
             series.narrow()
         del self._to_narrow[-NARROW_PER_COMPACT:]
         for timeline in (self._loose, *self._timelines.values()):
-            timeline.trim(cutoff)
-        for name in list(self._by_name):
-            family = self._by_name[name]
-            for labels in list(family):
-                series = family[labels]
-                series.trim(cutoff)
-                newest = series.last_timestamp()
-                if newest is None or (series.latest() is None and newest <= cutoff):
-                    del family[labels]
-                    self._count -= 1
+            timeline.trim(cutoff)  # those no series is on any more too
+        for name, family in list(self._by_name.items()):
+            expired = [labels for labels, series in family.items() if series.expire(cutoff)]
+            for labels in expired:
+                del family[labels]
+            self._count -= len(expired)
             if not family:
                 del self._by_name[name]
 
