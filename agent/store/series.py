@@ -12,6 +12,7 @@ before: memory changes, what readers see does not.
 
 from __future__ import annotations
 
+import operator
 import struct
 from array import array
 from bisect import bisect_left, bisect_right
@@ -430,6 +431,8 @@ class Store:
         self._loose = Timeline()  # for series written outside any source
         self._to_narrow: list[Series] = []  # replayed series, their values still doubles
         self._meta: dict[str, MetricMeta] = {}
+        self._pairs: dict[tuple[str, str], tuple[str, str]] = {}
+        self._expired = 0  # series expired since `_pairs` was last rebuilt
         self.refused_total = 0
 
     # -- writing -------------------------------------------------------------
@@ -572,13 +575,16 @@ class Store:
         del self._to_narrow[-NARROW_PER_COMPACT:]
         for timeline in (self._loose, *self._timelines.values()):
             timeline.trim(cutoff)  # those no series is on any more too
+        expired_total = 0
         for name, family in list(self._by_name.items()):
             expired = [labels for labels, series in family.items() if series.expire(cutoff)]
             for labels in expired:
                 del family[labels]
             self._count -= len(expired)
+            expired_total += len(expired)
             if not family:
                 del self._by_name[name]
+        self._forget_pairs(expired_total)
 
     def _get_or_create(self, name: str, labels: Labels, timeline: Timeline) -> Series | None:
         family = self._by_name.get(name)
@@ -588,9 +594,29 @@ class Store:
         if series is None:
             if self._count >= self.max_series:
                 return None
+            labels = self._shared(labels)
             series = family[labels] = Series(name, labels, timeline)
             self._count += 1
         return series
+
+    def _shared(self, labels: Labels) -> Labels:
+        """`labels` made of label pairs shared with the other series (a collector makes new ones each time).
+
+        Kafka's partition series share ("cluster", c), ("topic", t) and ("partition", p) with the
+        other families of the partition: one copy of each instead of one per series.
+        """
+        pairs = self._pairs
+        shared = [pairs.setdefault(pair, pair) for pair in labels]
+        if all(map(operator.is_, shared, labels)):
+            return labels  # its pairs are the shared ones already
+        return tuple(shared)
+
+    def _forget_pairs(self, expired: int) -> None:
+        """Rebuild the shared pairs from the live series once many series went (label churn)."""
+        self._expired += expired
+        if self._expired > max(1000, self._count // 4):
+            self._expired = 0
+            self._pairs = {pair: pair for series in self.all_series() for pair in series.labels}
 
     # -- reading -------------------------------------------------------------
 

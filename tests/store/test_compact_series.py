@@ -213,3 +213,20 @@ def test_a_series_written_twice_in_one_write_is_owned_once_and_keeps_the_last_va
     assert [s.labels for s in store.owners()[0][1]] == [A, B]
     store.write("src", [Sample("x", B, 1)], 2000)
     assert listed(series_of(store)) == [(1000, 2.0), (2000, "stale")]
+
+
+def test_series_of_different_families_share_equal_label_pairs() -> None:
+    store = Store()
+    store.write("src", [Sample("x", labels_of(p="a", t="t1"), 1), Sample("y", labels_of(p="a", t="t1"), 1)], 1000)
+    store.write("src", [Sample("x", labels_of(p="a", t="t1"), 1), Sample("y", labels_of(p="a", t="t1"), 1)], 2000)
+    x, y = series_of(store, labels_of(p="a", t="t1")), series_of(store, labels_of(p="a", t="t1"), "y")
+    assert all(a is b for a, b in zip(x.labels, y.labels, strict=True))
+    assert store.get("y", labels_of(p="a", t="t1")) is y
+
+
+def test_shared_label_pairs_of_expired_series_are_let_go() -> None:
+    store = Store(retention_ms=1000)
+    store.write("src", [Sample("x", labels_of(i=str(i)), 1) for i in range(1500)], 1000)
+    store.write("src", [], 2000)  # every series goes stale
+    store.compact(10_000)
+    assert (store.series_count, len(store._pairs)) == (0, 0)
