@@ -214,7 +214,7 @@ class Daemon:
 
     def _history(self, name: str) -> list[tuple[Labels, Sequence[int], Sequence[float]]]:
         """Every stored series of `name`: labels and copies of its points (a SeriesHistory)."""
-        return [(series.labels, series.times[:], series.values[:]) for series in self.store.family(name)]
+        return [(series.labels, *series.points()) for series in self.store.family(name)]
 
     def _notifications(self, config: Config) -> Notifications:
         try:

@@ -1,4 +1,4 @@
-"""② Bounded per-series ring buffers, staleness, selection by name; the storage roles; the WAL (wal/)."""
+"""② Bounded series on per-source timelines, staleness, selection by name; the storage roles; the WAL (wal/)."""
 
 from agent.store.roles import Appender, Queryable, SeriesView, Storage, WriteResult
 from agent.store.series import LOOKBACK_MS, STALE_NAN, Journal, Series, Store, is_stale

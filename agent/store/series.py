@@ -1,97 +1,402 @@
-"""Bounded in-memory series: a ring of (timestamp, value) per metric name and label set.
+"""Bounded in-memory series: the points of each metric name and label set, kept compact.
 
-Timestamps are integer milliseconds, as in Prometheus, so range boundaries compare
-exactly. Points live in two `array`s per series (16 bytes a point) rather than a list
-of tuples (over 100 bytes a point): at a 1 s interval and a 10-minute window the
-difference is the agent's whole memory budget.
+Timestamps are integer milliseconds, as in Prometheus, so range boundaries compare exactly.
+Every series that one source writes in a collection gets the same timestamp, so the times
+live once per source, in a `Timeline`, and each series keeps only its values, aligned to it
+(8 bytes a point, one array a series). A collection that a series missed between two of its
+points leaves a gap marker, a NaN with its own payload that readers skip like a staleness
+marker. A series written at a time its timeline does not hold (outside any source, or out
+of step with the others) moves to a timeline of its own, which is what every series had
+before: memory changes, what readers see does not.
 """
 
 from __future__ import annotations
 
+import operator
 import struct
 from array import array
 from bisect import bisect_left, bisect_right
+from collections import Counter
 from collections.abc import Generator, Iterable, Iterator, Sequence
-from math import isnan
-from typing import Protocol
+from math import copysign, isnan
+from typing import Any, Protocol
 
 from agent.model import Labels, MetricMeta, MetricType, Sample, SeriesKey
 from agent.store.roles import WriteResult
 
+_DOUBLE = struct.Struct("<d")
+
 # Prometheus' staleness marker: a NaN with a payload no computation produces.
 STALE_NAN_BITS = 0x7FF0000000000002
 STALE_NAN: float = struct.unpack("<d", struct.pack("<Q", STALE_NAN_BITS))[0]
+# "No point here": a collection of the series' timeline that the series was not part of.
+GAP_NAN_BITS = 0x7FF0000000000003
+GAP_NAN: float = struct.unpack("<d", struct.pack("<Q", GAP_NAN_BITS))[0]
+_STALE_BYTES = struct.pack("<Q", STALE_NAN_BITS)
+_GAP_BYTES = struct.pack("<Q", GAP_NAN_BITS)
+_MARKERS = frozenset((_STALE_BYTES, _GAP_BYTES))
+_GAPS = array("d", (GAP_NAN,))
+# Codes of the markers when values are kept as integers, and the integers that are kept as such.
+_INT_STALE = -(2**31)
+_INT_GAP = _INT_STALE + 1
+_INT_GAPS = array("i", (_INT_GAP,))
+_INT_LOW, _INT_HIGH = _INT_STALE + 2, 2**31 - 1
 
 LOOKBACK_MS = 5 * 60 * 1000
+NARROW_PER_COMPACT = 1000  # replayed series narrowed at each compaction: ~10 ms, all of 100,000 in 10 min
 WRITE_STEP = 5000  # samples written between two chances for the event loop to serve a scrape
 
 
 def is_stale(value: float) -> bool:
     """Whether a value is the staleness marker (and not an ordinary NaN)."""
-    return isnan(value) and struct.pack("<d", value) == struct.pack("<Q", STALE_NAN_BITS)
+    return isnan(value) and _DOUBLE.pack(value) == _STALE_BYTES
 
 
-class Series:
-    """The points of one series, oldest first."""
+def is_gap(value: float) -> bool:
+    """Whether a value is the gap marker: no point at this time of the series' timeline."""
+    return isnan(value) and _DOUBLE.pack(value) == _GAP_BYTES
 
-    __slots__ = ("key", "labels", "name", "times", "values")
 
-    def __init__(self, key: SeriesKey) -> None:
-        self.key = key
-        self.name = key.name
-        self.labels = key.labels
-        self.times = array("q")
-        self.values = array("d")
+def _is_marker(value: float) -> bool:
+    return isnan(value) and _DOUBLE.pack(value) in _MARKERS
 
-    def append(self, t_ms: int, value: float) -> None:
-        times = self.times
-        if times and t_ms <= times[-1]:
-            if t_ms == times[-1]:
-                self.values[-1] = value
-            return  # out of order: Prometheus refuses it too
-        times.append(t_ms)
-        self.values.append(value)
+
+class Timeline:
+    """Timestamps, oldest first, shared by the series written together; `base` counts those trimmed."""
+
+    __slots__ = ("base", "times")
+
+    def __init__(self, times: array[int] | None = None) -> None:
+        self.times: array[int] = times if times is not None else array("q")
+        self.base = 0
 
     def trim(self, before_ms: int) -> None:
-        """Drop points older than `before_ms`."""
+        """Drop timestamps older than `before_ms` (idempotent: every series of the timeline asks)."""
         cut = bisect_left(self.times, before_ms)
         if cut:
             del self.times[:cut]
-            del self.values[:cut]
+            self.base += cut
+
+    def at_end(self, t_ms: int) -> int | None:
+        """The position of `t_ms` once it is the newest timestamp (appended if later); None if older."""
+        times = self.times
+        if not times or t_ms > times[-1]:
+            times.append(t_ms)
+        elif t_ms != times[-1]:
+            return None
+        return self.base + len(times) - 1
+
+
+class Series:
+    """The points of one series, oldest first: values aligned to a timeline from position `start`.
+
+    Values are kept as 32-bit integers while every one of them is one (offsets, counts, states:
+    most of what Kafka and the host report), as doubles from the first one that is not. While
+    they are all the same (a partition's leader, its replicas) the value is kept once, with
+    `run` saying how many points repeat it; 0 means `_values` holds every point.
+    """
+
+    __slots__ = ("_values", "labels", "name", "run", "start", "timeline")
+
+    def __init__(self, name: str, labels: Labels, timeline: Timeline) -> None:
+        self.name = name
+        self.labels = labels
+        self.timeline = timeline
+        self.start = timeline.base + len(timeline.times)  # where a first value would go
+        self._values: array[Any] = array("i")  # integers or doubles, see _widen
+        self.run = 0
+
+    @property
+    def key(self) -> SeriesKey:
+        return SeriesKey(self.name, self.labels)
+
+    # -- writing -------------------------------------------------------------
+
+    def put(self, position: int, value: float) -> None:
+        """Set the value at `position` of the timeline: a new newest point, or the newest overwritten."""
+        if self.run and self._run_takes(position, value):
+            return
+        values = self._values
+        code: float | None = _int_code(value) if values.typecode == "i" else value
+        if code is None:
+            values = self._widen()
+            code = value
+        end = self.start + len(values)
+        if position == end:
+            values.append(code)
+        elif not values:
+            self.start = position
+            self.run = 1
+            values.append(code)
+        elif position > end:
+            values.extend((_INT_GAPS if values.typecode == "i" else _GAPS) * (position - end))
+            values.append(code)
+        elif position == end - 1:
+            values[-1] = code
+        # older: out of order, dropped as Prometheus does
+
+    def _run_takes(self, position: int, value: float) -> bool:
+        """Whether the point leaves the run as it is or one longer; if not, the run is spelled out."""
+        end = self.start + self.run
+        if position < end - 1:
+            return True  # out of order: dropped
+        if position in (end, end - 1) and _same(self._values[0], value, self._values.typecode):
+            if position == end:
+                self.run += 1
+            return True
+        self._values *= self.run
+        self.run = 0
+        return False
+
+    def append(self, t_ms: int, value: float) -> None:
+        """Add a point at any time: later than the newest, or overwriting it (older ones are dropped)."""
+        self._align()
+        timeline, count = self.timeline, self._count()
+        times = timeline.times
+        if count:
+            newest = times[self.start - timeline.base + count - 1]
+            if t_ms <= newest:
+                if t_ms == newest:
+                    self.put(self.start + count - 1, value)
+                return
+        if not times or t_ms > times[-1]:
+            times.append(t_ms)
+            self.put(timeline.base + len(times) - 1, value)
+            return
+        i = bisect_left(times, t_ms, self.start - timeline.base + count if count else 0)
+        if i < len(times) and times[i] == t_ms:
+            self.put(timeline.base + i, value)
+            return
+        self._own_timeline()
+        self.timeline.times.append(t_ms)
+        self.put(self.timeline.base + len(self.timeline.times) - 1, value)
+
+    def extend(self, points: Timeline, values: Sequence[float]) -> None:
+        """Add points later than the newest (replay): `values[i]` at `points.times[i]`."""
+        times = points.times
+        if not times:
+            return
+        if not self._values:
+            self.timeline, self.start, self.run = points, points.base, 0
+            self._values = values if isinstance(values, array) else array("d", values)
+            return
+        self._align()
+        self._spell_out()
+        own = self.timeline.times
+        end = self.start - self.timeline.base + len(self._values)
+        if end == len(own) and times[0] > own[-1]:
+            own.extend(times)
+            self._widen().extend(values)
+        elif own[end : end + len(times)] == times:  # another series of the timeline extended it already
+            self._widen().extend(values)
+        else:
+            for t_ms, value in zip(times, values, strict=True):
+                self.append(t_ms, value)
+
+    def expire(self, cutoff_ms: int) -> bool:
+        """Drop points older than `cutoff_ms`; True when nothing worth keeping is left.
+
+        That is no point at all, or a staleness marker as the newest point, itself older than the
+        cutoff. Values left all equal by the cut become a run again. One call per series at each
+        compaction, so it avoids calling the other methods.
+        """
+        timeline = self.timeline
+        times = timeline.times
+        if times and times[0] < cutoff_ms:
+            timeline.trim(cutoff_ms)  # the first series of a shared timeline trims it for all
+        if timeline.base > self.start:
+            self._align()
+            self._fold()
+        values = self._values
+        if not values:
+            return True
+        last = values[-1]
+        if not (last == _INT_STALE if values.typecode == "i" else isnan(last) and is_stale(last)):
+            return False
+        return times[self.start - timeline.base + (self.run or len(values)) - 1] <= cutoff_ms
+
+    def _fold(self) -> None:
+        """Keep values that are all equal once, as a run."""
+        values = self._values
+        if self.run or len(values) < 2 or values[0] != values[-1]:  # cheap tests first
+            return
+        if values.tobytes() == values[:1].tobytes() * len(values):
+            self.run = len(values)
+            self._values = values[:1]
+
+    def narrow(self) -> None:
+        """Keep the values as 32-bit integers if every one is one (series replay brought back as doubles)."""
+        values = self._values
+        if values.typecode == "i" or not values:
+            return
+        try:
+            ints = array("i", map(int, values))
+        except (ValueError, OverflowError):  # a NaN (staleness too), an infinity, a large number
+            return
+        if min(ints) >= _INT_LOW and array("d", ints).tobytes() == values.tobytes():  # -0.0 stays a double
+            self._values = ints
+
+    def _widen(self) -> array[float]:
+        """Switch the values to doubles (a value that is not a 32-bit integer came)."""
+        values = self._values
+        if values.typecode == "i":
+            values = self._values = _decoded(values)
+        return values
+
+    def _spell_out(self) -> None:
+        """End the run: every point gets its own copy of the value."""
+        if self.run:
+            self._values *= self.run
+            self.run = 0
+
+    def _align(self) -> None:
+        """Drop the values whose timestamps the timeline has trimmed (another series trimmed it)."""
+        skip = self.timeline.base - self.start
+        if skip <= 0:
+            return
+        self.start += skip
+        if self.run > skip:
+            self.run -= skip
+        elif self.run:
+            self.run = 0
+            del self._values[:]
+        else:
+            del self._values[:skip]
+
+    def _own_timeline(self) -> None:
+        """Move to a timeline of this series alone (a point at a time the shared one lacks)."""
+        times, values = self.points()
+        self.timeline, self.start, self._values, self.run = Timeline(times), 0, values, 0
+
+    def _count(self) -> int:
+        return self.run or len(self._values)
+
+    def _slice(self, lo: int, hi: int) -> array[Any]:
+        """The stored values from index `lo` to `hi` (relative to `start`), a run spelled out."""
+        if self.run:
+            return self._values * (max(hi, lo) - lo)
+        return self._values[lo:hi]
+
+    # -- reading -------------------------------------------------------------
+
+    def points(self, since_ms: int | None = None) -> tuple[array[int], array[float]]:
+        """Copies of the points at or after `since_ms` (all without), staleness markers included."""
+        self._align()
+        timeline, count = self.timeline, self._count()
+        first = self.start - timeline.base
+        lo = first if since_ms is None else bisect_left(timeline.times, since_ms, first, first + count)
+        times = timeline.times[lo : first + count]
+        kept = _decoded(self._slice(lo - first, count))
+        if isnan(sum(kept)) and _GAP_BYTES in {_DOUBLE.pack(v) for v in kept if isnan(v)}:
+            keep = [i for i, v in enumerate(kept) if not is_gap(v)]
+            return array("q", [times[i] for i in keep]), array("d", [kept[i] for i in keep])
+        return times, kept
+
+    @property
+    def times(self) -> array[int]:
+        """A copy of every point's timestamp, staleness markers included."""
+        return self.points()[0]
+
+    @property
+    def values(self) -> array[float]:
+        """A copy of every point's value, staleness markers included."""
+        return self.points()[1]
 
     def window(self, start_ms: int, end_ms: int) -> tuple[Sequence[int], Sequence[float]]:
         """Points with start < t <= end (Prometheus' range-selector semantics), stale ones left out."""
-        lo = bisect_right(self.times, start_ms)
-        hi = bisect_right(self.times, end_ms)
-        times = self.times[lo:hi]
-        values = self.values[lo:hi]
-        if isnan(sum(values)):  # NaN propagates through a sum: one C loop instead of a generator
-            keep = [i for i, v in enumerate(values) if not is_stale(v)]
-            return [times[i] for i in keep], [values[i] for i in keep]
-        return times, values
+        timeline = self.timeline
+        if timeline.base > self.start:
+            self._align()
+        values, run = self._values, self.run
+        first = self.start - timeline.base
+        stop = first + (run or len(values))
+        times = timeline.times
+        lo = bisect_right(times, start_ms, first, stop)
+        hi = bisect_right(times, end_ms, lo, stop)
+        window_times = times[lo:hi]
+        window_values = values * (hi - lo) if run else values[lo - first : hi - first]  # the rules' hot path
+        if window_values.typecode == "i":
+            window_values = _decoded(window_values)
+        if isnan(sum(window_values)):  # NaN propagates through a sum: one C loop instead of a generator
+            keep = [i for i, v in enumerate(window_values) if not _is_marker(v)]
+            return [window_times[i] for i in keep], [window_values[i] for i in keep]
+        return window_times, window_values
 
     def at(self, t_ms: int, lookback_ms: int = LOOKBACK_MS) -> tuple[int, float] | None:
         """The newest point at or before `t_ms` within the lookback, or None if none or stale."""
-        i = bisect_right(self.times, t_ms) - 1
-        if i < 0 or self.times[i] <= t_ms - lookback_ms:
-            return None
-        value = self.values[i]
-        if isnan(value) and is_stale(value):
-            return None
-        return self.times[i], value
+        self._align()
+        timeline, values, run = self.timeline, self._values, self.run
+        first = self.start - timeline.base
+        times = timeline.times
+        i = bisect_right(times, t_ms, first, first + self._count()) - 1
+        while i >= first and times[i] > t_ms - lookback_ms:
+            value = _value(values, 0 if run else i - first)
+            if not isnan(value) or not _is_marker(value):
+                return times[i], value
+            if not is_gap(value):
+                return None  # stale
+            i -= 1
+        return None
 
     def last_timestamp(self) -> int | None:
         """When the newest point was written, a staleness marker too; None when empty."""
-        return self.times[-1] if self.times else None
+        if not self._values:
+            return None
+        self._align()
+        return self.timeline.times[self.start - self.timeline.base + self._count() - 1]
 
     def latest(self) -> float | None:
         """The newest value, or None when the series is stale or empty (what /metrics shows)."""
-        if not self.values:
+        values = self._values
+        if not values:
             return None
-        value = self.values[-1]
+        value: float = values[-1]  # never a gap: gaps only ever come before a point
+        if values.typecode == "i":
+            return None if value == _INT_STALE else float(value)
         if isnan(value) and is_stale(value):
             return None
         return value
+
+
+def _same(stored: float, value: float, typecode: str) -> bool:
+    """Whether `value` is stored as `stored` already (bit for bit: 0.0 is not -0.0, NaNs never are)."""
+    if typecode == "i":
+        return _int_code(value) == stored
+    return stored == value and _DOUBLE.pack(stored) == _DOUBLE.pack(value)
+
+
+def _int_code(value: float) -> int | None:
+    """`value` as stored in an integer array (markers as reserved codes), None if it is not one."""
+    if _INT_LOW <= value <= _INT_HIGH:
+        code = int(value)
+        return code if code == value and (code or copysign(1.0, value) > 0) else None
+    if isnan(value):
+        bits = _DOUBLE.pack(value)
+        return _INT_STALE if bits == _STALE_BYTES else _INT_GAP if bits == _GAP_BYTES else None
+    return None
+
+
+def _value(values: array[Any], i: int) -> float:
+    value: float = values[i]
+    if values.typecode != "i":
+        return value
+    return STALE_NAN if value == _INT_STALE else GAP_NAN if value == _INT_GAP else float(value)
+
+
+def _decoded(values: array[Any]) -> array[float]:
+    """Values as doubles, markers included (a copy when they are integers)."""
+    if values.typecode != "i":
+        return values
+    if values and min(values) < _INT_LOW:
+        return array("d", [_value(values, i) for i in range(len(values))])
+    return array("d", values)
+
+
+def _write_apart(series: Series, timeline: Timeline, t_ms: int, value: float) -> None:
+    """Write a point of a series that is not on its source's timeline, moving it there if it is empty."""
+    if series.last_timestamp() is None:
+        series.timeline = timeline
+    series.append(t_ms, value)
 
 
 class Journal(Protocol):
@@ -119,9 +424,15 @@ class Store:
         self.journal: Journal | None = None
         self._by_name: dict[str, dict[Labels, Series]] = {}
         self._count = 0
-        # By Series identity: hashing 100,000 label sets again for the stale check costs ~80 ms.
-        self._owned: dict[str, set[Series]] = {}
+        # Per source, the series of its last write in write order (a list, not a set: a write of the
+        # same series in the same order compares equal without hashing 100,000 of them).
+        self._owned: dict[str, list[Series]] = {}
+        self._timelines: dict[str, Timeline] = {}
+        self._loose = Timeline()  # for series written outside any source
+        self._to_narrow: list[Series] = []  # replayed series, their values still doubles
         self._meta: dict[str, MetricMeta] = {}
+        self._pairs: dict[tuple[str, str], tuple[str, str]] = {}
+        self._expired = 0  # series expired since `_pairs` was last rebuilt
         self.refused_total = 0
 
     # -- writing -------------------------------------------------------------
@@ -153,42 +464,63 @@ class Store:
         A reader between steps sees part of the collection at `t_ms` and the rest at its previous
         time, as a Prometheus query during an ongoing scrape's append would.
         """
-        seen: set[Series] = set()
+        timeline = self._timelines.get(source)
+        if timeline is None:
+            timeline = self._timelines[source] = Timeline()
+        position = timeline.at_end(t_ms)  # None: older than the source's last write
+        owned: list[Series] = []
         changed: set[str] = set()
         refused = 0
         journaled = self.journal is not None
         logged: list[Series] = []
         values = array("d")
         for count, sample in enumerate(samples, 1):
-            key = SeriesKey(sample.name, sample.labels)
-            series = self._get_or_create(key)
+            series = self._get_or_create(sample.name, sample.labels, timeline)
             if series is None:
                 refused += 1
                 continue
-            seen.add(series)
-            if series.latest() != sample.value:
+            owned.append(series)
+            value = sample.value
+            if series.latest() != value:
                 changed.add(sample.name)
-            series.append(t_ms, sample.value)
+            if series.timeline is timeline and position is not None:
+                series.put(position, value)
+            else:
+                _write_apart(series, timeline, t_ms, value)
             if journaled:
                 logged.append(series)
-                values.append(sample.value)
+                values.append(value)
             if step and count % step == 0:
                 yield
-        for gone in self._owned.get(source, set()) - seen:
+        owned, gone_ones = self._gone(source, owned)
+        for gone in gone_ones:
             if gone.latest() is not None:  # a series compacted away meanwhile is detached: harmless
-                gone.append(t_ms, STALE_NAN)
+                if gone.timeline is timeline and position is not None:
+                    gone.put(position, STALE_NAN)
+                else:
+                    _write_apart(gone, timeline, t_ms, STALE_NAN)
                 changed.add(gone.name)
                 logged.append(gone)
                 values.append(STALE_NAN)
-        self._owned[source] = seen
+        self._owned[source] = owned
         self.refused_total += refused
         if self.journal is not None and logged:
             self.journal.record(source, t_ms, logged, values)
         return WriteResult(frozenset(changed), refused)
 
+    def _gone(self, source: str, owned: list[Series]) -> tuple[list[Series], list[Series]]:
+        """This write's series without repeats, and those `source` wrote last time and not in this write."""
+        previous = self._owned.get(source, [])
+        if owned == previous:  # the same series in the same order (identity first: a C loop)
+            return previous, []
+        seen = set(owned)
+        if len(seen) != len(owned):
+            owned = list(dict.fromkeys(owned))
+        return owned, [series for series in previous if series not in seen]
+
     def append_point(self, name: str, labels: Labels, t_ms: int, value: float) -> bool:
         """Append one point outside any source (rule unit tests load series this way)."""
-        series = self._get_or_create(SeriesKey(name, labels))
+        series = self._get_or_create(name, labels, self._loose)
         if series is None:
             self.refused_total += 1
             return False
@@ -205,15 +537,25 @@ class Store:
     # -- restoring from the write-ahead log ----------------------------------
 
     def restore_series(self, key: SeriesKey) -> Series | None:
-        """The series of `key`, created if needed (None at the series cap), for replay to append to."""
-        series = self._get_or_create(key)
+        """The series of `key`, created if needed (None at the series cap), for replay to add to."""
+        series = self._get_or_create(key.name, key.labels, self._loose)
         if series is None:
             self.refused_total += 1
         return series
 
     def restore_owner(self, source: str, series: Iterable[Series]) -> None:
-        """Say which series `source` wrote last, so its next write marks the others stale."""
-        self._owned[source] = set(series)
+        """Say which series `source` wrote last, so its next write marks the others stale.
+
+        The source's next writes go on the timeline most of them share, so they go on sharing it.
+        """
+        owned = self._owned[source] = list(series)
+        shared = Counter(s.timeline for s in owned).most_common(1)
+        if shared:
+            self._timelines[source] = shared[0][0]
+
+    def restored(self) -> None:
+        """Replay is over: narrow the values it brought back as doubles, a slice at each `compact`."""
+        self._to_narrow = list(self.all_series())
 
     def owners(self) -> list[tuple[str, list[Series]]]:
         """Each source with the series it wrote last (for a checkpoint)."""
@@ -223,36 +565,58 @@ class Store:
         """Mark every series of a source stale (a collector that was removed on reload)."""
         self.write(source, (), t_ms)
         self._owned.pop(source, None)
+        self._timelines.pop(source, None)
 
     def compact(self, now_ms: int) -> None:
         """Drop points older than the retention, and series with nothing left in it."""
         cutoff = now_ms - self.retention_ms
-        for name in list(self._by_name):
-            family = self._by_name[name]
-            for labels in list(family):
-                series = family[labels]
-                series.trim(cutoff)
-                if not series.times or (series.latest() is None and series.times[-1] <= cutoff):
-                    del family[labels]
-                    self._count -= 1
+        for series in self._to_narrow[-NARROW_PER_COMPACT:]:
+            series.narrow()
+        del self._to_narrow[-NARROW_PER_COMPACT:]
+        for timeline in (self._loose, *self._timelines.values()):
+            timeline.trim(cutoff)  # those no series is on any more too
+        expired_total = 0
+        for name, family in list(self._by_name.items()):
+            expired = [labels for labels, series in family.items() if series.expire(cutoff)]
+            for labels in expired:
+                del family[labels]
+            self._count -= len(expired)
+            expired_total += len(expired)
             if not family:
                 del self._by_name[name]
+        self._forget_pairs(expired_total)
 
-    def _get_or_create(self, key: SeriesKey) -> Series | None:
-        family = self._by_name.get(key.name)
+    def _get_or_create(self, name: str, labels: Labels, timeline: Timeline) -> Series | None:
+        family = self._by_name.get(name)
         if family is None:
-            family = self._by_name[key.name] = {}
-        series = family.get(key.labels)
+            family = self._by_name[name] = {}
+        series = family.get(labels)
         if series is None:
             if self._count >= self.max_series:
                 return None
-            series = family[key.labels] = Series(key)
+            labels = self._shared(labels)
+            series = family[labels] = Series(name, labels, timeline)
             self._count += 1
         return series
 
-    def _find(self, key: SeriesKey) -> Series | None:
-        family = self._by_name.get(key.name)
-        return None if family is None else family.get(key.labels)
+    def _shared(self, labels: Labels) -> Labels:
+        """`labels` made of label pairs shared with the other series (a collector makes new ones each time).
+
+        Kafka's partition series share ("cluster", c), ("topic", t) and ("partition", p) with the
+        other families of the partition: one copy of each instead of one per series.
+        """
+        pairs = self._pairs
+        shared = [pairs.setdefault(pair, pair) for pair in labels]
+        if all(map(operator.is_, shared, labels)):
+            return labels  # its pairs are the shared ones already
+        return tuple(shared)
+
+    def _forget_pairs(self, expired: int) -> None:
+        """Rebuild the shared pairs from the live series once many series went (label churn)."""
+        self._expired += expired
+        if self._expired > max(1000, self._count // 4):
+            self._expired = 0
+            self._pairs = {pair: pair for series in self.all_series() for pair in series.labels}
 
     # -- reading -------------------------------------------------------------
 
@@ -279,4 +643,5 @@ class Store:
         return meta if meta is not None else MetricMeta(name, MetricType.UNTYPED, "")
 
     def get(self, name: str, labels: Labels) -> Series | None:
-        return self._find(SeriesKey(name, labels))
+        family = self._by_name.get(name)
+        return None if family is None else family.get(labels)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import time
 from array import array
-from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -159,10 +158,10 @@ class Wal:
 
 
 def _entry(series: Series, cutoff_ms: int, ref: int) -> PointsEntry | None:
-    start = bisect_left(series.times, cutoff_ms)
-    if start == len(series.times):
+    times, values = series.points(cutoff_ms)
+    if not times:
         return None
-    return PointsEntry(ref, series.key, series.times[start:], series.values[start:])
+    return PointsEntry(ref, series.key, times, values)
 
 
 async def _send_chunk(
