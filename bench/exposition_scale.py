@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
-from agent.export import Exposition, WatchedStore
+from agent.export import Exposition
 from agent.model import Sample, gauge, labels_of
 from agent.store import Store
 
@@ -66,7 +66,7 @@ def timed(render: Callable[[], bytes]) -> float:
 
 def renders(series: int) -> tuple[dict[str, float], int]:
     """One fresh store: the times of each kind of render, and the body's size."""
-    store = WatchedStore(max_series=series + 10)
+    store = Store(max_series=series + 10)
     store.declare([gauge(f"bench_metric_{n}", "Bench.") for n in range(NAMES)])
     fill(store, series, 1000)
     exposition = Exposition(store)
@@ -104,7 +104,7 @@ def kafka_shaped(store: Store) -> None:
 
 def cache_memory() -> tuple[int, float]:
     """Series, and the MB the exposition holds after a render (tracemalloc, after a full collection)."""
-    store = WatchedStore(max_series=200_000)
+    store = Store(max_series=200_000)
     kafka_shaped(store)
     gc.collect()
     tracemalloc.start()

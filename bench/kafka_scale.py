@@ -39,9 +39,10 @@ from agent.clock import SystemClock
 from agent.collect.base import read_whatever
 from agent.collect.kafka import KafkaCollector
 from agent.config.schema import IncludeExclude, KafkaConfig
-from agent.export import Exposition, WatchedStore
+from agent.export import Exposition
 from agent.model import Sample
 from agent.runtime.logs import configure_logging
+from agent.store import Store
 from bench.common import cpu_seconds, free_port, process_tree, rss_mb, wait_http
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
@@ -267,7 +268,7 @@ def measure(bootstrap: str, partitions: int, groups: int) -> Row:
     kafka = collector(bootstrap, with_groups=groups > 0)
     cycle_s, cpu_s, samples = timed_cycles(kafka)
     errors = errors_in(samples, 0.0)  # counters since the collector was made: warm-up included
-    store = WatchedStore()  # the daemon's: /metrics re-renders only the families a write changed
+    store = Store()
     store.declare(kafka.metrics())
     t_ms = int(time.time() * 1000)
     write_s = timed(lambda: store.write("collector:kafka:bench", samples, t_ms))

@@ -1,7 +1,7 @@
 """Prometheus text exposition (format 0.0.4), read from the store, never from collectors.
 
 /metrics is served from a cached rendering: one bytes body, and for each family where its lines
-sit in it. The store tells the exposition which metric names each write changed (`WatchedStore`),
+sit in it. The store tells the exposition which metric names each write changed (`Store.watchers`),
 so a scrape re-renders only the families that changed since the last one and copies the others'
 bytes; with nothing changed it returns the same body (and the same gzip of it) again. Rendering
 a family formats all its lines at once into the body: no per-series objects are kept, which at
@@ -16,7 +16,6 @@ import math
 from collections.abc import Collection, Generator, Iterator
 from dataclasses import dataclass
 
-from agent.export.watched import WatchedStore
 from agent.model import Labels, MetricMeta, MetricType
 from agent.store import Store
 
@@ -83,17 +82,15 @@ class _Placed:
 class Exposition:
     """Renders the store as /metrics, re-rendering only the families whose samples changed.
 
-    Over a `WatchedStore` the rendering is cached and a scrape with nothing changed costs a
-    dictionary check; over a plain `Store` (nobody tells what changed) every render starts afresh.
+    The store tells it (as one of its `watchers`) which names each change touched, so the
+    rendering is cached and a scrape with nothing changed costs a dictionary check.
     While a stepped write is half done, a changed family keeps its previous lines when it has
     some: a scrape sees each family as of one write, never half of one.
     """
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._watched = isinstance(store, WatchedStore)
-        if isinstance(store, WatchedStore):
-            store.watchers.add(self)
+        store.watchers.add(self)
         self._body = b""
         self._placed: dict[str, _Placed] = {}
         self._changed: set[str] = set()
@@ -145,9 +142,9 @@ class Exposition:
 
     def _render_steps(self) -> Generator[None, None, bytes]:
         """Render what changed, copy the rest; pauses (yields) every RENDER_STEP_BYTES rendered."""
-        if self._watched and not self._everything and not self._changed:
+        if not self._everything and not self._changed:
             return self._body
-        everything = self._everything or not self._watched
+        everything = self._everything
         dirty = {self._family_of(name) for name in self._changed}
         self._everything, self._changed = False, set()
         old = memoryview(self._body)
@@ -179,7 +176,7 @@ class Exposition:
         return body
 
     def _mid_write(self) -> bool:
-        return isinstance(self._store, WatchedStore) and self._store.writing > 0
+        return self._store.writing > 0
 
     def _render_family(self, meta: MetricMeta, members: tuple[str, ...]) -> bytes:
         """The family's header and lines; nothing when it has no series to show (all stale).

@@ -22,7 +22,7 @@ from agent.collect.registry import build_collectors
 from agent.collect.runner import Runner
 from agent.config import ConfigError, load_config
 from agent.config.schema import Config
-from agent.export import Exposition, WatchedStore
+from agent.export import Exposition
 from agent.export.statsd import StatsdConfigError, StatsdExporter
 from agent.model import AlertState, Labels, Sample, counter, gauge, labels_of
 from agent.promql import Engine, max_range_ms
@@ -38,7 +38,7 @@ from agent.runtime.validate import config_errors
 from agent.runtime.views import alerts_json, rules_json
 from agent.runtime.web_setup import WebSetup, build_web_setup, secure_routes
 from agent.statedb import StateError
-from agent.store import LOOKBACK_MS
+from agent.store import LOOKBACK_MS, Store
 from agent.web.app import WebContext, build_routes
 from agent.web.server import Handler, HttpServer
 from agent.web.status import status_routes
@@ -128,7 +128,7 @@ class Daemon:
         self.web = _web_setup(config)
         self._page_secret = secrets.token_bytes(32)  # the status page's CSRF tokens outlive a reload
         self.server: HttpServer | None = None
-        self.store = WatchedStore(max_series=config.store.max_series)  # tells /metrics what changed
+        self.store = Store(max_series=config.store.max_series)
         self.store.declare(STORE_METRICS)
         self.storage = self._storage(config)
         self.store.declare(self.storage.metrics())

@@ -1,7 +1,7 @@
 """② Bounded series on per-source timelines, staleness, selection by name; the storage roles; the WAL (wal/)."""
 
 from agent.store.roles import Appender, Queryable, SeriesView, Storage, WriteResult
-from agent.store.series import LOOKBACK_MS, STALE_NAN, Journal, Series, Store, is_stale
+from agent.store.series import LOOKBACK_MS, STALE_NAN, Journal, Series, Store, Watcher, is_stale
 
 __all__ = [
     "LOOKBACK_MS",
@@ -13,6 +13,7 @@ __all__ = [
     "SeriesView",
     "Storage",
     "Store",
+    "Watcher",
     "WriteResult",
     "is_stale",
 ]

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import operator
 import struct
+import weakref
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Collection, Generator, Iterable, Iterator, Sequence
 from math import copysign, isnan
 from typing import Any, Protocol
 
@@ -411,11 +412,21 @@ class Journal(Protocol):
         ...
 
 
+class Watcher(Protocol):
+    """Told which metric names each change of the store touched (the /metrics exposition)."""
+
+    def changed(self, names: Collection[str] | None) -> None:
+        """These names' series may have changed (None: any of them)."""
+        ...
+
+
 class Store:
     """All series the agent knows, indexed by metric name, with a hard cap on their number.
 
     It plays both storage roles (roles.Appender and roles.Queryable); a `journal`, when set,
-    is handed every write it accepts, so the write-ahead log sits behind the appender.
+    is handed every write it accepts, so the write-ahead log sits behind the appender. Its
+    `watchers` hear the names every change touched once it is whole (a stepped write at its
+    end; `writing` counts those in progress), so /metrics re-renders only those families.
     """
 
     def __init__(self, *, max_series: int = 200_000, retention_ms: int = 2 * LOOKBACK_MS) -> None:
@@ -434,13 +445,19 @@ class Store:
         self._pairs: dict[tuple[str, str], tuple[str, str]] = {}
         self._expired = 0  # series expired since `_pairs` was last rebuilt
         self.refused_total = 0
+        self.watchers: weakref.WeakSet[Watcher] = weakref.WeakSet()  # a dropped exposition stops listening
+        self.writing = 0
 
     # -- writing -------------------------------------------------------------
 
     def declare(self, metas: Iterable[MetricMeta]) -> None:
         """Record type and help of metric families (the first declaration wins)."""
+        new = []
         for meta in metas:
-            self._meta.setdefault(meta.name, meta)
+            if meta.name not in self._meta:
+                self._meta[meta.name] = meta
+                new.append(meta.name)
+        self._tell(new)  # a first declaration changes a family's # HELP and # TYPE
 
     def write(self, source: str, samples: Iterable[Sample], t_ms: int) -> WriteResult:
         """Append one collection of `source` at `t_ms`.
@@ -464,6 +481,17 @@ class Store:
         A reader between steps sees part of the collection at `t_ms` and the rest at its previous
         time, as a Prometheus query during an ongoing scrape's append would.
         """
+        self.writing += 1
+        try:
+            result = yield from self._write_steps(source, samples, t_ms, step)
+        finally:
+            self.writing -= 1
+        self._tell(result.changed_names)
+        return result
+
+    def _write_steps(
+        self, source: str, samples: Iterable[Sample], t_ms: int, step: int
+    ) -> Generator[None, None, WriteResult]:
         timeline = self._timelines.get(source)
         if timeline is None:
             timeline = self._timelines[source] = Timeline()
@@ -527,6 +555,7 @@ class Store:
         series.append(t_ms, value)
         if self.journal is not None:
             self.journal.record("", t_ms, [series], array("d", (value,)))
+        self._tell((name,))
         return True
 
     async def sync(self) -> None:
@@ -541,6 +570,7 @@ class Store:
         series = self._get_or_create(key.name, key.labels, self._loose)
         if series is None:
             self.refused_total += 1
+        self._tell((key.name,))
         return series
 
     def restore_owner(self, source: str, series: Iterable[Series]) -> None:
@@ -576,15 +606,25 @@ class Store:
         for timeline in (self._loose, *self._timelines.values()):
             timeline.trim(cutoff)  # those no series is on any more too
         expired_total = 0
+        dropped: list[str] = []
         for name, family in list(self._by_name.items()):
             expired = [labels for labels, series in family.items() if series.expire(cutoff)]
             for labels in expired:
                 del family[labels]
+            if expired:
+                dropped.append(name)
             self._count -= len(expired)
             expired_total += len(expired)
             if not family:
                 del self._by_name[name]
         self._forget_pairs(expired_total)
+        self._tell(dropped)
+
+    def _tell(self, names: Collection[str] | None) -> None:
+        if names is not None and not names:
+            return
+        for watcher in list(self.watchers):
+            watcher.changed(names)
 
     def _get_or_create(self, name: str, labels: Labels, timeline: Timeline) -> Series | None:
         family = self._by_name.get(name)

@@ -6,7 +6,7 @@ import random
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from agent.export import Exposition, WatchedStore
+from agent.export import Exposition
 from agent.export.exposition import format_value
 from agent.model import MetricMeta, MetricType, Sample, counter, gauge, labels_of
 from agent.store import Store
@@ -91,7 +91,7 @@ def fresh(store: Store) -> bytes:
 
 
 def test_nothing_changed_serves_the_same_body_object() -> None:
-    store = WatchedStore()
+    store = Store()
     exposition = Exposition(store)
     store.write("s", [Sample("g", labels_of(a="1"), 1)], 1000)
     first = exposition.render()
@@ -100,7 +100,7 @@ def test_nothing_changed_serves_the_same_body_object() -> None:
 
 
 def test_a_changed_value_invalidates_its_family_only() -> None:
-    store = WatchedStore()
+    store = Store()
     store.declare([gauge("a", "A."), gauge("b", "B.")])
     exposition = Exposition(store)
     store.write("s", [Sample("a", (), 1), Sample("b", (), 1)], 1000)
@@ -110,7 +110,7 @@ def test_a_changed_value_invalidates_its_family_only() -> None:
 
 
 def test_a_series_gone_stale_disappears_and_its_family_with_it() -> None:
-    store = WatchedStore()
+    store = Store()
     exposition = Exposition(store)
     store.write("s", [Sample("g", labels_of(a="1"), 1), Sample("g", labels_of(a="2"), 1)], 1000)
     store.write("t", [Sample("h", (), 1)], 1000)
@@ -122,7 +122,7 @@ def test_a_series_gone_stale_disappears_and_its_family_with_it() -> None:
 
 
 def test_a_family_that_appears_is_rendered_in_its_place() -> None:
-    store = WatchedStore()
+    store = Store()
     exposition = Exposition(store)
     store.write("s", [Sample("a", (), 1), Sample("c", (), 3)], 1000)
     exposition.render()
@@ -131,7 +131,7 @@ def test_a_family_that_appears_is_rendered_in_its_place() -> None:
 
 
 def test_a_family_dropped_by_compaction_disappears() -> None:
-    store = WatchedStore(retention_ms=10_000)
+    store = Store(retention_ms=10_000)
     exposition = Exposition(store)
     store.write("old", [Sample("a", (), 1)], 1000)  # its source never writes again: no staleness marker
     store.write("new", [Sample("b", (), 2)], 1000)
@@ -142,7 +142,7 @@ def test_a_family_dropped_by_compaction_disappears() -> None:
 
 
 def test_a_declaration_after_the_first_render_changes_the_header() -> None:
-    store = WatchedStore()
+    store = Store()
     exposition = Exposition(store)
     store.write("s", [Sample("g", (), 1)], 1000)
     exposition.render()
@@ -152,7 +152,7 @@ def test_a_declaration_after_the_first_render_changes_the_header() -> None:
 
 def test_a_scrape_during_a_long_write_sees_each_family_as_of_one_write() -> None:
     """A scrape between two steps of a 12,000-sample write; the family shows the old values, then the new."""
-    store = WatchedStore()
+    store = Store()
     exposition = Exposition(store)
 
     def collection(value: float) -> list[Sample]:
@@ -182,7 +182,7 @@ def test_a_scrape_during_a_long_write_sees_each_family_as_of_one_write() -> None
 def test_the_cached_rendering_equals_a_fresh_one_through_many_writes() -> None:
     """Random writes, staleness, new families, histograms and compaction; after each, cached == fresh."""
     rng = random.Random(22)
-    store = WatchedStore(retention_ms=5000)
+    store = Store(retention_ms=5000)
     store.declare([MetricMeta("h_seconds", MetricType.HISTOGRAM, "H."), counter("c_total", "C.")])
     exposition = Exposition(store)
     names = ["c_total", "g", "h_seconds_bucket", "h_seconds_sum", "h_seconds_count", "z"]
@@ -202,7 +202,7 @@ def test_the_cached_rendering_equals_a_fresh_one_through_many_writes() -> None:
 
 
 def test_gzip_is_the_plain_body_compressed_once_per_change() -> None:
-    store = WatchedStore()
+    store = Store()
     exposition = Exposition(store)
     store.write("s", [Sample("g", labels_of(i=str(i)), i) for i in range(1000)], 1000)
 
@@ -219,7 +219,7 @@ def test_gzip_is_the_plain_body_compressed_once_per_change() -> None:
 
 
 def test_concurrent_scrapes_share_one_rendering() -> None:
-    store = WatchedStore()
+    store = Store()
     exposition = Exposition(store)
     store.write("s", [Sample(f"g{n}", labels_of(i=str(i)), i) for n in range(10) for i in range(2000)], 1000)
 
@@ -242,7 +242,7 @@ def test_one_value_needing_escapes_among_plain_ones_is_escaped_and_the_others_ke
 
 
 def test_a_histogram_declared_after_its_samples_were_exposed_is_grouped_again() -> None:
-    store = WatchedStore()
+    store = Store()
     exposition = Exposition(store)
     store.write("s", [Sample("h_bucket", labels_of(le="+Inf"), 1), Sample("h_count", (), 1)], 1000)
     assert exposition.render().count(b"# TYPE") == 2
@@ -252,7 +252,7 @@ def test_a_histogram_declared_after_its_samples_were_exposed_is_grouped_again() 
 
 def test_a_large_rendering_lets_the_event_loop_run_other_tasks_meanwhile() -> None:
     """/metrics over 40,000 new series: a task started after the scrape finishes before it."""
-    store = WatchedStore()
+    store = Store()
     store.write("s", [Sample(f"g{n}", labels_of(i=str(i)), i) for n in range(8) for i in range(5000)], 1000)
     exposition = Exposition(store)
     finished: list[str] = []
@@ -272,7 +272,7 @@ def test_a_large_rendering_lets_the_event_loop_run_other_tasks_meanwhile() -> No
 
 
 def test_an_exposition_dropped_is_no_longer_told_of_changes() -> None:
-    store = WatchedStore()
+    store = Store()
     kept = Exposition(store)
     Exposition(store).render()  # made and dropped, as a one-off render does
     gc.collect()
