@@ -24,6 +24,7 @@ import promql_parser
 
 from agent.model import Sample, labels_of
 from agent.promql import Engine
+from agent.runtime.daemon import freeze_start_up_objects
 from agent.store import Store
 from agent.store.wal import Wal
 
@@ -71,6 +72,7 @@ def arm(directory: Path, series: int, minutes: int, interval: int) -> tuple[floa
     store = Store(max_series=series + 10, retention_ms=(minutes * 60 + 300) * 1000)
     started = time.perf_counter()
     stats = Wal(directory).replay_into(store)
+    freeze_start_up_objects()  # as the daemon does before its first collection
     replayed = time.perf_counter() - started
     engine = Engine(store)
     expr = promql_parser.parse("increase(kafka_consumergroup_current_offset[5m]) == 0")

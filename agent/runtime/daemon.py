@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import platform
 import secrets
 import signal
@@ -71,6 +72,17 @@ class StartupError(Exception):
 
 def _reason(exc: Exception) -> str:
     return (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
+
+
+def freeze_start_up_objects() -> None:
+    """Keep what start-up built (the replayed store, compiled rules, config) out of later collections.
+
+    Those objects live as long as the daemon, yet every full run of the cyclic garbage collector
+    would walk them again: with 100,000 replayed series that was a third of the first rule
+    evaluation. They are freed by reference counting as usual; only a cycle among them is kept.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _web_setup(config: Config) -> WebSetup:
@@ -239,6 +251,7 @@ class Daemon:
             rule_groups=len(self.ruler.groups()),
         )
         self._install_signal_handlers()
+        freeze_start_up_objects()
         self._start_runner()
         # READY=1 after the first collection, STATUS=, WATCHDOG=1 from this loop, STOPPING=1 at stop.
         self._spawn(
