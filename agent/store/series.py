@@ -570,7 +570,6 @@ class Store:
         series = self._get_or_create(key.name, key.labels, self._loose)
         if series is None:
             self.refused_total += 1
-        self._tell((key.name,))
         return series
 
     def restore_owner(self, source: str, series: Iterable[Series]) -> None:
@@ -584,8 +583,9 @@ class Store:
             self._timelines[source] = shared[0][0]
 
     def restored(self) -> None:
-        """Replay is over: narrow the values it brought back as doubles, a slice at each `compact`."""
+        """Replay is over: tell the watchers, and narrow the values it brought back as doubles (a slice a `compact`)."""
         self._to_narrow = list(self.all_series())
+        self._tell(None)
 
     def owners(self) -> list[tuple[str, list[Series]]]:
         """Each source with the series it wrote last (for a checkpoint)."""
