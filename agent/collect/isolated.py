@@ -20,6 +20,7 @@ per pipe; each extra cluster costs one more interpreter with confluent-kafka loa
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -35,6 +36,7 @@ import structlog
 from agent.clock import Clock
 from agent.collect.base import PartialCollectionError, SeriesHistory
 from agent.collect.isolation_wire import (
+    LOG_LEVELS,
     AnswerTimeoutError,
     ChannelClosedError,
     Hosted,
@@ -82,7 +84,11 @@ class _Child:
 
     def __init__(self, hosted: Hosted, command: Sequence[str]) -> None:
         self.proc = subprocess.Popen(
-            list(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, env=_child_environment()
+            [*command, *logging_arguments()],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            bufsize=0,
+            env=_child_environment(),
         )
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self._requests = self.proc.stdin.fileno()
@@ -135,6 +141,26 @@ def _child_environment() -> dict[str, str]:
     an arena of its own, which at 10,000 partitions kept ~12 MB more resident in the child.
     """
     return {"MALLOC_ARENA_MAX": "2", **os.environ}
+
+
+def logging_arguments() -> list[str]:
+    """The daemon's `--log.level` and `--log.format`, read from structlog's configuration, for a child.
+
+    The child writes to the daemon's stderr: its lines must be as verbose, and in the same
+    format, as the daemon's own.
+    """
+    config = structlog.get_config()
+    levels = logging.getLevelNamesMapping()
+    level = next(
+        (
+            name
+            for name in LOG_LEVELS
+            if structlog.make_filtering_bound_logger(levels[name.upper()]) is config["wrapper_class"]
+        ),
+        "info",
+    )
+    json = any(isinstance(p, structlog.processors.JSONRenderer) for p in config["processors"])
+    return [f"--log.level={level}", f"--log.format={'json' if json else 'console'}"]
 
 
 def describe_exit(code: int) -> dict[str, str | int]:

@@ -26,6 +26,9 @@ from agent.model import Labels, MetricMeta, Sample
 _HEADER = struct.Struct(">I")
 _CHUNK = 1 << 20
 
+# The child's `--log.level` choices: the daemon's, which it passes on with `--log.format`.
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
 # One sample on the wire.
 Row = tuple[str, Labels, float]
 CHUNK_ROWS = 10_000

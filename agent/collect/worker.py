@@ -12,6 +12,7 @@ print (or a C library writing to stdout) lands in the daemon's log instead of th
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import ctypes
 import gc
@@ -26,7 +27,7 @@ from typing import Any
 import structlog
 
 from agent.collect.base import Collector, PartialCollectionError, Seedable
-from agent.collect.isolation_wire import ChannelClosedError, Hosted, chunks, read_frame, write_frame
+from agent.collect.isolation_wire import LOG_LEVELS, ChannelClosedError, Hosted, chunks, read_frame, write_frame
 from agent.model import Labels
 
 log = structlog.get_logger(__name__)
@@ -102,12 +103,17 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _configure_logging() -> None:
-    # The daemon's own format (agent.runtime.logs), on the stderr the child shares with it. The child
+def _configure_logging(argv: Iterable[str]) -> None:
+    """Log as the daemon does: its `--log.level` and `--log.format`, passed on by the parent (isolated.py)."""
+    # The daemon's own set-up (agent.runtime.logs), on the stderr the child shares with it. The child
     # is a process entry point like the CLI, which is why it may reach into runtime for this.
     from agent.runtime.logs import configure_logging
 
-    configure_logging("info")
+    parser = argparse.ArgumentParser(prog="agent.collect.worker")
+    parser.add_argument("--log.level", dest="log_level", default="info", choices=LOG_LEVELS)
+    parser.add_argument("--log.format", dest="log_format", default="json", choices=["json", "console"])
+    args = parser.parse_args(list(argv))
+    configure_logging(args.log_level, json=args.log_format == "json")
 
 
 def main(argv: Iterable[str] = ()) -> int:
@@ -116,7 +122,7 @@ def main(argv: Iterable[str] = ()) -> int:
     sys.stdout = sys.stderr
     requests = sys.stdin.fileno()
     _exit_with_parent(os.getppid())
-    _configure_logging()
+    _configure_logging(argv)
     hosted: Hosted = read_frame(requests)
     collector = build(hosted)
     write_frame(replies, ("ready", os.getpid()))
