@@ -22,13 +22,13 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import structlog
 
 from agent.collect.base import Collector, PartialCollectionError, Seedable
 from agent.collect.isolation_wire import LOG_LEVELS, ChannelClosedError, Hosted, chunks, read_frame, write_frame
-from agent.model import Labels
+from agent.model import Labels, Sample
 
 log = structlog.get_logger(__name__)
 
@@ -46,6 +46,17 @@ def build(hosted: Hosted) -> Collector:
     return collector
 
 
+@runtime_checkable
+class Streaming(Protocol):
+    """A collector that yields its samples as it produces them (the Kafka collector: 100,000 a cycle).
+
+    `stream()` raises `PartialCollectionError` (with the samples not yet yielded) after its last
+    sample when part of the run failed. The child sends the samples in frames as they come.
+    """
+
+    def stream(self) -> Iterator[Sample]: ...
+
+
 def answer(collector: Collector, message: tuple[Any, ...]) -> Iterator[tuple[Any, ...]]:
     """The frames of the reply to one request of the parent."""
     if message[0] == "seed":
@@ -56,14 +67,22 @@ def answer(collector: Collector, message: tuple[Any, ...]) -> Iterator[tuple[Any
         return
     end: tuple[str, ...] = ("ok",)
     try:
-        samples = collector.collect()
+        for rows in chunks(_samples_of(collector)):
+            yield ("rows", rows)
     except PartialCollectionError as partial:
-        samples, end = partial.samples, ("partial", str(partial))
-    except Exception as exc:  # the parent reports it like any collector's error
-        samples, end = (), ("error", f"{type(exc).__name__}: {exc}")
-    for rows in chunks(samples):
-        yield ("rows", rows)
+        for rows in chunks(partial.samples):
+            yield ("rows", rows)
+        end = ("partial", str(partial))
+    except Exception as exc:  # the parent reports it like any collector's error (and drops rows sent)
+        end = ("error", f"{type(exc).__name__}: {exc}")
     yield end
+
+
+def _samples_of(collector: Collector) -> Iterator[Sample]:
+    if isinstance(collector, Streaming):
+        yield from collector.stream()
+    else:
+        yield from collector.collect()
 
 
 def serve(collector: Collector, requests: int, replies: int) -> None:
