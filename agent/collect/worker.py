@@ -65,24 +65,30 @@ def answer(collector: Collector, message: tuple[Any, ...]) -> Iterator[tuple[Any
             collector.seed(lambda name: series.get(name, ()))
         yield ("seeded",)
         return
-    end: tuple[str, ...] = ("ok",)
-    try:
-        for rows in chunks(_samples_of(collector)):
-            yield ("rows", rows)
-    except PartialCollectionError as partial:
-        for rows in chunks(partial.samples):
-            yield ("rows", rows)
-        end = ("partial", str(partial))
-    except Exception as exc:  # the parent reports it like any collector's error (and drops rows sent)
-        end = ("error", f"{type(exc).__name__}: {exc}")
-    yield end
+    outcome = _Outcome()
+    for rows in chunks(outcome.samples_of(collector)):
+        yield ("rows", rows)
+    yield outcome.end
 
 
-def _samples_of(collector: Collector) -> Iterator[Sample]:
-    if isinstance(collector, Streaming):
-        yield from collector.stream()
-    else:
-        yield from collector.collect()
+class _Outcome:
+    """How a run ended, learnt while its samples stream: the frame that follows the last rows."""
+
+    def __init__(self) -> None:
+        self.end: tuple[str, ...] = ("ok",)
+
+    def samples_of(self, collector: Collector) -> Iterator[Sample]:
+        """The run's samples; its failure is kept in `end`, never raised, so the rows read before it are sent."""
+        try:
+            if isinstance(collector, Streaming):
+                yield from collector.stream()
+            else:
+                yield from collector.collect()
+        except PartialCollectionError as partial:
+            yield from partial.samples
+            self.end = ("partial", str(partial))
+        except Exception as exc:  # the parent reports it like any collector's error (and drops rows sent)
+            self.end = ("error", f"{type(exc).__name__}: {exc}")
 
 
 def serve(collector: Collector, requests: int, replies: int) -> None:

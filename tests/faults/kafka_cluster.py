@@ -13,12 +13,17 @@ import contextlib
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from scripts import kafka_broker
 
 CONTROLLER_ID = 1
+OFFSETS_TOPIC = "__consumer_offsets"
 
 
 class ClusterNode(kafka_broker.KafkaBroker):
@@ -82,6 +87,27 @@ class KafkaCluster:
     def bootstrap_servers(self) -> str:
         return ",".join(node.bootstrap_servers for node in self.nodes)
 
+    def settle_offsets_topic(self, budget: float = 60.0) -> None:
+        """Create the group offsets topic (a first group commit does) and wait until every node holds it in sync.
+
+        Before that, the coordinator of a group can move while the topic's leadership settles, and
+        a group committed meanwhile can be lost with it.
+        """
+        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers, "log_level": 0})
+        request = [ConsumerGroupTopicPartitions("warm-up", [TopicPartition("warm-up", 0, 0)])]
+        admin.alter_consumer_group_offsets(request)[request[0].group_id].exception(30)  # the topic need not exist
+        deadline = time.monotonic() + budget
+        while not self._offsets_topic_in_sync(admin):
+            if time.monotonic() > deadline:
+                raise kafka_broker.BrokerError("the group offsets topic did not get in sync on every node")
+            time.sleep(0.2)
+
+    def _offsets_topic_in_sync(self, admin: AdminClient) -> bool:
+        topic = admin.list_topics(OFFSETS_TOPIC, timeout=10).topics.get(OFFSETS_TOPIC)
+        if topic is None or topic.error is not None or not topic.partitions:
+            return False
+        return all(p.leader >= 0 and len(p.isrs) == len(self.nodes) for p in topic.partitions.values())
+
     def node(self, node_id: int) -> ClusterNode:
         return next(node for node in self.nodes if node.node_id == node_id)
 
@@ -100,7 +126,9 @@ def running_cluster(base_dir: Path, brokers: int = 2) -> Iterator[KafkaCluster]:
     try:
         for node in nodes:
             node.start()
-        yield KafkaCluster(nodes)
+        cluster = KafkaCluster(nodes)
+        cluster.settle_offsets_topic()
+        yield cluster
     finally:
         for node in reversed(nodes):
             node.stop()

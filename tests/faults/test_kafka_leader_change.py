@@ -59,9 +59,41 @@ class Topic:
             30
         )
         _produce(cluster.bootstrap_servers, self.name)
+        self.commit()
+        self.settle()
+
+    def commit(self) -> None:
+        """Commit the group's offsets, again until the cluster lists the group three times running.
+
+        On a new cluster the first commit creates the offsets topic; a commit made while its
+        leadership settles can be lost with the coordinator that took it (seen with Kafka 4.1).
+        """
         offsets = [TopicPartition(self.name, p, offset) for p, offset in COMMITTED.items()]
         request = [ConsumerGroupTopicPartitions(self.group, offsets)]
-        self.admin.alter_consumer_group_offsets(request)[self.group].result(30)
+        deadline = time.monotonic() + 60
+        listed = 0
+        while listed < 3:
+            assert time.monotonic() < deadline, f"group {self.group} not listed after its commits"
+            if listed == 0:
+                self.admin.alter_consumer_group_offsets(request)[self.group].result(30)
+            groups = self.admin.list_consumer_groups(request_timeout=10).result().valid
+            listed = listed + 1 if self.group in {g.group_id for g in groups} else 0
+            time.sleep(0.5)
+
+    def settle(self) -> None:
+        """Wait until each partition is led by its preferred replica with both in sync.
+
+        On a loaded machine a broker can lag behind at creation (then the other leads): an
+        operator's preferred leader election puts it right.
+        """
+        wanted = [(replicas[0], sorted(replicas)) for replicas in REPLICAS]
+        deadline = time.monotonic() + 60
+        while (seen := [self.partition(p) for p in range(len(REPLICAS))]) != wanted:
+            assert time.monotonic() < deadline, f"partitions (leader, in sync) {seen}, wanted {wanted}"
+            if [isr for _, isr in seen] == [isr for _, isr in wanted]:
+                partitions = [TopicPartition(self.name, p) for p in range(len(REPLICAS))]
+                self.admin.elect_leaders(ElectionType.PREFERRED, partitions).result(30)
+            time.sleep(0.2)
 
     def partition(self, number: int) -> tuple[int, list[int]]:
         """(leader, in-sync replicas) of one partition, as the cluster's metadata says now."""
@@ -116,6 +148,9 @@ class View:
         ]
         self.up = value(samples, "tripwired_collector_up", **KAFKA)
         self.cycles = value(samples, "tripwired_kafka_requests_total", cluster=CLUSTER, request="metadata") or 0.0
+
+    def __repr__(self) -> str:
+        return f"View(leaders={self.leaders}, lags={self.lags}, up={self.up}, cycles={self.cycles})"
 
     def shows(self, leaders: list[int]) -> bool:
         """The leaders given, the group's true lag on every partition, and the collector up."""
