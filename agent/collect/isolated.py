@@ -8,8 +8,10 @@ same name, instance and metric families, and `collect()` asks the child over a p
 When the child dies (its exit code or signal is logged) or does not answer within its
 deadline (it is killed), the run fails — `tripwired_collector_up 0` — and a new child is
 started at a later run, after an exponential backoff that a successful run resets.
-`restarts_total` counts the new children. Any collector can be hosted this way by naming
-its class in a `Hosted`; the registry decides which run isolated.
+`restarts_total` counts the new children. Every new child, the first and each replacement,
+is seeded from the stored history before its first run: a restarted Kafka child would
+otherwise count a lagging group's lag in seconds from its own start. Any collector can be
+hosted this way by naming its class in a `Hosted`; the registry decides which run isolated.
 
 One child per cluster rather than one for all: one cluster's crash does not blank the
 others, clusters are collected in parallel as before, and the protocol stays one collector
@@ -18,6 +20,7 @@ per pipe; each extra cluster costs one more interpreter with confluent-kafka loa
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -33,6 +36,7 @@ import structlog
 from agent.clock import Clock
 from agent.collect.base import PartialCollectionError, SeriesHistory
 from agent.collect.isolation_wire import (
+    LOG_LEVELS,
     AnswerTimeoutError,
     ChannelClosedError,
     Hosted,
@@ -80,7 +84,11 @@ class _Child:
 
     def __init__(self, hosted: Hosted, command: Sequence[str]) -> None:
         self.proc = subprocess.Popen(
-            list(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, env=_child_environment()
+            [*command, *logging_arguments()],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            bufsize=0,
+            env=_child_environment(),
         )
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self._requests = self.proc.stdin.fileno()
@@ -135,6 +143,26 @@ def _child_environment() -> dict[str, str]:
     return {"MALLOC_ARENA_MAX": "2", **os.environ}
 
 
+def logging_arguments() -> list[str]:
+    """The daemon's `--log.level` and `--log.format`, read from structlog's configuration, for a child.
+
+    The child writes to the daemon's stderr: its lines must be as verbose, and in the same
+    format, as the daemon's own.
+    """
+    config = structlog.get_config()
+    levels = logging.getLevelNamesMapping()
+    level = next(
+        (
+            name
+            for name in LOG_LEVELS
+            if structlog.make_filtering_bound_logger(levels[name.upper()]) is config["wrapper_class"]
+        ),
+        "info",
+    )
+    json = any(isinstance(p, structlog.processors.JSONRenderer) for p in config["processors"])
+    return [f"--log.level={level}", f"--log.format={'json' if json else 'console'}"]
+
+
 def describe_exit(code: int) -> dict[str, str | int]:
     """Log fields for how a child ended: its exit code, or the signal that killed it."""
     if code < 0:
@@ -167,7 +195,8 @@ class IsolatedCollector:
         self._failures = 0  # children lost in a row
         self._restart_at = 0.0
         self._last_loss = ""
-        self._seed: dict[str, list[Any]] | None = None
+        self._history: SeriesHistory | None = None
+        self._seeded: _Child | None = None  # the child that has been given the history
         self._closed = False
         self._lock = threading.Lock()
 
@@ -193,16 +222,19 @@ class IsolatedCollector:
         return None if child is None else child.pid
 
     def seed(self, history: SeriesHistory) -> None:
-        """Read the history the hosted collector is seeded from now; it is handed to the next child."""
-        self._seed = {name: list(history(name)) for name in self._hosted.seeded_from}
+        """Where the hosted collector's memory comes from: each new child is seeded from it before its first run.
+
+        `history` is read when a child starts, in the collecting thread, so it must be safe to
+        call from any thread (the daemon's reads the store on its event loop).
+        """
+        self._history = history
 
     def collect(self) -> Sequence[Sample]:
         with self._lock:
             child = self._running_child()
             try:
-                if self._seed is not None:
-                    child.ask(("seed", self._seed), self._answer_timeout)
-                    self._seed = None
+                if self._seeded is not child:
+                    self._seed_child(child)
                 samples = child.collect(self._answer_timeout)
             except ChannelClosedError:
                 raise self._lost(child, kill=False, why="exited") from None
@@ -213,6 +245,22 @@ class IsolatedCollector:
                 raise
         self._failures = 0
         return samples
+
+    def _seed_child(self, child: _Child) -> None:
+        """Hand a new child the stored history of the families its collector is seeded from.
+
+        A history that cannot be read leaves the child unseeded, which the collector reports
+        truthfully (Kafka's lag in seconds then says it is only a lower bound).
+        """
+        self._seeded = child
+        if self._history is None or not self._hosted.seeded_from:
+            return
+        try:
+            series = {name: list(self._history(name)) for name in self._hosted.seeded_from}
+        except Exception as exc:  # the daemon stopping under us, or a bug: the run goes on unseeded
+            log.warning("collector_seed_failed", collector=self.name, instance=self.instance, error=repr(exc))
+            return
+        child.ask(("seed", series), self._answer_timeout)
 
     def close(self) -> None:
         """Stop the child; a run in progress sees its pipe close."""

@@ -26,6 +26,9 @@ from agent.model import Labels, MetricMeta, Sample
 _HEADER = struct.Struct(">I")
 _CHUNK = 1 << 20
 
+# The child's `--log.level` choices: the daemon's, which it passes on with `--log.format`.
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
 # One sample on the wire.
 Row = tuple[str, Labels, float]
 CHUNK_ROWS = 10_000
@@ -56,14 +59,20 @@ class AnswerTimeoutError(Exception):
     """The other end did not answer in time."""
 
 
-def to_rows(samples: Iterable[Sample]) -> list[Row]:
-    return [(s.name, s.labels, s.value) for s in samples]
+def chunks(samples: Iterable[Sample], size: int = CHUNK_ROWS) -> Iterator[list[Row]]:
+    """The samples as rows, `size` at a time, taken as the iterable yields them.
 
-
-def chunks(samples: Sequence[Sample], size: int = CHUNK_ROWS) -> Iterator[list[Row]]:
-    """The samples as rows, `size` at a time: neither end ever holds all rows, or all the pickle, at once."""
-    for start in range(0, len(samples), size):
-        yield to_rows(samples[start : start + size])
+    With a collector that streams its samples, neither end ever holds all of them, or all the
+    pickle, at once.
+    """
+    rows: list[Row] = []
+    for sample in samples:
+        rows.append((sample.name, sample.labels, sample.value))
+        if len(rows) >= size:
+            yield rows
+            rows = []
+    if rows:
+        yield rows
 
 
 class SampleReader:

@@ -8,7 +8,7 @@ leader, under-replication) is tested without a broker.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from agent.collect.kafka_metrics import GROUP_STATES
@@ -76,15 +76,14 @@ class Snapshot:
 LagSeconds = Callable[[TopicPartitionKey, int], tuple[float, bool]]
 
 
-class _Emitter:
-    """Collects samples of one cluster, adding the `cluster` label to each."""
+class _Labeler:
+    """Label sets of one cluster's samples, each with the `cluster` label."""
 
     def __init__(self, cluster: str) -> None:
         self.cluster = cluster
-        self.samples: list[Sample] = []
 
-    def add(self, name: str, value: float, **labels: str) -> None:
-        self.samples.append(Sample(name, self.labels(**labels), float(value)))
+    def sample(self, name: str, value: float, **labels: str) -> Sample:
+        return Sample(name, self.labels(**labels), float(value))
 
     def labels(self, **labels: str) -> Labels:
         """One label set with the cluster's label, to share among the samples of one partition or group.
@@ -94,51 +93,54 @@ class _Emitter:
         """
         return labels_of(labels, cluster=self.cluster)
 
-    def add_labeled(self, name: str, value: float, labels: Labels) -> None:
-        self.samples.append(Sample(name, labels, float(value)))
-
 
 def snapshot_samples(cluster: str, snapshot: Snapshot, lag_seconds: LagSeconds) -> list[Sample]:
     """The kafka_* samples of one snapshot (kafka_up and self-metrics are the collector's)."""
-    out = _Emitter(cluster)
-    _broker_samples(out, snapshot.brokers)
-    _topic_samples(out, snapshot)
+    return list(iter_snapshot_samples(cluster, snapshot, lag_seconds))
+
+
+def iter_snapshot_samples(cluster: str, snapshot: Snapshot, lag_seconds: LagSeconds) -> Iterator[Sample]:
+    """`snapshot_samples`, one at a time: the child sends them in frames as they come, never holding them all."""
+    out = _Labeler(cluster)
+    yield from _broker_samples(out, snapshot.brokers)
+    yield from _topic_samples(out, snapshot)
     for info in snapshot.partitions:
-        _partition_samples(out, info, snapshot)
+        yield from _partition_samples(out, info, snapshot)
     for group in snapshot.groups:
-        _group_samples(out, group)
+        yield from _group_samples(out, group)
     for group_id, committed in snapshot.committed.items():
-        _group_offset_samples(out, group_id, committed, snapshot.end_offsets, lag_seconds)
-    return out.samples
+        yield from _group_offset_samples(out, group_id, committed, snapshot.end_offsets, lag_seconds)
 
 
-def _broker_samples(out: _Emitter, brokers: dict[int, str]) -> None:
-    out.add("kafka_brokers", len(brokers))
+def _broker_samples(out: _Labeler, brokers: dict[int, str]) -> Iterator[Sample]:
+    yield out.sample("kafka_brokers", len(brokers))
     for broker_id, address in sorted(brokers.items()):
-        out.add("kafka_broker_info", 1, id=str(broker_id), address=address)
+        yield out.sample("kafka_broker_info", 1, id=str(broker_id), address=address)
 
 
-def _topic_samples(out: _Emitter, snapshot: Snapshot) -> None:
+def _topic_samples(out: _Labeler, snapshot: Snapshot) -> Iterator[Sample]:
     counts: dict[str, int] = {}
     for info in snapshot.partitions:
         counts[info.topic] = counts.get(info.topic, 0) + 1
     for topic, count in counts.items():
-        out.add("kafka_topic_partitions", count, topic=topic)
+        yield out.sample("kafka_topic_partitions", count, topic=topic)
     for topic, retention_ms in snapshot.retention_ms.items():
         # -1 (unlimited) must stay -1, not become -0.001.
-        out.add("kafka_topic_config_retention_seconds", retention_ms / 1000 if retention_ms >= 0 else -1, topic=topic)
+        yield out.sample(
+            "kafka_topic_config_retention_seconds", retention_ms / 1000 if retention_ms >= 0 else -1, topic=topic
+        )
 
 
-def _partition_samples(out: _Emitter, info: PartitionInfo, snapshot: Snapshot) -> None:
+def _partition_samples(out: _Labeler, info: PartitionInfo, snapshot: Snapshot) -> Iterator[Sample]:
     labels = out.labels(topic=info.topic, partition=str(info.partition))
     if not info.offline:
-        out.add_labeled("kafka_topic_partition_leader", info.leader, labels)
-    out.add_labeled("kafka_topic_partition_replicas", len(info.replicas), labels)
-    out.add_labeled("kafka_topic_partition_in_sync_replica", len(info.isr), labels)
+        yield Sample("kafka_topic_partition_leader", labels, float(info.leader))
+    yield Sample("kafka_topic_partition_replicas", labels, float(len(info.replicas)))
+    yield Sample("kafka_topic_partition_in_sync_replica", labels, float(len(info.isr)))
     preferred = not info.offline and bool(info.replicas) and info.replicas[0] == info.leader
-    out.add_labeled("kafka_topic_partition_leader_is_preferred", int(preferred), labels)
-    out.add_labeled("kafka_topic_partition_under_replicated_partition", int(len(info.isr) < len(info.replicas)), labels)
-    out.add_labeled("kafka_topic_partition_offline", int(info.offline), labels)
+    yield Sample("kafka_topic_partition_leader_is_preferred", labels, float(preferred))
+    yield Sample("kafka_topic_partition_under_replicated_partition", labels, float(len(info.isr) < len(info.replicas)))
+    yield Sample("kafka_topic_partition_offline", labels, float(info.offline))
     for name, values in (
         ("kafka_topic_partition_current_offset", snapshot.end_offsets),
         ("kafka_topic_partition_oldest_offset", snapshot.oldest_offsets),
@@ -146,27 +148,29 @@ def _partition_samples(out: _Emitter, info: PartitionInfo, snapshot: Snapshot) -
     ):
         value = values.get(info.key)
         if value is not None:
-            out.add_labeled(name, value, labels)
+            yield Sample(name, labels, float(value))
 
 
-def _group_samples(out: _Emitter, group: GroupInfo) -> None:
-    out.add("kafka_consumergroup_members", group.members, consumergroup=group.group_id)
+def _group_samples(out: _Labeler, group: GroupInfo) -> Iterator[Sample]:
+    yield out.sample("kafka_consumergroup_members", group.members, consumergroup=group.group_id)
     for state in GROUP_STATES:
-        out.add("kafka_consumergroup_state", int(state == group.state), consumergroup=group.group_id, state=state)
+        yield out.sample(
+            "kafka_consumergroup_state", int(state == group.state), consumergroup=group.group_id, state=state
+        )
 
 
 def _group_offset_samples(
-    out: _Emitter,
+    out: _Labeler,
     group_id: str,
     committed: dict[TopicPartitionKey, int],
     end_offsets: dict[TopicPartitionKey, int],
     lag_seconds: LagSeconds,
-) -> None:
+) -> Iterator[Sample]:
     """Per-partition offsets and lag of one group, and their sums per topic."""
     sums: dict[str, list[int]] = {}  # topic -> [offset sum, lag sum]
     for (topic, partition), offset in sorted(committed.items()):
         labels = out.labels(consumergroup=group_id, topic=topic, partition=str(partition))
-        out.add_labeled("kafka_consumergroup_current_offset", offset, labels)
+        yield Sample("kafka_consumergroup_current_offset", labels, float(offset))
         topic_sums = sums.setdefault(topic, [0, 0])
         topic_sums[0] += offset
         end = end_offsets.get((topic, partition))
@@ -176,13 +180,13 @@ def _group_offset_samples(
         # that was truncated or re-created under the group.
         lag = max(0, end - offset)
         topic_sums[1] += lag
-        out.add_labeled("kafka_consumergroup_lag", lag, labels)
+        yield Sample("kafka_consumergroup_lag", labels, float(lag))
         seconds, lower_bound = lag_seconds((topic, partition), offset) if lag else (0.0, False)
-        out.add_labeled("kafka_consumergroup_lag_seconds", seconds, labels)
-        out.add_labeled("kafka_consumergroup_lag_seconds_lower_bound", int(lower_bound), labels)
+        yield Sample("kafka_consumergroup_lag_seconds", labels, float(seconds))
+        yield Sample("kafka_consumergroup_lag_seconds_lower_bound", labels, float(lower_bound))
     for topic, (offset_sum, lag_sum) in sums.items():
-        out.add("kafka_consumergroup_current_offset_sum", offset_sum, consumergroup=group_id, topic=topic)
-        out.add("kafka_consumergroup_lag_sum", lag_sum, consumergroup=group_id, topic=topic)
+        yield out.sample("kafka_consumergroup_current_offset_sum", offset_sum, consumergroup=group_id, topic=topic)
+        yield out.sample("kafka_consumergroup_lag_sum", lag_sum, consumergroup=group_id, topic=topic)
 
 
 # confluent-kafka's ConsumerGroupState member names -> Kafka's own state names.

@@ -12,6 +12,7 @@ print (or a C library writing to stdout) lands in the daemon's log instead of th
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import ctypes
 import gc
@@ -21,13 +22,13 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import structlog
 
 from agent.collect.base import Collector, PartialCollectionError, Seedable
-from agent.collect.isolation_wire import ChannelClosedError, Hosted, chunks, read_frame, write_frame
-from agent.model import Labels
+from agent.collect.isolation_wire import LOG_LEVELS, ChannelClosedError, Hosted, chunks, read_frame, write_frame
+from agent.model import Labels, Sample
 
 log = structlog.get_logger(__name__)
 
@@ -45,6 +46,17 @@ def build(hosted: Hosted) -> Collector:
     return collector
 
 
+@runtime_checkable
+class Streaming(Protocol):
+    """A collector that yields its samples as it produces them (the Kafka collector: 100,000 a cycle).
+
+    `stream()` raises `PartialCollectionError` (with the samples not yet yielded) after its last
+    sample when part of the run failed. The child sends the samples in frames as they come.
+    """
+
+    def stream(self) -> Iterator[Sample]: ...
+
+
 def answer(collector: Collector, message: tuple[Any, ...]) -> Iterator[tuple[Any, ...]]:
     """The frames of the reply to one request of the parent."""
     if message[0] == "seed":
@@ -53,16 +65,30 @@ def answer(collector: Collector, message: tuple[Any, ...]) -> Iterator[tuple[Any
             collector.seed(lambda name: series.get(name, ()))
         yield ("seeded",)
         return
-    end: tuple[str, ...] = ("ok",)
-    try:
-        samples = collector.collect()
-    except PartialCollectionError as partial:
-        samples, end = partial.samples, ("partial", str(partial))
-    except Exception as exc:  # the parent reports it like any collector's error
-        samples, end = (), ("error", f"{type(exc).__name__}: {exc}")
-    for rows in chunks(samples):
+    outcome = _Outcome()
+    for rows in chunks(outcome.samples_of(collector)):
         yield ("rows", rows)
-    yield end
+    yield outcome.end
+
+
+class _Outcome:
+    """How a run ended, learnt while its samples stream: the frame that follows the last rows."""
+
+    def __init__(self) -> None:
+        self.end: tuple[str, ...] = ("ok",)
+
+    def samples_of(self, collector: Collector) -> Iterator[Sample]:
+        """The run's samples; its failure is kept in `end`, never raised, so the rows read before it are sent."""
+        try:
+            if isinstance(collector, Streaming):
+                yield from collector.stream()
+            else:
+                yield from collector.collect()
+        except PartialCollectionError as partial:
+            yield from partial.samples
+            self.end = ("partial", str(partial))
+        except Exception as exc:  # the parent reports it like any collector's error (and drops rows sent)
+            self.end = ("error", f"{type(exc).__name__}: {exc}")
 
 
 def serve(collector: Collector, requests: int, replies: int) -> None:
@@ -102,12 +128,17 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _configure_logging() -> None:
-    # The daemon's own format (agent.runtime.logs), on the stderr the child shares with it. The child
+def _configure_logging(argv: Iterable[str]) -> None:
+    """Log as the daemon does: its `--log.level` and `--log.format`, passed on by the parent (isolated.py)."""
+    # The daemon's own set-up (agent.runtime.logs), on the stderr the child shares with it. The child
     # is a process entry point like the CLI, which is why it may reach into runtime for this.
     from agent.runtime.logs import configure_logging
 
-    configure_logging("info")
+    parser = argparse.ArgumentParser(prog="agent.collect.worker")
+    parser.add_argument("--log.level", dest="log_level", default="info", choices=LOG_LEVELS)
+    parser.add_argument("--log.format", dest="log_format", default="json", choices=["json", "console"])
+    args = parser.parse_args(list(argv))
+    configure_logging(args.log_level, json=args.log_format == "json")
 
 
 def main(argv: Iterable[str] = ()) -> int:
@@ -116,7 +147,7 @@ def main(argv: Iterable[str] = ()) -> int:
     sys.stdout = sys.stderr
     requests = sys.stdin.fileno()
     _exit_with_parent(os.getppid())
-    _configure_logging()
+    _configure_logging(argv)
     hosted: Hosted = read_frame(requests)
     collector = build(hosted)
     write_frame(replies, ("ready", os.getpid()))

@@ -186,6 +186,30 @@ def test_seeded_history_reaches_the_child_before_its_first_run(child: Child) -> 
     assert 2.0 == _value(child.collector.collect(), "fake_seeded_points")
 
 
+def test_a_replacement_child_is_seeded_from_the_history_as_it_is_when_it_starts(child: Child) -> None:
+    points = {"fake_history": [((("a", "1"),), [1000, 2000], [1.0, 2.0])]}
+    child.collector.seed(lambda name: points.get(name, []))
+    child.collector.collect()
+    points["fake_history"].append(((("a", "2"),), [3000], [3.0]))  # stored meanwhile by the daemon
+    child.act("abort")
+    with pytest.raises(IsolatedError):
+        child.collector.collect()
+    child.act("ok")
+
+    assert 3.0 == _value(child.collector.collect(), "fake_seeded_points")
+
+
+def test_a_history_that_cannot_be_read_leaves_the_child_unseeded_and_says_so(child: Child) -> None:
+    def unreadable(name: str) -> list[tuple[tuple[tuple[str, str], ...], list[int], list[float]]]:
+        raise TimeoutError
+
+    child.collector.seed(unreadable)
+    with capture_logs() as logs:
+        seeded = _value(child.collector.collect(), "fake_seeded_points")
+
+    assert (0.0, ["collector_seed_failed"]) == (seeded, [e["event"] for e in logs])
+
+
 def test_close_ends_the_child(child: Child) -> None:
     pid = child.pid()
 

@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
-from prometheus_client.parser import text_string_to_metric_families
 
 from scripts import kafka_broker
 from tests.conftest import DaemonProcess, StartDaemon, free_port
+from tests.faults.scraping import Scrape, scrape, value
 
 T = TypeVar("T")
 
@@ -159,11 +159,7 @@ def poll(read: Callable[[], T], accept: Callable[[T], bool], what: str, daemon: 
 
 def scraped(daemon: DaemonProcess, name: str, **labels: str) -> float | None:
     """One series' value on the daemon's /metrics, or None when it is not there."""
-    for family in text_string_to_metric_families(daemon.get("/metrics").text):
-        for sample in family.samples:
-            if sample.name == name and sample.labels == labels:
-                return float(sample.value)
-    return None
+    return value(scrape(daemon), name, **labels)
 
 
 def queried(daemon: DaemonProcess, query: str) -> list[float]:
@@ -315,3 +311,48 @@ def test_broker_down_for_two_minutes(
     assert len(checks) >= 10 and {(200, 1.0, True)} == set(checks), checks
     assert daemon.proc.poll() is None
     assert [] == logged(daemon, "collector_process_exited")
+
+
+def test_kafka_child_killed_while_a_group_lags(
+    start_daemon: StartDaemon, broker: kafka_broker.KafkaBroker, tmp_path: Path
+) -> None:
+    """The Kafka collector's child process SIGKILLed while a consumer group lags behind.
+
+    The new child is given the stored offset history: kafka_consumergroup_lag_seconds goes on
+    counting from when the unread messages arrived, not from the new child's start, and is not
+    marked a lower bound.
+    """
+    bootstrap = broker.bootstrap_servers
+    topic, group = f"events-{uuid.uuid4().hex[:8]}", f"archiver-{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(30)
+    commit = [ConsumerGroupTopicPartitions(group, [TopicPartition(topic, 0, 0)])]
+    admin.alter_consumer_group_offsets(commit)[group].result(30)  # caught up on an empty topic, then stopped
+    daemon = start_daemon(daemon_config(tmp_path, bootstrap))
+    daemon.wait_ready()
+    here = {"cluster": CLUSTER, "consumergroup": group, "topic": topic, "partition": "0"}
+    poll(lambda: scraped(daemon, "kafka_consumergroup_lag", **here), lambda v: v == 0.0, "no lag yet", daemon, 60)
+
+    produced_at = time.time()
+    producer = Producer({"bootstrap.servers": bootstrap, "log_level": 0})
+    for i in range(10):
+        producer.produce(topic, value=b"m%d" % i, partition=0)
+    assert 0 == producer.flush(30)
+    lag_seconds = {"name": "kafka_consumergroup_lag_seconds", **here}
+    poll(lambda: scraped(daemon, **lag_seconds) or 0.0, lambda v: v >= 6.0, "6 s of lag", daemon, 60)
+    os.kill(kafka_child(daemon), signal.SIGKILL)
+
+    def after_restart() -> Scrape:
+        samples = scrape(daemon)
+        restarted = value(samples, "tripwired_collector_restarts_total", **KAFKA) == 1.0
+        return samples if restarted and value(samples, "tripwired_collector_up", **KAFKA) == 1.0 else {}
+
+    samples = poll(after_restart, bool, "a new child's successful cycle", daemon, 30)
+    behind = time.time() - produced_at
+    after = value(samples, **lag_seconds)
+    lower_bound = value(samples, "kafka_consumergroup_lag_seconds_lower_bound", **here)
+    # The estimate places the first unread message between two 1 s cycles (±1 s) and was computed
+    # at most a cycle and its write before the scrape; unseeded, it would be the new child's age (~1 s).
+    assert after is not None and behind - 2.5 <= after <= behind + 1.0, (after, behind)
+    assert 0.0 == lower_bound
+    assert None is daemon.proc.poll()
