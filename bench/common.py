@@ -1,14 +1,27 @@
-"""Helpers shared by the benchmarks: free ports, process CPU and memory from /proc, percentiles."""
+"""Helpers shared by the benchmarks: starting tripwired, free ports, process CPU and memory from /proc, percentiles."""
 
 from __future__ import annotations
 
 import os
 import socket
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def tripwired_command(config: Path | str, port: int, *, quiet: bool = True) -> list[str]:
+    """`tripwired run` on `config`, listening on 127.0.0.1:`port`; warnings and errors only when `quiet`."""
+    command = [sys.executable, "-m", "agent", "run", f"--config={config}", f"--web.listen-address=127.0.0.1:{port}"]
+    return [*command, "--log.level=warning"] if quiet else command
+
+
+def start_tripwired(config: Path | str, port: int) -> subprocess.Popen[bytes]:
+    """A quiet `tripwired run` (its output discarded)."""
+    return subprocess.Popen(tripwired_command(config, port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def free_port() -> int:

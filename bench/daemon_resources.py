@@ -8,33 +8,20 @@ from __future__ import annotations
 
 import argparse
 import subprocess
-import sys
 import time
 
 import httpx
 
-from bench.common import cpu_seconds, free_port, rss_mb, summary_ms, wait_http
+from bench.common import cpu_seconds, free_port, rss_mb, start_tripwired, summary_ms, wait_http
 
 NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
 
 
-def start_tripwired(port: int) -> subprocess.Popen[bytes]:
+def start_daemon(port: int) -> subprocess.Popen[bytes]:
     config = "/tmp/tripwired-bench-1s.yaml"
     with open(config, "w") as f:
         f.write("global: {interval: 1s}\n")
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "agent",
-            "run",
-            f"--config={config}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--log.level=warning",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    return start_tripwired(config, port)
 
 
 def start_node_exporter(port: int) -> subprocess.Popen[bytes]:
@@ -62,7 +49,7 @@ def main() -> None:
     args = parser.parse_args()
     ports = {"tripwired": free_port(), "node_exporter": free_port()}
     procs = {
-        "tripwired": start_tripwired(ports["tripwired"]),
+        "tripwired": start_daemon(ports["tripwired"]),
         "node_exporter": start_node_exporter(ports["node_exporter"]),
     }
     try:

@@ -43,7 +43,7 @@ from agent.export import Exposition
 from agent.model import Sample
 from agent.runtime.logs import configure_logging
 from agent.store import Store
-from bench.common import cpu_seconds, free_port, process_tree, rss_mb, wait_http
+from bench.common import cpu_seconds, free_port, process_tree, rss_mb, tripwired_command, wait_http
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 import kafka_broker  # scripts/ is not a package
@@ -322,8 +322,7 @@ def daemon_resources(bootstrap: str) -> str:
         )
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        args = [sys.executable, "-m", "agent", "run", f"--config={config}", f"--web.listen-address=127.0.0.1:{port}"]
-        daemon = subprocess.Popen(args, stderr=subprocess.DEVNULL)
+        daemon = subprocess.Popen(tripwired_command(config, port, quiet=False), stderr=subprocess.DEVNULL)
         try:
             wait_http(f"{url}/-/ready", timeout=120)
             metadata = 'tripwired_kafka_requests_total{cluster="bench",request="metadata"}'

@@ -15,13 +15,12 @@ import argparse
 import http.client
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-from bench.common import free_port, percentile, wait_http
+from bench.common import free_port, percentile, start_tripwired, wait_http
 
 
 def write_textfile(directory: Path, series: int) -> None:
@@ -30,25 +29,13 @@ def write_textfile(directory: Path, series: int) -> None:
     (directory / "load.prom").write_text("\n".join(lines) + "\n")
 
 
-def start_tripwired(work: Path, port: int) -> subprocess.Popen[bytes]:
+def start_daemon(work: Path, port: int) -> subprocess.Popen[bytes]:
     config = work / "tripwired.yaml"
     config.write_text(
         f"global: {{interval: 1s}}\nstate_dir: {work / 'state'}\n"
         f"collectors:\n  textfile: {{directory: {work / 'textfile'}}}\n"
     )
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "agent",
-            "run",
-            f"--config={config}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--log.level=warning",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    return start_tripwired(config, port)
 
 
 def client(port: int, requests: int, headers: dict[str, str], start: threading.Barrier, out: list[float]) -> None:
@@ -98,7 +85,7 @@ def main() -> None:
         (work / "textfile").mkdir()
         write_textfile(work / "textfile", args.series)
         port = free_port()
-        daemon = start_tripwired(work, port)
+        daemon = start_daemon(work, port)
         try:
             wait_http(f"http://127.0.0.1:{port}/-/ready")
             time.sleep(3)  # a few collections in, so the textfile's series are there

@@ -39,7 +39,7 @@ from agent.notify.model import Notification
 from agent.notify.outbox import Outbox, notification_to_json
 from agent.notify.webhook import WebhookSender
 from agent.statedb import DB_NAME
-from bench.common import cpu_seconds, free_port, percentile, wait_http
+from bench.common import cpu_seconds, free_port, percentile, start_tripwired, wait_http
 from bench.receiver import Receiver
 
 RULES = """
@@ -113,19 +113,7 @@ def firing_latency(trials: int, warmup: int) -> None:
         values = {"init": 0}
         write_textfile(root / "textfile", values)
         port = free_port()
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "agent",
-                "run",
-                f"--config={root / 'config.yaml'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--log.level=warning",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        proc = start_tripwired(root / "config.yaml", port)
         wait_http(f"http://127.0.0.1:{port}/-/ready")
         time.sleep(2)  # first collections and evaluations done
         flip_to_recv, flip_to_start, start_to_recv = [], [], []

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from bench.common import cpu_seconds, free_port, rss_mb, wait_http
+from bench.common import cpu_seconds, free_port, rss_mb, tripwired_command, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
 PLOTS = ROOT / "bench" / "plots"
@@ -193,18 +193,7 @@ def tripwired_config(
 
 def start_tripwired(procs: Procs, name: str, config: Path) -> str:
     port = free_port()
-    procs.start(
-        name,
-        [
-            sys.executable,
-            "-m",
-            "agent",
-            "run",
-            f"--config={config}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--log.level=warning",
-        ],
-    )
+    procs.start(name, tripwired_command(config, port))
     return f"127.0.0.1:{port}"
 
 

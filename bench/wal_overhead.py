@@ -13,12 +13,11 @@ from __future__ import annotations
 import argparse
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.common import cpu_seconds, free_port, rss_mb, wait_http
+from bench.common import cpu_seconds, free_port, rss_mb, start_tripwired, wait_http
 
 WARM_UP_SECONDS = 15
 
@@ -29,19 +28,7 @@ def start(state_dir: Path, wal: bool) -> tuple[subprocess.Popen[bytes], int]:
     config.write_text(
         f"global: {{interval: 1s}}\nstate_dir: {state_dir}\nstore: {{wal: {{enabled: {str(wal).lower()}}}}}\n"
     )
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "agent",
-            "run",
-            f"--config={config}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--log.level=warning",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = start_tripwired(config, port)
     return proc, port
 
 
