@@ -19,7 +19,8 @@ import structlog
 from agent.clock import Clock
 from agent.collect.base import Collector, PartialCollectionError, Scheduled, Supervised
 from agent.model import MetricMeta, Sample, counter, gauge, labels_of
-from agent.store import Appender, WriteResult
+from agent.steps import run_between_tasks
+from agent.store import Appender
 
 log = structlog.get_logger()
 
@@ -195,14 +196,7 @@ class Runner:
         self._store.declare(state.collector.metrics())
         # A large collection (10,000 Kafka partitions: 100,000 samples, ~0.4 s) is written in steps,
         # so a scrape that arrives meanwhile is served between them instead of after all of it.
-        steps = self._store.write_in_steps(state.source, samples, t_ms)
-        while True:
-            try:
-                next(steps)
-            except StopIteration as done:
-                result: WriteResult = done.value
-                break
-            await asyncio.sleep(0)
+        result = await run_between_tasks(self._store.write_in_steps(state.source, samples, t_ms))
         if result.refused:
             log.warning("store_series_cap_reached", collector=state.collector.name, refused=result.refused)
         return result.changed_names

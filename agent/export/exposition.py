@@ -17,6 +17,7 @@ from collections.abc import Collection, Generator, Iterator
 from dataclasses import dataclass
 
 from agent.model import Labels, MetricMeta, MetricType
+from agent.steps import run_between_tasks, run_through
 from agent.store import Store
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -107,13 +108,7 @@ class Exposition:
 
     def render(self) -> bytes:
         """The whole exposition, rendered now without pausing."""
-        steps = self._render_steps()
-        while True:
-            try:
-                next(steps)
-            except StopIteration as done:
-                body: bytes = done.value
-                return body
+        return run_through(self._render_steps())
 
     async def body(self, *, gzipped: bool = False) -> bytes:
         """The exposition for one scrape, gzip-compressed when asked: cached until the store changes.
@@ -123,14 +118,7 @@ class Exposition:
         one compression. The daemon's scrapes come here only (`render` is for one-off use).
         """
         async with self._lock:
-            steps = self._render_steps()
-            while True:
-                try:
-                    next(steps)
-                except StopIteration as done:
-                    body: bytes = done.value
-                    break
-                await asyncio.sleep(0)
+            body = await run_between_tasks(self._render_steps())
             if not gzipped:
                 return body
             if self._gzipped is None:

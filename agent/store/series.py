@@ -23,6 +23,7 @@ from math import copysign, isnan
 from typing import Any, Protocol
 
 from agent.model import Labels, MetricMeta, MetricType, Sample, SeriesKey
+from agent.steps import run_through
 from agent.store.roles import WriteResult
 
 _DOUBLE = struct.Struct("<d")
@@ -465,13 +466,7 @@ class Store:
         A series that `source` wrote last time and not this time gets a staleness marker,
         as Prometheus does when a target stops exposing a series.
         """
-        steps = self.write_in_steps(source, samples, t_ms, step=0)
-        try:
-            next(steps)
-        except StopIteration as done:
-            result: WriteResult = done.value
-            return result
-        raise AssertionError("a write without steps never pauses")
+        return run_through(self.write_in_steps(source, samples, t_ms, step=0))
 
     def write_in_steps(
         self, source: str, samples: Iterable[Sample], t_ms: int, step: int = WRITE_STEP
