@@ -326,12 +326,27 @@ class Series:
 
     def at(self, t_ms: int, lookback_ms: int = LOOKBACK_MS) -> tuple[int, float] | None:
         """The newest point at or before `t_ms` within the lookback, or None if none or stale."""
-        self._align()
-        timeline, values, run = self.timeline, self._values, self.run
+        timeline = self.timeline
+        if timeline.base > self.start:
+            self._align()
+        values, run = self._values, self.run
         first = self.start - timeline.base
         times = timeline.times
-        i = bisect_right(times, t_ms, first, first + self._count()) - 1
-        while i >= first and times[i] > t_ms - lookback_ms:
+        i = bisect_right(times, t_ms, first, first + (run or len(values))) - 1
+        if i < first or times[i] <= t_ms - lookback_ms:
+            return None
+        value = values[0 if run else i - first]  # every instant selector reads this: no calls on the way
+        if values.typecode == "i":
+            if value >= _INT_LOW:
+                return times[i], float(value)
+        elif not isnan(value):
+            return times[i], value
+        return self._before_marker(i, first, t_ms - lookback_ms)
+
+    def _before_marker(self, i: int, first: int, after_ms: int) -> tuple[int, float] | None:
+        """`at` when the newest point is a marker: stale means none; past gaps, the point before them."""
+        values, run, times = self._values, self.run, self.timeline.times
+        while i >= first and times[i] > after_ms:
             value = _value(values, 0 if run else i - first)
             if not isnan(value) or not _is_marker(value):
                 return times[i], value
@@ -389,9 +404,10 @@ def _decoded(values: array[Any]) -> array[float]:
     """Values as doubles, markers included (a copy when they are integers)."""
     if values.typecode != "i":
         return values
-    if values and min(values) < _INT_LOW:
+    numbers = values.tolist()  # a list converts to doubles faster than the array itself
+    if numbers and min(numbers) < _INT_LOW:
         return array("d", [_value(values, i) for i in range(len(values))])
-    return array("d", values)
+    return array("d", numbers)
 
 
 def _write_apart(series: Series, timeline: Timeline, t_ms: int, value: float) -> None:
