@@ -7,13 +7,17 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from scripts.kafka_broker import free_port  # one port picker for the daemon, peers and brokers
+
+T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -99,6 +103,31 @@ def wait_until(condition: Callable[[], object], what: str, timeout: float = 30.0
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.05)
+
+
+def poll(
+    read: Callable[[], T], accept: Callable[[T], bool], what: str, daemon: DaemonProcess, timeout: float = 30.0
+) -> T:
+    """The first value `read` returns that `accept`s; fails naming `what`, the last value and the daemon's log."""
+    deadline = time.monotonic() + timeout
+    value = read()
+    while not accept(value):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: last seen {value!r}\n{daemon.log()[-6000:]}")
+        time.sleep(0.1)
+        value = read()
+    return value
+
+
+def scraped_value(daemon: DaemonProcess, name: str, labels: Mapping[str, str]) -> float | None:
+    """One series' value on the daemon's /metrics (with exactly `labels`), None when it is not there."""
+    response = daemon.get("/metrics")
+    assert 200 == response.status_code
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return float(sample.value)
+    return None
 
 
 def wait_for_http(url: str, timeout: float = 30.0) -> None:

@@ -118,6 +118,25 @@ class KafkaCluster:
         return next(node for node in self.nodes if node.node_id == node_id)
 
 
+def commit_until_listed(admin: AdminClient, group: str, offsets: list[TopicPartition], budget: float = 60.0) -> None:
+    """Commit `group`'s offsets, again until the cluster lists the group three times running.
+
+    On a new cluster (or a broker's first group) the first commit creates the offsets topic; a
+    commit made while its leadership settles can be lost with the coordinator that took it (seen
+    with Kafka 4.1, on one broker and on two).
+    """
+    request = [ConsumerGroupTopicPartitions(group, offsets)]
+    deadline = time.monotonic() + budget
+    listed = 0
+    while listed < 3:
+        assert time.monotonic() < deadline, f"group {group} not listed after its commits"
+        if listed == 0:
+            admin.alter_consumer_group_offsets(request)[group].result(30)
+        groups = admin.list_consumer_groups(request_timeout=10).result().valid
+        listed = listed + 1 if group in {g.group_id for g in groups} else 0
+        time.sleep(0.5)
+
+
 @contextlib.contextmanager
 def running_cluster(base_dir: Path, brokers: int = 2) -> Iterator[KafkaCluster]:
     """A started cluster of `brokers` nodes (node 1 also the controller), stopped and removed afterwards."""

@@ -13,21 +13,20 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from scripts import kafka_broker
-from tests.conftest import DaemonProcess, StartDaemon, free_port
+from tests.conftest import DaemonProcess, StartDaemon, free_port, poll
+from tests.faults.kafka_cluster import commit_until_listed
 from tests.faults.scraping import Scrape, scrape, value
-
-T = TypeVar("T")
 
 CLUSTER = "spare"
 KAFKA = {"collector": "kafka", "instance": CLUSTER}
@@ -143,18 +142,6 @@ def daemon_config(tmp_path: Path, bootstrap: str, *, host: bool = False, hook: s
             f'receivers: [{{name: ops, webhook_configs: [{{url: "{hook}"}}]}}]\n'
         )
     return text
-
-
-def poll(read: Callable[[], T], accept: Callable[[T], bool], what: str, daemon: DaemonProcess, timeout: float) -> T:
-    """The first value `read` returns that `accept`s, within the deadline; the daemon's log when there is none."""
-    deadline = time.monotonic() + timeout
-    value = read()
-    while not accept(value):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: last seen {value!r}\n{daemon.log()[-6000:]}")
-        time.sleep(0.1)
-        value = read()
-    return value
 
 
 def scraped(daemon: DaemonProcess, name: str, **labels: str) -> float | None:
@@ -326,8 +313,7 @@ def test_kafka_child_killed_while_a_group_lags(
     topic, group = f"events-{uuid.uuid4().hex[:8]}", f"archiver-{uuid.uuid4().hex[:8]}"
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
     admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(30)
-    commit = [ConsumerGroupTopicPartitions(group, [TopicPartition(topic, 0, 0)])]
-    admin.alter_consumer_group_offsets(commit)[group].result(30)  # caught up on an empty topic, then stopped
+    commit_until_listed(admin, group, [TopicPartition(topic, 0, 0)])  # caught up on an empty topic, then stopped
     daemon = start_daemon(daemon_config(tmp_path, bootstrap))
     daemon.wait_ready()
     here = {"cluster": CLUSTER, "consumergroup": group, "topic": topic, "partition": "0"}

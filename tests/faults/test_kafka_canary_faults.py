@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from scripts import kafka_broker
-from tests.conftest import DaemonProcess, StartDaemon
-
-T = TypeVar("T")
+from tests.conftest import DaemonProcess, StartDaemon, poll, scraped_value
 
 CLUSTER = "spare"
 # KafkaCanaryFailing of rules/kafka.yaml with a `for` of seconds instead of a minute.
@@ -52,25 +48,8 @@ def canary_daemon_config(tmp_path: Path, bootstrap: str) -> str:
     )
 
 
-def poll(read: Callable[[], T], accept: Callable[[T], bool], what: str, daemon: DaemonProcess, timeout: float) -> T:
-    """The first value `read` returns that `accept`s, within the deadline; the daemon's log when there is none."""
-    deadline = time.monotonic() + timeout
-    value = read()
-    while not accept(value):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: last seen {value!r}\n{daemon.log()}")
-        time.sleep(0.2)
-        value = read()
-    return value
-
-
 def scraped(daemon: DaemonProcess, name: str, **labels: str) -> float | None:
-    """One series' value on the daemon's /metrics, or None when it is not there."""
-    for family in text_string_to_metric_families(daemon.get("/metrics").text):
-        for sample in family.samples:
-            if sample.name == name and sample.labels == {"cluster": CLUSTER, **labels}:
-                return float(sample.value)
-    return None
+    return scraped_value(daemon, name, {"cluster": CLUSTER, **labels})
 
 
 def firing(daemon: DaemonProcess) -> list[str]:

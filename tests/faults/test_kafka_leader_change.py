@@ -14,19 +14,16 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
-from confluent_kafka import ConsumerGroupTopicPartitions, ElectionType, Producer, TopicPartition
+from confluent_kafka import ElectionType, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from tests.conftest import DaemonProcess, StartDaemon
-from tests.faults.kafka_cluster import KafkaCluster, running_cluster
+from tests.conftest import DaemonProcess, StartDaemon, poll
+from tests.faults.kafka_cluster import KafkaCluster, commit_until_listed, running_cluster
 from tests.faults.scraping import Scrape, scrape, value
-
-T = TypeVar("T")
 
 pytestmark = pytest.mark.xdist_group("kafka-cluster")
 
@@ -63,22 +60,7 @@ class Topic:
         self.settle()
 
     def commit(self) -> None:
-        """Commit the group's offsets, again until the cluster lists the group three times running.
-
-        On a new cluster the first commit creates the offsets topic; a commit made while its
-        leadership settles can be lost with the coordinator that took it (seen with Kafka 4.1).
-        """
-        offsets = [TopicPartition(self.name, p, offset) for p, offset in COMMITTED.items()]
-        request = [ConsumerGroupTopicPartitions(self.group, offsets)]
-        deadline = time.monotonic() + 60
-        listed = 0
-        while listed < 3:
-            assert time.monotonic() < deadline, f"group {self.group} not listed after its commits"
-            if listed == 0:
-                self.admin.alter_consumer_group_offsets(request)[self.group].result(30)
-            groups = self.admin.list_consumer_groups(request_timeout=10).result().valid
-            listed = listed + 1 if self.group in {g.group_id for g in groups} else 0
-            time.sleep(0.5)
+        commit_until_listed(self.admin, self.group, [TopicPartition(self.name, p, o) for p, o in COMMITTED.items()])
 
     def settle(self) -> None:
         """Wait until each partition is led by its preferred replica with both in sync.
@@ -121,18 +103,6 @@ def daemon_config(tmp_path: Path, cluster: KafkaCluster, topic: Topic) -> str:
         f"global: {{interval: 1s, evaluation_interval: 1s}}\nstate_dir: {tmp_path / 'state'}\n"
         f"collectors:\n  host: {{enabled: false}}\n  kafka: [{json.dumps(kafka)}]\n"
     )
-
-
-def poll(read: Callable[[], T], accept: Callable[[T], bool], what: str, daemon: DaemonProcess, timeout: float) -> T:
-    """The first value `read` returns that `accept`s, within the deadline; the daemon's log when there is none."""
-    deadline = time.monotonic() + timeout
-    seen = read()
-    while not accept(seen):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: last seen {seen!r}\n{daemon.log()[-6000:]}")
-        time.sleep(0.1)
-        seen = read()
-    return seen
 
 
 class View:

@@ -8,21 +8,16 @@ its PLAINTEXT listener, and the daemon may use only the SASL_SSL one.
 from __future__ import annotations
 
 import json
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
-from prometheus_client.parser import text_string_to_metric_families
 
 from scripts import kafka_broker
-from tests.conftest import DaemonProcess, StartDaemon
-
-T = TypeVar("T")
+from tests.conftest import DaemonProcess, StartDaemon, poll, scraped_value
 
 USER = "ingest-monitor"
 PASSWORD = "scram-pa55-" + uuid.uuid4().hex[:8]
@@ -73,25 +68,6 @@ def daemon_config(
     )
 
 
-def poll(read: Callable[[], T], accept: Callable[[T], bool], what: str, daemon: DaemonProcess) -> T:
-    deadline = time.monotonic() + 30
-    value = read()
-    while not accept(value):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: last seen {value!r}\n{daemon.log()}")
-        time.sleep(0.2)
-        value = read()
-    return value
-
-
-def scraped(daemon: DaemonProcess, name: str, **labels: str) -> float | None:
-    for family in text_string_to_metric_families(daemon.get("/metrics").text):
-        for sample in family.samples:
-            if sample.name == name and sample.labels == {"cluster": CLUSTER, **labels}:
-                return float(sample.value)
-    return None
-
-
 def unreachable_errors(daemon: DaemonProcess) -> list[str]:
     """The `error` field of each kafka_cluster_unreachable event in the daemon's JSON log."""
     errors = []
@@ -103,6 +79,10 @@ def unreachable_errors(daemon: DaemonProcess) -> list[str]:
         if isinstance(event, dict) and event.get("event") == "kafka_cluster_unreachable":
             errors.append(str(event.get("error", "")))
     return errors
+
+
+def scraped(daemon: DaemonProcess, name: str, **labels: str) -> float | None:
+    return scraped_value(daemon, name, {"cluster": CLUSTER, **labels})
 
 
 def everything_the_user_can_read(daemon: DaemonProcess) -> str:

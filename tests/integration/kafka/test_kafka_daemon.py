@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import kafka_broker
 from kafka_helpers import KafkaHelper, consume_and_commit
-from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import DaemonProcess, StartDaemon
-
-T = TypeVar("T")
+from tests.conftest import DaemonProcess, StartDaemon, poll, scraped_value
 
 CLUSTER = "test"
 # KafkaTopicIngestStopped of rules/kafka.yaml with windows of seconds instead of minutes and hours.
@@ -52,31 +47,6 @@ def daemon_config(tmp_path: Path, cluster: str, bootstrap: str, *, topic: str = 
     )
 
 
-def poll(
-    read: Callable[[], T], accept: Callable[[T], bool], what: str, daemon: DaemonProcess, timeout: float = 20.0
-) -> T:
-    """The first value `read` returns that `accept`s, within the deadline; the daemon's log when there is none."""
-    deadline = time.monotonic() + timeout
-    value = read()
-    while not accept(value):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: last seen {value!r}\n{daemon.log()}")
-        time.sleep(0.2)
-        value = read()
-    return value
-
-
-def scraped(daemon: DaemonProcess, name: str, **labels: str) -> float | None:
-    """The value of one series on the daemon's /metrics, or None when it is not there."""
-    response = daemon.get("/metrics")
-    assert 200 == response.status_code
-    for family in text_string_to_metric_families(response.text):
-        for sample in family.samples:
-            if sample.name == name and sample.labels == labels:
-                return float(sample.value)
-    return None
-
-
 def queried(daemon: DaemonProcess, query: str) -> list[float]:
     """The values of an instant query through the daemon's /api/v1/query."""
     body = daemon.get(f"/api/v1/query?query={query}").json()
@@ -89,6 +59,10 @@ def alerts(daemon: DaemonProcess) -> list[dict[str, Any]]:
     assert "success" == body["status"], body
     result: list[dict[str, Any]] = body["data"]["alerts"]
     return result
+
+
+def scraped(daemon: DaemonProcess, name: str, **labels: str) -> float | None:
+    return scraped_value(daemon, name, labels)
 
 
 def logged_events(daemon: DaemonProcess, *names: str) -> list[str]:
