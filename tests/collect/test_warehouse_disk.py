@@ -11,6 +11,7 @@ from agent.collect.warehouse import DISK_METRICS, WarehouseDiskCollector
 from agent.config.schema import WarehouseConfig
 from agent.model import Sample, labels_of
 from tests.collect.test_warehouse_mounts import diskstats_names, make_sysfs
+from tests.faults.fullfs import small_filesystem
 
 
 def values(samples: Sequence[Sample], path: str) -> dict[str, float]:
@@ -48,29 +49,23 @@ def df_bytes(path: Path) -> list[int]:
     return [int(v) for v in out.splitlines()[1].split()]
 
 
-def stable_df_and_collect(path: Path) -> tuple[list[int], dict[str, float]]:
-    """df and the collector, retried until df reads the same before and after (other writers)."""
-    for _ in range(20):
-        before = df_bytes(path)
-        collected = values(collector(path).collect(), str(path))
-        if df_bytes(path) == before:
-            return before, collected
-    raise AssertionError("the filesystem kept changing under df")
-
-
 def test_filesystem_numbers_equal_df(tmp_path: Path) -> None:
-    df, got = stable_df_and_collect(tmp_path)
+    # A tmpfs of its own: on the shared /tmp, parallel tests (brokers, daemons) change the numbers
+    # between df and the collector.
+    with small_filesystem(tmp_path / "lake") as fs:
+        (fs.path / "part-0.parquet").write_bytes(b"\0" * 100_000)
+        df = df_bytes(fs.path)
+        got = values(collector(fs.path).collect(), str(fs.path))
     size, free, avail = (got[f"warehouse_filesystem_{k}_bytes"] for k in ("size", "free", "avail"))
     collected = [size, size - free, avail, got["warehouse_filesystem_files"], got["warehouse_filesystem_files_free"]]
     assert df == collected
 
 
 def test_filesystem_numbers_equal_os_statvfs(tmp_path: Path) -> None:
-    for _ in range(20):
-        st = os.statvfs(tmp_path)
-        got = values(collector(tmp_path).collect(), str(tmp_path))
-        if os.statvfs(tmp_path) == st:
-            break
+    with small_filesystem(tmp_path / "lake") as fs:
+        (fs.path / "part-0.parquet").write_bytes(b"\0" * 100_000)
+        st = os.statvfs(fs.path)
+        got = values(collector(fs.path).collect(), str(fs.path))
     expected = {
         "warehouse_filesystem_size_bytes": st.f_blocks * st.f_frsize,
         "warehouse_filesystem_free_bytes": st.f_bfree * st.f_frsize,
