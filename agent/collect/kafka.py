@@ -232,11 +232,13 @@ class KafkaCollector:
         ]
 
     def _group_ids(self, admin: AdminClient) -> list[str]:
-        """The ids of the selected consumer groups; none when listing them failed."""
+        """The ids of the selected consumer groups; none when listing them failed, some when a broker did not answer."""
         future = self._issue("list_groups", lambda: admin.list_consumer_groups(request_timeout=self._timeout))
         listed = self._gather("list_groups", {"all": future} if future else {})
         if "all" not in listed:
             return []
+        if listed["all"].errors:  # a broker that did not answer: its groups are missing from `valid`
+            self._failed("list_groups")
         return sorted(g.group_id for g in listed["all"].valid if self._groups(g.group_id))
 
     def _groups_and_offsets(

@@ -48,6 +48,7 @@ class FakeAdmin:
         self.offsets_batches: list[int] = []
         self.fail_list_offsets = False
         self.failing_groups: set[str] = set()
+        self.unlisted_groups: set[str] = set()  # on a broker that did not answer list_consumer_groups
         self.answer_delay = 0.0
         self.in_flight = 0
         self.max_in_flight = 0
@@ -67,7 +68,9 @@ class FakeAdmin:
         return SimpleNamespace(brokers={1: SimpleNamespace(id=1, host="k1", port=9092)}, topics=topics)
 
     def list_consumer_groups(self, request_timeout: float) -> Future[Any]:
-        return _done(SimpleNamespace(valid=[SimpleNamespace(group_id=g) for g in self.committed]))
+        valid = [SimpleNamespace(group_id=g) for g in self.committed if g not in self.unlisted_groups]
+        errors = [KafkaException(KafkaError(KafkaError._TRANSPORT))] if self.unlisted_groups else []
+        return _done(SimpleNamespace(valid=valid, errors=errors))
 
     def describe_consumer_groups(self, group_ids: list[str], request_timeout: float) -> dict[str, Future[Any]]:
         return {g: _done(SimpleNamespace(state=ConsumerGroupState.STABLE, members=[1])) for g in group_ids}
@@ -164,6 +167,22 @@ def test_a_failing_group_is_counted_and_the_others_still_reported() -> None:
     }
     assert {"g000": 9.0, "g001": None, "g002": 9.0} == lags
     assert 1.0 == _value(samples, "tripwired_kafka_request_errors_total", request="group_offsets")
+
+
+def test_a_broker_missing_from_the_group_listing_takes_the_collector_down() -> None:
+    """One broker's part of ListGroups failed: its groups are unknown this cycle, and that is said."""
+    admin = FakeAdmin({"t": 1}, {("t", 0): 10}, _groups(3))
+    admin.unlisted_groups = {"g002"}
+
+    with pytest.raises(PartialCollectionError, match="list_groups") as failed:
+        _collector(admin).collect()
+
+    samples = list(failed.value.samples)
+    lags = {
+        g: _value(samples, "kafka_consumergroup_lag", consumergroup=g, topic="t", partition="0") for g in _groups(3)
+    }
+    assert {"g000": 9.0, "g001": 9.0, "g002": None} == lags
+    assert 1.0 == _value(samples, "tripwired_kafka_request_errors_total", request="list_groups")
 
 
 def test_failed_end_offsets_keep_the_lag_history() -> None:
