@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.conftest import DaemonProcess
+from tests.conftest import DaemonProcess, wait_until
 from tests.integration.test_notify_daemon import Receiver
 
 __all__ = ["Receiver", "alerts", "config", "points_of_ingest", "sent", "stop", "wait_until", "write_metrics"]
@@ -67,15 +65,6 @@ def alerts(daemon: DaemonProcess) -> dict[str, dict[str, Any]]:
     """The daemon's pending and firing alerts by name, from /api/v1/alerts."""
     body = daemon.get("/api/v1/alerts").json()
     return {a["labels"]["alertname"]: a for a in body["data"]["alerts"]}
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def sent(receiver: Receiver) -> list[tuple[str, str]]:

@@ -11,9 +11,9 @@ from pathlib import Path
 import bcrypt
 import httpx
 
-from tests.conftest import REPO, DaemonProcess, StartDaemon, self_signed
+from tests.conftest import REPO, DaemonProcess, StartDaemon, self_signed, wait_until
 from tests.faults.pipeline import Receiver
-from tests.faults.web_helpers import daemon_config, metric, wait_until
+from tests.faults.web_helpers import daemon_config, metric
 
 LIFECYCLE = "--web.enable-lifecycle"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from tests.conftest import DaemonProcess, StartDaemon
+from tests.conftest import DaemonProcess, StartDaemon, wait_until
 from tests.faults.fullfs import small_filesystem
-from tests.faults.pipeline import Receiver, alerts, config, points_of_ingest, sent, wait_until, write_metrics
+from tests.faults.pipeline import Receiver, alerts, config, points_of_ingest, sent, write_metrics
 
 
 def exported(daemon: DaemonProcess, name: str) -> float:

@@ -16,8 +16,8 @@ import bcrypt
 import httpx
 import pytest
 
-from tests.conftest import StartDaemon
-from tests.faults.web_helpers import daemon_config, metric, silence_body, silences, wait_until
+from tests.conftest import StartDaemon, wait_until
+from tests.faults.web_helpers import daemon_config, metric, silence_body, silences
 
 UNUSED_RECEIVER = "http://127.0.0.1:9/hook"  # never reached: these tests only make silences
 EVIL = {"origin": "http://evil.example", "sec-fetch-site": "cross-site"}

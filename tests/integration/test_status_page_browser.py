@@ -11,7 +11,6 @@ import asyncio
 import os
 import shutil
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from agent.store import Store
 from agent.web.app import WebContext, build_routes
 from agent.web.server import HttpServer
 from agent.web.status import status_routes
+from tests.conftest import wait_until
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -210,15 +210,6 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     driver = new_browser(tmp_path_factory.mktemp("chromium-profile"), javascript=True)
     yield driver
     driver.quit()
-
-
-def wait_until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def alert_item(driver: Any, alertname: str) -> Any:
