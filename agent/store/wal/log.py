@@ -23,7 +23,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from agent.store.series import Series, Store
+from agent.store.series import Series
+from agent.store.store import Store
 from agent.store.wal.records import PointsEntry
 from agent.store.wal.replay import ReplayStats, replay
 from agent.store.wal.writer import (

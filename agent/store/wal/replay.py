@@ -19,7 +19,8 @@ from pathlib import Path
 
 import structlog
 
-from agent.store.series import Series, Store, Timeline, is_stale
+from agent.store.series import Series, Timeline, is_stale
+from agent.store.store import Store
 from agent.store.wal.records import (
     RecordError,
     RecordType,
