@@ -48,9 +48,7 @@ def samples(series: int, step: int) -> list[Sample]:
 async def write(directory: Path, series: int, minutes: int, interval: int) -> tuple[float, float]:
     store = Store(max_series=series + 10, retention_ms=(minutes * 60 + 300) * 1000)
     wal = Wal(directory)
-    wal.replay_into(store)
-    store.journal = wal
-    wal.start()
+    wal.attach(store)
     largest = 0.0
     started = time.perf_counter()
     t0 = 1_700_000_000_000
@@ -87,9 +85,7 @@ def arm(directory: Path, series: int, minutes: int, interval: int) -> tuple[floa
 async def close_gracefully(directory: Path, series: int, minutes: int) -> None:
     store = Store(max_series=series + 10, retention_ms=(minutes * 60 + 300) * 1000)
     wal = Wal(directory)
-    wal.replay_into(store)
-    store.journal = wal
-    wal.start()
+    wal.attach(store)
     await wal.close(store, 1_700_000_000_000 + minutes * 60_000)
 
 

@@ -109,7 +109,7 @@ class DurableStorage:
             raise StorageError(str(exc)) from exc
 
     def _replay(self, wal: Wal) -> None:
-        stats = wal.replay_into(self.store)
+        stats = wal.attach(self.store)
         if stats.samples or stats.corruptions or stats.torn_tail:
             log.info(
                 "wal_replayed",
@@ -120,8 +120,6 @@ class DurableStorage:
                 corruptions=stats.corruptions,
                 seconds=round(stats.seconds, 3),
             )
-        self.store.journal = wal
-        wal.start()
 
     async def maintain(self, now_ms: int) -> None:
         """Checkpoint the WAL when it is due (called from the housekeeping loop)."""

@@ -163,9 +163,7 @@ def test_replay_shares_one_timeline_and_the_next_write_extends_it(tmp_path: Path
     async def run() -> None:
         store = Store(retention_ms=3_600_000)
         wal = Wal(tmp_path)
-        wal.replay_into(store)
-        store.journal = wal
-        wal.start()
+        wal.attach(store)
         for i in range(3):
             store.write("src", [Sample("x", A, i), Sample("x", B, 2.5)], 1000 * (i + 1))
         await wal.close(store, 3000)
@@ -187,9 +185,7 @@ def test_replay_of_segments_after_a_checkpoint_appends_to_the_checkpointed_serie
     async def run() -> None:
         store = Store(retention_ms=3_600_000)
         wal = Wal(tmp_path)
-        wal.replay_into(store)
-        store.journal = wal
-        wal.start()
+        wal.attach(store)
         store.write("src", [Sample("x", A, 1), Sample("x", B, 1)], 1000)
         await wal.checkpoint(store, 1000)
         store.write("src", [Sample("x", B, 2)], 2000)  # A goes stale

@@ -29,9 +29,7 @@ async def write_history(wal_dir: Path, *, checkpoint_at_end: bool, segment_bytes
     """Three writes of two sources through a logging store; closed with or without a checkpoint."""
     store = Store(retention_ms=3_600_000)
     wal = Wal(wal_dir, segment_bytes=segment_bytes)
-    wal.replay_into(store)
-    store.journal = wal
-    wal.start()
+    wal.attach(store)
     store.write("collector:x", [Sample("up", A, 1), Sample("up", B, 1)], 1_000)
     store.write("rule:r", [Sample("recorded", (), 7)], 1_500)
     store.write("collector:x", [Sample("up", A, 0)], 2_000)  # B goes stale
@@ -79,8 +77,7 @@ def test_checkpoint_keeps_only_the_retention(tmp_path: Path) -> None:
     async def scenario() -> None:
         store = Store(retention_ms=10_000)
         wal = Wal(tmp_path)
-        store.journal = wal
-        wal.start()
+        wal.attach(store)
         for t in range(0, 60_000, 5_000):
             store.write("s", [Sample("up", A, t)], t)
         await wal.close(store, 60_000)
@@ -95,8 +92,7 @@ def test_writes_after_a_checkpoint_replay_on_top_of_it(tmp_path: Path) -> None:
     async def scenario() -> None:
         store = Store(retention_ms=3_600_000)
         wal = Wal(tmp_path)
-        store.journal = wal
-        wal.start()
+        wal.attach(store)
         store.write("s", [Sample("up", A, 1)], 1_000)
         assert await wal.checkpoint(store, 1_000)
         store.write("s", [Sample("up", A, 2)], 2_000)
@@ -114,8 +110,7 @@ def test_segments_are_cut_at_their_size_and_each_replays_alone(tmp_path: Path) -
     async def scenario() -> None:
         store = Store(retention_ms=3_600_000)
         wal = Wal(tmp_path, segment_bytes=200)
-        store.journal = wal
-        wal.start()
+        wal.attach(store)
         for t in range(1, 21):
             store.write("s", [Sample("up", A, t), Sample("up", B, -t)], t * 1000)
             await store.sync()

@@ -74,6 +74,13 @@ class Wal:
         self.stats.replay_seconds = result.seconds
         return result
 
+    def attach(self, store: Store) -> ReplayStats:
+        """Replay what is on disk into `store`, then become its journal and start writing."""
+        stats = self.replay_into(store)
+        store.journal = self
+        self.start()
+        return stats
+
     def start(self) -> None:
         """Start the writer thread; writes go to a new segment after the newest on disk."""
         writer = SegmentWriter(
