@@ -205,9 +205,11 @@ def _duration(text: str) -> Duration:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from agent.memory import tune_allocator
     from agent.runtime.daemon import Daemon, ListenAddressError, StartupError, parse_listen_address
     from agent.runtime.logs import configure_logging
 
+    tune_allocator()  # before any thread starts
     json = None if args.log_format == "auto" else args.log_format == "json"
     configure_logging(args.log_level, json=json)
 

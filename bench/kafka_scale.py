@@ -14,6 +14,9 @@ Kafka collector in its child process, host collector off, as kafka_exporter comp
 reports the RSS of the daemon and its child, their CPU per cycle and the cycle's duration.
 
 Run: .venv/bin/python -m bench.kafka_scale [--largest 10000]
+For the daemon's figures alone, again and again while changing code: `--keep` grows the broker to
+the largest size and keeps it running (it prints its address); `--bootstrap ADDRESS` then measures
+only the real daemon against it.
 """
 
 from __future__ import annotations
@@ -353,8 +356,14 @@ def daemon_resources(bootstrap: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--largest", type=int, default=10_000, help="stop after this many partitions")
-    sizes = [(p, g) for p, g in SIZES if p <= parser.parse_args().largest]
+    parser.add_argument("--keep", action="store_true", help="grow to the largest size, then keep the broker up")
+    parser.add_argument("--bootstrap", help="measure only the daemon, against a broker a --keep run grew")
+    args = parser.parse_args()
+    sizes = [(p, g) for p, g in SIZES if p <= args.largest]
     configure_logging("warning", sys.stderr)  # the table alone on stdout
+    if args.bootstrap:
+        print(daemon_resources(args.bootstrap))
+        return
     print(
         f"Kafka {kafka_broker.KAFKA_VERSION}, single broker; {PARTITIONS_PER_TOPIC} partitions per topic; "
         f"median of {CYCLES} cycles\n",
@@ -376,8 +385,13 @@ def main() -> None:
             grow_groups(admin, groups, group_count, partitions)
             topics, groups = partitions // PARTITIONS_PER_TOPIC, group_count
             setup.append(f"{partitions:,} partitions / {group_count:,} groups: {time.perf_counter() - started:.0f} s")
+            if args.keep:
+                continue
             for selected in (0, group_count):
                 print_row(measure(broker.bootstrap_servers, partitions, selected))
+        if args.keep:
+            print(f"Broker at {broker.bootstrap_servers} with {topics * PARTITIONS_PER_TOPIC:,} partitions", flush=True)
+            threading.Event().wait()
         resources = daemon_resources(broker.bootstrap_servers)
     print("\nSet-up time (growing to each size): " + "; ".join(setup))
     print(resources)

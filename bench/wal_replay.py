@@ -22,9 +22,9 @@ from pathlib import Path
 
 import promql_parser
 
+from agent.memory import freeze_start_up_objects
 from agent.model import Sample, labels_of
 from agent.promql import Engine
-from agent.runtime.daemon import freeze_start_up_objects
 from agent.store import Store
 from agent.store.wal import Wal
 

@@ -21,7 +21,6 @@ per pipe; each extra cluster costs one more interpreter with confluent-kafka loa
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -88,7 +87,6 @@ class _Child:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             bufsize=0,
-            env=_child_environment(),
         )
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self._requests = self.proc.stdin.fileno()
@@ -132,15 +130,6 @@ class _Child:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             return self.proc.wait()
-
-
-def _child_environment() -> dict[str, str]:
-    """The daemon's environment, with glibc limited to two malloc arenas unless told otherwise.
-
-    librdkafka runs a thread per broker plus its own; glibc gives each thread that allocates
-    an arena of its own, which at 10,000 partitions kept ~12 MB more resident in the child.
-    """
-    return {"MALLOC_ARENA_MAX": "2", **os.environ}
 
 
 def logging_arguments() -> list[str]:

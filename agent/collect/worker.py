@@ -13,9 +13,6 @@ print (or a C library writing to stdout) lands in the daemon's log instead of th
 from __future__ import annotations
 
 import argparse
-import contextlib
-import ctypes
-import gc
 import importlib
 import os
 import sys
@@ -28,6 +25,7 @@ import structlog
 
 from agent.collect.base import Collector, PartialCollectionError, Seedable
 from agent.collect.isolation_wire import LOG_LEVELS, ChannelClosedError, Hosted, chunks, read_frame, write_frame
+from agent.memory import give_back_memory, tune_allocator
 from agent.model import Labels, Sample
 
 log = structlog.get_logger(__name__)
@@ -102,19 +100,8 @@ def serve(collector: Collector, requests: int, replies: int) -> None:
         for frame in answer(collector, message):
             write_frame(replies, frame)
             rows += len(frame[1]) if frame[0] == "rows" else 0
-        if rows >= LARGE_ANSWER_ROWS:
+        if rows >= LARGE_ANSWER_ROWS:  # its peak (100,000 samples, 30,000 futures) is transient
             give_back_memory()
-
-
-def give_back_memory() -> None:
-    """Return what a cycle freed to the system: its peak (100,000 samples, 30,000 futures) is transient.
-
-    Without this the child keeps its peak RSS between cycles; glibc only gives freed heap back
-    when asked. Elsewhere (musl) there is nothing to ask, and nothing is done.
-    """
-    gc.collect()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -142,6 +129,7 @@ def _configure_logging(argv: Iterable[str]) -> None:
 
 
 def main(argv: Iterable[str] = ()) -> int:
+    tune_allocator()  # before librdkafka starts its threads
     replies = os.dup(1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import gc
 import platform
 import secrets
 import signal
@@ -26,6 +25,7 @@ from agent.config import ConfigError, load_config
 from agent.config.schema import Config
 from agent.export import Exposition
 from agent.export.statsd import StatsdConfigError, StatsdExporter
+from agent.memory import freeze_start_up_objects
 from agent.model import AlertState, Labels, Sample, counter, gauge, labels_of
 from agent.promql import Engine, max_range_ms
 from agent.ruler.alerting import RestorePolicy
@@ -98,17 +98,6 @@ def on_loop(loop: asyncio.AbstractEventLoop, read: SeriesHistory, timeout: float
 
 def _reason(exc: Exception) -> str:
     return (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
-
-
-def freeze_start_up_objects() -> None:
-    """Keep what start-up built (the replayed store, compiled rules, config) out of later collections.
-
-    Those objects live as long as the daemon, yet every full run of the cyclic garbage collector
-    would walk them again: with 100,000 replayed series that was a third of the first rule
-    evaluation. They are freed by reference counting as usual; only a cycle among them is kept.
-    """
-    gc.collect()
-    gc.freeze()
 
 
 def _web_setup(config: Config) -> WebSetup:
