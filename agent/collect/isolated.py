@@ -39,7 +39,7 @@ from agent.collect.isolation_wire import (
     AnswerTimeoutError,
     ChannelClosedError,
     Hosted,
-    SampleReader,
+    ReceivedSamples,
     read_frame,
     write_frame,
 )
@@ -106,15 +106,15 @@ class _Child:
         """One run's samples; the child's own failure raised as the runner expects it."""
         deadline = time.monotonic() + timeout
         write_frame(self._requests, ("collect",))
-        reader = SampleReader()
+        samples = ReceivedSamples()
         while True:
             frame = read_frame(self._replies, deadline - time.monotonic())
             if frame[0] == "rows":
-                reader.add(frame[1])
+                samples.add(*frame[1:])
             elif frame[0] == "ok":
-                return reader.samples
+                return samples
             elif frame[0] == "partial":
-                raise PartialCollectionError(reader.samples, frame[1])
+                raise PartialCollectionError(samples, frame[1])
             else:
                 raise IsolatedError(frame[1])
 

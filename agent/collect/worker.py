@@ -64,8 +64,8 @@ def answer(collector: Collector, message: tuple[Any, ...]) -> Iterator[tuple[Any
         yield ("seeded",)
         return
     outcome = _Outcome()
-    for rows in chunks(outcome.samples_of(collector)):
-        yield ("rows", rows)
+    for names, labels, values in chunks(outcome.samples_of(collector)):
+        yield ("rows", names, labels, values)
     yield outcome.end
 
 
@@ -99,7 +99,7 @@ def serve(collector: Collector, requests: int, replies: int) -> None:
         rows = 0
         for frame in answer(collector, message):
             write_frame(replies, frame)
-            rows += len(frame[1]) if frame[0] == "rows" else 0
+            rows += len(frame[3]) if frame[0] == "rows" else 0
         if rows >= LARGE_ANSWER_ROWS:  # its peak (100,000 samples, 30,000 futures) is transient
             give_back_memory()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+from array import array
 from collections.abc import Iterator
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from agent.collect.isolation_wire import (
     AnswerTimeoutError,
     ChannelClosedError,
-    SampleReader,
+    ReceivedSamples,
     chunks,
     read_frame,
     write_frame,
@@ -31,7 +32,7 @@ def pipe() -> Iterator[tuple[int, int]]:
 
 def test_a_frame_larger_than_the_pipe_buffer_arrives_whole(pipe: tuple[int, int]) -> None:
     read_end, write_end = pipe
-    message = ("rows", [("m", labels_of(i=str(i)), float(i)) for i in range(20_000)])
+    message = ("rows", *next(chunks(Sample("m", labels_of(i=str(i)), float(i)) for i in range(20_000))))
     writer = threading.Thread(target=write_frame, args=(write_end, message))
     writer.start()
 
@@ -63,14 +64,32 @@ def test_writing_to_a_pipe_nobody_reads_is_reported_as_closed(pipe: tuple[int, i
 def test_samples_cross_in_chunks() -> None:
     samples = [Sample("m", (), float(i)) for i in range(25)]
 
-    assert [10, 10, 5] == [len(rows) for rows in chunks(samples, size=10)]
+    assert [10, 10, 5] == [len(values) for _, _, values in chunks(samples, size=10)]
+
+
+def test_samples_read_back_from_columns_are_the_samples_sent() -> None:
+    sent = [Sample(f"m{i % 3}", labels_of(i=str(i)), i / 2) for i in range(25)]
+    received = ReceivedSamples()
+    for columns in chunks(sent, size=10):
+        received.add(*columns)
+
+    assert (25, sent) == (len(received), list(received))
+    assert (sent[0], sent[10], sent[24], sent[-1], sent[9:12]) == (
+        received[0],
+        received[10],
+        received[24],
+        received[-1],
+        received[9:12],
+    )
+    with pytest.raises(IndexError):
+        received[25]
 
 
 def test_equal_label_sets_from_different_frames_become_one() -> None:
-    reader = SampleReader()
-    reader.add([("a", labels_of(topic="t", partition="0"), 1.0)])
-    reader.add([("b", labels_of(topic="t", partition="0"), 2.0)])
+    received = ReceivedSamples()
+    received.add(["a"], [labels_of(topic="t", partition="0")], array("d", [1.0]))
+    received.add(["b"], [labels_of(topic="t", partition="0")], array("d", [2.0]))
 
-    first, second = reader.samples
+    first, second = received
 
     assert first.labels is second.labels

@@ -54,7 +54,7 @@ def test_a_partial_stream_sends_every_row_before_saying_so() -> None:
     frames = list(answer(fake, ("collect",)))
 
     assert [("rows", 4), ("partial", "requests failed: metadata")] == [
-        (frames[0][0], len(frames[0][1])),
+        (frames[0][0], len(frames[0][3])),
         frames[1],
     ]
 
