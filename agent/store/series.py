@@ -38,6 +38,11 @@ _INT_STALE = -(2**31)
 _INT_GAP = _INT_STALE + 1
 _INT_GAPS = array("i", (_INT_GAP,))
 _INT_LOW, _INT_HIGH = _INT_STALE + 2, 2**31 - 1
+# The one-value arrays of runs of small integers (states, flags, broker ids, counts), shared by every
+# series in such a run: a constant series keeps no array of its own. A shared array is never
+# changed: whatever ends a run gives the series a new array first (`_spelled_out`).
+_SHARED_RUNS = {code: array("i", (code,)) for code in (*range(-1, 1025), _INT_STALE, _INT_GAP)}
+_NO_INTS = array("i")  # a new series' values, shared until its first point
 
 LOOKBACK_MS = 5 * 60 * 1000
 
@@ -88,7 +93,8 @@ class Series:
     Values are kept as 32-bit integers while every one of them is one (offsets, counts, states:
     most of what Kafka and the host report), as doubles from the first one that is not. While
     they are all the same (a partition's leader, its replicas) the value is kept once, with
-    `run` saying how many points repeat it; 0 means `_values` holds every point.
+    `run` saying how many points repeat it; 0 means `_values` holds every point. A first point
+    starts a run, and a run of a small integer shares its one-value array with other series.
     """
 
     __slots__ = ("_values", "labels", "name", "run", "start", "timeline")
@@ -98,7 +104,7 @@ class Series:
         self.labels = labels
         self.timeline = timeline
         self.start = timeline.base + len(timeline.times)  # where a first value would go
-        self._values: array[Any] = array("i")  # integers or doubles, see _widen
+        self._values: array[Any] = _NO_INTS  # integers or doubles, see _widen
         self.run = 0
 
     @property
@@ -117,11 +123,11 @@ class Series:
             values = self._widen()
             code = value
         end = self.start + len(values)
-        if position == end:
-            values.append(code)
-        elif not values:
+        if not values:
             self.start = position
             self.run = 1
+            self._values = _one_value(values.typecode, code)
+        elif position == end:
             values.append(code)
         elif position > end:
             values.extend((_INT_GAPS if values.typecode == "i" else _GAPS) * (position - end))
@@ -139,8 +145,7 @@ class Series:
             if position == end:
                 self.run += 1
             return True
-        self._values *= self.run
-        self.run = 0
+        self._spell_out()
         return False
 
     def append(self, t_ms: int, value: float) -> None:
@@ -217,7 +222,7 @@ class Series:
             return
         if values.tobytes() == values[:1].tobytes() * len(values):
             self.run = len(values)
-            self._values = values[:1]
+            self._values = _one_value(values.typecode, values[0])
 
     def narrow(self) -> None:
         """Keep the values as 32-bit integers if every one is one (series replay brought back as doubles)."""
@@ -239,9 +244,9 @@ class Series:
         return values
 
     def _spell_out(self) -> None:
-        """End the run: every point gets its own copy of the value."""
+        """End the run: every point gets its own copy of the value, in an array of the series' own."""
         if self.run:
-            self._values *= self.run
+            self._values = self._values * self.run
             self.run = 0
 
     def _align(self) -> None:
@@ -254,7 +259,7 @@ class Series:
             self.run -= skip
         elif self.run:
             self.run = 0
-            del self._values[:]
+            self._values = array(self._values.typecode)
         else:
             del self._values[:skip]
 
@@ -384,6 +389,15 @@ def _int_code(value: float) -> int | None:
         bits = _DOUBLE.pack(value)
         return _INT_STALE if bits == _STALE_BYTES else _INT_GAP if bits == _GAP_BYTES else None
     return None
+
+
+def _one_value(typecode: str, code: float) -> array[Any]:
+    """An array of `code` alone for a run: the shared one for a small integer, else a new one."""
+    if typecode == "i":
+        shared = _SHARED_RUNS.get(int(code))
+        if shared is not None:
+            return shared
+    return array(typecode, (code,))
 
 
 def _value(values: array[Any], i: int) -> float:

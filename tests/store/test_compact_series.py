@@ -76,6 +76,28 @@ def test_a_constant_series_keeps_its_value_once_until_it_changes() -> None:
     assert series.at(5500) == (5000, 7.0)
 
 
+def test_constant_series_of_a_small_integer_share_one_array_that_no_change_reaches() -> None:
+    """Every way a run ends (a new value, an overwrite, a gap, staleness, a trim) leaves the others' value alone."""
+    store = Store(retention_ms=2500)
+    labels = [labels_of(p=str(i)) for i in range(6)]
+    store.write("src", [Sample("x", one, 1) for one in labels], 1000)
+    store.write("src", [Sample("x", one, 1) for one in labels], 2000)
+    series = [series_of(store, one) for one in labels]
+    assert len({id(s._values) for s in series}) == 1  # one array for all six
+    store.write("src", [Sample("x", labels[0], 2), *(Sample("x", one, 1) for one in labels[1:4])], 3000)
+    store.write("src", [Sample("x", labels[0], 2), Sample("x", labels[1], 2.5), Sample("x", labels[2], 1)], 3000)
+    store.write("src", [Sample("x", labels[2], 5), Sample("x", labels[3], 1)], 4000)
+    store.compact(5000)
+    assert listed(series[3]) == [(3000, "stale"), (4000, 1.0)]  # left out of the second write at 3000
+    assert listed(series[0]) == [(3000, 2.0), (4000, "stale")]
+    assert listed(series[1]) == [(3000, 2.5), (4000, "stale")]
+    assert listed(series[2]) == [(3000, 1.0), (4000, 5.0)]
+    assert listed(series[4]) == listed(series[5]) == [(3000, "stale")]
+    fresh = Store()
+    fresh.write("src", [Sample("x", A, 1)], 1000)
+    assert listed(series_of(fresh)) == [(1000, 1.0)]
+
+
 def test_a_constant_run_keeps_zero_and_minus_zero_apart() -> None:
     store = Store()
     store.write("src", [Sample("x", A, 0.0)], 1000)
