@@ -27,6 +27,7 @@ import contextlib
 import io
 import os
 import re
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from stat import S_ISREG
@@ -37,7 +38,7 @@ from prometheus_client.parser import text_fd_to_metric_families
 from watchfiles import Change, awatch
 
 from agent.config.schema import TextfileConfig
-from agent.model import NO_LABELS, MetricMeta, MetricType, Sample, SeriesKey, gauge, labels_of
+from agent.model import NO_LABELS, Labels, MetricMeta, MetricType, Sample, SeriesKey, gauge, labels_of
 
 log = structlog.get_logger()
 
@@ -139,12 +140,33 @@ def parse_textfile(text: str) -> tuple[Family, ...]:
         raise TextfileError(f"line {line}: {exc or 'malformed line'}") from exc
     counters = set(_COUNTER_TYPE_LINE.findall(text))
     families: dict[str, Family] = {}
+    pairs = _Pairs()
     for metric in parsed:
-        _add_family(families, _family_of(metric, counters))
+        _add_family(families, _family_of(metric, counters, pairs))
     return tuple(families.values())
 
 
-def _family_of(metric: Metric, counters: set[str]) -> Family:
+class _Pairs(dict[tuple[str, str], tuple[str, str]]):
+    """The label pairs of one file, each kept once, with names interned.
+
+    The parser makes new strings for every label name, metric name and value of every line;
+    the collector keeps an unchanged file's samples between reads, and the store keeps the
+    label sets it first saw. Shared, a 100,000-series file held ~25 MB less (bench.textfile_hold).
+    """
+
+    def labels(self, labels: dict[str, str]) -> Labels:
+        """`labels_of(labels)` made of this file's shared pairs."""
+        return tuple(sorted(self._pair(name, value) for name, value in labels.items() if value != ""))
+
+    def _pair(self, name: str, value: str) -> tuple[str, str]:
+        key = (name, value)
+        pair = self.get(key)
+        if pair is None:
+            pair = self[key] = (sys.intern(name), value)
+        return pair
+
+
+def _family_of(metric: Metric, counters: set[str], pairs: _Pairs) -> Family:
     kind = _KINDS.get(metric.type)
     if kind is None:
         raise TextfileError(f"unsupported metric type {metric.type!r} for {metric.name}")
@@ -152,7 +174,7 @@ def _family_of(metric: Metric, counters: set[str]) -> Family:
     if kind == "counter":
         name, sample_names = _declared_counter(name, sample_names, counters)
     samples = tuple(
-        _sample_of(sample_name, s.labels, s.value, s.timestamp)
+        _sample_of(sys.intern(sample_name), s.labels, s.value, s.timestamp, pairs)
         for sample_name, s in zip(sample_names, metric.samples, strict=True)
     )
     return Family(name, kind, metric.documentation or None, samples)
@@ -167,7 +189,7 @@ def _declared_counter(name: str, sample_names: list[str], counters: set[str]) ->
     return name, [name] * len(sample_names)
 
 
-def _sample_of(name: str, labels: dict[str, str], value: float, timestamp: object) -> Sample:
+def _sample_of(name: str, labels: dict[str, str], value: float, timestamp: object, pairs: _Pairs) -> Sample:
     if timestamp is not None:
         raise TextfileError("contains unsupported client-side timestamps, skipping entire file")
     if not _METRIC_NAME.fullmatch(name):
@@ -175,7 +197,7 @@ def _sample_of(name: str, labels: dict[str, str], value: float, timestamp: objec
     for label in labels:
         if not _LABEL_NAME.fullmatch(label):
             raise TextfileError(f"invalid label name {label!r} in {name}")
-    return Sample(name, labels_of(labels), float(value))
+    return Sample(name, pairs.labels(labels), float(value))
 
 
 def _add_family(families: dict[str, Family], family: Family) -> None:
