@@ -482,3 +482,14 @@ def test_watcher_ends_when_stop_is_set(tmp_path: Path) -> None:
         await until_watching(tmp_path, changes)
 
     run_watcher(tmp_path, scenario)  # fails with TimeoutError if the watcher outlives stop by 5 s
+
+
+def test_a_files_repeated_label_pairs_and_names_are_kept_once() -> None:
+    """What keeps a 100,000-series file's memory down: its samples share pairs, names and label names."""
+    text = 'm{shard="1",instance="a"} 1\nm{shard="1",instance="b"} 2\nn{shard="1",instance="c"} 3\n'
+    first, second, third = (sample for family in parse_textfile(text) for sample in family.samples)
+
+    assert [first.labels, third.labels] == [labels_of(instance="a", shard="1"), labels_of(instance="c", shard="1")]
+    assert first.labels[1] is second.labels[1] is third.labels[1]  # ("shard", "1")
+    assert first.labels[0][0] is second.labels[0][0]  # "instance"
+    assert first.name is second.name
