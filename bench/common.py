@@ -64,6 +64,20 @@ def rss_mb(pid: int, *, tree: bool = True, field: str = "VmRSS") -> float:
     return sum(_status_mb(member, field) for member in (process_tree(pid) if tree else [pid]))
 
 
+def pss_mb(pid: int) -> float:
+    """Proportional set size: resident memory with each shared page divided among the processes mapping it.
+
+    Summed over a daemon and its child it counts the interpreter's shared pages once, as the
+    kernel's memory accounting of their cgroup would; other processes running the same
+    interpreter lower it too, so it is reported beside RSS, never instead of it.
+    """
+    try:
+        lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+    except FileNotFoundError:
+        return 0.0
+    return next(int(line.split()[1]) for line in lines if line.startswith("Pss:")) / 1024
+
+
 def _status_mb(pid: int, field: str) -> float:
     try:
         lines = Path(f"/proc/{pid}/status").read_text().splitlines()
