@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
 import uuid
@@ -10,7 +11,17 @@ from pathlib import Path
 from kafka_helpers import KafkaHelper, consume_and_commit
 from test_kafka_daemon import CLUSTER, daemon_config, poll, queried
 
+from agent.runtime.storage import WAL_DIR
 from tests.conftest import StartDaemon
+
+
+def wal_bytes(directory: Path) -> int:
+    """The log's bytes on disk (a checkpoint may remove a file as it is listed)."""
+    total = 0
+    for path in directory.rglob("*"):
+        with contextlib.suppress(FileNotFoundError):
+            total += path.stat().st_size if path.is_file() else 0
+    return total
 
 
 def test_lag_seconds_after_a_kill_9_counts_from_when_the_messages_arrived_not_from_the_restart(
@@ -30,6 +41,12 @@ def test_lag_seconds_after_a_kill_9_counts_from_when_the_messages_arrived_not_fr
     produced_at = time.time()
     kafka.produce(topic, 10)  # nobody reads these
     poll(lambda: queried(daemon, lag_seconds), lambda v: bool(v) and v[0] >= 3, "lag of 3 s", daemon)
+    # The log takes a second to get writes nobody waits for (longer on a loaded machine): see two
+    # more land on disk, so the points that bracket the unread messages are in it before the kill.
+    wal = tmp_path / "state" / WAL_DIR
+    for _ in range(2):
+        before = wal_bytes(wal)
+        poll(lambda: wal_bytes(wal), lambda size, before=before: size != before, "a write to the log", daemon)
     daemon.proc.send_signal(signal.SIGKILL)
     daemon.proc.wait(timeout=30)
     time.sleep(2)
