@@ -38,6 +38,7 @@ _PG_STATES = {
     "3F000": "missing_object",  # invalid_schema_name
     "3D000": "missing_object",  # invalid_catalog_name: the database itself
     "42501": "permission",
+    "25006": "permission",  # read_only_sql_transaction: the query tried to write
 }
 _SQLITE_MESSAGES = (
     ("interrupted", "timeout"),
