@@ -25,7 +25,16 @@ from sqlalchemy import ColumnClause, Select, column, func, select, table, text
 
 from agent.clock import Clock
 from agent.collect.base import PartialCollectionError
-from agent.collect.sql_db import ERROR_KINDS, Database, QueryError, Session, cutoff_like, to_epoch, to_number
+from agent.collect.sql_db import (
+    DATABASE_WIDE_KINDS,
+    ERROR_KINDS,
+    Database,
+    QueryError,
+    Session,
+    cutoff_like,
+    to_epoch,
+    to_number,
+)
 from agent.config.sql import TABLES_QUERY, MetricKind, QueryConfig, RowCount, TableConfig
 from agent.model import Labels, MetricMeta, Sample, counter, gauge, labels_of
 
@@ -35,8 +44,8 @@ STATEMENT_BUDGET_SHARE = 0.9
 
 ERRORS_METRIC = counter(
     "sql_errors_total",
-    'Failed runs of a database\'s table checks (query="tables") or of one of its queries, by kind '
-    "(connection, authentication, timeout, missing_object, permission, query, result).",
+    'Errors of a database\'s table checks (query="tables"; one per table that failed) or of one of its '
+    "queries, by kind (connection, authentication, timeout, missing_object, permission, query, result).",
 )
 TABLE_METRICS = (
     gauge("sql_table_rows", "Rows in the table (meeting its `where`), by count(*)."),
@@ -106,6 +115,9 @@ class SqlTablesCollector:
                 samples.extend(self._table_samples(config, deadline))
             except QueryError as error:
                 self._errors.add(error.kind)
+                if error.kind in DATABASE_WIDE_KINDS:  # the next tables would fail alike, each after a wait
+                    failures.append(str(error))
+                    break
                 failures.append(f"table {config.qualified_name}: {error}")
         samples.extend(self._errors.samples())
         if failures:

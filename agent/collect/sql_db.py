@@ -25,6 +25,8 @@ from agent.redact import redact_excerpt, secret_values
 
 # Why a query failed, the `kind` label of sql_errors_total.
 ERROR_KINDS = ("connection", "authentication", "timeout", "missing_object", "permission", "query", "result")
+# Kinds that fail every statement of the run alike: the run stops at the first.
+DATABASE_WIDE_KINDS = frozenset({"connection", "authentication", "timeout"})
 
 _ERROR_EXCERPT = 300
 _SQLITE_PROGRESS_STEPS = 10_000  # virtual machine instructions between deadline checks (well under 1 ms)
@@ -40,7 +42,10 @@ _PG_STATES = {
     "42501": "permission",
     "25006": "permission",  # read_only_sql_transaction: the query tried to write
 }
-_SQLITE_MESSAGES = (
+# Errors without an SQLSTATE: SQLite's, and libpq's at connection time (the server's FATAL, in text).
+_MESSAGES = (
+    ("password authentication failed", "authentication"),
+    ("no password supplied", "authentication"),
     ("interrupted", "timeout"),
     ("database is locked", "timeout"),
     ("no such table", "missing_object"),
@@ -176,7 +181,7 @@ def _kind_of(error: BaseException) -> str:
     if isinstance(state, str):
         return _PG_STATES.get(state, "connection" if state.startswith(("08", "57P")) else "query")
     text = str(orig or error).lower()
-    for fragment, kind in _SQLITE_MESSAGES:
+    for fragment, kind in _MESSAGES:
         if fragment in text:
             return kind
     if isinstance(error, exc.OperationalError | exc.InterfaceError | exc.DisconnectionError):
