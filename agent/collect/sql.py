@@ -106,6 +106,10 @@ class SqlTablesCollector:
     def metrics(self) -> Sequence[MetricMeta]:
         return TABLE_METRICS
 
+    def close(self) -> None:
+        """Close the database's pool (shared with its other collectors; closing twice is harmless)."""
+        self._database.close()
+
     def collect(self) -> Sequence[Sample]:
         deadline = self._database.deadline(self._budget)
         samples: list[Sample] = []
@@ -192,6 +196,10 @@ class SqlQueryCollector:
 
     def metrics(self) -> Sequence[MetricMeta]:
         return (self._meta, ERRORS_METRIC)
+
+    def close(self) -> None:
+        """Close the database's pool (shared with its other collectors; closing twice is harmless)."""
+        self._database.close()
 
     def collect(self) -> Sequence[Sample]:
         deadline = self._database.deadline(self._budget)

@@ -89,6 +89,13 @@ class Database:
         """The deadline of a run given `budget` seconds, on the clock sessions measure time by."""
         return self._monotonic() + budget
 
+    def close(self) -> None:
+        """Close the pooled connections (the collectors are being replaced or the daemon stops)."""
+        with self._lock:
+            engine, self._engine = self._engine, None
+        if engine is not None:
+            engine.dispose()
+
     @contextlib.contextmanager
     def session(self, deadline: float) -> Iterator[Session]:
         """A read-only session whose statements must all end by `deadline` (see `deadline`)."""

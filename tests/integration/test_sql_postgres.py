@@ -15,6 +15,7 @@ from agent.config.schema import Duration
 from agent.config.sql import QueryConfig, SqlConfig, TableConfig
 from agent.model import Sample
 from scripts.postgres_server import PostgresServer
+from tests.conftest import wait_until
 
 DAY = 86400.0
 
@@ -80,3 +81,13 @@ def test_a_slow_query_is_cancelled_by_the_server_within_its_budget(postgres: Pos
         "WHERE state = 'active' AND query LIKE '%pg_sleep(600)%' AND pid <> pg_backend_pid()"
     )
     assert [(0,)] == postgres.execute(sleeping)
+
+
+def test_closing_the_collector_closes_its_connections(postgres: PostgresServer, events: str) -> None:
+    """A reload replaces the collectors: the old ones' pooled connections must not linger on the server."""
+    collector = SqlTablesCollector([TableConfig(events)], database(postgres.url()), SystemClock(), 5.0)
+    collector.collect()
+    connections = "SELECT count(*) FROM pg_stat_activity WHERE usename = 'tripwired'"
+    assert [(1,)] == postgres.execute(connections)
+    collector.close()
+    wait_until(lambda: postgres.execute(connections) == [(0,)], "the pooled connection closed")
