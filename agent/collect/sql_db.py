@@ -123,17 +123,12 @@ class Session:
         self._deadline = deadline
         self._monotonic = monotonic
         self._dialect = conn.dialect.name
+        self._began = False
 
     @contextlib.contextmanager
     def bounded(self) -> Iterator[None]:
         """Make the session read-only and interruptible; undo what outlives it on the pooled connection."""
-        if self._dialect == "postgresql":
-            self._conn.exec_driver_sql("SET TRANSACTION READ ONLY")
-            # A naive timestamp is read as UTC, and compared as UTC with the aware cut-offs we bind.
-            self._conn.exec_driver_sql("SET LOCAL TimeZone = 'UTC'")
-            yield
-            return
-        if self._dialect != "sqlite":
+        if self._dialect != "sqlite":  # PostgreSQL's settings go with each statement's timeout (execute)
             yield
             return
         raw: Any = self._conn.connection.driver_connection
@@ -150,8 +145,17 @@ class Session:
         if remaining <= 0:
             raise QueryError("timeout", "the run's time budget was spent before this statement")
         if self._dialect == "postgresql":
-            self._conn.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, int(remaining * 1000))}")
+            self._set_local(statement_timeout=str(max(1, int(remaining * 1000))))
         return self._conn.execute(statement)
+
+    def _set_local(self, **settings: str) -> None:
+        """SET LOCAL, in one round trip; the first also makes the transaction read-only and its time UTC."""
+        if not self._began:
+            self._began = True
+            # A naive timestamp is read as UTC, and compared as UTC with the aware cut-offs we bind.
+            settings = {"transaction_read_only": "on", "TimeZone": "UTC", **settings}
+        calls = ", ".join(f"set_config('{name}', %({name})s, true)" for name in settings)
+        self._conn.exec_driver_sql(f"SELECT {calls}", settings)
 
 
 def _create_engine(config: SqlConfig) -> Engine:
@@ -176,7 +180,8 @@ def _connect_args(url: URL, config: SqlConfig) -> dict[str, Any]:
     if url.get_backend_name() == "sqlite":
         return {"timeout": timeout}  # how long to wait for a writer's lock
     if url.get_backend_name() == "postgresql" and url.get_driver_name() in ("psycopg", "psycopg2"):
-        return {"connect_timeout": max(2, int(timeout))}  # libpq's minimum is 2 seconds
+        # libpq's minimum timeout is 2 seconds; the name tells a DBA whose sessions these are (pg_stat_activity).
+        return {"connect_timeout": max(2, int(timeout)), "application_name": "tripwired"}
     return {}
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
@@ -34,8 +34,22 @@ def events(postgres: PostgresServer) -> Iterator[str]:
     postgres.execute("DROP TABLE IF EXISTS events")
 
 
-def database(url: str, timeout: float = 5.0) -> Database:
-    return Database(SqlConfig(name="pg", url=url, timeout=Duration(timeout)), time.monotonic)  # type: ignore[arg-type]
+OpenDatabase = Callable[..., Database]
+
+
+@pytest.fixture
+def database() -> Iterator[OpenDatabase]:
+    """Databases for the test's collectors, closed at its end: no pooled connection outlives a test."""
+    opened: list[Database] = []
+
+    def open_database(url: str, timeout: float = 5.0) -> Database:
+        config = SqlConfig(name="pg", url=url, timeout=Duration(timeout))  # type: ignore[arg-type]
+        opened.append(Database(config, time.monotonic))
+        return opened[-1]
+
+    yield open_database
+    for db in opened:
+        db.close()
 
 
 def by_name(samples: Sequence[Sample]) -> dict[str, float]:
@@ -44,7 +58,7 @@ def by_name(samples: Sequence[Sample]) -> dict[str, float]:
 
 @pytest.mark.parametrize("column", ["at_tz", "at_naive"])
 def test_freshness_age_and_rows_past_ttl_of_a_postgres_table(
-    postgres: PostgresServer, events: str, column: str
+    postgres: PostgresServer, events: str, column: str, database: OpenDatabase
 ) -> None:
     config = TableConfig(events, schema="public", timestamp_column=column, ttl=Duration(90 * DAY))
     now = time.time()
@@ -55,7 +69,7 @@ def test_freshness_age_and_rows_past_ttl_of_a_postgres_table(
     assert abs(got["sql_table_oldest_row_timestamp_seconds"] - (now - 120 * DAY)) < 60
 
 
-def test_a_query_maps_rows_to_labelled_samples(postgres: PostgresServer, events: str) -> None:
+def test_a_query_maps_rows_to_labelled_samples(postgres: PostgresServer, events: str, database: OpenDatabase) -> None:
     query = QueryConfig(
         "events_by_kind", "h", "SELECT kind, count(*) AS n FROM events GROUP BY kind", ["n"], key_labels=["kind"]
     )
@@ -63,7 +77,9 @@ def test_a_query_maps_rows_to_labelled_samples(postgres: PostgresServer, events:
     assert {"new": 2.0, "old": 2.0} == {dict(s.labels)["kind"]: s.value for s in samples if s.name == "events_by_kind"}
 
 
-def test_the_session_is_read_only_even_for_a_superuser(postgres: PostgresServer, events: str) -> None:
+def test_the_session_is_read_only_even_for_a_superuser(
+    postgres: PostgresServer, events: str, database: OpenDatabase
+) -> None:
     url = postgres.url("postgres", "postgres-test-password")
     query = QueryConfig("deleted", "h", "DELETE FROM events RETURNING id", ["id"])
     with pytest.raises(PartialCollectionError, match=r"^permission: cannot execute DELETE in a read-only transaction"):
@@ -71,7 +87,9 @@ def test_the_session_is_read_only_even_for_a_superuser(postgres: PostgresServer,
     assert [(4,)] == postgres.execute("SELECT count(*) FROM events")
 
 
-def test_a_slow_query_is_cancelled_by_the_server_within_its_budget(postgres: PostgresServer) -> None:
+def test_a_slow_query_is_cancelled_by_the_server_within_its_budget(
+    postgres: PostgresServer, database: OpenDatabase
+) -> None:
     query = QueryConfig("slept", "h", "SELECT 1 AS one FROM pg_sleep(600)", ["one"])
     with pytest.raises(PartialCollectionError, match=r"^timeout: canceling statement due to statement timeout"):
         SqlQueryCollector(query, database(postgres.url(), timeout=2.0), SystemClock(), 2.0).collect()
@@ -83,7 +101,9 @@ def test_a_slow_query_is_cancelled_by_the_server_within_its_budget(postgres: Pos
     assert [(0,)] == postgres.execute(sleeping)
 
 
-def test_closing_the_collector_closes_its_connections(postgres: PostgresServer, events: str) -> None:
+def test_closing_the_collector_closes_its_connections(
+    postgres: PostgresServer, events: str, database: OpenDatabase
+) -> None:
     """A reload replaces the collectors: the old ones' pooled connections must not linger on the server."""
     collector = SqlTablesCollector([TableConfig(events)], database(postgres.url()), SystemClock(), 5.0)
     collector.collect()
