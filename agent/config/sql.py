@@ -121,6 +121,17 @@ class SqlConfig:
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"query names must be unique (set `name`): {', '.join(duplicates)}")
+        # Their series would be the same: {database, table, column}.
+        checked = [(t.qualified_name, t.timestamp_column or "") for t in self.tables if t is not None]
+        twice = sorted(
+            {
+                f"{table} ({column or 'no timestamp_column'})"
+                for table, column in checked
+                if checked.count((table, column)) > 1
+            }
+        )
+        if twice:
+            raise ValueError(f"a table is checked twice with the same timestamp_column: {', '.join(twice)}")
 
 
 def check_url(url: str) -> None:

@@ -249,6 +249,7 @@ collectors:
         ("{name: a, url: 'nonsense'}", "url is not a database URL"),
         ("{name: a, url: 'oracle+nodriver://x'}", "unknown database dialect"),
         ("{name: a, tables: [{table: t, ttl: 90d}]}", "ttl needs a timestamp_column"),
+        ("{name: a, tables: [{table: t}, {table: t, where: x > 1}]}", "checked twice"),
         ("{name: a, queries: [{metric_name: 'bad-name', help: h, sql: s, values: [v]}]}", "not a valid"),
         ("{name: a, queries: [{metric_name: m, help: h, sql: s, values: [v, w]}]}", "value_label is required"),
         ("{name: a, queries: [{metric_name: m, help: h, sql: s, values: [v], key_labels: [database]}]}", "rename"),
