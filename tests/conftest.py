@@ -15,6 +15,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from scripts import postgres_server
 from scripts.kafka_broker import free_port  # one port picker for the daemon, peers and brokers
 
 T = TypeVar("T")
@@ -245,3 +246,16 @@ def self_signed(directory: Path, name: str = "server") -> tuple[Path, Path]:
     args += ["-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)]
     subprocess.run(args, check=True, capture_output=True)
     return cert, key
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[postgres_server.PostgresServer]:
+    """A real PostgreSQL for the session (Debian's postgresql, a fresh cluster in a temp dir).
+
+    Tests that stop it must start it again before they end: the next test expects it up.
+    """
+    try:
+        with postgres_server.running_server() as server:
+            yield server
+    except postgres_server.PostgresError as exc:
+        pytest.fail(str(exc), pytrace=False)

@@ -64,6 +64,16 @@ class Seedable(Protocol):
 
 
 @runtime_checkable
+class Closable(Protocol):
+    """A collector that holds something to give back when it is replaced or the daemon stops
+    (a child process, a database's connection pool)."""
+
+    def close(self) -> None:
+        """Release it; the collector is not run again."""
+        ...
+
+
+@runtime_checkable
 class Supervised(Protocol):
     """A collector that runs in a child process and is restarted when the child dies."""
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from agent.clock import Clock
 from agent.collect.base import Collector, Scheduled
-from agent.config.schema import Config, Duration, KafkaConfig
+from agent.config.schema import Config, Duration, KafkaConfig, SqlConfig
 
 
 def build_collectors(config: Config, clock: Clock) -> list[Scheduled]:
@@ -51,6 +51,24 @@ def build_collectors(config: Config, clock: Clock) -> list[Scheduled]:
                 min(scan_runner_timeout(warehouse.scan), scan_every),
             )
         )
+    for database in collectors.sql:
+        jobs.extend(_sql_jobs(config, database, clock))
+    return jobs
+
+
+def _sql_jobs(config: Config, database: SqlConfig, clock: Clock) -> list[Scheduled]:
+    """One database's table checks as one job, and each of its queries as a job of its own."""
+    from agent.collect.sql import SqlQueryCollector, SqlTablesCollector
+    from agent.collect.sql_db import Database
+
+    shared = Database(database, clock.monotonic)  # one engine, one connection pool, for all its jobs
+    jobs: list[Scheduled] = []
+    if database.tables:
+        every, limit = _timing(config, database.interval, database.timeout)
+        jobs.append(Scheduled(SqlTablesCollector(database.tables, shared, clock, limit), every, limit))
+    for query in database.queries:
+        every, limit = _timing(config, query.interval or database.interval, query.timeout or database.timeout)
+        jobs.append(Scheduled(SqlQueryCollector(query, shared, clock, limit), every, limit))
     return jobs
 
 

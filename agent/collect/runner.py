@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from agent.clock import Clock
-from agent.collect.base import Collector, PartialCollectionError, Scheduled, Supervised
+from agent.collect.base import Closable, Collector, PartialCollectionError, Scheduled, Supervised
 from agent.model import MetricMeta, Sample, counter, gauge, labels_of
 from agent.steps import run_between_tasks
 from agent.store import Appender
@@ -107,9 +107,9 @@ class Runner:
             await asyncio.to_thread(self._close_children)
 
     def _close_children(self) -> None:
-        """Stop the child processes of isolated collectors: a reload replaces them, a stop ends them."""
+        """Stop isolated collectors' child processes and close database pools: a reload replaces them."""
         for state in self._states:
-            if isinstance(state.collector, Supervised):
+            if isinstance(state.collector, Closable):
                 state.collector.close()
 
     async def _loop(self, state: CollectorState, stop: asyncio.Event) -> None:

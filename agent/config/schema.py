@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from agent.config.alerting import InhibitRuleConfig, RouteConfig, SilenceConfig, TimeIntervalConfig
 from agent.config.receivers import AlertmanagerTargetConfig, ReceiverConfig
+from agent.config.sql import SqlConfig
 from agent.config.statsd import StatsdConfig
 from agent.config.types import Duration, Secret, secret_field
 
@@ -36,6 +37,7 @@ __all__ = [
     "ScanConfig",
     "Secret",
     "SilenceConfig",
+    "SqlConfig",
     "StatsdConfig",
     "StoreConfig",
     "TextfileConfig",
@@ -271,6 +273,7 @@ class CollectorsConfig:
     textfile: TextfileConfig = field(default_factory=TextfileConfig)
     kafka: list[KafkaConfig] = field(default_factory=list)
     warehouse: list[WarehouseConfig] = field(default_factory=list)
+    sql: list[SqlConfig] = field(default_factory=list)  # databases, see agent/config/sql.py
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ from agent.config.receivers import AlertmanagerTargetConfig
 from agent.model import Alert, AlertState, MetricMeta, Sample, counter, gauge, labels_of
 from agent.notify.http import client_secrets, new_client, post
 from agent.notify.model import Outcome
-from agent.notify.redact import redact, secret_forms
 from agent.notify.webhook import go_time
+from agent.redact import redact, secret_forms
 
 log = structlog.get_logger()
 

@@ -18,7 +18,7 @@ import httpx
 from agent import __version__
 from agent.config.receivers import HttpClientConfig
 from agent.notify.model import Outcome, Result
-from agent.notify.redact import basic_auth_forms, redact, redact_excerpt, secret_values
+from agent.redact import basic_auth_forms, redact, redact_excerpt, secret_values
 
 USER_AGENT = f"tripwired/{__version__}"
 _BODY_EXCERPT = 200  # characters of a failed response worth keeping in the reason

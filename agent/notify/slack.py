@@ -17,8 +17,8 @@ from agent.config.receivers import SlackConfig
 from agent.model import Alert, AlertState
 from agent.notify.http import client_secrets, new_client, post
 from agent.notify.model import Notification, Outcome, Result, group_status
-from agent.notify.redact import redact_excerpt, secret_values
 from agent.notify.webhook import alert_status, alerts_to_send
+from agent.redact import redact_excerpt, secret_values
 
 MAX_ALERT_SECTIONS = 20  # header + 20 sections + a "more" note + context stays far under 50 blocks
 MAX_SECTION_CHARS = 3000

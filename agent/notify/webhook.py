@@ -20,7 +20,7 @@ from agent.config.receivers import WebhookConfig
 from agent.model import Alert, AlertState
 from agent.notify.http import client_secrets, new_client, post
 from agent.notify.model import Notification, Outcome, Result, group_status
-from agent.notify.redact import secret_values
+from agent.redact import secret_values
 
 SIGNATURE_HEADER = "X-Tripwired-Signature"
 DEDUP_HEADER = "X-Tripwired-Dedup-Key"  # lets a receiver drop a re-delivery (at-least-once)

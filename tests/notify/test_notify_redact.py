@@ -22,9 +22,9 @@ from agent.config.schema import Duration, Secret
 from agent.notify.alertmanager import AlertmanagerForwarder
 from agent.notify.model import Result
 from agent.notify.pagerduty import PagerdutySender
-from agent.notify.redact import redact, secret_values
 from agent.notify.slack import SlackSender
 from agent.notify.webhook import WebhookSender
+from agent.redact import redact, secret_values
 from tests.conftest import free_port
 from tests.notify.test_notify_http import ECHO, Receiver, Reply, firing, notification
 

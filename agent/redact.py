@@ -1,8 +1,9 @@
 """The one place that removes secrets from text bound for a log line, an error or an API response.
 
-Every sender passes its errors, reasons and log fields through `redact`: URLs keep only their
-scheme and host (the path, query and user:password of a Slack webhook or a tokenised URL are the
-credential), and every configured secret value is replaced wherever it appears.
+Every sender, and the SQL collector, passes its errors, reasons and log fields through `redact`:
+URLs keep only their scheme and host (the path, query and user:password of a Slack webhook, a
+tokenised URL or a database URL are the credential), and every configured secret value is
+replaced wherever it appears.
 """
 
 from __future__ import annotations
