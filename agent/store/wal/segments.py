@@ -72,12 +72,14 @@ class FileContents:
 
     records: Sequence[tuple[RecordType, memoryview]] = field(default_factory=list)
     problem: str | None = None
+    ends: Sequence[int] = field(default_factory=list)  # the byte offset just past each record's frame
 
 
-def read_records(path: Path, magic: bytes) -> FileContents:
-    """Every intact record of a segment or checkpoint file, up to the first damaged frame.
+def read_records(path: Path, magic: bytes, offset: int = HEADER_SIZE) -> FileContents:
+    """Every intact record of a segment or checkpoint file from byte `offset`, up to the first damaged frame.
 
-    Raises FormatVersionError for a file of another format version.
+    `offset` is the end of a record read before (FileContents.ends), so a reader such as remote_write
+    can take up where it left off. Raises FormatVersionError for a file of another format version.
     """
     data = memoryview(path.read_bytes())
     if len(data) < HEADER_SIZE:
@@ -90,23 +92,24 @@ def read_records(path: Path, magic: bytes) -> FileContents:
             f"{path}: WAL format version {version}, but this tripwired reads version {FORMAT_VERSION} only; "
             "run the tripwired that wrote it, or move the state directory's wal/ aside to start without history"
         )
-    return _frames(data)
+    return _frames(data, max(offset, HEADER_SIZE))
 
 
-def _frames(data: memoryview) -> FileContents:
+def _frames(data: memoryview, offset: int) -> FileContents:
     records: list[tuple[RecordType, memoryview]] = []
-    offset = HEADER_SIZE
+    ends: list[int] = []
     while offset < len(data):
         if len(data) - offset < _FRAME.size:
-            return FileContents(records, f"torn frame header at byte {offset}")
+            return FileContents(records, f"torn frame header at byte {offset}", ends)
         length, crc = _FRAME.unpack_from(data, offset)
         body = data[offset + _FRAME.size : offset + _FRAME.size + length]
         if length == 0 or len(body) < length:
-            return FileContents(records, f"frame at byte {offset} claims {length} bytes, {len(body)} remain")
+            return FileContents(records, f"frame at byte {offset} claims {length} bytes, {len(body)} remain", ends)
         if zlib.crc32(body) != crc:
-            return FileContents(records, f"checksum mismatch in the frame at byte {offset}")
+            return FileContents(records, f"checksum mismatch in the frame at byte {offset}", ends)
         if body[0] not in _KNOWN_TYPES:
-            return FileContents(records, f"unknown record type {body[0]} at byte {offset}")
+            return FileContents(records, f"unknown record type {body[0]} at byte {offset}", ends)
         records.append((RecordType(body[0]), body[1:]))
         offset += _FRAME.size + length
-    return FileContents(records)
+        ends.append(offset)
+    return FileContents(records, None, ends)
