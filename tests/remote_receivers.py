@@ -9,6 +9,7 @@ to answer 500 or 400; an outage is a receiver of the test's own, killed and star
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import http.server
 import signal
 import subprocess
@@ -22,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
+from agent.remote.codec import decode
 from tests.conftest import free_port, require_binary
 
 Points = list[tuple[int, float]]  # (timestamp ms, value)
@@ -151,6 +153,14 @@ def run_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
+def decoded(body: bytes) -> dict[tuple[tuple[str, str], ...], Points]:
+    """A remote_write request's samples, per label set."""
+    return {
+        tuple((label.name, label.value) for label in series.labels): [(s.timestamp, s.value) for s in series.samples]
+        for series in decode(body).timeseries
+    }
+
+
 class FaultProxy:
     """An HTTP proxy in front of a receiver that answers `status` itself while told to, and counts requests."""
 
@@ -158,6 +168,9 @@ class FaultProxy:
         self.upstream = upstream
         self.status: int | None = None  # None: forward to the receiver
         self.requests: list[int] = []  # the status answered to each request
+        self.bodies: list[bytes] = []  # the digest of each request's body
+        self.refused: list[tuple[tuple[tuple[str, str], ...], int]] = []  # (labels, timestamp) answered by us
+        self.forwarded: list[tuple[tuple[tuple[str, str], ...], int]] = []  # (labels, timestamp) forwarded
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -183,9 +196,13 @@ class FaultProxy:
 
     def answer(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         status = self.status
+        samples = [(labels, t) for labels, points in decoded(body).items() for t, _ in points]
+        self.bodies.append(hashlib.sha256(body).digest())
         if status is not None:
             self.requests.append(status)
+            self.refused.extend(samples)
             return status, f"injected {status}".encode()
+        self.forwarded.extend(samples)
         forwarded = {k: v for k, v in headers.items() if k.lower() not in ("host", "content-length")}
         response = httpx.post(self.upstream + path, content=body, headers=forwarded, timeout=30)
         self.requests.append(response.status_code)
@@ -194,6 +211,21 @@ class FaultProxy:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+@pytest.fixture
+def fault_proxy(victoria_metrics: ReceiverProcess) -> Iterator[FaultProxy]:
+    """A FaultProxy in front of the session's VictoriaMetrics."""
+    proxy = FaultProxy(victoria_metrics.url)
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture
+def own_victoria_metrics(tmp_path: Path) -> Iterator[ReceiverProcess]:
+    """A VictoriaMetrics of the test's own, which it may kill and start again (never the shared one)."""
+    with running_receiver("victoria-metrics", tmp_path / "vm") as receiver:
+        yield receiver
 
 
 def agent_config(tmp_path: Path, write_url: str, run_id: str, extra: str = "", queue: str = "") -> str:

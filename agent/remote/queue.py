@@ -141,6 +141,7 @@ class RemoteQueue:
         self._headers = {**{k: str(v) for k, v in config.headers.items()}, **codec.PROTOCOL_HEADERS}
         self._saved = start
         self._wall_clock = wall_clock
+        self._failing = False
         log.info("remote_write_queue_started", remote_name=self.name, segment=start.segment, offset=start.offset)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -195,6 +196,7 @@ class RemoteQueue:
         while True:
             posted = await post(client, str(self.config.url), body, self._secrets, headers=self._headers)
             verdict = self._verdict(posted.result.outcome, posted.status)
+            self._log_health(verdict, posted.result.reason)
             if verdict is Verdict.FAILED:
                 self.stats.failed += samples
                 log.error("remote_write_refused", remote_name=self.name, samples=samples, reason=posted.result.reason)
@@ -207,9 +209,19 @@ class RemoteQueue:
                 log.error("remote_write_samples_dropped", remote_name=self.name, reason="retention", samples=samples)
                 return Verdict.FAILED
             self.stats.retried += samples
-            log.warning("remote_write_retry", remote_name=self.name, reason=posted.result.reason, backoff=backoff)
             await _sleep(stop, max(backoff, posted.result.retry_after or 0.0))
             backoff = min(backoff * 2, float(queue.max_backoff))
+
+    def _log_health(self, verdict: Verdict, reason: str) -> None:
+        """Log when sending starts failing and when it recovers, not every retry."""
+        if verdict is Verdict.RETRY and not self._failing:
+            self._failing = True
+            log.warning(
+                "remote_write_failing", remote_name=self.name, reason=reason, consequence="retrying with backoff"
+            )
+        elif verdict is Verdict.SENT and self._failing:
+            self._failing = False
+            log.info("remote_write_recovered", remote_name=self.name)
 
     def _verdict(self, outcome: Outcome, status: int) -> Verdict:
         """The one place an answer is classified (see the module docstring)."""
