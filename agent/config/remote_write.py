@@ -100,10 +100,11 @@ class QueueConfig:
 class RemoteWriteConfig:
     """One `remote_write:` entry: where to send, how to authenticate, what to drop, how to queue."""
 
-    url: Secret  # URLs may carry a token; never printed
+    url: Secret | None = secret_field()  # URLs may carry a token: never printed, may come from url_file
     name: str = ""  # default: a hash of the URL, as Prometheus names its queues
     remote_timeout: Duration = Duration(30)
-    headers: dict[str, Secret] = field(default_factory=dict)
+    # Headers often carry a tenant's token; `NAME_file: PATH` reads NAME's value from a file.
+    headers: dict[str, Secret] = field(default_factory=dict, metadata={"secret_files": True})
     write_relabel_configs: list[RelabelConfig] = field(default_factory=list)
     basic_auth: BasicAuth | None = None
     authorization: Authorization | None = None
@@ -138,7 +139,9 @@ def remote_write_errors(configs: Sequence[RemoteWriteConfig]) -> list[str]:
     seen: set[str] = set()
     for i, config in enumerate(configs):
         where = f"remote_write[{i}]"
-        if not str(config.url).startswith(("http://", "https://")):
+        if not config.url:
+            errors.append(f"{where}: url or url_file is required")
+        elif not str(config.url).startswith(("http://", "https://")):
             errors.append(f"{where}.url: must start with http:// or https://")
         if config.name and config.name in seen:
             errors.append(f"{where}.name: remote_write name {config.name!r} is used twice")
