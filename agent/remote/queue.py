@@ -123,9 +123,7 @@ class RemoteQueue:
         self.labels: Labels = labels_of(remote_name=self.name, url=endpoint_label(str(config.url)))
         self.stats = QueueStats()
         self._position_file = PositionFile(position_dir / f"{self.name}.json")
-        # A new queue starts with the first segment this run writes: what is on disk from before was never
-        # promised to it (Prometheus' watcher starts at the newest segment too).
-        start = self._position_file.load() or Position(first_segment, HEADER_SIZE)
+        start = self._position_file.load() or self._first_position(first_segment)
         self._reader = WalReader(
             wal_dir,
             start,
@@ -143,6 +141,14 @@ class RemoteQueue:
         self._wall_clock = wall_clock
         self._failing = False
         log.info("remote_write_queue_started", remote_name=self.name, segment=start.segment, offset=start.offset)
+
+    def _first_position(self, first_segment: int) -> Position:
+        """A new queue starts with the first segment this run writes (what is on disk from before was never
+        promised to it; Prometheus' watcher starts at the newest segment too), and says so on disk at once:
+        were the receiver down from the start, a restart would otherwise begin after what this run wrote."""
+        position = Position(first_segment, HEADER_SIZE)
+        self._position_file.save(position)
+        return position
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send until `stop` is set; what was not acknowledged by then is sent after the restart."""

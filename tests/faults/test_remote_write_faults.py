@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import signal
+import time
 from collections import Counter
 from pathlib import Path
 
-from tests.conftest import DaemonProcess, StartDaemon, poll, scraped_value
+import pytest
+
+from tests.conftest import DaemonProcess, StartDaemon, poll, scraped_value, wait_until
 from tests.faults.pipeline import stop
 from tests.remote_receivers import (
     FaultProxy,
@@ -69,21 +72,30 @@ def test_receiver_down_for_a_while(
     assert 0 == queue_metric(daemon, "samples_failed_total", receiver.port)
 
 
+@pytest.mark.parametrize("down_from_start", [False, True], ids=["after-a-first-send", "down-from-the-start"])
 def test_agent_killed_during_receiver_outage(
-    start_daemon: StartDaemon, own_victoria_metrics: ReceiverProcess, tmp_path: Path, run_id: str
+    start_daemon: StartDaemon,
+    own_victoria_metrics: ReceiverProcess,
+    tmp_path: Path,
+    run_id: str,
+    down_from_start: bool,
 ) -> None:
     """tripwired killed with kill -9 while the remote_write receiver is down, then both started again.
 
     Nothing is lost: the receiver gets every sample the agent wrote to its WAL, those from before the
-    crash included, as the agent's read position and unsent segments were on disk.
+    crash included, as the agent's read position and unsent segments were on disk; also when the
+    receiver was down before the agent ever sent anything.
     """
     receiver = own_victoria_metrics
+    if down_from_start:
+        receiver.stop()
     write_textfile(tmp_path, PROBE)
     text = agent_config(tmp_path, receiver.write_url, run_id)
     daemon = start_daemon(text)
     daemon.wait_ready()
-    poll(lambda: queue_metric(daemon, "samples_total", receiver.port), lambda n: n > 0, "a first send", daemon)
-    receiver.stop()  # not kill -9: VictoriaMetrics acknowledges before it flushes, and would lose that second
+    if not down_from_start:
+        poll(lambda: queue_metric(daemon, "samples_total", receiver.port), lambda n: n > 0, "a first send", daemon)
+        receiver.stop()  # not kill -9: VictoriaMetrics acknowledges before it flushes, and would lose that second
     wait_for_collections(daemon, 5)
     stop(daemon, signal.SIGKILL)
     restarted = start_daemon(text)
@@ -147,4 +159,45 @@ def test_receiver_answers_400(
         lambda matched: matched[0],
         "the receiver to hold every sample but the refused ones",
         daemon,
+    )
+
+
+def test_receiver_down_longer_than_the_retention(
+    start_daemon: StartDaemon, own_victoria_metrics: ReceiverProcess, tmp_path: Path, run_id: str
+) -> None:
+    """The remote_write receiver down for longer than store.wal.remote_write_retention (1s here), across a restart.
+
+    The unsent segments older than the retention are dropped and counted
+    (samples_dropped_total{reason="retention"}); what was collected after them arrives.
+    """
+    receiver = own_victoria_metrics
+    receiver.stop()
+    write_textfile(tmp_path, PROBE)
+    text = agent_config(tmp_path, receiver.write_url, run_id, extra="store: {wal: {remote_write_retention: 1s}}\n")
+    first = start_daemon(text)
+    first.wait_ready()
+    wait_for_collections(first, 3)
+    lost = agent_points(first.url, "rw_probe")
+    stop(first, signal.SIGTERM)
+    segments = sorted((tmp_path / "state" / "wal").glob("0*"))
+    assert segments, "the unsent segment must be kept by the checkpoint at stop"
+    wait_until(lambda: time.time() - segments[-1].stat().st_mtime > 1.5, "the segment to outlive the retention")
+    second = start_daemon(text)
+    second.wait_ready()
+    poll(
+        lambda: queue_metric(second, "samples_dropped_total", receiver.port, reason="retention"),
+        lambda n: n >= sum(map(len, lost.values())),
+        "the first run's samples counted as dropped",
+        second,
+    )
+    receiver.start()
+    everything = agent_points(second.url, "rw_probe")
+    newest_lost = max(t for points in lost.values() for t, _ in points)
+    after = {labels: [p for p in points if p[0] > newest_lost] for labels, points in everything.items()}
+    poll(
+        lambda: received_matches(receiver, after, run_id, "rw_probe"),
+        lambda matched: matched[0],
+        "the receiver to hold exactly the samples collected after the dropped segment",
+        second,
+        timeout=60,
     )
