@@ -13,6 +13,7 @@ which is what the protocol asks for; the framed (streaming) format would be refu
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import cramjam
@@ -65,8 +66,8 @@ TimeSeries = _CLASSES["TimeSeries"]
 def encode_labels(labels: Sequence[tuple[str, str]]) -> bytes:
     """A TimeSeries holding only `labels` (sorted by name, `__name__` included), serialized.
 
-    A series' labels are encoded once and merged into every request that carries it: that
-    halves the cost of a request compared with adding every label again (1.7 µs a sample).
+    A series' labels are encoded once per WAL segment and merged into every request that carries
+    it: about half the cost of adding each label again, in every request.
     """
     series = TimeSeries()
     for name, value in labels:
@@ -74,25 +75,56 @@ def encode_labels(labels: Sequence[tuple[str, str]]) -> bytes:
     return bytes(series.SerializeToString())
 
 
-class Series:
-    """One series of a batch: its labels, encoded by `encode_labels`, and its samples."""
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One request, ready to post: its body, how many samples it carries and the newest one's time."""
 
-    __slots__ = ("labels", "times", "values")
-
-    def __init__(self, labels: bytes) -> None:
-        self.labels = labels
-        self.times: list[int] = []
-        self.values: list[float] = []
+    body: bytes
+    samples: int
+    newest_ms: int
 
 
-def encode(batch: Sequence[Series]) -> bytes:
-    """The snappy-compressed WriteRequest for `batch`."""
-    request = WriteRequest()
-    for series in batch:
-        out = request.timeseries.add()
-        out.MergeFromString(series.labels)
-        for t_ms, value in zip(series.times, series.values, strict=True):
-            out.samples.add(value=value, timestamp=t_ms)
+class RequestBuilder:
+    """Builds WriteRequests of at most `max_samples` samples, each series' samples in one TimeSeries per request.
+
+    `add` is called once per sample on the reading thread, so it builds the protobuf messages
+    directly: no intermediate objects per sample.
+    """
+
+    def __init__(self, max_samples: int) -> None:
+        self.max_samples = max_samples
+        self.samples = 0  # in every request so far
+        self._done: list[Request] = []
+        self._request = WriteRequest()
+        self._series: dict[int, Any] = {}  # series id -> its TimeSeries in the current request
+        self._count = 0
+        self._newest = 0
+
+    def add(self, series_id: int, labels: bytes, t_ms: int, value: float) -> None:
+        if self._count >= self.max_samples:
+            self._finish_request()
+        out = self._series.get(series_id)
+        if out is None:
+            out = self._series[series_id] = self._request.timeseries.add()
+            out.MergeFromString(labels)
+        out.samples.add(value=value, timestamp=t_ms)
+        self._count += 1
+        self.samples += 1
+        self._newest = max(self._newest, t_ms)
+
+    def _finish_request(self) -> None:
+        if self._count:
+            self._done.append(Request(compress(self._request), self._count, self._newest))
+        self._request, self._series, self._count, self._newest = WriteRequest(), {}, 0, 0
+
+    def requests(self) -> list[Request]:
+        """The requests built, the last one closed."""
+        self._finish_request()
+        return self._done
+
+
+def compress(request: Any) -> bytes:
+    """A WriteRequest's wire form: serialized, then snappy block compressed."""
     return bytes(cramjam.snappy.compress_raw(request.SerializeToString()))
 
 

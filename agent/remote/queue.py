@@ -23,7 +23,7 @@ import enum
 import hashlib
 import time
 import urllib.parse
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,6 +76,14 @@ class Verdict(enum.Enum):
     SENT = "sent"
     RETRY = "retry"
     FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A batch read from the WAL and the requests it makes."""
+
+    batch: Batch
+    requests: list[codec.Request]
 
 
 @dataclass
@@ -137,7 +145,8 @@ class RemoteQueue:
         self._retention = retention_seconds
         self._secrets = [str(config.url), *client_secrets(config.http_config()), *map(str, config.headers.values())]
         self._headers = {**{k: str(v) for k, v in config.headers.items()}, **codec.PROTOCOL_HEADERS}
-        self._saved = start
+        self._saved = self._wanted = start
+        self._saver: asyncio.Future[None] | None = None
         self._wall_clock = wall_clock
         self._failing = False
         log.info("remote_write_queue_started", remote_name=self.name, segment=start.segment, offset=start.offset)
@@ -151,21 +160,43 @@ class RemoteQueue:
         return position
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Send until `stop` is set; what was not acknowledged by then is sent after the restart."""
+        """Send until `stop` is set; what was not acknowledged by then is sent after the restart.
+
+        The next batch is read and encoded on a worker thread while the current one is sent, so
+        the disk, the encoder and the receiver's round trip overlap instead of adding up.
+        """
         queue = self.config.queue_config
         async with new_client(self.config.http_config()) as client:
+            ahead: asyncio.Future[Prepared] | None = None
             while not stop.is_set():
-                batch = await asyncio.to_thread(self._read, queue.max_samples_per_send)
-                self._count_read(batch)
-                if batch.samples:
-                    await self._send(client, batch, stop)
-                if batch.end != self._saved and not stop.is_set():
-                    await self._save(batch.end)
-                if not batch.full and batch.samples < queue.max_samples_per_send:
+                prepared = await (ahead or self._prepare())
+                caught_up = not prepared.batch.full and prepared.batch.samples < queue.max_samples_per_send
+                ahead = None if caught_up else self._prepare()
+                for request in prepared.requests:
+                    await self._send(client, request, prepared.batch.end, stop)
+                if not stop.is_set():
+                    self._save_soon(prepared.batch.end)
+                if caught_up:
                     await _sleep(stop, min(POLL_SECONDS, float(queue.batch_send_deadline)))
+            if ahead is not None:
+                await ahead  # a worker thread cannot be cancelled; let it finish its read
+            if self._saver is not None:
+                await self._saver  # a graceful stop leaves the last acknowledged position on disk
+
+    def _prepare(self) -> asyncio.Future[Prepared]:
+        return asyncio.ensure_future(asyncio.to_thread(self._read_and_encode))
+
+    def _read_and_encode(self) -> Prepared:
+        """The next batch and its requests, on a worker thread (one at a time: the reader is not shared)."""
+        batch = self._read(self.config.queue_config.max_samples_per_send)
+        requests = batch.builder.requests()
+        self.stats.dropped_relabel += batch.dropped_by_relabel
+        self.stats.pending += batch.samples
+        self.stats.highest_read_ms = max(self.stats.highest_read_ms, batch.highest_ms)
+        return Prepared(batch, requests)
 
     def _read(self, max_samples: int) -> Batch:
-        """Give up what is older than the retention, then read the next batch (on a worker thread)."""
+        """Give up what is older than the retention, then read the next batch."""
         skipped = self._reader.expire(self._retention)
         if skipped.segments:
             self.stats.dropped_retention += skipped.samples
@@ -178,20 +209,14 @@ class RemoteQueue:
             )
         return self._reader.read(max_samples)
 
-    def _count_read(self, batch: Batch) -> None:
-        self.stats.dropped_relabel += batch.dropped_by_relabel
-        self.stats.pending = batch.samples
-        self.stats.highest_read_ms = max(self.stats.highest_read_ms, batch.highest_ms)
-
-    async def _send(self, client: httpx.AsyncClient, batch: Batch, stop: asyncio.Event) -> None:
-        for part in _split(batch.series, self.config.queue_config.max_samples_per_send):
-            body = await asyncio.to_thread(codec.encode, part)
-            samples = sum(len(s.times) for s in part)
-            if await self._deliver(client, body, samples, batch.end, stop) is Verdict.SENT:
-                self.stats.sent += samples
-                self.stats.bytes_sent += len(body)
-                self.stats.highest_sent_ms = max(self.stats.highest_sent_ms, *(s.times[-1] for s in part))
-            self.stats.pending -= samples
+    async def _send(
+        self, client: httpx.AsyncClient, request: codec.Request, end: Position, stop: asyncio.Event
+    ) -> None:
+        if await self._deliver(client, request.body, request.samples, end, stop) is Verdict.SENT:
+            self.stats.sent += request.samples
+            self.stats.bytes_sent += len(request.body)
+            self.stats.highest_sent_ms = max(self.stats.highest_sent_ms, request.newest_ms)
+        self.stats.pending -= request.samples
 
     async def _deliver(
         self, client: httpx.AsyncClient, body: bytes, samples: int, end: Position, stop: asyncio.Event
@@ -245,8 +270,18 @@ class RemoteQueue:
             return bool(later) and path.stat().st_mtime < self._wall_clock() - self._retention
         return False
 
-    async def _save(self, position: Position) -> None:
-        if await asyncio.to_thread(self._position_file.save, position):
+    def _save_soon(self, position: Position) -> None:
+        """Have `position` saved, beside the next request rather than before it (an fsync costs ~10 ms)."""
+        self._wanted = position
+        if self._saver is None or self._saver.done():
+            self._saver = asyncio.ensure_future(self._save_wanted())
+
+    async def _save_wanted(self) -> None:
+        """Save the newest wanted position until the saved one is it (positions only move forward)."""
+        while self._wanted != self._saved:
+            position = self._wanted
+            if not await asyncio.to_thread(self._position_file.save, position):
+                return  # logged; the next acknowledged batch tries again
             self._saved = position
             self._holds.hold(self.name, position.segment)
             self.stats.unsent_segments = len([n for n in segment_numbers(self._wal_dir) if n >= position.segment])
@@ -275,19 +310,6 @@ class RemoteQueue:
         for reason, count in (("relabel", stats.dropped_relabel), ("retention", stats.dropped_retention)):
             out.append(Sample(dropped, labels_of(dict(self.labels), reason=reason), float(count)))
         return out
-
-
-def _split(series: Sequence[codec.Series], max_samples: int) -> list[list[codec.Series]]:
-    """Requests of whole series, each of about `max_samples` samples."""
-    parts: list[list[codec.Series]] = [[]]
-    count = 0
-    for one in series:
-        if count >= max_samples:
-            parts.append([])
-            count = 0
-        parts[-1].append(one)
-        count += len(one.times)
-    return [part for part in parts if part]
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
@@ -40,14 +40,17 @@ log = structlog.get_logger(__name__)
 
 @dataclass
 class Batch:
-    """Samples read from the log, grouped by series, with the position just past them."""
+    """Samples read from the log, built into requests, with the position just past them."""
 
     end: Position
-    series: list[codec.Series] = field(default_factory=list)
-    samples: int = 0
+    builder: codec.RequestBuilder
     dropped_by_relabel: int = 0
     highest_ms: int = 0
     full: bool = False  # the next record would not fit
+
+    @property
+    def samples(self) -> int:
+        return self.builder.samples
 
 
 @dataclass
@@ -81,17 +84,15 @@ class WalReader:
 
     def read(self, max_samples: int) -> Batch:
         """Up to `max_samples` samples after the position, in whole records (one record may hold more)."""
-        batch = Batch(self.position)
-        by_ref: dict[int, codec.Series] = {}
+        batch = Batch(self.position, codec.RequestBuilder(max_samples))
         while batch.samples < max_samples and not batch.full:
             later = [n for n in segment_numbers(self.directory) if n > self.position.segment]
             contents = self._read_current(later)
             if contents is None:
                 break
-            took = self._take(contents, batch, by_ref, max_samples)
+            took = self._take(contents, batch, max_samples)
             if not took and not batch.full and not self._next_segment(later, contents):
                 break
-        batch.series = list(by_ref.values())
         return batch
 
     def expire(self, max_age_seconds: float) -> Skipped:
@@ -121,7 +122,7 @@ class WalReader:
             self._read_to = HEADER_SIZE  # the series are declared from the start of the segment
         return read_records(path, SEGMENT_MAGIC, self._read_to)
 
-    def _take(self, contents: FileContents, batch: Batch, by_ref: dict[int, codec.Series], max_samples: int) -> bool:
+    def _take(self, contents: FileContents, batch: Batch, max_samples: int) -> bool:
         """Add the records of `contents` after the position to `batch`; False when there were none."""
         took = False
         try:
@@ -131,7 +132,7 @@ class WalReader:
                     if batch.samples and batch.samples + len(record.refs) > max_samples:
                         batch.full = True  # the next batch starts with it: a request holds whole writes
                         break
-                    self._add(record, batch, by_ref)
+                    self._add(record, batch)
                     batch.end = self.position = Position(self.position.segment, end)
                     took = True
                 elif record_type is RecordType.SERIES:
@@ -142,19 +143,15 @@ class WalReader:
             contents.problem = str(exc)
         return took
 
-    def _add(self, record: SamplesRecord, batch: Batch, by_ref: dict[int, codec.Series]) -> None:
+    def _add(self, record: SamplesRecord, batch: Batch) -> None:
+        labels_of, add, t_ms = self._labels.get, batch.builder.add, record.t_ms
         for ref, value in zip(record.refs, record.values, strict=True):
-            labels = self._labels.get(ref)
+            labels = labels_of(ref)
             if labels is None:
                 batch.dropped_by_relabel += 1
-                continue
-            series = by_ref.get(ref)
-            if series is None:
-                series = by_ref[ref] = codec.Series(labels)
-            series.times.append(record.t_ms)
-            series.values.append(value)
-            batch.samples += 1
-        batch.highest_ms = max(batch.highest_ms, record.t_ms)
+            else:
+                add(ref, labels, t_ms, value)
+        batch.highest_ms = max(batch.highest_ms, t_ms)
 
     def _next_segment(self, later: list[int], contents: FileContents) -> bool:
         """Move past a finished segment; False while the current one may still grow."""

@@ -9,7 +9,7 @@ from pathlib import Path
 from agent.config.remote_write import RelabelAction, RelabelConfig
 from agent.model import Sample, labels_of
 from agent.relabel import Relabeler
-from agent.remote.codec import decode, encode
+from agent.remote.codec import decode
 from agent.remote.position import Position, PositionFile
 from agent.remote.reader import Batch, WalReader
 from agent.store import Store
@@ -42,11 +42,12 @@ def reader(wal_dir: Path, start: Position, relabel: list[RelabelConfig] | None =
 
 def sent(batch: Batch) -> dict[tuple[tuple[str, str], ...], list[tuple[int, float]]]:
     """What a request made of `batch` carries, per label set."""
-    request = decode(encode(batch.series))
-    return {
-        tuple((label.name, label.value) for label in series.labels): [(s.timestamp, s.value) for s in series.samples]
-        for series in request.timeseries
-    }
+    out: dict[tuple[tuple[str, str], ...], list[tuple[int, float]]] = {}
+    for request in batch.builder.requests():
+        for series in decode(request.body).timeseries:
+            labels = tuple((label.name, label.value) for label in series.labels)
+            out.setdefault(labels, []).extend((s.timestamp, s.value) for s in series.samples)
+    return out
 
 
 UP_A = (("__name__", "up"), ("job", "a"), ("site", "x"))
