@@ -69,9 +69,10 @@ class RelabelConfig:
 class QueueConfig:
     """Prometheus' `queue_config`, with its 2.42 defaults.
 
-    tripwired sends with one shard (one batch in flight), which keeps every series in order
+    tripwired sends with one shard (one request in flight), which keeps every series in order
     without the resharding machinery; `max_shards` is honoured as an upper bound and
-    `min_shards` must not exceed it. `capacity` bounds the samples read ahead of the sender.
+    `min_shards` must not exceed it. The queue reads one batch ahead (`max_samples_per_send`
+    samples), within `capacity`; the backlog itself waits on disk, in the WAL.
     """
 
     capacity: int = 2500

@@ -2,8 +2,9 @@
 
 Like Prometheus' queue manager (storage/remote/queue_manager.go), with its state on disk instead
 of in memory: the position is saved only after the receiver acknowledged everything before it,
-so a receiver outage or a kill -9 loses nothing; after a crash the batch that was in flight is
-sent again (at most `max_samples_per_send` samples plus one collection's write per series). The
+so a receiver outage or a kill -9 loses nothing. The position is written beside the next request,
+never more than one batch behind, so after a crash at most two batches are sent again (a batch
+is `max_samples_per_send` samples, or one collection's write when that is larger). The
 WAL keeps every segment at or after the position (SegmentHolds), up to
 `store.wal.remote_write_retention`; older unsent segments are given up and counted.
 
@@ -145,7 +146,7 @@ class RemoteQueue:
         self._retention = retention_seconds
         self._secrets = [str(config.url), *client_secrets(config.http_config()), *map(str, config.headers.values())]
         self._headers = {**{k: str(v) for k, v in config.headers.items()}, **codec.PROTOCOL_HEADERS}
-        self._saved = self._wanted = start
+        self._saved = start
         self._saver: asyncio.Future[None] | None = None
         self._wall_clock = wall_clock
         self._failing = False
@@ -174,8 +175,8 @@ class RemoteQueue:
                 ahead = None if caught_up else self._prepare()
                 for request in prepared.requests:
                     await self._send(client, request, prepared.batch.end, stop)
-                if not stop.is_set():
-                    self._save_soon(prepared.batch.end)
+                if prepared.batch.end != self._saved and not stop.is_set():
+                    await self._save_soon(prepared.batch.end)
                 if caught_up:
                     await _sleep(stop, min(POLL_SECONDS, float(queue.batch_send_deadline)))
             if ahead is not None:
@@ -270,18 +271,15 @@ class RemoteQueue:
             return bool(later) and path.stat().st_mtime < self._wall_clock() - self._retention
         return False
 
-    def _save_soon(self, position: Position) -> None:
-        """Have `position` saved, beside the next request rather than before it (an fsync costs ~10 ms)."""
-        self._wanted = position
-        if self._saver is None or self._saver.done():
-            self._saver = asyncio.ensure_future(self._save_wanted())
+    async def _save_soon(self, position: Position) -> None:
+        """Save `position` beside the next request rather than before it (an fsync costs ~10 ms here),
+        but never more than one save behind: after a crash at most two batches are sent again."""
+        if self._saver is not None:
+            await self._saver
+        self._saver = asyncio.ensure_future(self._save(position))
 
-    async def _save_wanted(self) -> None:
-        """Save the newest wanted position until the saved one is it (positions only move forward)."""
-        while self._wanted != self._saved:
-            position = self._wanted
-            if not await asyncio.to_thread(self._position_file.save, position):
-                return  # logged; the next acknowledged batch tries again
+    async def _save(self, position: Position) -> None:
+        if await asyncio.to_thread(self._position_file.save, position):  # a failure is logged; the next one retries
             self._saved = position
             self._holds.hold(self.name, position.segment)
             self.stats.unsent_segments = len([n for n in segment_numbers(self._wal_dir) if n >= position.segment])

@@ -111,7 +111,7 @@ def test_receiver_answers_500_then_200(
     """The remote_write receiver answers 500 Internal Server Error for a while, then 200 again.
 
     The refused requests are retried with backoff and nothing is lost; with no crash in between no
-    sample is sent twice (the bound after a crash is the one request in flight: max_samples_per_send).
+    sample is sent twice (after a crash the bound is two batches of max_samples_per_send).
     """
     fault_proxy.status = 500
     write_textfile(tmp_path, PROBE)
