@@ -164,8 +164,9 @@ def decoded(body: bytes) -> dict[tuple[tuple[str, str], ...], Points]:
 class FaultProxy:
     """An HTTP proxy in front of a receiver that answers `status` itself while told to, and counts requests."""
 
-    def __init__(self, upstream: str) -> None:
-        self.upstream = upstream
+    def __init__(self, receiver: ReceiverProcess) -> None:
+        self.receiver = receiver
+        self.upstream = receiver.url
         self.status: int | None = None  # None: forward to the receiver
         self.requests: list[int] = []  # the status answered to each request
         self.bodies: list[bytes] = []  # the digest of each request's body
@@ -216,7 +217,7 @@ class FaultProxy:
 @pytest.fixture
 def fault_proxy(victoria_metrics: ReceiverProcess) -> Iterator[FaultProxy]:
     """A FaultProxy in front of the session's VictoriaMetrics."""
-    proxy = FaultProxy(victoria_metrics.url)
+    proxy = FaultProxy(victoria_metrics)
     yield proxy
     proxy.close()
 

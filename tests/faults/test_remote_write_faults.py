@@ -105,39 +105,42 @@ def test_agent_killed_during_receiver_outage(
     assert_receiver_has_everything(restarted, receiver, run_id)
 
 
-def test_receiver_answers_500_then_200(
-    start_daemon: StartDaemon, fault_proxy: FaultProxy, victoria_metrics: ReceiverProcess, tmp_path: Path, run_id: str
+@pytest.mark.parametrize("status", [500, 503, 429], ids=["500", "503", "429-retried"])
+def test_receiver_answers_5xx_then_200(
+    start_daemon: StartDaemon, fault_proxy: FaultProxy, tmp_path: Path, run_id: str, status: int
 ) -> None:
-    """The remote_write receiver answers 500 Internal Server Error for a while, then 200 again.
+    """The remote_write receiver answers 500 or 503 (or 429, with retry_on_http_429) for a while, then 200 again.
 
     The refused requests are retried with backoff and nothing is lost; with no crash in between no
     sample is sent twice (after a crash the bound is two batches of max_samples_per_send).
     """
-    fault_proxy.status = 500
+    fault_proxy.status = status
     write_textfile(tmp_path, PROBE)
-    daemon = start_daemon(agent_config(tmp_path, fault_proxy.write_url, run_id))
+    queue = ", retry_on_http_429: true" if status == 429 else ""
+    daemon = start_daemon(agent_config(tmp_path, fault_proxy.write_url, run_id, queue=queue))
     daemon.wait_ready()
-    poll(lambda: fault_proxy.requests.count(500), lambda n: n >= 4, "four refused requests", daemon)
+    poll(lambda: fault_proxy.requests.count(status), lambda n: n >= 4, "four refused requests", daemon)
     fault_proxy.status = None
-    assert_receiver_has_everything(daemon, victoria_metrics, run_id)
+    assert_receiver_has_everything(daemon, fault_proxy.receiver, run_id)
     assert [] == [sample for sample, times in Counter(fault_proxy.forwarded).items() if times > 1]
     poll(lambda: queue_metric(daemon, "samples_retried_total", fault_proxy.port), bool, "retries counted", daemon)
     assert 0 == queue_metric(daemon, "samples_failed_total", fault_proxy.port)
 
 
-def test_receiver_answers_400(
-    start_daemon: StartDaemon, fault_proxy: FaultProxy, victoria_metrics: ReceiverProcess, tmp_path: Path, run_id: str
+@pytest.mark.parametrize("status", [400, 429], ids=["400", "429-not-retried"])
+def test_receiver_answers_4xx(
+    start_daemon: StartDaemon, fault_proxy: FaultProxy, tmp_path: Path, run_id: str, status: int
 ) -> None:
-    """The remote_write receiver answers 400 Bad Request for a while.
+    """The remote_write receiver answers 400 Bad Request (or 429 without retry_on_http_429) for a while.
 
     The refused samples are dropped and counted as failed, never sent again; what is collected after
     the receiver accepts again arrives.
     """
-    fault_proxy.status = 400
+    fault_proxy.status = status
     write_textfile(tmp_path, PROBE)
     daemon = start_daemon(agent_config(tmp_path, fault_proxy.write_url, run_id))
     daemon.wait_ready()
-    poll(lambda: fault_proxy.requests.count(400), lambda n: n >= 3, "three refused requests", daemon)
+    poll(lambda: fault_proxy.requests.count(status), lambda n: n >= 3, "three refused requests", daemon)
     fault_proxy.status = None
     poll(lambda: len(fault_proxy.forwarded), lambda n: n > 0, "a request forwarded", daemon)
     refused = len(fault_proxy.refused)
@@ -155,7 +158,7 @@ def test_receiver_answers_400(
     expected = {labels: [p for p in points if (labels, p[0]) not in lost] for labels, points in agent.items()}
     assert any(len(points) < len(agent[labels]) for labels, points in expected.items())
     poll(
-        lambda: received_matches(victoria_metrics, expected, run_id, "rw_probe"),
+        lambda: received_matches(fault_proxy.receiver, expected, run_id, "rw_probe"),
         lambda matched: matched[0],
         "the receiver to hold every sample but the refused ones",
         daemon,
