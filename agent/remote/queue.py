@@ -32,6 +32,7 @@ import httpx
 import structlog
 
 from agent.config.remote_write import RemoteWriteConfig
+from agent.lograte import RepeatedFailure
 from agent.model import Labels, MetricMeta, Sample, counter, gauge, labels_of
 from agent.notify.http import client_secrets, new_client, post
 from agent.notify.model import Outcome
@@ -148,8 +149,12 @@ class RemoteQueue:
         self._headers = {**{k: str(v) for k, v in config.headers.items()}, **codec.PROTOCOL_HEADERS}
         self._saved = start
         self._saver: asyncio.Future[None] | None = None
+        self._expired_samples = 0  # given up by the reader: whole segments older than the retention
         self._wall_clock = wall_clock
-        self._failing = False
+        self._retry_log = RepeatedFailure(
+            "remote_write_failed", time.monotonic, first_level="warning", recovered_event="remote_write_recovered"
+        )
+        self._refused_log = RepeatedFailure("remote_write_refused", time.monotonic)
         log.info("remote_write_queue_started", remote_name=self.name, segment=start.segment, offset=start.offset)
 
     def _first_position(self, first_segment: int) -> Position:
@@ -171,9 +176,12 @@ class RemoteQueue:
             ahead: asyncio.Future[Prepared] | None = None
             while not stop.is_set():
                 prepared = await (ahead or self._prepare())
+                self._count_read(prepared.batch)
                 caught_up = not prepared.batch.full and prepared.batch.samples < queue.max_samples_per_send
                 ahead = None if caught_up else self._prepare()
                 for request in prepared.requests:
+                    if stop.is_set():
+                        break  # the rest is sent after the restart, from the saved position
                     await self._send(client, request, prepared.batch.end, stop)
                 if prepared.batch.end != self._saved and not stop.is_set():
                     await self._save_soon(prepared.batch.end)
@@ -190,17 +198,19 @@ class RemoteQueue:
     def _read_and_encode(self) -> Prepared:
         """The next batch and its requests, on a worker thread (one at a time: the reader is not shared)."""
         batch = self._read(self.config.queue_config.max_samples_per_send)
-        requests = batch.builder.requests()
+        return Prepared(batch, batch.builder.requests())
+
+    def _count_read(self, batch: Batch) -> None:
+        """Count a batch read (on the loop, which alone writes these counters)."""
         self.stats.dropped_relabel += batch.dropped_by_relabel
         self.stats.pending += batch.samples
         self.stats.highest_read_ms = max(self.stats.highest_read_ms, batch.highest_ms)
-        return Prepared(batch, requests)
 
     def _read(self, max_samples: int) -> Batch:
         """Give up what is older than the retention, then read the next batch."""
         skipped = self._reader.expire(self._retention)
         if skipped.segments:
-            self.stats.dropped_retention += skipped.samples
+            self._expired_samples += skipped.samples  # only this thread writes it; the loop reads it
             log.error(
                 "remote_write_samples_dropped",
                 remote_name=self.name,
@@ -228,32 +238,30 @@ class RemoteQueue:
         while True:
             posted = await post(client, str(self.config.url), body, self._secrets, headers=self._headers)
             verdict = self._verdict(posted.result.outcome, posted.status)
-            self._log_health(verdict, posted.result.reason)
+            self._log_health(verdict, posted.result.reason, samples)
             if verdict is Verdict.FAILED:
                 self.stats.failed += samples
-                log.error("remote_write_refused", remote_name=self.name, samples=samples, reason=posted.result.reason)
             if verdict is not Verdict.RETRY:
                 return verdict
             if stop.is_set():
                 return Verdict.RETRY
             if self._expired(end):
-                self.stats.dropped_retention += samples
+                self.stats.dropped_retention += samples  # the batch being retried
                 log.error("remote_write_samples_dropped", remote_name=self.name, reason="retention", samples=samples)
                 return Verdict.FAILED
             self.stats.retried += samples
             await _sleep(stop, max(backoff, posted.result.retry_after or 0.0))
             backoff = min(backoff * 2, float(queue.max_backoff))
 
-    def _log_health(self, verdict: Verdict, reason: str) -> None:
-        """Log when sending starts failing and when it recovers, not every retry."""
-        if verdict is Verdict.RETRY and not self._failing:
-            self._failing = True
-            log.warning(
-                "remote_write_failing", remote_name=self.name, reason=reason, consequence="retrying with backoff"
-            )
-        elif verdict is Verdict.SENT and self._failing:
-            self._failing = False
-            log.info("remote_write_recovered", remote_name=self.name)
+    def _log_health(self, verdict: Verdict, reason: str, samples: int) -> None:
+        """Log when sending starts failing or being refused, a summary now and then, and the recovery."""
+        if verdict is Verdict.RETRY:
+            self._retry_log.failed(remote_name=self.name, reason=reason, consequence="retrying with backoff")
+        elif verdict is Verdict.FAILED:
+            self._refused_log.failed(remote_name=self.name, reason=reason, samples=samples, consequence="dropped")
+        else:
+            self._retry_log.succeeded(remote_name=self.name)
+            self._refused_log.succeeded(remote_name=self.name)
 
     def _verdict(self, outcome: Outcome, status: int) -> Verdict:
         """The one place an answer is classified (see the module docstring)."""
@@ -305,7 +313,8 @@ class RemoteQueue:
             Sample(m.name, self.labels, float(v)) for m, v in zip(QUEUE_METRICS, values, strict=True) if v is not None
         ]
         dropped = QUEUE_METRICS[3].name
-        for reason, count in (("relabel", stats.dropped_relabel), ("retention", stats.dropped_retention)):
+        retention = stats.dropped_retention + self._expired_samples
+        for reason, count in (("relabel", stats.dropped_relabel), ("retention", retention)):
             out.append(Sample(dropped, labels_of(dict(self.labels), reason=reason), float(count)))
         return out
 
