@@ -9,6 +9,11 @@ seconds (all threads) per million samples and samples per CPU-second, and Victor
 
 Run: .venv/bin/python -m bench.remote_write [--series 20000] [--steps 60] [--max-samples-per-send 2000]
 The issue's catch-up case (10 minutes at 20,000 samples/s): --series 20000 --steps 600
+
+With --daemon-rss, instead: two real `tripwired run` daemons collect a textfile of `--series`
+series every 10 s, both with the WAL on, one also with remote_write to VictoriaMetrics; after
+`--collections` collections it prints each one's RSS (what remote_write adds) and VictoriaMetrics'
+count of the series received.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from agent.model import Sample, labels_of
 from agent.remote.queue import RemoteQueue
 from agent.store import Store
 from agent.store.wal import Wal
-from bench.common import cpu_seconds, free_port, wait_http
+from bench.common import cpu_seconds, free_port, rss_mb, start_tripwired, wait_http
 
 T0_MS = int(time.time() * 1000) - 3_600_000  # an hour ago: inside any receiver's accepted window
 
@@ -86,12 +91,67 @@ def stored_samples(url: str, steps: int) -> int:
     return int(float(result["data"]["result"][0]["value"][1])) if result["data"]["result"] else 0
 
 
+def daemon_config(base: Path, name: str, series: int, remote_url: str | None) -> Path:
+    textfile = base / name / "textfile"
+    textfile.mkdir(parents=True)
+    lines = [f'bench_offset{{topic="t{i // 100}",partition="{i % 100}"}} {i}' for i in range(series)]
+    (textfile / "bench.prom").write_text("# TYPE bench_offset gauge\n" + "\n".join(lines) + "\n")
+    text = (
+        f"global: {{interval: 10s}}\nstate_dir: {base / name / 'state'}\nstore: {{wal: {{enabled: true}}}}\n"
+        f"collectors:\n  host: {{enabled: false}}\n  textfile: {{directory: {textfile}, watch: false}}\n"
+    )
+    if remote_url is not None:
+        text += f"remote_write: [{{url: '{remote_url}', queue_config: {{max_samples_per_send: 2000}}}}]\n"
+    config = base / name / "tripwired.yaml"
+    config.write_text(text)
+    return config
+
+
+def collected(port: int) -> float:
+    """How many collections of the textfile the daemon has done (its own counter)."""
+    query = 'count_over_time(tripwired_collector_duration_seconds{collector="textfile"}[1h])'
+    result = httpx.get(f"http://127.0.0.1:{port}/api/v1/query", params={"query": query}, timeout=30).json()
+    return float(result["data"]["result"][0]["value"][1]) if result["data"]["result"] else 0.0
+
+
+def daemon_rss(series: int, collections: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-rw-rss-") as tmp:
+        base = Path(tmp)
+        vm, url = start_victoria_metrics(base / "vm")
+        procs: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+        try:
+            for name, remote in (("wal-only", None), ("remote-write", f"{url}/api/v1/write")):
+                port = free_port()
+                procs[name] = (start_tripwired(daemon_config(base, name, series, remote), port), port)
+            for _, port in procs.values():
+                wait_http(f"http://127.0.0.1:{port}/-/ready", timeout=120)
+            while min(collected(port) for _, port in procs.values()) < collections:
+                time.sleep(1)
+            print(f"{series:,} series, {collections} collections at 10 s:")
+            for name, (proc, _) in procs.items():
+                print(f"  {name}: RSS {rss_mb(proc.pid):.0f} MB, peak {rss_mb(proc.pid, field='VmHWM'):.0f} MB")
+            httpx.get(f"{url}/internal/force_flush", timeout=60)
+            count = httpx.get(f"{url}/api/v1/series/count", timeout=60).json()
+            print(f"  VictoriaMetrics series: {count}")
+        finally:
+            for proc, _ in procs.values():
+                proc.terminate()
+                proc.wait()
+            vm.terminate()
+            vm.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--series", type=int, default=20_000)
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--max-samples-per-send", type=int, default=2000)
+    parser.add_argument("--daemon-rss", action="store_true")
+    parser.add_argument("--collections", type=int, default=6)
     args = parser.parse_args()
+    if args.daemon_rss:
+        daemon_rss(args.series, args.collections)
+        return
     total = args.series * args.steps
     with tempfile.TemporaryDirectory(prefix="bench-rw-") as tmp:
         base = Path(tmp)

@@ -157,8 +157,13 @@ class WalReader:
         """Move past a finished segment; False while the current one may still grow."""
         if not later:
             return False
-        if contents.problem is not None:
-            log.error("remote_write_segment_damaged", segment=self.position.segment, problem=contents.problem)
+        if contents.problem is not None:  # a kill -9's torn last write, or damage the WAL's replay reports too
+            log.warning(
+                "remote_write_segment_end_unreadable",
+                segment=self.position.segment,
+                problem=contents.problem,
+                consequence="the rest of this segment is skipped",
+            )
         self._enter(later[0])
         return True
 
