@@ -35,13 +35,16 @@ def test_every_command_in_the_command_table_parses() -> None:
         parser.parse_args(args)  # SystemExit (a failure) if the README names a command that does not exist
 
 
-@pytest.mark.parametrize("section", ["## Notifications", "## Security", "## Data in tables"])
+@pytest.mark.parametrize(
+    "section", ["## Notifications", "## Security", "## Data in tables", "## Shipping to a central"]
+)
 def test_config_snippets_are_valid(section: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PAGERDUTY_ROUTING_KEY", "from-the-environment")
     for secret in (
         "slack-webhook-url",
         "webhook-secret",
         "pg-password",
+        "vm-password",
     ):  # the *_file secrets it names, read at load time
         (tmp_path / secret).write_text("https://hooks.example.internal/T000/B000/XXXX\n")
     example = re.search(r"```yaml\n(.*?)```", README.split(section, 1)[1], re.S)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from agent.config.alerting import InhibitRuleConfig, RouteConfig, SilenceConfig, TimeIntervalConfig
 from agent.config.receivers import AlertmanagerTargetConfig, ReceiverConfig
+from agent.config.remote_write import QueueConfig, RelabelConfig, RemoteWriteConfig
 from agent.config.sql import SqlConfig
 from agent.config.statsd import StatsdConfig
 from agent.config.types import Duration, Secret, secret_field
@@ -31,7 +32,10 @@ __all__ = [
     "IncludeExclude",
     "InhibitRuleConfig",
     "KafkaConfig",
+    "QueueConfig",
     "ReceiverConfig",
+    "RelabelConfig",
+    "RemoteWriteConfig",
     "RouteConfig",
     "RulesConfig",
     "ScanConfig",
@@ -58,7 +62,7 @@ class GlobalConfig:
     interval: Duration = Duration(10)
     timeout: Duration | None = None  # default: the interval
     evaluation_interval: Duration = Duration(10)
-    external_labels: dict[str, str] = field(default_factory=dict)
+    external_labels: dict[str, str] = field(default_factory=dict)  # on alerts and on remote_write samples
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,7 @@ class WebConfig:
 class WalEnabled(enum.Enum):
     """Whether the store keeps a write-ahead log in `state_dir/wal`."""
 
-    AUTO = "auto"  # when the agent keeps state anyway: rule files, receivers or Alertmanagers
+    AUTO = "auto"  # when rules read history or remote_write ships it
     TRUE = "true"
     FALSE = "false"
 
@@ -129,6 +133,10 @@ class WalFlush(enum.Enum):
 class WalConfig:
     enabled: WalEnabled = WalEnabled.AUTO
     flush: WalFlush = WalFlush.COLLECTION
+    # How long segments that a remote_write queue has not sent yet are kept (a receiver outage up
+    # to this long loses nothing); older ones are dropped and counted in
+    # tripwired_remote_storage_samples_dropped_total{reason="retention"}.
+    remote_write_retention: Duration = Duration(6 * 3600)
 
 
 @dataclass(frozen=True)
@@ -313,3 +321,4 @@ class Config:
     silences: list[SilenceConfig] = field(default_factory=list)
     alertmanagers: list[AlertmanagerTargetConfig] = field(default_factory=list)  # hand alerts to Alertmanager
     notification_queue: NotificationQueueConfig = field(default_factory=NotificationQueueConfig)
+    remote_write: list[RemoteWriteConfig] = field(default_factory=list)  # ship samples, fed from the WAL

@@ -31,6 +31,7 @@ class Posted:
     result: Result
     body: str = ""
     content_type: str = ""
+    status: int = 0  # the response's status code; 0 when there was no response
 
 
 def new_client(config: HttpClientConfig, timeout: float | None = None) -> httpx.AsyncClient:
@@ -86,7 +87,8 @@ async def post(
         return Posted(Result(Outcome.RETRY, redact(f"timed out: {type(exc).__name__} {exc}", secrets)))
     except httpx.TransportError as exc:  # connection refused, reset, DNS, TLS
         return Posted(Result(Outcome.RETRY, redact(f"transport error: {type(exc).__name__} {exc}", secrets)))
-    return Posted(classify(response, secrets), response.text, response.headers.get("content-type", ""))
+    content_type = response.headers.get("content-type", "")
+    return Posted(classify(response, secrets), response.text, content_type, response.status_code)
 
 
 def classify(response: httpx.Response, secrets: Collection[str]) -> Result:

@@ -28,6 +28,7 @@ from agent.export.statsd import StatsdConfigError, StatsdExporter
 from agent.memory import freeze_start_up_objects
 from agent.model import AlertState, Labels, Sample, counter, gauge, labels_of
 from agent.promql import Engine, max_range_ms
+from agent.remote import RemoteWrite
 from agent.ruler.alerting import RestorePolicy
 from agent.ruler.manager import RuleLoadError, RuleManager
 from agent.ruler.rules import ExternalInfo
@@ -159,6 +160,8 @@ class Daemon:
         self.store.declare(STORE_METRICS)
         self.storage = self._storage(config)
         self.store.declare(self.storage.metrics())
+        self.remote = self._remote_write(config)
+        self.store.declare(self.remote.metrics())
         self.engine = Engine(self.store)
         self.notifications = self._notifications(config)
         self.store.declare(self.notifications.metrics())
@@ -197,6 +200,16 @@ class Daemon:
         except StorageError as exc:
             raise StartupError([str(exc)]) from exc
         return storage
+
+    def _remote_write(self, config: Config) -> RemoteWrite:
+        """The remote_write queues; built before the first checkpoint, which must keep what they have not sent."""
+        return RemoteWrite(
+            config.remote_write,
+            self.storage.wal,
+            Path(config.state_dir),
+            external_labels=config.global_.external_labels,
+            retention_seconds=float(config.store.wal.remote_write_retention),
+        )
 
     def _state_store(self, config: Config) -> AlertStateStore | None:
         if not config.rule_files:
@@ -290,6 +303,8 @@ class Daemon:
             self._spawn(task)
         if self.statsd is not None:
             self._spawn(self.statsd.run(self.stop))
+        for queue in self.remote.tasks(self.stop):
+            self._spawn(queue)
         self._spawn_textfile_watch()
         await self.stop.wait()
         log.info("stopping")
@@ -371,6 +386,7 @@ class Daemon:
             Sample("tripwired_build_info", BUILD_INFO, 1.0),
             *self.notifications.samples(),
             *self.storage.samples(),
+            *self.remote.samples(),
         ]
 
     # -- reload ------------------------------------------------------------------
@@ -430,6 +446,11 @@ class Daemon:
             ("listen_address", config.web.listen_address != self.config.web.listen_address),
             ("state_dir and store", (config.state_dir, config.store) != (self.config.state_dir, self.config.store)),
             ("statsd", config.statsd != self.config.statsd),
+            (
+                "remote_write and external_labels",
+                (config.remote_write, config.global_.external_labels)
+                != (self.config.remote_write, self.config.global_.external_labels),
+            ),
         ):
             if needs_restart:
                 log.warning("reload_setting_needs_restart", setting=name, reason="it changes on restart only")

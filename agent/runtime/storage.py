@@ -52,10 +52,10 @@ def uses_state_dir(config: Config) -> bool:
 
 
 def wal_enabled(config: Config) -> bool:
-    """`store.wal.enabled`, with `auto` meaning: when rules read the store's history."""
+    """`store.wal.enabled`, with `auto` meaning: when rules read the store's history or remote_write ships it."""
     setting = config.store.wal.enabled
     if setting is WalEnabled.AUTO:
-        return bool(config.rule_files)
+        return bool(config.rule_files or config.remote_write)
     return setting is WalEnabled.TRUE
 
 

@@ -22,6 +22,7 @@ from agent.collect.runner import SUPERVISED_METRICS
 from agent.model import MetricMeta, MetricType
 from agent.notify.alertmanager import METRICS as ALERTMANAGER_METRICS
 from agent.notify.outbox import METRICS as OUTBOX_METRICS
+from agent.remote.queue import QUEUE_METRICS
 from agent.ruler.manager import SELF_METRICS as RULER_METRICS
 from agent.runtime.daemon import STORE_METRICS
 from agent.runtime.storage import STORAGE_METRICS
@@ -30,7 +31,15 @@ from tests.integration.test_notify_daemon import Receiver
 
 PREFIX = "tripwired_"
 # The parts the daemon below runs; the Kafka collector needs a broker and is left out of it.
-RUNNING = (*RUNNER_METRICS, *RULER_METRICS, *STORE_METRICS, *STORAGE_METRICS, *OUTBOX_METRICS, *ALERTMANAGER_METRICS)
+RUNNING = (
+    *RUNNER_METRICS,
+    *RULER_METRICS,
+    *STORE_METRICS,
+    *STORAGE_METRICS,
+    *OUTBOX_METRICS,
+    *ALERTMANAGER_METRICS,
+    *QUEUE_METRICS,
+)
 EVERY_DECLARATION = (*RUNNING, *KAFKA_METRICS, *SUPERVISED_METRICS)
 # Written by the ruler after a group's first evaluation, together with every other ruler family, and
 # by the housekeeping once the outbox has delivered (up to 5 s later).
@@ -68,7 +77,8 @@ def parse(text: str) -> Exposition:
 
 
 def config(tmp_path: Path, hook_url: str) -> str:
-    """The daemon with every part that reports: collectors, rules, a route delivering, an Alertmanager target."""
+    """The daemon with every part that reports: collectors, rules, a route delivering, an Alertmanager target,
+    a remote_write queue."""
     textfile = tmp_path / "textfile"
     textfile.mkdir()
     (textfile / "pipeline.prom").write_text("# TYPE pipeline_rows gauge\npipeline_rows 1\n")
@@ -80,6 +90,7 @@ def config(tmp_path: Path, hook_url: str) -> str:
         f"route: {{receiver: hook, group_wait: 0s}}\n"
         f"receivers: [{{name: hook, webhook_configs: [{{url: '{hook_url}'}}]}}]\n"
         f"alertmanagers: [{{url: 'http://127.0.0.1:{free_port()}', timeout: 1s}}]\n"
+        f"remote_write: [{{url: 'http://127.0.0.1:{free_port()}/api/v1/write'}}]\n"
     )
 
 

@@ -33,6 +33,7 @@ from agent.store.wal.writer import (
     CheckpointChunk,
     CheckpointEnd,
     Flush,
+    SegmentHolds,
     SegmentWriter,
     WalStats,
     Write,
@@ -63,6 +64,8 @@ class Wal:
         self._thread: WriterThread | None = None
         self._last_checkpoint = monotonic()
         self._checkpointing = False
+        self.holds = SegmentHolds()  # segments remote_write has not sent yet: checkpoints keep them
+        self.first_segment = 1  # the number of the first segment this run writes (set by start)
 
     def replay_into(self, store: Store) -> ReplayStats:
         """Load what is on disk into `store` (before `start`); FormatVersionError for an unknown format."""
@@ -89,7 +92,9 @@ class Wal:
             segment_bytes=self._segment_bytes,
             stats=self.stats,
             monotonic=self._monotonic,
+            holds=self.holds,
         )
+        self.first_segment = writer.next_number
         self._thread = WriterThread(writer)
         self._thread.start()
 

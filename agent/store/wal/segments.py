@@ -72,41 +72,51 @@ class FileContents:
 
     records: Sequence[tuple[RecordType, memoryview]] = field(default_factory=list)
     problem: str | None = None
+    ends: Sequence[int] = field(default_factory=list)  # the byte offset just past each record's frame
 
 
-def read_records(path: Path, magic: bytes) -> FileContents:
-    """Every intact record of a segment or checkpoint file, up to the first damaged frame.
+def read_records(path: Path, magic: bytes, offset: int = HEADER_SIZE) -> FileContents:
+    """Every intact record of a segment or checkpoint file from byte `offset`, up to the first damaged frame.
 
-    Raises FormatVersionError for a file of another format version.
+    `offset` is the end of a record read before (FileContents.ends): a reader following the log, such
+    as remote_write, reads only what was appended since. Raises FormatVersionError for a file of
+    another format version.
     """
-    data = memoryview(path.read_bytes())
-    if len(data) < HEADER_SIZE:
-        return FileContents(problem=f"{len(data)} bytes, shorter than the file header")
-    found_magic, version = _HEADER.unpack_from(data)
-    if found_magic != magic:
-        return FileContents(problem="not a tripwired WAL file (its first bytes are not the magic number)")
-    if version != FORMAT_VERSION:
-        raise FormatVersionError(
-            f"{path}: WAL format version {version}, but this tripwired reads version {FORMAT_VERSION} only; "
-            "run the tripwired that wrote it, or move the state directory's wal/ aside to start without history"
-        )
-    return _frames(data)
+    with path.open("rb") as file:
+        header = file.read(HEADER_SIZE)
+        if len(header) < HEADER_SIZE:
+            return FileContents(problem=f"{len(header)} bytes, shorter than the file header")
+        found_magic, version = _HEADER.unpack(header)
+        if found_magic != magic:
+            return FileContents(problem="not a tripwired WAL file (its first bytes are not the magic number)")
+        if version != FORMAT_VERSION:
+            raise FormatVersionError(
+                f"{path}: WAL format version {version}, but this tripwired reads version {FORMAT_VERSION} only; "
+                "run the tripwired that wrote it, or move the state directory's wal/ aside to start without history"
+            )
+        start = max(offset, HEADER_SIZE)
+        file.seek(start)
+        return _frames(memoryview(file.read()), start)
 
 
-def _frames(data: memoryview) -> FileContents:
+def _frames(data: memoryview, base: int) -> FileContents:
+    """The frames of `data`, which starts at byte `base` of its file (the positions reported are the file's)."""
     records: list[tuple[RecordType, memoryview]] = []
-    offset = HEADER_SIZE
+    ends: list[int] = []
+    offset = 0
     while offset < len(data):
+        at = base + offset
         if len(data) - offset < _FRAME.size:
-            return FileContents(records, f"torn frame header at byte {offset}")
+            return FileContents(records, f"torn frame header at byte {at}", ends)
         length, crc = _FRAME.unpack_from(data, offset)
         body = data[offset + _FRAME.size : offset + _FRAME.size + length]
         if length == 0 or len(body) < length:
-            return FileContents(records, f"frame at byte {offset} claims {length} bytes, {len(body)} remain")
+            return FileContents(records, f"frame at byte {at} claims {length} bytes, {len(body)} remain", ends)
         if zlib.crc32(body) != crc:
-            return FileContents(records, f"checksum mismatch in the frame at byte {offset}")
+            return FileContents(records, f"checksum mismatch in the frame at byte {at}", ends)
         if body[0] not in _KNOWN_TYPES:
-            return FileContents(records, f"unknown record type {body[0]} at byte {offset}")
+            return FileContents(records, f"unknown record type {body[0]} at byte {at}", ends)
         records.append((RecordType(body[0]), body[1:]))
         offset += _FRAME.size + length
-    return FileContents(records)
+        ends.append(base + offset)
+    return FileContents(records, None, ends)

@@ -76,6 +76,27 @@ class WalStats:
     replay_seconds: float = 0.0
 
 
+class SegmentHolds:
+    """The oldest segment each reader of the log (a remote_write queue) has not finished reading.
+
+    Set on the loop, read by the writer thread when a checkpoint deletes the segments it covers:
+    held segments stay until their readers move past them (a reader bounds how long it holds).
+    """
+
+    def __init__(self) -> None:
+        self._oldest: dict[str, int] = {}
+
+    def hold(self, reader: str, segment: int) -> None:
+        self._oldest[reader] = segment
+
+    def release(self, reader: str) -> None:
+        self._oldest.pop(reader, None)
+
+    def oldest(self) -> int | None:
+        """The oldest segment any reader holds; None when none does."""
+        return min(list(self._oldest.values()), default=None)  # list() is one step under the GIL
+
+
 # -- what the loop sends the thread ------------------------------------------------
 
 
@@ -157,11 +178,13 @@ class SegmentWriter:
         segment_bytes: int,
         stats: WalStats,
         monotonic: Callable[[], float] = time.monotonic,
+        holds: SegmentHolds | None = None,
     ) -> None:
         self.directory = directory
         self.flush = flush
         self.segment_bytes = segment_bytes
         self.stats = stats
+        self.holds = holds or SegmentHolds()
         self._monotonic = monotonic
         self._segment: _Segment | None = None
         existing = segment_numbers(directory) + checkpoint_numbers(directory)
@@ -170,6 +193,11 @@ class SegmentWriter:
         self._checkpoint: tuple[int, int, Path] | None = None  # (covers up to, fd, tmp path)
         self._checkpoint_failed = False
         self._checkpoint_started = 0.0
+
+    @property
+    def next_number(self) -> int:
+        """The number the next segment will have."""
+        return self._next_number
 
     # -- the loop of the thread -------------------------------------------------
 
@@ -374,10 +402,12 @@ class SegmentWriter:
         return True
 
     def _truncate(self, covers: int) -> None:
-        """Delete the segments a checkpoint covers and older checkpoints, oldest first."""
+        """Delete the segments a checkpoint covers but no reader holds, and older checkpoints, oldest first."""
+        held = self.holds.oldest()
+        keep_from = covers + 1 if held is None else min(held, covers + 1)
         try:
             for number in segment_numbers(self.directory):
-                if number <= covers:
+                if number < keep_from:
                     (self.directory / segment_name(number)).unlink()
             for number in checkpoint_numbers(self.directory):
                 if number < covers:
