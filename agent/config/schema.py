@@ -11,6 +11,7 @@ import enum
 from dataclasses import dataclass, field
 
 from agent.config.alerting import InhibitRuleConfig, RouteConfig, SilenceConfig, TimeIntervalConfig
+from agent.config.notifier import AlertingConfig
 from agent.config.receivers import AlertmanagerTargetConfig, ReceiverConfig
 from agent.config.remote_write import QueueConfig, RelabelConfig, RemoteWriteConfig
 from agent.config.sql import SqlConfig
@@ -320,5 +321,10 @@ class Config:
     time_intervals: list[TimeIntervalConfig] = field(default_factory=list)
     silences: list[SilenceConfig] = field(default_factory=list)
     alertmanagers: list[AlertmanagerTargetConfig] = field(default_factory=list)  # hand alerts to Alertmanager
+    alerting: AlertingConfig = field(default_factory=AlertingConfig)  # the same, in prometheus.yml's shape
     notification_queue: NotificationQueueConfig = field(default_factory=NotificationQueueConfig)
     remote_write: list[RemoteWriteConfig] = field(default_factory=list)  # ship samples, fed from the WAL
+
+    def alertmanager_targets(self) -> list[AlertmanagerTargetConfig]:
+        """Every Alertmanager alerts go to: the `alertmanagers` list, then those of `alerting`."""
+        return [*self.alertmanagers, *self.alerting.targets()]

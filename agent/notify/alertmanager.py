@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 from collections import deque
 from collections.abc import Collection, Iterable, Sequence
@@ -21,11 +22,13 @@ import structlog
 
 from agent.clock import Clock
 from agent.config.receivers import AlertmanagerTargetConfig
-from agent.model import Alert, AlertState, MetricMeta, Sample, counter, gauge, labels_of
+from agent.config.remote_write import RelabelConfig
+from agent.model import Alert, AlertState, MetricMeta, Sample, counter, fingerprint, gauge, labels_of
 from agent.notify.http import client_secrets, new_client, post
 from agent.notify.model import Outcome
 from agent.notify.webhook import go_time
 from agent.redact import redact, secret_forms
+from agent.relabel import Relabeler
 
 log = structlog.get_logger()
 
@@ -85,8 +88,10 @@ class AlertmanagerForwarder:
         resend_seconds: float = RESEND_SECONDS,
         queue_capacity: int = QUEUE_CAPACITY,
         tick_seconds: float = 1.0,
+        relabel: Sequence[RelabelConfig] = (),
     ) -> None:
         self.clock = clock
+        self._relabeler = Relabeler(relabel)
         self.resend_seconds = resend_seconds
         self.tick_seconds = tick_seconds
         self._targets = [_Target(t) for t in targets]
@@ -102,12 +107,26 @@ class AlertmanagerForwarder:
         for alert in alerts:
             if alert.state is AlertState.PENDING:
                 continue  # Prometheus never sends pending alerts
-            before = self._tracked.get(alert.fingerprint)
-            if before is None or before.alert.state is not alert.state:
-                self._tracked[alert.fingerprint] = _Tracked(alert, now)
-                self._enqueue([alert])
+            key = alert.fingerprint  # the ruler's alert, whatever relabelling makes of it
+            sent = self._relabelled(alert)
+            if sent is None:
+                continue
+            before = self._tracked.get(key)
+            if before is None or before.alert.state is not sent.state:
+                self._tracked[key] = _Tracked(sent, now)
+                self._enqueue([sent])
             else:
-                before.alert = alert  # a fresher endsAt, posted at the next re-send
+                before.alert = sent  # a fresher endsAt, posted at the next re-send
+
+    def _relabelled(self, alert: Alert) -> Alert | None:
+        """`alert` after `alert_relabel_configs` (None: dropped), as Prometheus' notifier relabels before queueing."""
+        if not self._relabeler:
+            return alert
+        labels = self._relabeler.apply(dict(alert.labels))
+        if labels is None:
+            return None
+        relabelled = labels_of(labels)
+        return dataclasses.replace(alert, labels=relabelled, fingerprint=fingerprint(relabelled))
 
     def due(self) -> list[Alert]:
         """Alerts whose re-send is due now; forgets expired and long-resolved ones."""

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
+from agent.config.notifier import AlertingConfig
 from agent.config.schema import Config, WalConfig, WalEnabled
 from agent.model import Alert, AlertState
 from agent.runtime.daemon import Daemon
@@ -32,7 +33,9 @@ def isolated(config: Config, *, state_dir: str, notify: bool) -> Config:
     config = dataclasses.replace(config, state_dir=state_dir, store=store)
     if notify:
         return config
-    return dataclasses.replace(config, route=None, receivers=[], inhibit_rules=[], alertmanagers=[])
+    return dataclasses.replace(
+        config, route=None, receivers=[], inhibit_rules=[], alertmanagers=[], alerting=AlertingConfig()
+    )
 
 
 async def observe(daemon: Daemon, seconds: float, *, notify: bool = False) -> list[Fired]:

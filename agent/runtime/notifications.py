@@ -13,6 +13,7 @@ from typing import Any
 
 from agent.clock import Clock
 from agent.config.receivers import receiver_errors
+from agent.config.remote_write import RelabelConfig
 from agent.config.schema import AlertmanagerTargetConfig, Config
 from agent.model import Alert, MetricMeta, Sample
 from agent.notify.alertmanager import AlertmanagerForwarder
@@ -24,10 +25,20 @@ from agent.notify.senders import Integrations, build_senders, close_senders
 from agent.notify.silence import SilenceError, Silences, matchers_from_json, parse_rfc3339
 
 
+def _forwarding(config: Config) -> tuple[list[AlertmanagerTargetConfig], list[RelabelConfig]]:
+    """What the Alertmanager forwarder is made of: a reload that changes it makes a new one."""
+    return config.alertmanager_targets(), config.alerting.alert_relabel_configs
+
+
+def _forwarder(config: Config, clock: Clock) -> AlertmanagerForwarder | None:
+    targets, relabel = _forwarding(config)
+    return AlertmanagerForwarder(targets, clock, relabel=relabel) if targets else None
+
+
 def alerting_errors(config: Config) -> list[str]:
     """Routing and receiver mistakes the typed loader cannot see (unknown receivers, bad matchers, a
     receiver without its URL), found without I/O."""
-    errors = receiver_errors(config.receivers, config.alertmanagers)
+    errors = receiver_errors(config.receivers, config.alertmanager_targets())
     if config.route is None:
         if config.receivers:
             errors.append("route: receivers are configured but no route leads to them")
@@ -73,9 +84,8 @@ class Notifications:
                 clock=clock,
                 enqueue=self.outbox.enqueue,
             )
-        if config.alertmanagers:
-            self.forwarder = AlertmanagerForwarder(config.alertmanagers, clock)
-        self.alertmanagers: list[AlertmanagerTargetConfig] = config.alertmanagers
+        self.forwarder = _forwarder(config, clock)
+        self.forwarding = _forwarding(config)
         self.forwarder_stop = asyncio.Event()  # its own, so a reload can replace the forwarder
 
     def notify(self, alerts: Sequence[Alert]) -> None:
@@ -114,8 +124,8 @@ class Notifications:
         except BaseException:
             parts.close_stores()
             raise
-        if config.alertmanagers != self.alertmanagers:
-            parts.forwarder = AlertmanagerForwarder(config.alertmanagers, self.clock) if config.alertmanagers else None
+        if _forwarding(config) != self.forwarding:
+            parts.forwarder = _forwarder(config, self.clock)
             parts.replace_forwarder = True
         return parts
 
@@ -138,7 +148,7 @@ class Notifications:
             if self.forwarder is not None:
                 self.forwarder_stop.set()
                 await self.forwarder.aclose()
-            self.forwarder, self.alertmanagers = parts.forwarder, config.alertmanagers
+            self.forwarder, self.forwarding = parts.forwarder, _forwarding(config)
             self.forwarder_stop = asyncio.Event()
             if self.forwarder is not None:
                 started.append(self.forwarder.run(self.forwarder_stop))

@@ -10,8 +10,9 @@ import pytest
 
 from agent.clock import FakeClock
 from agent.config.receivers import AlertmanagerTargetConfig
+from agent.config.remote_write import RelabelAction, RelabelConfig
 from agent.config.schema import Duration
-from agent.model import Alert, AlertState
+from agent.model import Alert, AlertState, fingerprint, labels_of
 from agent.notify.alertmanager import RESEND_SECONDS, RESOLVED_RETENTION_SECONDS, AlertmanagerForwarder
 from tests.conftest import free_port
 from tests.notify.test_notify_http import NOW, Receiver, Reply, firing, receiver, resolved
@@ -173,3 +174,22 @@ def test_failures_and_successes_are_counted_per_target(receiver: Receiver) -> No
 def test_emitted_samples_are_declared(receiver: Receiver) -> None:
     forwarder = AlertmanagerForwarder([target(receiver)], FakeClock(NOW), tick_seconds=TICK)
     assert {m.name for m in forwarder.metrics()} == {s.name for s in forwarder.samples()}
+
+
+def test_alert_relabel_configs_drop_a_label_and_drop_alerts_before_they_are_sent() -> None:
+    """An HA pair's `replica` label dropped, so both agents send Alertmanager the same alert; a `drop` step drops."""
+    relabel = [
+        RelabelConfig(regex="replica", action=RelabelAction.LABELDROP),
+        RelabelConfig(source_labels=["instance"], regex="scratch-.*", action=RelabelAction.DROP),
+    ]
+    forwarder = AlertmanagerForwarder([], FakeClock(NOW), relabel=relabel)
+    kept = firing(instance="db1", replica="a")
+    forwarder.add([kept, firing(instance="scratch-1", replica="a")])
+
+    [sent] = forwarder.next_batch()
+
+    assert labels_of(alertname="DiskFull", instance="db1") == sent.labels
+    assert fingerprint(sent.labels) == sent.fingerprint
+    assert sent.fingerprint == firing(instance="db1").fingerprint != kept.fingerprint
+    forwarder.add([resolved(kept)])
+    assert [AlertState.INACTIVE] == [alert.state for alert in forwarder.next_batch()]  # tracked as the same alert
