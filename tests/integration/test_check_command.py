@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from xml.etree import ElementTree
 
-from tests.conftest import REPO, StartDaemon
+from tests.conftest import REPO, StartDaemon, free_port, require_binary, wait_for_http
 
 RULES = """\
 groups:
@@ -125,3 +125,41 @@ def test_a_running_agent_is_checked_by_url(tmp_path: Path, start_daemon: StartDa
 
     assert (0, 1, 1) == (passed.returncode, failed.returncode, unreachable.returncode), passed.stdout + failed.stdout
     assert "cannot reach http://127.0.0.1:1" in unreachable.stdout
+
+
+def test_a_prometheus_is_checked_by_url_as_an_agent_is(tmp_path: Path, start_daemon: StartDaemon) -> None:
+    """A real Prometheus 2.42 that scrapes the agent and loads the same rules answers the same checks."""
+    config = setup(tmp_path, written=0)
+    daemon = start_daemon(config.read_text())
+    daemon.wait_ready()
+    port = free_port()
+    (tmp_path / "prometheus.yml").write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        f"rule_files: [{tmp_path / 'rules.yaml'}]\n"
+        f"scrape_configs:\n  - job_name: agent\n    static_configs: [{{targets: ['127.0.0.1:{daemon.port}']}}]\n"
+    )
+    binary = require_binary("/usr/bin/prometheus", "prometheus")
+    with (tmp_path / "prometheus.log").open("wb") as log:
+        prometheus = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={tmp_path / 'prometheus.yml'}",
+                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for_http(f"http://127.0.0.1:{port}/-/ready", timeout=30)
+            url = f"--url=http://127.0.0.1:{port}"
+            passed = check(
+                url, "--within=60s", "--expect-metric=orders_written_total == 0", "--expect-alert=OrdersStalled"
+            )
+            failed = check(url, "--within=2s", "--expect-metric=orders_written_total > 0")
+        finally:
+            prometheus.terminate()
+            prometheus.wait(timeout=30)
+
+    assert (0, 1) == (passed.returncode, failed.returncode), passed.stdout + failed.stdout
+    assert "orders_written_total{instance=" in passed.stdout  # Prometheus' own job and instance labels
