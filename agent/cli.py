@@ -12,6 +12,7 @@ import getpass
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from agent import __version__
 from agent.config import Config, ConfigError, load_config
@@ -66,17 +67,26 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument("--time", default="", help="evaluation time, Unix seconds (default now)")
     query.set_defaults(command=_query)
 
-    check = commands.add_parser("check", help="run collectors and rules for a while; exit 1 if an alert fired")
-    check.add_argument("--config", metavar="PATH", help="config file (default: built-in defaults)")
-    check.add_argument("--duration", default="30s", help="how long to run (default 30s)")
-    check.add_argument(
-        "--expect-firing",
-        dest="expect_firing",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="exit 1 unless this alert fired (repeatable); other alerts may fire",
+    check = commands.add_parser(
+        "check",
+        help="smoke test: run collectors and rules (or watch --url) for a while and check what appears",
+        description="Exit 0 when every expectation held (without any: when no alert fired), 1 when one did not "
+        "or the check would have passed vacuously, 2 on bad usage or config.",
     )
+    source = check.add_mutually_exclusive_group()
+    source.add_argument("--config", metavar="PATH", help="config file to run in-process (default: built-in defaults)")
+    source.add_argument("--url", help="watch a running tripwired or any Prometheus-compatible API instead")
+    check.add_argument(
+        "--duration", "--within", dest="duration", default="30s", help="how long to run and wait (default 30s)"
+    )
+    for flag, dest, what in (
+        ("--expect-metric", "expect_metric", "EXPR: the PromQL expression returns a series within the run"),
+        ("--expect-alert", "expect_alert", "NAME: the alert fires within the run"),
+        ("--expect-firing", "expect_alert", argparse.SUPPRESS),  # the older spelling
+        ("--expect-no-alert", "expect_no_alert", "NAME: the alert never fires during the run"),
+    ):
+        check.add_argument(flag, dest=dest, action="append", default=[], metavar="X", help=what)
+    check.add_argument("--junit", metavar="FILE", help="also write the result as JUnit XML, for CI systems")
     check.add_argument(
         "--notify",
         action="store_true",
@@ -274,22 +284,33 @@ def _query(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from agent.config.load import parse_duration
-    from agent.runtime.check import isolated, observe, report
+    from agent.runtime.check import Expectation, Kind, check_daemon, check_url, isolated, junit, report
     from agent.runtime.daemon import Daemon, StartupError
     from agent.runtime.logs import configure_logging
 
     configure_logging("warning")
+    expectations = [
+        *(Expectation(Kind.METRIC, expr) for expr in args.expect_metric),
+        *(Expectation(Kind.ALERT, name) for name in args.expect_alert),
+        *(Expectation(Kind.NO_ALERT, name) for name in args.expect_no_alert),
+    ]
 
     async def run(state_dir: str) -> int:
         try:
             seconds = float(parse_duration(args.duration))
-            config = isolated(_load(args.config), state_dir=state_dir, notify=args.notify)
-            daemon = Daemon(config, config_path=args.config)
+            if args.url:
+                verdict = await check_url(args.url, expectations, seconds)
+            else:
+                config = isolated(_load(args.config), state_dir=state_dir, notify=args.notify)
+                verdict = await check_daemon(
+                    Daemon(config, config_path=args.config), expectations, seconds, notify=args.notify
+                )
         except (ConfigError, StartupError, ValueError) as exc:
             print(exc, file=sys.stderr)
             return EXIT_USAGE
-        fired = await observe(daemon, seconds, notify=args.notify)
-        return report(fired, args.expect_firing, sys.stdout)
+        if args.junit:
+            Path(args.junit).write_bytes(junit(verdict))
+        return report(verdict, sys.stdout)
 
     # A private state directory: a daemon running with the same config keeps its own alert
     # state, silences and outbox to itself, and nothing `check` saw outlives it.

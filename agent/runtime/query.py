@@ -20,16 +20,24 @@ class QueryError(Exception):
 
 
 def query_daemon(listen_address: str, expr: str, time: str = "") -> dict[str, Any]:
-    params = {"query": expr, **({"time": time} if time else {})}
-    url = f"http://{listen_address}/api/v1/query?{urllib.parse.urlencode(params)}"
+    """The `data` of a running daemon's answer to an instant query."""
+    return api_get(f"http://{listen_address}", "/api/v1/query", {"query": expr, **({"time": time} if time else {})})
+
+
+def api_get(base_url: str, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
+    """The `data` of a GET on tripwired's or any Prometheus' HTTP API (`{"status": ..., "data": ...}`)."""
+    url = f"{base_url.rstrip('/')}{path}" + (f"?{urllib.parse.urlencode(params)}" if params else "")
     try:
         with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response:
             body = json.load(response)
     except urllib.error.HTTPError as exc:
-        body = json.load(exc)
-        raise QueryError(f"query failed: {body.get('error', exc.reason)}", 1) from exc
-    except (urllib.error.URLError, OSError) as exc:
-        raise QueryError(f"cannot reach tripwired at {listen_address}: {exc}", 1) from exc
+        try:
+            reason = json.load(exc).get("error", exc.reason)
+        except ValueError:
+            reason = exc.reason
+        raise QueryError(f"{path} failed: {reason}", 1) from exc
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise QueryError(f"cannot reach {base_url}: {exc}", 1) from exc
     data: dict[str, Any] = body["data"]
     return data
 
