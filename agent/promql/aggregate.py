@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
+import xxhash
+
 from agent.model import Labels
 from agent.promql.context import EvalContext
 from agent.promql.errors import EvalError
@@ -32,6 +34,13 @@ REDUCERS: dict[str, Callable[[Sequence[float]], float]] = {
     "stdvar": welford_variance,
     "stddev": lambda values: math.sqrt(welford_variance(values)),
 }
+
+
+def ratio_sampled(ratio: float, labels: Labels) -> bool:
+    """Prometheus' HashRatioSampler: the labels' xxhash64 as a fraction of 2^64-1 against the ratio."""
+    data = b"".join(name.encode() + b"\xff" + value.encode() + b"\xff" for name, value in labels)
+    offset = xxhash.xxh64_intdigest(data) / float(2**64 - 1)
+    return offset < ratio if ratio >= 0 else offset >= 1 + ratio
 
 
 def grouping(by: bool, names: Sequence[str]) -> Callable[[str | None, Labels], GroupKey]:
@@ -64,6 +73,10 @@ class AggregateNode(VectorNode):
         samples = self.inner.vector(ctx, t)
         if self.op in ("topk", "bottomk"):
             return self._topk(samples, self._scalar_param(ctx, t))
+        if self.op == "limitk":
+            return self._limitk(samples, self._scalar_param(ctx, t))
+        if self.op == "limit_ratio":
+            return self._limit_ratio(samples, self._scalar_param(ctx, t))
         if self.op == "count_values":
             return self._count_values(samples, ctx, t)
         groups = self._groups(samples, self.key)
@@ -96,6 +109,25 @@ class AggregateNode(VectorNode):
             ranked = sorted(members, key=lambda s: (math.isnan(s[2]), -s[2] if top else s[2]))
             out.extend(ranked[:k])
         return out
+
+    def _limitk(self, samples: InstantVector, param: float) -> InstantVector:
+        """The first k samples of each group in label order (Prometheus 3, experimental)."""
+        if math.isnan(param):
+            raise EvalError("Parameter value is NaN")
+        if param < 1:
+            return []
+        k = int(min(param, len(samples)))
+        ordered = sorted(samples, key=lambda s: full_labels(s[0], s[1]))
+        return [s for members in self._groups(ordered, self.key).values() for s in members[:k]]
+
+    def _limit_ratio(self, samples: InstantVector, param: float) -> InstantVector:
+        """A deterministic sample of about `ratio` of the series, picked by their label hash (Prometheus 3)."""
+        if math.isnan(param):
+            raise EvalError("Ratio value is NaN")
+        if param == 0:
+            return []
+        ratio = max(-1.0, min(1.0, param))
+        return [s for s in samples if ratio_sampled(ratio, full_labels(s[0], s[1]))]
 
     def _count_values(self, samples: InstantVector, ctx: EvalContext, t: int) -> InstantVector:
         """How many samples have each value; the value becomes a label."""

@@ -169,6 +169,14 @@ def stddev_over_time(w: Window, times: Sequence[int], values: Sequence[float]) -
     return None if variance is None else math.sqrt(variance)
 
 
+def mad_over_time(w: Window, times: Sequence[int], values: Sequence[float]) -> float | None:
+    """The median absolute deviation from the median; a NaN makes it NaN (Prometheus 3, experimental)."""
+    if any(math.isnan(v) for v in values):
+        return math.nan
+    median = quantile(0.5, values)
+    return quantile(0.5, [abs(v - median) for v in values])
+
+
 RANGE_FUNCTIONS: dict[str, RangeFn] = {
     "rate": extrapolated(counter=True, per_second=True),
     "increase": extrapolated(counter=True, per_second=False),
@@ -189,6 +197,7 @@ RANGE_FUNCTIONS: dict[str, RangeFn] = {
     "last_over_time": lambda w, times, values: values[-1],
     "present_over_time": lambda w, times, values: 1.0,
     "quantile_over_time": lambda w, times, values: quantile(w.arg, values),
+    "mad_over_time": mad_over_time,
 }
 
 # Functions whose scalar argument comes before the range vector rather than after it.

@@ -19,8 +19,13 @@ class QueryError(Exception):
         self.exit_code = exit_code
 
 
-def query_daemon(listen_address: str, expr: str, time: str = "") -> dict[str, Any]:
-    params = {"query": expr, **({"time": time} if time else {})}
+def query_daemon(listen_address: str, expr: str, time: str = "", promql_compat: str = "") -> dict[str, Any]:
+    """Ask a running daemon for an instant query; `promql_compat` overrides its PromQL semantics."""
+    params = {
+        "query": expr,
+        **({"time": time} if time else {}),
+        **({"promql_compat": promql_compat} if promql_compat else {}),
+    }
     url = f"http://{listen_address}/api/v1/query?{urllib.parse.urlencode(params)}"
     try:
         with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response:
