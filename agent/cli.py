@@ -272,8 +272,29 @@ def _config_check(args: argparse.Namespace) -> int:
     if errors:
         print("\n".join(errors), file=sys.stderr)
         return EXIT_USAGE
+    for warning in _compat_warnings(load_config(args.file), args.file):
+        print(f"warning: {warning}")
     print(f"{args.file}: config is valid")
     return EXIT_OK
+
+
+def _compat_warnings(config: Config, path: str) -> list[str]:
+    """Rules whose results differ between promql_compat 3 and 2 (see agent/ruler/compat.py)."""
+    import glob
+
+    from agent.ruler.compat import compat_warnings
+    from agent.ruler.rulefile import RuleFileError, load_rule_file
+    from agent.runtime.daemon import config_semantics, rule_paths
+
+    semantics = config_semantics(config)
+    groups = []
+    for pattern in rule_paths(config, path):
+        for file in sorted(glob.glob(pattern)):
+            try:
+                groups.extend(load_rule_file(file, semantics))
+            except RuleFileError:
+                continue  # `tripwired rules check` reports these; the warnings are about valid rules
+    return compat_warnings(groups, int(float(config.global_.interval) * 1000), semantics)
 
 
 def _rules_check(args: argparse.Namespace) -> int:

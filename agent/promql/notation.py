@@ -100,7 +100,7 @@ def _parse_braces(text: str, pos: int, pairs: dict[str, str]) -> int:
             pos += 1
         if pos < len(text) and text[pos] == "}":
             return pos + 1
-        if text[pos : pos + 1] in ("\"", "'", "`"):
+        if text[pos : pos + 1] in ('"', "'", "`"):
             pos = _parse_quoted_name(text, pos, pairs)
             continue
         label = _LABEL.match(text, pos)
