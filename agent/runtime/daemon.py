@@ -443,6 +443,7 @@ class Daemon:
             ("listen_address", config.web.listen_address != self.config.web.listen_address),
             ("state_dir and store", (config.state_dir, config.store) != (self.config.state_dir, self.config.store)),
             ("statsd", config.statsd != self.config.statsd),
+            ("promql_compat", config_semantics(config) != self.semantics),
         ):
             if needs_restart:
                 log.warning("reload_setting_needs_restart", setting=name, reason="it changes on restart only")
