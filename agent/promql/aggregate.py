@@ -37,10 +37,21 @@ REDUCERS: dict[str, Callable[[Sequence[float]], float]] = {
 
 
 def ratio_sampled(ratio: float, labels: Labels) -> bool:
-    """Prometheus' HashRatioSampler: the labels' xxhash64 as a fraction of 2^64-1 against the ratio."""
-    data = b"".join(name.encode() + b"\xff" + value.encode() + b"\xff" for name, value in labels)
+    """Prometheus' HashRatioSampler: the labels' xxhash64 as a fraction of 2^64-1 against the ratio.
+
+    The hash is of Prometheus 3's label encoding (stringlabels, its default build): each name and
+    value prefixed by its length.
+    """
+    data = b"".join(_sized(name.encode()) + _sized(value.encode()) for name, value in labels)
     offset = xxhash.xxh64_intdigest(data) / float(2**64 - 1)
     return offset < ratio if ratio >= 0 else offset >= 1 + ratio
+
+
+def _sized(text: bytes) -> bytes:
+    """stringlabels' encodeSize: one length byte, or 255 and three little-endian bytes."""
+    size = len(text)
+    prefix = bytes([size]) if size < 255 else b"\xff" + size.to_bytes(3, "little")
+    return prefix + text
 
 
 def grouping(by: bool, names: Sequence[str]) -> Callable[[str | None, Labels], GroupKey]:

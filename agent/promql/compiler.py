@@ -32,9 +32,9 @@ from agent.promql.locate import describe_error
 from agent.promql.matching import Matching
 from agent.promql.math_functions import DATE_FUNCTIONS, VALUE_FUNCTIONS
 from agent.promql.nodes import MatrixNode, Node, NumberNode, ScalarNode, StringNode, VectorNode
-from agent.promql.range_functions import RANGE_FUNCTIONS, SCALAR_FIRST
+from agent.promql.range_functions import RANGE_FUNCTIONS, RANGE_FUNCTIONS_3, SCALAR_FIRST
 from agent.promql.selectors import MatrixSelectorNode, VectorSelectorNode
-from agent.promql.semantics import DEFAULT_SEMANTICS, Semantics
+from agent.promql.semantics import DEFAULT_SEMANTICS, PromQLCompat, Semantics
 from agent.promql.subquery import SubqueryNode
 from agent.promql.support import dialect_text, unknown_function, unsupported
 from agent.promql.values import NAME
@@ -169,10 +169,11 @@ def _call(expr: promql_parser.Call, sem: Semantics) -> Node:
     name = expr.func.name
     args = [compile_node(arg, sem) for arg in expr.args]
     if name in RANGE_FUNCTIONS:
+        table = RANGE_FUNCTIONS_3 if sem.compat >= PromQLCompat.V3 else RANGE_FUNCTIONS
         if name in SCALAR_FIRST:
-            return RangeCallNode(name, _matrix(args[1]), _scalar(args[0]))
+            return RangeCallNode(name, _matrix(args[1]), _scalar(args[0]), table)
         scalar = _scalar(args[1]) if len(args) > 1 else None
-        return RangeCallNode(name, _matrix(args[0]), scalar)
+        return RangeCallNode(name, _matrix(args[0]), scalar, table)
     if name in VALUE_FUNCTIONS:
         return ValueMapNode(name, VALUE_FUNCTIONS[name], _vector(args[0]), [_scalar(a) for a in args[1:]])
     if name in DATE_FUNCTIONS:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from agent.model import Labels
 from agent.promql.context import EvalContext
 from agent.promql.histogram import histogram_quantile
 from agent.promql.math_functions import ValueFn
 from agent.promql.nodes import MatrixNode, ScalarNode, VectorNode, check_unique
-from agent.promql.range_functions import KEEPS_NAME, RANGE_FUNCTIONS, Window
+from agent.promql.range_functions import KEEPS_NAME, RANGE_FUNCTIONS, RangeFn, Window
 from agent.promql.selectors import VectorSelectorNode
 from agent.promql.values import InstantSample, InstantVector, full_labels
 
@@ -19,8 +19,10 @@ from agent.promql.values import InstantSample, InstantVector, full_labels
 class RangeCallNode(VectorNode):
     """A function of one range vector (and maybe one scalar): one output per series with points."""
 
-    def __init__(self, name: str, matrix: MatrixNode, scalar: ScalarNode | None) -> None:
-        self.fn = RANGE_FUNCTIONS[name]
+    def __init__(
+        self, name: str, matrix: MatrixNode, scalar: ScalarNode | None, table: Mapping[str, RangeFn] = RANGE_FUNCTIONS
+    ) -> None:
+        self.fn = table[name]
         self.keep_name = name in KEEPS_NAME
         self.matrix_node = matrix
         self.scalar_node = scalar

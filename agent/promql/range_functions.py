@@ -147,6 +147,34 @@ def avg_over_time(w: Window, times: Sequence[int], values: Sequence[float]) -> f
     return mean if math.isinf(mean) else mean + c
 
 
+def avg_over_time_3(w: Window, times: Sequence[int], values: Sequence[float]) -> float | None:
+    """Prometheus 3's avg_over_time: a compensated sum divided at the end, incremental once it overflows."""
+    total, c, mean, incremental = values[0], 0.0, 0.0, False
+    count = 1.0
+    for i, v in enumerate(values[1:]):
+        count = float(i + 2)
+        if not incremental:
+            new_total, new_c = kahan_add_3(v, total, c)
+            if not math.isinf(new_total):
+                total, c = new_total, new_c
+                continue
+            incremental = True
+            mean = total / (count - 1)
+            c /= count - 1
+        q = (count - 1) / count
+        mean, c = kahan_add_3(v / count, q * mean, q * c)
+    if incremental:
+        return mean + c
+    return total / count + c / count
+
+
+def kahan_add_3(inc: float, total: float, c: float) -> tuple[float, float]:
+    """Prometheus 3's kahansum.Inc: as kahan_add, but an infinite sum drops the compensation."""
+    if math.isinf(total + inc):
+        return total + inc, 0.0
+    return kahan_add(inc, total, c)
+
+
 def sum_over_time(w: Window, times: Sequence[int], values: Sequence[float]) -> float | None:
     total = c = 0.0
     for v in values:
@@ -199,6 +227,9 @@ RANGE_FUNCTIONS: dict[str, RangeFn] = {
     "quantile_over_time": lambda w, times, values: quantile(w.arg, values),
     "mad_over_time": mad_over_time,
 }
+
+# Prometheus 3 computes these differently (same value up to the last bits).
+RANGE_FUNCTIONS_3: dict[str, RangeFn] = {**RANGE_FUNCTIONS, "avg_over_time": avg_over_time_3}
 
 # Functions whose scalar argument comes before the range vector rather than after it.
 SCALAR_FIRST = frozenset({"quantile_over_time"})
