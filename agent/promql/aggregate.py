@@ -15,6 +15,8 @@ from agent.promql.stats import (
     format_go_float,
     go_max,
     go_min,
+    kahan_sum_3,
+    mean_3,
     plain_sum,
     quantile,
     running_mean,
@@ -34,6 +36,8 @@ REDUCERS: dict[str, Callable[[Sequence[float]], float]] = {
     "stdvar": welford_variance,
     "stddev": lambda values: math.sqrt(welford_variance(values)),
 }
+# Prometheus 3 sums and averages with compensation (2.42 did not).
+REDUCERS_3 = {**REDUCERS, "sum": kahan_sum_3, "avg": mean_3}
 
 
 def ratio_sampled(ratio: float, labels: Labels) -> bool:
@@ -71,8 +75,12 @@ def grouping(by: bool, names: Sequence[str]) -> Callable[[str | None, Labels], G
 class AggregateNode(VectorNode):
     """One aggregation expression; the grouping function is built once."""
 
-    def __init__(self, op: str, inner: VectorNode, param: Node | None, by: bool, names: Sequence[str]) -> None:
+    def __init__(
+        self, op: str, inner: VectorNode, param: Node | None, by: bool, names: Sequence[str], *, v3: bool = False
+    ) -> None:
         self.op = op
+        self.v3 = v3
+        self.reducers = REDUCERS_3 if v3 else REDUCERS
         self.inner = inner
         self.scalar_param = param if isinstance(param, ScalarNode) else None
         self.label_param = param.text if isinstance(param, StringNode) else ""
@@ -93,8 +101,12 @@ class AggregateNode(VectorNode):
         groups = self._groups(samples, self.key)
         if self.op == "quantile":
             q = self._scalar_param(ctx, t)
-            return [(key[0], key[1], quantile(q, [s[2] for s in members])) for key, members in groups.items()]
-        reducer = REDUCERS[self.op]
+            exact = self.v3
+            return [
+                (key[0], key[1], quantile(q, [s[2] for s in members], exact_rank=exact))
+                for key, members in groups.items()
+            ]
+        reducer = self.reducers[self.op]
         return [(key[0], key[1], reducer([s[2] for s in members])) for key, members in groups.items()]
 
     def _scalar_param(self, ctx: EvalContext, t: int) -> float:

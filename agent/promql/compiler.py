@@ -162,7 +162,7 @@ def _aggregate(expr: promql_parser.AggregateExpr, sem: Semantics) -> Node:
     modifier = expr.modifier
     by = modifier is None or modifier.type == promql_parser.AggModifierType.By
     names = list(modifier.labels) if modifier is not None else []
-    return AggregateNode(op, _vector(compile_node(expr.expr, sem)), param, by, names)
+    return AggregateNode(op, _vector(compile_node(expr.expr, sem)), param, by, names, v3=sem.compat >= PromQLCompat.V3)
 
 
 def _call(expr: promql_parser.Call, sem: Semantics) -> Node:

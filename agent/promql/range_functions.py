@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from agent.promql.stats import go_max, go_min, kahan_add, quantile
+from agent.promql.stats import go_max, go_min, kahan_add, mean_3, quantile
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,8 +28,12 @@ class Window:
 RangeFn = Callable[[Window, Sequence[int], Sequence[float]], float | None]
 
 
-def extrapolated(counter: bool, per_second: bool) -> RangeFn:
-    """rate/increase/delta: the change over the window, extrapolated towards its edges (extrapolatedRate)."""
+def extrapolated(counter: bool, per_second: bool, *, v3: bool = False) -> RangeFn:
+    """rate/increase/delta: the change over the window, extrapolated towards its edges (extrapolatedRate).
+
+    Prometheus 3 caps the extrapolation to the window start before comparing it with the
+    counter's zero point; 2.42 compared first.
+    """
 
     def fn(w: Window, times: Sequence[int], values: Sequence[float]) -> float | None:
         if len(values) < 2:
@@ -42,12 +46,14 @@ def extrapolated(counter: bool, per_second: bool) -> RangeFn:
         to_end = (w.end - times[-1]) / 1000
         sampled = (times[-1] - times[0]) / 1000
         average = sampled / (len(values) - 1)
+        threshold = average * 1.1
+        if v3 and to_start >= threshold:
+            to_start = average / 2
         if counter and result > 0 and first >= 0:
             to_zero = sampled * (first / result)
             to_start = min(to_start, to_zero)
-        threshold = average * 1.1
         interval = sampled
-        interval += to_start if to_start < threshold else average / 2
+        interval += to_start if v3 or to_start < threshold else average / 2
         interval += to_end if to_end < threshold else average / 2
         # The factor is formed first, as Prometheus does, so results agree to the last bit.
         factor = interval / sampled
@@ -147,34 +153,6 @@ def avg_over_time(w: Window, times: Sequence[int], values: Sequence[float]) -> f
     return mean if math.isinf(mean) else mean + c
 
 
-def avg_over_time_3(w: Window, times: Sequence[int], values: Sequence[float]) -> float | None:
-    """Prometheus 3's avg_over_time: a compensated sum divided at the end, incremental once it overflows."""
-    total, c, mean, incremental = values[0], 0.0, 0.0, False
-    count = 1.0
-    for i, v in enumerate(values[1:]):
-        count = float(i + 2)
-        if not incremental:
-            new_total, new_c = kahan_add_3(v, total, c)
-            if not math.isinf(new_total):
-                total, c = new_total, new_c
-                continue
-            incremental = True
-            mean = total / (count - 1)
-            c /= count - 1
-        q = (count - 1) / count
-        mean, c = kahan_add_3(v / count, q * mean, q * c)
-    if incremental:
-        return mean + c
-    return total / count + c / count
-
-
-def kahan_add_3(inc: float, total: float, c: float) -> tuple[float, float]:
-    """Prometheus 3's kahansum.Inc: as kahan_add, but an infinite sum drops the compensation."""
-    if math.isinf(total + inc):
-        return total + inc, 0.0
-    return kahan_add(inc, total, c)
-
-
 def sum_over_time(w: Window, times: Sequence[int], values: Sequence[float]) -> float | None:
     total = c = 0.0
     for v in values:
@@ -201,8 +179,8 @@ def mad_over_time(w: Window, times: Sequence[int], values: Sequence[float]) -> f
     """The median absolute deviation from the median; a NaN makes it NaN (Prometheus 3, experimental)."""
     if any(math.isnan(v) for v in values):
         return math.nan
-    median = quantile(0.5, values)
-    return quantile(0.5, [abs(v - median) for v in values])
+    median = quantile(0.5, values, exact_rank=True)
+    return quantile(0.5, [abs(v - median) for v in values], exact_rank=True)
 
 
 RANGE_FUNCTIONS: dict[str, RangeFn] = {
@@ -229,7 +207,13 @@ RANGE_FUNCTIONS: dict[str, RangeFn] = {
 }
 
 # Prometheus 3 computes these differently (same value up to the last bits).
-RANGE_FUNCTIONS_3: dict[str, RangeFn] = {**RANGE_FUNCTIONS, "avg_over_time": avg_over_time_3}
+RANGE_FUNCTIONS_3: dict[str, RangeFn] = {
+    **RANGE_FUNCTIONS,
+    "rate": extrapolated(counter=True, per_second=True, v3=True),
+    "increase": extrapolated(counter=True, per_second=False, v3=True),
+    "avg_over_time": lambda w, times, values: mean_3(values),
+    "quantile_over_time": lambda w, times, values: quantile(w.arg, values, exact_rank=True),
+}
 
 # Functions whose scalar argument comes before the range vector rather than after it.
 SCALAR_FIRST = frozenset({"quantile_over_time"})
