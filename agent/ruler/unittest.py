@@ -141,7 +141,10 @@ class _TestRun:
         return groups
 
     def _load_series(self) -> list[str]:
+        """Load the input series up to the last evaluation step, as far as promtool's lazy loader gets."""
         step = self.test.interval_ms
+        evaluation = self.spec.evaluation_interval_ms
+        until = self.test.max_eval_time_ms() // evaluation * evaluation
         for item in self.test.input_series:
             try:
                 labels, values = parse_series(f"{item.series} {item.values}")
@@ -152,6 +155,8 @@ class _TestRun:
             last = -1
             for index, value in enumerate(values):
                 # With no interval every point lands at 0; the first one wins, as in promtool.
+                if index * step > until:
+                    break  # promtool never loads what lies past its last evaluation step
                 if value is not None and index * step > last:
                     self.store.append_point(name, rest, self.start + index * step, value)
                     last = index * step
