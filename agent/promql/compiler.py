@@ -197,7 +197,7 @@ def _special_call(name: str, expr: promql_parser.Call, args: list[Node], sem: Se
     if name in ("sort", "sort_desc"):
         return SortNode(_vector(args[0]), descending=name == "sort_desc")
     if name == "histogram_quantile":
-        return HistogramQuantileNode(_scalar(args[0]), _vector(args[1]))
+        return HistogramQuantileNode(_scalar(args[0]), _vector(args[1]), skip_nan_bounds=sem.compat >= PromQLCompat.V3)
     if name == "label_replace":
         dst, replacement, src, regex = (_string(a) for a in args[1:5])
         return LabelReplaceNode(_vector(args[0]), dst, replacement, src, regex, dot_all=sem.regex_dot_all)

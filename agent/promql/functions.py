@@ -111,12 +111,14 @@ class AbsentNode(VectorNode):
 class HistogramQuantileNode(VectorNode):
     """histogram_quantile(φ, buckets)."""
 
-    def __init__(self, q: ScalarNode, inner: VectorNode) -> None:
+    def __init__(self, q: ScalarNode, inner: VectorNode, *, skip_nan_bounds: bool = False) -> None:
         self.q = q
         self.inner = inner
+        self.skip_nan_bounds = skip_nan_bounds
 
     def vector(self, ctx: EvalContext, t: int) -> InstantVector:
-        return check_unique(histogram_quantile(self.q.scalar(ctx, t), self.inner.vector(ctx, t)))
+        samples = self.inner.vector(ctx, t)
+        return check_unique(histogram_quantile(self.q.scalar(ctx, t), samples, skip_nan_bounds=self.skip_nan_bounds))
 
 
 class ScalarOfNode(ScalarNode):

@@ -48,8 +48,31 @@ _SMOOTHING = re.compile(r"\bdouble_exponential_smoothing(?=\s*\()")
 _LEGACY_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 
 
+_STRINGS_AND_COMMENTS = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`|#[^\n]*')
+_UNQUOTED_UTF8 = re.compile(r"(?<=[a-zA-Z0-9_:])\.(?=[a-zA-Z_])|[^\x00-\x7f]")
+_NUMBER_BEFORE = re.compile(r"(?:^|[^a-zA-Z0-9_:])[0-9]+$")
+
+
+def unquoted_utf8_problem(text: str) -> str | None:
+    """A name with a dot or a non-ASCII letter outside quotes, which Prometheus' parser refuses.
+
+    promql-parser accepts `http.server.requests` unquoted; Prometheus 3 does only behind its
+    promql-unquoted-utf8-names feature, and 2.x never.
+    """
+    code = _STRINGS_AND_COMMENTS.sub(lambda m: " " * len(m.group()), text)
+    for found in _UNQUOTED_UTF8.finditer(code):
+        if found.group() == "." and _NUMBER_BEFORE.search(code[: found.start()]):
+            continue  # 1.5e3: a number, not a name
+        # Prometheus' own message and position; quoting is the way out in both versions.
+        return f"1:{found.start() + 1}: parse error: unexpected character: {found.group()!r}"
+    return None
+
+
 def dialect_text(text: str, semantics: Semantics) -> str:
     """The expression as the parser (which speaks Prometheus 3) must read it under `semantics`."""
+    problem = unquoted_utf8_problem(text)
+    if problem is not None:
+        raise PromQLError(problem)
     if semantics.compat != PromQLCompat.V2:
         return text
     if _SMOOTHING.search(text):

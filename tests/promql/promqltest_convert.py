@@ -106,7 +106,7 @@ def _load(group: Group, interval: str, block: list[str], out: Converted) -> None
 def _eval(group: Group, line: str, block: list[str], out: Converted) -> None:
     match = EVAL.match(line)
     if match is None:
-        out.skipped[line.split()[0] + " " + (line.split()[1] if len(line.split()) > 1 else "")] += 1
+        out.skipped[line.split(maxsplit=1)[0] + " " + (line.split()[1] if len(line.split()) > 1 else "")] += 1
         return
     expects = [b.strip() for b in block if b.strip().startswith("expect")]
     if any(e.startswith(("expect fail", "expect range", "expect string")) for e in expects):

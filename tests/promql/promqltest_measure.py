@@ -56,7 +56,9 @@ def measure(path: Path) -> tuple[int, int, list[str]]:
         elif key in theirs and key in ours and theirs[key] == ours[key]:
             both_fail += 1  # with the same message: the same answer
         else:
-            differ.append(f"{key[0]} @ {key[1]}\n  promtool: {theirs.get(key, 'pass')}\n  ours: {ours.get(key, 'pass')}")
+            differ.append(
+                f"{key[0]} @ {key[1]}\n  promtool: {theirs.get(key, 'pass')}\n  ours: {ours.get(key, 'pass')}"
+            )
     return both_pass, both_fail, differ
 
 

@@ -5,6 +5,8 @@ The numbers are the two promtools' own (tests/promql/corpus*/boundaries.yaml has
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from promql_fixtures import MINUTE, V2, V3, instant, lbl, make_store, vector
 
@@ -125,3 +127,50 @@ def test_parse_compat_accepts_3_and_2(text: str | int, compat: PromQLCompat) -> 
 def test_parse_compat_refuses_other_versions() -> None:
     with pytest.raises(ValueError, match="expected 3 or 2"):
         parse_compat("1")
+
+
+# Cases from Prometheus' own promqltest files (promql/promqltest/testdata) that 3 answers differently.
+
+COUNTERS = make_store('http_requests_total{path="/dings"} 10+10x10', interval_ms=5 * MINUTE)
+HUGE = make_store('data{point="a"} 1e100', 'data{point="b"} 10', 'data{point="c"} -1e100')
+INFINITE = make_store('data{point="a"} 1', 'data{point="b"} Inf')
+BUCKETS = make_store('series{le="0.5"} 1', 'series{le="+Inf"} 3', 'series{le="NaN"} 2')
+
+
+def test_increase_caps_extrapolation_before_the_zero_point_in_3() -> None:
+    # functions.test: /dings would reach 0 at -5m; 3 extrapolates by half an interval first.
+    expr = "increase(http_requests_total[100m])"
+    assert (vector(COUNTERS, expr, 50 * MINUTE, V3), vector(COUNTERS, expr, 50 * MINUTE, V2)) == (
+        {lbl('{path="/dings"}'): 105.0},
+        {lbl('{path="/dings"}'): 110.00000000000001},
+    )
+
+
+def test_sum_is_compensated_in_3() -> None:
+    assert (vector(HUGE, "sum(data)", 0, V3), vector(HUGE, "sum(data)", 0, V2)) == ({(): 10.0}, {(): 0.0})
+
+
+def test_quantile_at_an_exact_rank_keeps_an_infinity_in_3() -> None:
+    # 2.42 interpolates Inf * 0 + ... into NaN.
+    assert vector(INFINITE, "quantile(1, data)", 0, V3) == {(): math.inf}
+    assert math.isnan(vector(INFINITE, "quantile(1, data)", 0, V2)[()])
+
+
+def test_histogram_quantile_ignores_a_nan_bucket_in_3() -> None:
+    assert vector(BUCKETS, "histogram_quantile(0.5, series)", 0, V3) == {(): 0.5}
+    assert math.isnan(vector(BUCKETS, "histogram_quantile(0.5, series)", 0, V2)[()])
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('http.server.requests{service.name="api"}', "1:5: parse error: unexpected character: '.'"),
+        ("Björn", "1:3: parse error: unexpected character: 'ö'"),
+        ("sum by (service.name) (x)", "1:16: parse error: unexpected character: '.'"),
+    ],
+)
+def test_unquoted_utf8_name_is_refused_as_prometheus_refuses_it(text: str, message: str) -> None:
+    for semantics in (V3, V2):
+        with pytest.raises(PromQLError) as error:
+            parse_expr(text, semantics)
+        assert str(error.value) == message
