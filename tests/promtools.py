@@ -21,6 +21,8 @@ from tests.conftest import REPO, require_binary
 BUILD_SCRIPT = REPO / "scripts" / "build-promtool3"
 BUILD_TIMEOUT_S = 1200  # two minutes on an idle machine, several times that beside a parallel test run
 EXPERIMENTAL = "--enable-feature=promql-experimental-functions"
+# For tests that may be the first to ask for promtool 3: waiting for its build is not their own slowness.
+waits_for_promtool3 = pytest.mark.timeout(BUILD_TIMEOUT_S + 120)
 
 
 @functools.cache

@@ -22,7 +22,7 @@ from agent.promql.support import (
     FUNCTIONS,
     walk,
 )
-from tests.promtools import run_promtool
+from tests.promtools import run_promtool, waits_for_promtool3
 
 HERE = Path(__file__).parent
 CORPORA = {
@@ -45,6 +45,7 @@ def case_id(path: Path) -> str:
     return f"{path.parent.name}/{path.name}"
 
 
+@waits_for_promtool3
 @pytest.mark.parametrize("path", CASES, ids=case_id)
 def test_promtool_passes_corpus_file(path: Path) -> None:
     result = run_promtool(semantics_of_file(path), path, "test", "rules")

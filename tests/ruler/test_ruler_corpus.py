@@ -17,6 +17,7 @@ import pytest
 from agent.promql import PromQLCompat, Semantics
 from agent.ruler import unittest as rule_tests
 from tests.promtools import run_promtool as run_promtool_of
+from tests.promtools import waits_for_promtool3
 
 CORPUS = Path(__file__).resolve().parent.parent / "rules_corpus"
 PASSING = sorted(CORPUS.glob("*.test.yaml"))
@@ -89,6 +90,7 @@ def test_ours_fails_wrong_expectation_with_promtools_messages(path: Path) -> Non
     assert (1, failure_lines(run_promtool(path).stderr)) == (code, failure_lines(output))
 
 
+@waits_for_promtool3
 @pytest.mark.parametrize("path", PASSING + FAILING, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_mode3_gives_promtool3s_verdict_and_messages(path: Path) -> None:
     code, output = run_ours(path, V3)
@@ -96,6 +98,7 @@ def test_mode3_gives_promtool3s_verdict_and_messages(path: Path) -> None:
     assert (result.returncode, failure_lines(result.stderr)) == (code, failure_lines(output))
 
 
+@waits_for_promtool3
 @pytest.mark.parametrize("path", PASSING_3, ids=lambda p: p.name)
 def test_prometheus3_fields_pass_promtool3_and_ours(path: Path) -> None:
     result = run_promtool(path, V3)

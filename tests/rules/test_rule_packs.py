@@ -15,7 +15,7 @@ import pytest
 from agent.promql import PromQLCompat, Semantics
 from agent.ruler import unittest as rule_tests
 from tests.conftest import REPO
-from tests.promtools import promtool_command
+from tests.promtools import promtool_command, waits_for_promtool3
 
 PACKS = sorted(p for p in (REPO / "rules").glob("*.yaml"))
 TESTS = sorted((REPO / "rules" / "tests").glob("*.yaml"))
@@ -36,6 +36,7 @@ def test_every_rule_pack_has_a_test_file() -> None:
     assert [p.name for p in PACKS] == [t.name for t in TESTS]
 
 
+@waits_for_promtool3
 @pytest.mark.parametrize("semantics", MODES, ids=mode_id)
 @pytest.mark.parametrize("pack", PACKS, ids=lambda p: p.name)
 def test_pack_passes_promtool_check_rules(pack: Path, semantics: Semantics) -> None:
@@ -50,6 +51,7 @@ def test_pack_passes_tripwired_rules_check(pack: Path, semantics: Semantics) -> 
     assert rule_tests.check_rules([str(pack)], out, semantics) == 0, out.getvalue()
 
 
+@waits_for_promtool3
 @pytest.mark.parametrize("semantics", MODES, ids=mode_id)
 @pytest.mark.parametrize("tests_file", TESTS + EXAMPLE_TESTS, ids=lambda p: p.name)
 def test_pack_tests_pass_promtool(tests_file: Path, semantics: Semantics) -> None:
