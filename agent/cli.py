@@ -16,7 +16,8 @@ from pathlib import Path
 
 from agent import __version__
 from agent.config import Config, ConfigError, load_config
-from agent.config.schema import Duration
+from agent.config.schema import Duration, PromQLCompatSetting
+from agent.promql.semantics import EXPERIMENTAL_FEATURE, Semantics, semantics_of
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -50,9 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     rules_check = rules.add_parser("check", help="validate rule files (like promtool check rules)")
     rules_check.add_argument("files", nargs="+", metavar="FILE")
+    _add_semantics_flags(rules_check)
     rules_check.set_defaults(command=_rules_check)
     rules_test = rules.add_parser("test", help="run rule unit tests in promtool's test-file format")
     rules_test.add_argument("files", nargs="+", metavar="FILE")
+    _add_semantics_flags(rules_test)
     rules_test.set_defaults(command=_rules_test)
 
     query = commands.add_parser("query", help="evaluate a PromQL expression in a running daemon")
@@ -65,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
         help="the daemon to ask (default 127.0.0.1:9842)",
     )
     query.add_argument("--time", default="", help="evaluation time, Unix seconds (default now)")
+    query.add_argument(
+        "--promql-compat", choices=("3", "2"), default="", help="PromQL semantics (default: the daemon's promql_compat)"
+    )
     query.set_defaults(command=_query)
 
     check = commands.add_parser(
@@ -92,6 +98,10 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="send what fires to the configured receivers and Alertmanagers (default: notify nobody)",
     )
+    check.add_argument(
+        "--promql-compat", choices=("3", "2"), default="", help="PromQL semantics (default: the config's promql_compat)"
+    )
+    _add_feature_flag(check)
     check.set_defaults(command=_check)
 
     silence = commands.add_parser("silence", help="manage a running daemon's silences").add_subparsers(
@@ -179,6 +189,34 @@ def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     run.set_defaults(command=_run)
 
 
+def _add_semantics_flags(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--promql-compat", choices=("3", "2"), default="3", help="Prometheus 3 or 2.42 PromQL semantics (default 3)"
+    )
+    _add_feature_flag(command)
+
+
+def _add_feature_flag(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--enable-feature",
+        action="append",
+        default=[],
+        choices=(EXPERIMENTAL_FEATURE,),
+        help=f"as Prometheus' flag: {EXPERIMENTAL_FEATURE} enables sort_by_label, limitk, mad_over_time, ...",
+    )
+
+
+def _semantics(args: argparse.Namespace) -> Semantics:
+    return semantics_of(args.promql_compat, experimental_functions=EXPERIMENTAL_FEATURE in args.enable_feature)
+
+
+def _with_semantics(config: Config, args: argparse.Namespace) -> Config:
+    """The config with `--promql-compat` and `--enable-feature` applied over its own settings."""
+    compat = PromQLCompatSetting(args.promql_compat) if args.promql_compat else config.promql_compat
+    experimental = config.promql_experimental_functions or EXPERIMENTAL_FEATURE in args.enable_feature
+    return dataclasses.replace(config, promql_compat=compat, promql_experimental_functions=experimental)
+
+
 def _load(path: str | None) -> Config:
     return Config() if path is None else load_config(path)
 
@@ -246,14 +284,35 @@ def _config_check(args: argparse.Namespace) -> int:
     if errors:
         print("\n".join(errors), file=sys.stderr)
         return EXIT_USAGE
+    for warning in _compat_warnings(load_config(args.file), args.file):
+        print(f"warning: {warning}")
     print(f"{args.file}: config is valid")
     return EXIT_OK
+
+
+def _compat_warnings(config: Config, path: str) -> list[str]:
+    """Rules whose results differ between promql_compat 3 and 2 (see agent/ruler/compat.py)."""
+    import glob
+
+    from agent.ruler.compat import compat_warnings
+    from agent.ruler.rulefile import RuleFileError, load_rule_file
+    from agent.runtime.daemon import config_semantics, rule_paths
+
+    semantics = config_semantics(config)
+    groups = []
+    for pattern in rule_paths(config, path):
+        for file in sorted(glob.glob(pattern)):
+            try:
+                groups.extend(load_rule_file(file, semantics))
+            except RuleFileError:
+                continue  # `tripwired rules check` reports these; the warnings are about valid rules
+    return compat_warnings(groups, int(float(config.global_.interval) * 1000), semantics)
 
 
 def _rules_check(args: argparse.Namespace) -> int:
     from agent.ruler.unittest import check_rules
 
-    return check_rules(args.files, sys.stdout)
+    return check_rules(args.files, sys.stdout, _semantics(args))
 
 
 def _rules_test(args: argparse.Namespace) -> int:
@@ -263,8 +322,11 @@ def _rules_test(args: argparse.Namespace) -> int:
     # Routing tests have a format of their own (promtool must never see it); rule tests are promtool's.
     route_files = [f for f in args.files if is_route_test_file(f)]
     rule_files = [f for f in args.files if f not in route_files]
+    semantics = _semantics(args)
+    if rule_files:
+        print(f"PromQL semantics: {semantics.describe()}")
     codes = [
-        test_rules(rule_files, sys.stdout) if rule_files else 0,
+        test_rules(rule_files, sys.stdout, semantics) if rule_files else 0,
         test_routes(route_files, sys.stdout) if route_files else 0,
     ]
     return max(codes)
@@ -274,7 +336,7 @@ def _query(args: argparse.Namespace) -> int:
     from agent.runtime.query import QueryError, print_result, query_daemon
 
     try:
-        data = query_daemon(args.listen_address, args.expr, args.time)
+        data = query_daemon(args.listen_address, args.expr, args.time, args.promql_compat)
     except QueryError as exc:
         print(exc, file=sys.stderr)
         return exc.exit_code
@@ -301,10 +363,9 @@ def _check(args: argparse.Namespace) -> int:
             if args.url:
                 verdict = await check_url(args.url, expectations, seconds)
             else:
-                config = isolated(_load(args.config), state_dir=state_dir, notify=args.notify)
-                verdict = await check_daemon(
-                    Daemon(config, config_path=args.config), expectations, seconds, notify=args.notify
-                )
+                config = _with_semantics(isolated(_load(args.config), state_dir=state_dir, notify=args.notify), args)
+                daemon = Daemon(config, config_path=args.config)
+                verdict = await check_daemon(daemon, expectations, seconds, notify=args.notify)
         except (ConfigError, StartupError, ValueError) as exc:
             print(exc, file=sys.stderr)
             return EXIT_USAGE

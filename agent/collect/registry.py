@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from agent.clock import Clock
 from agent.collect.base import Collector, Scheduled
-from agent.config.schema import Config, Duration, KafkaConfig, SqlConfig
+from agent.config.schema import Config, Duration, KafkaConfig, PromQLCompatSetting, SqlConfig
 
 
 def build_collectors(config: Config, clock: Clock) -> list[Scheduled]:
@@ -28,7 +28,10 @@ def build_collectors(config: Config, clock: Clock) -> list[Scheduled]:
         from agent.collect.textfile import TextfileCollector
 
         textfile = collectors.textfile
-        jobs.append(_scheduled(config, TextfileCollector(textfile), textfile.interval, textfile.timeout))
+        # Prometheus 3 normalizes le/quantile values when it scrapes; reading textfiles is our scrape.
+        normalize = config.promql_compat is PromQLCompatSetting.PROMETHEUS_3
+        collector = TextfileCollector(textfile, normalize_float_labels=normalize)
+        jobs.append(_scheduled(config, collector, textfile.interval, textfile.timeout))
     for kafka in collectors.kafka:
         every, limit = _timing(config, kafka.interval, kafka.timeout)
         jobs.append(Scheduled(_isolated_kafka(kafka, clock, limit), every, limit))

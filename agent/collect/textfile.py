@@ -25,11 +25,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import math
 import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from stat import S_ISREG
 
 import structlog
@@ -353,12 +355,17 @@ def merge_files(results: Iterable[FileResult]) -> Merged:
 
 
 class TextfileCollector:
-    """Reads the `*.prom` files of one directory each run, as node_exporter's textfile collector."""
+    """Reads the `*.prom` files of one directory each run, as node_exporter's textfile collector.
 
-    def __init__(self, config: TextfileConfig) -> None:
+    With `normalize_float_labels` (promql_compat: 3) histogram `le` and summary `quantile` values
+    are written as Prometheus 3 writes them when it scrapes: `le="1"` becomes `le="1.0"`.
+    """
+
+    def __init__(self, config: TextfileConfig, *, normalize_float_labels: bool = False) -> None:
         if config.directory is None:
             raise ValueError("the textfile collector needs collectors.textfile.directory")
         self._directory = config.directory
+        self._normalize = normalize_float_labels
         self._limits = Limits(config.file_size_limit_bytes, config.sample_limit)
         self._cache: dict[str, tuple[FileKey, FileResult]] = {}
         self._last_read: tuple[tuple[FileResult, ...], Merged] | None = None
@@ -404,6 +411,8 @@ class TextfileCollector:
         if cached is not None and key is not None and cached[0] == key:
             return cached[1]
         read_key, result = read_textfile(path, self._limits)
+        if self._normalize:
+            result = replace(result, families=tuple(normalize_float_labels(f) for f in result.families))
         if read_key is not None:
             self._cache[path] = (read_key, result)
         return result
@@ -427,6 +436,47 @@ class TextfileCollector:
         for problem in sorted(current - self._reported, key=lambda p: (p.event, p.fields)):
             problem.log()
         self._reported = current
+
+
+def normalize_float_labels(family: Family) -> Family:
+    """Prometheus 3's normalizeFloatsInLabelValues: `le` of histograms, `quantile` of summaries as floats."""
+    label = {"histogram": "le", "summary": "quantile"}.get(family.kind)
+    if label is None:
+        return family
+    samples = tuple(
+        replace(sample, labels=tuple((k, _float_label(v) if k == label else v) for k, v in sample.labels))
+        for sample in family.samples
+    )
+    return replace(family, samples=samples)
+
+
+def _float_label(text: str) -> str:
+    """labels.FormatOpenMetricsFloat of the value, or the text itself when it is not a number."""
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if value == 0:
+        return "0.0"  # -0 too, as Go's f == 0
+    sign, digits, exponent = Decimal(repr(value)).normalize().as_tuple()
+    assert isinstance(exponent, int)
+    mantissa = "".join(map(str, digits))
+    point = len(mantissa) + exponent  # digits before the decimal point
+    if point - 1 < -4 or point - 1 >= 6:  # strconv 'g' with shortest precision: exponent form
+        fraction = f".{mantissa[1:]}" if len(mantissa) > 1 else ""
+        text = f"{mantissa[0]}{fraction}e{point - 1:+03d}"
+    elif point <= 0:
+        text = "0." + "0" * -point + mantissa
+    elif point >= len(mantissa):
+        text = mantissa + "0" * (point - len(mantissa))
+    else:
+        text = f"{mantissa[:point]}.{mantissa[point:]}"
+    text = ("-" if sign else "") + text
+    return text if "." in text or "e" in text else text + ".0"
 
 
 def _all_same(before: tuple[FileResult, ...], now: tuple[FileResult, ...]) -> bool:

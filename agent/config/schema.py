@@ -33,6 +33,7 @@ __all__ = [
     "IncludeExclude",
     "InhibitRuleConfig",
     "KafkaConfig",
+    "PromQLCompatSetting",
     "QueueConfig",
     "ReceiverConfig",
     "RelabelConfig",
@@ -56,6 +57,13 @@ __all__ = [
     "WebConfigFile",
     "secret_field",
 ]
+
+
+class PromQLCompatSetting(enum.Enum):
+    """`promql_compat`: whose PromQL semantics rules and queries follow (see docs/promql-compat.md)."""
+
+    PROMETHEUS_3 = "3"
+    PROMETHEUS_2 = "2"
 
 
 @dataclass(frozen=True)
@@ -306,6 +314,10 @@ class NotificationQueueConfig:
 class Config:
     """The whole configuration file."""
 
+    # Prometheus 3's PromQL by default; "2" keeps 2.42's (left-closed ranges, holt_winters, ...).
+    promql_compat: PromQLCompatSetting = PromQLCompatSetting.PROMETHEUS_3
+    # Prometheus' --enable-feature=promql-experimental-functions (sort_by_label, limitk, mad_over_time, ...).
+    promql_experimental_functions: bool = False
     global_: GlobalConfig = field(default_factory=GlobalConfig, metadata={"key": "global"})
     state_dir: str = "data"  # relative to the working directory, like Prometheus' data/
     web: WebConfig = field(default_factory=WebConfig)

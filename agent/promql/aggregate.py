@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
+import xxhash
+
 from agent.model import Labels
 from agent.promql.context import EvalContext
 from agent.promql.errors import EvalError
@@ -13,6 +15,8 @@ from agent.promql.stats import (
     format_go_float,
     go_max,
     go_min,
+    kahan_sum_3,
+    mean_3,
     plain_sum,
     quantile,
     running_mean,
@@ -32,6 +36,26 @@ REDUCERS: dict[str, Callable[[Sequence[float]], float]] = {
     "stdvar": welford_variance,
     "stddev": lambda values: math.sqrt(welford_variance(values)),
 }
+# Prometheus 3 sums and averages with compensation (2.42 did not).
+REDUCERS_3 = {**REDUCERS, "sum": kahan_sum_3, "avg": mean_3}
+
+
+def ratio_sampled(ratio: float, labels: Labels) -> bool:
+    """Prometheus' HashRatioSampler: the labels' xxhash64 as a fraction of 2^64-1 against the ratio.
+
+    The hash is of Prometheus 3's label encoding (stringlabels, its default build): each name and
+    value prefixed by its length.
+    """
+    data = b"".join(_sized(name.encode()) + _sized(value.encode()) for name, value in labels)
+    offset = xxhash.xxh64_intdigest(data) / float(2**64 - 1)
+    return offset < ratio if ratio >= 0 else offset >= 1 + ratio
+
+
+def _sized(text: bytes) -> bytes:
+    """stringlabels' encodeSize: one length byte, or 255 and three little-endian bytes."""
+    size = len(text)
+    prefix = bytes([size]) if size < 255 else b"\xff" + size.to_bytes(3, "little")
+    return prefix + text
 
 
 def grouping(by: bool, names: Sequence[str]) -> Callable[[str | None, Labels], GroupKey]:
@@ -51,8 +75,12 @@ def grouping(by: bool, names: Sequence[str]) -> Callable[[str | None, Labels], G
 class AggregateNode(VectorNode):
     """One aggregation expression; the grouping function is built once."""
 
-    def __init__(self, op: str, inner: VectorNode, param: Node | None, by: bool, names: Sequence[str]) -> None:
+    def __init__(
+        self, op: str, inner: VectorNode, param: Node | None, by: bool, names: Sequence[str], *, v3: bool = False
+    ) -> None:
         self.op = op
+        self.v3 = v3
+        self.reducers = REDUCERS_3 if v3 else REDUCERS
         self.inner = inner
         self.scalar_param = param if isinstance(param, ScalarNode) else None
         self.label_param = param.text if isinstance(param, StringNode) else ""
@@ -64,13 +92,21 @@ class AggregateNode(VectorNode):
         samples = self.inner.vector(ctx, t)
         if self.op in ("topk", "bottomk"):
             return self._topk(samples, self._scalar_param(ctx, t))
+        if self.op == "limitk":
+            return self._limitk(samples, self._scalar_param(ctx, t))
+        if self.op == "limit_ratio":
+            return self._limit_ratio(samples, self._scalar_param(ctx, t))
         if self.op == "count_values":
             return self._count_values(samples, ctx, t)
         groups = self._groups(samples, self.key)
         if self.op == "quantile":
             q = self._scalar_param(ctx, t)
-            return [(key[0], key[1], quantile(q, [s[2] for s in members])) for key, members in groups.items()]
-        reducer = REDUCERS[self.op]
+            exact = self.v3
+            return [
+                (key[0], key[1], quantile(q, [s[2] for s in members], exact_rank=exact))
+                for key, members in groups.items()
+            ]
+        reducer = self.reducers[self.op]
         return [(key[0], key[1], reducer([s[2] for s in members])) for key, members in groups.items()]
 
     def _scalar_param(self, ctx: EvalContext, t: int) -> float:
@@ -96,6 +132,25 @@ class AggregateNode(VectorNode):
             ranked = sorted(members, key=lambda s: (math.isnan(s[2]), -s[2] if top else s[2]))
             out.extend(ranked[:k])
         return out
+
+    def _limitk(self, samples: InstantVector, param: float) -> InstantVector:
+        """The first k samples of each group in label order (Prometheus 3, experimental)."""
+        if math.isnan(param):
+            raise EvalError("Parameter value is NaN")
+        if param < 1:
+            return []
+        k = int(min(param, len(samples)))
+        ordered = sorted(samples, key=lambda s: full_labels(s[0], s[1]))
+        return [s for members in self._groups(ordered, self.key).values() for s in members[:k]]
+
+    def _limit_ratio(self, samples: InstantVector, param: float) -> InstantVector:
+        """A deterministic sample of about `ratio` of the series, picked by their label hash (Prometheus 3)."""
+        if math.isnan(param):
+            raise EvalError("Ratio value is NaN")
+        if param == 0:
+            return []
+        ratio = max(-1.0, min(1.0, param))
+        return [s for s in samples if ratio_sampled(ratio, full_labels(s[0], s[1]))]
 
     def _count_values(self, samples: InstantVector, ctx: EvalContext, t: int) -> InstantVector:
         """How many samples have each value; the value becomes a label."""

@@ -19,6 +19,8 @@ from agent.promql.functions import (
     NegateScalarNode,
     RangeCallNode,
     ScalarOfNode,
+    SmoothingNode,
+    SortByLabelNode,
     SortNode,
     TimeNode,
     TimestampNode,
@@ -30,10 +32,11 @@ from agent.promql.locate import describe_error
 from agent.promql.matching import Matching
 from agent.promql.math_functions import DATE_FUNCTIONS, VALUE_FUNCTIONS
 from agent.promql.nodes import MatrixNode, Node, NumberNode, ScalarNode, StringNode, VectorNode
-from agent.promql.range_functions import RANGE_FUNCTIONS, SCALAR_FIRST
+from agent.promql.range_functions import RANGE_FUNCTIONS, RANGE_FUNCTIONS_3, SCALAR_FIRST
 from agent.promql.selectors import MatrixSelectorNode, VectorSelectorNode
+from agent.promql.semantics import DEFAULT_SEMANTICS, PromQLCompat, Semantics
 from agent.promql.subquery import SubqueryNode
-from agent.promql.support import unsupported
+from agent.promql.support import dialect_text, unknown_function, unsupported
 from agent.promql.values import NAME
 
 UNKNOWN_FUNCTION = re.compile(r"unknown function with name '(.*)'")
@@ -46,52 +49,52 @@ CARDINALITY = (
 )
 
 
-def parse_expr(text: str) -> promql_parser.Expr:
+def parse_expr(text: str, semantics: Semantics = DEFAULT_SEMANTICS) -> promql_parser.Expr:
     """Parse an expression and refuse, by name, any construct tripwired does not evaluate."""
     try:
-        expr = promql_parser.parse(text)
+        expr = promql_parser.parse(dialect_text(text, semantics))
     except ValueError as exc:
         unknown = UNKNOWN_FUNCTION.fullmatch(str(exc))
-        if unknown:  # functions newer or older than the parser's PromQL, e.g. holt_winters
-            raise PromQLError(f"function {unknown[1]} is not supported") from exc
+        if unknown:  # functions newer or older than the parser's PromQL
+            raise PromQLError(unknown_function(unknown[1], semantics)) from exc
         raise PromQLError(describe_error(text, str(exc))) from exc  # `1:6: parse error: ...` when it can tell
-    compile_expr(expr)  # also refuses bad regexes and label names now rather than at evaluation
+    compile_expr(expr, semantics)  # also refuses bad regexes and label names now rather than at evaluation
     return expr
 
 
-def compile_expr(expr: promql_parser.Expr) -> Node:
-    """Check `expr` is supported and compile it."""
-    problems = unsupported(expr)
+def compile_expr(expr: promql_parser.Expr, semantics: Semantics = DEFAULT_SEMANTICS) -> Node:
+    """Check `expr` is supported under `semantics` and compile it."""
+    problems = unsupported(expr, semantics)
     if problems:
         raise PromQLError("; ".join(problems))
     try:
-        return compile_node(expr)
+        return compile_node(expr, semantics)
     except (ValueError, OverflowError) as exc:  # the binding refuses out-of-range durations on access
         raise PromQLError(f"cannot evaluate expression: {exc}") from exc
 
 
-def compile_node(expr: promql_parser.Expr) -> Node:
+def compile_node(expr: promql_parser.Expr, sem: Semantics = DEFAULT_SEMANTICS) -> Node:
     """Compile one (supported) AST node."""
     if isinstance(expr, promql_parser.ParenExpr):
-        return compile_node(expr.expr)
+        return compile_node(expr.expr, sem)
     if isinstance(expr, promql_parser.NumberLiteral):
         return NumberNode(expr.val)
     if isinstance(expr, promql_parser.StringLiteral):
         return StringNode(expr.val)
     if isinstance(expr, promql_parser.UnaryExpr):
-        return _negate(compile_node(expr.expr))
+        return _negate(compile_node(expr.expr, sem))
     if isinstance(expr, promql_parser.VectorSelector):
-        return VectorSelectorNode(expr)
+        return VectorSelectorNode(expr, sem)
     if isinstance(expr, promql_parser.MatrixSelector):
-        return MatrixSelectorNode(expr)
+        return MatrixSelectorNode(expr, sem)
     if isinstance(expr, promql_parser.SubqueryExpr):
-        return SubqueryNode(expr, compile_node(expr.expr))
+        return SubqueryNode(expr, compile_node(expr.expr, sem))
     if isinstance(expr, promql_parser.Call):
-        return _call(expr)
+        return _call(expr, sem)
     if isinstance(expr, promql_parser.AggregateExpr):
-        return _aggregate(expr)
+        return _aggregate(expr, sem)
     if isinstance(expr, promql_parser.BinaryExpr):
-        return _binary(expr)
+        return _binary(expr, sem)
     raise PromQLError(f"expression {type(expr).__name__} is not supported")
 
 
@@ -125,9 +128,9 @@ def _matrix(node: Node) -> MatrixNode:
     return node
 
 
-def _binary(expr: promql_parser.BinaryExpr) -> Node:
+def _binary(expr: promql_parser.BinaryExpr, sem: Semantics) -> Node:
     op = str(expr.op)
-    lhs, rhs = compile_node(expr.lhs), compile_node(expr.rhs)
+    lhs, rhs = compile_node(expr.lhs, sem), compile_node(expr.rhs, sem)
     modifier = expr.modifier
     return_bool = modifier.return_bool if modifier is not None else False
     if isinstance(lhs, ScalarNode) and isinstance(rhs, ScalarNode):
@@ -153,31 +156,32 @@ def _matching(modifier: promql_parser.BinModifier | None) -> Matching:
     return Matching(on=on, names=names, card=card, include=include)
 
 
-def _aggregate(expr: promql_parser.AggregateExpr) -> Node:
+def _aggregate(expr: promql_parser.AggregateExpr, sem: Semantics) -> Node:
     op = str(expr.op)
-    param = compile_node(expr.param) if expr.param is not None else None
+    param = compile_node(expr.param, sem) if expr.param is not None else None
     modifier = expr.modifier
     by = modifier is None or modifier.type == promql_parser.AggModifierType.By
     names = list(modifier.labels) if modifier is not None else []
-    return AggregateNode(op, _vector(compile_node(expr.expr)), param, by, names)
+    return AggregateNode(op, _vector(compile_node(expr.expr, sem)), param, by, names, v3=sem.compat >= PromQLCompat.V3)
 
 
-def _call(expr: promql_parser.Call) -> Node:
+def _call(expr: promql_parser.Call, sem: Semantics) -> Node:
     name = expr.func.name
-    args = [compile_node(arg) for arg in expr.args]
+    args = [compile_node(arg, sem) for arg in expr.args]
     if name in RANGE_FUNCTIONS:
+        table = RANGE_FUNCTIONS_3 if sem.compat >= PromQLCompat.V3 else RANGE_FUNCTIONS
         if name in SCALAR_FIRST:
-            return RangeCallNode(name, _matrix(args[1]), _scalar(args[0]))
+            return RangeCallNode(name, _matrix(args[1]), _scalar(args[0]), table)
         scalar = _scalar(args[1]) if len(args) > 1 else None
-        return RangeCallNode(name, _matrix(args[0]), scalar)
+        return RangeCallNode(name, _matrix(args[0]), scalar, table)
     if name in VALUE_FUNCTIONS:
         return ValueMapNode(name, VALUE_FUNCTIONS[name], _vector(args[0]), [_scalar(a) for a in args[1:]])
     if name in DATE_FUNCTIONS:
         return DateNode(DATE_FUNCTIONS[name], _vector(args[0]) if args else None)
-    return _special_call(name, expr, args)
+    return _special_call(name, expr, args, sem)
 
 
-def _special_call(name: str, expr: promql_parser.Call, args: list[Node]) -> Node:
+def _special_call(name: str, expr: promql_parser.Call, args: list[Node], sem: Semantics) -> Node:
     if name == "absent":
         return AbsentNode(_vector(args[0]), absent_labels(expr.args[0]))
     if name == "absent_over_time":
@@ -193,12 +197,16 @@ def _special_call(name: str, expr: promql_parser.Call, args: list[Node]) -> Node
     if name in ("sort", "sort_desc"):
         return SortNode(_vector(args[0]), descending=name == "sort_desc")
     if name == "histogram_quantile":
-        return HistogramQuantileNode(_scalar(args[0]), _vector(args[1]))
+        return HistogramQuantileNode(_scalar(args[0]), _vector(args[1]), skip_nan_bounds=sem.compat >= PromQLCompat.V3)
     if name == "label_replace":
         dst, replacement, src, regex = (_string(a) for a in args[1:5])
-        return LabelReplaceNode(_vector(args[0]), dst, replacement, src, regex)
+        return LabelReplaceNode(_vector(args[0]), dst, replacement, src, regex, dot_all=sem.regex_dot_all)
     if name == "label_join":
         return LabelJoinNode(_vector(args[0]), _string(args[1]), _string(args[2]), [_string(a) for a in args[3:]])
+    if name in ("sort_by_label", "sort_by_label_desc"):
+        return SortByLabelNode(_vector(args[0]), [_string(a) for a in args[1:]], descending=name.endswith("_desc"))
+    if name == "double_exponential_smoothing":
+        return SmoothingNode(_matrix(args[0]), _scalar(args[1]), _scalar(args[2]))
     raise PromQLError(f"function {name} is not supported")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from agent.promql.semantics import DEFAULT_SEMANTICS, Semantics
 from agent.store import Queryable
 
 
@@ -16,6 +17,7 @@ class EvalContext:
     lookback_ms: int
     query_ms: int
     default_step_ms: int
+    semantics: Semantics = DEFAULT_SEMANTICS
 
 
 def duration_ms(delta: timedelta | None) -> int:

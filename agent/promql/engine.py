@@ -8,6 +8,7 @@ from agent.promql.compiler import compile_expr
 from agent.promql.context import EvalContext
 from agent.promql.errors import EvalError
 from agent.promql.nodes import MatrixNode, Node, ScalarNode, StringNode, VectorNode
+from agent.promql.semantics import DEFAULT_SEMANTICS, Semantics
 from agent.promql.values import Value, to_public_matrix, to_public_vector
 from agent.store import Queryable
 
@@ -17,12 +18,18 @@ DEFAULT_SUBQUERY_STEP_MS = 60_000
 
 
 class Engine:
-    """Evaluates parsed expressions at a timestamp with Prometheus 2.42's semantics."""
+    """Evaluates parsed expressions at a timestamp with the semantics of Prometheus 3 or 2.42."""
 
     def __init__(
-        self, store: Queryable, *, lookback_ms: int = 300_000, default_step_ms: int = DEFAULT_SUBQUERY_STEP_MS
+        self,
+        store: Queryable,
+        *,
+        lookback_ms: int = 300_000,
+        default_step_ms: int = DEFAULT_SUBQUERY_STEP_MS,
+        semantics: Semantics = DEFAULT_SEMANTICS,
     ) -> None:
         self.store = store
+        self.semantics = semantics
         self.lookback_ms = lookback_ms
         self.default_step_ms = default_step_ms
         # Keyed by id(); the expression is kept alive with its node so the id cannot be reused.
@@ -33,7 +40,7 @@ class Engine:
         cached = self._compiled.get(id(expr))
         if cached is not None and cached[0] is expr:
             return cached[1]
-        node = compile_expr(expr)
+        node = compile_expr(expr, self.semantics)
         if len(self._compiled) >= CACHE_LIMIT:
             self._compiled.clear()
         self._compiled[id(expr)] = (expr, node)
@@ -42,7 +49,7 @@ class Engine:
     def instant(self, expr: promql_parser.Expr, t_ms: int) -> Value:
         """Evaluate `expr` at `t_ms`; `@ start()` and `@ end()` both mean `t_ms`, as in an instant query."""
         node = self.compile(expr)
-        ctx = EvalContext(self.store, self.lookback_ms, t_ms, self.default_step_ms)
+        ctx = EvalContext(self.store, self.lookback_ms, t_ms, self.default_step_ms, self.semantics)
         try:
             return _public(node, ctx, t_ms)
         except (ArithmeticError, ValueError) as exc:

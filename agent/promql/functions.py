@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 
 from agent.model import Labels
 from agent.promql.context import EvalContext
 from agent.promql.histogram import histogram_quantile
 from agent.promql.math_functions import ValueFn
 from agent.promql.nodes import MatrixNode, ScalarNode, VectorNode, check_unique
-from agent.promql.range_functions import KEEPS_NAME, RANGE_FUNCTIONS, Window
+from agent.promql.range_functions import KEEPS_NAME, RANGE_FUNCTIONS, RangeFn, Window
 from agent.promql.selectors import VectorSelectorNode
-from agent.promql.values import InstantVector
+from agent.promql.values import InstantSample, InstantVector, full_labels
 
 
 class RangeCallNode(VectorNode):
     """A function of one range vector (and maybe one scalar): one output per series with points."""
 
-    def __init__(self, name: str, matrix: MatrixNode, scalar: ScalarNode | None) -> None:
-        self.fn = RANGE_FUNCTIONS[name]
+    def __init__(
+        self, name: str, matrix: MatrixNode, scalar: ScalarNode | None, table: Mapping[str, RangeFn] = RANGE_FUNCTIONS
+    ) -> None:
+        self.fn = table[name]
         self.keep_name = name in KEEPS_NAME
         self.matrix_node = matrix
         self.scalar_node = scalar
@@ -108,12 +111,14 @@ class AbsentNode(VectorNode):
 class HistogramQuantileNode(VectorNode):
     """histogram_quantile(φ, buckets)."""
 
-    def __init__(self, q: ScalarNode, inner: VectorNode) -> None:
+    def __init__(self, q: ScalarNode, inner: VectorNode, *, skip_nan_bounds: bool = False) -> None:
         self.q = q
         self.inner = inner
+        self.skip_nan_bounds = skip_nan_bounds
 
     def vector(self, ctx: EvalContext, t: int) -> InstantVector:
-        return check_unique(histogram_quantile(self.q.scalar(ctx, t), self.inner.vector(ctx, t)))
+        samples = self.inner.vector(ctx, t)
+        return check_unique(histogram_quantile(self.q.scalar(ctx, t), samples, skip_nan_bounds=self.skip_nan_bounds))
 
 
 class ScalarOfNode(ScalarNode):
@@ -162,3 +167,60 @@ class NegateScalarNode(ScalarNode):
 
     def scalar(self, ctx: EvalContext, t: int) -> float:
         return -self.inner.scalar(ctx, t)
+
+
+class SmoothingNode(VectorNode):
+    """double_exponential_smoothing(m, sf, tf), 2.x's holt_winters: the smoothed last value of each series."""
+
+    def __init__(self, matrix: MatrixNode, smoothing: ScalarNode, trend: ScalarNode) -> None:
+        self.matrix_node = matrix
+        self.smoothing = smoothing
+        self.trend = trend
+
+    def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        sf, tf = self.smoothing.scalar(ctx, t), self.trend.scalar(ctx, t)
+        if not 0 < sf < 1:
+            raise ValueError(f"invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:f}")
+        if not 0 < tf < 1:
+            raise ValueError(f"invalid trend factor. Expected: 0 < tf < 1, got: {tf:f}")
+        out = [(None, labels, smoothed(values, sf, tf)) for _, labels, _, values in self.matrix_node.matrix(ctx, t)]
+        return check_unique([sample for sample in out if sample[2] is not None])  # type: ignore[misc]
+
+
+def smoothed(values: Sequence[float], sf: float, tf: float) -> float | None:
+    """Prometheus' funcDoubleExponentialSmoothing on one series; None under two points."""
+    if len(values) < 2:
+        return None
+    s0, s1, trend = 0.0, values[0], values[1] - values[0]
+    for i in range(1, len(values)):
+        x = sf * values[i]
+        if i > 1:
+            trend = tf * (s1 - s0) + (1 - tf) * trend
+        y = (1 - sf) * (s1 + trend)
+        s0, s1 = s1, x + y
+    return s1
+
+
+class SortByLabelNode(VectorNode):
+    """sort_by_label(v, label...) and _desc: natural order of the labels, then of the whole label set."""
+
+    def __init__(self, inner: VectorNode, names: Sequence[str], descending: bool) -> None:
+        self.inner = inner
+        self.names = list(names)
+        self.descending = descending
+
+    def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        return sorted(self.inner.vector(ctx, t), key=self._key, reverse=self.descending)
+
+    def _key(self, sample: InstantSample) -> tuple[list[list[tuple[int, int, str]]], Labels]:
+        everything = full_labels(sample[0], sample[1])
+        values = dict(everything)
+        return [natural_key(values.get(name, "")) for name in self.names], everything
+
+
+DIGITS_OR_NOT = re.compile(r"\d+|\D+")
+
+
+def natural_key(text: str) -> list[tuple[int, int, str]]:
+    """A sort key for natsort's order: digit runs compare as integers, other runs as strings."""
+    return [(0, int(chunk), "") if chunk.isdigit() else (1, 0, chunk) for chunk in DIGITS_OR_NOT.findall(text)]

@@ -71,13 +71,16 @@ def _monotonic(buckets: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return out
 
 
-def histogram_quantile(q: float, samples: InstantVector) -> InstantVector:
-    """One quantile per bucket family; the result drops `le` and the metric name."""
+def histogram_quantile(q: float, samples: InstantVector, *, skip_nan_bounds: bool = False) -> InstantVector:
+    """One quantile per bucket family; the result drops `le` and the metric name.
+
+    Prometheus 3 ignores a bucket whose `le` is NaN (`skip_nan_bounds`); 2.42 used it.
+    """
     families: dict[tuple[str | None, Labels], tuple[Labels, list[tuple[float, float]]]] = {}
     for name, labels, value in samples:
         le = dict(labels).get(BUCKET_LABEL)
         bound = None if le is None else parse_bound(le)
-        if bound is None:
+        if bound is None or (skip_nan_bounds and math.isnan(bound)):
             continue
         rest = tuple(pair for pair in labels if pair[0] != BUCKET_LABEL)
         family = families.setdefault((name, rest), (rest, []))

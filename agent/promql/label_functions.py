@@ -72,12 +72,14 @@ def _set_label(name: str | None, labels: Labels, key: str, value: str) -> tuple[
 class LabelReplaceNode(VectorNode):
     """label_replace(v, dst, replacement, src, regex)."""
 
-    def __init__(self, inner: VectorNode, dst: str, replacement: str, src: str, regex: str) -> None:
+    def __init__(
+        self, inner: VectorNode, dst: str, replacement: str, src: str, regex: str, *, dot_all: bool = True
+    ) -> None:
         if not LABEL_NAME.fullmatch(dst):
             raise PromQLError(f"invalid destination label name in label_replace(): {dst}")
         self.inner = inner
         self.dst, self.replacement, self.src = dst, replacement, src
-        self.regex = compile_regex(regex)
+        self.regex = compile_regex(regex, dot_all)
 
     def vector(self, ctx: EvalContext, t: int) -> InstantVector:
         return check_unique([self._apply(sample) for sample in self.inner.vector(ctx, t)])

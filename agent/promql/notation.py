@@ -18,6 +18,7 @@ _NUMBER = r"(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[iI][nN][fF]|[nN][aA][nN])"
 _ITEM = re.compile(rf"(?P<base>[+-]?{_NUMBER})(?:(?P<delta>[+-]{_NUMBER})?x(?P<times>\d+))?")
 _BLANK = re.compile(r"_(?:x(?P<times>\d+))?")
 _IDENT = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_EQUALS = re.compile(r"\s*=\s*")
 _LABEL = re.compile(r"\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*")
 _ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "'": "'", "r": "\r", "a": "\a", "b": "\b", "f": "\f", "v": "\v"}
 
@@ -99,11 +100,26 @@ def _parse_braces(text: str, pos: int, pairs: dict[str, str]) -> int:
             pos += 1
         if pos < len(text) and text[pos] == "}":
             return pos + 1
+        if text[pos : pos + 1] in ('"', "'", "`"):
+            pos = _parse_quoted_name(text, pos, pairs)
+            continue
         label = _LABEL.match(text, pos)
         if label is None:
             raise PromQLError(f"bad label at position {pos} of {text!r}")
         value, pos = _parse_string(text, label.end())
         pairs[label.group(1)] = value
+
+
+def _parse_quoted_name(text: str, pos: int, pairs: dict[str, str]) -> int:
+    """Prometheus 3's UTF-8 names: `"my.metric"` alone is the metric name, `"a.b"="c"` a label."""
+    name, pos = _parse_string(text, pos)
+    equals = _EQUALS.match(text, pos)
+    if equals is None:
+        pairs[NAME] = name
+        return pos
+    value, pos = _parse_string(text, equals.end())
+    pairs[name] = value
+    return pos
 
 
 def _parse_string(text: str, pos: int) -> tuple[str, int]:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from agent.promql.stats import go_max, go_min, kahan_add, quantile
+from agent.promql.stats import go_max, go_min, kahan_add, mean_3, quantile
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,8 +28,12 @@ class Window:
 RangeFn = Callable[[Window, Sequence[int], Sequence[float]], float | None]
 
 
-def extrapolated(counter: bool, per_second: bool) -> RangeFn:
-    """rate/increase/delta: the change over the window, extrapolated towards its edges (extrapolatedRate)."""
+def extrapolated(counter: bool, per_second: bool, *, v3: bool = False) -> RangeFn:
+    """rate/increase/delta: the change over the window, extrapolated towards its edges (extrapolatedRate).
+
+    Prometheus 3 caps the extrapolation to the window start before comparing it with the
+    counter's zero point; 2.42 compared first.
+    """
 
     def fn(w: Window, times: Sequence[int], values: Sequence[float]) -> float | None:
         if len(values) < 2:
@@ -42,12 +46,14 @@ def extrapolated(counter: bool, per_second: bool) -> RangeFn:
         to_end = (w.end - times[-1]) / 1000
         sampled = (times[-1] - times[0]) / 1000
         average = sampled / (len(values) - 1)
+        threshold = average * 1.1
+        if v3 and to_start >= threshold:
+            to_start = average / 2
         if counter and result > 0 and first >= 0:
             to_zero = sampled * (first / result)
             to_start = min(to_start, to_zero)
-        threshold = average * 1.1
         interval = sampled
-        interval += to_start if to_start < threshold else average / 2
+        interval += to_start if v3 or to_start < threshold else average / 2
         interval += to_end if to_end < threshold else average / 2
         # The factor is formed first, as Prometheus does, so results agree to the last bit.
         factor = interval / sampled
@@ -169,6 +175,14 @@ def stddev_over_time(w: Window, times: Sequence[int], values: Sequence[float]) -
     return None if variance is None else math.sqrt(variance)
 
 
+def mad_over_time(w: Window, times: Sequence[int], values: Sequence[float]) -> float | None:
+    """The median absolute deviation from the median; a NaN makes it NaN (Prometheus 3, experimental)."""
+    if any(math.isnan(v) for v in values):
+        return math.nan
+    median = quantile(0.5, values, exact_rank=True)
+    return quantile(0.5, [abs(v - median) for v in values], exact_rank=True)
+
+
 RANGE_FUNCTIONS: dict[str, RangeFn] = {
     "rate": extrapolated(counter=True, per_second=True),
     "increase": extrapolated(counter=True, per_second=False),
@@ -189,6 +203,16 @@ RANGE_FUNCTIONS: dict[str, RangeFn] = {
     "last_over_time": lambda w, times, values: values[-1],
     "present_over_time": lambda w, times, values: 1.0,
     "quantile_over_time": lambda w, times, values: quantile(w.arg, values),
+    "mad_over_time": mad_over_time,
+}
+
+# Prometheus 3 computes these differently (same value up to the last bits).
+RANGE_FUNCTIONS_3: dict[str, RangeFn] = {
+    **RANGE_FUNCTIONS,
+    "rate": extrapolated(counter=True, per_second=True, v3=True),
+    "increase": extrapolated(counter=True, per_second=False, v3=True),
+    "avg_over_time": lambda w, times, values: mean_3(values),
+    "quantile_over_time": lambda w, times, values: quantile(w.arg, values, exact_rank=True),
 }
 
 # Functions whose scalar argument comes before the range vector rather than after it.

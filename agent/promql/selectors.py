@@ -12,28 +12,32 @@ from agent.model import Labels
 from agent.promql.context import EvalContext, duration_ms
 from agent.promql.errors import PromQLError
 from agent.promql.nodes import MatrixNode, VectorNode
+from agent.promql.semantics import DEFAULT_SEMANTICS, Semantics
 from agent.promql.values import NAME, InstantVector, RangeVector
 from agent.store import Queryable, SeriesView
 
 Predicate = Callable[[str], bool]
 
 
-def compile_regex(pattern: str) -> re.Pattern[str]:
-    """A PromQL regex; callers use `fullmatch`, which is Prometheus' anchoring."""
+def compile_regex(pattern: str, dot_all: bool = True) -> re.Pattern[str]:
+    """A PromQL regex; callers use `fullmatch`, which is Prometheus' anchoring.
+
+    Prometheus 3 compiles `^(?s:pattern)$`, so `.` matches a newline; 2.x did not (`dot_all=False`).
+    """
     try:
-        return re.compile(pattern)
+        return re.compile(pattern, re.DOTALL if dot_all else 0)
     except re.error as exc:
         raise PromQLError(f"invalid regular expression {pattern!r}: {exc}") from exc
 
 
-def compile_matcher(matcher: promql_parser.Matcher) -> Predicate:
+def compile_matcher(matcher: promql_parser.Matcher, dot_all: bool = True) -> Predicate:
     """A predicate on one label value (\"\" when the series lacks the label)."""
     op, wanted = matcher.op, matcher.value
     if op == promql_parser.MatchOp.Equal:
         return wanted.__eq__
     if op == promql_parser.MatchOp.NotEqual:
         return wanted.__ne__
-    regex = compile_regex(wanted)
+    regex = compile_regex(wanted, dot_all)
     if op == promql_parser.MatchOp.Re:
         return lambda value: regex.fullmatch(value) is not None
     return lambda value: regex.fullmatch(value) is None
@@ -42,7 +46,8 @@ def compile_matcher(matcher: promql_parser.Matcher) -> Predicate:
 class Selector:
     """Which series a selector reads; built once per selector of a compiled expression."""
 
-    def __init__(self, node: promql_parser.VectorSelector) -> None:
+    def __init__(self, node: promql_parser.VectorSelector, semantics: Semantics = DEFAULT_SEMANTICS) -> None:
+        self.dot_all = semantics.regex_dot_all
         self.name: str | None = node.name
         self.name_predicates: list[Predicate] = []
         self.label_predicates: list[tuple[str, Predicate]] = []
@@ -52,7 +57,7 @@ class Selector:
             self._add(matcher)
 
     def _add(self, matcher: promql_parser.Matcher) -> None:
-        predicate = compile_matcher(matcher)
+        predicate = compile_matcher(matcher, self.dot_all)
         if matcher.name != NAME:
             self.label_predicates.append((matcher.name, predicate))
             if matcher.op == promql_parser.MatchOp.Equal:
@@ -100,8 +105,8 @@ def at_ms(at: promql_parser.AtModifier | None) -> int | str | None:
 class VectorSelectorNode(VectorNode):
     """`name{matchers} offset d @ t`: the newest point of each series within the lookback."""
 
-    def __init__(self, node: promql_parser.VectorSelector) -> None:
-        self.selector = Selector(node)
+    def __init__(self, node: promql_parser.VectorSelector, semantics: Semantics = DEFAULT_SEMANTICS) -> None:
+        self.selector = Selector(node, semantics)
         self.offset_ms = duration_ms(node.offset)
         self.at = at_ms(node.at)
 
@@ -120,8 +125,8 @@ class VectorSelectorNode(VectorNode):
 
     def _points(self, ctx: EvalContext, t: int) -> Iterator[tuple[str, Labels, int, float]]:
         ref = self.ref_time(ctx, t)
-        # Prometheus 2.x keeps a point exactly `lookback` old; Series.at does not, hence +1.
-        lookback = ctx.lookback_ms + 1
+        # Prometheus 2.x keeps a point exactly `lookback` old, 3 does not (nor does Series.at).
+        lookback = ctx.lookback_ms + (0 if ctx.semantics.left_open else 1)
         for series in self.selector.series(ctx.store):
             point = series.at(ref, lookback)
             if point is not None:
@@ -129,10 +134,10 @@ class VectorSelectorNode(VectorNode):
 
 
 class MatrixSelectorNode(MatrixNode):
-    """`selector[range]`: the points of each series in [ref - range, ref] (Prometheus 2.x is closed)."""
+    """`selector[range]`: the points of each series in (ref - range, ref] (Prometheus 2.x: [ref - range, ref])."""
 
-    def __init__(self, node: promql_parser.MatrixSelector) -> None:
-        self.inner = VectorSelectorNode(node.vector_selector)
+    def __init__(self, node: promql_parser.MatrixSelector, semantics: Semantics = DEFAULT_SEMANTICS) -> None:
+        self.inner = VectorSelectorNode(node.vector_selector, semantics)
         self.selector_ast = node.vector_selector
         self.range_ms = duration_ms(node.range)
         self.offset_ms = self.inner.offset_ms
@@ -142,8 +147,8 @@ class MatrixSelectorNode(MatrixNode):
 
     def matrix(self, ctx: EvalContext, t: int) -> RangeVector:
         end = self.inner.ref_time(ctx, t)
-        # Series.window is open at its start; one millisecond earlier makes it closed.
-        start = end - self.range_ms - 1
+        # Series.window is open at its start, as Prometheus 3's ranges; one millisecond earlier makes it 2.x's.
+        start = end - self.range_ms - (0 if ctx.semantics.left_open else 1)
         out: RangeVector = []
         for series in self.inner.selector.series(ctx.store):
             times, values = series.window(start, end)

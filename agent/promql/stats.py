@@ -65,8 +65,12 @@ def go_max(values: Sequence[float]) -> float:
     return result
 
 
-def quantile(q: float, values: Sequence[float]) -> float:
-    """The φ-quantile with linear interpolation between ranks (Prometheus' `quantile`)."""
+def quantile(q: float, values: Sequence[float], *, exact_rank: bool = False) -> float:
+    """The φ-quantile with linear interpolation between ranks (Prometheus' `quantile`).
+
+    With `exact_rank` (Prometheus 3) a rank that falls on a value returns it as it is, so an
+    infinity at that rank is not turned into NaN by the interpolation.
+    """
     if not values:
         return math.nan
     if q < 0:
@@ -81,7 +85,46 @@ def quantile(q: float, values: Sequence[float]) -> float:
     lower = max(0.0, math.floor(rank))
     upper = min(n - 1, lower + 1)
     weight = rank - math.floor(rank)
+    if exact_rank and weight == 0:
+        return ordered[int(lower)]
     return ordered[int(lower)] * (1 - weight) + ordered[int(upper)] * weight
+
+
+def kahan_sum_3(values: Sequence[float]) -> float:
+    """Prometheus 3's `sum`: compensated, starting from the first value."""
+    total, c = values[0], 0.0
+    for v in values[1:]:
+        total, c = kahan_add_3(v, total, c)
+    return total + c
+
+
+def mean_3(values: Sequence[float]) -> float:
+    """Prometheus 3's `avg` and avg_over_time: a compensated sum divided at the end,
+    switching to an incremental mean once the sum would overflow."""
+    total, c, mean, incremental = values[0], 0.0, 0.0, False
+    count = 1.0
+    for i, v in enumerate(values[1:]):
+        count = float(i + 2)
+        if not incremental:
+            new_total, new_c = kahan_add_3(v, total, c)
+            if not math.isinf(new_total):
+                total, c = new_total, new_c
+                continue
+            incremental = True
+            mean = total / (count - 1)
+            c /= count - 1
+        q = (count - 1) / count
+        mean, c = kahan_add_3(v / count, q * mean, q * c)
+    if incremental:
+        return mean + c
+    return total / count + c / count
+
+
+def kahan_add_3(inc: float, total: float, c: float) -> tuple[float, float]:
+    """Prometheus 3's kahansum.Inc: as kahan_add, but an infinite sum drops the compensation."""
+    if math.isinf(total + inc):
+        return total + inc, 0.0
+    return kahan_add(inc, total, c)
 
 
 def format_go_float(value: float) -> str:

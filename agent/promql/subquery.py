@@ -26,11 +26,11 @@ class SubqueryNode(MatrixNode):
         return base - self.offset_ms
 
     def steps(self, ctx: EvalContext, t: int) -> range:
-        """The evaluation times: multiples of the step in [end - range, end]."""
+        """The evaluation times: multiples of the step in (end - range, end] ([end - range, end] in 2.x)."""
         step = self.step_ms or ctx.default_step_ms
         end = self.window_end(ctx, t)
         start = end - self.range_ms
-        first = -(-start // step) * step
+        first = (start // step + 1) * step if ctx.semantics.left_open else -(-start // step) * step
         return range(first, end + 1, step)
 
     def matrix(self, ctx: EvalContext, t: int) -> RangeVector:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import promql_parser
 
 from agent.promql.context import duration_ms
+from agent.promql.errors import PromQLError
 from agent.promql.math_functions import DATE_FUNCTIONS, VALUE_FUNCTIONS
 from agent.promql.range_functions import RANGE_FUNCTIONS
+from agent.promql.semantics import DEFAULT_SEMANTICS, EXPERIMENTAL_FEATURE, PromQLCompat, Semantics
 from agent.promql.values import NAME
 
 SPECIAL_FUNCTIONS = frozenset(
@@ -26,10 +29,83 @@ SPECIAL_FUNCTIONS = frozenset(
         "histogram_quantile",
     }
 )
-FUNCTIONS = frozenset(RANGE_FUNCTIONS) | frozenset(VALUE_FUNCTIONS) | frozenset(DATE_FUNCTIONS) | SPECIAL_FUNCTIONS
+# Prometheus 3's experimental functions tripwired evaluates, behind the same switch as Prometheus'
+# --enable-feature=promql-experimental-functions. double_exponential_smoothing is 2.x's holt_winters.
+EXPERIMENTAL_FUNCTIONS = frozenset(
+    {"double_exponential_smoothing", "mad_over_time", "sort_by_label", "sort_by_label_desc"}
+)
+EXPERIMENTAL_AGGREGATIONS = frozenset({"limitk", "limit_ratio"})
+FUNCTIONS = (
+    frozenset(RANGE_FUNCTIONS) | frozenset(VALUE_FUNCTIONS) | frozenset(DATE_FUNCTIONS) | SPECIAL_FUNCTIONS
+) - EXPERIMENTAL_FUNCTIONS
 AGGREGATIONS = frozenset(
     {"sum", "avg", "min", "max", "count", "group", "stddev", "stdvar", "topk", "bottomk", "quantile", "count_values"}
 )
+# Names 2.42 spells differently: its holt_winters is parsed as Prometheus 3's double_exponential_smoothing.
+RENAMED_IN_3 = {"holt_winters": "double_exponential_smoothing"}
+_HOLT_WINTERS = re.compile(r"\bholt_winters(?=\s*\()")
+_SMOOTHING = re.compile(r"\bdouble_exponential_smoothing(?=\s*\()")
+_LEGACY_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+
+
+_STRINGS_AND_COMMENTS = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`|#[^\n]*')
+_UNQUOTED_UTF8 = re.compile(r"(?<=[a-zA-Z0-9_:])\.(?=[a-zA-Z_])|[^\x00-\x7f]")
+_NUMBER_BEFORE = re.compile(r"(?:^|[^a-zA-Z0-9_:])[0-9]+$")
+
+
+def unquoted_utf8_problem(text: str) -> str | None:
+    """A name with a dot or a non-ASCII letter outside quotes, which Prometheus' parser refuses.
+
+    promql-parser accepts `http.server.requests` unquoted; Prometheus 3 does only behind its
+    promql-unquoted-utf8-names feature, and 2.x never.
+    """
+    code = _STRINGS_AND_COMMENTS.sub(lambda m: " " * len(m.group()), text)
+    for found in _UNQUOTED_UTF8.finditer(code):
+        if found.group() == "." and _NUMBER_BEFORE.search(code[: found.start()]):
+            continue  # 1.5e3: a number, not a name
+        # Prometheus' own message and position; quoting is the way out in both versions.
+        return f"1:{found.start() + 1}: parse error: unexpected character: {found.group()!r}"
+    return None
+
+
+def dialect_text(text: str, semantics: Semantics) -> str:
+    """The expression as the parser (which speaks Prometheus 3) must read it under `semantics`."""
+    problem = unquoted_utf8_problem(text)
+    if problem is not None:
+        raise PromQLError(problem)
+    if semantics.compat != PromQLCompat.V2:
+        return text
+    if _SMOOTHING.search(text):
+        raise PromQLError(unknown_function("double_exponential_smoothing", semantics))
+    return _HOLT_WINTERS.sub("double_exponential_smoothing", text)
+
+
+def unknown_function(name: str, semantics: Semantics) -> str:
+    """Why a function name is refused, with the setting that would accept it when there is one."""
+    if semantics.compat == PromQLCompat.V2 and name == "double_exponential_smoothing":
+        return "function double_exponential_smoothing is not supported: Prometheus 2 calls it holt_winters"
+    if semantics.compat != PromQLCompat.V2 and name in RENAMED_IN_3:
+        return (
+            f"function {name} is not supported: Prometheus 3 calls it {RENAMED_IN_3[name]} "
+            f"(enable {EXPERIMENTAL_FEATURE}), or set promql_compat: 2"
+        )
+    return f"function {name} is not supported"
+
+
+def functions(semantics: Semantics) -> frozenset[str]:
+    """The functions an expression may call under `semantics`."""
+    if semantics.compat == PromQLCompat.V2:
+        return FUNCTIONS | {"double_exponential_smoothing"}  # spelled holt_winters in the text
+    return FUNCTIONS | EXPERIMENTAL_FUNCTIONS if semantics.experimental_functions else FUNCTIONS
+
+
+def aggregations(semantics: Semantics) -> frozenset[str]:
+    """The aggregation operators an expression may use under `semantics`."""
+    if semantics.compat != PromQLCompat.V2 and semantics.experimental_functions:
+        return AGGREGATIONS | EXPERIMENTAL_AGGREGATIONS
+    return AGGREGATIONS
+
+
 BINARY_OPERATORS = frozenset({"+", "-", "*", "/", "%", "^", "==", "!=", ">", "<", ">=", "<=", "and", "or", "unless"})
 
 
@@ -57,21 +133,36 @@ def walk(expr: promql_parser.Expr) -> Iterator[promql_parser.Expr]:
         yield from walk(child)
 
 
-def unsupported(expr: promql_parser.Expr) -> list[str]:
+def unsupported(expr: promql_parser.Expr, semantics: Semantics = DEFAULT_SEMANTICS) -> list[str]:
     """Names of the constructs in `expr` that tripwired does not evaluate (empty when all are supported)."""
     problems: list[str] = []
     for node in walk(expr):
-        problem = _node_problem(node)
+        problem = _dialect_problem(node, semantics) or _node_problem(node)
         if problem and problem not in problems:
             problems.append(problem)
     return problems
 
 
-def _node_problem(node: promql_parser.Expr) -> str | None:
-    if isinstance(node, promql_parser.Call) and node.func.name not in FUNCTIONS:
-        return f"function {node.func.name} is not supported"
-    if isinstance(node, promql_parser.AggregateExpr) and str(node.op) not in AGGREGATIONS:
+def _dialect_problem(node: promql_parser.Expr, semantics: Semantics) -> str | None:
+    """What Prometheus of `semantics`' version would refuse: experimental or unknown names, UTF-8 names."""
+    if isinstance(node, promql_parser.Call) and node.func.name not in functions(semantics):
+        name = node.func.name
+        if name in EXPERIMENTAL_FUNCTIONS and semantics.compat != PromQLCompat.V2:
+            return f'function "{name}" is not enabled (enable {EXPERIMENTAL_FEATURE})'
+        return unknown_function(name, semantics)
+    if isinstance(node, promql_parser.AggregateExpr) and str(node.op) not in aggregations(semantics):
+        if str(node.op) in EXPERIMENTAL_AGGREGATIONS and semantics.compat != PromQLCompat.V2:
+            return f"{node.op}() is experimental and must be enabled with {EXPERIMENTAL_FEATURE}"
         return f"aggregation {node.op} is not supported"
+    if isinstance(node, promql_parser.VectorSelector) and semantics.compat == PromQLCompat.V2:
+        names = [node.name or ""] + [m.name for m in node.matchers.matchers]
+        names += [m.value for m in node.matchers.matchers if m.name == NAME and m.op == promql_parser.MatchOp.Equal]
+        if any(n and not _LEGACY_NAME.fullmatch(n) for n in names):
+            return "UTF-8 metric and label names need promql_compat: 3"
+    return None
+
+
+def _node_problem(node: promql_parser.Expr) -> str | None:
     if isinstance(node, promql_parser.BinaryExpr):
         return _binary_problem(node)
     if isinstance(node, promql_parser.VectorSelector):

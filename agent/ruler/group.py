@@ -67,8 +67,9 @@ class Group:
         return f"rule:{self.file}:{self.name}:{index}"
 
     def evaluate(self, ts_ms: int, engine: QueryEngine, sink: SampleSink, clock: Clock) -> GroupEvaluation:
-        """Evaluate every rule, in order, at `ts_ms`."""
+        """Evaluate every rule, in order, at `ts_ms` less the group's query_offset."""
         started = clock.monotonic()
+        query_ms = ts_ms - self.spec.query_offset_ms
         alerts: list[Alert] = []
         failures = 0
         changed: set[str] = set()
@@ -76,7 +77,7 @@ class Group:
         for index, rule in enumerate(self.rules):
             rule_started = clock.monotonic()
             try:
-                samples = self._evaluate_rule(rule, engine, ts_ms, alerts)
+                samples = self._evaluate_rule(rule, engine, query_ms, alerts)
             except RuleError as exc:
                 failures += 1
                 rule.health = RuleHealth("err", str(exc), ts_ms)
@@ -85,7 +86,7 @@ class Group:
                 failures += 1
                 rule.health = RuleHealth("err", f"internal error: {exc!r}", ts_ms)
             else:
-                changed |= sink.write(self.source(index), samples, ts_ms).changed_names
+                changed |= sink.write(self.source(index), samples, query_ms).changed_names
                 rule.health = RuleHealth("ok", "", ts_ms)
             rule.health.evaluation_seconds = clock.monotonic() - rule_started
             seconds[rule.name] = seconds.get(rule.name, 0.0) + rule.health.evaluation_seconds

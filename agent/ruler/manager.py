@@ -20,7 +20,7 @@ import structlog
 from agent.clock import Clock
 from agent.lograte import RepeatedFailure
 from agent.model import Alert, Labels, Sample, counter, gauge, labels_of
-from agent.promql import Engine
+from agent.promql import DEFAULT_SEMANTICS, Engine, Semantics
 from agent.ruler.alerting import ALERTS_FOR_STATE_METRIC, ActiveAlert, RestorePolicy, restore_for_state
 from agent.ruler.group import Group, GroupEvaluation, alert_rule_keys
 from agent.ruler.rulefile import GroupSpec, RuleFileError, load_rule_files
@@ -88,6 +88,7 @@ class RuleManager:
         engine: QueryEngine | None = None,
         min_spacing_s: float = MIN_TRIGGER_SPACING_S,
         restore_policy: RestorePolicy | None = None,
+        semantics: Semantics = DEFAULT_SEMANTICS,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -95,7 +96,8 @@ class RuleManager:
         self.default_interval_ms = int(evaluation_interval_s * 1000)
         self.external = ExternalInfo(labels_of(external_labels), external_url)
         self.state = state
-        self.engine: QueryEngine = engine if engine is not None else Engine(store)
+        self.semantics = semantics
+        self.engine: QueryEngine = engine if engine is not None else Engine(store, semantics=semantics)
         self.min_spacing_s = min_spacing_s
         self._groups: dict[str, Group] = {}
         self._schedules: dict[str, _Schedule] = {}
@@ -132,7 +134,7 @@ class RuleManager:
         # A file matched by two patterns is loaded once.
         paths = dict.fromkeys(match for pattern in files for match in (sorted(glob.glob(pattern)) or [pattern]))
         try:
-            return load_rule_files(list(paths))
+            return load_rule_files(list(paths), self.semantics)
         except RuleFileError as exc:
             log.error("rules_load_failed", errors=exc.errors)
             raise RuleLoadError(exc.errors) from exc

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from agent.promql import PromQLError, parse_expr, unsupported
+from agent.promql import DEFAULT_SEMANTICS, PromQLCompat, PromQLError, Semantics, parse_expr, unsupported
 from agent.ruler.duration import parse_duration_ms
 from agent.ruler.template import check_template
 
@@ -25,6 +25,7 @@ METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 _GROUP_KEYS = frozenset({"name", "interval", "limit", "labels", "rules"})
+_GROUP_KEYS_3 = _GROUP_KEYS | {"query_offset"}  # Prometheus 3 (2.53 on) evaluates a group that far back
 _RULE_KEYS = frozenset({"alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations"})
 _NULL_TAG = "tag:yaml.org,2002:null"
 
@@ -62,6 +63,7 @@ class GroupSpec:
     interval_ms: int | None  # None: the configured evaluation interval
     limit: int
     rules: tuple[RuleSpec, ...]
+    query_offset_ms: int = 0
 
     @property
     def key(self) -> str:
@@ -77,13 +79,13 @@ class RuleFileError(Exception):
         self.errors = list(errors)
 
 
-def load_rule_files(paths: Sequence[str]) -> list[GroupSpec]:
+def load_rule_files(paths: Sequence[str], semantics: Semantics = DEFAULT_SEMANTICS) -> list[GroupSpec]:
     """Read and validate several rule files, raising one RuleFileError with all their errors."""
     groups: list[GroupSpec] = []
     errors: list[str] = []
     for path in paths:
         try:
-            groups.extend(load_rule_file(path))
+            groups.extend(load_rule_file(path, semantics))
         except RuleFileError as exc:
             errors.extend(exc.errors)
     if errors:
@@ -91,16 +93,16 @@ def load_rule_files(paths: Sequence[str]) -> list[GroupSpec]:
     return groups
 
 
-def load_rule_file(path: str) -> list[GroupSpec]:
+def load_rule_file(path: str, semantics: Semantics = DEFAULT_SEMANTICS) -> list[GroupSpec]:
     """Read and validate one rule file."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise RuleFileError([f"{path}: cannot read rule file: {exc.strerror}"]) from exc
-    return parse_rule_text(text, path)
+    return parse_rule_text(text, path, semantics)
 
 
-def parse_rule_text(text: str, filename: str) -> list[GroupSpec]:
+def parse_rule_text(text: str, filename: str, semantics: Semantics = DEFAULT_SEMANTICS) -> list[GroupSpec]:
     """Validate the text of a rule file; `filename` prefixes every error."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -111,7 +113,7 @@ def parse_rule_text(text: str, filename: str) -> list[GroupSpec]:
         raise RuleFileError([f"{filename}:{where}: invalid YAML: {problem}"]) from exc
     except RecursionError as exc:  # PyYAML composes recursively
         raise RuleFileError([f"{filename}:1:1: invalid YAML: nested too deeply"]) from exc
-    parser = _FileParser(filename)
+    parser = _FileParser(filename, semantics)
     groups = parser.file(root)
     if parser.errors:
         raise RuleFileError(parser.errors)
@@ -129,8 +131,9 @@ def _is_null(node: yaml.Node | None) -> bool:
 class _FileParser:
     """Walks one file's nodes, collecting errors instead of stopping at the first."""
 
-    def __init__(self, filename: str) -> None:
+    def __init__(self, filename: str, semantics: Semantics) -> None:
         self.filename = filename
+        self.semantics = semantics
         self.errors: list[str] = []
 
     def error(self, node: yaml.Node, context: str, message: str) -> None:
@@ -213,7 +216,8 @@ class _FileParser:
         return out
 
     def group(self, node: yaml.Node) -> GroupSpec | None:
-        fields = self.mapping(node, _GROUP_KEYS, "")
+        v3 = self.semantics.compat >= PromQLCompat.V3
+        fields = self.mapping(node, _GROUP_KEYS_3 if v3 else _GROUP_KEYS, "")
         name = self.scalar(fields.get("name"), "") or ""
         if not name:
             self.error(fields.get("name", node), "", "Groupname must not be empty")
@@ -226,7 +230,8 @@ class _FileParser:
             for index, rule_node in enumerate(self.sequence(fields.get("rules"), context), start=1)
             if (rule := self.rule(rule_node, name, index, group_labels)) is not None
         ]
-        return GroupSpec(self.filename, name, interval or None, limit, tuple(rules))
+        offset = self.duration(fields.get("query_offset"), context, "query_offset") or 0
+        return GroupSpec(self.filename, name, interval or None, limit, tuple(rules), offset)
 
     def limit(self, node: yaml.Node | None, context: str) -> int:
         text = self.scalar(node, context)
@@ -291,11 +296,11 @@ class _FileParser:
             self.error(rule_node if node is None else node, context, "field 'expr' must be set in rule")
             return None
         try:
-            parsed = parse_expr(text)
+            parsed = parse_expr(text, self.semantics)
         except PromQLError as exc:
             self.error(node, context, f"could not parse expression: {exc}")
             return None
-        missing = unsupported(parsed)
+        missing = unsupported(parsed, self.semantics)
         if missing:
             self.error(node, context, f"not supported by tripwired: {', '.join(missing)}")
             return None

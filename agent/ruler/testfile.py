@@ -7,14 +7,17 @@ kept in milliseconds.
 from __future__ import annotations
 
 import glob
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from agent.promql import DEFAULT_SEMANTICS, PromQLCompat, Semantics
 from agent.ruler.duration import parse_duration_ms
 
 DEFAULT_EVALUATION_INTERVAL_MS = 60_000
@@ -28,6 +31,10 @@ _ALERT_TEST_KEYS = frozenset({"eval_time", "alertname", "exp_alerts"})
 _EXP_ALERT_KEYS = frozenset({"exp_labels", "exp_annotations"})
 _PROMQL_TEST_KEYS = frozenset({"expr", "eval_time", "exp_samples"})
 _SAMPLE_KEYS = frozenset({"labels", "value"})
+# The fields promtool 3 added: one-ulp float comparison, a start time, native-histogram samples.
+_FILE_KEYS_3 = _FILE_KEYS | {"fuzzy_compare"}
+_GROUP_KEYS_3 = _GROUP_KEYS | {"start_timestamp"}
+_SAMPLE_KEYS_3 = _SAMPLE_KEYS | {"histogram"}
 
 
 class TestFileError(Exception):
@@ -77,6 +84,7 @@ class TestGroup:
     external_labels: Mapping[str, str] = field(default_factory=dict)
     external_url: str = ""
     name: str = ""
+    start_ms: int = 0  # start_timestamp (promtool 3): series, evaluations and eval_times count from it
 
     def max_eval_time_ms(self) -> int:
         times = [t.eval_time_ms for t in self.alert_tests] + [t.eval_time_ms for t in self.promql_tests]
@@ -92,9 +100,10 @@ class TestFile:
     evaluation_interval_ms: int
     group_eval_order: tuple[str, ...]
     tests: tuple[TestGroup, ...]
+    fuzzy_compare: bool = False  # promtool 3: floats one ulp apart compare equal
 
 
-def load_test_file(path: str) -> TestFile:
+def load_test_file(path: str, semantics: Semantics = DEFAULT_SEMANTICS) -> TestFile:
     """Read and check a rule test file; TestFileError on the first problem, as promtool stops too."""
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
@@ -104,14 +113,16 @@ def load_test_file(path: str) -> TestFile:
         raise TestFileError(f"{path}: invalid YAML: {exc}") from exc
     except RecursionError as exc:  # PyYAML composes recursively
         raise TestFileError(f"{path}: invalid YAML: nested too deeply") from exc
-    top = _mapping(data if data is not None else {}, _FILE_KEYS, "test file")
+    v3 = semantics.compat >= PromQLCompat.V3
+    top = _mapping(data if data is not None else {}, _FILE_KEYS_3 if v3 else _FILE_KEYS, "test file")
     rule_files, unmatched = _resolve(os.path.dirname(path), [str(p) for p in _list(top.get("rule_files"))])
     return TestFile(
         rule_files=tuple(rule_files),
         unmatched_patterns=tuple(unmatched),
         evaluation_interval_ms=_duration(top.get("evaluation_interval")) or DEFAULT_EVALUATION_INTERVAL_MS,
         group_eval_order=tuple(str(g) for g in _list(top.get("group_eval_order"))),
-        tests=tuple(_test_group(item) for item in _list(top.get("tests"))),
+        tests=tuple(_test_group(item, v3) for item in _list(top.get("tests"))),
+        fuzzy_compare=top.get("fuzzy_compare") is True,
     )
 
 
@@ -127,17 +138,35 @@ def _resolve(base_dir: str, patterns: list[str]) -> tuple[list[str], list[str]]:
     return files, unmatched
 
 
-def _test_group(data: Any) -> TestGroup:
-    group = _mapping(data, _GROUP_KEYS, "test group")
+def _test_group(data: Any, v3: bool) -> TestGroup:
+    group = _mapping(data, _GROUP_KEYS_3 if v3 else _GROUP_KEYS, "test group")
     return TestGroup(
         interval_ms=_duration(group.get("interval")),
         input_series=tuple(_series(s) for s in _list(group.get("input_series"))),
         alert_tests=tuple(_alert_test(a) for a in _list(group.get("alert_rule_test"))),
-        promql_tests=tuple(_promql_test(p) for p in _list(group.get("promql_expr_test"))),
+        promql_tests=tuple(_promql_test(p, v3) for p in _list(group.get("promql_expr_test"))),
         external_labels=_strings(group.get("external_labels")),
         external_url=str(group.get("external_url") or ""),
         name=str(group.get("name") or ""),
+        start_ms=_start_ms(group.get("start_timestamp")),
     )
+
+
+def _start_ms(data: Any) -> int:
+    """promtool's parseTime: Unix seconds (possibly fractional) or RFC 3339."""
+    if data is None or data == "":
+        return 0
+    text = str(data)
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            seconds = datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            raise TestFileError(f"cannot parse {text!r} to a valid timestamp") from None
+    if not math.isfinite(seconds):
+        raise TestFileError(f"cannot parse {text!r} to a valid timestamp")
+    return round(seconds * 1000)
 
 
 def _series(data: Any) -> InputSeries:
@@ -154,11 +183,13 @@ def _alert_test(data: Any) -> AlertTest:
     return AlertTest(_duration(item.get("eval_time")), str(item.get("alertname") or ""), tuple(expected))
 
 
-def _promql_test(data: Any) -> PromQLTest:
+def _promql_test(data: Any, v3: bool) -> PromQLTest:
     item = _mapping(data, _PROMQL_TEST_KEYS, "promql_expr_test item")
     samples = []
     for exp in _list(item.get("exp_samples")):
-        fields = _mapping(exp, _SAMPLE_KEYS, "exp_samples item")
+        fields = _mapping(exp, _SAMPLE_KEYS_3 if v3 else _SAMPLE_KEYS, "exp_samples item")
+        if fields.get("histogram"):
+            raise TestFileError("exp_samples histogram: native histograms are not supported by tripwired")
         samples.append(ExpectedSample(str(fields.get("labels") or ""), _float(fields.get("value", 0))))
     return PromQLTest(str(item.get("expr") or ""), _duration(item.get("eval_time")), tuple(samples))
 

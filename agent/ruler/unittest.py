@@ -9,13 +9,14 @@ at its eval_time over the input series plus everything the rules wrote.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
 from agent.clock import SystemClock
 from agent.model import AlertState, Labels, go_quote
-from agent.promql import Engine, EvalError, PromQLError, RangeSeries, parse_expr
+from agent.promql import DEFAULT_SEMANTICS, Engine, EvalError, PromQLError, RangeSeries, Semantics, parse_expr
 from agent.promql.notation import parse_metric, parse_series
 from agent.ruler.duration import format_duration_ms
 from agent.ruler.gofmt import duration_string, float_e, indent_lines, labels_string
@@ -31,13 +32,13 @@ _TEST_STORE_SERIES = 10_000_000
 MAX_EVALUATION_STEPS = 1_000_000
 
 
-def check_rules(files: Sequence[str], out: TextIO) -> int:
+def check_rules(files: Sequence[str], out: TextIO, semantics: Semantics = DEFAULT_SEMANTICS) -> int:
     """Check rule files like `promtool check rules`: 0 when all are valid, 1 otherwise."""
     failed = False
     for path in files:
         out.write(f"Checking {path}\n")
         try:
-            groups = load_rule_file(path)
+            groups = load_rule_file(path, semantics)
         except RuleFileError as exc:
             out.write("  FAILED:\n" + "".join(f"{e}\n" for e in exc.errors))
             failed = True
@@ -47,12 +48,12 @@ def check_rules(files: Sequence[str], out: TextIO) -> int:
     return 1 if failed else 0
 
 
-def test_rules(files: Sequence[str], out: TextIO) -> int:
+def test_rules(files: Sequence[str], out: TextIO, semantics: Semantics = DEFAULT_SEMANTICS) -> int:
     """Run rule unit-test files like `promtool test rules`: 0 when all pass, 1 otherwise."""
     failed = False
     for path in files:
         out.write(f"Unit Testing:  {path}\n")
-        errors = run_test_file(path, out)
+        errors = run_test_file(path, out, semantics)
         if errors:
             out.write("  FAILED:\n" + "".join(f"{e}\n\n" for e in errors))
             failed = True
@@ -62,10 +63,10 @@ def test_rules(files: Sequence[str], out: TextIO) -> int:
     return 1 if failed else 0
 
 
-def run_test_file(path: str, out: TextIO) -> list[str]:
+def run_test_file(path: str, out: TextIO, semantics: Semantics = DEFAULT_SEMANTICS) -> list[str]:
     """Every failure of one test file, as promtool words them; empty when it passes."""
     try:
-        spec = load_test_file(path)
+        spec = load_test_file(path, semantics)
     except TestFileError as exc:
         return [str(exc)]
     for pattern in spec.unmatched_patterns:
@@ -77,7 +78,7 @@ def run_test_file(path: str, out: TextIO) -> list[str]:
         order[name] = index
     errors: list[str] = []
     for group in spec.tests:
-        errors.extend(_TestRun(spec, group, order).run())
+        errors.extend(_TestRun(spec, group, order, semantics).run())
     return errors
 
 
@@ -95,12 +96,14 @@ class _Got:
 class _TestRun:
     """One test group: its own store, engine and freshly loaded rule groups."""
 
-    def __init__(self, spec: TestFile, group: TestGroup, order: Mapping[str, int]) -> None:
+    def __init__(self, spec: TestFile, group: TestGroup, order: Mapping[str, int], semantics: Semantics) -> None:
         self.spec = spec
         self.test = group
         self.order = order
+        self.semantics = semantics
+        self.start = group.start_ms
         self.store = Store(max_series=_TEST_STORE_SERIES, retention_ms=2**62)
-        self.engine = Engine(self.store, default_step_ms=spec.evaluation_interval_ms)
+        self.engine = Engine(self.store, default_step_ms=spec.evaluation_interval_ms, semantics=semantics)
         self.clock = SystemClock()
         self.prefix = f"    name: {group.name},\n" if group.name else ""
 
@@ -130,7 +133,7 @@ class _TestRun:
 
     def _load_groups(self) -> list[Group]:
         """The rule groups in `group_eval_order`; unnamed groups rank with the first, as in promtool."""
-        specs = load_rule_files(list(self.spec.rule_files))
+        specs = load_rule_files(list(self.spec.rule_files), self.semantics)
         external = ExternalInfo(tuple(sorted(self.test.external_labels.items())), self.test.external_url)
         interval = self.test.interval_ms or self.spec.evaluation_interval_ms
         groups = [Group(s, default_interval_ms=interval, external=external) for s in specs]
@@ -138,7 +141,10 @@ class _TestRun:
         return groups
 
     def _load_series(self) -> list[str]:
+        """Load the input series up to the last evaluation step, as far as promtool's lazy loader gets."""
         step = self.test.interval_ms
+        evaluation = self.spec.evaluation_interval_ms
+        until = self.test.max_eval_time_ms() // evaluation * evaluation
         for item in self.test.input_series:
             try:
                 labels, values = parse_series(f"{item.series} {item.values}")
@@ -149,8 +155,10 @@ class _TestRun:
             last = -1
             for index, value in enumerate(values):
                 # With no interval every point lands at 0; the first one wins, as in promtool.
+                if index * step > until:
+                    break  # promtool never loads what lies past its last evaluation step
                 if value is not None and index * step > last:
-                    self.store.append_point(name, rest, index * step, value)
+                    self.store.append_point(name, rest, self.start + index * step, value)
                     last = index * step
         return []
 
@@ -171,7 +179,7 @@ class _TestRun:
         errors: list[str] = []
         ts = 0
         while ts <= self.test.max_eval_time_ms():
-            failures = self._evaluate_at(groups, ts)
+            failures = self._evaluate_at(groups, ts)  # ts counts from the start; the store is absolute
             if failures:
                 return errors + failures, True
             while due and ts <= due[0] < ts + step:
@@ -182,7 +190,7 @@ class _TestRun:
     def _evaluate_at(self, groups: Sequence[Group], ts: int) -> list[str]:
         failures: list[str] = []
         for group in groups:
-            group.evaluate(ts, self.engine, self.store, self.clock)
+            group.evaluate(self.start + ts, self.engine, self.store, self.clock)
             failures.extend(
                 f"    rule: {rule.name}, time: {duration_string(ts)}, err: {rule.health.last_error}"
                 for rule in group.rules
@@ -223,7 +231,7 @@ class _TestRun:
     def _check_promql(self, test: PromQLTest) -> str | None:
         where = f"    expr: {go_quote(test.expr)}, time: {format_duration_ms(test.eval_time_ms)}"
         try:
-            got = _query(self.engine, test.expr, test.eval_time_ms)
+            got = _query(self.engine, test.expr, self.start + test.eval_time_ms, self.semantics)
         except (PromQLError, EvalError) as exc:
             return f"{where}, err: {exc}"
         try:
@@ -231,13 +239,13 @@ class _TestRun:
         except PromQLError as exc:
             return f"{where}, err: labels: {exc}"
         got.sort(key=_by_labels)
-        if _same_samples(expected, got):
+        if _same_samples(expected, got, fuzzy=self.spec.fuzzy_compare):
             return None
         return f"{where},\n        exp: {_samples_string(expected)}\n        got: {_samples_string(got)}"
 
 
-def _query(engine: Engine, expr: str, t_ms: int) -> list[tuple[Labels, float]]:
-    result = engine.instant(parse_expr(expr), t_ms)
+def _query(engine: Engine, expr: str, t_ms: int, semantics: Semantics) -> list[tuple[Labels, float]]:
+    result = engine.instant(parse_expr(expr, semantics), t_ms)
     if isinstance(result, float | int):
         return [((), float(result))]
     if isinstance(result, str) or any(isinstance(item, RangeSeries) for item in result):
@@ -245,12 +253,17 @@ def _query(engine: Engine, expr: str, t_ms: int) -> list[tuple[Labels, float]]:
     return [(s.labels, s.value) for s in result if not isinstance(s, RangeSeries)]
 
 
-def _same_samples(expected: list[tuple[Labels, float]], got: list[tuple[Labels, float]]) -> bool:
-    """Labels equal and values exactly equal, as reflect.DeepEqual compares them (NaN never equals)."""
+def _same_samples(expected: list[tuple[Labels, float]], got: list[tuple[Labels, float]], *, fuzzy: bool) -> bool:
+    """Labels equal and values exactly equal, as reflect.DeepEqual compares them (NaN never equals);
+    with promtool 3's fuzzy_compare, values one ulp apart are equal too."""
     return len(expected) == len(got) and all(
-        e_labels == g_labels and e_value == g_value
+        e_labels == g_labels and (e_value == g_value or (fuzzy and _one_ulp_apart(e_value, g_value)))
         for (e_labels, e_value), (g_labels, g_value) in zip(expected, got, strict=True)
     )
+
+
+def _one_ulp_apart(x: float, y: float) -> bool:
+    return math.nextafter(x, -math.inf) == y or math.nextafter(x, math.inf) == y
 
 
 def _by_labels(sample: tuple[Labels, float]) -> Labels:

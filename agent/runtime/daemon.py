@@ -27,7 +27,7 @@ from agent.export import Exposition
 from agent.export.statsd import StatsdConfigError, StatsdExporter
 from agent.memory import freeze_start_up_objects
 from agent.model import AlertState, Labels, Sample, counter, gauge, labels_of
-from agent.promql import Engine, max_range_ms
+from agent.promql import Engine, Semantics, max_range_ms, semantics_of
 from agent.remote import RemoteWrite
 from agent.ruler.alerting import RestorePolicy
 from agent.ruler.manager import RuleLoadError, RuleManager
@@ -162,7 +162,8 @@ class Daemon:
         self.store.declare(self.storage.metrics())
         self.remote = self._remote_write(config)
         self.store.declare(self.remote.metrics())
-        self.engine = Engine(self.store)
+        self.semantics = config_semantics(config)
+        self.engine = Engine(self.store, semantics=self.semantics)
         self.notifications = self._notifications(config)
         self.store.declare(self.notifications.metrics())
         self.ruler = RuleManager(
@@ -170,6 +171,7 @@ class Daemon:
             clock=self.clock,
             notify=self.notifications.notify,
             engine=self.engine,
+            semantics=self.semantics,
             evaluation_interval_s=float(config.global_.evaluation_interval),
             external_labels=config.global_.external_labels,
             external_url=external_url(config),
@@ -451,6 +453,7 @@ class Daemon:
                 (config.remote_write, config.global_.external_labels)
                 != (self.config.remote_write, self.config.global_.external_labels),
             ),
+            ("promql_compat", config_semantics(config) != self.semantics),
         ):
             if needs_restart:
                 log.warning("reload_setting_needs_restart", setting=name, reason="it changes on restart only")
@@ -509,3 +512,8 @@ class Daemon:
         await self.notifications.close()
         # Last: every write above is in the log, and the checkpoint lets the next start skip the segments.
         await self.storage.close(int(self.clock.time() * 1000))
+
+
+def config_semantics(config: Config) -> Semantics:
+    """The PromQL semantics the config's `promql_compat` and experimental switch ask for."""
+    return semantics_of(config.promql_compat.value, experimental_functions=config.promql_experimental_functions)

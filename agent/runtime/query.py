@@ -19,9 +19,14 @@ class QueryError(Exception):
         self.exit_code = exit_code
 
 
-def query_daemon(listen_address: str, expr: str, time: str = "") -> dict[str, Any]:
-    """The `data` of a running daemon's answer to an instant query."""
-    return api_get(f"http://{listen_address}", "/api/v1/query", {"query": expr, **({"time": time} if time else {})})
+def query_daemon(listen_address: str, expr: str, time: str = "", promql_compat: str = "") -> dict[str, Any]:
+    """Ask a running daemon for an instant query; `promql_compat` overrides its PromQL semantics."""
+    params = {
+        "query": expr,
+        **({"time": time} if time else {}),
+        **({"promql_compat": promql_compat} if promql_compat else {}),
+    }
+    return api_get(f"http://{listen_address}", "/api/v1/query", params)
 
 
 def api_get(base_url: str, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Callable
 from typing import Any
 
 from agent.export.exposition import format_value
-from agent.promql import Engine, EvalError, PromQLError, RangeSeries, VectorSample, parse_expr
+from agent.promql import Engine, EvalError, PromQLError, RangeSeries, VectorSample, parse_compat, parse_expr
 from agent.web.server import Request, Response
 
 JSON = "application/json"
@@ -63,6 +64,16 @@ def parse_time(text: str, default: float) -> float:
     return value
 
 
+def engine_for(engine: Engine, compat: str) -> Engine:
+    """The daemon's engine, or one over the same store with `promql_compat` (`tripwired query --promql-compat`)."""
+    if not compat:
+        return engine
+    semantics = dataclasses.replace(engine.semantics, compat=parse_compat(compat))
+    if semantics == engine.semantics:
+        return engine
+    return Engine(engine.store, lookback_ms=engine.lookback_ms, semantics=semantics)
+
+
 def query_handler(engine: Engine, now: Callable[[], float]) -> Callable[[Request], Any]:
     async def query(request: Request) -> Response:
         text = request.arg("query")
@@ -73,7 +84,11 @@ def query_handler(engine: Engine, now: Callable[[], float]) -> Callable[[Request
         except ValueError:
             return error(400, "bad_data", f"invalid parameter 'time': {request.arg('time')!r}")
         try:
-            value = engine.instant(parse_expr(text), int(t * 1000))
+            chosen = engine_for(engine, request.arg("promql_compat"))
+        except ValueError as exc:
+            return error(400, "bad_data", str(exc))
+        try:
+            value = chosen.instant(parse_expr(text, chosen.semantics), int(t * 1000))
         except PromQLError as exc:
             return error(400, "bad_data", str(exc))
         except EvalError as exc:

@@ -493,3 +493,42 @@ def test_a_files_repeated_label_pairs_and_names_are_kept_once() -> None:
     assert first.labels[1] is second.labels[1] is third.labels[1]  # ("shard", "1")
     assert first.labels[0][0] is second.labels[0][0]  # "instance"
     assert first.name is second.name
+
+
+# --- promql_compat: 3 --------------------------------------------------------------------
+
+FLOAT_LABELS = """# TYPE job_duration_seconds histogram
+job_duration_seconds_bucket{le="1"} 3
+job_duration_seconds_bucket{le="2.50"} 4
+job_duration_seconds_bucket{le="1e6"} 5
+job_duration_seconds_bucket{le="+Inf"} 5
+job_duration_seconds_sum 7
+job_duration_seconds_count 5
+# TYPE rpc_seconds summary
+rpc_seconds{quantile="0"} 0.1
+rpc_seconds{quantile="0.00001"} 0.2
+rpc_seconds_sum 3
+rpc_seconds_count 2
+# TYPE build_info gauge
+build_info{le="1"} 1
+"""
+
+
+def test_le_and_quantile_are_written_as_prometheus_3_scrapes_them(tmp_path: Path) -> None:
+    (tmp_path / "jobs.prom").write_text(FLOAT_LABELS)
+    samples = TextfileCollector(TextfileConfig(directory=str(tmp_path)), normalize_float_labels=True).collect()
+    got = {
+        name: sorted(value for labels in series(samples, name) for key, value in labels if key in ("le", "quantile"))
+        for name in ("job_duration_seconds_bucket", "rpc_seconds", "build_info")
+    }
+    assert got == {
+        "job_duration_seconds_bucket": sorted(["1.0", "2.5", "1e+06", "+Inf"]),
+        "rpc_seconds": ["0.0", "1e-05"],
+        "build_info": ["1"],  # only histograms' le and summaries' quantile
+    }
+
+
+def test_le_is_kept_as_written_for_prometheus_2(tmp_path: Path) -> None:
+    (tmp_path / "jobs.prom").write_text(FLOAT_LABELS)
+    buckets = series(collector(tmp_path).collect(), "job_duration_seconds_bucket")
+    assert sorted(dict(labels)["le"] for labels in buckets) == sorted(["1", "2.50", "1e6", "+Inf"])

@@ -160,3 +160,27 @@ def test_sighup_reloads_new_rules(start_daemon: StartDaemon, tmp_path: Path) -> 
     firing = wait_for_state(daemon, "firing")
     assert firing["labels"]["alertname"] == "IngestHealthy"
     assert reload_successful(daemon) == "1"
+
+
+def test_query_follows_promql_compat_of_the_config_and_of_the_request(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
+    """A `promql_compat: 2` daemon asked for Prometheus 3's function name, then for its own."""
+    write_metric(tmp_path, 1)
+    daemon = start_daemon(config(tmp_path) + "promql_compat: 2\n")
+    daemon.wait_ready()
+    smoothing = "double_exponential_smoothing(pipeline_ingest_ok[1m], 0.5, 0.5)"
+    holt = "holt_winters(pipeline_ingest_ok[1m], 0.5, 0.5)"
+    answers = [
+        daemon.get(f"/api/v1/query?query={holt}").status_code,
+        daemon.get(f"/api/v1/query?query={smoothing}").json()["error"],
+        daemon.get(f"/api/v1/query?query={holt}&promql_compat=3").json()["error"],
+        daemon.get(f"/api/v1/query?query={holt}&promql_compat=4").json()["error"],
+    ]
+    assert answers == [
+        200,
+        "function double_exponential_smoothing is not supported: Prometheus 2 calls it holt_winters",
+        "function holt_winters is not supported: Prometheus 3 calls it double_exponential_smoothing "
+        "(enable promql-experimental-functions), or set promql_compat: 2",
+        "promql_compat: expected 3 or 2, got '4'",
+    ]

@@ -1,14 +1,20 @@
-"""Helpers for the PromQL unit tests: a store filled from series descriptions, and query shortcuts."""
+"""Helpers for the PromQL unit tests: a store filled from series descriptions, and query shortcuts.
+
+The unit tests' expectations are Prometheus 2.42's unless a test passes `semantics=V3`; the
+differences are tested side by side in test_promql_compat.py.
+"""
 
 from __future__ import annotations
 
 from agent.model import Labels
-from agent.promql import Engine, VectorSample, parse_expr
+from agent.promql import Engine, PromQLCompat, Semantics, VectorSample, parse_expr
 from agent.promql.notation import parse_series
 from agent.promql.values import split_name
 from agent.store import Store
 
 MINUTE = 60_000
+V2 = Semantics(PromQLCompat.V2)
+V3 = Semantics(PromQLCompat.V3, experimental_functions=True)
 
 
 def make_store(*descriptions: str, interval_ms: int = MINUTE) -> Store:
@@ -23,14 +29,14 @@ def make_store(*descriptions: str, interval_ms: int = MINUTE) -> Store:
     return store
 
 
-def instant(store: Store, text: str, t_ms: int, **engine_options: int) -> object:
+def instant(store: Store, text: str, t_ms: int, semantics: Semantics = V2, **engine_options: int) -> object:
     """The raw result of one instant query."""
-    return Engine(store, **engine_options).instant(parse_expr(text), t_ms)
+    return Engine(store, semantics=semantics, **engine_options).instant(parse_expr(text, semantics), t_ms)
 
 
-def vector(store: Store, text: str, t_ms: int) -> dict[Labels, float]:
+def vector(store: Store, text: str, t_ms: int, semantics: Semantics = V2) -> dict[Labels, float]:
     """An instant-vector result as {labels: value}."""
-    result = instant(store, text, t_ms)
+    result = instant(store, text, t_ms, semantics)
     assert isinstance(result, list)
     samples = {}
     for sample in result:

@@ -17,7 +17,7 @@ import promql_parser
 import yaml
 
 from agent.model import Labels
-from agent.promql import Engine, EvalError, PromQLError, VectorSample, parse_expr
+from agent.promql import DEFAULT_SEMANTICS, Engine, EvalError, PromQLError, Semantics, VectorSample, parse_expr
 from agent.promql.notation import parse_metric, parse_series
 from agent.promql.values import split_name
 from agent.store import Store
@@ -45,23 +45,23 @@ def duration_ms(text: str | int | None, default_ms: int) -> int:
     return int(delta.total_seconds() * 1000)
 
 
-def run_file(path: Path) -> list[CaseResult]:
-    """Every promql_expr_test of a test file, evaluated by our engine."""
+def run_file(path: Path, semantics: Semantics = DEFAULT_SEMANTICS) -> list[CaseResult]:
+    """Every promql_expr_test of a test file, evaluated by our engine with `semantics`."""
     document: dict[str, Any] = yaml.safe_load(path.read_text())
     eval_interval = duration_ms(document.get("evaluation_interval"), 60_000)
     results: list[CaseResult] = []
     for group in document.get("tests", []):
-        results.extend(run_group(group, eval_interval))
+        results.extend(run_group(group, eval_interval, semantics))
     return results
 
 
-def run_group(group: dict[str, Any], eval_interval: int) -> list[CaseResult]:
+def run_group(group: dict[str, Any], eval_interval: int, semantics: Semantics) -> list[CaseResult]:
     cases = group.get("promql_expr_test") or []
     times = [duration_ms(c.get("eval_time"), 0) for c in cases]
     times += [duration_ms(a.get("eval_time"), 0) for a in group.get("alert_rule_test") or []]
     loaded_until = (max(times, default=0) // eval_interval) * eval_interval
     store = load_series(group.get("input_series") or [], duration_ms(group.get("interval"), 60_000), loaded_until)
-    engine = Engine(store, default_step_ms=eval_interval)
+    engine = Engine(store, default_step_ms=eval_interval, semantics=semantics)
     return [run_case(engine, case) for case in cases]
 
 
@@ -91,7 +91,7 @@ def run_case(engine: Engine, case: dict[str, Any]) -> CaseResult:
 
 def evaluate(engine: Engine, expr_text: str, t_ms: int) -> list[Sample]:
     """The result as promtool's query() shapes it: a scalar becomes one sample without labels."""
-    value = engine.instant(parse_expr(expr_text), t_ms)
+    value = engine.instant(parse_expr(expr_text, engine.semantics), t_ms)
     if isinstance(value, float):
         return [((), value)]
     if isinstance(value, list) and all(isinstance(s, VectorSample) for s in value):

@@ -1,6 +1,10 @@
 """Rewrite the exp_samples of corpus files with promtool's own answers (a maintenance tool, not a test).
 
     .venv/bin/python tests/promql/refresh_promql_corpus.py tests/promql/corpus/rates.yaml ...
+    PROMTOOL=$(scripts/build-promtool3) .venv/bin/python tests/promql/refresh_promql_corpus.py tests/promql/corpus3/*
+
+PROMTOOL chooses the promtool (default: the one on PATH, Debian's 2.42); files named
+experimental_*.yaml are run with --enable-feature=promql-experimental-functions.
 
 promtool loads a test's series in random order, so a float result that depends on summation
 order can change between runs. Each file is run several times; a case whose answer is not the
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -22,7 +27,8 @@ from typing import Any
 import yaml
 
 RUNS = 20
-HEADER = "# Expected samples are promtool 2.42's answers; tests/promql checks our engine gives the same.\n"
+PROMTOOL = os.environ.get("PROMTOOL", "promtool")
+HEADER = "# Expected samples are promtool {version}'s answers; tests/promql checks our engine gives the same.\n"
 FAILURE = re.compile(r'    expr: (".*?"), time: (\S+?),(?: err: (.*)|\n        exp: .*\n        got: (.*))')
 SAMPLE = re.compile(r"(\{[^}]*\}) (\S+?)(?=, \{|$)")
 DURATION_UNITS = (
@@ -48,12 +54,20 @@ def go_duration(text: str) -> str:
     return out or "0s"
 
 
-def promtool_answers(document: dict[str, Any]) -> Answers:
+def promtool_version() -> str:
+    """`2.42`: the version promtool reports; a `go install`ed one reports none, its cache folder says it."""
+    text = subprocess.run([PROMTOOL, "--version"], capture_output=True, text=True, check=True).stdout
+    found = re.search(r"version (\d+\.\d+)", text)
+    return found[1] if found else f"3 ({Path(PROMTOOL).parent.name})"
+
+
+def promtool_answers(document: dict[str, Any], experimental: bool) -> Answers:
     """What promtool returns for every case, by (quoted expr, time); None for an error."""
     with tempfile.NamedTemporaryFile("w", suffix=".yaml") as handle:
         handle.write(yaml.safe_dump(document, sort_keys=False))
         handle.flush()
-        command = ["promtool", "test", "rules", handle.name]
+        flags = ["--enable-feature=promql-experimental-functions"] if experimental else []
+        command = [PROMTOOL, *flags, "test", "rules", handle.name]
         stderr = subprocess.run(command, capture_output=True, text=True, check=False).stderr
     answers: Answers = {}
     for expr, time, error, got in FAILURE.findall(stderr):
@@ -67,7 +81,7 @@ def refresh(path: Path) -> None:
     for group in document["tests"]:
         for case in group.get("promql_expr_test") or []:
             case.pop("exp_samples", None)
-    runs = [promtool_answers(document) for _ in range(RUNS)]
+    runs = [promtool_answers(document, path.name.startswith("experimental")) for _ in range(RUNS)]
     for group in document["tests"]:
         kept = []
         for case in group.get("promql_expr_test") or []:
@@ -80,7 +94,8 @@ def refresh(path: Path) -> None:
             case["exp_samples"] = [{"labels": lbl, "value": value} for lbl, value in first]
             kept.append(case)
         group["promql_expr_test"] = kept
-    path.write_text(HEADER + yaml.safe_dump(document, sort_keys=False, width=200))
+    header = HEADER.format(version=promtool_version())
+    path.write_text(header + yaml.safe_dump(document, sort_keys=False, width=200))
 
 
 if __name__ == "__main__":

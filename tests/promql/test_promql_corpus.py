@@ -1,9 +1,11 @@
-"""The corpus of promtool rule-test files: promtool 2.42 passes them, and so does our engine."""
+"""The corpora of promtool rule-test files: each passes the promtool of its mode, and our engine in that mode.
+
+corpus/ holds promtool 2.42's answers (`promql_compat: 2`), corpus3/ promtool 3's (`promql_compat: 3`);
+files named experimental_*.yaml run with the experimental functions enabled in both tools.
+"""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import promql_parser
@@ -11,55 +13,74 @@ import pytest
 import yaml
 from promtool_corpus import run_file
 
-from agent.promql.support import AGGREGATIONS, BINARY_OPERATORS, FUNCTIONS, walk
+from agent.promql import PromQLCompat, Semantics
+from agent.promql.support import (
+    AGGREGATIONS,
+    BINARY_OPERATORS,
+    EXPERIMENTAL_AGGREGATIONS,
+    EXPERIMENTAL_FUNCTIONS,
+    FUNCTIONS,
+    walk,
+)
+from tests.promtools import run_promtool, waits_for_promtool3
 
 HERE = Path(__file__).parent
-CORPUS = sorted((HERE / "corpus").glob("*.yaml"))
+CORPORA = {
+    PromQLCompat.V2: sorted((HERE / "corpus").glob("*.yaml")),
+    PromQLCompat.V3: sorted((HERE / "corpus3").glob("*.yaml")),
+}
 CORPUS_FAIL = sorted((HERE / "corpus_fail").glob("*.yaml"))
-PROMTOOL = "/usr/bin/promtool"
+V2 = Semantics(PromQLCompat.V2)
 
 
-def promtool(path: Path) -> subprocess.CompletedProcess[str]:
-    if not Path(PROMTOOL).exists() and shutil.which("promtool") is None:
-        pytest.fail("promtool not found: install Debian's prometheus package (make test does)")
-    binary = PROMTOOL if Path(PROMTOOL).exists() else "promtool"
-    return subprocess.run([binary, "test", "rules", str(path)], capture_output=True, text=True, timeout=60, check=False)
+def semantics_of_file(path: Path) -> Semantics:
+    compat = PromQLCompat.V3 if path.parent.name == "corpus3" else PromQLCompat.V2
+    return Semantics(compat, experimental_functions=path.name.startswith("experimental"))
 
 
-@pytest.mark.parametrize("path", CORPUS, ids=lambda p: p.name)
+CASES = [path for paths in CORPORA.values() for path in paths]
+
+
+def case_id(path: Path) -> str:
+    return f"{path.parent.name}/{path.name}"
+
+
+@waits_for_promtool3
+@pytest.mark.parametrize("path", CASES, ids=case_id)
 def test_promtool_passes_corpus_file(path: Path) -> None:
-    result = promtool(path)
-    assert result.returncode == 0, result.stderr
+    result = run_promtool(semantics_of_file(path), path, "test", "rules")
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("path", CORPUS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", CASES, ids=case_id)
 def test_engine_gives_promtools_samples(path: Path) -> None:
-    failures = [f"{r.expr} @ {r.eval_time}: {r.problem}" for r in run_file(path) if r.problem is not None]
+    failures = [f"{r.expr} @ {r.eval_time}: {r.problem}" for r in run_file(path, semantics_of_file(path)) if r.problem]
     assert failures == []
 
 
 @pytest.mark.parametrize("path", CORPUS_FAIL, ids=lambda p: p.name)
 def test_promtool_rejects_every_wrong_expectation(path: Path) -> None:
-    result = promtool(path)
-    cases = sum(1 for r in run_file(path))
+    result = run_promtool(V2, path, "test", "rules")
+    cases = sum(1 for r in run_file(path, V2))
     assert result.returncode == 1
     assert result.stderr.count("    expr: ") == cases
 
 
 @pytest.mark.parametrize("path", CORPUS_FAIL, ids=lambda p: p.name)
 def test_engine_rejects_every_wrong_expectation(path: Path) -> None:
-    passed = [f"{r.expr} @ {r.eval_time}" for r in run_file(path) if r.problem is None]
+    passed = [f"{r.expr} @ {r.eval_time}" for r in run_file(path, V2) if r.problem is None]
     assert passed == []
 
 
 def test_corpus_is_not_empty() -> None:
-    assert len(CORPUS) >= 10
+    assert len(CORPORA[PromQLCompat.V2]) >= 10
+    assert len(CORPORA[PromQLCompat.V3]) >= 10
     assert CORPUS_FAIL
 
 
-def _corpus_exprs() -> list[str]:
+def _corpus_exprs(paths: list[Path]) -> list[str]:
     exprs = []
-    for path in CORPUS:
+    for path in paths:
         for group in yaml.safe_load(path.read_text())["tests"]:
             exprs.extend(str(case["expr"]) for case in group.get("promql_expr_test") or [])
     return exprs
@@ -68,7 +89,7 @@ def _corpus_exprs() -> list[str]:
 def _used_names(exprs: list[str]) -> set[str]:
     used: set[str] = set()
     for text in exprs:
-        for node in walk(promql_parser.parse(text)):
+        for node in walk(promql_parser.parse(text.replace("holt_winters(", "double_exponential_smoothing("))):
             if isinstance(node, promql_parser.Call):
                 used.add(node.func.name)
             elif isinstance(node, promql_parser.AggregateExpr | promql_parser.BinaryExpr):
@@ -76,6 +97,11 @@ def _used_names(exprs: list[str]) -> set[str]:
     return used
 
 
-def test_corpus_uses_every_supported_function_aggregation_and_operator() -> None:
-    missing = (FUNCTIONS | AGGREGATIONS | BINARY_OPERATORS) - _used_names(_corpus_exprs())
-    assert missing == set()
+@pytest.mark.parametrize("compat", list(PromQLCompat), ids=lambda c: f"mode{c.value}")
+def test_corpus_uses_every_supported_function_aggregation_and_operator(compat: PromQLCompat) -> None:
+    supported = FUNCTIONS | AGGREGATIONS | BINARY_OPERATORS
+    if compat == PromQLCompat.V3:
+        supported |= EXPERIMENTAL_FUNCTIONS | EXPERIMENTAL_AGGREGATIONS
+    else:
+        supported |= {"double_exponential_smoothing"}  # as holt_winters
+    assert supported - _used_names(_corpus_exprs(CORPORA[compat])) == set()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import promql_parser
 import pytest
 
-from agent.promql import PromQLError, max_range_ms, metric_names, parse_expr, unsupported
+from agent.promql import PromQLCompat, PromQLError, Semantics, max_range_ms, metric_names, parse_expr, unsupported
 
 
 def test_parse_expr_returns_the_parsers_ast() -> None:
@@ -21,8 +21,8 @@ def test_parse_error_is_a_promql_error_with_the_parsers_message() -> None:
     ("text", "name"),
     [
         ("holt_winters(x[5m], 0.1, 0.1)", "function holt_winters is not supported"),
-        ('sort_by_label(x, "a")', "function sort_by_label is not supported"),
-        ("limitk(1, x)", "aggregation limitk is not supported"),
+        ('sort_by_label(x, "a")', 'function "sort_by_label" is not enabled'),
+        ("limitk(1, x)", r"limitk\(\) is experimental and must be enabled"),
         ("x atan2 y", "binary operator atan2 is not supported"),
         ('x{a="b" or c="d"}', "'or' between label matchers is not supported"),
         ("x + fill(0) y", "fill modifiers of binary operators are not supported"),
@@ -35,7 +35,8 @@ def test_unsupported_construct_is_refused_by_name(text: str, name: str) -> None:
 
 def test_unsupported_lists_every_construct_once() -> None:
     expr = promql_parser.parse('sort_by_label(x, "a") + sort_by_label(y, "b") + limitk(1, z)')
-    assert unsupported(expr) == ["function sort_by_label is not supported", "aggregation limitk is not supported"]
+    problems = unsupported(expr, Semantics(PromQLCompat.V2))
+    assert problems == ["function sort_by_label is not supported", "aggregation limitk is not supported"]
 
 
 def test_unsupported_is_empty_for_supported_expression() -> None:

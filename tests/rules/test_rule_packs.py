@@ -1,6 +1,7 @@
 """Every shipped rule pack passes both the real promtool and tripwired: `check rules` and its unit tests.
 
-This is the promise that a rule file working here works in Prometheus, and the other way round.
+This is the promise that a rule file working here works in Prometheus, and the other way round:
+in both `promql_compat` modes, each against the promtool of its mode (2.42 and 3).
 """
 
 from __future__ import annotations
@@ -11,45 +12,58 @@ from pathlib import Path
 
 import pytest
 
+from agent.promql import PromQLCompat, Semantics
 from agent.ruler import unittest as rule_tests
-from tests.conftest import REPO, require_binary
+from tests.conftest import REPO
+from tests.promtools import promtool_command, waits_for_promtool3
 
 PACKS = sorted(p for p in (REPO / "rules").glob("*.yaml"))
 TESTS = sorted((REPO / "rules" / "tests").glob("*.yaml"))
 EXAMPLE_TESTS = sorted((REPO / "examples" / "rules").glob("*_test.yaml"))  # the README's example
+MODES = [Semantics(PromQLCompat.V2), Semantics(PromQLCompat.V3)]
 
 
-def promtool(*args: str) -> subprocess.CompletedProcess[str]:
-    binary = require_binary("promtool", "prometheus")
-    return subprocess.run([binary, *args], check=False, capture_output=True, text=True, timeout=300, cwd=REPO)
+def mode_id(semantics: Semantics) -> str:
+    return f"mode{semantics.compat.value}"
+
+
+def promtool(semantics: Semantics, *args: str) -> subprocess.CompletedProcess[str]:
+    command = promtool_command(semantics, *args)
+    return subprocess.run(command, check=False, capture_output=True, text=True, timeout=300, cwd=REPO)
 
 
 def test_every_rule_pack_has_a_test_file() -> None:
     assert [p.name for p in PACKS] == [t.name for t in TESTS]
 
 
+@waits_for_promtool3
+@pytest.mark.parametrize("semantics", MODES, ids=mode_id)
 @pytest.mark.parametrize("pack", PACKS, ids=lambda p: p.name)
-def test_pack_passes_promtool_check_rules(pack: Path) -> None:
-    result = promtool("check", "rules", str(pack))
+def test_pack_passes_promtool_check_rules(pack: Path, semantics: Semantics) -> None:
+    result = promtool(semantics, "check", "rules", str(pack))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.parametrize("semantics", MODES, ids=mode_id)
 @pytest.mark.parametrize("pack", PACKS, ids=lambda p: p.name)
-def test_pack_passes_tripwired_rules_check(pack: Path) -> None:
+def test_pack_passes_tripwired_rules_check(pack: Path, semantics: Semantics) -> None:
     out = io.StringIO()
-    assert rule_tests.check_rules([str(pack)], out) == 0, out.getvalue()
+    assert rule_tests.check_rules([str(pack)], out, semantics) == 0, out.getvalue()
 
 
+@waits_for_promtool3
+@pytest.mark.parametrize("semantics", MODES, ids=mode_id)
 @pytest.mark.parametrize("tests_file", TESTS + EXAMPLE_TESTS, ids=lambda p: p.name)
-def test_pack_tests_pass_promtool(tests_file: Path) -> None:
-    result = promtool("test", "rules", str(tests_file))
+def test_pack_tests_pass_promtool(tests_file: Path, semantics: Semantics) -> None:
+    result = promtool(semantics, "test", "rules", str(tests_file))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.parametrize("semantics", MODES, ids=mode_id)
 @pytest.mark.parametrize("tests_file", TESTS + EXAMPLE_TESTS, ids=lambda p: p.name)
-def test_pack_tests_pass_tripwired(tests_file: Path) -> None:
+def test_pack_tests_pass_tripwired(tests_file: Path, semantics: Semantics) -> None:
     out = io.StringIO()
-    assert rule_tests.test_rules([str(tests_file)], out) == 0, out.getvalue()
+    assert rule_tests.test_rules([str(tests_file)], out, semantics) == 0, out.getvalue()
 
 
 def run_tripwired(*args: str) -> subprocess.CompletedProcess[str]:

@@ -1,0 +1,166 @@
+"""Convert Prometheus' promqltest files (promql/promqltest/testdata/*.test) to promtool rule-test files.
+
+A maintenance tool, not a test: it measures how much of Prometheus' own PromQL test suite
+`tripwired rules test` (promql_compat 3, experimental functions on) answers as promtool 3 does.
+
+    .venv/bin/python tests/promql/promqltest_convert.py OUT_DIR TESTDATA/*.test
+
+Each `load` block (up to a `clear`) becomes a test group with its series, each `eval instant at T
+EXPR` with its expected samples a promql_expr_test. Left out, and counted by reason: range
+evaluations, expected failures, warnings-only cases, native histograms, string results, NaN
+expectations (never equal in promtool's comparison), and groups whose loads use different intervals.
+"""
+
+from __future__ import annotations
+
+import collections
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+EVAL = re.compile(r"^eval(?:_ordered)?\s+instant\s+at\s+(\S+)\s+(.+)$")
+LOAD = re.compile(r"^load\s+(\S+)\s*$")
+SERIES = re.compile(r"^\s+(\S.*?)\s+(\S.*)$")
+EXPECTED = re.compile(r"^\s+(\{.*\}|[a-zA-Z_:][\w:]*(?:\{.*\})?)?\s*(\S+)\s*$")
+
+
+@dataclass
+class Group:
+    """One test group: series since the last `clear`, with one load interval."""
+
+    interval: str | None = None
+    series: list[dict[str, str]] = field(default_factory=list)
+    cases: list[dict[str, Any]] = field(default_factory=list)
+    mixed: bool = False
+    partial: bool = False  # some series could not be converted (native histograms)
+
+
+@dataclass
+class Converted:
+    groups: list[Group] = field(default_factory=list)
+    skipped: collections.Counter[str] = field(default_factory=collections.Counter)
+
+
+def go_float(text: str) -> float:
+    """A promqltest value (`Inf`, `-Inf`, `1e3`, `0x10`) as a float; YAML writes infinities as .inf."""
+    try:
+        return float(text)
+    except ValueError:
+        return float(int(text, 0))
+
+
+def convert(text: str) -> Converted:
+    out = Converted()
+    group = Group()
+    out.groups.append(group)
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i].rstrip()
+        block = _block(lines, i + 1)
+        i += 1 + len(block)
+        if not line or line.lstrip().startswith("#"):
+            i -= len(block)
+            continue
+        if line.startswith("clear"):
+            group = Group()
+            out.groups.append(group)
+        elif line.startswith("load_with_nhcb"):
+            out.skipped["native-histogram load"] += 1
+        elif (load := LOAD.match(line)) is not None:
+            _load(group, load[1], block, out)
+        elif line.startswith("eval"):
+            _eval(group, line, block, out)
+        else:
+            out.skipped[f"directive {line.split()[0]}"] += 1
+    return out
+
+
+def _block(lines: list[str], start: int) -> list[str]:
+    block = []
+    for line in lines[start:]:
+        if not line.startswith((" ", "\t")) or not line.strip():
+            break
+        block.append(line)
+    return block
+
+
+def _load(group: Group, interval: str, block: list[str], out: Converted) -> None:
+    if group.interval not in (None, interval):
+        group.mixed = True
+    group.interval = interval
+    for line in block:
+        if line.strip().startswith("#"):
+            continue
+        match = SERIES.match(line)
+        if match is None or "{{" in line:
+            group.partial = True
+            continue
+        group.series.append({"series": match[1], "values": match[2]})
+
+
+def _eval(group: Group, line: str, block: list[str], out: Converted) -> None:
+    match = EVAL.match(line)
+    if match is None:
+        out.skipped[line.split(maxsplit=1)[0] + " " + (line.split()[1] if len(line.split()) > 1 else "")] += 1
+        return
+    expects = [b.strip() for b in block if b.strip().startswith("expect")]
+    if any(e.startswith(("expect fail", "expect range", "expect string")) for e in expects):
+        out.skipped["expected failure, range or string"] += 1
+        return
+    samples = []
+    for raw in block:
+        text = raw.strip()
+        if text.startswith(("expect", "#")):
+            continue
+        if "{{" in text:
+            out.skipped["native-histogram expectation"] += 1
+            return
+        expected = EXPECTED.match(raw)
+        if expected is None:
+            out.skipped["unreadable expectation"] += 1
+            return
+        value = expected[2]
+        if value.lower() == "nan":
+            out.skipped["NaN expectation"] += 1
+            return
+        try:
+            samples.append({"labels": expected[1] or "{}", "value": go_float(value)})
+        except ValueError:
+            out.skipped["non-float expectation"] += 1
+            return
+    group.cases.append({"expr": match[2], "eval_time": match[1], "exp_samples": samples})
+
+
+def write(path: Path, converted: Converted, out_dir: Path) -> int:
+    tests = []
+    for group in converted.groups:
+        if not group.cases:
+            continue
+        if group.mixed:
+            converted.skipped["groups loading with different intervals"] += len(group.cases)
+            continue
+        if group.partial:
+            converted.skipped["groups with native-histogram series"] += len(group.cases)
+            continue
+        tests.append(
+            {"interval": group.interval or "1m", "input_series": group.series, "promql_expr_test": group.cases}
+        )
+    if tests:
+        document = {"evaluation_interval": "1m", "tests": tests}
+        (out_dir / f"{path.stem}.yaml").write_text(yaml.safe_dump(document, sort_keys=False, width=400))
+    return sum(len(t["promql_expr_test"]) for t in tests)
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1])
+    target.mkdir(parents=True, exist_ok=True)
+    for name in sys.argv[2:]:
+        source = Path(name)
+        result = convert(source.read_text())
+        kept = write(source, result, target)
+        print(f"{source.name}: {kept} cases; left out: {dict(result.skipped)}")
