@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.ruler import unittest as rule_tests
+from agent.ruler import ruletest as rule_tests
 
 CORPUS = Path(__file__).resolve().parent.parent / "rules_corpus"
 PASSING = sorted(CORPUS.glob("*.test.yaml"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from agent.ruler import unittest as rule_tests
+from agent.ruler import ruletest as rule_tests
 
 RULES = """\
 groups:
