@@ -12,7 +12,7 @@ from agent.notify.webhook import DEDUP_HEADER
 from tests.conftest import DaemonProcess, StartDaemon
 from tests.faults.fullfs import small_filesystem
 from tests.faults.scraping import scrape, value, wait_until
-from tests.notify.test_notify_http import Receiver, Reply
+from tests.receiver import Receiver, Reply
 
 RULES = """
 groups:
