@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import StartDaemon, free_port
-from tests.faults.scraping import scrape, value, wait_until
+from tests.conftest import StartDaemon, free_port, wait_until
+from tests.faults.scraping import scrape, value
 from tests.faults.test_outbox_faults import config, groups_delivered, set_failed_jobs
 from tests.receiver import Receiver
 
