@@ -24,7 +24,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 # docs/faults.md's hooks: a plugin rather than tests/faults/conftest.py, because xdist's controller
 # (which merges the workers' rows and writes the table) loads this conftest and never that one.
-pytest_plugins = ["tests.faults.faults_table", "tests.remote_receivers"]
+# tests/receiver.py: the one test receiver, and its `receiver` fixture for every test.
+pytest_plugins = ["tests.faults.faults_table", "tests.remote_receivers", "tests.receiver"]
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the marks into the node ids

@@ -8,7 +8,8 @@ A routing test file is its own format (promtool's rule-test files stay promtool'
         labels: {alertname: KafkaDown, severity: page}
         receivers: [pager, team-slack] # in tree order, as amtool prints them
 
-`tripwired rules test` hands files that have `route_tests` here.
+`tripwired routes test FILE...` runs them; `tripwired rules test` still hands files that have
+`route_tests` here, as it did before `routes test` existed.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import structlog
 
-from agent.ruler.template import Template, TemplateError, parse_template
+from agent.ruler.alert_template import AlertTemplate, TemplateError, parse_template
 
 log = structlog.get_logger(__name__)
 
@@ -25,7 +25,7 @@ class TemplateExpander:
         self.external_labels = dict(external_labels)
         self.external_url = external_url
         # Parsed once per rule, not per alert and evaluation: parsing was 80 % of evaluation time.
-        self._parsed: dict[str, Template | TemplateError] = {}
+        self._parsed: dict[str, AlertTemplate | TemplateError] = {}
         # Expansion is a pure function of (text, labels, value): an alert whose value did not move
         # since the last evaluation gets last time's text back. Bounded; cleared when full.
         self._expanded: dict[tuple[str, tuple[tuple[str, str], ...], float], str] = {}
@@ -50,7 +50,7 @@ class TemplateExpander:
         self._expanded[key] = result
         return result
 
-    def _template(self, text: str) -> Template:
+    def _template(self, text: str) -> AlertTemplate:
         parsed = self._parsed.get(text)
         if parsed is None:
             try:

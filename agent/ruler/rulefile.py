@@ -18,8 +18,8 @@ from pathlib import Path
 import yaml
 
 from agent.promql import DEFAULT_SEMANTICS, PromQLCompat, PromQLError, Semantics, parse_expr, unsupported
+from agent.ruler.alert_template import check_template
 from agent.ruler.duration import parse_duration_ms
-from agent.ruler.template import check_template
 
 METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")

@@ -3,26 +3,27 @@
 The web layer may not import the ruler, the notifier or the collectors, so the page reads a small
 view model through `StatusSource`, which the runtime implements over the real objects
 (agent/runtime/status_source.py). Everything works without JavaScript; status.js only adds
-auto-refresh and sparklines. Every value goes through `esc` on its way into the HTML, and silence
-changes need a POST carrying a CSRF token (an HMAC of its issue time under a per-process secret).
+auto-refresh and sparklines. The HTML comes from Jinja2 templates (templates/) with autoescaping on,
+so every value is text, never markup. Silence changes need a POST carrying a CSRF token (an HMAC of
+its issue time under a per-process secret).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import html
 import json
 import re
 import secrets
-import string
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from importlib import resources
 from typing import Protocol
 from urllib.parse import quote, urlencode
+
+import jinja2
 
 from agent.export.exposition import format_value
 from agent.model import Labels
@@ -155,11 +156,6 @@ class StatusSource(Protocol):
 # -- small formatting helpers ----------------------------------------------------------------------
 
 
-def esc(value: object) -> str:
-    """Any value as HTML text (quotes too, so it is safe in attributes)."""
-    return html.escape(str(value), quote=True)
-
-
 def format_time(seconds: float | None) -> str:
     if not seconds:
         return "never"
@@ -242,32 +238,105 @@ class PageContext:
     page: int = 1  # which ALERTS_PER_PAGE alerts to show (?page=)
 
 
-def _template(name: str) -> string.Template:
-    return string.Template(resources.files("agent.web").joinpath("templates", name).read_text("utf-8"))
+@dataclass(frozen=True)
+class SummaryRow:
+    """One alert name in the summary above the alerts, with its counts and its link."""
+
+    name: str
+    firing: int
+    pending: int
+    link: str
+    selected: bool
+
+
+@dataclass(frozen=True)
+class AlertItem:
+    """One alert as the page shows it: summary and description apart from the other annotations."""
+
+    alert: AlertView
+    summary: str
+    description: str
+    other_annotations: Labels
+    silenced_short: str
+    labels_json: str
+    matchers: str  # the alert's own silence form, prefilled
+
+
+@dataclass(frozen=True)
+class SeverityGroup:
+    """The alerts of one severity on the shown page; total counts that severity on every page."""
+
+    severity: str
+    heading: str
+    total: int
+    items: tuple[AlertItem, ...]
+
+
+@dataclass(frozen=True)
+class AlertsView:
+    """The alerts section: a summary by name, one page of alerts grouped by severity, a pager."""
+
+    total: int  # every pending or firing alert, before choosing by name
+    alertname: str
+    summary: tuple[SummaryRow, ...]
+    more_names: int
+    groups: tuple[SeverityGroup, ...]
+    page: int
+    pages: int
+    chosen: int  # the alerts of the chosen name (or all), over every page
+
+    @property
+    def first(self) -> int:
+        """The number of the first alert on this page."""
+        return (self.page - 1) * ALERTS_PER_PAGE + 1
+
+    @property
+    def last(self) -> int:
+        """The number of the last alert on this page."""
+        return min(self.page * ALERTS_PER_PAGE, self.chosen)
+
+    @property
+    def every_link(self) -> str:
+        """The link back to every alert, from one name's alerts."""
+        return _alerts_link("", 1)
+
+    def link(self, page: int) -> str:
+        """The link to another page of the same alerts."""
+        return _alerts_link(self.alertname, page)
+
+
+_ENVIRONMENT = jinja2.Environment(
+    loader=jinja2.PackageLoader("agent.web", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+_ENVIRONMENT.filters.update(
+    format_time=format_time,
+    iso_time=iso_time,
+    format_duration=format_duration,
+    format_value=format_value,
+    css_word=lambda text: _css_word(str(text)),
+)
+_ENVIRONMENT.globals.update(csrf_field=CSRF_FIELD, default_silence=DEFAULT_SILENCE)
 
 
 def render_page(source: StatusSource, ctx: PageContext) -> str:
+    """The whole page for the source's current state (templates/status.html, autoescaped)."""
     alerts = source.alerts()
     firing = sum(1 for a in alerts if a.state == "firing")
-    return _template("status.html").substitute(
-        title=esc(f"tripwired: {firing} firing" if firing else "tripwired"),
-        updated=esc(format_time(ctx.now)),
-        updated_iso=esc(iso_time(ctx.now)),
-        banner=_banner(ctx),
-        alerts=render_alerts(alerts, ctx),
-        silences=render_silences(source.silences(), ctx),
-        rules=render_rules(source.rule_groups()),
-        collectors=render_collectors(source.collectors(), ctx.now),
-        outbox=render_outbox(source.outbox_pending(), source.dead_letters()),
+    return _ENVIRONMENT.get_template("status.html").render(
+        title=f"tripwired: {firing} firing" if firing else "tripwired",
+        ctx=ctx,
+        alerts=alerts_view(alerts, ctx),
+        silences=source.silences(),
+        groups=source.rule_groups(),
+        collectors=source.collectors(),
+        pending=source.outbox_pending(),
+        dead=source.dead_letters(),
     )
-
-
-def _banner(ctx: PageContext) -> str:
-    if ctx.error:
-        return f'<p class="banner error" role="alert">{esc(ctx.error)}</p>'
-    if ctx.notice:
-        return f'<p class="banner notice" role="status">{esc(ctx.notice)}</p>'
-    return ""
 
 
 def _severity_rank(severity: str) -> tuple[int, str]:
@@ -275,10 +344,8 @@ def _severity_rank(severity: str) -> tuple[int, str]:
     return (rank, severity or "~")  # alerts without a severity come last
 
 
-def render_alerts(alerts: Sequence[AlertView], ctx: PageContext) -> str:
+def alerts_view(alerts: Sequence[AlertView], ctx: PageContext) -> AlertsView:
     """A summary by alert name, then one page of alerts grouped by severity, with links to the others."""
-    if not alerts:
-        return '<p class="empty">No alerts are pending or firing.</p>'
     chosen = [a for a in alerts if a.name == ctx.alertname] if ctx.alertname else list(alerts)
     chosen.sort(key=lambda a: (_severity_rank(a.severity), a.state != "firing", a.name, a.active_at))
     pages = max(1, -(-len(chosen) // ALERTS_PER_PAGE))
@@ -287,54 +354,31 @@ def render_alerts(alerts: Sequence[AlertView], ctx: PageContext) -> str:
     totals: dict[str, int] = {}
     for alert in chosen:
         totals[alert.severity] = totals.get(alert.severity, 0) + 1
-    by_severity: dict[str, list[AlertView]] = {}
+    by_severity: dict[str, list[AlertItem]] = {}
     for alert in shown:
-        by_severity.setdefault(alert.severity, []).append(alert)
-    parts = [_alert_summary(alerts, ctx), _pager(ctx, page, pages, len(chosen))]
-    for severity, group in by_severity.items():
-        heading = severity or "no severity"
-        parts.append(
-            f'<section class="severity sev-{esc(_css_word(severity))}" aria-label="{esc(heading)}">'
-            f'<h3>{esc(heading)} <span class="count">{totals[severity]}</span></h3>'
-            f'<ul class="alerts">{"".join(_alert_item(a, ctx) for a in group)}</ul></section>'
-        )
-    return "".join(parts) + (_pager(ctx, page, pages, len(chosen)) if pages > 1 else "")
+        by_severity.setdefault(alert.severity, []).append(_alert_item(alert))
+    groups = tuple(
+        SeverityGroup(severity, severity or "no severity", totals[severity], tuple(items))
+        for severity, items in by_severity.items()
+    )
+    summary, more_names = _alert_summary(alerts, ctx)
+    return AlertsView(len(alerts), ctx.alertname, summary, more_names, groups, page, pages, len(chosen))
 
 
-def _alert_summary(alerts: Sequence[AlertView], ctx: PageContext) -> str:
-    """Alert names with their firing and pending counts, each a link to its alerts alone."""
+def _alert_summary(alerts: Sequence[AlertView], ctx: PageContext) -> tuple[tuple[SummaryRow, ...], int]:
+    """Alert names with their firing and pending counts (each a link to its alerts alone), and how many more."""
     counts: dict[str, list[int]] = {}
     for alert in alerts:
         firing_pending = counts.setdefault(alert.name, [0, 0])
         firing_pending[alert.state != "firing"] += 1
     names = sorted(counts, key=lambda n: (-sum(counts[n]), n))
     if len(names) < 2 and len(alerts) <= ALERTS_PER_PAGE and not ctx.alertname:
-        return ""
-    rows = "".join(
-        f'<tr{" class=selected" if name == ctx.alertname else ""}><td><a href="{esc(_alerts_link(name, 1))}">'
-        f"{esc(name)}</a></td><td>{counts[name][0]}</td><td>{counts[name][1]}</td></tr>"
+        return (), 0
+    rows = tuple(
+        SummaryRow(name, counts[name][0], counts[name][1], _alerts_link(name, 1), name == ctx.alertname)
         for name in names[:SUMMARY_NAMES]
     )
-    more = len(names) - SUMMARY_NAMES
-    rest = f'<p class="muted">and {more} more alert names</p>' if more > 0 else ""
-    every = f'<p><a href="{esc(_alerts_link("", 1))}">Show every alert</a></p>' if ctx.alertname else ""
-    return (
-        f'<div class="scroll"><table class="alert-summary"><thead><tr><th>Alert</th><th>Firing</th>'
-        f"<th>Pending</th></tr></thead><tbody>{rows}</tbody></table></div>{rest}{every}"
-    )
-
-
-def _pager(ctx: PageContext, page: int, pages: int, total: int) -> str:
-    if pages == 1:
-        return ""
-    first = (page - 1) * ALERTS_PER_PAGE + 1
-    last = min(page * ALERTS_PER_PAGE, total)
-    previous = f'<a rel="prev" href="{esc(_alerts_link(ctx.alertname, page - 1))}">« previous</a>' if page > 1 else ""
-    following = f'<a rel="next" href="{esc(_alerts_link(ctx.alertname, page + 1))}">next »</a>' if page < pages else ""
-    return (
-        f'<nav class="pager" aria-label="alert pages">{previous} <span>alerts {first} to {last} of {total}, '
-        f"page {page} of {pages}</span> {following}</nav>"
-    )
+    return rows, len(names) - SUMMARY_NAMES
 
 
 def _alerts_link(alertname: str, page: int) -> str:
@@ -346,158 +390,18 @@ def _css_word(text: str) -> str:
     return re.sub(r"[^a-z0-9-]", "", text.lower()) or "none"
 
 
-def _alert_item(alert: AlertView, ctx: PageContext) -> str:
+def _alert_item(alert: AlertView) -> AlertItem:
     annotations = dict(alert.annotations)
     summary = annotations.pop("summary", "")
     description = annotations.pop("description", "")
-    silenced = ""
-    if alert.silenced_by:
-        ids = ", ".join(alert.silenced_by)
-        short = ", ".join(s[:8] for s in alert.silenced_by)
-        silenced = f'<a class="badge silenced" href="#silences" title="{esc(ids)}">silenced by {esc(short)}</a>'
-
-    data = json.dumps(dict(alert.labels), sort_keys=True)
-    return (
-        f'<li class="alert state-{esc(_css_word(alert.state))}" data-labels="{esc(data)}" data-expr="{esc(alert.expr)}"'
-        f' data-active-at="{alert.active_at:.3f}" data-state="{esc(alert.state)}">'
-        f'<div class="alert-head"><span class="badge state">{esc(alert.state)}</span> '
-        f'<strong class="alertname">{esc(alert.name)}</strong>{silenced}</div>'
-        f"{f'<p class=summary>{esc(summary)}</p>' if summary else ''}"
-        f"{f'<p class=description>{esc(description)}</p>' if description else ''}"
-        f'<dl class="facts"><dt>value</dt><dd class="value">{esc(format_value(alert.value))}</dd>'
-        f'<dt>active since</dt><dd><time datetime="{esc(iso_time(alert.active_at))}">'
-        f"{esc(format_time(alert.active_at))}</time></dd>"
-        f"<dt>{'firing' if alert.state == 'firing' else 'pending'} for</dt>"
-        f"<dd>{esc(format_duration(ctx.now - alert.active_at))}</dd></dl>"
-        f'<div class="spark" aria-hidden="true"></div>'
-        f"{_labels(alert.labels, 'labels')}{_labels(tuple(sorted(annotations.items())), 'annotations')}"
-        f"{_silence_form(alert, ctx)}</li>"
-    )
-
-
-def _labels(labels: Labels, css: str) -> str:
-    if not labels:
-        return ""
-    items = "".join(f'<li><span class="k">{esc(k)}</span>=<span class="v">{esc(v)}</span></li>' for k, v in labels)
-    return f'<ul class="{css}">{items}</ul>'
-
-
-def _silence_form(alert: AlertView, ctx: PageContext) -> str:
-    matchers = "\n".join(matcher_text(k, v) for k, v in alert.labels)
-    return f'<details class="silence-form"><summary>Silence…</summary>{silence_form_body(matchers, ctx)}</details>'
-
-
-def silence_form_body(matchers: str, ctx: PageContext) -> str:
-    """The fields of a new silence; matchers one per line."""
-    return (
-        f'<form method="post" action="/silences" class="silence">'
-        f'<input type="hidden" name="{CSRF_FIELD}" value="{esc(ctx.csrf)}">'
-        f'<label>Matchers (one per line)<textarea name="matchers" rows="4" required>{esc(matchers)}</textarea></label>'
-        f'<label>Duration<input name="duration" value="{DEFAULT_SILENCE}" required'
-        f' pattern="([0-9]+(ms|[smhdwy]))+"></label>'
-        f'<label>Created by<input name="created_by" required autocomplete="name"></label>'
-        f'<label>Comment<input name="comment" required></label>'
-        f'<button type="submit">Create silence</button></form>'
-    )
-
-
-def render_silences(silences: Sequence[SilenceView], ctx: PageContext) -> str:
-    new = f'<details class="silence-form"><summary>New silence…</summary>{silence_form_body("", ctx)}</details>'
-    if not silences:
-        return f'<p class="empty">No silences.</p>{new}'
-    rows = "".join(_silence_row(s, ctx) for s in silences)
-    return (
-        f'<div class="scroll"><table class="silences"><thead><tr><th>State</th><th>Matchers</th><th>Starts</th>'
-        f"<th>Ends</th><th>Created by</th><th>Comment</th><th></th></tr></thead><tbody>{rows}</tbody>"
-        f"</table></div>{new}"
-    )
-
-
-def _silence_row(silence: SilenceView, ctx: PageContext) -> str:
-    expire = ""
-    if silence.state != "expired":
-        expire = (
-            f'<form method="post" action="/silences/expire" class="expire">'
-            f'<input type="hidden" name="{CSRF_FIELD}" value="{esc(ctx.csrf)}">'
-            f'<input type="hidden" name="id" value="{esc(silence.id)}">'
-            f'<button type="submit">Expire</button></form>'
-        )
-    matchers = "".join(f"<code>{esc(m)}</code> " for m in silence.matchers)
-    return (
-        f'<tr class="silence state-{esc(_css_word(silence.state))}" id="silence-{esc(silence.id)}">'
-        f'<td><span class="badge">{esc(silence.state)}</span></td><td>{matchers}</td>'
-        f"<td>{esc(format_time(silence.starts_at))}</td><td>{esc(format_time(silence.ends_at))}</td>"
-        f"<td>{esc(silence.created_by)}</td><td>{esc(silence.comment)}</td><td>{expire}</td></tr>"
-    )
-
-
-def render_rules(groups: Sequence[RuleGroupView]) -> str:
-    if not groups:
-        return '<p class="empty">No rule files loaded.</p>'
-    return "".join(_rule_group(g) for g in groups)
-
-
-def _rule_group(group: RuleGroupView) -> str:
-    rows = "".join(
-        f'<tr class="health-{esc(_css_word(r.health))}"><td>{esc(r.name)}<div class="query"><code>{esc(r.query)}'
-        f"</code></div></td><td>{esc(r.state or r.kind)}</td><td>{esc(r.health)}</td>"
-        f"<td>{esc(format_time(r.last_evaluation))}</td><td>{esc(format_duration(r.evaluation_seconds))}</td>"
-        f'<td class="error-text">{esc(r.last_error)}</td></tr>'
-        for r in group.rules
-    )
-    return (
-        f'<details class="group" open><summary><strong>{esc(group.name)}</strong> <span class="muted">'
-        f"{esc(group.file)} · every {esc(format_duration(group.interval_seconds))} · last "
-        f"{esc(format_time(group.last_evaluation))} took {esc(format_duration(group.evaluation_seconds))}"
-        f'</span></summary><div class="scroll"><table><thead><tr><th>Rule</th><th>State</th><th>Health</th>'
-        f"<th>Last evaluation</th><th>Duration</th><th>Last error</th></tr></thead><tbody>{rows}</tbody>"
-        f"</table></div></details>"
-    )
-
-
-def render_collectors(collectors: Sequence[CollectorView], now: float) -> str:
-    if not collectors:
-        return '<p class="empty">No collectors configured.</p>'
-    rows = "".join(
-        f'<tr class="{"up" if c.up else "down"}"><td>{esc(c.name)}</td><td>{esc(c.instance)}</td>'
-        f'<td><span class="badge">{"up" if c.up else "down"}</span></td>'
-        f"<td>{esc(format_time(c.last_success))}{_ago(c.last_success, now)}</td>"
-        f"<td>{esc(format_duration(c.last_duration))}</td><td>{c.errors_total}</td>"
-        f'<td class="error-text">{esc(c.last_error)}</td></tr>'
-        for c in collectors
-    )
-    return (
-        f'<div class="scroll"><table class="collectors"><thead><tr><th>Collector</th><th>Instance</th>'
-        f"<th>Up</th><th>Last success</th><th>Duration</th><th>Errors</th><th>Last error</th></tr></thead>"
-        f"<tbody>{rows}</tbody></table></div>"
-    )
-
-
-def _ago(when: float | None, now: float) -> str:
-    return f' <span class="muted">({esc(format_duration(now - when))} ago)</span>' if when else ""
-
-
-def render_outbox(pending: Sequence[OutboxEntryView], dead: Sequence[OutboxEntryView]) -> str:
-    return (
-        f'<h3>Pending <span class="count">{len(pending)}</span></h3>{_outbox_table(pending, "pending")}'
-        f'<h3>Dead letters <span class="count">{len(dead)}</span></h3>{_outbox_table(dead, "dead")}'
-    )
-
-
-def _outbox_table(entries: Iterable[OutboxEntryView], kind: str) -> str:
-    rows = "".join(
-        f"<tr><td>{esc(e.receiver)}</td><td>{esc(e.integration)}</td><td><code>{esc(e.group_key)}</code></td>"
-        f"<td>{e.attempts}</td><td>{esc(format_time(e.created_at))}</td>"
-        f"<td>{esc(format_time(e.next_attempt_at) if kind == 'pending' else '')}</td>"
-        f'<td class="error-text">{esc(e.reason)}</td></tr>'
-        for e in entries
-    )
-    if not rows:
-        return f'<p class="empty">No {"pending notifications" if kind == "pending" else "dead letters"}.</p>'
-    return (
-        f'<div class="scroll"><table class="outbox {kind}"><thead><tr><th>Receiver</th><th>Integration</th>'
-        f"<th>Group</th><th>Attempts</th><th>Created</th><th>Next attempt</th><th>Reason</th></tr></thead>"
-        f"<tbody>{rows}</tbody></table></div>"
+    return AlertItem(
+        alert=alert,
+        summary=summary,
+        description=description,
+        other_annotations=tuple(sorted(annotations.items())),
+        silenced_short=", ".join(s[:8] for s in alert.silenced_by),
+        labels_json=json.dumps(dict(alert.labels), sort_keys=True),
+        matchers="\n".join(matcher_text(k, v) for k, v in alert.labels),
     )
 
 

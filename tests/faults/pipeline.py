@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import DaemonProcess, wait_until
-from tests.integration.test_notify_daemon import Receiver
+from tests.receiver import Receiver
 
 __all__ = ["Receiver", "alerts", "config", "points_of_ingest", "sent", "stop", "wait_until", "write_metrics"]
 

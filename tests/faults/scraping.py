@@ -1,9 +1,7 @@
-"""Small helpers the fault tests share to read a real daemon: its /metrics, its memory, a deadline."""
+"""Small helpers the fault tests share to read a real daemon: its /metrics and its memory."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -25,14 +23,6 @@ def scrape(daemon: DaemonProcess) -> Scrape:
 
 def value(samples: Scrape, name: str, **labels: str) -> float | None:
     return samples.get((name, frozenset(labels.items())))
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
-    """Poll `condition` until it holds; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
-        time.sleep(0.05)
 
 
 def peak_rss_bytes(pid: int) -> int:

@@ -37,7 +37,7 @@ from agent.config.load import ConfigError, load_text
 from agent.config.schema import Config, Duration, Secret
 from agent.ruler import testfile
 from agent.ruler.rulefile import RuleFileError, parse_rule_text
-from agent.ruler.unittest import run_test_file
+from agent.ruler.ruletest import run_test_file
 from agent.runtime.validate import config_errors
 from tests.conftest import DaemonProcess
 

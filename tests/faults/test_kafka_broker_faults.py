@@ -15,7 +15,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +23,10 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from scripts import kafka_broker
-from tests.conftest import DaemonProcess, StartDaemon, free_port, poll
+from tests.conftest import DaemonProcess, StartDaemon, poll
 from tests.faults.kafka_cluster import commit_until_listed
 from tests.faults.scraping import Scrape, scrape, value
+from tests.receiver import Receiver
 
 CLUSTER = "spare"
 KAFKA = {"collector": "kafka", "instance": CLUSTER}
@@ -49,38 +49,6 @@ def broker(tmp_path: Path) -> Iterator[kafka_broker.KafkaBroker]:
     """A one-node cluster of the test's own, which it stops and starts."""
     with kafka_broker.running_broker(tmp_path) as running:
         yield running
-
-
-class Receiver:
-    """A webhook receiver on loopback that records every payload."""
-
-    def __init__(self) -> None:
-        self.payloads: list[dict[str, Any]] = []
-        received = self.payloads
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def statuses(self, alertname: str) -> list[str]:
-        return [a["status"] for p in self.payloads for a in p["alerts"] if a["labels"]["alertname"] == alertname]
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    made = Receiver()
-    yield made
-    made.server.shutdown()
-    made.server.server_close()
 
 
 @dataclass

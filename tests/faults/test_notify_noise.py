@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import StartDaemon, free_port
-from tests.faults.scraping import scrape, value, wait_until
+from tests.conftest import StartDaemon, free_port, wait_until
+from tests.faults.scraping import scrape, value
 from tests.faults.test_outbox_faults import config, groups_delivered, set_failed_jobs
-from tests.notify.test_notify_http import Receiver
+from tests.receiver import Receiver
 
 JOBS = [f"job{i}" for i in range(10)]
 

@@ -9,10 +9,10 @@ from collections import Counter
 from pathlib import Path
 
 from agent.notify.webhook import DEDUP_HEADER
-from tests.conftest import DaemonProcess, StartDaemon
+from tests.conftest import DaemonProcess, StartDaemon, wait_until
 from tests.faults.fullfs import small_filesystem
-from tests.faults.scraping import scrape, value, wait_until
-from tests.notify.test_notify_http import Receiver, Reply
+from tests.faults.scraping import scrape, value
+from tests.receiver import Receiver, Reply
 
 RULES = """
 groups:

@@ -13,11 +13,11 @@ from collections import Counter
 from pathlib import Path
 
 from agent.notify.webhook import DEDUP_HEADER
-from tests.conftest import DaemonProcess, StartDaemon, free_port
+from tests.conftest import DaemonProcess, StartDaemon, free_port, wait_until
 from tests.faults.fullfs import small_filesystem
-from tests.faults.scraping import scrape, value, wait_until
+from tests.faults.scraping import scrape, value
 from tests.faults.test_outbox_faults import config, groups_delivered, kill_9, set_failed_jobs
-from tests.notify.test_notify_http import Receiver, Reply
+from tests.receiver import Receiver, Reply
 
 JOBS = ["job0", "job1"]
 UNAVAILABLE = 1000  # 503 answers scripted; more than any test waits for

@@ -10,7 +10,8 @@ from agent.notify.model import Outcome, Result, Sender
 from agent.notify.pagerduty import PagerdutySender
 from agent.notify.slack import SlackSender
 from agent.notify.webhook import WebhookSender
-from tests.notify.test_notify_http import Receiver, Reply, firing, notification
+from tests.notify.test_notify_http import firing, notification
+from tests.receiver import Receiver, Reply
 
 # 180 characters of padding put each secret across the 200-character excerpt of an error body.
 PADDING = "e" * 180

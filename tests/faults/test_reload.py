@@ -56,7 +56,7 @@ def test_a_route_and_receiver_added_by_a_reload_get_notifications(
     config_file(tmp_path).write_text(daemon_config(tmp_path, route=receiver.url))
     response = httpx.post(f"{daemon.url}/-/reload", timeout=10)
     assert 200 == response.status_code, response.text
-    receiver.wait_for(lambda payloads: any(p["status"] == "firing" for p in payloads))
+    wait_until(lambda: any(p["status"] == "firing" for p in receiver.payloads), "a firing notification")
     assert ["IngestStopped"] == [a["labels"]["alertname"] for a in receiver.payloads[0]["alerts"]]
     assert 200 == daemon.get("/api/v1/silences").status_code
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tests.conftest import DaemonProcess, StartDaemon
-from tests.faults.scraping import peak_rss_bytes, scrape, value, wait_until
+from tests.conftest import DaemonProcess, StartDaemon, wait_until
+from tests.faults.scraping import peak_rss_bytes, scrape, value
 
 MIB = 1024 * 1024
 # Far above the daemon's own peak (about 70 MiB here), far below what one big file cost before the

@@ -23,7 +23,8 @@ from agent.model import Alert
 from agent.notify.alertmanager import AlertmanagerForwarder
 from agent.notify.webhook import webhook_message
 from tests.conftest import free_port, require_binary, wait_for_http
-from tests.notify.test_notify_http import Receiver, firing, notification, resolved
+from tests.notify.test_notify_http import firing, notification, resolved
+from tests.receiver import Receiver
 
 CONFIG = """
 route:

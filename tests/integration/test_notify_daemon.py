@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
-import pytest
-
-from tests.conftest import REPO, StartDaemon, free_port
+from tests.conftest import REPO, StartDaemon, free_port, wait_until
+from tests.receiver import Receiver, webhook_receiver
 
 RULES = """
 groups:
@@ -28,51 +22,6 @@ groups:
         labels: {severity: page}
         annotations: {summary: "partition {{ $labels.partition }} of {{ $labels.topic }} is silent"}
 """
-
-
-class Receiver:
-    """A webhook receiver on loopback that records every payload (and can be down)."""
-
-    def __init__(self, port: int | None = None) -> None:
-        self.port = port or free_port()
-        self.payloads: list[dict[str, Any]] = []
-        received = self.payloads
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                received.append(json.loads(body))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def wait_for(self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate(self.payloads):
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"receiver never saw what was expected: {self.payloads}")
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
 
 
 def config(tmp_path: Path, hook_url: str) -> str:
@@ -111,9 +60,12 @@ def test_two_hundred_silent_partitions_give_one_notification_then_one_resolved(
     daemon = start_daemon(config(tmp_path, receiver.url))
     daemon.wait_ready()
     write_partitions(tmp_path, silent=range(200))
-    receiver.wait_for(lambda p: any(x["status"] == "firing" and len(x["alerts"]) == 200 for x in p))
+    wait_until(
+        lambda: any(x["status"] == "firing" and len(x["alerts"]) == 200 for x in receiver.payloads),
+        "one firing notification with all 200 alerts",
+    )
     write_partitions(tmp_path, silent=range(0))
-    receiver.wait_for(lambda p: any(x["status"] == "resolved" for x in p))
+    wait_until(lambda: any(x["status"] == "resolved" for x in receiver.payloads), "a resolved notification")
     time.sleep(2)  # a few more group intervals: nothing else may arrive
     statuses = [(x["status"], len(x["alerts"])) for x in receiver.payloads]
     # The 200 alerts become firing within one evaluation, but the textfile watch may split them
@@ -155,13 +107,16 @@ def test_a_silence_added_with_the_cli_stops_notifications(
     assert silence_id in listed.stdout
     assert "active" in listed.stdout
     write_partitions(tmp_path, silent=range(2), total=2)
-    receiver.wait_for(bool)
+    wait_until(lambda: receiver.payloads, "a notification")
     time.sleep(2)  # two more group intervals: the silenced partition must not be sent in them
     partitions = {a["labels"]["partition"] for p in receiver.payloads for a in p["alerts"]}
     assert partitions == {"0"}
     expired = run_cli("silence", "expire", f"--web.listen-address=127.0.0.1:{daemon.port}", silence_id)
     assert expired.returncode == 0, expired.stderr
-    receiver.wait_for(lambda p: {a["labels"]["partition"] for x in p for a in x["alerts"]} == {"0", "1"})
+    wait_until(
+        lambda: {a["labels"]["partition"] for x in receiver.payloads for a in x["alerts"]} == {"0", "1"},
+        "notifications for partitions 0 and 1",
+    )
 
 
 def test_kill_9_while_the_receiver_is_down_loses_nothing_and_sends_once(
@@ -178,11 +133,11 @@ def test_kill_9_while_the_receiver_is_down_loses_nothing_and_sends_once(
     assert "notification_enqueued" in first.log()
     first.proc.send_signal(signal.SIGKILL)
     first.proc.wait()
-    receiver = Receiver(port)
+    receiver = webhook_receiver(port)
     try:
         second = start_daemon(config(tmp_path, receiver.url))
         second.wait_ready()
-        receiver.wait_for(bool)
+        wait_until(lambda: receiver.payloads, "a notification after the restart")
         time.sleep(3)  # retries and re-evaluations: still one message
         firing = [p for p in receiver.payloads if p["status"] == "firing"]
         assert len(firing) == 1

@@ -18,7 +18,8 @@ from pathlib import Path
 from agent.notify.model import Notification
 from agent.notify.webhook import DEDUP_HEADER
 from tests.conftest import REPO, free_port
-from tests.notify.test_notify_http import Receiver, Reply, firing, notification
+from tests.notify.test_notify_http import firing, notification
+from tests.receiver import Receiver, Reply
 
 CONCURRENCY = 4
 FIRST_BATCH = 40

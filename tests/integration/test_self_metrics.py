@@ -27,7 +27,7 @@ from agent.ruler.manager import SELF_METRICS as RULER_METRICS
 from agent.runtime.daemon import STORE_METRICS
 from agent.runtime.storage import STORAGE_METRICS
 from tests.conftest import REPO, StartDaemon, free_port
-from tests.integration.test_notify_daemon import Receiver
+from tests.receiver import webhook_receiver
 
 PREFIX = "tripwired_"
 # The parts the daemon below runs; the Kafka collector needs a broker and is left out of it.
@@ -97,7 +97,7 @@ def config(tmp_path: Path, hook_url: str) -> str:
 @pytest.fixture
 def scraped(start_daemon: StartDaemon, tmp_path: Path) -> Iterator[Exposition]:
     """/metrics of a daemon that has collected, evaluated, notified and done its housekeeping."""
-    receiver = Receiver()
+    receiver = webhook_receiver()
     try:
         daemon = start_daemon(config(tmp_path, receiver.url))
         daemon.wait_ready()

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import REPO, DaemonProcess, StartDaemon
-from tests.integration.test_notify_daemon import Receiver
+from tests.conftest import REPO, DaemonProcess, StartDaemon, wait_until
+from tests.receiver import webhook_receiver
 
 RULES = "groups:\n  - name: g\n    interval: 1s\n    rules:\n      - alert: Canary\n        expr: vector(1)\n"
 
@@ -50,7 +50,7 @@ def test_an_agent_with_notifications_starts_on_a_state_dir_that_had_only_alert_s
     }
     assert "outbox" not in tables
 
-    receiver = Receiver()
+    receiver = webhook_receiver()
     try:
         config = rules_only(tmp_path)
         (tmp_path / "rules.yaml").write_text(RULES + "      - alert: NewCanary\n        expr: vector(2)\n")
@@ -62,7 +62,10 @@ def test_an_agent_with_notifications_starts_on_a_state_dir_that_had_only_alert_s
         assert firing(new)["activeAt"] == before["activeAt"]  # the old state is kept
         # The notifier's tables were added: a newly firing alert is delivered. (The restored one was
         # notified before the restart as far as the ruler knows; it goes out at its next re-send.)
-        receiver.wait_for(lambda p: any(a["labels"]["alertname"] == "NewCanary" for x in p for a in x["alerts"]))
+        wait_until(
+            lambda: any(a["labels"]["alertname"] == "NewCanary" for x in receiver.payloads for a in x["alerts"]),
+            "a notification of NewCanary",
+        )
     finally:
         receiver.close()
 

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import REPO, DaemonProcess, StartDaemon
+from tests.conftest import REPO, DaemonProcess, StartDaemon, poll
 
 DAY = 86400
 
@@ -15,15 +15,6 @@ DAY = 86400
 def retention_alerts(daemon: DaemonProcess) -> list[dict[str, Any]]:
     alerts: list[dict[str, Any]] = daemon.get("/api/v1/alerts").json()["data"]["alerts"]
     return [a for a in alerts if a["labels"]["alertname"] == "WarehouseDataPastRetention"]
-
-
-def wait_until(predicate: Any, daemon: DaemonProcess, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"condition not met within {timeout}s:\n{daemon.log()[-3000:]}")
 
 
 def test_file_older_than_retention_fires_and_its_removal_resolves(start_daemon: StartDaemon, tmp_path: Path) -> None:
@@ -45,7 +36,7 @@ def test_file_older_than_retention_fires_and_its_removal_resolves(start_daemon: 
     old.write_bytes(b"y" * 100)
     hundred_days_ago = time.time() - 100 * DAY
     os.utime(old, (hundred_days_ago, hundred_days_ago))
-    wait_until(lambda: [a["state"] for a in retention_alerts(daemon)] == ["firing"], daemon)
+    poll(lambda: [a["state"] for a in retention_alerts(daemon)], lambda s: s == ["firing"], "firing", daemon, 20)
     alert = retention_alerts(daemon)[0]
     assert alert["labels"]["warehouse"] == "lake"
     assert alert["labels"]["path"] == str(lake)
@@ -53,4 +44,4 @@ def test_file_older_than_retention_fires_and_its_removal_resolves(start_daemon: 
     assert float(alert["value"]) > 99.9
 
     old.unlink()
-    wait_until(lambda: retention_alerts(daemon) == [], daemon)
+    poll(lambda: retention_alerts(daemon), lambda a: a == [], "resolved", daemon, 20)

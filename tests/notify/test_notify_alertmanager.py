@@ -15,9 +15,8 @@ from agent.config.schema import Duration
 from agent.model import Alert, AlertState, fingerprint, labels_of
 from agent.notify.alertmanager import RESEND_SECONDS, RESOLVED_RETENTION_SECONDS, AlertmanagerForwarder
 from tests.conftest import free_port
-from tests.notify.test_notify_http import NOW, Receiver, Reply, firing, receiver, resolved
-
-__all__ = ["receiver"]  # the fixture, imported for pytest
+from tests.notify.test_notify_http import NOW, firing, resolved
+from tests.receiver import Receiver, Reply
 
 TICK = 0.02  # how soon the forwarder notices a stop
 GENERATOR_URL = "http://agent.example:9842/graph?g0.expr=up&g0.tab=1"

@@ -1,21 +1,15 @@
 """The HTTP layer of the senders, against real servers on loopback.
 
-Also home of the helpers the other notify tests import: `Receiver`, a threaded HTTP server that
-records every request and answers from a script, and `firing` / `resolved` / `notification`.
+Also home of the helpers the other notify tests import: `firing` / `resolved` / `notification`
+(the receiver they talk to is tests/receiver.py's).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import ssl
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -25,103 +19,9 @@ from agent.model import Alert, AlertState, fingerprint, labels_of
 from agent.notify.http import new_client, post, retry_after
 from agent.notify.model import Notification, Outcome
 from tests.conftest import free_port, self_signed
+from tests.receiver import Receiver, Reply
 
 NOW = 1_700_000_000.0
-ECHO = "{echo}"  # in a Reply body: replaced by the request's path, headers and body
-
-
-@dataclass(frozen=True)
-class Reply:
-    """One scripted answer: status, headers, body, and how long to wait before giving it."""
-
-    status: int = 200
-    body: str = "ok"
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-
-
-@dataclass(frozen=True)
-class Recorded:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-    at: float = 0.0  # time.monotonic() when it arrived
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-class Receiver:
-    """A real HTTP server on loopback that records requests and answers from a script, then 200 "ok"."""
-
-    def __init__(self, port: int | None = None, *, default: Reply | None = None, tls: ssl.SSLContext | None = None):
-        self.port = port or free_port()
-        self.requests: list[Recorded] = []
-        self.script: list[Reply] = []
-        self.default = default or Reply()
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self._lock = threading.Lock()
-        self._tls = tls
-        self._server: ThreadingHTTPServer | None = None
-        scheme = "https" if tls else "http"
-        self.url = f"{scheme}://127.0.0.1:{self.port}"
-
-    def start(self) -> Receiver:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                receiver.handle(self)
-
-            def log_message(self, format: str, *args: object) -> None:  # quiet test output
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        server.daemon_threads = True
-        if self._tls is not None:
-            server.socket = self._tls.wrap_socket(server.socket, server_side=True)
-        self._server = server
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def handle(self, request: BaseHTTPRequestHandler) -> None:
-        length = int(request.headers.get("Content-Length", "0"))
-        body = request.rfile.read(length)
-        with self._lock:
-            self.requests.append(Recorded("POST", request.path, dict(request.headers.items()), body, time.monotonic()))
-            reply = self.script.pop(0) if self.script else self.default
-            self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        try:
-            time.sleep(reply.delay)
-            dump = f"{request.path} {dict(request.headers.items())} {body.decode(errors='replace')}"
-            payload = reply.body.replace(ECHO, dump).encode()
-            request.send_response(reply.status)
-            for name, value in reply.headers.items():
-                request.send_header(name, value)
-            request.send_header("Content-Length", str(len(payload)))
-            request.end_headers()
-            request.wfile.write(payload)
-        except OSError:
-            pass  # the client gave up (a timeout test); nothing to answer
-        finally:
-            with self._lock:
-                self.in_flight -= 1
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver().start()
-    yield server
-    server.stop()
 
 
 def firing(name: str = "DiskFull", *, at: float = NOW, **labels: str) -> Alert:

@@ -19,9 +19,8 @@ from agent.notify.outbox import Outbox
 from agent.notify.webhook import DEDUP_HEADER, WebhookSender
 from agent.statedb import StateError
 from tests.conftest import free_port
-from tests.notify.test_notify_http import Receiver, Reply, firing, notification, receiver, resolved
-
-__all__ = ["receiver"]  # the fixture, imported for pytest
+from tests.notify.test_notify_http import firing, notification, resolved
+from tests.receiver import Receiver, Reply
 
 FAST: dict[str, Any] = {"backoff_base": 0.05, "backoff_max": 0.2, "drain_seconds": 0.5}
 

@@ -7,10 +7,9 @@ from pathlib import Path
 
 from agent.notify.outbox import Outbox
 from agent.notify.webhook import DEDUP_HEADER
-from tests.notify.test_notify_http import Receiver, Reply, firing, notification, receiver, resolved
+from tests.notify.test_notify_http import firing, notification, resolved
 from tests.notify.test_notify_outbox import delivered, group, outbox, run_until
-
-__all__ = ["receiver"]  # the fixture, imported for pytest
+from tests.receiver import Receiver, Reply
 
 
 def refuse_writes(box: Outbox, refused: bool = True) -> None:

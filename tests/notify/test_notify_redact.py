@@ -26,7 +26,8 @@ from agent.notify.slack import SlackSender
 from agent.notify.webhook import WebhookSender
 from agent.redact import redact, secret_values
 from tests.conftest import free_port
-from tests.notify.test_notify_http import ECHO, Receiver, Reply, firing, notification
+from tests.notify.test_notify_http import firing, notification
+from tests.receiver import ECHO, Receiver, Reply
 
 SLACK_PATH = "/services/T0SECRET/B0SECRET/XXXXSLACKTOKEN"
 WEBHOOK_TOKEN = "wh-t0ken-abcdef"

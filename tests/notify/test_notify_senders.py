@@ -27,9 +27,8 @@ from agent.notify.pagerduty import PagerdutySender
 from agent.notify.senders import TEST_ALERTNAME, build_senders, close_senders, send_test
 from agent.notify.slack import SlackSender
 from agent.notify.webhook import WebhookSender
-from tests.notify.test_notify_http import NOW, Receiver, receiver
-
-__all__ = ["receiver"]  # the fixture, imported for pytest
+from tests.notify.test_notify_http import NOW
+from tests.receiver import Receiver
 
 CONFIG = """
 name: team

@@ -10,9 +10,8 @@ from agent.config.receivers import SlackConfig
 from agent.config.schema import Secret
 from agent.notify.model import Notification, Outcome, Result
 from agent.notify.slack import MAX_ALERT_SECTIONS, SlackSender
-from tests.notify.test_notify_http import Receiver, Reply, firing, notification, receiver, resolved
-
-__all__ = ["receiver"]  # the fixture, imported for pytest
+from tests.notify.test_notify_http import firing, notification, resolved
+from tests.receiver import Receiver, Reply
 
 EXTERNAL_URL = "http://agent.example:9842"
 

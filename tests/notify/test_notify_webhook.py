@@ -12,9 +12,8 @@ from agent.config.receivers import WebhookConfig
 from agent.config.schema import Secret
 from agent.notify.model import Notification, Outcome, Result
 from agent.notify.webhook import DEDUP_HEADER, SIGNATURE_HEADER, WebhookSender, go_time
-from tests.notify.test_notify_http import Receiver, Reply, firing, notification, receiver, resolved
-
-__all__ = ["receiver"]  # the fixture, imported for pytest
+from tests.notify.test_notify_http import firing, notification, resolved
+from tests.receiver import Receiver, Reply
 
 EXTERNAL_URL = "http://agent.example:9842"
 GENERATOR_URL = "http://agent.example:9842/graph?g0.expr=up&g0.tab=1"

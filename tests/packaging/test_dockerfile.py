@@ -21,7 +21,7 @@ from pathlib import Path
 
 from agent.cli import _parser
 from agent.config import load_config
-from agent.ruler.unittest import check_rules
+from agent.ruler.ruletest import check_rules
 from agent.runtime.daemon import parse_listen_address, rule_paths
 from tests.conftest import REPO, StartDaemon, free_port
 

@@ -21,7 +21,7 @@ import yaml
 from agent import cli
 from agent.cli import _parser
 from agent.config import Config, load_text
-from agent.ruler.unittest import check_rules
+from agent.ruler.ruletest import check_rules
 from agent.runtime.daemon import parse_listen_address
 from tests.conftest import REPO
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from agent.promql import PromQLCompat, Semantics
-from agent.ruler import unittest as rule_tests
+from agent.ruler import ruletest as rule_tests
 from tests.promtools import run_promtool as run_promtool_of
 from tests.promtools import waits_for_promtool3
 

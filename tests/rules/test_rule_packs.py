@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from agent.promql import PromQLCompat, Semantics
-from agent.ruler import unittest as rule_tests
-from tests.conftest import REPO
+from agent.ruler import ruletest as rule_tests
+from tests.conftest import REPO, require_binary
 from tests.promtools import promtool_command, waits_for_promtool3
 
 PACKS = sorted(p for p in (REPO / "rules").glob("*.yaml"))
@@ -80,13 +80,21 @@ def run_tripwired(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_readme_routing_example_passes_through_rules_test() -> None:
+def test_readme_routing_example_passes_through_routes_test() -> None:
+    result = run_tripwired("routes", "test", "examples/routes_test.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == "Unit Testing:  examples/routes_test.yaml\n  SUCCESS\n\n"
+
+
+def test_rules_test_still_runs_routing_tests_beside_rule_tests() -> None:
+    """The spelling from before `routes test` existed keeps working."""
     result = run_tripwired("rules", "test", "examples/routes_test.yaml", "examples/rules/pipeline_test.yaml")
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("SUCCESS") == 2
 
 
-def test_a_wrong_routing_expectation_fails(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [("routes", "test"), ("rules", "test")])
+def test_a_wrong_routing_expectation_fails(tmp_path: Path, command: tuple[str, str]) -> None:
     wrong = tmp_path / "routes_test.yaml"
     wrong.write_text(
         (REPO / "examples" / "routes_test.yaml")
@@ -94,6 +102,6 @@ def test_a_wrong_routing_expectation_fails(tmp_path: Path) -> None:
         .replace("config: tripwired.yaml", f"config: {REPO / 'examples' / 'tripwired.yaml'}")
         .replace("receivers: [team-slack]", "receivers: [pager]")
     )
-    result = run_tripwired("rules", "test", str(wrong))
+    result = run_tripwired(*command, str(wrong))
     assert result.returncode == 1
     assert "team-slack" in result.stdout

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -61,14 +61,6 @@ def value_of(samples: Sequence[Sample], name: str, **labels: str) -> float | Non
     found = [s.value for s in samples if s.name == name and labels_of(dict(s.labels), cluster="") == wanted]
     assert len(found) <= 1, f"{len(found)} samples of {name}{labels}"
     return found[0] if found else None
-
-
-def wait_until(condition: Callable[[], object], timeout: float = 30.0, interval: float = 0.2) -> None:
-    """Poll a zero-argument callable until it returns true (broker-side changes are asynchronous)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(interval)
 
 
 def consume_and_commit(helper: KafkaHelper, group: str, topic: str, count: int, partition: int = 0) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 import uuid
 
-from kafka_helpers import KafkaHelper, collector_config, consume_and_commit, value_of, wait_until
+from kafka_helpers import KafkaHelper, collector_config, consume_and_commit, value_of
 
 from agent.clock import SystemClock
 from agent.collect.kafka import KafkaCollector
 from agent.config.schema import IncludeExclude, KafkaConfig
 from agent.model import Sample
+from tests.conftest import wait_until
 
 
 def _collector(kafka: KafkaHelper, *topics: str) -> KafkaCollector:
@@ -190,7 +191,9 @@ def test_subscribed_group_is_stable_with_its_members_then_empty(kafka: KafkaHelp
     consumer = kafka.consumer(group)
     consumer.subscribe([topic])
     try:
-        wait_until(lambda: consumer.poll(0.2) is None and bool(consumer.assignment()))
+        wait_until(
+            lambda: consumer.poll(0.2) is None and bool(consumer.assignment()), "the consumer assigned, caught up"
+        )
         stable = collector.collect()
     finally:
         consumer.close()
@@ -266,7 +269,9 @@ def test_without_offset_show_all_only_partitions_a_member_holds_now_show_offsets
     consumer = kafka.consumer(running)
     try:
         consumer.subscribe([topic])
-        wait_until(lambda: consumer.poll(0.2) is not None and bool(consumer.assignment()))
+        wait_until(
+            lambda: consumer.poll(0.2) is not None and bool(consumer.assignment()), "the consumer assigned, reading"
+        )
         consumer.commit(offsets=[TopicPartition(topic, 0, 5)], asynchronous=False)
         config = collector_config(kafka.bootstrap, topic)
         show_all = KafkaCollector(config, SystemClock()).collect()

@@ -6,13 +6,14 @@ import os
 from collections.abc import Sequence
 
 import kafka_broker
-from kafka_helpers import collector_config, value_of, wait_until
+from kafka_helpers import collector_config, value_of
 from structlog.testing import capture_logs
 
 from agent.clock import SystemClock
 from agent.collect.base import read_whatever
 from agent.collect.kafka import KafkaCollector
 from agent.model import Sample
+from tests.conftest import wait_until
 
 # Short, so that the cycles against a stopped broker do not make the test slow.
 REQUEST_TIMEOUT = 1.0
@@ -45,12 +46,12 @@ def test_kafka_up_follows_the_broker_down_at_start_up_stopped_and_back(spare_bro
     collector = _collector(spare_broker)
     seen = [_up(read_whatever(collector))]  # down at start
     spare_broker.start()
-    wait_until(lambda: _up(read_whatever(collector)) == 1.0, timeout=30)
+    wait_until(lambda: _up(read_whatever(collector)) == 1.0, "kafka_up 1", timeout=30)
     seen.append(1.0)
     spare_broker.stop()
     seen.append(_up(read_whatever(collector)))
     spare_broker.start()
-    wait_until(lambda: _up(read_whatever(collector)) == 1.0, timeout=30)
+    wait_until(lambda: _up(read_whatever(collector)) == 1.0, "kafka_up 1", timeout=30)
     seen.append(1.0)
 
     assert [0.0, 1.0, 0.0, 1.0] == seen
@@ -62,7 +63,7 @@ def test_partition_metrics_return_after_a_broker_restart(spare_broker: kafka_bro
     down = read_whatever(collector)
     spare_broker.start()
 
-    wait_until(lambda: _up(read_whatever(collector)) == 1.0, timeout=30)
+    wait_until(lambda: _up(read_whatever(collector)) == 1.0, "kafka_up 1", timeout=30)
     back = read_whatever(collector)
 
     assert {"kafka_up", "tripwired_kafka_collection_duration_seconds"} <= {s.name for s in down}
@@ -97,7 +98,7 @@ def test_each_reachability_change_is_logged_once(spare_broker: kafka_broker.Kafk
         read_whatever(collector)
         read_whatever(collector)
         spare_broker.start()
-        wait_until(lambda: _up(read_whatever(collector)) == 1.0, timeout=30)
+        wait_until(lambda: _up(read_whatever(collector)) == 1.0, "kafka_up 1", timeout=30)
         read_whatever(collector)
 
     events = [(e["event"], e["log_level"]) for e in logs]

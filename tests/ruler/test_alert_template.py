@@ -1,4 +1,4 @@
-"""Tests for the Go-template subset used in alert labels and annotations (agent/ruler/template.py).
+"""Tests for alert label and annotation templates (agent/ruler/alert_template.py on agent/gotemplate/).
 
 Unit tests pin each construct to what Prometheus 2.42 prints; the differential tests at the
 end hand our expansions to the real promtool as expectations and require it to agree.
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agent.ruler.template import TemplateError, check_template, expand, parse_template
+from agent.ruler.alert_template import TemplateError, check_template, expand, parse_template
 from tests.conftest import require_binary
 
 LABELS = {"__name__": "up", "instance": "db1.example.org:9100", "job": "node"}

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import subprocess
 from pathlib import Path
 
-from agent.ruler import unittest as rule_tests
+from agent.ruler import ruletest as rule_tests
+from tests.conftest import require_binary
 
 RULES = """\
 groups:
@@ -155,3 +157,47 @@ def test_an_eval_time_too_far_away_fails_instead_of_running_for_ages(tmp_path: P
     test = "rule_files: [rules.yaml]\ntests:\n  - promql_expr_test:\n      - expr: up\n        eval_time: 99999y\n"
     status, output = run_tests(write(tmp_path, test=test))
     assert (1, True) == (status, "evaluations every 1m; at most 1000000" in output)
+
+
+FUTURE_RULES = """\
+groups:
+  - name: g
+    rules:
+      - record: next:x
+        expr: x offset -1m
+"""
+
+FUTURE_TEST = """\
+rule_files: [rules.yaml]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: x
+        values: 1 2 3 4
+    promql_expr_test:
+      - expr: x offset -1m
+        eval_time: 90s
+        exp_samples:
+          - labels: x
+            value: 2
+      - expr: next:x
+        eval_time: 1m
+        exp_samples:
+          - labels: next:x
+            value: 2
+"""
+
+
+def test_points_load_as_evaluation_reaches_them_as_in_promtool(tmp_path: Path) -> None:
+    """A query looking past its evaluation time (offset -1m) sees only points already loaded.
+
+    promtool loads input series lazily, up to each evaluation's time and, for PromQL tests, up to
+    the last evaluation; a runner that loads everything first answers 3 here, where promtool says 2.
+    """
+    path = write(tmp_path, FUTURE_RULES, FUTURE_TEST)
+    promtool = require_binary("promtool", "prometheus")
+    verdict = subprocess.run([promtool, "test", "rules", str(path)], capture_output=True, text=True, check=False)
+
+    assert (0, verdict.stdout) == (verdict.returncode, f"Unit Testing:  {path}\n  SUCCESS\n\n")
+    assert (0, f"Unit Testing:  {path}\n  SUCCESS\n\n") == run_tests(path)

@@ -1,10 +1,12 @@
 """`tripwired rules check|test`: promtool's rule checks and rule unit tests, with its verdicts and output.
 
-The evaluation follows cmd/promtool/unittest.go: input series loaded at multiples of the
-test group's interval, every group evaluated (in `group_eval_order`) at 0, one evaluation
-interval, ... up to the largest eval_time; each alert test is compared with the evaluation
-at or just before its eval_time (firing alerts only), each PromQL test is an instant query
-at its eval_time over the input series plus everything the rules wrote.
+The evaluation follows cmd/promtool/unittest.go: input series at multiples of the test
+group's interval, loaded lazily as promtool's loader does (before each evaluation, the points
+up to its time, so nothing sees a point from its future), every group evaluated (in
+`group_eval_order`) at 0, one evaluation interval, ... up to the largest eval_time; each alert
+test is compared with the evaluation at or just before its eval_time (firing alerts only), each
+PromQL test is an instant query at its eval_time over the input series plus everything the rules
+wrote.
 """
 
 from __future__ import annotations
@@ -106,6 +108,7 @@ class _TestRun:
         self.engine = Engine(self.store, default_step_ms=spec.evaluation_interval_ms, semantics=semantics)
         self.clock = SystemClock()
         self.prefix = f"    name: {group.name},\n" if group.name else ""
+        self.unloaded: list[tuple[int, str, Labels, float]] = []  # (time, name, labels, value), by time
 
     def run(self) -> list[str]:
         errors = self._load_series() or self._missing_alertname()
@@ -141,7 +144,7 @@ class _TestRun:
         return groups
 
     def _load_series(self) -> list[str]:
-        """Load the input series up to the last evaluation step, as far as promtool's lazy loader gets."""
+        """Read the input series into points waiting to be loaded; an error when one does not parse."""
         step = self.test.interval_ms
         evaluation = self.spec.evaluation_interval_ms
         until = self.test.max_eval_time_ms() // evaluation * evaluation
@@ -158,9 +161,17 @@ class _TestRun:
                 if index * step > until:
                     break  # promtool never loads what lies past its last evaluation step
                 if value is not None and index * step > last:
-                    self.store.append_point(name, rest, self.start + index * step, value)
+                    self.unloaded.append((index * step, name, rest, value))
                     last = index * step
+        self.unloaded.sort(key=lambda point: point[0])  # stable: each series stays in time order
+        self.unloaded.reverse()  # so the earliest point pops first
         return []
+
+    def _load_till(self, ts: int) -> None:
+        """Append the points up to ts, as promtool's LazyLoader.WithSamplesTill does before an evaluation."""
+        while self.unloaded and self.unloaded[-1][0] <= ts:
+            t, name, labels, value = self.unloaded.pop()
+            self.store.append_point(name, labels, self.start + t, value)
 
     def _evaluate(self, groups: Sequence[Group]) -> tuple[list[str], bool]:
         """Evaluate all groups at every step, checking alert tests as their eval_time comes.
@@ -179,6 +190,7 @@ class _TestRun:
         errors: list[str] = []
         ts = 0
         while ts <= self.test.max_eval_time_ms():
+            self._load_till(ts)
             failures = self._evaluate_at(groups, ts)  # ts counts from the start; the store is absolute
             if failures:
                 return errors + failures, True

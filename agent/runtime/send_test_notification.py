@@ -11,7 +11,7 @@ from agent.notify.senders import build_senders, close_senders, send_test, test_n
 from agent.runtime.daemon import external_url
 
 
-async def notify_test(config: Config, receiver: str, out: TextIO) -> int:
+async def send_test_notification(config: Config, receiver: str, out: TextIO) -> int:
     """0 when every integration of the receiver accepted it, 1 otherwise, 2 for an unknown receiver."""
     integrations = build_senders([r for r in config.receivers if r.name == receiver], external_url=external_url(config))
     if receiver not in integrations:
