@@ -80,36 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     query.set_defaults(command=_query)
 
-    check = commands.add_parser(
-        "check",
-        help="smoke test: run collectors and rules (or watch --url) for a while and check what appears",
-        description="Exit 0 when every expectation held (without any: when no alert fired), 1 when one did not "
-        "or the check would have passed vacuously, 2 on bad usage or config.",
-    )
-    source = check.add_mutually_exclusive_group()
-    source.add_argument("--config", metavar="PATH", help="config file to run in-process (default: built-in defaults)")
-    source.add_argument("--url", help="watch a running tripwired or any Prometheus-compatible API instead")
-    check.add_argument(
-        "--duration", "--within", dest="duration", default="30s", help="how long to run and wait (default 30s)"
-    )
-    for flag, dest, what in (
-        ("--expect-metric", "expect_metric", "EXPR: the PromQL expression returns a series within the run"),
-        ("--expect-alert", "expect_alert", "NAME: the alert fires within the run"),
-        ("--expect-firing", "expect_alert", argparse.SUPPRESS),  # the older spelling
-        ("--expect-no-alert", "expect_no_alert", "NAME: the alert never fires during the run"),
-    ):
-        check.add_argument(flag, dest=dest, action="append", default=[], metavar="X", help=what)
-    check.add_argument("--junit", metavar="FILE", help="also write the result as JUnit XML, for CI systems")
-    check.add_argument(
-        "--notify",
-        action="store_true",
-        help="send what fires to the configured receivers and Alertmanagers (default: notify nobody)",
-    )
-    check.add_argument(
-        "--promql-compat", choices=("3", "2"), default="", help="PromQL semantics (default: the config's promql_compat)"
-    )
-    _add_feature_flag(check)
-    check.set_defaults(command=_check)
+    _add_check(commands)
 
     silence = commands.add_parser("silence", help="manage a running daemon's silences").add_subparsers(
         required=True, metavar="SUBCOMMAND"
@@ -144,6 +115,40 @@ def _parser() -> argparse.ArgumentParser:
     notify_test.add_argument("--receiver", required=True, metavar="NAME")
     notify_test.set_defaults(command=_notify_test)
     return parser
+
+
+def _add_check(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`tripwired check`: the smoke test of a release."""
+    check = commands.add_parser(
+        "check",
+        help="smoke test: run collectors and rules (or watch --url) for a while and check what appears",
+        description="Exit 0 when every expectation held (without any: when no alert fired), 1 when one did not "
+        "or the check would have passed vacuously, 2 on bad usage or config.",
+    )
+    source = check.add_mutually_exclusive_group()
+    source.add_argument("--config", metavar="PATH", help="config file to run in-process (default: built-in defaults)")
+    source.add_argument("--url", help="watch a running tripwired or any Prometheus-compatible API instead")
+    check.add_argument(
+        "--duration", "--within", dest="duration", default="30s", help="how long to run and wait (default 30s)"
+    )
+    for flag, dest, what in (
+        ("--expect-metric", "expect_metric", "EXPR: the PromQL expression returns a series within the run"),
+        ("--expect-alert", "expect_alert", "NAME: the alert fires within the run"),
+        ("--expect-firing", "expect_alert", argparse.SUPPRESS),  # the older spelling
+        ("--expect-no-alert", "expect_no_alert", "NAME: the alert never fires during the run"),
+    ):
+        check.add_argument(flag, dest=dest, action="append", default=[], metavar="X", help=what)
+    check.add_argument("--junit", metavar="FILE", help="also write the result as JUnit XML, for CI systems")
+    check.add_argument(
+        "--notify",
+        action="store_true",
+        help="send what fires to the configured receivers and Alertmanagers (default: notify nobody)",
+    )
+    check.add_argument(
+        "--promql-compat", choices=("3", "2"), default="", help="PromQL semantics (default: the config's promql_compat)"
+    )
+    _add_feature_flag(check)
+    check.set_defaults(command=_check)
 
 
 def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from agent.promql import PromQLCompat, Semantics
 from agent.ruler import ruletest as rule_tests
-from tests.conftest import REPO, require_binary
+from tests.conftest import REPO
 from tests.promtools import promtool_command, waits_for_promtool3
 
 PACKS = sorted(p for p in (REPO / "rules").glob("*.yaml"))
