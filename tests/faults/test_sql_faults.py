@@ -14,7 +14,8 @@ import pytest
 
 from scripts.postgres_server import PostgresServer
 from tests.conftest import DaemonProcess, StartDaemon
-from tests.faults.scraping import scrape, value, wait_until
+from tests.conftest import wait_until
+from tests.faults.scraping import scrape, value
 
 
 @pytest.fixture

@@ -32,10 +32,17 @@ ETC = Path("/etc/tripwired")
 # Several test runs may share a machine: one at a time installs the package.
 INSTALL_LOCK = Path("/tmp/tripwired-deb-test.lock")
 DPKG_LOCK_WAIT_SECONDS = 120.0
+# Building the package installs tripwired and its dependencies into a fresh virtual environment:
+# ~1-2 minutes on a quiet machine, more than 5 under a loaded one. A guard against a hang, not a
+# speed assertion.
+BUILD_TIMEOUT_SECONDS = 900
+pytestmark = pytest.mark.timeout(BUILD_TIMEOUT_SECONDS + 300)
 
 
 def run(*command: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([str(c) for c in command], capture_output=True, text=True, check=False, timeout=300)
+    result = subprocess.run(
+        [str(c) for c in command], capture_output=True, text=True, check=False, timeout=BUILD_TIMEOUT_SECONDS
+    )
     if check and result.returncode != 0:
         shown = shlex.join(str(c) for c in command)
         pytest.fail(f"{shown} exited {result.returncode}:\n{result.stdout}{result.stderr}")
