@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from scripts.postgres_server import PostgresServer
-from tests.conftest import DaemonProcess, StartDaemon
-from tests.conftest import wait_until
+from tests.conftest import DaemonProcess, StartDaemon, wait_until
 from tests.faults.scraping import scrape, value
 
 
