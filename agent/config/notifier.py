@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from agent.config.receivers import AlertmanagerTargetConfig, Authorization, BasicAuth, HttpClientConfig, TLSConfig
+from agent.config.receivers import AlertmanagerTargetConfig, InlineHttpClient
 from agent.config.remote_write import RelabelConfig
-from agent.config.types import Duration, Secret, secret_field
+from agent.config.types import Duration
 
 _HOST_PORT = re.compile(r"(\[[0-9a-fA-F:.]+\]|[^\s/:\[\]]+):[0-9]{1,5}")
 SCHEMES = ("http", "https")
@@ -34,7 +34,7 @@ class StaticConfig:
 
 
 @dataclass(frozen=True)
-class AlertmanagerConfig:
+class AlertmanagerConfig(InlineHttpClient):
     """One `<alertmanager_config>`: a set of Alertmanagers reached the same way."""
 
     static_configs: list[StaticConfig] = field(default_factory=list)
@@ -42,33 +42,19 @@ class AlertmanagerConfig:
     path_prefix: str = "/"
     timeout: Duration = Duration(10)
     api_version: str = "v2"
-    basic_auth: BasicAuth | None = None
-    authorization: Authorization | None = None
-    bearer_token: Secret | None = secret_field()  # bearer_token_file reads it from a file
-    tls_config: TLSConfig = field(default_factory=TLSConfig)
-    proxy_url: Secret | None = secret_field()
-    follow_redirects: bool = True
 
     def __post_init__(self) -> None:
         if self.scheme not in SCHEMES:
             raise ValueError(f"scheme must be http or https, not {self.scheme!r}")
         if self.api_version != "v2":
             raise ValueError(f"api_version {self.api_version!r}: only v2 exists since Alertmanager 0.27")
-        if sum((self.authorization is not None, bool(self.bearer_token), self.basic_auth is not None)) > 1:
-            raise ValueError("at most one of authorization, bearer_token and basic_auth may be set")
+        if (problem := self.authentication_error()) is not None:
+            raise ValueError(problem)
 
     def targets(self) -> list[AlertmanagerTargetConfig]:
         """Each Alertmanager as the forwarder takes it: its URL (prefix included), timeout and client settings."""
         prefix = "/" + self.path_prefix.strip("/") if self.path_prefix.strip("/") else ""
-        http = HttpClientConfig(
-            tls_config=self.tls_config,
-            authorization=self.authorization,
-            bearer_token=self.bearer_token,
-            basic_auth=self.basic_auth,
-            proxy_url=self.proxy_url,
-            follow_redirects=self.follow_redirects,
-            timeout=self.timeout,
-        )
+        http = self.http_client(self.timeout)
         return [
             AlertmanagerTargetConfig(url=f"{self.scheme}://{target}{prefix}", timeout=self.timeout, http_config=http)
             for static in self.static_configs

@@ -52,6 +52,35 @@ class HttpClientConfig:
 
 
 @dataclass(frozen=True)
+class InlineHttpClient:
+    """The HTTP client settings Prometheus writes inline in a `remote_write` or `alertmanager_config` entry."""
+
+    basic_auth: BasicAuth | None = None
+    authorization: Authorization | None = None
+    bearer_token: Secret | None = secret_field()  # bearer_token_file reads it from a file
+    tls_config: TLSConfig = field(default_factory=TLSConfig)
+    proxy_url: Secret | None = secret_field()
+    follow_redirects: bool = True
+
+    def http_client(self, timeout: Duration) -> HttpClientConfig:
+        """The same settings in the shape the project's HTTP client helper takes."""
+        return HttpClientConfig(
+            tls_config=self.tls_config,
+            authorization=self.authorization,
+            bearer_token=self.bearer_token,
+            basic_auth=self.basic_auth,
+            proxy_url=self.proxy_url,
+            follow_redirects=self.follow_redirects,
+            timeout=timeout,
+        )
+
+    def authentication_error(self) -> str | None:
+        """What is wrong when more than one way to authenticate is set."""
+        ways = (self.authorization is not None, bool(self.bearer_token), self.basic_auth is not None)
+        return "at most one of authorization, bearer_token and basic_auth may be set" if sum(ways) > 1 else None
+
+
+@dataclass(frozen=True)
 class SlackConfig:
     """A Slack incoming webhook."""
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from agent.config.receivers import Authorization, BasicAuth, HttpClientConfig, TLSConfig
+from agent.config.receivers import HttpClientConfig, InlineHttpClient
 from agent.config.types import Duration, Secret, secret_field
 
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
@@ -98,7 +98,7 @@ class QueueConfig:
 
 
 @dataclass(frozen=True)
-class RemoteWriteConfig:
+class RemoteWriteConfig(InlineHttpClient):
     """One `remote_write:` entry: where to send, how to authenticate, what to drop, how to queue."""
 
     url: Secret | None = secret_field()  # URLs may carry a token: never printed, may come from url_file
@@ -107,25 +107,11 @@ class RemoteWriteConfig:
     # Headers often carry a tenant's token; `NAME_file: PATH` reads NAME's value from a file.
     headers: dict[str, Secret] = field(default_factory=dict, metadata={"secret_files": True})
     write_relabel_configs: list[RelabelConfig] = field(default_factory=list)
-    basic_auth: BasicAuth | None = None
-    authorization: Authorization | None = None
-    bearer_token: Secret | None = secret_field()  # bearer_token_file reads it from a file
-    tls_config: TLSConfig = field(default_factory=TLSConfig)
-    proxy_url: Secret | None = secret_field()
-    follow_redirects: bool = True
     queue_config: QueueConfig = field(default_factory=QueueConfig)
 
     def http_config(self) -> HttpClientConfig:
-        """The same settings in the shape the project's HTTP client helper takes."""
-        return HttpClientConfig(
-            tls_config=self.tls_config,
-            authorization=self.authorization,
-            bearer_token=self.bearer_token,
-            basic_auth=self.basic_auth,
-            proxy_url=self.proxy_url,
-            follow_redirects=self.follow_redirects,
-            timeout=self.remote_timeout,
-        )
+        """The HTTP client settings, with `remote_timeout` as the request timeout."""
+        return self.http_client(self.remote_timeout)
 
 
 # Headers the remote write protocol sets itself; Prometheus refuses them in `headers` too.
@@ -154,7 +140,6 @@ def remote_write_errors(configs: Sequence[RemoteWriteConfig]) -> list[str]:
             for header in config.headers
             if header.lower() in RESERVED_HEADERS
         )
-        ways = [config.authorization is not None, bool(config.bearer_token), config.basic_auth is not None]
-        if sum(ways) > 1:
-            errors.append(f"{where}: at most one of authorization, bearer_token and basic_auth may be set")
+        if (problem := config.authentication_error()) is not None:
+            errors.append(f"{where}: {problem}")
     return errors
