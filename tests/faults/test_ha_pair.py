@@ -20,22 +20,10 @@ import httpx
 import pytest
 
 from tests.conftest import StartDaemon, free_port, require_binary, wait_for_http, wait_until
-from tests.notify.test_notify_http import Receiver
+from tests.integration.test_alertmanager_real import CONFIG as AM_CONFIG  # webhook at /am-hook
+from tests.receiver import Receiver
 
 PEER_TIMEOUT_SECONDS = 2  # how long the second node waits for the first's notification before sending its own
-
-AM_CONFIG = """\
-route:
-  receiver: hook
-  group_by: [alertname]
-  group_wait: 0s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: hook
-    webhook_configs:
-      - url: {hook}/hook
-"""
 
 RULES = """\
 groups:
@@ -133,7 +121,7 @@ def set_backlog(tmp_path: Path, messages: int) -> None:
 
 
 def notifications(hook: Receiver) -> list[dict[str, Any]]:
-    return [request.json() for request in hook.requests if request.path == "/hook"]
+    return [request.json() for request in hook.requests if request.path == "/am-hook"]
 
 
 def test_an_agent_and_an_alertmanager_killed_mid_incident_still_give_one_page_and_one_resolve(
