@@ -169,6 +169,8 @@ class DaemonProcess:
         # Its own working directory: the default state_dir `data` is relative to it, and daemons of
         # parallel tests must never share (or lock each other out of) one.
         self._ports_tried += 1
+        self._log.flush()
+        self._launch_offset = self.log_path.stat().st_size  # where this launch's lines start
         self.proc = subprocess.Popen(
             [*self._args, f"--web.listen-address=127.0.0.1:{self.port}"],
             stdout=self._log,
@@ -177,9 +179,20 @@ class DaemonProcess:
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
 
+    def _launch_log(self) -> str:
+        """What this launch of the daemon logged (earlier launches lost a port race)."""
+        self._log.flush()
+        with self.log_path.open("rb") as log:
+            log.seek(self._launch_offset)
+            return log.read().decode(errors="replace")
+
+    def _failed_to_listen(self) -> bool:
+        """Whether this launch logged that it could not bind its port (it is about to exit)."""
+        return '"listen_failed"' in self._launch_log()
+
     def _lost_port_race(self) -> bool:
         """Whether the daemon exited because another process bound its port first (then it retries)."""
-        log = self.log()
+        log = self._launch_log()
         return self._ports_tried < self.PORT_ATTEMPTS and '"listen_failed"' in log and "address already in use" in log
 
     def wait_ready(self, timeout: float = 30.0) -> None:
@@ -191,7 +204,8 @@ class DaemonProcess:
             elif self.proc.poll() is not None:
                 raise AssertionError(f"daemon exited with {self.proc.returncode}:\n{self.log()}")
             try:
-                if httpx.get(f"{self.url}/-/ready", timeout=1.0).status_code == 200:
+                # Another test's daemon may hold the port this one failed to bind: its answer is not ours.
+                if httpx.get(f"{self.url}/-/ready", timeout=1.0).status_code == 200 and not self._failed_to_listen():
                     return
             except httpx.TransportError:
                 pass

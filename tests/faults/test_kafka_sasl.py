@@ -124,8 +124,9 @@ def test_a_broker_certificate_no_configured_ca_signed_is_refused_with_the_reason
     daemon.wait_ready()
 
     errors = poll(lambda: unreachable_errors(daemon), bool, "kafka_cluster_unreachable logged", daemon)
+    # The child logs the failure before its answer reaches the store: wait for the run to end.
+    poll(lambda: scraped(daemon, "kafka_up"), lambda up: up == 0.0, "kafka_up 0", daemon)
 
-    assert 0.0 == scraped(daemon, "kafka_up")
     assert None is scraped(daemon, "kafka_topic_partition_current_offset", topic=topic, partition="0")
     assert "certificate verify failed" in errors[0], errors
     assert PASSWORD not in everything_the_user_can_read(daemon)
