@@ -51,3 +51,14 @@ def test_config_snippets_are_valid(section: str, monkeypatch: pytest.MonkeyPatch
     assert example is not None
     config = load_text(Config, example.group(1).replace("/etc/tripwired/", f"{tmp_path}/"), "README.md")
     assert config_errors(config, "README.md") == []
+
+
+def test_every_config_in_the_scale_out_guide_is_valid(tmp_path: Path) -> None:
+    guide = (REPO / "docs" / "scale-out.md").read_text()
+    (tmp_path / "vm-password").write_text("secret\n")
+    examples = re.findall(r"```yaml\n(.*?)```", guide, re.S)
+
+    assert len(examples) == 2
+    for example in examples:
+        config = load_text(Config, example.replace("/etc/tripwired/", f"{tmp_path}/"), "docs/scale-out.md")
+        assert config_errors(config, "docs/scale-out.md") == []
