@@ -10,6 +10,14 @@ seconds (all threads) per million samples and samples per CPU-second, and Victor
 Run: .venv/bin/python -m bench.remote_write [--series 20000] [--steps 60] [--max-samples-per-send 2000]
 The issue's catch-up case (10 minutes at 20,000 samples/s): --series 20000 --steps 600
 
+With --beside-prometheus, instead: the steady state beside Prometheus 2.42 (Debian) in the same
+run: a real `tripwired run` reads a textfile of `--series` series every second and ships it by
+remote_write to VictoriaMetrics; a real Prometheus scrapes the same file (served over HTTP) every
+second and ships it to the same VictoriaMetrics. After a 20 s warm-up, both processes' CPU and
+the samples each reports sent (`tripwired_remote_storage_samples_total`,
+`prometheus_remote_storage_samples_total`) over `--seconds`: CPU seconds per million samples
+collected and shipped, and their ratio.
+
 With --daemon-rss, instead: two real `tripwired run` daemons collect a textfile of `--series`
 series every 10 s, both with the WAL on, one also with remote_write to VictoriaMetrics; after
 `--collections` collections it prints each one's RSS (what remote_write adds) and VictoriaMetrics'
@@ -91,13 +99,13 @@ def stored_samples(url: str, steps: int) -> int:
     return int(float(result["data"]["result"][0]["value"][1])) if result["data"]["result"] else 0
 
 
-def daemon_config(base: Path, name: str, series: int, remote_url: str | None) -> Path:
+def daemon_config(base: Path, name: str, series: int, remote_url: str | None, interval: str = "10s") -> Path:
     textfile = base / name / "textfile"
     textfile.mkdir(parents=True)
     lines = [f'bench_offset{{topic="t{i // 100}",partition="{i % 100}"}} {i}' for i in range(series)]
     (textfile / "bench.prom").write_text("# TYPE bench_offset gauge\n" + "\n".join(lines) + "\n")
     text = (
-        f"global: {{interval: 10s}}\nstate_dir: {base / name / 'state'}\nstore: {{wal: {{enabled: true}}}}\n"
+        f"global: {{interval: {interval}}}\nstate_dir: {base / name / 'state'}\nstore: {{wal: {{enabled: true}}}}\n"
         f"collectors:\n  host: {{enabled: false}}\n  textfile: {{directory: {textfile}, watch: false}}\n"
     )
     if remote_url is not None:
@@ -141,16 +149,90 @@ def daemon_rss(series: int, collections: int) -> None:
             vm.wait()
 
 
+def counter_sum(url: str, name: str) -> float:
+    """The sum of a counter's series on a /metrics page."""
+    lines = httpx.get(f"{url}/metrics", timeout=30).text.splitlines()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith((f"{name} ", f"{name}{{")))
+
+
+PROMETHEUS_CONFIG = """global: {{scrape_interval: 1s, evaluation_interval: 1m}}
+scrape_configs:
+  - job_name: bench
+    metrics_path: /bench.prom
+    static_configs: [{{targets: ['127.0.0.1:{file_port}']}}]
+remote_write:
+  - url: {remote_url}
+    queue_config: {{max_samples_per_send: 2000}}
+"""
+
+
+def beside_prometheus(series: int, seconds: float) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-rw-prom-") as tmp:
+        base = Path(tmp)
+        vm, url = start_victoria_metrics(base / "vm")
+        config = daemon_config(base, "tripwired", series, f"{url}/api/v1/write", interval="1s")
+        file_port, agent_port, prom_port = free_port(), free_port(), free_port()
+        files = subprocess.Popen(
+            ["python3", "-m", "http.server", "--bind", "127.0.0.1", str(file_port)],
+            cwd=base / "tripwired" / "textfile",
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        (base / "prometheus.yml").write_text(
+            PROMETHEUS_CONFIG.format(file_port=file_port, remote_url=f"{url}/api/v1/write")
+        )
+        prometheus = subprocess.Popen(
+            [
+                "/usr/bin/prometheus",
+                f"--config.file={base / 'prometheus.yml'}",
+                f"--storage.tsdb.path={base / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{prom_port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        agent = start_tripwired(config, agent_port)
+        senders = {
+            "tripwired": (agent, f"http://127.0.0.1:{agent_port}", "tripwired_remote_storage_samples_total"),
+            "Prometheus 2.42": (prometheus, f"http://127.0.0.1:{prom_port}", "prometheus_remote_storage_samples_total"),
+        }
+        try:
+            for _, endpoint, _ in senders.values():
+                wait_http(f"{endpoint}/-/ready", timeout=120)
+            time.sleep(20)  # warm-up: first collections, series created, queues started
+            before = {k: (cpu_seconds(p.pid), counter_sum(e, m)) for k, (p, e, m) in senders.items()}
+            time.sleep(seconds)
+            after = {k: (cpu_seconds(p.pid), counter_sum(e, m)) for k, (p, e, m) in senders.items()}
+        finally:
+            for proc in (agent, prometheus, files, vm):
+                proc.terminate()
+                proc.wait()
+    per_million = {}
+    print(f"{series:,} series every second, {seconds:g} s measured after a 20 s warm-up:")
+    for name in senders:
+        cpu = after[name][0] - before[name][0]
+        sent = after[name][1] - before[name][1]
+        per_million[name] = cpu / sent * 1e6 if sent else float("inf")
+        print(f"  {name}: {sent:,.0f} samples sent, {cpu:.1f} CPU s, {per_million[name]:.2f} CPU s per million")
+    ratio = per_million["tripwired"] / per_million["Prometheus 2.42"]
+    print(f"  tripwired / Prometheus CPU per sample collected and shipped: {ratio:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--series", type=int, default=20_000)
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--max-samples-per-send", type=int, default=2000)
     parser.add_argument("--daemon-rss", action="store_true")
+    parser.add_argument("--beside-prometheus", action="store_true")
+    parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--collections", type=int, default=6)
     args = parser.parse_args()
     if args.daemon_rss:
         daemon_rss(args.series, args.collections)
+        return
+    if args.beside_prometheus:
+        beside_prometheus(args.series, args.seconds)
         return
     total = args.series * args.steps
     with tempfile.TemporaryDirectory(prefix="bench-rw-") as tmp:
