@@ -23,7 +23,7 @@ import enum
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Protocol, TextIO
 from xml.etree import ElementTree
 
 from agent.collect.process import ProcessCollector
@@ -89,18 +89,19 @@ class Fired:
     since: float
 
 
-class Source:
-    """Where a check reads: `query` an instant PromQL expression now, and the names of firing alerts."""
+class Source(Protocol):
+    """Where a check reads: `query` an instant PromQL expression now, and the alerts that fired so far."""
 
     def query(self, expr: str) -> list[str]:
         """The series (as text) the expression returns now; raises ValueError for a bad expression."""
-        raise NotImplementedError
+        ...
 
     def firing(self) -> list[Fired]:
-        raise NotImplementedError
+        """Every alert seen firing since the check began."""
+        ...
 
 
-class LocalSource(Source):
+class LocalSource:
     """An in-process daemon's store and ruler."""
 
     def __init__(self, daemon: Daemon) -> None:
@@ -131,7 +132,7 @@ class LocalSource(Source):
         return sorted(self.fired.values(), key=lambda f: (f.name, f.labels))
 
 
-class RemoteSource(Source):
+class RemoteSource:
     """A running tripwired, or any Prometheus-compatible API, by its /api/v1/query and /api/v1/alerts."""
 
     def __init__(self, url: str) -> None:
@@ -184,14 +185,16 @@ def settle(outcomes: Sequence[Outcome], source: Source, elapsed: float) -> None:
             outcome.at = elapsed
 
 
+_NOT_SEEN = {Kind.METRIC: "no series", Kind.ALERT: "never fired", Kind.NO_ALERT: "did not fire"}
+
+
 def conclude(outcomes: Sequence[Outcome], elapsed: float) -> None:
     """The window is over: what has not happened by now did not happen."""
     for outcome in outcomes:
         if outcome.passed is None:
-            absent = outcome.expectation.kind is not Kind.NO_ALERT
-            outcome.passed = not absent
-            outcome.detail = "never fired" if absent and outcome.expectation.kind is Kind.ALERT else outcome.detail
-            outcome.detail = outcome.detail or ("no series" if absent else "did not fire")
+            kind = outcome.expectation.kind
+            outcome.passed = kind is Kind.NO_ALERT
+            outcome.detail = _NOT_SEEN[kind]
             outcome.at = elapsed
 
 
