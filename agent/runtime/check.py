@@ -30,7 +30,7 @@ from agent.collect.process import ProcessCollector
 from agent.config.notifier import AlertingConfig
 from agent.config.schema import Config, WalConfig, WalEnabled
 from agent.model import Alert, AlertState
-from agent.promql import Engine, VectorSample, parse_expr
+from agent.promql import Engine, PromQLError, VectorSample, parse_expr
 from agent.ruler.rulefile import RuleKind
 from agent.runtime.daemon import Daemon
 from agent.runtime.query import QueryError, api_get
@@ -106,6 +106,7 @@ class LocalSource:
 
     def __init__(self, daemon: Daemon) -> None:
         self._engine: Engine = daemon.engine
+        self._semantics = daemon.semantics
         self._daemon = daemon
         self.fired: dict[str, Fired] = {}
         forward = daemon.ruler.notify
@@ -122,7 +123,7 @@ class LocalSource:
                 self.fired.setdefault(alert.fingerprint, _fired(alert))
 
     def query(self, expr: str) -> list[str]:
-        value = self._engine.instant(parse_expr(expr), int(time.time() * 1000))
+        value = self._engine.instant(parse_expr(expr, self._semantics), int(time.time() * 1000))
         if not isinstance(value, list) or (value and not isinstance(value[0], VectorSample)):
             raise ValueError(f"{expr}: returns no instant vector")
         return [_series_text(dict(sample.labels), sample.value) for sample in value if isinstance(sample, VectorSample)]
@@ -254,6 +255,12 @@ async def check_daemon(
     daemon: Daemon, expectations: Sequence[Expectation], seconds: float, *, notify: bool = False
 ) -> Verdict:
     """Run the daemon's collectors and rules (and with `notify` its notifications) while watching."""
+    for expectation in expectations:  # a typo is a usage error now, not a failure after the whole run
+        if expectation.kind is Kind.METRIC:
+            try:
+                parse_expr(expectation.subject, daemon.semantics)
+            except PromQLError as exc:
+                raise ValueError(f"{expectation.title}: {exc}") from None
     vacuous = vacuous_reasons(daemon, expectations, seconds)
     if vacuous:
         return Verdict([Outcome(e) for e in expectations], [], vacuous)
@@ -292,7 +299,7 @@ async def check_url(url: str, expectations: Sequence[Expectation], seconds: floa
     try:
         return await watch(RemoteSource(url), expectations, seconds)
     except QueryError as exc:
-        return Verdict([Outcome(e) for e in expectations], [], [str(exc)])
+        return Verdict([Outcome(e, False, "not checked") for e in expectations], [], [str(exc)])
 
 
 def report(verdict: Verdict, out: TextIO) -> int:

@@ -97,6 +97,13 @@ def test_an_expected_alert_ends_the_check_as_soon_as_it_fires(tmp_path: Path) ->
     assert float(line.rsplit("(", 1)[1].rstrip("s)")) < 30  # well before the 60 s window
 
 
+def test_an_expression_that_does_not_parse_is_a_usage_error_before_anything_runs(tmp_path: Path) -> None:
+    result = check(f"--config={setup(tmp_path, written=5)}", "--within=60s", "--expect-metric=orders_written_total{")
+
+    assert 2 == result.returncode, result.stdout + result.stderr
+    assert "--expect-metric orders_written_total{: 1:" in result.stderr and "parse error" in result.stderr
+
+
 def test_a_check_that_could_not_fail_fails(tmp_path: Path) -> None:
     """No rule and no expectation; a `for` longer than the run; no collector: each would pass vacuously."""
     nothing = check(f"--config={setup(tmp_path, written=5, rules=NO_RULES)}", "--duration=2s")
