@@ -82,7 +82,8 @@ def test_canary_alert_fires_while_the_canary_topic_leader_is_down_and_resolves_w
 
     assert [1.0, 0.0, 1.0] == up
     assert roundtrips is not None and roundtrips >= 1.0
-    assert failed_before == 0.0
-    assert failed_during is not None and failed_during >= 1.0
+    # The failures rise with the broker gone (one may come before, on a machine loaded enough for a
+    # produce to time out against a healthy broker: seen once at a load average of 15).
+    assert failed_before is not None and failed_during is not None and failed_during > failed_before
     assert daemon.proc.poll() is None
     assert "kafka_canary_failed" in daemon.log()
