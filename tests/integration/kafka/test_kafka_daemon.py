@@ -146,6 +146,8 @@ def test_kafka_up_follows_a_broker_restart_under_a_running_daemon(
 
     assert [1.0, 0.0, 1.0] == seen
     assert daemon.proc.poll() is None
-    assert ["kafka_cluster_reachable", "kafka_cluster_unreachable", "kafka_cluster_reachable"] == logged_events(
-        daemon, "kafka_cluster_reachable", "kafka_cluster_unreachable"
-    )
+    events = logged_events(daemon, "kafka_cluster_reachable", "kafka_cluster_unreachable")
+    # From the first success on, one line per change. (On a loaded machine the very first cycle may
+    # miss its 1 s deadline: then an unreachable line comes first, which is as true.)
+    first = events.index("kafka_cluster_reachable")
+    assert ["kafka_cluster_reachable", "kafka_cluster_unreachable", "kafka_cluster_reachable"] == events[first:]
