@@ -27,7 +27,7 @@ from pathlib import Path
 from agent.clock import SystemClock
 from agent.collect.sql import SqlTablesCollector
 from agent.collect.sql_db import Database
-from agent.config.schema import Duration
+from agent.config.schema import Duration, Secret
 from agent.config.sql import RowCount, SqlConfig, TableConfig
 from bench.common import cpu_seconds, rss_mb, start_tripwired, wait_http
 from bench.common import free_port as free_web_port
@@ -53,7 +53,8 @@ def fill_events(server: postgres_server.PostgresServer, rows: int) -> float:
 
 def time_checks(server: postgres_server.PostgresServer) -> list[tuple[str, float, float]]:
     """(check, median ms, max ms) of the collector's table checks on `events`."""
-    database = Database(SqlConfig(name="bench", url=server.url(), timeout=Duration(60)), SystemClock().monotonic)  # type: ignore[arg-type]
+    settings = SqlConfig(name="bench", url=Secret(server.url()), timeout=Duration(60))
+    database = Database(settings, SystemClock().monotonic)
     cases = [
         ("freshness and age (min/max)", TableConfig("events", timestamp_column="loaded_at", row_count=RowCount.NONE)),
         (

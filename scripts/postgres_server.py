@@ -81,7 +81,7 @@ class PostgresServer:
         url = f"host=127.0.0.1 port={self.port} user=postgres password={SUPERUSER_PASSWORD} dbname={database}"
         with psycopg.connect(url, autocommit=True) as conn:
             for statement in statements:
-                cursor = conn.execute(statement)  # type: ignore[call-overload]
+                cursor = conn.execute(statement.encode())  # bytes: psycopg types a str query as a literal
                 if cursor.description is not None:
                     rows = cursor.fetchall()
         return rows

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from agent.config.remote_write import RelabelAction, RelabelConfig
@@ -10,8 +12,9 @@ from agent.relabel import Relabeler
 LABELS = {"__name__": "up", "job": "node", "instance": "host:9100"}
 
 
-def apply(labels: dict[str, str], **config: object) -> dict[str, str] | None:
-    return Relabeler([RelabelConfig(**config)]).apply(labels)  # type: ignore[arg-type]
+def apply(labels: dict[str, str], **config: Any) -> dict[str, str] | None:
+    """`labels` through one relabel step made of RelabelConfig's keyword arguments."""
+    return Relabeler([RelabelConfig(**config)]).apply(labels)
 
 
 def test_replace_with_groups() -> None:

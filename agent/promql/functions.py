@@ -183,8 +183,12 @@ class SmoothingNode(VectorNode):
             raise ValueError(f"invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:f}")
         if not 0 < tf < 1:
             raise ValueError(f"invalid trend factor. Expected: 0 < tf < 1, got: {tf:f}")
-        out = [(None, labels, smoothed(values, sf, tf)) for _, labels, _, values in self.matrix_node.matrix(ctx, t)]
-        return check_unique([sample for sample in out if sample[2] is not None])  # type: ignore[misc]
+        out: InstantVector = []
+        for _, labels, _, values in self.matrix_node.matrix(ctx, t):
+            value = smoothed(values, sf, tf)
+            if value is not None:  # fewer than two points
+                out.append((None, labels, value))
+        return check_unique(out)
 
 
 def smoothed(values: Sequence[float], sf: float, tf: float) -> float | None:

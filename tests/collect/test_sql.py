@@ -16,7 +16,7 @@ from agent.collect.registry import build_collectors
 from agent.collect.sql import SqlQueryCollector, SqlTablesCollector, query_samples
 from agent.collect.sql_db import Database, QueryError, cutoff_like, to_epoch
 from agent.config.load import load_text
-from agent.config.schema import Config
+from agent.config.schema import Config, Duration, Secret
 from agent.config.sql import QueryConfig, SqlConfig, TableConfig
 from agent.model import Sample, labels_of
 
@@ -44,8 +44,8 @@ def orders_db(tmp_path: Path, ages_days: Sequence[float], sep: str = " ") -> Pat
     return db
 
 
-def database(db: Path, **extra: object) -> Database:
-    return Database(SqlConfig(name="shop", url=f"sqlite:///{db}", **extra), SystemClock().monotonic)  # type: ignore[arg-type]
+def database(db: Path) -> Database:
+    return Database(SqlConfig(name="shop", url=Secret(f"sqlite:///{db}")), SystemClock().monotonic)
 
 
 def tables(db: Path, *configs: TableConfig, clock: FakeClock | None = None) -> SqlTablesCollector:
@@ -59,7 +59,7 @@ def values(samples: Sequence[Sample]) -> dict[tuple[str, str], float]:
 
 def test_table_checks_report_rows_newest_oldest_and_rows_past_ttl(tmp_path: Path) -> None:
     db = orders_db(tmp_path, [0.5, 10, 95, 120])
-    config = TableConfig("orders", timestamp_column="created_at", ttl=90 * DAY)  # type: ignore[arg-type]
+    config = TableConfig("orders", timestamp_column="created_at", ttl=Duration(90 * DAY))
     samples = tables(db, config).collect()
     assert {
         ("sql_table_rows", "orders"): 4.0,
@@ -74,7 +74,7 @@ def test_table_checks_report_rows_newest_oldest_and_rows_past_ttl(tmp_path: Path
 
 def test_iso_timestamps_with_a_t_compare_right_on_the_cutoff_day(tmp_path: Path) -> None:
     db = orders_db(tmp_path, [90.01, 89.99, 89.98], sep="T")
-    config = TableConfig("orders", timestamp_column="created_at", ttl=90 * DAY)  # type: ignore[arg-type]
+    config = TableConfig("orders", timestamp_column="created_at", ttl=Duration(90 * DAY))
     assert 1.0 == values(tables(db, config).collect())[("sql_table_rows_past_ttl", "orders")]
 
 
@@ -83,7 +83,7 @@ def test_epoch_seconds_columns_are_timestamps_too(tmp_path: Path) -> None:
     with sqlite3.connect(db) as conn:
         conn.executemany("INSERT INTO events VALUES (?)", [(NOW - 100 * DAY,), (NOW - 1,)])
     conn.close()
-    config = TableConfig("events", timestamp_column="ts", ttl=30 * DAY)  # type: ignore[arg-type]
+    config = TableConfig("events", timestamp_column="ts", ttl=Duration(30 * DAY))
     got = values(tables(db, config).collect())
     assert NOW - 1 == got[("sql_table_newest_row_timestamp_seconds", "events")]
     assert 1.0 == got[("sql_table_rows_past_ttl", "events")]
@@ -91,7 +91,7 @@ def test_epoch_seconds_columns_are_timestamps_too(tmp_path: Path) -> None:
 
 def test_an_empty_table_has_zero_rows_and_no_timestamps(tmp_path: Path) -> None:
     db = orders_db(tmp_path, [])
-    config = TableConfig("orders", timestamp_column="created_at", ttl=DAY)  # type: ignore[arg-type]
+    config = TableConfig("orders", timestamp_column="created_at", ttl=Duration(DAY))
     assert {
         ("sql_table_rows", "orders"): 0.0,
         ("sql_table_ttl_seconds", "orders"): DAY,
@@ -105,7 +105,7 @@ def test_where_limits_the_rows_checked(tmp_path: Path) -> None:
         "CREATE TABLE users (id INTEGER, terminated_at TEXT)",
         f"INSERT INTO users VALUES (1, NULL), (2, '{iso(NOW - 100 * DAY)}'), (3, '{iso(NOW - DAY)}')",
     )
-    config = TableConfig("users", timestamp_column="terminated_at", ttl=90 * DAY, where="id > 1")  # type: ignore[arg-type]
+    config = TableConfig("users", timestamp_column="terminated_at", ttl=Duration(90 * DAY), where="id > 1")
     got = values(tables(db, config).collect())
     assert 2.0 == got[("sql_table_rows", "users")]
     assert 1.0 == got[("sql_table_rows_past_ttl", "users")]

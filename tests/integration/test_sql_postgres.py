@@ -11,7 +11,7 @@ from agent.clock import SystemClock
 from agent.collect.base import PartialCollectionError
 from agent.collect.sql import SqlQueryCollector, SqlTablesCollector
 from agent.collect.sql_db import Database
-from agent.config.schema import Duration
+from agent.config.schema import Duration, Secret
 from agent.config.sql import QueryConfig, SqlConfig, TableConfig
 from agent.model import Sample
 from scripts.postgres_server import PostgresServer
@@ -43,7 +43,7 @@ def database() -> Iterator[OpenDatabase]:
     opened: list[Database] = []
 
     def open_database(url: str, timeout: float = 5.0) -> Database:
-        config = SqlConfig(name="pg", url=url, timeout=Duration(timeout))  # type: ignore[arg-type]
+        config = SqlConfig(name="pg", url=Secret(url), timeout=Duration(timeout))
         opened.append(Database(config, time.monotonic))
         return opened[-1]
 
