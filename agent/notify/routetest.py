@@ -25,6 +25,7 @@ from agent.config.alerting import RouteConfig, TimeIntervalConfig
 from agent.config.load import ConfigError, load_file, load_text
 from agent.model import labels_of
 from agent.notify.route import Route, build_route, format_label_set, validate_alerting
+from agent.testreport import report_files
 
 
 @dataclass(frozen=True)
@@ -62,17 +63,7 @@ def is_route_test_file(path: str) -> bool:
 
 def test_routes(files: Sequence[str], out: TextIO) -> int:
     """Run routing test files: 0 when every case routes as expected, 1 otherwise."""
-    failed = False
-    for path in files:
-        out.write(f"Unit Testing:  {path}\n")
-        errors = run_route_test_file(path)
-        if errors:
-            out.write("  FAILED:\n" + "".join(f"{e}\n\n" for e in errors))
-            failed = True
-        else:
-            out.write("  SUCCESS\n")
-        out.write("\n")
-    return 1 if failed else 0
+    return report_files(files, run_route_test_file, out)
 
 
 def run_route_test_file(path: str) -> list[str]:

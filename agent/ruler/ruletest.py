@@ -27,6 +27,7 @@ from agent.ruler.rulefile import RuleFileError, load_rule_file, load_rule_files
 from agent.ruler.rules import ExternalInfo
 from agent.ruler.testfile import AlertTest, PromQLTest, TestFile, TestFileError, TestGroup, load_test_file
 from agent.store import Store
+from agent.testreport import report_files
 
 # Rule tests hold every point they load: nothing is ever compacted away.
 _TEST_STORE_SERIES = 10_000_000
@@ -52,17 +53,7 @@ def check_rules(files: Sequence[str], out: TextIO, semantics: Semantics = DEFAUL
 
 def test_rules(files: Sequence[str], out: TextIO, semantics: Semantics = DEFAULT_SEMANTICS) -> int:
     """Run rule unit-test files like `promtool test rules`: 0 when all pass, 1 otherwise."""
-    failed = False
-    for path in files:
-        out.write(f"Unit Testing:  {path}\n")
-        errors = run_test_file(path, out, semantics)
-        if errors:
-            out.write("  FAILED:\n" + "".join(f"{e}\n\n" for e in errors))
-            failed = True
-        else:
-            out.write("  SUCCESS\n")
-        out.write("\n")
-    return 1 if failed else 0
+    return report_files(files, lambda path: run_test_file(path, out, semantics), out)
 
 
 def run_test_file(path: str, out: TextIO, semantics: Semantics = DEFAULT_SEMANTICS) -> list[str]:
