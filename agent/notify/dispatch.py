@@ -46,6 +46,31 @@ class AggregationGroup:
     has_flushed: bool = False
 
 
+@dataclass(frozen=True)
+class AlertView:
+    """An alert the dispatcher holds, with what Alertmanager's API says of it."""
+
+    alert: Alert
+    receivers: tuple[str, ...]  # of the routes it ends on
+    silenced_by: tuple[str, ...]  # silence ids
+    inhibited_by: tuple[str, ...]  # fingerprints of the firing alerts that mute it
+    updated_at: float  # when the dispatcher last heard of it
+
+    @property
+    def suppressed(self) -> bool:
+        """Silenced or inhibited: Alertmanager's state "suppressed", else "active"."""
+        return bool(self.silenced_by or self.inhibited_by)
+
+
+@dataclass(frozen=True)
+class GroupView:
+    """One aggregation group as Alertmanager's /api/v2/alerts/groups lists it."""
+
+    labels: Labels
+    receiver: str
+    alerts: tuple[AlertView, ...]
+
+
 class Dispatcher:
     """Routes, groups and mutes alerts, and enqueues the notifications that are due."""
 
@@ -66,6 +91,7 @@ class Dispatcher:
         self.enqueue = enqueue
         self._groups: dict[tuple[int, str], AggregationGroup] = {}
         self._firing: dict[str, Alert] = {}  # every firing alert, the sources of inhibition
+        self._updated_at: dict[str, float] = {}  # by fingerprint: when add() last had the alert
         self._wake: asyncio.Event | None = None
         self._configure(route, inhibit_rules, time_intervals)
 
@@ -100,8 +126,10 @@ class Dispatcher:
                 continue  # Prometheus never sends pending alerts; ignore one if it comes
             if _is_resolved(alert, now):
                 self._firing.pop(alert.fingerprint, None)
+                self._updated_at.pop(alert.fingerprint, None)
             else:
                 self._firing[alert.fingerprint] = alert
+                self._updated_at[alert.fingerprint] = now
             for route in self.route.match(dict(alert.labels)):
                 self._insert(route, alert, now)
         self.flush_due()
@@ -136,6 +164,7 @@ class Dispatcher:
     def _muter(self, now: float) -> Callable[[Mapping[str, str]], bool]:
         """Whether a label set is inhibited or silenced now; built once per flush, asked per alert."""
         self._firing = {fp: a for fp, a in self._firing.items() if not _is_resolved(a, now)}
+        self._updated_at = {fp: t for fp, t in self._updated_at.items() if fp in self._firing}
         inhibition = self.inhibitor.snapshot([dict(a.labels) for a in self._firing.values()])
         silences = self.silences.active()
         return lambda labels: inhibition.mutes(labels) or any(matches_all(s.matchers, labels) for s in silences)
@@ -191,6 +220,35 @@ class Dispatcher:
             resolved=len(resolved),
         )
         return True
+
+    def view(self) -> list[GroupView]:
+        """The groups and their unresolved alerts now, each with its receivers and why it is muted."""
+        now = self.clock.time()
+        firing = {fp: dict(a.labels) for fp, a in self._firing.items() if not _is_resolved(a, now)}
+        receivers: dict[str, set[str]] = {}
+        for group in self._groups.values():
+            for fp in group.alerts:
+                receivers.setdefault(fp, set()).add(group.route.opts.receiver)
+        views: dict[str, AlertView] = {}
+        groups = []
+        for group in self._groups.values():
+            alerts = []
+            for fp, alert in group.alerts.items():
+                if _is_resolved(alert, now):
+                    continue  # as Alertmanager's API: an alert past its end is not listed
+                if fp not in views:
+                    labels = dict(alert.labels)
+                    views[fp] = AlertView(
+                        alert,
+                        tuple(sorted(receivers[fp])),
+                        tuple(self.silences.silenced_by(labels)),
+                        tuple(self.inhibitor.inhibited_by(labels, firing)),
+                        self._updated_at.get(fp, alert.starts_at),
+                    )
+                alerts.append(views[fp])
+            if alerts:
+                groups.append(GroupView(group.labels, group.route.opts.receiver, tuple(alerts)))
+        return groups
 
     async def run(self, stop: asyncio.Event) -> None:
         """Flush groups as their timers fall due, until `stop` is set."""

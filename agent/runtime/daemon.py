@@ -33,6 +33,7 @@ from agent.ruler.alerting import RestorePolicy
 from agent.ruler.manager import RuleLoadError, RuleManager
 from agent.ruler.rules import ExternalInfo
 from agent.ruler.state import AlertStateStore
+from agent.runtime.alertmanager_api import AlertmanagerApi
 from agent.runtime.notifications import NewParts, Notifications, SilencesApi
 from agent.runtime.sdnotify import SdNotifier, notify_lifecycle
 from agent.runtime.status_source import RuntimeStatusSource
@@ -42,6 +43,7 @@ from agent.runtime.views import alerts_json, rules_json
 from agent.runtime.web_setup import WebSetup, build_web_setup, secure_routes
 from agent.statedb import StateError
 from agent.store import LOOKBACK_MS, Store
+from agent.web.alertmanager_v2 import alertmanager_routes
 from agent.web.app import WebContext, build_routes
 from agent.web.server import Handler, HttpServer
 from agent.web.status import status_routes
@@ -150,6 +152,7 @@ class Daemon:
         self.notifier = notifier or SdNotifier.from_env()  # a no-op outside systemd
         self.config_path = config_path
         self.clock = clock or SystemClock()
+        self.started_at = self.clock.time()
         problems = config_errors(config, config_path or "<built-in config>")
         if problems:
             raise StartupError(problems)
@@ -319,7 +322,17 @@ class Daemon:
             self.ruler, lambda: self.runner, self.notifications.silences, self.notifications.outbox
         )
         page = status_routes(status, now=self.clock.time, secret=self._page_secret)
-        return secure_routes({**build_routes(self._web_context()), **page}, self.web, external_url(self.config))
+        routes = {**build_routes(self._web_context()), **page, **self._alertmanager_routes()}
+        return secure_routes(routes, self.web, external_url(self.config))
+
+    def _alertmanager_routes(self) -> dict[tuple[str, str], Handler]:
+        """Alertmanager's API v2, when there is a route to send alerts down."""
+        dispatcher, silences = self.notifications.dispatcher, self.notifications.silences
+        if dispatcher is None or silences is None:
+            return {}
+        receivers = [r.name for r in self.config.receivers]
+        api = AlertmanagerApi(dispatcher, silences, receivers, config_path=self.config_path, started_at=self.started_at)
+        return alertmanager_routes(api)
 
     def _status(self, bound: tuple[str, int]) -> str:
         return (

@@ -11,9 +11,9 @@ import asyncio
 import contextlib
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http import HTTPStatus
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import h11
 import structlog
@@ -51,6 +51,7 @@ class Request:
     query: Mapping[str, list[str]]
     headers: Mapping[str, str]
     body: bytes = b""
+    params: Mapping[str, str] = field(default_factory=dict)  # `{name}` segments of the route's path
 
     def arg(self, name: str, default: str = "") -> str:
         """A query or form parameter (the last one given), or the default."""
@@ -251,13 +252,45 @@ class HttpServer:
         routes = self.routes
         handler = routes.get((method, request.path))
         if handler is None:
-            known = any(path == request.path for _, path in routes)
+            handler, request = _templated(routes, method, request)
+        if handler is None:
+            known = any(path == request.path or match_path(path, request.path) is not None for _, path in routes)
             return text(405 if known else 404, "method not allowed\n" if known else "not found\n")
         try:
             return await handler(request)
         except Exception as exc:  # one bad request must not take the server down
             log.error("http_handler_failed", path=request.path, error=f"{type(exc).__name__}: {exc}")
             return text(500, "internal error\n")
+
+
+def match_path(template: str, path: str) -> dict[str, str] | None:
+    """The `{name}` segments of `template` (`/api/v2/silence/{id}`) in `path`, or None if it does not fit."""
+    if "{" not in template:
+        return None
+    want, got = template.split("/"), path.split("/")
+    if len(want) != len(got):
+        return None
+    params: dict[str, str] = {}
+    for pattern, segment in zip(want, got, strict=True):
+        if pattern.startswith("{") and pattern.endswith("}"):
+            if not segment:
+                return None
+            params[pattern[1:-1]] = unquote(segment)
+        elif pattern != segment:
+            return None
+    return params
+
+
+def _templated(
+    routes: Mapping[tuple[str, str], Handler], method: str, request: Request
+) -> tuple[Handler | None, Request]:
+    """The handler of the first route whose path template fits, with the request carrying its params."""
+    for (route_method, template), handler in routes.items():
+        if route_method == method:
+            params = match_path(template, request.path)
+            if params is not None:
+                return handler, replace(request, params=params)
+    return None, request
 
 
 def _now() -> float:
