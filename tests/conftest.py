@@ -179,6 +179,13 @@ class DaemonProcess:
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
 
+    def restart(self) -> None:
+        """Launch again with the same config on the same port, after a stop or a kill -9."""
+        if self.proc.poll() is None:
+            raise AssertionError("restart() needs the daemon stopped first")
+        self._ports_tried = self.PORT_ATTEMPTS - 1  # peers know this port: never move to another
+        self._launch()
+
     def _launch_log(self) -> str:
         """What this launch of the daemon logged (earlier launches lost a port race)."""
         self._log.flush()

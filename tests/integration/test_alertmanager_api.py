@@ -9,7 +9,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import StartDaemon, free_port, require_binary, wait_for_http, wait_until
+from tests.conftest import StartDaemon, require_binary, wait_until
+from tests.prometheus_peer import running_prometheus
 from tests.receiver import Receiver
 
 
@@ -185,38 +186,20 @@ def test_a_real_prometheus_pages_through_our_routes_and_resolves(
         "groups:\n  - name: feature\n    rules:\n"
         "      - alert: FeatureBroken\n        expr: feature_ok == 0\n        labels: {team: db}\n"
     )
-    (tmp_path / "prometheus.yml").write_text(
+    prometheus_config = (
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
         f"rule_files: [{tmp_path / 'rules.yml'}]\n"
         "alerting:\n  alertmanagers:\n"
         f"    - api_version: v2\n      static_configs: [{{targets: ['127.0.0.1:{daemon.port}']}}]\n"
         f"scrape_configs:\n  - job_name: agent\n    static_configs: [{{targets: ['127.0.0.1:{daemon.port}']}}]\n"
     )
-    binary = require_binary("/usr/bin/prometheus", "prometheus")
-    port = free_port()
-    with (tmp_path / "prometheus.log").open("wb") as log:
-        prometheus = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={tmp_path / 'prometheus.yml'}",
-                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--rules.alert.resend-delay=1s",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
+    with running_prometheus(tmp_path, prometheus_config, "--rules.alert.resend-delay=1s"):
+        write_atomically(textfile, "feature_ok 0\n")
+        wait_until(lambda: notified(receiver, "/db", "FeatureBroken") == ["firing"], "FeatureBroken paged", 90)
+        write_atomically(textfile, "feature_ok 1\n")
+        wait_until(
+            lambda: notified(receiver, "/db", "FeatureBroken")[-1:] == ["resolved"], "FeatureBroken resolved", 90
         )
-        try:
-            wait_for_http(f"http://127.0.0.1:{port}/-/ready", timeout=60)
-            write_atomically(textfile, "feature_ok 0\n")
-            wait_until(lambda: notified(receiver, "/db", "FeatureBroken") == ["firing"], "FeatureBroken paged", 90)
-            write_atomically(textfile, "feature_ok 1\n")
-            wait_until(
-                lambda: notified(receiver, "/db", "FeatureBroken")[-1:] == ["resolved"], "FeatureBroken resolved", 90
-            )
-        finally:
-            prometheus.terminate()
-            prometheus.wait(timeout=30)
     statuses = notified(receiver, "/db", "FeatureBroken")
     assert statuses == ["firing", "resolved"], statuses  # no repeat, no false resolve in between
     [page] = [a for r in receiver.requests if r.path == "/db" for a in r.json()["alerts"]][:1]
