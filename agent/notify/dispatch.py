@@ -224,7 +224,9 @@ class Dispatcher:
     def view(self) -> list[GroupView]:
         """The groups and their unresolved alerts now, each with its receivers and why it is muted."""
         now = self.clock.time()
-        firing = {fp: dict(a.labels) for fp, a in self._firing.items() if not _is_resolved(a, now)}
+        inhibition = self.inhibitor.snapshot(
+            {fp: dict(a.labels) for fp, a in self._firing.items() if not _is_resolved(a, now)}
+        )
         receivers: dict[str, set[str]] = {}
         for group in self._groups.values():
             for fp in group.alerts:
@@ -242,7 +244,7 @@ class Dispatcher:
                         alert,
                         tuple(sorted(receivers[fp])),
                         tuple(self.silences.silenced_by(labels)),
-                        tuple(self.inhibitor.inhibited_by(labels, firing)),
+                        tuple(inhibition.inhibited_by(labels)),
                         self._updated_at.get(fp, alert.starts_at),
                     )
                 alerts.append(views[fp])

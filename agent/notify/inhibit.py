@@ -25,12 +25,16 @@ class InhibitRule:
     target: Matchers
     equal: tuple[str, ...]
 
-    def index(self, firing: Iterable[LabelMap]) -> _SourceIndex:
-        """The firing alerts matching the source side, by their `equal` values, looked up per target."""
+    def index(self, firing: Iterable[LabelMap] | Mapping[str, LabelMap]) -> _SourceIndex:
+        """The firing alerts matching the source side, by their `equal` values, looked up per target.
+
+        Given a mapping of fingerprint to labels, the index also says which alerts mute a target.
+        """
         index = _SourceIndex(self)
-        for labels in firing:
+        pairs = firing.items() if isinstance(firing, Mapping) else (("", labels) for labels in firing)
+        for fp, labels in pairs:
             if matches_all(self.source, labels):
-                index.add(labels)
+                index.add(labels, fp)
         return index
 
 
@@ -42,15 +46,16 @@ class _SourceIndex:
 
     def __init__(self, rule: InhibitRule) -> None:
         self.rule = rule
-        self.one_sided: set[tuple[str, ...]] = set()  # keys with a source not matching the target matchers
-        self.two_sided: set[tuple[str, ...]] = set()  # keys with a source that also matches them
+        # By key: the fingerprints of the sources not matching the target matchers, and of those that do.
+        self.one_sided: dict[tuple[str, ...], list[str]] = {}
+        self.two_sided: dict[tuple[str, ...], list[str]] = {}
 
     def _key(self, labels: LabelMap) -> tuple[str, ...]:
         return tuple(labels.get(name, "") for name in self.rule.equal)
 
-    def add(self, source: LabelMap) -> None:
+    def add(self, source: LabelMap, fp: str = "") -> None:
         both = matches_all(self.rule.target, source)
-        (self.two_sided if both else self.one_sided).add(self._key(source))
+        (self.two_sided if both else self.one_sided).setdefault(self._key(source), []).append(fp)
 
     def mutes(self, target: LabelMap) -> bool:
         if not matches_all(self.rule.target, target):
@@ -61,6 +66,16 @@ class _SourceIndex:
         # A target that also matches the source side ignores sources matching both sides,
         # so an alert never inhibits itself.
         return key in self.two_sided and not matches_all(self.rule.source, target)
+
+    def sources(self, target: LabelMap) -> list[str]:
+        """The fingerprints of the sources that mute `target` under this rule (the same decision as `mutes`)."""
+        if not matches_all(self.rule.target, target):
+            return []
+        key = self._key(target)
+        found = list(self.one_sided.get(key, ()))
+        if not matches_all(self.rule.source, target):
+            found.extend(self.two_sided.get(key, ()))
+        return found
 
 
 def rule_matchers(config: InhibitRuleConfig) -> tuple[Matchers, Matchers]:
@@ -84,31 +99,13 @@ class Inhibitor:
     def __init__(self, configs: Sequence[InhibitRuleConfig] = ()) -> None:
         self.rules = tuple(InhibitRule(*rule_matchers(c), tuple(c.equal)) for c in configs)
 
-    def snapshot(self, firing: Sequence[LabelMap]) -> InhibitionSnapshot:
-        """What mutes what while exactly the alerts with labels `firing` fire."""
+    def snapshot(self, firing: Sequence[LabelMap] | Mapping[str, LabelMap]) -> InhibitionSnapshot:
+        """What mutes what while exactly the alerts with labels `firing` (or fingerprint -> labels) fire."""
         return InhibitionSnapshot([rule.index(firing) for rule in self.rules])
 
     def mutes(self, target: LabelMap, firing: Sequence[LabelMap]) -> bool:
         """Whether any rule mutes `target` while the alerts with labels `firing` fire."""
         return self.snapshot(firing).mutes(target)
-
-    def inhibited_by(self, target: LabelMap, firing: Mapping[str, LabelMap]) -> list[str]:
-        """The fingerprints of the firing alerts that mute `target` (Alertmanager's `inhibitedBy`).
-
-        The same decision as `mutes`, asked the slow way: for the API's one-alert-at-a-time view.
-        """
-        found: set[str] = set()
-        for rule in self.rules:
-            if not matches_all(rule.target, target):
-                continue
-            key = tuple(target.get(name, "") for name in rule.equal)
-            target_is_source = matches_all(rule.source, target)
-            for fp, source in firing.items():
-                if not matches_all(rule.source, source) or tuple(source.get(n, "") for n in rule.equal) != key:
-                    continue
-                if not (target_is_source and matches_all(rule.target, source)):
-                    found.add(fp)
-        return sorted(found)
 
 
 class InhibitionSnapshot:
@@ -118,4 +115,13 @@ class InhibitionSnapshot:
         self._indexes = indexes
 
     def mutes(self, target: LabelMap) -> bool:
+        """Whether some rule mutes `target`."""
         return any(index.mutes(target) for index in self._indexes)
+
+    def inhibited_by(self, target: LabelMap) -> list[str]:
+        """The fingerprints of the firing alerts that mute `target` (Alertmanager's `inhibitedBy`).
+
+        Only a snapshot taken from fingerprint -> labels knows them; one taken from bare label sets
+        answers with empty strings.
+        """
+        return sorted({fp for index in self._indexes for fp in index.sources(target)})

@@ -58,3 +58,20 @@ def test_source_matching_both_sides_still_mutes_a_target_matching_only_the_targe
     rule = InhibitRuleConfig(source_matchers=["severity=critical"], target_matchers=["team=data"])
     source = {"alertname": "Down", "severity": "critical", "team": "data"}
     assert Inhibitor([rule]).mutes({"alertname": "Lag", "severity": "warning", "team": "data"}, [source])
+
+
+def test_inhibited_by_names_exactly_the_sources_that_mute() -> None:
+    """Alertmanager's inhibitedBy: the fingerprints of the muting sources, the same decision as mutes()."""
+    both_sides = InhibitRuleConfig(source_matchers=["severity=critical"], target_matchers=['alertname=~".+"'])
+    firing = {
+        "fp-down": SOURCE,
+        "fp-other-cluster": {**SOURCE, "cluster": "other"},
+        "fp-lag": TARGET,
+    }
+    snapshot = Inhibitor([CLUSTER_DOWN]).snapshot(firing)
+    assert snapshot.inhibited_by(TARGET) == ["fp-down"]
+    assert snapshot.inhibited_by({**TARGET, "cluster": "third"}) == []
+    # A rule whose target side also matches the source: a critical alert is muted by the others, not itself.
+    snapshot = Inhibitor([both_sides]).snapshot({"a": SOURCE, "b": {**SOURCE, "cluster": "x"}})
+    assert snapshot.inhibited_by(TARGET) == ["a", "b"]
+    assert snapshot.inhibited_by(SOURCE) == [] and not snapshot.mutes(SOURCE)
