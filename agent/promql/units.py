@@ -96,7 +96,7 @@ def unit_of(expr: promql_parser.Expr) -> Unit:
 
 def _call_unit(call: promql_parser.Call) -> Unit:
     name = call.func.name
-    if name == "time" or name == "timestamp":
+    if name in {"time", "timestamp"}:
         return Unit.TIMESTAMP
     vector_args = [a for a in call.args if not isinstance(a, promql_parser.NumberLiteral | promql_parser.StringLiteral)]
     inner = unit_of(vector_args[-1]) if vector_args else Unit.NONE

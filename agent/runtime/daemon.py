@@ -319,7 +319,11 @@ class Daemon:
 
     def _routes(self) -> dict[tuple[str, str], Handler]:
         status = RuntimeStatusSource(
-            self.ruler, lambda: self.runner, self.notifications.silences, self.notifications.outbox
+            self.ruler,
+            lambda: self.runner,
+            self.notifications.silences,
+            self.notifications.outbox,
+            dispatcher=lambda: self.notifications.dispatcher,
         )
         page = status_routes(status, now=self.clock.time, secret=self._page_secret)
         routes = {**build_routes(self._web_context()), **page, **self._alertmanager_routes()}

@@ -5,17 +5,30 @@ Runtime may see every part; the web layer sees only the view model built here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 
 from agent.collect.runner import CollectorState, Runner
-from agent.model import AlertState, labels_of
+from agent.model import AlertState, Labels, labels_of
+from agent.notify.dispatch import Dispatcher
 from agent.notify.outbox import Entry, Outbox
 from agent.notify.silence import Silence, Silences
+from agent.promql.units import unit_of
 from agent.ruler.alerting import ActiveAlert
 from agent.ruler.group import Group
 from agent.ruler.manager import RuleManager
 from agent.ruler.rules import AlertingRule, Rule
-from agent.web.status import AlertView, CollectorView, OutboxEntryView, RuleGroupView, RuleView, SilenceView
+from agent.runtime.explain import explain_rule, show_value
+from agent.web.status import (
+    AlertView,
+    CollectorView,
+    ExplainView,
+    OutboxEntryView,
+    RuleGroupView,
+    RuleView,
+    SilenceView,
+    explain_link,
+)
 
 NO_SILENCES = "silences are not available: this agent has no state directory for them"
 
@@ -29,22 +42,55 @@ class RuntimeStatusSource:
         runner: Callable[[], Runner],
         silences: Silences | None = None,
         outbox: Outbox | None = None,
+        dispatcher: Callable[[], Dispatcher | None] = lambda: None,
     ) -> None:
         self._ruler = ruler
         self._runner = runner
         self._silences = silences
         self._outbox = outbox
+        self._dispatcher = dispatcher  # a function: a reload may create the first one
 
     def alerts(self) -> list[AlertView]:
         """Every pending and firing alert, read from the rules' state (10,000 of them in a few ms)."""
-        silences = self._live_silences()
+        silences, inhibited = self._live_silences(), self._inhibited()
         return [
-            self._alert_view(alert, rule, silences)
+            self._alert_view(alert, rule, group, silences, inhibited)
             for group in self._ruler.groups()
             for rule in group.alerting_rules()
             for alert in rule.active.values()
             if alert.state is not AlertState.INACTIVE
         ]
+
+    def explain(self, group: str, rule: int) -> ExplainView | None:
+        """Why the alerting rule numbered `rule` in the group keyed `group` fires or not, evaluated now."""
+        found = [(g, r) for g in self._ruler.groups() if g.key == group for r in g.alerting_rules()]
+        chosen = next(((g, r) for g, r in found if r.spec.index == rule), None)
+        if chosen is None:
+            return None
+        owner, alerting = chosen
+        silences, inhibited = self._live_silences(), self._inhibited()
+        alerts = [
+            self._alert_view(alert, alerting, owner, silences, inhibited)
+            for alert in alerting.active.values()
+            if alert.state is not AlertState.INACTIVE
+        ]
+        now = self._silences.clock.time() if self._silences is not None else time.time()
+        return explain_rule(
+            alerting, group=owner.name, file=owner.file, evaluate=self._ruler.engine.instant, now=now, alerts=alerts
+        )
+
+    def _inhibited(self) -> Mapping[Labels, tuple[str, ...]]:
+        """The alerts the dispatcher holds back by inhibition, by label set, with what inhibits each."""
+        dispatcher = self._dispatcher()
+        if dispatcher is None:
+            return {}
+        views = [view for group in dispatcher.view() for view in group.alerts]
+        names = {view.alert.fingerprint: _alert_text(view.alert.labels) for view in views}
+        return {
+            view.alert.labels: tuple(names.get(fp, fp) for fp in view.inhibited_by)
+            for view in views
+            if view.inhibited_by
+        }
 
     def _live_silences(self) -> list[Silence]:
         """The silences that may mute an alert now, read once per page rather than once per alert."""
@@ -53,12 +99,20 @@ class RuntimeStatusSource:
         now = self._silences.clock.time()
         return [s for s in self._silences.list() if s.ends_at > now]
 
-    def _alert_view(self, alert: ActiveAlert, rule: AlertingRule, silences: Sequence[Silence]) -> AlertView:
+    def _alert_view(
+        self,
+        alert: ActiveAlert,
+        rule: AlertingRule,
+        group: Group,
+        silences: Sequence[Silence],
+        inhibited: Mapping[Labels, tuple[str, ...]],
+    ) -> AlertView:
         external = rule.external.labels
         labels = labels_of({**dict(external), **dict(alert.labels)}) if external else alert.labels
         now = self._silences.clock.time() if self._silences is not None else 0.0
         label_map = dict(labels) if silences else {}
         silenced_by = tuple(s.id for s in silences if s.mutes(label_map, now))
+        unit = unit_of(rule.expr)
         return AlertView(
             rule.name,
             alert.state.value,
@@ -68,9 +122,14 @@ class RuntimeStatusSource:
             alert.active_at_ms / 1000,
             rule.spec.expr,
             silenced_by,
+            inhibited.get(labels, ()) if alert.state is AlertState.FIRING else (),
+            show_value(alert.value, unit),
+            unit.value,
+            explain_link(group.key, rule.spec.index),
         )
 
     def rule_groups(self) -> list[RuleGroupView]:
+        """Every rule group with its rules' state and health."""
         return [group_view(group) for group in self._ruler.groups()]
 
     def collectors(self) -> list[CollectorView]:
@@ -105,7 +164,14 @@ def _seconds(ms: int | None) -> float | None:
     return None if ms is None else ms / 1000
 
 
-def rule_view(rule: Rule) -> RuleView:
+def _alert_text(labels: Labels) -> str:
+    """An alert as people name it: `WarehouseDown{warehouse="lake"}`."""
+    pairs = dict(labels)
+    name = pairs.pop("alertname", "")
+    return name + "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(pairs.items())) + "}"
+
+
+def rule_view(rule: Rule, group_key: str = "") -> RuleView:
     health = rule.health
     state = ""
     if isinstance(rule, AlertingRule):
@@ -121,6 +187,7 @@ def rule_view(rule: Rule) -> RuleView:
         _seconds(health.last_evaluation_ms),
         health.evaluation_seconds,
         rule.spec.expr,
+        explain_link(group_key, rule.spec.index) if isinstance(rule, AlertingRule) and group_key else "",
     )
 
 
@@ -131,7 +198,7 @@ def group_view(group: Group) -> RuleGroupView:
         group.interval_ms / 1000,
         _seconds(group.last_evaluation_ms),
         group.last_duration_seconds,
-        tuple(rule_view(r) for r in group.rules),
+        tuple(rule_view(r, group.key) for r in group.rules),
     )
 
 

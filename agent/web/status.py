@@ -66,6 +66,17 @@ class AlertView:
     active_at: float
     expr: str = ""
     silenced_by: tuple[str, ...] = ()
+    inhibited_by: tuple[str, ...] = ()  # the muting alerts, as `Name{label="value"}`
+    value_text: str = ""  # the value humanized with its unit; empty: shown as Go prints the number
+    unit: str = ""  # agent.promql.units.Unit value of the rule's expression (for the sparkline's axis)
+    explain_link: str = ""  # the rule's explain view
+
+    @property
+    def muted(self) -> str:
+        """ "silenced" or "inhibited" when notifications of this firing alert are held back, else ""."""
+        if self.silenced_by:
+            return "silenced"
+        return "inhibited" if self.inhibited_by else ""
 
     @cached_property
     def severity(self) -> str:
@@ -82,6 +93,7 @@ class RuleView:
     last_evaluation: float | None
     evaluation_seconds: float
     query: str
+    explain_link: str = ""  # alerting rules: why it fires or not
 
 
 @dataclass(frozen=True)
@@ -127,6 +139,37 @@ class SilenceView:
     state: str  # pending, active or expired
 
 
+@dataclass(frozen=True)
+class PartView:
+    """One sub-expression of a rule in the explain view, with its value now."""
+
+    expr: str
+    depth: int  # 0 for the rule's expression, 1 for its sides, ...
+    unit: str
+    series: int  # how many series (or 1 for a scalar)
+    samples: tuple[tuple[str, str], ...]  # (labels, value with unit), highest first, at most 10
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class ExplainView:
+    """Why an alerting rule fires or does not (the /explain page)."""
+
+    name: str
+    group: str
+    file: str
+    expr: str
+    for_text: str  # the rule's `for`, empty when 0
+    state: str  # firing, pending or inactive
+    verdict: str  # one sentence
+    reasons: tuple[str, ...]  # one per alert that is pending, silenced or inhibited
+    parts: tuple[PartView, ...]
+    alerts: tuple[AlertView, ...]
+    health: str
+    last_error: str
+    last_evaluation: float | None
+
+
 class StatusSource(Protocol):
     """What the status page reads and changes; the runtime implements it over the real objects."""
 
@@ -141,6 +184,10 @@ class StatusSource(Protocol):
     def dead_letters(self) -> Sequence[OutboxEntryView]: ...
 
     def silences(self) -> Sequence[SilenceView]: ...
+
+    def explain(self, group: str, rule: int) -> ExplainView | None:
+        """The explain view of the alerting rule numbered `rule` (1-based) in `group`, or None."""
+        ...
 
     def add_silence(
         self, matchers: Sequence[str], starts_at: float, ends_at: float, created_by: str, comment: str
@@ -440,6 +487,15 @@ class StatusPage:
             notice = f"Silence {request.arg('expired')} expired."
         return self.render(notice=notice, request=request)
 
+    async def explain(self, request: Request) -> Response:
+        """The explain view of one alerting rule (404 when the group or rule is unknown)."""
+        number = request.arg("rule")
+        view = self.source.explain(request.arg("group"), int(number)) if number.isdigit() else None
+        if view is None:
+            return html_response(404, _ENVIRONMENT.get_template("explain.html").render(view=None, now=self.now()))
+        body = _ENVIRONMENT.get_template("explain.html").render(view=view, now=self.now())
+        return html_response(200, body)
+
     def _refused(self, request: Request) -> Response | None:
         if not same_origin(request) or not self.tokens.valid(request.arg(CSRF_FIELD)):
             return self.render(403, error="The form has expired or did not come from this page; reload and retry.")
@@ -484,6 +540,11 @@ def static_handler(name: str) -> Handler:
     return serve
 
 
+def explain_link(group: str, rule: int) -> str:
+    """The explain view's address for a rule: its group's key and its 1-based number in the group."""
+    return "/explain?" + urlencode({"group": group, "rule": str(rule)})
+
+
 def status_routes(
     source: StatusSource, *, now: Callable[[], float], secret: bytes | None = None
 ) -> dict[tuple[str, str], Handler]:
@@ -491,6 +552,7 @@ def status_routes(
     page = StatusPage(source, now, secret if secret is not None else secrets.token_bytes(32))
     routes: dict[tuple[str, str], Handler] = {
         ("GET", "/"): page.page,
+        ("GET", "/explain"): page.explain,
         ("POST", "/silences"): page.add_silence,
         ("POST", "/silences/expire"): page.expire_silence,
     }

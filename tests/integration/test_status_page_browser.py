@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -22,8 +23,11 @@ import pytest
 from agent.clock import SystemClock
 from agent.collect.base import Scheduled
 from agent.collect.runner import Runner
+from agent.config.alerting import InhibitRuleConfig, RouteConfig
 from agent.export import Exposition
 from agent.model import MetricMeta, Sample, gauge, labels_of
+from agent.notify.dispatch import Dispatcher
+from agent.notify.nflog import NotifyLog
 from agent.notify.outbox import Outbox
 from agent.notify.silence import Silences
 from agent.promql import Engine
@@ -112,10 +116,19 @@ async def start_agent(state_dir: Path) -> tuple[HttpServer, str, Silences, Outbo
     rule_file = state_dir / "rules.yaml"
     rule_file.write_text(RULES)
     engine = Engine(store)
+    silences = Silences(state_dir, clock)
+    dispatcher = Dispatcher(
+        RouteConfig(receiver="team"),
+        inhibit_rules=[InhibitRuleConfig(source_matchers=["severity=critical"], target_matchers=["severity=warning"])],
+        silences=silences,
+        notify_log=NotifyLog(state_dir, clock),
+        clock=clock,
+        enqueue=lambda notification: None,
+    )
     ruler = RuleManager(
         store=store,
         clock=clock,
-        notify=lambda alerts: None,
+        notify=dispatcher.add,
         evaluation_interval_s=10.0,
         external_labels={},
         external_url="http://tripwired.test",
@@ -126,9 +139,8 @@ async def start_agent(state_dir: Path) -> tuple[HttpServer, str, Silences, Outbo
     runner = Runner(store, clock)
     runner.add(Scheduled(ScanCollector(), interval=60.0, timeout=1.0))
     await runner.run_once(runner.states[0])
-    silences = Silences(state_dir, clock)
     outbox = Outbox(state_dir, {}, clock)
-    source = RuntimeStatusSource(ruler, lambda: runner, silences, outbox)
+    source = RuntimeStatusSource(ruler, lambda: runner, silences, outbox, dispatcher=lambda: dispatcher)
 
     async def reload() -> str | None:
         return None
@@ -231,6 +243,14 @@ def test_the_page_shows_the_firing_alert_with_a_sparkline(agent: Agent, browser:
 
     assert "firing" == alert.find_element(By.CSS_SELECTOR, ".badge.state").text.lower()
     assert "Disk under /data/lake is 92% full" == alert.find_element(By.CSS_SELECTOR, ".summary").text
+    assert "92%" == alert.find_element(By.CSS_SELECTOR, "dd.value").text  # disk_used_percent: a percentage
+    # The sparkline has axes: the lowest and highest value in the metric's unit, and the time span.
+    spark = alert.find_element(By.CSS_SELECTOR, "svg.sparkline")
+    labels = [t.text for t in spark.find_elements(By.CSS_SELECTOR, "text")]
+    assert labels[:2] == [spark.get_attribute("data-max"), spark.get_attribute("data-min")]
+    assert all(label.endswith("%") for label in labels[:2]) and labels[0] != labels[1]
+    assert re.fullmatch(r"-\d+m \d+s", labels[2]), labels
+    assert labels[3] == "now"
     assert "critical" in alert.find_element(By.XPATH, "ancestor::section[1]").get_attribute("aria-label")
     assert "stale NFS file handle" in browser.find_element(By.ID, "collectors").text
     assert [] == [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
@@ -271,6 +291,11 @@ def test_an_xss_label_value_is_shown_as_text(agent: Agent, browser: Any, artifac
     browser.save_screenshot(str(artifacts / "status-page-xss.png"))
 
     shown = [v.text for v in probe.find_elements(By.CSS_SELECTOR, "ul.labels .v")]
+    # The critical disk alert inhibits warnings: the page says so rather than showing it as firing.
+    assert probe.find_element(By.CSS_SELECTOR, ".badge.state").text.lower() == "firing, inhibited"
+    assert probe.find_element(By.CSS_SELECTOR, ".badge.inhibited").text == (
+        'inhibited by WarehouseDiskFull{path="/data/lake", severity="critical"}'
+    )
     assert XSS in shown
     assert f"probe {XSS}" == probe.find_element(By.CSS_SELECTOR, ".summary").text
     assert "pwned" not in browser.title
@@ -294,3 +319,26 @@ def test_with_javascript_disabled_the_alerts_are_still_listed(agent: Agent, tmp_
 
     assert {"WarehouseDiskFull", "XssProbe"} == set(names)
     assert "js" not in js_class.split()  # status.js did not run
+
+
+def test_why_links_to_an_explanation_of_the_rule(agent: Agent, browser: Any, artifacts: Path) -> None:
+    """The alert's "why?" opens the explain view: the verdict, and each part of the expression with its value."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(agent.url + "/")
+    alert_item(browser, "WarehouseDiskFull").find_element(By.CSS_SELECTOR, "a.explain").click()
+    wait_until(lambda: bool(browser.find_elements(By.ID, "verdict")), "the explain view")
+    browser.save_screenshot(str(artifacts / "explain-firing.png"))
+    assert browser.find_element(By.ID, "verdict").text.startswith("Firing: 1 alert")
+    parts = [
+        p.find_element(By.CSS_SELECTOR, "code.expr").text for p in browser.find_elements(By.CSS_SELECTOR, "li.part")
+    ]
+    assert parts == ["disk_used_percent > 85", "disk_used_percent"]
+    values = [v.text for v in browser.find_elements(By.CSS_SELECTOR, "li.part td.value")]
+    assert values == ["92%", "92%"]
+
+    browser.get(agent.url + "/")
+    alert_item(browser, "XssProbe").find_element(By.CSS_SELECTOR, "a.explain").click()
+    wait_until(lambda: bool(browser.find_elements(By.ID, "verdict")), "the explain view")
+    assert "pwned" not in browser.title
+    assert [] == browser.find_elements(By.CSS_SELECTOR, "main script, main img")

@@ -204,7 +204,7 @@ def test_firing_alert_shows_labels_annotations_value_and_how_long_it_fires() -> 
     assert "WarehouseDiskFull" in text
     assert "Disk under /data/lake is 91.5% full" in text
     assert "Over 85% for 5 minutes." in text
-    assert '<dd class="value">91.5</dd>' in text
+    assert '<dd class="value" title="91.5">91.5</dd>' in text
     assert "2027-01-15 07:54:30Z" in text  # activeAt, NOW - 330 s
     assert "<dd>5m 30s</dd>" in text
     assert '<span class="k">warehouse</span>=<span class="v">lake</span>' in text
