@@ -227,6 +227,7 @@ class Dispatcher:
         inhibition = self.inhibitor.snapshot(
             {fp: dict(a.labels) for fp, a in self._firing.items() if not _is_resolved(a, now)}
         )
+        silences = self.silences.active()  # once, not once per alert
         receivers: dict[str, set[str]] = {}
         for group in self._groups.values():
             for fp in group.alerts:
@@ -243,7 +244,7 @@ class Dispatcher:
                     views[fp] = AlertView(
                         alert,
                         tuple(sorted(receivers[fp])),
-                        tuple(self.silences.silenced_by(labels)),
+                        tuple(s.id for s in silences if matches_all(s.matchers, labels)),
                         tuple(inhibition.inhibited_by(labels)),
                         self._updated_at.get(fp, alert.starts_at),
                     )

@@ -13,7 +13,7 @@ from agent.model import AlertState, Labels, labels_of
 from agent.notify.dispatch import Dispatcher
 from agent.notify.outbox import Entry, Outbox
 from agent.notify.silence import Silence, Silences
-from agent.promql.units import unit_of
+from agent.promql.units import Unit, unit_of
 from agent.ruler.alerting import ActiveAlert
 from agent.ruler.group import Group
 from agent.ruler.manager import RuleManager
@@ -49,6 +49,7 @@ class RuntimeStatusSource:
         self._silences = silences
         self._outbox = outbox
         self._dispatcher = dispatcher  # a function: a reload may create the first one
+        self._facts: dict[tuple[str, int, str], tuple[str, str]] = {}
 
     def alerts(self) -> list[AlertView]:
         """Every pending and firing alert, read from the rules' state (10,000 of them in a few ms)."""
@@ -112,7 +113,7 @@ class RuntimeStatusSource:
         now = self._silences.clock.time() if self._silences is not None else 0.0
         label_map = dict(labels) if silences else {}
         silenced_by = tuple(s.id for s in silences if s.mutes(label_map, now))
-        unit = unit_of(rule.expr)
+        unit, link = self._rule_facts(rule, group)
         return AlertView(
             rule.name,
             alert.state.value,
@@ -123,10 +124,23 @@ class RuntimeStatusSource:
             rule.spec.expr,
             silenced_by,
             inhibited.get(labels, ()) if alert.state is AlertState.FIRING else (),
-            show_value(alert.value, unit),
-            unit.value,
-            explain_link(group.key, rule.spec.index),
+            unit=unit,
+            explain_link=link,
         )
+
+    def _rule_facts(self, rule: AlertingRule, group: Group) -> tuple[str, str]:
+        """The unit of a rule's values and its explain link, worked out once per rule, not per alert."""
+        key = (group.key, rule.spec.index, rule.spec.expr)
+        facts = self._facts.get(key)
+        if facts is None:
+            if len(self._facts) > 10_000:  # rules come and go with reloads
+                self._facts.clear()
+            facts = self._facts[key] = (unit_of(rule.expr).value, explain_link(group.key, rule.spec.index))
+        return facts
+
+    def show_value(self, value: float, unit: str) -> str:
+        """A value humanized in its unit (Unit values), for the page."""
+        return show_value(value, Unit(unit))
 
     def rule_groups(self) -> list[RuleGroupView]:
         """Every rule group with its rules' state and health."""

@@ -67,8 +67,7 @@ class AlertView:
     expr: str = ""
     silenced_by: tuple[str, ...] = ()
     inhibited_by: tuple[str, ...] = ()  # the muting alerts, as `Name{label="value"}`
-    value_text: str = ""  # the value humanized with its unit; empty: shown as Go prints the number
-    unit: str = ""  # agent.promql.units.Unit value of the rule's expression (for the sparkline's axis)
+    unit: str = ""  # agent.promql.units.Unit value of the rule's expression (for the value and chart)
     explain_link: str = ""  # the rule's explain view
 
     @property
@@ -187,6 +186,10 @@ class StatusSource(Protocol):
 
     def explain(self, group: str, rule: int) -> ExplainView | None:
         """The explain view of the alerting rule numbered `rule` (1-based) in `group`, or None."""
+        ...
+
+    def show_value(self, value: float, unit: str) -> str:
+        """A value as people read it in its unit (`85.74%`, `1.5GiB`, `1h 2m 3s`)."""
         ...
 
     def add_silence(
@@ -383,6 +386,7 @@ def render_page(source: StatusSource, ctx: PageContext) -> str:
         collectors=source.collectors(),
         pending=source.outbox_pending(),
         dead=source.dead_letters(),
+        show_value=source.show_value,  # only the alerts on the shown page are formatted
     )
 
 
@@ -493,7 +497,9 @@ class StatusPage:
         view = self.source.explain(request.arg("group"), int(number)) if number.isdigit() else None
         if view is None:
             return html_response(404, _ENVIRONMENT.get_template("explain.html").render(view=None, now=self.now()))
-        body = _ENVIRONMENT.get_template("explain.html").render(view=view, now=self.now())
+        body = _ENVIRONMENT.get_template("explain.html").render(
+            view=view, now=self.now(), show_value=self.source.show_value
+        )
         return html_response(200, body)
 
     def _refused(self, request: Request) -> Response | None:

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from agent.clock import FakeClock
+from agent.export.exposition import format_value
 from agent.model import labels_of
 from agent.notify.silence import Silences
 from agent.web.server import Handler, HttpServer, Request, Response
@@ -23,6 +24,7 @@ from agent.web.status import (
     AlertView,
     CollectorView,
     CsrfTokens,
+    ExplainView,
     OutboxEntryView,
     RuleGroupView,
     RuleView,
@@ -108,6 +110,12 @@ class FakeSource:
         if silence_id not in {s.id for s in self.silence_list}:
             raise ValueError(f"silence {silence_id} not found")
         self.expired.append(silence_id)
+
+    def explain(self, group: str, rule: int) -> ExplainView | None:
+        return None  # the explain view is tested over the real source (test_explain.py)
+
+    def show_value(self, value: float, unit: str) -> str:
+        return format_value(value) + (f" {unit}" if unit else "")
 
 
 @dataclass
