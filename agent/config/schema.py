@@ -107,7 +107,7 @@ class WebConfigFile:
 @dataclass(frozen=True)
 class WebConfig:
     listen_address: str = "127.0.0.1:9842"
-    external_url: str | None = None  # how people reach this agent (alert links); default http://<host>:<port>
+    external_url: str | None = None  # how people reach this agent (alert links); default: the listen address
     # As Prometheus' web config file: user -> bcrypt hash; every endpoint but the health checks asks for it.
     basic_auth_users: dict[str, Secret] = field(default_factory=dict)
     tls_server_config: TlsServerConfig | None = None

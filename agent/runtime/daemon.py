@@ -45,6 +45,7 @@ from agent.statedb import StateError
 from agent.store import LOOKBACK_MS, Store
 from agent.web.alertmanager_v2 import alertmanager_routes
 from agent.web.app import WebContext, build_routes
+from agent.web.graph import graph_routes
 from agent.web.server import Handler, HttpServer
 from agent.web.status import status_routes
 
@@ -129,10 +130,19 @@ def rule_paths(config: Config, config_path: str | None) -> list[str]:
 
 
 def external_url(config: Config) -> str:
+    """Where people reach this agent: the configured URL, else one that reaches the listener.
+
+    Listening on every interface, that is the host's name (Prometheus' default); listening on one
+    address (the loopback default), it is that address: the host name may resolve to another one
+    (Debian maps it to 127.0.1.1), and a link in a page would then not open.
+    """
     if config.web.external_url:
         return config.web.external_url
-    _, port = parse_listen_address(config.web.listen_address)
-    return f"http://{socket.gethostname()}:{port}"
+    host, port = parse_listen_address(config.web.listen_address)
+    scheme = "https" if config.web.tls_server_config else "http"
+    if host in ("0.0.0.0", "::"):
+        return f"{scheme}://{socket.gethostname()}:{port}"
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
 class Daemon:
@@ -326,7 +336,8 @@ class Daemon:
             dispatcher=lambda: self.notifications.dispatcher,
         )
         page = status_routes(status, now=self.clock.time, secret=self._page_secret)
-        routes = {**build_routes(self._web_context()), **page, **self._alertmanager_routes()}
+        graph = graph_routes(self.engine, self.clock.time, status.show_value)
+        routes = {**build_routes(self._web_context()), **page, **graph, **self._alertmanager_routes()}
         return secure_routes(routes, self.web, external_url(self.config))
 
     def _alertmanager_routes(self) -> dict[tuple[str, str], Handler]:

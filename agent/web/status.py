@@ -355,7 +355,7 @@ class AlertsView:
         return _alerts_link(self.alertname, page)
 
 
-_ENVIRONMENT = jinja2.Environment(
+TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("agent.web", "templates"),
     autoescape=True,
     undefined=jinja2.StrictUndefined,
@@ -363,21 +363,21 @@ _ENVIRONMENT = jinja2.Environment(
     lstrip_blocks=True,
     keep_trailing_newline=True,
 )
-_ENVIRONMENT.filters.update(
+TEMPLATES.filters.update(
     format_time=format_time,
     iso_time=iso_time,
     format_duration=format_duration,
     format_value=format_value,
     css_word=lambda text: _css_word(str(text)),
 )
-_ENVIRONMENT.globals.update(csrf_field=CSRF_FIELD, default_silence=DEFAULT_SILENCE)
+TEMPLATES.globals.update(csrf_field=CSRF_FIELD, default_silence=DEFAULT_SILENCE)
 
 
 def render_page(source: StatusSource, ctx: PageContext) -> str:
     """The whole page for the source's current state (templates/status.html, autoescaped)."""
     alerts = source.alerts()
     firing = sum(1 for a in alerts if a.state == "firing")
-    return _ENVIRONMENT.get_template("status.html").render(
+    return TEMPLATES.get_template("status.html").render(
         title=f"tripwired: {firing} firing" if firing else "tripwired",
         ctx=ctx,
         alerts=alerts_view(alerts, ctx),
@@ -496,8 +496,8 @@ class StatusPage:
         number = request.arg("rule")
         view = self.source.explain(request.arg("group"), int(number)) if number.isdigit() else None
         if view is None:
-            return html_response(404, _ENVIRONMENT.get_template("explain.html").render(view=None, now=self.now()))
-        body = _ENVIRONMENT.get_template("explain.html").render(
+            return html_response(404, TEMPLATES.get_template("explain.html").render(view=None, now=self.now()))
+        body = TEMPLATES.get_template("explain.html").render(
             view=view, now=self.now(), show_value=self.source.show_value
         )
         return html_response(200, body)

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
+
 from tests.conftest import REPO, StartDaemon, free_port, wait_until
 from tests.receiver import Receiver, webhook_receiver
 
@@ -161,3 +163,19 @@ def test_notify_test_names_an_unknown_receiver(tmp_path: Path) -> None:
     cfg.write_text(config(tmp_path, "http://127.0.0.1:9/hook"))
     result = run_cli("notify", "test", f"--config={cfg}", "--receiver=nobody")
     assert (result.returncode, result.stdout) == (2, "no receiver named 'nobody' (configured: pipeline-team)\n")
+
+
+def test_every_notification_link_opens_the_query_page_on_the_default_config(
+    start_daemon: StartDaemon, receiver: Receiver, tmp_path: Path
+) -> None:
+    """The alert's generatorURL reaches this daemon's /graph with the rule's expression, no external_url set."""
+    write_partitions(tmp_path, silent=range(1), total=2)
+    daemon = start_daemon(config(tmp_path, receiver.url))
+    daemon.wait_ready()
+    wait_until(lambda: receiver.payloads, "a notification")
+    link = receiver.payloads[0]["alerts"][0]["generatorURL"]
+    assert link.startswith(f"http://127.0.0.1:{daemon.port}/graph?g0.expr=")
+    page = httpx.get(link, timeout=10)
+    assert page.status_code == 200
+    assert "partition_ingest_ok == 0</textarea>" in page.text
+    assert "partition_ingest_ok{partition=&#34;0&#34;, topic=&#34;orders&#34;}" in page.text

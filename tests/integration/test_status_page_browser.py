@@ -31,10 +31,12 @@ from agent.notify.nflog import NotifyLog
 from agent.notify.outbox import Outbox
 from agent.notify.silence import Silences
 from agent.promql import Engine
+from agent.ruler.alerting import generator_url
 from agent.ruler.manager import RuleManager
 from agent.runtime.status_source import RuntimeStatusSource
 from agent.store import Store
 from agent.web.app import WebContext, build_routes
+from agent.web.graph import graph_routes
 from agent.web.server import HttpServer
 from agent.web.status import status_routes
 from tests.conftest import wait_until
@@ -154,7 +156,8 @@ async def start_agent(state_dir: Path) -> tuple[HttpServer, str, Silences, Outbo
         rules=lambda: {},
         alerts=lambda: {},
     )
-    server = HttpServer({**build_routes(context), **status_routes(source, now=clock.time)})
+    graph = graph_routes(engine, clock.time, source.show_value)
+    server = HttpServer({**build_routes(context), **status_routes(source, now=clock.time), **graph})
     host, port = await server.start("127.0.0.1", 0)
     return server, f"http://{host}:{port}", silences, outbox
 
@@ -342,3 +345,25 @@ def test_why_links_to_an_explanation_of_the_rule(agent: Agent, browser: Any, art
     wait_until(lambda: bool(browser.find_elements(By.ID, "verdict")), "the explain view")
     assert "pwned" not in browser.title
     assert [] == browser.find_elements(By.CSS_SELECTOR, "main script, main img")
+
+
+def test_an_alerts_source_link_opens_the_query_page_as_table_and_graph(
+    agent: Agent, browser: Any, artifacts: Path
+) -> None:
+    """The generatorURL of every notification opens /graph: the table, then the graph with its axes."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(generator_url(agent.url, "disk_used_percent > 85"))
+    rows = browser.find_elements(By.CSS_SELECTOR, "#result tbody tr")
+    browser.save_screenshot(str(artifacts / "graph-table.png"))
+    assert [r.text for r in rows] == ['disk_used_percent{path="/data/lake"} 92%']
+
+    browser.find_element(By.CSS_SELECTOR, "nav.tabs a:last-child").click()
+    wait_until(lambda: bool(browser.find_elements(By.ID, "chart")), "the graph")
+    browser.save_screenshot(str(artifacts / "graph-chart.png"))
+    y_ticks = [t.text for t in browser.find_elements(By.CSS_SELECTOR, "#chart text.y-tick")]
+    x_ticks = [t.text for t in browser.find_elements(By.CSS_SELECTOR, "#chart text.x-tick")]
+    assert len(y_ticks) >= 2 and all(t.endswith("%") for t in y_ticks)
+    assert len(x_ticks) >= 2 and all(re.fullmatch(r"\d\d:\d\d", t) for t in x_ticks)
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#chart polyline.series")) == 1
+    assert [] == [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
