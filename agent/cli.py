@@ -168,6 +168,12 @@ def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="the URL people and proxies reach this agent at (alert links; its origin may post to the API)",
     )
     run.add_argument(
+        "--web.route-prefix",
+        dest="route_prefix",
+        metavar="PATH",
+        help="serve every endpoint under this path (default: the path of --web.external-url)",
+    )
+    run.add_argument(
         "--web.config.file",
         dest="web_config_file",
         metavar="PATH",
@@ -243,6 +249,7 @@ def _with_overrides(config: Config, args: argparse.Namespace) -> Config:
         config.web,
         listen_address=args.listen_address or config.web.listen_address,
         external_url=args.external_url or config.web.external_url,
+        route_prefix=args.route_prefix if args.route_prefix is not None else config.web.route_prefix,
         config_file=args.web_config_file or config.web.config_file,
         enable_lifecycle=args.enable_lifecycle or config.web.enable_lifecycle,
     )

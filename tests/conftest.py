@@ -148,8 +148,9 @@ class DaemonProcess:
 
     PORT_ATTEMPTS = 3
 
-    def __init__(self, tmp_path: Path, config_text: str | None = None, *extra: str) -> None:
+    def __init__(self, tmp_path: Path, config_text: str | None = None, *extra: str, prefix: str = "") -> None:
         self.port = free_port()
+        self.prefix = prefix  # the daemon's --web.route-prefix: `url` ends with it
         self.log_path = tmp_path / f"daemon-{self.port}.log"
         self._args = [sys.executable, "-m", "agent", "run", *extra]
         if config_text is not None:
@@ -163,7 +164,7 @@ class DaemonProcess:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://127.0.0.1:{self.port}{self.prefix}"
 
     def _launch(self) -> None:
         # Its own working directory: the default state_dir `data` is relative to it, and daemons of
@@ -249,8 +250,8 @@ def start_daemon(tmp_path: Path) -> Iterator[StartDaemon]:
     """Start `tripwired run` subprocesses; every one is stopped when the test ends."""
     started: list[DaemonProcess] = []
 
-    def start(config_text: str | None = None, *extra: str) -> DaemonProcess:
-        daemon = DaemonProcess(tmp_path, config_text, *extra)
+    def start(config_text: str | None = None, *extra: str, prefix: str = "") -> DaemonProcess:
+        daemon = DaemonProcess(tmp_path, config_text, *extra, prefix=prefix)
         started.append(daemon)
         return daemon
 

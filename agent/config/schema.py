@@ -108,6 +108,7 @@ class WebConfigFile:
 class WebConfig:
     listen_address: str = "127.0.0.1:9842"
     external_url: str | None = None  # how people reach this agent (alert links); default: the listen address
+    route_prefix: str | None = None  # serve every endpoint under this path; default: external_url's path
     # As Prometheus' web config file: user -> bcrypt hash; every endpoint but the health checks asks for it.
     basic_auth_users: dict[str, Secret] = field(default_factory=dict)
     tls_server_config: TlsServerConfig | None = None

@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import structlog
 
@@ -134,15 +135,29 @@ def external_url(config: Config) -> str:
 
     Listening on every interface, that is the host's name (Prometheus' default); listening on one
     address (the loopback default), it is that address: the host name may resolve to another one
-    (Debian maps it to 127.0.1.1), and a link in a page would then not open.
+    (Debian maps it to 127.0.1.1), and a link in a page would then not open. A route prefix given
+    on its own is part of it.
     """
     if config.web.external_url:
         return config.web.external_url
     host, port = parse_listen_address(config.web.listen_address)
     scheme = "https" if config.web.tls_server_config else "http"
     if host in ("0.0.0.0", "::"):
-        return f"{scheme}://{socket.gethostname()}:{port}"
-    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+        host = socket.gethostname()
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{port}{_normalized_prefix(config.web.route_prefix or '')}"
+
+
+def route_prefix(config: Config) -> str:
+    """The path every endpoint is served under: web.route_prefix, else external_url's path ("" for /)."""
+    chosen = config.web.route_prefix if config.web.route_prefix is not None else urlsplit(external_url(config)).path
+    return _normalized_prefix(chosen)
+
+
+def _normalized_prefix(path: str) -> str:
+    """`/tripwired` for `tripwired/`, `/tripwired` or `/tripwired/`; "" for the root."""
+    return "/" + path.strip("/") if path.strip("/") else ""
 
 
 class Daemon:
@@ -291,6 +306,7 @@ class Daemon:
 
     async def run(self) -> int:
         server = self.server = HttpServer(self._routes(), self.web.limits, tls=lambda: self.web.tls)
+        server.prefix = route_prefix(self.config)
         host, port = parse_listen_address(self.config.web.listen_address)
         try:
             bound = await server.start(host, port)
@@ -335,8 +351,9 @@ class Daemon:
             self.notifications.outbox,
             dispatcher=lambda: self.notifications.dispatcher,
         )
-        page = status_routes(status, now=self.clock.time, secret=self._page_secret)
-        graph = graph_routes(self.engine, self.clock.time, status.show_value)
+        root = route_prefix(self.config)
+        page = status_routes(status, now=self.clock.time, secret=self._page_secret, root=root)
+        graph = graph_routes(self.engine, self.clock.time, status.show_value, root)
         routes = {**build_routes(self._web_context()), **page, **graph, **self._alertmanager_routes()}
         return secure_routes(routes, self.web, external_url(self.config))
 
@@ -489,6 +506,7 @@ class Daemon:
         if self.server is not None:  # new requests see the new users and headers, new connections the new cert
             self.server.limits = web.limits
             self.server.routes = self._routes()
+            self.server.prefix = route_prefix(config)
 
     def _configure_ruler(self, config: Config) -> None:
         self.ruler.default_interval_ms = int(config.global_.evaluation_interval * 1000)

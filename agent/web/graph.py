@@ -95,12 +95,14 @@ class GraphPage:
         return "/graph?" + urlencode({"g0.expr": self.expr, "g0.tab": tab, "g0.range_input": self.range_input})
 
 
-def graph_routes(engine: Engine, now: Callable[[], float], show: ShowValue) -> dict[tuple[str, str], Handler]:
-    """GET /graph over the daemon's engine."""
+def graph_routes(
+    engine: Engine, now: Callable[[], float], show: ShowValue, root: str = ""
+) -> dict[tuple[str, str], Handler]:
+    """GET /graph over the daemon's engine; `root` is the route prefix its links start with."""
 
     async def graph(request: Request) -> Response:
         page = build_page(engine, now(), show, request)
-        body = TEMPLATES.get_template("graph.html").render(page=page, now=now())
+        body = TEMPLATES.get_template("graph.html").render(page=page, now=now(), root=root)
         return html_response(400 if page.error else 200, body)
 
     return {("GET", "/graph"): graph}

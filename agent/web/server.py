@@ -111,6 +111,7 @@ class HttpServer:
     ) -> None:
         self.routes = routes
         self.limits = limits or ServerLimits()
+        self.prefix = ""  # --web.route-prefix: every route is served under it ("/tripwired"), or at / when ""
         self._tls = tls or (lambda: None)
         self._server: asyncio.Server | None = None
         self._connections: dict[asyncio.Task[None], _Connection] = {}
@@ -249,6 +250,12 @@ class HttpServer:
 
     async def _dispatch(self, request: Request) -> Response:
         method = "GET" if request.method == "HEAD" else request.method
+        if self.prefix:
+            if request.path == self.prefix:  # as Prometheus: the bare prefix leads to its page
+                return Response(302, b"", "text/plain; charset=utf-8", {"location": self.prefix + "/"})
+            if not request.path.startswith(self.prefix + "/"):
+                return text(404, "not found\n")
+            request = replace(request, path=request.path[len(self.prefix) :])
         routes = self.routes
         handler = routes.get((method, request.path))
         if handler is None:

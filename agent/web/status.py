@@ -286,6 +286,7 @@ class PageContext:
     error: str = ""
     alertname: str = ""  # show only the alerts of this name (?alertname=)
     page: int = 1  # which ALERTS_PER_PAGE alerts to show (?page=)
+    root: str = ""  # the route prefix every link starts with (--web.route-prefix), "" at /
 
 
 @dataclass(frozen=True)
@@ -387,6 +388,7 @@ def render_page(source: StatusSource, ctx: PageContext) -> str:
         pending=source.outbox_pending(),
         dead=source.dead_letters(),
         show_value=source.show_value,  # only the alerts on the shown page are formatted
+        root=ctx.root,
     )
 
 
@@ -470,13 +472,14 @@ def redirect(location: str) -> Response:
 class StatusPage:
     """The handlers of the page and its forms."""
 
-    def __init__(self, source: StatusSource, now: Callable[[], float], secret: bytes) -> None:
+    def __init__(self, source: StatusSource, now: Callable[[], float], secret: bytes, root: str = "") -> None:
         self.source = source
         self.now = now
         self.tokens = CsrfTokens(secret, now)
+        self.root = root
 
     def render(self, status: int = 200, notice: str = "", error: str = "", request: Request | None = None) -> Response:
-        ctx = PageContext(self.now(), self.tokens.issue(), notice, error)
+        ctx = PageContext(self.now(), self.tokens.issue(), notice, error, root=self.root)
         if request is not None:
             page = request.arg("page", "1")
             ctx = replace(ctx, alertname=request.arg("alertname"), page=int(page) if page.isdigit() else 1)
@@ -495,12 +498,9 @@ class StatusPage:
         """The explain view of one alerting rule (404 when the group or rule is unknown)."""
         number = request.arg("rule")
         view = self.source.explain(request.arg("group"), int(number)) if number.isdigit() else None
-        if view is None:
-            return html_response(404, TEMPLATES.get_template("explain.html").render(view=None, now=self.now()))
-        body = TEMPLATES.get_template("explain.html").render(
-            view=view, now=self.now(), show_value=self.source.show_value
-        )
-        return html_response(200, body)
+        template = TEMPLATES.get_template("explain.html")
+        body = template.render(view=view, now=self.now(), show_value=self.source.show_value, root=self.root)
+        return html_response(404 if view is None else 200, body)
 
     def _refused(self, request: Request) -> Response | None:
         if not same_origin(request) or not self.tokens.valid(request.arg(CSRF_FIELD)):
@@ -522,7 +522,7 @@ class StatusPage:
             )
         except ValueError as exc:
             return self.render(400, error=f"Silence not created: {exc}")
-        return redirect(f"/?silenced={quote(silence_id)}#silences")
+        return redirect(f"{self.root}/?silenced={quote(silence_id)}#silences")
 
     async def expire_silence(self, request: Request) -> Response:
         refused = self._refused(request)
@@ -533,7 +533,7 @@ class StatusPage:
             self.source.expire_silence(silence_id)
         except ValueError as exc:
             return self.render(400, error=f"Silence not expired: {exc}")
-        return redirect(f"/?expired={quote(silence_id)}#silences")
+        return redirect(f"{self.root}/?expired={quote(silence_id)}#silences")
 
 
 def static_handler(name: str) -> Handler:
@@ -552,10 +552,13 @@ def explain_link(group: str, rule: int) -> str:
 
 
 def status_routes(
-    source: StatusSource, *, now: Callable[[], float], secret: bytes | None = None
+    source: StatusSource, *, now: Callable[[], float], secret: bytes | None = None, root: str = ""
 ) -> dict[tuple[str, str], Handler]:
-    """The page at /, its silence forms and its static files, to merge into the daemon's routes."""
-    page = StatusPage(source, now, secret if secret is not None else secrets.token_bytes(32))
+    """The page at /, its silence forms and its static files, to merge into the daemon's routes.
+
+    `root` is the route prefix the server strips (--web.route-prefix): the page's links start with it.
+    """
+    page = StatusPage(source, now, secret if secret is not None else secrets.token_bytes(32), root)
     routes: dict[tuple[str, str], Handler] = {
         ("GET", "/"): page.page,
         ("GET", "/explain"): page.explain,

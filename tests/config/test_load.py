@@ -26,7 +26,7 @@ def test_every_mistake_is_reported_at_once_with_file_line_and_path() -> None:
         "cfg.yaml:2: global.interval: invalid duration '10x' (use 10s, 1m30s, 5m, 1h)",
         "cfg.yaml:4: web.listen_adress: unknown field 'listen_adress' "
         "(known: basic_auth_users, config_file, enable_lifecycle, external_url, idle_timeout, listen_address, "
-        "max_connections, max_header_bytes, max_request_body_bytes, read_header_timeout, read_timeout, "
+        "max_connections, max_header_bytes, max_request_body_bytes, read_header_timeout, read_timeout, route_prefix, "
         "tls_server_config)",
         "cfg.yaml:7: collectors.host.enabled: expected true or false, got 'maybe'",
     ]

@@ -179,3 +179,24 @@ def test_every_notification_link_opens_the_query_page_on_the_default_config(
     assert page.status_code == 200
     assert "partition_ingest_ok == 0</textarea>" in page.text
     assert "partition_ingest_ok{partition=&#34;0&#34;, topic=&#34;orders&#34;}" in page.text
+
+
+def test_under_a_route_prefix_every_endpoint_and_link_moves_with_it(
+    start_daemon: StartDaemon, receiver: Receiver, tmp_path: Path
+) -> None:
+    """--web.route-prefix=/tripwired: as behind a proxy at a path; pages, assets and alert links all work there."""
+    write_partitions(tmp_path, silent=range(1), total=2)
+    daemon = start_daemon(config(tmp_path, receiver.url), "--web.route-prefix=/tripwired", prefix="/tripwired")
+    daemon.wait_ready()
+    root = f"http://127.0.0.1:{daemon.port}"
+    assert httpx.get(f"{root}/-/ready", timeout=10).status_code == 404
+    bare = httpx.get(f"{root}/tripwired", timeout=10)
+    assert (bare.status_code, bare.headers["location"]) == (302, "/tripwired/")
+    page = daemon.get("/").text
+    assert 'href="/tripwired/static/status.css"' in page and 'href="/tripwired/graph"' in page
+    assert daemon.get("/static/status.css").status_code == 200
+    wait_until(lambda: receiver.payloads, "a notification")
+    link = receiver.payloads[0]["alerts"][0]["generatorURL"]
+    assert link.startswith(f"{root}/tripwired/graph?g0.expr=")
+    graph = httpx.get(link, timeout=10)
+    assert graph.status_code == 200 and 'action="/tripwired/graph"' in graph.text

@@ -131,7 +131,8 @@
     var range = Math.min(3600, Math.max(600, Math.ceil(2 * (now - since))));
     var step = Math.max(1, Math.ceil(range / 60));
     var query = "(" + expr + ")[" + range + "s:" + step + "s]";
-    fetch("/api/v1/query?query=" + encodeURIComponent(query) + "&time=" + now, {credentials: "same-origin"})
+    var root = document.documentElement.getAttribute("data-root") || "";
+    fetch(root + "/api/v1/query?query=" + encodeURIComponent(query) + "&time=" + now, {credentials: "same-origin"})
       .then(function (response) { return response.json(); })
       .then(function (body) {
         if (body.status !== "success" || body.data.resultType !== "matrix") return;
