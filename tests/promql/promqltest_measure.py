@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import yaml
-from agent.ruler.unittest import run_test_file
+from agent.ruler.ruletest import run_test_file
 
 from agent.promql import PromQLCompat, Semantics
 
