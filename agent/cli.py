@@ -294,38 +294,33 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _config_check(args: argparse.Namespace) -> int:
+    """Everything the daemon would refuse at start-up: the config, and the rule files it names."""
+    from agent.ruler.compat import compat_warnings
+    from agent.ruler.rulefile import GroupSpec, RuleFileError, expand_rule_globs, load_rule_files
+    from agent.runtime.daemon import config_semantics, rule_paths
     from agent.runtime.validate import config_errors
 
     try:
-        errors = config_errors(load_config(args.file), args.file)
+        config = load_config(args.file)
+        errors = config_errors(config, args.file)
     except ConfigError as exc:
-        errors = exc.errors
+        print("\n".join(exc.errors), file=sys.stderr)
+        return EXIT_USAGE
+    semantics = config_semantics(config)
+    files = expand_rule_globs(rule_paths(config, args.file))
+    groups: list[GroupSpec] = []
+    try:
+        groups = load_rule_files(files, semantics)
+    except RuleFileError as exc:
+        errors += exc.errors
     if errors:
         print("\n".join(errors), file=sys.stderr)
         return EXIT_USAGE
-    for warning in _compat_warnings(load_config(args.file), args.file):
+    for warning in compat_warnings(groups, int(float(config.global_.interval) * 1000), semantics):
         print(f"warning: {warning}")
-    print(f"{args.file}: config is valid")
+    rules = sum(len(group.rules) for group in groups)
+    print(f"{args.file}: config is valid ({len(files)} rule files, {len(groups)} groups, {rules} rules)")
     return EXIT_OK
-
-
-def _compat_warnings(config: Config, path: str) -> list[str]:
-    """Rules whose results differ between promql_compat 3 and 2 (see agent/ruler/compat.py)."""
-    import glob
-
-    from agent.ruler.compat import compat_warnings
-    from agent.ruler.rulefile import RuleFileError, load_rule_file
-    from agent.runtime.daemon import config_semantics, rule_paths
-
-    semantics = config_semantics(config)
-    groups = []
-    for pattern in rule_paths(config, path):
-        for file in sorted(glob.glob(pattern)):
-            try:
-                groups.extend(load_rule_file(file, semantics))
-            except RuleFileError:
-                continue  # `tripwired rules check` reports these; the warnings are about valid rules
-    return compat_warnings(groups, int(float(config.global_.interval) * 1000), semantics)
 
 
 def _rules_check(args: argparse.Namespace) -> int:

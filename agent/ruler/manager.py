@@ -9,7 +9,6 @@ per `min_spacing_s`), so a tripwire never waits for the next tick.
 from __future__ import annotations
 
 import asyncio
-import glob
 import math
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
@@ -23,7 +22,7 @@ from agent.model import Alert, Labels, Sample, counter, gauge, labels_of
 from agent.promql import DEFAULT_SEMANTICS, Engine, Semantics
 from agent.ruler.alerting import ALERTS_FOR_STATE_METRIC, ActiveAlert, RestorePolicy, restore_for_state
 from agent.ruler.group import Group, GroupEvaluation, alert_rule_keys
-from agent.ruler.rulefile import GroupSpec, RuleFileError, load_rule_files
+from agent.ruler.rulefile import GroupSpec, RuleFileError, expand_rule_globs, load_rule_files
 from agent.ruler.rules import ExternalInfo, QueryEngine
 from agent.ruler.state import AlertStateStore, RuleKey, persisted_shape
 from agent.store import Storage
@@ -132,9 +131,9 @@ class RuleManager:
 
     def _parse(self, files: Sequence[str]) -> list[GroupSpec]:
         # A file matched by two patterns is loaded once.
-        paths = dict.fromkeys(match for pattern in files for match in (sorted(glob.glob(pattern)) or [pattern]))
+        paths = expand_rule_globs(files)
         try:
-            return load_rule_files(list(paths), self.semantics)
+            return load_rule_files(paths, self.semantics)
         except RuleFileError as exc:
             log.error("rules_load_failed", errors=exc.errors)
             raise RuleLoadError(exc.errors) from exc

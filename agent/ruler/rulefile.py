@@ -10,6 +10,7 @@ The schema is model/rulefmt's; unknown keys are refused as promtool refuses them
 from __future__ import annotations
 
 import enum
+import glob
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -77,6 +78,12 @@ class RuleFileError(Exception):
     def __init__(self, errors: Sequence[str]) -> None:
         super().__init__("\n".join(errors))
         self.errors = list(errors)
+
+
+def expand_rule_globs(patterns: Sequence[str]) -> list[str]:
+    """The files `rule_files` names, each once, in order; a pattern that matches nothing stays a path
+    (so a missing file is an error when it is read, not silently no rules)."""
+    return list(dict.fromkeys(match for pattern in patterns for match in (sorted(glob.glob(pattern)) or [pattern])))
 
 
 def load_rule_files(paths: Sequence[str], semantics: Semantics = DEFAULT_SEMANTICS) -> list[GroupSpec]:

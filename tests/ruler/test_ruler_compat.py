@@ -79,8 +79,28 @@ def test_config_check_prints_the_warnings_and_still_passes(tmp_path: Path, capsy
     config.write_text("promql_compat: 3\nrule_files: [r.yaml]\n")
     assert main(["config", "check", str(config)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert (len(lines), lines[-1]) == (4, f"{config}: config is valid")
+    assert (len(lines), lines[-1]) == (4, f"{config}: config is valid (1 rule files, 1 groups, 3 rules)")
     assert all(line.startswith(f"warning: {tmp_path / 'r.yaml'}: group") for line in lines[:-1])
+
+
+def test_config_check_loads_the_rule_files_and_names_their_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A rule file the daemon would refuse at start-up fails `config check` too, with its file and line."""
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "good.yaml").write_text(RULES)
+    (tmp_path / "rules" / "bad.yaml").write_text(
+        "groups:\n  - name: g\n    rules:\n      - alert: X\n        expr: sum(\n"
+    )
+    config = tmp_path / "c.yaml"
+    config.write_text("rule_files: [rules/*.yaml, missing.yaml]\n")
+    assert main(["config", "check", str(config)]) == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert errors[0] == (
+        f'{tmp_path / "rules" / "bad.yaml"}:5:15: group "g", rule 1, "X": could not parse expression: '
+        "1:4: parse error: unclosed left parenthesis"
+    )
+    assert errors[1] == f"{tmp_path / 'missing.yaml'}: cannot read rule file: No such file or directory"
 
 
 def test_config_refuses_a_third_promql_compat(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
