@@ -81,9 +81,14 @@ class RuleFileError(Exception):
 
 
 def expand_rule_globs(patterns: Sequence[str]) -> list[str]:
-    """The files `rule_files` names, each once, in order; a pattern that matches nothing stays a path
-    (so a missing file is an error when it is read, not silently no rules)."""
-    return list(dict.fromkeys(match for pattern in patterns for match in (sorted(glob.glob(pattern)) or [pattern])))
+    """The files `rule_files` names, each once, in order.
+
+    A glob that matches nothing (an empty `rules.d/*.yaml`) names no file, as in Prometheus; a plain
+    path stays a path even when the file is missing, so a typo is an error when it is read rather
+    than silently no rules.
+    """
+    matches = (sorted(glob.glob(p)) if glob.has_magic(p) else [p] for p in patterns)
+    return list(dict.fromkeys(path for paths in matches for path in paths))
 
 
 def load_rule_files(paths: Sequence[str], semantics: Semantics = DEFAULT_SEMANTICS) -> list[GroupSpec]:

@@ -133,7 +133,7 @@ def test_config_with_three_mistakes_reports_all_and_exits_2(tmp_path: Path) -> N
             f"{config}:4: web.port: unknown field 'port' "
             "(known: basic_auth_users, config_file, enable_lifecycle, external_url, idle_timeout, listen_address, "
             "max_connections, max_header_bytes, max_request_body_bytes, read_header_timeout, read_timeout, "
-            "tls_server_config)",
+            "route_prefix, tls_server_config)",
             f"{config}:6: collectors.host.enabled: expected true or false, got '3'",
         ]
 
@@ -148,7 +148,7 @@ def test_valid_config_passes_config_check(tmp_path: Path) -> None:
     config = tmp_path / "good.yaml"
     config.write_text("global: {interval: 5s}\n")
     result = run_cli("config", "check", str(config))
-    assert (result.returncode, result.stdout) == (0, f"{config}: config is valid\n")
+    assert (result.returncode, result.stdout) == (0, f"{config}: config is valid (0 rule files, 0 groups, 0 rules)\n")
 
 
 def test_sigterm_stops_within_five_seconds(start_daemon: StartDaemon) -> None:
