@@ -46,14 +46,17 @@ def load_file(cls: type[T], path: str | Path, *, allow_empty: bool = True) -> T:
 def load_text(cls: type[T], text: str, filename: str = "<config>") -> T:
     """Validate YAML text as `cls`; `filename` prefixes every error (and locates relative secret files)."""
     report = Report(filename)
-    return build_node(cls, compose(text, report), report, Path(filename).parent)
-
-
-def build_node(cls: type[T], node: yaml.Node | None, report: Report, base_dir: Path) -> T:
-    """Validate one node of a composed file as `cls`, raising ConfigError with the file's every mistake."""
-    value = _ConfigBuilder(report, base_dir).build(cls, node, "")
+    value = build_node(cls, compose(text, report), report, path="")
     report.raise_if_any()
     return typing.cast(T, value)
+
+
+def build_node(cls: Any, node: yaml.Node | None, report: Report, *, path: str) -> Any:
+    """One node of a composed config file as `cls` (None when it is wrong), its mistakes added to `report`.
+
+    For readers of part of a config (routing tests read only `route` and `time_intervals`).
+    """
+    return _ConfigBuilder(report, Path(report.filename).parent).build(cls, node, path)
 
 
 def parse_duration(text: str) -> Duration:

@@ -14,7 +14,9 @@ from agent.yamlschema.document import (
     SchemaError,
     Style,
     compose,
+    find,
     has_content,
+    locate,
     read_document,
 )
 from agent.yamlschema.walk import Walker, is_null, join, kind
@@ -28,10 +30,12 @@ __all__ = [
     "Style",
     "Walker",
     "compose",
+    "find",
     "has_content",
     "is_null",
     "join",
     "kind",
+    "locate",
     "node_error",
     "read_document",
 ]

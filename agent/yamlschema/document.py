@@ -9,6 +9,7 @@ repeated keys refused as Go's yaml refuses them).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ import yaml
 NULL_TAG = "tag:yaml.org,2002:null"
 MAX_ALIAS_EXPANSION = 10  # expanded nodes per written node, beyond a small document
 _SMALL_DOCUMENT_NODES = 10_000
+_PATH_STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
 class SchemaError(Exception):
@@ -64,6 +66,10 @@ class Report:
         where = f" {path}:" if path else ""
         self.errors.append(f"{self.filename}:{self.position(node)}:{where} {message}")
 
+    def error_at(self, root: yaml.Node | None, path: str, message: str) -> None:
+        """Record an error found after the walk (a route's undefined receiver) at the node its path names."""
+        self.error(locate(root, path), path, message)
+
     def raise_if_any(self) -> None:
         """Raise every recorded error as one SchemaError."""
         if self.errors:
@@ -109,6 +115,36 @@ def compose(text: str, report: Report) -> yaml.Node | None:
     if report.style.reject_repeated_keys:
         _report_repeated_keys(root, report)
     return root
+
+
+def locate(root: yaml.Node | None, path: str) -> yaml.Node | None:
+    """The node a field path (`route.routes[1].receiver`) names, or its nearest ancestor in the document."""
+    return _walk_path(root, path)[0]
+
+
+def find(root: yaml.Node | None, path: str) -> yaml.Node | None:
+    """The node a field path names; None when the document does not have it."""
+    node, complete = _walk_path(root, path)
+    return node if complete else None
+
+
+def _walk_path(root: yaml.Node | None, path: str) -> tuple[yaml.Node | None, bool]:
+    node = root
+    for match in _PATH_STEP.finditer(path):
+        child = _child(node, *match.groups())
+        if child is None:
+            return node, False
+        node = child
+    return node, True
+
+
+def _child(node: yaml.Node | None, key: str | None, index: str | None) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode) and key is not None:
+        return next((value for k, value in reversed(node.value) if str(k.value) == key), None)
+    if isinstance(node, yaml.SequenceNode) and index is not None and int(index) < len(node.value):
+        item: yaml.Node = node.value[int(index)]
+        return item
+    return None
 
 
 def _yaml_error_position(exc: yaml.YAMLError, text: str, report: Report) -> str:
