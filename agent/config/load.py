@@ -39,7 +39,7 @@ def load_file(cls: type[T], path: str | Path, *, allow_empty: bool = True) -> T:
     """Read and validate a file of the config family (the config, a web config file, a routing test)."""
     text = read_document(path, "config file")
     if not allow_empty and not has_content(text):
-        raise ConfigError([f"{path}: the config file is empty (run without --config for the built-in defaults)"])
+        raise ConfigError([f"{path}:1: the config file is empty (run without --config for the built-in defaults)"])
     return load_text(cls, text, str(path))
 
 
