@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from tests.conftest import REPO, StartDaemon, free_port, wait_until
+from tests.conftest import StartDaemon, free_port, run_cli, wait_until
 from tests.receiver import Receiver, webhook_receiver
 
 RULES = """
@@ -78,12 +76,6 @@ def test_two_hundred_silent_partitions_give_one_notification_then_one_resolved(
     assert first["receiver"] == "pipeline-team"
     assert first["groupLabels"] == {"alertname": "PartitionSilent", "topic": "orders"}
     assert first["commonLabels"]["severity"] == "page"
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agent", *args], capture_output=True, text=True, cwd=REPO, timeout=60, check=False
-    )
 
 
 def test_a_silence_added_with_the_cli_stops_notifications(
