@@ -40,6 +40,8 @@ class RouteTestCase:
 
 @dataclass(frozen=True)
 class RouteTestFile:
+    """A routing test file: the config whose route is tested, and the cases."""
+
     config: str
     route_tests: list[RouteTestCase] = field(default_factory=list)
 

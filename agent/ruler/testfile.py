@@ -26,7 +26,7 @@ TestFileError = SchemaError
 
 
 def _start_ms(text: str) -> int:
-    """promtool's parseTime: Unix seconds (possibly fractional) or RFC 3339."""
+    """A start time as promtool's parseTime reads it: Unix seconds (possibly fractional) or RFC 3339."""
     if text == "":
         return 0
     try:
@@ -95,6 +95,7 @@ class ExpectedSample:
     histogram: str = field(default="", compare=False, metadata={"feature": PROMTOOL3})
 
     def __post_init__(self) -> None:
+        """Refuse native-histogram samples, which tripwired does not support."""
         if self.histogram:
             raise ValueError("histogram: native histograms are not supported by tripwired")
 

@@ -62,6 +62,7 @@ class Builder(Walker):
     }
 
     def __init__(self, report: Report, *, features: Collection[str] = ()) -> None:
+        """Report into `report`; fields of the named features are known keys."""
         super().__init__(report)
         self.features = frozenset(features)
 

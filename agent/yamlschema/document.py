@@ -26,6 +26,7 @@ class SchemaError(Exception):
     """A file that cannot be used; `errors` holds one `file:line: path: message` each."""
 
     def __init__(self, errors: Sequence[str]) -> None:
+        """Raise every error of a file (or several files) at once."""
         super().__init__("\n".join(errors))
         self.errors = list(errors)
 
@@ -51,6 +52,7 @@ class Report:
     """The errors found in one file, each with the file, the node's position and a field path."""
 
     def __init__(self, filename: str, style: Style = CONFIG_STYLE) -> None:
+        """Errors of `filename`, worded in `style`."""
         self.filename = filename
         self.style = style
         self.errors: list[str] = []
@@ -193,8 +195,10 @@ def _join(path: str, key: str) -> str:
 
 
 def _check_aliases(root: yaml.Node | None) -> None:
-    """Refuse an alias that refers to itself, and aliases that multiply the document (a "billion laughs"):
-    walking either would never end."""
+    """Refuse an alias that refers to itself, and aliases that multiply the document (a "billion laughs").
+
+    Walking either would never end.
+    """
     if root is None:
         return
     sizes: dict[int, int] = {}

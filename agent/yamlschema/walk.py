@@ -41,6 +41,7 @@ class Walker:
     """Typed reads of the nodes of one file, reporting into its Report."""
 
     def __init__(self, report: Report) -> None:
+        """Report into `report`."""
         self.report = report
 
     def error(self, node: yaml.Node | None, path: str, message: str) -> None:
