@@ -16,9 +16,9 @@ import sys
 from pathlib import Path
 
 import yaml
-from agent.ruler.unittest import run_test_file
 
 from agent.promql import PromQLCompat, Semantics
+from agent.ruler.ruletest import run_test_file
 
 PROMTOOL = subprocess.run(["scripts/build-promtool3"], capture_output=True, text=True, check=True).stdout.strip()
 CASE = re.compile(r'^    expr: (".*?"), time: (\S+?),(.*(?:\n        .*)*)', re.MULTILINE)
