@@ -86,6 +86,19 @@ def shared_peer_group(item: pytest.Item) -> str | None:
     return groups["session"] or groups["package"] or groups["module"] or None
 
 
+def run_cli(*args: str, timeout: float = 60, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`tripwired ARGS...` as a user runs it, in its own process from the repository; its exit code and output."""
+    return subprocess.run(
+        [sys.executable, "-m", "agent", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=timeout,
+        check=False,
+        env=None if env is None else dict(env),
+    )
+
+
 def require_binary(path: str, package: str) -> str:
     """The path of a real binary the test talks to; fails (never skips) when it is missing."""
     found = shutil.which(path)

@@ -17,15 +17,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 import yaml
 
 from agent.config.alerting import RouteConfig, TimeIntervalConfig
-from agent.config.load import ConfigError, load_file, load_text
+from agent.config.load import ConfigError, build_node, load_file
 from agent.model import labels_of
 from agent.notify.route import Route, build_route, format_label_set, validate_alerting
 from agent.testreport import report_files
+from agent.yamlschema import Report, compose, find, read_document
 
 
 @dataclass(frozen=True)
@@ -39,17 +40,10 @@ class RouteTestCase:
 
 @dataclass(frozen=True)
 class RouteTestFile:
+    """A routing test file: the config whose route is tested, and the cases."""
+
     config: str
     route_tests: list[RouteTestCase] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class _TimeIntervals:
-    time_intervals: list[TimeIntervalConfig] = field(default_factory=list)
-
-
-class RouteTestError(Exception):
-    """A routing test file or its config that cannot be used."""
 
 
 def is_route_test_file(path: str) -> bool:
@@ -70,10 +64,9 @@ def run_route_test_file(path: str) -> list[str]:
     """Every failure of one routing test file; empty when it passes."""
     try:
         spec = load_file(RouteTestFile, path)
-        config_path = Path(path).parent / spec.config
-        route = load_route(str(config_path))
-    except (ConfigError, RouteTestError) as exc:
-        return [str(exc)]
+        route = load_route(str(Path(path).parent / spec.config))
+    except ConfigError as exc:
+        return exc.errors
     return [message for case in spec.route_tests if (message := _check(route, case))]
 
 
@@ -83,32 +76,33 @@ def receivers_for(route: Route, labels: dict[str, str]) -> list[str]:
 
 
 def load_route(config_path: str) -> Route:
-    """The checked routing tree of a tripwired or Alertmanager config file."""
-    data = _read_yaml(config_path)
-    if not isinstance(data, dict) or not isinstance(data.get("route"), dict):
-        raise RouteTestError(f"{config_path}: no route in the config file")
+    """The checked routing tree of a tripwired or Alertmanager config file; ConfigError with file:line: field."""
+    report = Report(config_path)
+    root = compose(read_document(config_path, "config file"), report)
     # Only the routing parts are read, so a config with receivers or collectors this
     # module knows nothing about still loads.
-    route = load_text(RouteConfig, yaml.safe_dump(data["route"]), f"{config_path} (route)")
-    intervals = load_text(
-        _TimeIntervals,
-        yaml.safe_dump({"time_intervals": data.get("time_intervals") or []}),
-        f"{config_path} (time_intervals)",
-    ).time_intervals
-    receivers = [str(r.get("name")) for r in data.get("receivers") or [] if isinstance(r, dict)]
-    errors = validate_alerting(route, receivers=receivers, time_intervals=intervals)
-    if errors:
-        raise RouteTestError("\n".join(f"{config_path}: {e}" for e in errors))
+    route_node = find(root, "route")
+    if not isinstance(route_node, yaml.MappingNode):
+        report.error(route_node if route_node is not None else root, "route", "no route in the config file")
+        report.raise_if_any()
+    route: RouteConfig = build_node(RouteConfig, route_node, report, path="route")
+    intervals_node = find(root, "time_intervals")
+    intervals: list[TimeIntervalConfig] = (
+        build_node(list[TimeIntervalConfig], intervals_node, report, path="time_intervals") or []
+    )
+    report.raise_if_any()
+    for error in validate_alerting(route, receivers=_receiver_names(root), time_intervals=intervals):
+        path, _, message = error.partition(": ")
+        report.error_at(root, path, message)
+    report.raise_if_any()
     return build_route(route)
 
 
-def _read_yaml(path: str) -> Any:
-    try:
-        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RouteTestError(f"{path}: cannot read config file: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise RouteTestError(f"{path}: invalid YAML: {exc}") from exc
+def _receiver_names(root: yaml.Node | None) -> list[str]:
+    receivers = find(root, "receivers")
+    items = receivers.value if isinstance(receivers, yaml.SequenceNode) else []
+    names = [find(item, "name") for item in items]
+    return [str(name.value) for name in names if isinstance(name, yaml.ScalarNode)]
 
 
 def _check(route: Route, case: RouteTestCase) -> str:

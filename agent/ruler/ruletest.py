@@ -61,7 +61,7 @@ def run_test_file(path: str, out: TextIO, semantics: Semantics = DEFAULT_SEMANTI
     try:
         spec = load_test_file(path, semantics)
     except TestFileError as exc:
-        return [str(exc)]
+        return exc.errors
     for pattern in spec.unmatched_patterns:
         out.write(f"  WARNING: no file match pattern {pattern}\n")
     order: dict[str, int] = {}

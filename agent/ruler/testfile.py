@@ -1,7 +1,8 @@
 """promtool's rule unit-test file format -> typed test groups (cmd/promtool/unittest.go's schema).
 
-Unknown keys are errors, as promtool's strict YAML decoding makes them. Durations are
-kept in milliseconds.
+The dataclasses below are the schema, read by the schema layer (agent/yamlschema): unknown and
+repeated keys are errors, as promtool's strict YAML decoding makes them, and every error names
+the file, line and field. Durations are kept in milliseconds.
 """
 
 from __future__ import annotations
@@ -12,83 +13,131 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from typing import Any
-
-import yaml
 
 from agent.promql import DEFAULT_SEMANTICS, PromQLCompat, Semantics
 from agent.ruler.duration import parse_duration_ms
+from agent.yamlschema import PROMTOOL_STYLE, Builder, Report, SchemaError, compose, read_document
 
 DEFAULT_EVALUATION_INTERVAL_MS = 60_000
+PROMTOOL3 = "promtool3"  # the fields promtool 3 added: fuzzy_compare, start_timestamp, histogram samples
 
-_FILE_KEYS = frozenset({"rule_files", "evaluation_interval", "group_eval_order", "tests"})
-_GROUP_KEYS = frozenset(
-    {"interval", "input_series", "alert_rule_test", "promql_expr_test", "external_labels", "external_url", "name"}
-)
-_SERIES_KEYS = frozenset({"series", "values"})
-_ALERT_TEST_KEYS = frozenset({"eval_time", "alertname", "exp_alerts"})
-_EXP_ALERT_KEYS = frozenset({"exp_labels", "exp_annotations"})
-_PROMQL_TEST_KEYS = frozenset({"expr", "eval_time", "exp_samples"})
-_SAMPLE_KEYS = frozenset({"labels", "value"})
-# The fields promtool 3 added: one-ulp float comparison, a start time, native-histogram samples.
-_FILE_KEYS_3 = _FILE_KEYS | {"fuzzy_compare"}
-_GROUP_KEYS_3 = _GROUP_KEYS | {"start_timestamp"}
-_SAMPLE_KEYS_3 = _SAMPLE_KEYS | {"histogram"}
+# The one error type of the schema layer, under the name the rule-test runner knows.
+TestFileError = SchemaError
 
 
-class TestFileError(Exception):
-    """A test file that cannot be read or does not follow the format."""
+def _start_ms(text: str) -> int:
+    """A start time as promtool's parseTime reads it: Unix seconds (possibly fractional) or RFC 3339."""
+    if text == "":
+        return 0
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            seconds = datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            raise ValueError(f"cannot parse {text!r} to a valid timestamp") from None
+    if not math.isfinite(seconds):
+        raise ValueError(f"cannot parse {text!r} to a valid timestamp")
+    return round(seconds * 1000)
+
+
+def _sample_value(text: str) -> float:
+    """An expected value: a Go float, YAML's `.inf`/`.nan`, or a YAML integer (`0x10`, `1_000`)."""
+    special = {"nan": "nan", "+inf": "inf", "inf": "inf", "-inf": "-inf", ".nan": "nan", ".inf": "inf", "-.inf": "-inf"}
+    try:
+        return float(special.get(text.lower(), text))
+    except ValueError:
+        pass
+    try:
+        return float(int(text.replace("_", ""), 0))
+    except ValueError:
+        raise ValueError(f"expected a number, got {text!r}") from None
+
+
+def _duration(key: str, *, feature: str | None = None) -> int:
+    """A duration field written `key` in the file, in milliseconds (0 when absent)."""
+    metadata = {"key": key, "parse": parse_duration_ms} | ({"feature": feature} if feature else {})
+    result: int = field(default=0, metadata=metadata)
+    return result
 
 
 @dataclass(frozen=True, slots=True)
 class InputSeries:
-    series: str
-    values: str
+    """One `input_series` item: a series and its values in promtool's expanding notation."""
+
+    series: str = ""
+    values: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class ExpectedAlert:
-    labels: Mapping[str, str]
-    annotations: Mapping[str, str]
+    """One `exp_alerts` item."""
+
+    labels: Mapping[str, str] = field(default_factory=dict, metadata={"key": "exp_labels"})
+    annotations: Mapping[str, str] = field(default_factory=dict, metadata={"key": "exp_annotations"})
 
 
 @dataclass(frozen=True, slots=True)
 class AlertTest:
-    eval_time_ms: int
-    alertname: str
-    expected: tuple[ExpectedAlert, ...]
+    """One `alert_rule_test` item: the alerts firing at eval_time."""
+
+    eval_time_ms: int = _duration("eval_time")
+    alertname: str = ""
+    expected: tuple[ExpectedAlert, ...] = field(default=(), metadata={"key": "exp_alerts"})
 
 
 @dataclass(frozen=True, slots=True)
 class ExpectedSample:
-    labels: str
-    value: float
+    """One `exp_samples` item."""
+
+    labels: str = ""
+    value: float = field(default=0.0, metadata={"parse": _sample_value})
+    histogram: str = field(default="", compare=False, metadata={"feature": PROMTOOL3})
+
+    def __post_init__(self) -> None:
+        """Refuse native-histogram samples, which tripwired does not support."""
+        if self.histogram:
+            raise ValueError("histogram: native histograms are not supported by tripwired")
 
 
 @dataclass(frozen=True, slots=True)
 class PromQLTest:
-    expr: str
-    eval_time_ms: int
-    expected: tuple[ExpectedSample, ...]
+    """One `promql_expr_test` item: an instant query and the samples it must return."""
+
+    expr: str = ""
+    eval_time_ms: int = _duration("eval_time")
+    expected: tuple[ExpectedSample, ...] = field(default=(), metadata={"key": "exp_samples"})
 
 
 @dataclass(frozen=True, slots=True)
 class TestGroup:
     """One entry of `tests:`: input series and the checks made against them."""
 
-    interval_ms: int
-    input_series: tuple[InputSeries, ...]
-    alert_tests: tuple[AlertTest, ...]
-    promql_tests: tuple[PromQLTest, ...]
+    interval_ms: int = _duration("interval")
+    input_series: tuple[InputSeries, ...] = ()
+    alert_tests: tuple[AlertTest, ...] = field(default=(), metadata={"key": "alert_rule_test"})
+    promql_tests: tuple[PromQLTest, ...] = field(default=(), metadata={"key": "promql_expr_test"})
     external_labels: Mapping[str, str] = field(default_factory=dict)
     external_url: str = ""
     name: str = ""
-    start_ms: int = 0  # start_timestamp (promtool 3): series, evaluations and eval_times count from it
+    # start_timestamp (promtool 3): series, evaluations and eval_times count from it
+    start_ms: int = field(default=0, metadata={"key": "start_timestamp", "parse": _start_ms, "feature": PROMTOOL3})
 
     def max_eval_time_ms(self) -> int:
+        """The latest eval_time of the group's tests."""
         times = [t.eval_time_ms for t in self.alert_tests] + [t.eval_time_ms for t in self.promql_tests]
         return max(times, default=0)
+
+
+@dataclass(frozen=True, slots=True)
+class _Document:
+    """The file as written (promtool's unitTestFile), before rule file patterns are resolved."""
+
+    rule_files: list[str] = field(default_factory=list)
+    evaluation_interval_ms: int = _duration("evaluation_interval")
+    group_eval_order: list[str] = field(default_factory=list)
+    tests: list[TestGroup] = field(default_factory=list)
+    fuzzy_compare: bool = field(default=False, metadata={"feature": PROMTOOL3})
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,25 +153,20 @@ class TestFile:
 
 
 def load_test_file(path: str, semantics: Semantics = DEFAULT_SEMANTICS) -> TestFile:
-    """Read and check a rule test file; TestFileError on the first problem, as promtool stops too."""
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise TestFileError(f"{path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise TestFileError(f"{path}: invalid YAML: {exc}") from exc
-    except RecursionError as exc:  # PyYAML composes recursively
-        raise TestFileError(f"{path}: invalid YAML: nested too deeply") from exc
-    v3 = semantics.compat >= PromQLCompat.V3
-    top = _mapping(data if data is not None else {}, _FILE_KEYS_3 if v3 else _FILE_KEYS, "test file")
-    rule_files, unmatched = _resolve(os.path.dirname(path), [str(p) for p in _list(top.get("rule_files"))])
+    """Read and check a rule test file; TestFileError with every problem, each with file, line and field."""
+    report = Report(path, PROMTOOL_STYLE)
+    root = compose(read_document(path, "rule test file"), report)
+    features = [PROMTOOL3] if semantics.compat >= PromQLCompat.V3 else []
+    document: _Document = Builder(report, features=features).build(_Document, root, "")
+    report.raise_if_any()  # so the document was built
+    rule_files, unmatched = _resolve(os.path.dirname(path), document.rule_files)
     return TestFile(
         rule_files=tuple(rule_files),
         unmatched_patterns=tuple(unmatched),
-        evaluation_interval_ms=_duration(top.get("evaluation_interval")) or DEFAULT_EVALUATION_INTERVAL_MS,
-        group_eval_order=tuple(str(g) for g in _list(top.get("group_eval_order"))),
-        tests=tuple(_test_group(item, v3) for item in _list(top.get("tests"))),
-        fuzzy_compare=top.get("fuzzy_compare") is True,
+        evaluation_interval_ms=document.evaluation_interval_ms or DEFAULT_EVALUATION_INTERVAL_MS,
+        group_eval_order=tuple(document.group_eval_order),
+        tests=tuple(document.tests),
+        fuzzy_compare=document.fuzzy_compare,
     )
 
 
@@ -136,111 +180,3 @@ def _resolve(base_dir: str, patterns: list[str]) -> tuple[list[str], list[str]]:
             unmatched.append(full)
         files.extend(matches)
     return files, unmatched
-
-
-def _test_group(data: Any, v3: bool) -> TestGroup:
-    group = _mapping(data, _GROUP_KEYS_3 if v3 else _GROUP_KEYS, "test group")
-    return TestGroup(
-        interval_ms=_duration(group.get("interval")),
-        input_series=tuple(_series(s) for s in _list(group.get("input_series"))),
-        alert_tests=tuple(_alert_test(a) for a in _list(group.get("alert_rule_test"))),
-        promql_tests=tuple(_promql_test(p, v3) for p in _list(group.get("promql_expr_test"))),
-        external_labels=_strings(group.get("external_labels")),
-        external_url=str(group.get("external_url") or ""),
-        name=str(group.get("name") or ""),
-        start_ms=_start_ms(group.get("start_timestamp")),
-    )
-
-
-def _start_ms(data: Any) -> int:
-    """promtool's parseTime: Unix seconds (possibly fractional) or RFC 3339."""
-    if data is None or data == "":
-        return 0
-    text = str(data)
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            seconds = datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            raise TestFileError(f"cannot parse {text!r} to a valid timestamp") from None
-    if not math.isfinite(seconds):
-        raise TestFileError(f"cannot parse {text!r} to a valid timestamp")
-    return round(seconds * 1000)
-
-
-def _series(data: Any) -> InputSeries:
-    item = _mapping(data, _SERIES_KEYS, "input_series item")
-    return InputSeries(str(item.get("series") or ""), str(item.get("values") or ""))
-
-
-def _alert_test(data: Any) -> AlertTest:
-    item = _mapping(data, _ALERT_TEST_KEYS, "alert_rule_test item")
-    expected = []
-    for exp in _list(item.get("exp_alerts")):
-        fields = _mapping(exp, _EXP_ALERT_KEYS, "exp_alerts item")
-        expected.append(ExpectedAlert(_strings(fields.get("exp_labels")), _strings(fields.get("exp_annotations"))))
-    return AlertTest(_duration(item.get("eval_time")), str(item.get("alertname") or ""), tuple(expected))
-
-
-def _promql_test(data: Any, v3: bool) -> PromQLTest:
-    item = _mapping(data, _PROMQL_TEST_KEYS, "promql_expr_test item")
-    samples = []
-    for exp in _list(item.get("exp_samples")):
-        fields = _mapping(exp, _SAMPLE_KEYS_3 if v3 else _SAMPLE_KEYS, "exp_samples item")
-        if fields.get("histogram"):
-            raise TestFileError("exp_samples histogram: native histograms are not supported by tripwired")
-        samples.append(ExpectedSample(str(fields.get("labels") or ""), _float(fields.get("value", 0))))
-    return PromQLTest(str(item.get("expr") or ""), _duration(item.get("eval_time")), tuple(samples))
-
-
-def _mapping(data: Any, known: frozenset[str], what: str) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise TestFileError(f"{what}: expected a mapping, got {data!r}")
-    unknown = sorted(str(k) for k in data if k not in known)
-    if unknown:
-        raise TestFileError(f"{what}: field {unknown[0]} not found (known: {', '.join(sorted(known))})")
-    return data
-
-
-def _list(data: Any) -> list[Any]:
-    if data is None:
-        return []
-    if not isinstance(data, list):
-        raise TestFileError(f"expected a list, got {data!r}")
-    return data
-
-
-def _strings(data: Any) -> dict[str, str]:
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise TestFileError(f"expected a mapping of names to strings, got {data!r}")
-    return {str(k): _text(v) for k, v in data.items()}
-
-
-def _text(value: Any) -> str:
-    """A scalar as the text YAML had (true, not True)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _duration(data: Any) -> int:
-    if data is None:
-        return 0
-    try:
-        return parse_duration_ms(str(data))
-    except ValueError as exc:
-        raise TestFileError(str(exc)) from exc
-
-
-def _float(data: Any) -> float:
-    text = str(data)
-    special = {"nan": "nan", "+inf": "inf", "inf": "inf", "-inf": "-inf", ".nan": "nan", ".inf": "inf", "-.inf": "-inf"}
-    try:
-        return float(special.get(text.lower(), text))
-    except ValueError as exc:
-        raise TestFileError(f"exp_samples value: expected a number, got {text!r}") from exc

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import ssl
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import bcrypt
 import httpx
 
-from tests.conftest import REPO, DaemonProcess, StartDaemon, self_signed, wait_until
+from tests.conftest import DaemonProcess, StartDaemon, run_cli, self_signed, wait_until
 from tests.faults.pipeline import Receiver
 from tests.faults.web_helpers import daemon_config, metric
 
@@ -170,13 +168,6 @@ def test_a_web_config_file_with_an_unsupported_key_stops_the_start(tmp_path: Pat
     web.write_text(
         "tls_server_config:\n  cert_file: a.pem\n  key_file: a-key.pem\n  cipher_suites: [TLS_AES_128_GCM_SHA256]\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "agent", "run", f"--web.config.file={web}", "--web.listen-address=127.0.0.1:0"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=60,
-        check=False,
-    )
+    result = run_cli("run", f"--web.config.file={web}", "--web.listen-address=127.0.0.1:0")
     assert 2 == result.returncode, result.stderr
     assert f"{web}:4: tls_server_config.cipher_suites: unknown field 'cipher_suites'" in result.stderr

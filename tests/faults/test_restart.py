@@ -5,14 +5,12 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, DaemonProcess, StartDaemon
+from tests.conftest import DaemonProcess, StartDaemon, run_cli
 from tests.faults.pipeline import (
     Receiver,
     alerts,
@@ -189,14 +187,7 @@ def test_check_beside_a_running_daemon_notifies_nobody_and_leaves_its_state_alon
     wait_until(lambda: {("firing", "LevelHigh"), ("firing", "IngestStopped")} <= set(sent(receiver)), "first pages")
     pages_before, alerts_before = sent(receiver), alerts(daemon)
     config_file = next(tmp_path.glob("config-*.yaml"))
-    result = subprocess.run(
-        [sys.executable, "-m", "agent", "check", f"--config={config_file}", "--duration=4s"],
-        cwd=REPO,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_cli("check", f"--config={config_file}", "--duration=4s")
     assert 1 == result.returncode, result.stderr
     assert "LevelHigh" in result.stdout
     time.sleep(2)  # two more group intervals: a page caused by the check would have arrived by now

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 from xml.etree import ElementTree
 
-from tests.conftest import REPO, StartDaemon, free_port, require_binary, wait_for_http
+from tests.conftest import StartDaemon, free_port, require_binary, run_cli, wait_for_http
 
 RULES = """\
 groups:
@@ -37,14 +36,7 @@ def setup(tmp_path: Path, written: int, *, rules: str = RULES) -> Path:
 
 
 def check(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agent", "check", *args],
-        check=False,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli("check", *args, timeout=120)
 
 
 def test_a_release_whose_telemetry_moved_passes_and_says_so_in_junit(tmp_path: Path) -> None:

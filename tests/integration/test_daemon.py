@@ -6,14 +6,13 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import REPO, StartDaemon, free_port, require_binary, wait_for_http, wait_until
+from tests.conftest import REPO, StartDaemon, free_port, require_binary, run_cli, wait_for_http, wait_until
 
 HOST_FIXTURE_PROC = REPO / "tests" / "collect" / "fixtures" / "host" / "proc"
 
@@ -114,12 +113,6 @@ def test_health_and_readiness(start_daemon: StartDaemon) -> None:
     daemon.wait_ready()
     assert daemon.get("/-/healthy").status_code == 200
     assert daemon.get("/-/ready").text == "tripwired is Ready.\n"
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agent", *args], capture_output=True, text=True, cwd=REPO, check=False, timeout=60
-    )
 
 
 def test_config_with_three_mistakes_reports_all_and_exits_2(tmp_path: Path) -> None:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 
-from tests.conftest import REPO, StartDaemon, free_port, wait_until
+from tests.conftest import StartDaemon, free_port, run_cli, wait_until
 from tests.receiver import Receiver, webhook_receiver
 
 RULES = """
@@ -80,12 +78,6 @@ def test_two_hundred_silent_partitions_give_one_notification_then_one_resolved(
     assert first["receiver"] == "pipeline-team"
     assert first["groupLabels"] == {"alertname": "PartitionSilent", "topic": "orders"}
     assert first["commonLabels"]["severity"] == "page"
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agent", *args], capture_output=True, text=True, cwd=REPO, timeout=60, check=False
-    )
 
 
 def test_a_silence_added_with_the_cli_stops_notifications(

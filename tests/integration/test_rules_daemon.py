@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, DaemonProcess, StartDaemon
+from tests.conftest import DaemonProcess, StartDaemon, run_cli
 
 RULES = """
 groups:
@@ -116,14 +114,7 @@ def test_bad_rule_file_stops_start_up_with_exit_2_and_a_precise_message(case: st
     text, expected = BAD_RULES[case]
     (tmp_path / "rules.yaml").write_text(text)
     (tmp_path / "cfg.yaml").write_text(f"rule_files: [rules.yaml]\nstate_dir: {tmp_path / 'state'}\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "agent", "run", f"--config={tmp_path / 'cfg.yaml'}", "--web.listen-address=127.0.0.1:0"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=60,
-        check=False,
-    )
+    result = run_cli("run", f"--config={tmp_path / 'cfg.yaml'}", "--web.listen-address=127.0.0.1:0")
     assert result.returncode == 2
     assert str(tmp_path / "rules.yaml") in result.stderr
     assert expected in result.stderr

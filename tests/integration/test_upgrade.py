@@ -4,13 +4,11 @@ and a state directory from a newer version is refused with a clear message."""
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import REPO, DaemonProcess, StartDaemon, wait_until
+from tests.conftest import DaemonProcess, StartDaemon, run_cli, wait_until
 from tests.receiver import webhook_receiver
 
 RULES = "groups:\n  - name: g\n    interval: 1s\n    rules:\n      - alert: Canary\n        expr: vector(1)\n"
@@ -78,13 +76,6 @@ def test_a_state_dir_from_a_newer_version_is_refused_with_exit_2(tmp_path: Path)
     db.execute("INSERT INTO schema_version VALUES ('ruler', 99)")
     db.commit()
     (tmp_path / "cfg.yaml").write_text(rules_only(tmp_path))
-    result = subprocess.run(
-        [sys.executable, "-m", "agent", "run", f"--config={tmp_path / 'cfg.yaml'}", "--web.listen-address=127.0.0.1:0"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=60,
-        check=False,
-    )
+    result = run_cli("run", f"--config={tmp_path / 'cfg.yaml'}", "--web.listen-address=127.0.0.1:0")
     assert result.returncode == 2
     assert result.stderr.strip() == f"state_dir {state}: ruler schema version 99 is newer than 1"

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import ssl
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -12,7 +10,7 @@ import bcrypt
 import httpx
 import pytest
 
-from tests.conftest import REPO, StartDaemon, self_signed
+from tests.conftest import StartDaemon, run_cli, self_signed
 
 HOST_OFF = "collectors:\n  host: {enabled: false}\n"
 
@@ -88,13 +86,6 @@ def test_tls_and_users_in_both_places_are_refused_at_start(tmp_path: Path) -> No
     web.write_text(f"basic_auth_users: {{a: '{hashed}'}}\n")
     config = tmp_path / "config.yaml"
     config.write_text(HOST_OFF + f"web:\n  basic_auth_users: {{b: '{hashed}'}}\n  config_file: {web}\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "agent", "run", f"--config={config}", "--web.listen-address=127.0.0.1:0"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=60,
-        check=False,
-    )
+    result = run_cli("run", f"--config={config}", "--web.listen-address=127.0.0.1:0")
     assert 2 == result.returncode
     assert f"basic_auth_users is set both in web: and in the web config file {web}" in result.stderr

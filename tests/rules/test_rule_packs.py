@@ -14,7 +14,7 @@ import pytest
 
 from agent.promql import PromQLCompat, Semantics
 from agent.ruler import ruletest as rule_tests
-from tests.conftest import REPO
+from tests.conftest import REPO, run_cli
 from tests.promtools import promtool_command, waits_for_promtool3
 
 PACKS = sorted(p for p in (REPO / "rules").glob("*.yaml"))
@@ -67,17 +67,7 @@ def test_pack_tests_pass_tripwired(tests_file: Path, semantics: Semantics) -> No
 
 
 def run_tripwired(*args: str) -> subprocess.CompletedProcess[str]:
-    import sys
-
-    return subprocess.run(
-        [sys.executable, "-m", "agent", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=60,
-        check=False,
-        env={"PATH": "/usr/bin:/bin", "PAGERDUTY_ROUTING_KEY": "k"},
-    )
+    return run_cli(*args, env={"PATH": "/usr/bin:/bin", "PAGERDUTY_ROUTING_KEY": "k"})
 
 
 def test_readme_routing_example_passes_through_routes_test() -> None:
