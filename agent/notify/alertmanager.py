@@ -25,8 +25,8 @@ from agent.config.receivers import AlertmanagerTargetConfig
 from agent.config.remote_write import RelabelConfig
 from agent.model import Alert, AlertState, MetricMeta, Sample, counter, fingerprint, gauge, labels_of
 from agent.notify.http import client_secrets, new_client, post
+from agent.notify.integrations.data import go_time
 from agent.notify.model import Outcome
-from agent.notify.webhook import go_time
 from agent.redact import redact, secret_forms
 from agent.relabel import Relabeler
 

@@ -6,7 +6,6 @@ import enum
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from agent.model import Alert, AlertState, Labels
 
@@ -62,12 +61,6 @@ class Result:
     outcome: Outcome
     reason: str = ""  # redacted: never a URL with a token, never a routing key
     retry_after: float | None = None  # seconds, from a Retry-After header
-
-
-class Sender(Protocol):
-    """One integration (Slack, PagerDuty, webhook, Alertmanager): sends one notification."""
-
-    async def send(self, notification: Notification) -> Result: ...
 
 
 Enqueue = Callable[[Notification], None]

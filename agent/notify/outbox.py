@@ -44,7 +44,8 @@ from agent.notify.memory_lane import (
     MemoryRow,
     RowKey,
 )
-from agent.notify.model import Notification, Outcome, Result, Sender
+from agent.notify.integrations.protocol import Notifier
+from agent.notify.model import Notification, Outcome, Result
 from agent.notify.stored import notification_from_json, notification_to_json
 from agent.statedb import DB_NAME, open_state_db, register_schema, transaction
 
@@ -139,7 +140,7 @@ class Outbox:
     def __init__(
         self,
         state_dir: str | Path,
-        integrations: Mapping[str, Sequence[tuple[str, Sender]]],
+        integrations: Mapping[str, Sequence[tuple[str, Notifier]]],
         clock: Clock,
         *,
         max_concurrency_per_receiver: int = 4,
@@ -190,7 +191,7 @@ class Outbox:
     def close(self) -> None:
         self._db.close()
 
-    def replace_integrations(self, integrations: Mapping[str, Sequence[tuple[str, Sender]]]) -> None:
+    def replace_integrations(self, integrations: Mapping[str, Sequence[tuple[str, Notifier]]]) -> None:
         """Use the senders of a reloaded config; rows of integrations no longer there become dead letters."""
         self.integrations = {name: list(senders) for name, senders in integrations.items()}
         self._wake.set()
@@ -447,7 +448,7 @@ class Outbox:
         ).fetchone()
         return None if stored is None else (str(stored[0]), int(stored[1]), float(stored[2]))
 
-    def _sender(self, receiver: str, integration: str) -> Sender | None:
+    def _sender(self, receiver: str, integration: str) -> Notifier | None:
         return dict(self.integrations.get(receiver, [])).get(integration)
 
     def _observe(self, receiver: str, seconds: float) -> None:
@@ -613,7 +614,7 @@ class Outbox:
         return out
 
 
-async def _attempt(sender: Sender, notification: Notification) -> Result:
+async def _attempt(sender: Notifier, notification: Notification) -> Result:
     """One send; a sender that raises is a retry, and its message (which might hold a URL) is not kept."""
     try:
         return await sender.send(notification)

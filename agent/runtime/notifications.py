@@ -18,10 +18,10 @@ from agent.config.schema import AlertmanagerTargetConfig, Config
 from agent.model import Alert, MetricMeta, Sample
 from agent.notify.alertmanager import AlertmanagerForwarder
 from agent.notify.dispatch import Dispatcher
+from agent.notify.integrations.registry import Integrations, build_senders, close_senders
 from agent.notify.nflog import NotifyLog
 from agent.notify.outbox import Outbox
 from agent.notify.route import validate_alerting
-from agent.notify.senders import Integrations, build_senders, close_senders
 from agent.notify.silence import SilenceError, Silences, matchers_from_json, parse_rfc3339
 
 

@@ -14,9 +14,10 @@ from agent.clock import FakeClock, SystemClock
 from agent.config.receivers import HttpClientConfig, WebhookConfig
 from agent.config.schema import Duration, Secret
 from agent.model import MetricType
-from agent.notify.model import Notification, Outcome, Result, Sender
+from agent.notify.integrations.protocol import Notifier
+from agent.notify.integrations.webhook.webhook import DEDUP_HEADER, WebhookSender
+from agent.notify.model import Notification, Outcome, Result
 from agent.notify.outbox import Outbox
-from agent.notify.webhook import DEDUP_HEADER, WebhookSender
 from agent.statedb import StateError
 from tests.conftest import free_port
 from tests.notify.test_notify_http import firing, notification, resolved
@@ -90,7 +91,7 @@ def test_an_identical_notification_enqueued_twice_is_stored_once(tmp_path: Path,
 
 
 def test_every_integration_of_the_receiver_gets_a_row(tmp_path: Path, receiver: Receiver) -> None:
-    senders: list[tuple[str, Sender]] = [("webhook/0", webhook(receiver.url)), ("webhook/1", webhook(receiver.url))]
+    senders: list[tuple[str, Notifier]] = [("webhook/0", webhook(receiver.url)), ("webhook/1", webhook(receiver.url))]
     box = Outbox(tmp_path, {"team": senders}, SystemClock())
     box.enqueue(notification())
     assert ["webhook/0", "webhook/1"] == [e.integration for e in box.pending()]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from agent.notify.integrations.webhook.webhook import DEDUP_HEADER
 from agent.notify.outbox import Outbox
-from agent.notify.webhook import DEDUP_HEADER
 from tests.notify.test_notify_http import firing, notification, resolved
 from tests.notify.test_notify_outbox import delivered, group, outbox, run_until
 from tests.receiver import Receiver, Reply

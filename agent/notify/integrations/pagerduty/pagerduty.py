@@ -19,9 +19,8 @@ import structlog
 from agent.config.receivers import PagerdutyConfig
 from agent.model import Alert, AlertState
 from agent.notify.http import client_secrets, new_client, post
+from agent.notify.integrations.data import alerts_to_send, common, go_time, title
 from agent.notify.model import Notification, Outcome, Result, Status, group_status
-from agent.notify.slack import title
-from agent.notify.webhook import alerts_to_send, common, go_time
 from agent.redact import secret_values
 
 log = structlog.get_logger()

@@ -16,26 +16,13 @@ import httpx
 from agent.config.receivers import SlackConfig
 from agent.model import Alert, AlertState
 from agent.notify.http import client_secrets, new_client, post
-from agent.notify.model import Notification, Outcome, Result, group_status
-from agent.notify.webhook import alert_status, alerts_to_send
+from agent.notify.integrations.data import alert_status, alerts_to_send, title
+from agent.notify.model import Notification, Outcome, Result
 from agent.redact import redact_excerpt, secret_values
 
 MAX_ALERT_SECTIONS = 20  # header + 20 sections + a "more" note + context stays far under 50 blocks
 MAX_SECTION_CHARS = 3000
 MAX_HEADER_CHARS = 150
-
-
-def title(notification: Notification, alerts: Sequence[Alert]) -> str:
-    """`[FIRING:2] DiskFull lake` — Alertmanager's default title: status, count, group label values."""
-    status = group_status(alerts)
-    firing = sum(1 for a in alerts if a.state is AlertState.FIRING)
-    count = firing if firing else len(alerts)
-    values = " ".join(v for _, v in notification.group_labels) or _alert_names(alerts)
-    return f"[{status.value.upper()}:{count}] {values}"
-
-
-def _alert_names(alerts: Sequence[Alert]) -> str:
-    return ", ".join(sorted({a.name for a in alerts}))
 
 
 def alert_text(alert: Alert) -> str:
