@@ -37,7 +37,8 @@ from agent.config.types import Secret
 from agent.model import Alert, AlertState, fingerprint, labels_of
 from agent.notify.integrations.webhook.webhook import WebhookSender
 from agent.notify.model import Notification
-from agent.notify.outbox import Outbox, notification_to_json
+from agent.notify.outbox import Outbox
+from agent.notify.outbox.stored import notification_to_json
 from agent.statedb import DB_NAME
 from bench.common import cpu_seconds, free_port, percentile, start_tripwired, wait_http
 from bench.receiver import Receiver
