@@ -74,6 +74,7 @@ class Outbox:
                     capacity=capacity,
                     delivered_retention=delivered_retention,
                     dead_retention=dead_retention,
+                    receivers=list(self.integrations),
                 )
             )
         except BaseException:

@@ -155,7 +155,9 @@ class OutboxStore:
         capacity: int,
         delivered_retention: float,
         dead_retention: float,
+        receivers: Sequence[str] = (),
     ) -> None:
+        """Open the table (StateError if a newer version wrote it) and publish the first view."""
         self.clock = clock
         self.capacity = capacity
         self.delivered_retention = delivered_retention
@@ -178,6 +180,7 @@ class OutboxStore:
         self._changed = True
         self._view_receivers: tuple[str, ...] = ()
         self.view = View()
+        self.publish(receivers)
 
     def close(self) -> None:
         """Close the connection."""
