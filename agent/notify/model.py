@@ -33,6 +33,7 @@ class Notification:
 
     @property
     def status(self) -> Status:
+        """Firing if any alert of the group fires, else resolved."""
         return group_status(self.alerts)
 
     @property
@@ -51,6 +52,8 @@ class Notification:
 
 
 class Outcome(enum.Enum):
+    """What one delivery attempt came to."""
+
     DELIVERED = "delivered"
     RETRY = "retry"  # try again later (5xx, 429, timeout, connection refused)
     GIVE_UP = "give_up"  # final failure (other 4xx, payload too large); kept as a dead letter
@@ -58,6 +61,8 @@ class Outcome(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Result:
+    """An integration's answer for one attempt: the outcome, a redacted reason, any Retry-After."""
+
     outcome: Outcome
     reason: str = ""  # redacted: never a URL with a token, never a routing key
     retry_after: float | None = None  # seconds, from a Retry-After header

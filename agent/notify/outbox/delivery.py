@@ -57,6 +57,7 @@ class Outbox:
         drain_seconds: float = 3.0,
         seed: int | None = None,
     ) -> None:
+        """Open the store on a database thread of its own (StateError if a newer version wrote it)."""
         self.integrations = {name: list(senders) for name, senders in integrations.items()}
         self.clock = clock
         self.max_concurrency = max_concurrency_per_receiver

@@ -104,6 +104,7 @@ class Update:
     any_state: bool
 
     def due(self, now: float) -> bool:
+        """Whether the row waits for an attempt that is due at `now`."""
         return self.state == PENDING and self.next_attempt_at <= now
 
 

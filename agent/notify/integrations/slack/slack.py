@@ -84,12 +84,14 @@ class SlackSender:
     """Posts to one Slack incoming webhook."""
 
     def __init__(self, config: SlackConfig, *, external_url: str, client: httpx.AsyncClient | None = None) -> None:
+        """One Slack webhook; `client` is for tests, else one is built from `http_config`."""
         self.config = config
         self.external_url = external_url
         self.client = client or new_client(config.http_config)
         self.secrets: Collection[str] = secret_values(config) + client_secrets(config.http_config)
 
     async def send(self, notification: Notification) -> Result:
+        """Post the group's message and read Slack's answer (see `Notifier.send`)."""
         alerts = alerts_to_send(notification, self.config.send_resolved)
         if not alerts:
             return Result(Outcome.DELIVERED, "nothing to send: only resolved alerts and send_resolved is false")
@@ -113,4 +115,5 @@ class SlackSender:
         return Result(Outcome.GIVE_UP, f"error response from Slack: {redact_excerpt(body, self.secrets, 200)}")
 
     async def aclose(self) -> None:
+        """Close the HTTP client."""
         await self.client.aclose()

@@ -46,6 +46,7 @@ class WebhookSender:
     """Posts Alertmanager's webhook payload to one URL."""
 
     def __init__(self, config: WebhookConfig, *, external_url: str, client: httpx.AsyncClient | None = None) -> None:
+        """One webhook URL; `client` is for tests, else one is built from `http_config`."""
         self.config = config
         self.external_url = external_url
         timeout = None if config.timeout is None else float(config.timeout)
@@ -53,6 +54,7 @@ class WebhookSender:
         self.secrets: Collection[str] = secret_values(config) + client_secrets(config.http_config)
 
     async def send(self, notification: Notification) -> Result:
+        """Post the version 4 payload, signed if configured (see `Notifier.send`)."""
         alerts = alerts_to_send(notification, self.config.send_resolved)
         if not alerts:
             return Result(Outcome.DELIVERED, "nothing to send: only resolved alerts and send_resolved is false")
@@ -64,4 +66,5 @@ class WebhookSender:
         return (await post(self.client, str(self.config.url), body, self.secrets, headers=headers)).result
 
     async def aclose(self) -> None:
+        """Close the HTTP client."""
         await self.client.aclose()
