@@ -78,7 +78,7 @@ class StateDbThread:
     """
 
     def __init__(self, name: str) -> None:
-        """Start the thread, named `name` in thread listings."""
+        """A thread named `name` in thread listings, started at the first job."""
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
 
     def submit(self, job: Callable[..., T], *args: Any) -> Future[T]:
