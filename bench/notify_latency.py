@@ -208,6 +208,7 @@ async def delivery_rate(n: int, concurrency: int, url: str, stats_url: str) -> t
             started = time.perf_counter()
             for note in notes:
                 outbox.enqueue(note)
+            await outbox.sync()  # enqueue returns before the database thread wrote the rows
             enqueue_s = time.perf_counter() - started
             stop = asyncio.Event()
             t0 = time.time()

@@ -108,7 +108,7 @@ class Outbox:
             log.warning("notification_without_integrations", receiver=notification.receiver)
             return
         names = [integration for integration, _ in senders]
-        job = self.db_thread.submit(self._store.enqueue, notification, names, self._busy(), list(self.integrations))
+        job = self.db_thread.submit(self._store.enqueue, notification, names, self._busy())
         job.add_done_callback(_log_failed_job)
         self._wake.set()
         if not _on_event_loop():
@@ -134,7 +134,7 @@ class Outbox:
                 await _wait_either(self._wake, stop, sleep)
         finally:
             await self._finish_in_flight()
-            await self.db_thread.call(self._store.publish, list(self.integrations))
+            await self.sync()
 
     async def _deliver(self, row: RowKey) -> None:
         receiver, integration, _ = row
@@ -231,11 +231,16 @@ class Outbox:
         return list(self.view().dead)
 
     def view(self) -> View:
-        """On the event loop, what the store published at its last change (the loop never waits on the
+        """On the event loop, what the store last published (at most PUBLISH_SECONDS stale; the loop never waits on the
         database); elsewhere (a test, a command), the store now, after every job queued before."""
         if _on_event_loop():
             return self._store.view
-        return self.db_thread.run(self._store.publish, list(self.integrations))
+        return self.db_thread.run(lambda: self._store.publish(list(self.integrations), now=True))
+
+    async def sync(self) -> None:
+        """Wait, without blocking the loop, until every job queued on the database thread is done
+        and the view is current (a benchmark timing its enqueues, a test)."""
+        await self.db_thread.call(lambda: self._store.publish(list(self.integrations), now=True))
 
     def metrics(self) -> Sequence[MetricMeta]:
         """Every metric `samples` returns, declared."""

@@ -16,6 +16,7 @@ What the status page and /metrics read is published as a `View` after each chang
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,8 @@ log = structlog.get_logger()
 COMPONENT = "outbox"
 SCHEMA_VERSION = 1
 _BATCH = 256
+PUBLISH_SECONDS = 0.2  # how stale the status page's and /metrics' view of a large outbox may be
+SMALL_VIEW_ROWS = 100
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -180,8 +183,9 @@ class OutboxStore:
         self._purge_interval = min(60.0, delivered_retention)
         self._changed = True
         self._view_receivers: tuple[str, ...] = ()
+        self._published_at = 0.0
         self.view = View()
-        self.publish(receivers)
+        self.publish(receivers, now=True)
 
     def close(self) -> None:
         """Close the connection."""
@@ -198,7 +202,6 @@ class OutboxStore:
         notification: Notification,
         integrations: Sequence[str],
         busy: Mapping[RowKey, GroupLane],
-        receivers: Sequence[str],
     ) -> None:
         """Write one row per integration of the notification's receiver, before anything is sent.
 
@@ -206,8 +209,7 @@ class OutboxStore:
         is a duplicate and ignored, whether that one is pending, delivered or dead: this is what
         stops a restarted dispatcher from re-sending what was acknowledged. The same key after a
         different one (an alert that resolved and fired again) is a new notification. What the
-        database refuses is held in memory and delivered all the same. `busy`: the rows in flight;
-        `receivers`: every configured receiver, for the view published after.
+        database refuses is held in memory and delivered all the same. `busy`: the rows in flight.
         """
         self._changed = True
         now = self.clock.time()
@@ -222,7 +224,7 @@ class OutboxStore:
             if lane not in on_disk and self._latest_key(lane, now) != notification.dedup_key:
                 dropped += self._hold_in_memory(MemoryRow(lane, notification.dedup_key, body, now, now), busy)
         self._count_drops(dropped, DROPPED_QUEUE_FULL)
-        self.publish(receivers)
+        self.publish(self._view_receivers)
 
     def _store(self, notification: Notification, lanes: list[GroupLane], body: str, now: float) -> list[str] | None:
         """Write the notification's rows of `lanes`; the receivers dropped over capacity, None if refused."""
@@ -506,10 +508,19 @@ class OutboxStore:
 
     # -- status and metrics ----------------------------------------------------------
 
-    def publish(self, receivers: Sequence[str]) -> View:
-        """Read what the status page and /metrics show into `view`, if anything changed since."""
-        if self._changed or tuple(receivers) != self._view_receivers:
+    def publish(self, receivers: Sequence[str], *, now: bool = False) -> View:
+        """Read what the status page and /metrics show into `view`, if anything changed since.
+
+        A view of more than SMALL_VIEW_ROWS rows is read again at most every PUBLISH_SECONDS unless
+        `now`: reading a whole backlog after each enqueue and delivery would make it quadratic;
+        what changed meanwhile is published by a later cycle. A small view is always current, so
+        a view never shows an empty outbox that is not.
+        """
+        small = len(self.view.pending) + len(self.view.dead) <= SMALL_VIEW_ROWS
+        due = now or small or time.monotonic() - self._published_at >= PUBLISH_SECONDS
+        if due and (self._changed or tuple(receivers) != self._view_receivers):
             self._changed, self._view_receivers = False, tuple(receivers)
+            self._published_at = time.monotonic()
             samples = tuple(self._samples(receivers))
             self.view = View(tuple(self._entries(PENDING)), tuple(self._entries(DEAD)), samples)
         return self.view
