@@ -35,9 +35,10 @@ from agent.clock import SystemClock
 from agent.config.receivers import WebhookConfig
 from agent.config.types import Secret
 from agent.model import Alert, AlertState, fingerprint, labels_of
+from agent.notify.integrations.webhook.webhook import WebhookSender
 from agent.notify.model import Notification
-from agent.notify.outbox import Outbox, notification_to_json
-from agent.notify.webhook import WebhookSender
+from agent.notify.outbox import Outbox
+from agent.notify.outbox.stored import notification_to_json
 from agent.statedb import DB_NAME
 from bench.common import cpu_seconds, free_port, percentile, start_tripwired, wait_http
 from bench.receiver import Receiver
@@ -207,6 +208,7 @@ async def delivery_rate(n: int, concurrency: int, url: str, stats_url: str) -> t
             started = time.perf_counter()
             for note in notes:
                 outbox.enqueue(note)
+            await outbox.sync()  # enqueue returns before the database thread wrote the rows
             enqueue_s = time.perf_counter() - started
             stop = asyncio.Event()
             t0 = time.time()

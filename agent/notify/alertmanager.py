@@ -25,8 +25,8 @@ from agent.config.receivers import AlertmanagerTargetConfig
 from agent.config.remote_write import RelabelConfig
 from agent.model import Alert, AlertState, MetricMeta, Sample, counter, fingerprint, gauge, labels_of
 from agent.notify.http import client_secrets, new_client, post
+from agent.notify.integrations.data import go_time
 from agent.notify.model import Outcome
-from agent.notify.webhook import go_time
 from agent.redact import redact, secret_forms
 from agent.relabel import Relabeler
 
@@ -90,6 +90,7 @@ class AlertmanagerForwarder:
         tick_seconds: float = 1.0,
         relabel: Sequence[RelabelConfig] = (),
     ) -> None:
+        """Forward to `targets` (none: nothing is posted), re-sending every `resend_seconds`."""
         self.clock = clock
         self._relabeler = Relabeler(relabel)
         self.resend_seconds = resend_seconds
@@ -152,6 +153,7 @@ class AlertmanagerForwarder:
         self._wake.set()
 
     def next_batch(self) -> list[Alert]:
+        """The next batch to post (at most MAX_BATCH alerts), taken off the queue."""
         batch: list[Alert] = []
         while self._queue and len(batch) < MAX_BATCH:
             batch.append(self._queue.popleft())
@@ -199,9 +201,11 @@ class AlertmanagerForwarder:
         return False
 
     def metrics(self) -> Sequence[MetricMeta]:
+        """Every metric `samples` returns, declared."""
         return METRICS
 
     def samples(self) -> list[Sample]:
+        """Alerts sent, errors and drops by Alertmanager, and the queue length."""
         out = [
             Sample("tripwired_alertmanager_alerts_dropped_total", (), float(self.dropped)),
             Sample("tripwired_alertmanager_queue_length", (), float(len(self._queue))),

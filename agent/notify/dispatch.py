@@ -85,6 +85,7 @@ class Dispatcher:
         clock: Clock,
         enqueue: Enqueue,
     ) -> None:
+        """Route with `route`; mute with the inhibit rules, time intervals and silences; ask `notify_log`."""
         self.silences = silences
         self.notify_log = notify_log
         self.clock = clock

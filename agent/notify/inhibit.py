@@ -97,6 +97,7 @@ class Inhibitor:
     """All inhibit rules of the config."""
 
     def __init__(self, configs: Sequence[InhibitRuleConfig] = ()) -> None:
+        """Compile the inhibit rules."""
         self.rules = tuple(InhibitRule(*rule_matchers(c), tuple(c.equal)) for c in configs)
 
     def snapshot(self, firing: Sequence[LabelMap] | Mapping[str, LabelMap]) -> InhibitionSnapshot:
@@ -112,10 +113,11 @@ class InhibitionSnapshot:
     """The inhibit rules' source alerts at one moment, asked about one target at a time."""
 
     def __init__(self, indexes: Sequence[_SourceIndex]) -> None:
+        """Hold the source alerts of each rule, indexed by their equal labels."""
         self._indexes = indexes
 
     def mutes(self, target: LabelMap) -> bool:
-        """Whether some rule mutes `target`."""
+        """Whether a firing source alert of some rule mutes the alert with labels `target`."""
         return any(index.mutes(target) for index in self._indexes)
 
     def inhibited_by(self, target: LabelMap) -> list[str]:

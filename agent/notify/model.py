@@ -6,7 +6,6 @@ import enum
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from agent.model import Alert, AlertState, Labels
 
@@ -34,6 +33,7 @@ class Notification:
 
     @property
     def status(self) -> Status:
+        """Firing if any alert of the group fires, else resolved."""
         return group_status(self.alerts)
 
     @property
@@ -52,6 +52,8 @@ class Notification:
 
 
 class Outcome(enum.Enum):
+    """What one delivery attempt came to."""
+
     DELIVERED = "delivered"
     RETRY = "retry"  # try again later (5xx, 429, timeout, connection refused)
     GIVE_UP = "give_up"  # final failure (other 4xx, payload too large); kept as a dead letter
@@ -59,15 +61,11 @@ class Outcome(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Result:
+    """An integration's answer for one attempt: the outcome, a redacted reason, any Retry-After."""
+
     outcome: Outcome
     reason: str = ""  # redacted: never a URL with a token, never a routing key
     retry_after: float | None = None  # seconds, from a Retry-After header
-
-
-class Sender(Protocol):
-    """One integration (Slack, PagerDuty, webhook, Alertmanager): sends one notification."""
-
-    async def send(self, notification: Notification) -> Result: ...
 
 
 Enqueue = Callable[[Notification], None]

@@ -50,6 +50,8 @@ class SilenceError(ValueError):
 
 
 class SilenceState(enum.Enum):
+    """A silence's state, as Alertmanager's API names it."""
+
     PENDING = "pending"
     ACTIVE = "active"
     EXPIRED = "expired"
@@ -68,6 +70,7 @@ class Silence:
     updated_at: float
 
     def state(self, now: float) -> SilenceState:
+        """Pending before its start, active until its end, expired after."""
         if now < self.starts_at:
             return SilenceState.PENDING
         # Alertmanager keeps a silence active at exactly EndsAt; ending it at that instant lets
@@ -75,6 +78,7 @@ class Silence:
         return SilenceState.EXPIRED if now >= self.ends_at else SilenceState.ACTIVE
 
     def mutes(self, labels: Mapping[str, str], now: float) -> bool:
+        """Whether the silence is active at `now` and its matchers match `labels`."""
         return self.state(now) is SilenceState.ACTIVE and matches_all(self.matchers, labels)
 
 
@@ -82,6 +86,7 @@ class Silences:
     """The silences of one state directory."""
 
     def __init__(self, state_dir: str | Path, clock: Clock) -> None:
+        """Open the silences table in the state database and load the silences."""
         self.clock = clock
         self._db = open_state_db(state_dir)
         register_schema(self._db, COMPONENT, SCHEMA_VERSION, _SCHEMA)
@@ -89,6 +94,7 @@ class Silences:
         self._cache: dict[str, Silence] = {}
 
     def close(self) -> None:
+        """Close the database connection."""
         self._db.close()
 
     def add(self, matchers: Sequence[str], starts_at: float, ends_at: float, created_by: str, comment: str) -> str:

@@ -52,6 +52,7 @@ class TimeInterval:
     location: tzinfo
 
     def contains(self, unix_seconds: float) -> bool:
+        """Whether the Unix time falls in the interval (in its location)."""
         t = datetime.fromtimestamp(unix_seconds, self.location)
         minute = t.hour * 60 + t.minute
         weekday = (t.weekday() + 1) % 7  # Python counts from Monday, Alertmanager from Sunday
@@ -68,11 +69,13 @@ class TimeIntervals:
     """The config's named intervals, asked whether any of some names contains a time."""
 
     def __init__(self, configs: Iterable[TimeIntervalConfig] = ()) -> None:
+        """Compile the named time intervals of the config."""
         self._by_name: Mapping[str, tuple[TimeInterval, ...]] = {
             c.name: tuple(parse_interval(spec) for spec in c.time_intervals) for c in configs
         }
 
     def names(self) -> set[str]:
+        """The names of the time intervals."""
         return set(self._by_name)
 
     def any_contains(self, names: Sequence[str], unix_seconds: float) -> bool:

@@ -10,7 +10,8 @@ WAL keeps every segment at or after the position (SegmentHolds), up to
 
 Outcomes, classified in one place (`_verdict`): 2xx acknowledged; 5xx, timeouts, connection errors
 and (with `retry_on_http_429`) 429 retried with a backoff doubling from `min_backoff` to
-`max_backoff` (a longer Retry-After is honoured); any other status dropped and counted as failed.
+`max_backoff` (a longer Retry-After is honoured; the notifier's `Backoff`, without jitter); any
+other status dropped and counted as failed.
 
 Sharding: one shard, one request in flight. Series stay in order without resharding, and
 `max_shards` (an upper bound) and `min_shards` are honoured trivially; the `shards` metrics say 1.
@@ -36,6 +37,7 @@ from agent.lograte import RepeatedFailure
 from agent.model import Labels, MetricMeta, Sample, counter, gauge, labels_of
 from agent.notify.http import client_secrets, new_client, post
 from agent.notify.model import Outcome
+from agent.notify.retry import Backoff
 from agent.relabel import Relabeler
 from agent.remote import codec
 from agent.remote.position import Position, PositionFile
@@ -234,7 +236,8 @@ class RemoteQueue:
     ) -> Verdict:
         """Post one request until it is acknowledged, refused for good, given up at the retention, or we stop."""
         queue = self.config.queue_config
-        backoff = float(queue.min_backoff)
+        backoff = Backoff(float(queue.min_backoff), float(queue.max_backoff), jitter=False, cap_retry_after=False)
+        retries = 0
         while True:
             posted = await post(client, str(self.config.url), body, self._secrets, headers=self._headers)
             verdict = self._verdict(posted.result.outcome, posted.status)
@@ -250,8 +253,8 @@ class RemoteQueue:
                 log.error("remote_write_samples_dropped", remote_name=self.name, reason="retention", samples=samples)
                 return Verdict.FAILED
             self.stats.retried += samples
-            await _sleep(stop, max(backoff, posted.result.retry_after or 0.0))
-            backoff = min(backoff * 2, float(queue.max_backoff))
+            retries += 1
+            await _sleep(stop, backoff.delay(retries, posted.result.retry_after))
 
     def _log_health(self, verdict: Verdict, reason: str, samples: int) -> None:
         """Log when sending starts failing or being refused, a summary now and then, and the recovery."""

@@ -18,10 +18,10 @@ from agent.config.schema import AlertmanagerTargetConfig, Config
 from agent.model import Alert, MetricMeta, Sample
 from agent.notify.alertmanager import AlertmanagerForwarder
 from agent.notify.dispatch import Dispatcher
+from agent.notify.integrations.registry import Integrations, build_senders, close_senders
 from agent.notify.nflog import NotifyLog
 from agent.notify.outbox import Outbox
 from agent.notify.route import validate_alerting
-from agent.notify.senders import Integrations, build_senders, close_senders
 from agent.notify.silence import SilenceError, Silences, matchers_from_json, parse_rfc3339
 
 
@@ -80,7 +80,7 @@ class Notifications:
                 inhibit_rules=config.inhibit_rules,
                 time_intervals=config.time_intervals,
                 silences=self.silences,
-                notify_log=NotifyLog(config.state_dir, clock),
+                notify_log=NotifyLog(config.state_dir, clock, db_thread=self.outbox.db_thread),
                 clock=clock,
                 enqueue=self.outbox.enqueue,
             )
@@ -120,7 +120,7 @@ class Notifications:
                 parts.silences = Silences(config.state_dir, self.clock)
             if self.outbox is None and config.route is not None:
                 parts.outbox = Outbox(config.state_dir, parts.integrations, self.clock)
-                parts.notify_log = NotifyLog(config.state_dir, self.clock)
+                parts.notify_log = NotifyLog(config.state_dir, self.clock, db_thread=parts.outbox.db_thread)
         except BaseException:
             parts.close_stores()
             raise
@@ -208,7 +208,7 @@ class NewParts:
             await self.forwarder.aclose()
 
     def close_stores(self) -> None:
-        for part in (self.silences, self.outbox, self.notify_log):
+        for part in (self.silences, self.notify_log, self.outbox):  # the log writes on the outbox's thread
             if part is not None:
                 part.close()
 

@@ -6,8 +6,9 @@ from typing import TextIO
 
 from agent.clock import SystemClock
 from agent.config.schema import Config
+from agent.notify.integrations.registry import build_senders, close_senders
 from agent.notify.model import Outcome
-from agent.notify.senders import build_senders, close_senders, send_test, test_notification
+from agent.notify.probe import send_test, test_notification
 from agent.runtime.daemon import external_url
 
 

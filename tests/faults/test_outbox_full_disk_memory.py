@@ -12,7 +12,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from agent.notify.webhook import DEDUP_HEADER
+from agent.notify.integrations.webhook.webhook import DEDUP_HEADER
 from tests.conftest import DaemonProcess, StartDaemon, free_port, wait_until
 from tests.faults.fullfs import small_filesystem
 from tests.faults.scraping import scrape, value

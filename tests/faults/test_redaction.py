@@ -6,10 +6,11 @@ import asyncio
 
 from agent.config.receivers import HttpClientConfig, PagerdutyConfig, SlackConfig, WebhookConfig
 from agent.config.schema import Secret
-from agent.notify.model import Outcome, Result, Sender
-from agent.notify.pagerduty import PagerdutySender
-from agent.notify.slack import SlackSender
-from agent.notify.webhook import WebhookSender
+from agent.notify.integrations.pagerduty.pagerduty import PagerdutySender
+from agent.notify.integrations.protocol import Notifier
+from agent.notify.integrations.slack.slack import SlackSender
+from agent.notify.integrations.webhook.webhook import WebhookSender
+from agent.notify.model import Outcome, Result
 from tests.notify.test_notify_http import firing, notification
 from tests.receiver import Receiver, Reply
 
@@ -18,7 +19,7 @@ PADDING = "e" * 180
 SECRET = "S3cr3t" + "x" * 90 + "T0k3n"  # 101 characters
 
 
-def failed_send(server: Receiver, sender: Sender) -> Result:
+def failed_send(server: Receiver, sender: Notifier) -> Result:
     """One send to a receiver that answers 500 with padding then the secret it was sent, across the excerpt's end."""
     server.script.append(Reply(status=500, body=PADDING + SECRET))
 

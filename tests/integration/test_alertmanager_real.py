@@ -21,7 +21,7 @@ from agent.config.receivers import AlertmanagerTargetConfig
 from agent.config.schema import Duration
 from agent.model import Alert
 from agent.notify.alertmanager import AlertmanagerForwarder
-from agent.notify.webhook import webhook_message
+from agent.notify.integrations.webhook.webhook import webhook_message
 from tests.conftest import free_port, require_binary, wait_for_http
 from tests.notify.test_notify_http import firing, notification, resolved
 from tests.receiver import Receiver

@@ -15,8 +15,8 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+from agent.notify.integrations.webhook.webhook import DEDUP_HEADER
 from agent.notify.model import Notification
-from agent.notify.webhook import DEDUP_HEADER
 from tests.conftest import REPO, free_port
 from tests.notify.test_notify_http import firing, notification
 from tests.receiver import Receiver, Reply
@@ -31,7 +31,7 @@ from agent.clock import SystemClock
 from agent.config.receivers import HttpClientConfig, WebhookConfig
 from agent.config.schema import Duration, Secret
 from agent.notify.outbox import Outbox
-from agent.notify.webhook import WebhookSender
+from agent.notify.integrations.webhook.webhook import WebhookSender
 from tests.integration.test_outbox_crash import CONCURRENCY, note
 
 state_dir, url, first, last = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])

@@ -67,15 +67,20 @@ class Harness:
         self.clock = clock or FakeClock()
         self.sent: list[Notification] = []
         self.silences = Silences(tmp_path, self.clock)
+        self.notify_log = NotifyLog(tmp_path, self.clock)
         self.dispatcher = Dispatcher(
             route,
             inhibit_rules=inhibit_rules,
             time_intervals=time_intervals,
             silences=self.silences,
-            notify_log=NotifyLog(tmp_path, self.clock),
+            notify_log=self.notify_log,
             clock=self.clock,
             enqueue=self.sent.append,
         )
+
+    def stop(self) -> None:
+        """Shut down as the daemon does: the notification log's queued writes reach the disk."""
+        self.notify_log.close()
 
     def advance(self, seconds: float) -> None:
         assert isinstance(self.clock, FakeClock)
@@ -278,7 +283,9 @@ def test_route_outside_its_active_time_interval_sends_nothing(tmp_path: Path) ->
 def test_restart_does_not_resend_what_was_sent(tmp_path: Path) -> None:
     clock = FakeClock()
     firing = alert(clock)
-    Harness(tmp_path, clock).dispatcher.add([firing])
+    before = Harness(tmp_path, clock)
+    before.dispatcher.add([firing])
+    before.stop()
     clock.advance(MINUTE)
     restarted = Harness(tmp_path, clock)
     restarted.dispatcher.add([firing])
@@ -289,7 +296,9 @@ def test_restart_does_not_resend_what_was_sent(tmp_path: Path) -> None:
 def test_resolution_after_a_restart_is_still_notified(tmp_path: Path) -> None:
     clock = FakeClock()
     firing = alert(clock)
-    Harness(tmp_path, clock).dispatcher.add([firing])
+    before = Harness(tmp_path, clock)
+    before.dispatcher.add([firing])
+    before.stop()
     clock.advance(MINUTE)
     restarted = Harness(tmp_path, clock)
     restarted.dispatcher.add([resolve(firing, clock)])

@@ -50,7 +50,9 @@ def test_fewer_firing_alerts_without_new_resolved_ones_is_not_an_update() -> Non
 
 def test_entries_survive_a_restart(tmp_path: Path) -> None:
     clock = FakeClock()
-    NotifyLog(tmp_path, clock).log("team", "{}:{}", {"a"}, {"b"})
+    first = NotifyLog(tmp_path, clock)
+    first.log("team", "{}:{}", {"a"}, {"b"})
+    first.close()
     assert LogEntry(frozenset({"a"}), frozenset({"b"}), clock.time()) == NotifyLog(tmp_path, clock).get("team", "{}:{}")
 
 

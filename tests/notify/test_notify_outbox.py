@@ -14,9 +14,10 @@ from agent.clock import FakeClock, SystemClock
 from agent.config.receivers import HttpClientConfig, WebhookConfig
 from agent.config.schema import Duration, Secret
 from agent.model import MetricType
-from agent.notify.model import Notification, Outcome, Result, Sender
+from agent.notify.integrations.protocol import Notifier
+from agent.notify.integrations.webhook.webhook import DEDUP_HEADER, WebhookSender
+from agent.notify.model import Notification, Outcome, Result
 from agent.notify.outbox import Outbox
-from agent.notify.webhook import DEDUP_HEADER, WebhookSender
 from agent.statedb import StateError
 from tests.conftest import free_port
 from tests.notify.test_notify_http import firing, notification, resolved
@@ -56,6 +57,11 @@ def run_until(box: Outbox, done: Callable[[], bool], timeout: float = 5.0, then:
     asyncio.run(scenario())
 
 
+def on_db(box: Outbox, sql: str) -> list[tuple[object, ...]]:
+    """Run one statement on the outbox's own connection, on its database thread."""
+    return box.db_thread.run(box._store.execute, sql)
+
+
 def delivered(box: Outbox) -> Callable[[], bool]:
     return lambda: not box.pending()
 
@@ -90,7 +96,7 @@ def test_an_identical_notification_enqueued_twice_is_stored_once(tmp_path: Path,
 
 
 def test_every_integration_of_the_receiver_gets_a_row(tmp_path: Path, receiver: Receiver) -> None:
-    senders: list[tuple[str, Sender]] = [("webhook/0", webhook(receiver.url)), ("webhook/1", webhook(receiver.url))]
+    senders: list[tuple[str, Notifier]] = [("webhook/0", webhook(receiver.url)), ("webhook/1", webhook(receiver.url))]
     box = Outbox(tmp_path, {"team": senders}, SystemClock())
     box.enqueue(notification())
     assert ["webhook/0", "webhook/1"] == [e.integration for e in box.pending()]
@@ -397,9 +403,9 @@ def test_beyond_its_capacity_the_outbox_drops_the_oldest_and_counts_them(tmp_pat
 
 def test_an_enqueue_the_database_refuses_is_counted_and_held_in_memory(tmp_path: Path) -> None:
     box = outbox(tmp_path, "http://127.0.0.1:9")
-    box._db.execute("PRAGMA query_only = ON")  # every write now fails, as on a full disk
+    on_db(box, "PRAGMA query_only = ON")  # every write now fails, as on a full disk
     box.enqueue(group(0))
-    box._db.execute("PRAGMA query_only = OFF")
+    on_db(box, "PRAGMA query_only = OFF")
     box.enqueue(group(1))
     failures = [s.value for s in box.samples() if s.name == "tripwired_notifications_enqueue_failures_total"]
     assert ([1.0], [group(0).dedup_key, group(1).dedup_key]) == (failures, [e.dedup_key for e in box.pending()])

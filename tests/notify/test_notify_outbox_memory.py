@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from agent.notify.integrations.webhook.webhook import DEDUP_HEADER
 from agent.notify.outbox import Outbox
-from agent.notify.webhook import DEDUP_HEADER
 from tests.notify.test_notify_http import firing, notification, resolved
-from tests.notify.test_notify_outbox import delivered, group, outbox, run_until
+from tests.notify.test_notify_outbox import delivered, group, on_db, outbox, run_until
 from tests.receiver import Receiver, Reply
 
 
 def refuse_writes(box: Outbox, refused: bool = True) -> None:
     """Every write to the state database fails from now on (or works again), as on a full disk."""
-    box._db.execute(f"PRAGMA query_only = {'ON' if refused else 'OFF'}")
+    on_db(box, f"PRAGMA query_only = {'ON' if refused else 'OFF'}")
 
 
 def in_memory(box: Outbox) -> float:
@@ -24,7 +24,7 @@ def in_memory(box: Outbox) -> float:
 def stored_states(tmp_path: Path) -> list[str]:
     box = outbox(tmp_path, "http://127.0.0.1:9")
     try:
-        return [r[0] for r in box._db.execute("SELECT state FROM outbox ORDER BY seq")]
+        return [str(r[0]) for r in on_db(box, "SELECT state FROM outbox ORDER BY seq")]
     finally:
         box.close()
 

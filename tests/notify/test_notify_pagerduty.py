@@ -10,8 +10,8 @@ from typing import Any
 
 from agent.config.receivers import PagerdutyConfig, PagerdutyLink
 from agent.config.schema import Secret
+from agent.notify.integrations.pagerduty.pagerduty import MAX_EVENT_BYTES, PagerdutySender, severity
 from agent.notify.model import Notification, Outcome, Result
-from agent.notify.pagerduty import MAX_EVENT_BYTES, PagerdutySender, severity
 from tests.notify.test_notify_http import firing, notification, resolved
 from tests.receiver import Receiver, Reply
 

@@ -20,10 +20,10 @@ from agent.config.receivers import (
 )
 from agent.config.schema import Duration, Secret
 from agent.notify.alertmanager import AlertmanagerForwarder
+from agent.notify.integrations.pagerduty.pagerduty import PagerdutySender
+from agent.notify.integrations.slack.slack import SlackSender
+from agent.notify.integrations.webhook.webhook import WebhookSender
 from agent.notify.model import Result
-from agent.notify.pagerduty import PagerdutySender
-from agent.notify.slack import SlackSender
-from agent.notify.webhook import WebhookSender
 from agent.redact import redact, secret_values
 from tests.conftest import free_port
 from tests.notify.test_notify_http import firing, notification

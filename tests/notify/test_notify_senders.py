@@ -21,12 +21,13 @@ from agent.config.receivers import (
 )
 from agent.config.schema import Duration, Secret
 from agent.model import AlertState, fingerprint
-from agent.notify import senders  # not `import test_notification`: pytest would collect it as a test
+from agent.notify import probe  # not `import test_notification`: pytest would collect it as a test
+from agent.notify.integrations.pagerduty.pagerduty import PagerdutySender
+from agent.notify.integrations.registry import build_senders, close_senders
+from agent.notify.integrations.slack.slack import SlackSender
+from agent.notify.integrations.webhook.webhook import WebhookSender
 from agent.notify.model import Outcome
-from agent.notify.pagerduty import PagerdutySender
-from agent.notify.senders import TEST_ALERTNAME, build_senders, close_senders, send_test
-from agent.notify.slack import SlackSender
-from agent.notify.webhook import WebhookSender
+from agent.notify.probe import TEST_ALERTNAME, send_test
 from tests.notify.test_notify_http import NOW
 from tests.receiver import Receiver
 
@@ -145,7 +146,7 @@ def test_every_integration_gets_a_sender_with_a_stable_name(team: ReceiverConfig
 
 
 def test_the_test_notification_is_a_clearly_marked_firing_alert() -> None:
-    note = senders.test_notification("team", NOW)
+    note = probe.test_notification("team", NOW)
     alert = note.alerts[0]
     assert ("team", TEST_ALERTNAME, AlertState.FIRING, fingerprint(alert.labels), True) == (
         note.receiver,
@@ -157,7 +158,7 @@ def test_the_test_notification_is_a_clearly_marked_firing_alert() -> None:
 
 
 def test_two_test_notifications_are_not_duplicates() -> None:
-    assert senders.test_notification("team", NOW).dedup_key != senders.test_notification("team", NOW + 1).dedup_key
+    assert probe.test_notification("team", NOW).dedup_key != probe.test_notification("team", NOW + 1).dedup_key
 
 
 def test_send_test_reaches_every_integration(receiver: Receiver) -> None:
@@ -172,7 +173,7 @@ def test_send_test_reaches_every_integration(receiver: Receiver) -> None:
 
     async def scenario() -> dict[str, Outcome]:
         try:
-            results = await send_test(built["team"], senders.test_notification("team", NOW))
+            results = await send_test(built["team"], probe.test_notification("team", NOW))
         finally:
             await close_senders(built)
         return {name: result.outcome for name, result in results.items()}

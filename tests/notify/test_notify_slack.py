@@ -8,8 +8,8 @@ from typing import Any
 
 from agent.config.receivers import SlackConfig
 from agent.config.schema import Secret
+from agent.notify.integrations.slack.slack import MAX_ALERT_SECTIONS, SlackSender
 from agent.notify.model import Notification, Outcome, Result
-from agent.notify.slack import MAX_ALERT_SECTIONS, SlackSender
 from tests.notify.test_notify_http import firing, notification, resolved
 from tests.receiver import Receiver, Reply
 

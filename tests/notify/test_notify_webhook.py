@@ -10,8 +10,9 @@ from typing import Any
 
 from agent.config.receivers import WebhookConfig
 from agent.config.schema import Secret
+from agent.notify.integrations.data import go_time
+from agent.notify.integrations.webhook.webhook import DEDUP_HEADER, SIGNATURE_HEADER, WebhookSender
 from agent.notify.model import Notification, Outcome, Result
-from agent.notify.webhook import DEDUP_HEADER, SIGNATURE_HEADER, WebhookSender, go_time
 from tests.notify.test_notify_http import firing, notification, resolved
 from tests.receiver import Receiver, Reply
 

@@ -16,26 +16,13 @@ import httpx
 from agent.config.receivers import SlackConfig
 from agent.model import Alert, AlertState
 from agent.notify.http import client_secrets, new_client, post
-from agent.notify.model import Notification, Outcome, Result, group_status
-from agent.notify.webhook import alert_status, alerts_to_send
+from agent.notify.integrations.data import alert_status, alerts_to_send, title
+from agent.notify.model import Notification, Outcome, Result
 from agent.redact import redact_excerpt, secret_values
 
 MAX_ALERT_SECTIONS = 20  # header + 20 sections + a "more" note + context stays far under 50 blocks
 MAX_SECTION_CHARS = 3000
 MAX_HEADER_CHARS = 150
-
-
-def title(notification: Notification, alerts: Sequence[Alert]) -> str:
-    """`[FIRING:2] DiskFull lake` — Alertmanager's default title: status, count, group label values."""
-    status = group_status(alerts)
-    firing = sum(1 for a in alerts if a.state is AlertState.FIRING)
-    count = firing if firing else len(alerts)
-    values = " ".join(v for _, v in notification.group_labels) or _alert_names(alerts)
-    return f"[{status.value.upper()}:{count}] {values}"
-
-
-def _alert_names(alerts: Sequence[Alert]) -> str:
-    return ", ".join(sorted({a.name for a in alerts}))
 
 
 def alert_text(alert: Alert) -> str:
@@ -97,12 +84,14 @@ class SlackSender:
     """Posts to one Slack incoming webhook."""
 
     def __init__(self, config: SlackConfig, *, external_url: str, client: httpx.AsyncClient | None = None) -> None:
+        """One Slack webhook; `client` is for tests, else one is built from `http_config`."""
         self.config = config
         self.external_url = external_url
         self.client = client or new_client(config.http_config)
         self.secrets: Collection[str] = secret_values(config) + client_secrets(config.http_config)
 
     async def send(self, notification: Notification) -> Result:
+        """Post the group's message and read Slack's answer (see `Notifier.send`)."""
         alerts = alerts_to_send(notification, self.config.send_resolved)
         if not alerts:
             return Result(Outcome.DELIVERED, "nothing to send: only resolved alerts and send_resolved is false")
@@ -126,4 +115,5 @@ class SlackSender:
         return Result(Outcome.GIVE_UP, f"error response from Slack: {redact_excerpt(body, self.secrets, 200)}")
 
     async def aclose(self) -> None:
+        """Close the HTTP client."""
         await self.client.aclose()

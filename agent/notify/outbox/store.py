@@ -1,39 +1,34 @@
-"""The durable outbox: every notification is on disk before a sender sees it, and stays until acknowledged.
+"""The outbox's store: its SQLite table and the rows the disk refused, on the outbox's database thread.
 
 One row per (receiver, integration, dedup key) in `<state_dir>/tripwired.db` (shared with the
-ruler; WAL). `enqueue` writes the rows, then `run` delivers them at least once: exponential
-backoff with jitter, Retry-After honoured, at most N requests in flight per receiver, one at a
-time per alert group and integration so a resolve never overtakes its trigger. A newer
-notification for a group supersedes an older one not yet delivered (it carries the group's
-whole state, as Alertmanager's do). Final failures stay as dead letters with the (redacted)
-reason. Delivered rows are kept for `delivered_retention` (10 minutes): a notification with the
-same dedup key as its group's last one, re-enqueued by a restarted dispatcher, is recognised and
-not sent again. A repeat (repeat_interval) of an unchanged group shorter than that is dropped too.
+ruler; WAL; synchronous=FULL, so a commit survives a power cut, not only a kill -9). Every method
+of `OutboxStore` runs on one `StateDbThread` (agent/statedb.py), which owns the connection: the
+event loop hands it jobs and awaits them, and never waits on the disk itself.
 
-When the state disk refuses a write (full, read-only), the notification is not held back: it is
-kept in the bounded memory lane (agent/notify/memory_lane.py), delivered from there like a stored
-row, and written to the database when the disk recovers.
-
-SQLite runs on the event loop: rows are small and the database is local; synchronous=FULL
-makes each commit survive a power cut, not only a kill -9.
+A newer notification for a group supersedes an older one not yet delivered. Delivered rows are
+kept for `delivered_retention`: the notification log of the outbox, which recognises a
+notification with the same dedup key as its group's last one (re-enqueued by a restarted
+dispatcher) and does not send it again. When the disk refuses a write (full, read-only), the
+rows go to the memory lane (memory_lane.py) and are written when it takes writes again.
+What the status page and /metrics read is published as a `View` after each change.
 """
 
 from __future__ import annotations
 
-import asyncio
-import random
 import sqlite3
+import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
 
 from agent.clock import Clock
 from agent.lograte import RepeatedFailure
-from agent.model import Histogram, MetricMeta, MetricType, Sample, counter, gauge, labels_of
-from agent.notify.memory_lane import (
+from agent.model import MetricMeta, MetricType, Sample, counter, gauge, labels_of
+from agent.notify.model import Notification
+from agent.notify.outbox.memory_lane import (
     DEAD,
     DELIVERED,
     PENDING,
@@ -44,16 +39,16 @@ from agent.notify.memory_lane import (
     MemoryRow,
     RowKey,
 )
-from agent.notify.model import Notification, Outcome, Result, Sender
-from agent.notify.stored import notification_from_json, notification_to_json
-from agent.statedb import DB_NAME, open_state_db, register_schema, transaction
+from agent.notify.outbox.stored import notification_to_json
+from agent.statedb import open_state_db, register_schema, transaction
 
 log = structlog.get_logger()
 
 COMPONENT = "outbox"
 SCHEMA_VERSION = 1
-LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 _BATCH = 256
+PUBLISH_SECONDS = 0.2  # how stale the status page's and /metrics' view of a large outbox may be
+SMALL_VIEW_ROWS = 100
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -102,7 +97,7 @@ DROPPED_QUEUE_FULL, DROPPED_MAX_AGE = "queue_full", "max_age"
 
 
 @dataclass(frozen=True, slots=True)
-class _Update:
+class Update:
     """What an attempt came to, kept in memory until the state database accepts it."""
 
     state: str
@@ -112,6 +107,7 @@ class _Update:
     any_state: bool
 
     def due(self, now: float) -> bool:
+        """Whether the row waits for an attempt that is due at `now`."""
         return self.state == PENDING and self.next_attempt_at <= now
 
 
@@ -133,96 +129,102 @@ class Entry:
 _ENTRY_COLUMNS = "receiver, integration, dedup_key, group_key, state, attempts, created_at, next_attempt_at, reason"
 
 
-class Outbox:
-    """Stores notifications durably and delivers them to their receivers' integrations."""
+@dataclass(frozen=True, slots=True)
+class View:
+    """What the status page and /metrics read, as of the store's last change."""
+
+    pending: tuple[Entry, ...] = ()
+    dead: tuple[Entry, ...] = ()
+    samples: tuple[Sample, ...] = ()
+
+
+@dataclass(slots=True)
+class Counts:
+    """The outbox's counters, kept by the store (only its thread writes them)."""
+
+    outcomes: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    dead_letters: int = 0
+    enqueue_failures: Counter[str] = field(default_factory=Counter)
+    dropped: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+
+class OutboxStore:
+    """The outbox table and the memory lane; every method runs on the outbox's database thread."""
 
     def __init__(
         self,
         state_dir: str | Path,
-        integrations: Mapping[str, Sequence[tuple[str, Sender]]],
         clock: Clock,
         *,
-        max_concurrency_per_receiver: int = 4,
-        backoff_base: float = 1.0,
-        backoff_max: float = 300.0,
-        capacity: int = 10_000,
-        max_age: float = 24 * 3600.0,
-        delivered_retention: float = 600.0,
-        dead_retention: float = 7 * 24 * 3600.0,
-        drain_seconds: float = 3.0,
-        seed: int | None = None,
+        capacity: int,
+        delivered_retention: float,
+        dead_retention: float,
+        receivers: Sequence[str] = (),
     ) -> None:
-        self.path = Path(state_dir) / DB_NAME
-        self.integrations = {name: list(senders) for name, senders in integrations.items()}
+        """Open the table (StateError if a newer version wrote it) and publish the first view."""
         self.clock = clock
-        self.max_concurrency = max_concurrency_per_receiver
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
         self.capacity = capacity
-        self.max_age = max_age
         self.delivered_retention = delivered_retention
         self.dead_retention = dead_retention
-        self.drain_seconds = drain_seconds
-        self._random = random.Random(seed)
         self._db = open_state_db(state_dir)
         # An acknowledged delivery must survive a power cut too, not only a kill -9 (WAL + NORMAL).
         self._db.execute("PRAGMA synchronous=FULL")
         register_schema(self._db, COMPONENT, SCHEMA_VERSION, _SCHEMA)
-        self._in_flight: dict[RowKey, tuple[GroupLane, asyncio.Task[None]]] = {}
-        self._wake = asyncio.Event()
-        self._outcomes: Counter[tuple[str, str, str]] = Counter()
-        self._latency: dict[str, Histogram] = {}
-        self._dead_letters = 0
-        self._enqueue_failures: Counter[str] = Counter()
-        self._dropped: Counter[tuple[str, str]] = Counter()
+        self.counts = Counts()
         self._enqueue_log = RepeatedFailure("notification_enqueue_failed", clock.monotonic)
         self._write_log = RepeatedFailure("outbox_write_failed", clock.monotonic)
         self._drop_log = RepeatedFailure("notifications_dropped", clock.monotonic)
         # Outcomes the database refused (a full disk): a delivered row is not sent again meanwhile.
-        self._unsaved: dict[RowKey, _Update] = {}
+        self._unsaved: dict[RowKey, Update] = {}
         # Notifications the database refused, delivered from memory until it takes them.
         self._memory = MemoryLane(capacity)
         self._memory_log = RepeatedFailure("notifications_held_in_memory", clock.monotonic)
-        self._retry_logs: dict[str, RepeatedFailure] = {}  # per receiver: loud once, then a summary
         self._purged_at: float | None = None
         self._purge_interval = min(60.0, delivered_retention)
+        self._changed = True
+        self._view_receivers: tuple[str, ...] = ()
+        self._published_at = 0.0
+        self.view = View()
+        self.publish(receivers, now=True)
 
     def close(self) -> None:
+        """Close the connection."""
         self._db.close()
 
-    def replace_integrations(self, integrations: Mapping[str, Sequence[tuple[str, Sender]]]) -> None:
-        """Use the senders of a reloaded config; rows of integrations no longer there become dead letters."""
-        self.integrations = {name: list(senders) for name, senders in integrations.items()}
-        self._wake.set()
+    def execute(self, sql: str) -> list[tuple[object, ...]]:
+        """Run one statement and return its rows (for tests that must act on the database itself)."""
+        return self._db.execute(sql).fetchall()
 
     # -- enqueue -------------------------------------------------------------------
 
-    def enqueue(self, notification: Notification) -> None:
+    def enqueue(
+        self,
+        notification: Notification,
+        integrations: Sequence[str],
+        busy: Mapping[RowKey, GroupLane],
+    ) -> None:
         """Write one row per integration of the notification's receiver, before anything is sent.
 
         A notification equal to the last one stored for its group and integration (same dedup key)
         is a duplicate and ignored, whether that one is pending, delivered or dead: this is what
         stops a restarted dispatcher from re-sending what was acknowledged. The same key after a
         different one (an alert that resolved and fired again) is a new notification. What the
-        database refuses is held in memory and delivered all the same.
+        database refuses is held in memory and delivered all the same. `busy`: the rows in flight.
         """
-        senders = self.integrations.get(notification.receiver, [])
-        if not senders:
-            log.warning("notification_without_integrations", receiver=notification.receiver)
-            return
+        self._changed = True
         now = self.clock.time()
         body = notification_to_json(notification)
-        self._persist_memory()
-        lanes = [(notification.receiver, integration, notification.group_key) for integration, _ in senders]
+        self.persist_memory(busy)
+        lanes = [(notification.receiver, integration, notification.group_key) for integration in integrations]
         on_disk = [lane for lane in lanes if not self._memory.has_lane(lane)]
         dropped = self._store(notification, on_disk, body, now) if on_disk else []
         if dropped is None:  # the database refused it: every lane goes to memory
             on_disk, dropped = [], []
         for lane in lanes:
             if lane not in on_disk and self._latest_key(lane, now) != notification.dedup_key:
-                dropped += self._hold_in_memory(MemoryRow(lane, notification.dedup_key, body, now, now))
+                dropped += self._hold_in_memory(MemoryRow(lane, notification.dedup_key, body, now, now), busy)
         self._count_drops(dropped, DROPPED_QUEUE_FULL)
-        self._wake.set()
+        self.publish(self._view_receivers)
 
     def _store(self, notification: Notification, lanes: list[GroupLane], body: str, now: float) -> list[str] | None:
         """Write the notification's rows of `lanes`; the receivers dropped over capacity, None if refused."""
@@ -234,7 +236,7 @@ class Outbox:
                         self._insert(MemoryRow(lane, notification.dedup_key, body, now, now), now)
                 dropped = self._drop_over_capacity(now)
         except sqlite3.Error as exc:
-            self._enqueue_failures[notification.receiver] += 1
+            self.counts.enqueue_failures[notification.receiver] += 1
             self._enqueue_log.failed(receiver=notification.receiver, error=str(exc))
             return None
         self._enqueue_log.succeeded()
@@ -249,9 +251,9 @@ class Outbox:
         except sqlite3.Error:
             return None
 
-    def _hold_in_memory(self, row: MemoryRow) -> list[str]:
+    def _hold_in_memory(self, row: MemoryRow, busy: Mapping[RowKey, GroupLane]) -> list[str]:
         """Keep a row the database refused; say once that a crash now would lose it."""
-        dropped = self._memory.add(row, self._in_flight)
+        dropped = self._memory.add(row, busy)
         self._memory_log.failed(
             receiver=row.lane[0],
             queued_in_memory=len(self._memory),
@@ -259,11 +261,12 @@ class Outbox:
         )
         return dropped
 
-    def _persist_memory(self) -> None:
-        """Write the memory lanes none of whose rows is in flight to the database, in order."""
-        lanes = self._memory.settled_lanes(self._in_flight) if len(self._memory) else []
+    def persist_memory(self, busy: Mapping[RowKey, GroupLane]) -> None:
+        """Write the memory lanes none of whose rows is in flight (`busy`) to the database, in order."""
+        lanes = self._memory.settled_lanes(busy) if len(self._memory) else []
         if not lanes:
             return
+        self._changed = True
         now = self.clock.time()
         try:
             with transaction(self._db):
@@ -301,8 +304,8 @@ class Outbox:
 
     def _count_drops(self, receivers: Sequence[str], reason: str) -> None:
         for receiver in receivers:
-            self._dropped[(receiver, reason)] += 1
-            self._dead_letters += 1
+            self.counts.dropped[(receiver, reason)] += 1
+            self.counts.dead_letters += 1
         if receivers:
             self._drop_log.failed(receivers=sorted(set(receivers)), reason=reason, dropped=len(receivers))
 
@@ -352,39 +355,44 @@ class Outbox:
         )
 
     # -- delivery ------------------------------------------------------------------
+    # -- delivery ------------------------------------------------------------------
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Deliver pending rows until `stop` is set, then give in-flight deliveries `drain_seconds` to finish;
-        what is still in flight after that stays pending for next time."""
-        try:
-            while not stop.is_set():
-                self._wake.clear()
-                self._save_updates()
-                self._persist_memory()
-                self._start_due()
-                self._purge_now_and_then()
-                await _wait_either(self._wake, stop, self._sleep_seconds())
-        finally:
-            await self._finish_in_flight()
+    def cycle(
+        self, busy: Mapping[RowKey, GroupLane], max_concurrency: int, receivers: Sequence[str]
+    ) -> tuple[list[tuple[RowKey, GroupLane]], float]:
+        """One turn of the delivery loop: save what waits, pick the rows to start, and how long to sleep.
 
-    def _start_due(self) -> None:
-        busy_lanes = {lane for lane, _ in self._in_flight.values()}
-        per_receiver = Counter(key[0] for key in self._in_flight)
+        A row is started unless its group already has one in flight (a resolve never overtakes its
+        trigger) or its receiver has `max_concurrency` in flight.
+        """
+        self.save_updates()
+        self.persist_memory(busy)
+        due = self._due(busy, max_concurrency)
+        self._purge_now_and_then()
+        sleep = self._sleep_seconds()
+        self.publish(receivers)
+        return due, sleep
+
+    def _due(self, busy: Mapping[RowKey, GroupLane], max_concurrency: int) -> list[tuple[RowKey, GroupLane]]:
+        busy_lanes = set(busy.values())
+        per_receiver = Counter(key[0] for key in busy)
         now = self.clock.time()
+        started: list[tuple[RowKey, GroupLane]] = []
         for receiver, integration, key, group_key in self._due_rows() + self._memory.due(now):
             lane = (receiver, integration, group_key)
-            if lane in busy_lanes or per_receiver[receiver] >= self.max_concurrency:
+            if lane in busy_lanes or per_receiver[receiver] >= max_concurrency:
                 continue
             if self._memory.has_lane(lane) and self._memory.get((receiver, integration, key)) is None:
                 continue  # a stored row of a group whose newer notifications are in memory: superseded
 
             row = (receiver, integration, key)
             unsaved = self._unsaved.get(row)
-            if row in self._in_flight or (unsaved is not None and not unsaved.due(now)):
+            if row in busy or (unsaved is not None and not unsaved.due(now)):
                 continue
             busy_lanes.add(lane)
             per_receiver[receiver] += 1
-            self._in_flight[row] = (lane, asyncio.create_task(self._deliver(row)))
+            started.append((row, lane))
+        return started
 
     def _due_rows(self) -> list[DueRow]:
         """Rows due now, oldest first, up to a batch per receiver so one backlog cannot starve the others."""
@@ -417,25 +425,7 @@ class Outbox:
             return 1.0
         return min(1.0, max(0.01, float(min(times)) - now))
 
-    async def _deliver(self, row: RowKey) -> None:
-        receiver, integration, _ = row
-        try:
-            stored = self._stored(row)
-            sender = self._sender(receiver, integration)
-            if stored is None:
-                return
-            if sender is None:
-                self._record(row, Result(Outcome.GIVE_UP, "integration no longer configured"), stored[1], stored[2])
-                return
-            started = self.clock.monotonic()
-            result = await _attempt(sender, notification_from_json(stored[0]))
-            self._observe(receiver, self.clock.monotonic() - started)
-            self._record(row, result, stored[1], stored[2])
-        finally:
-            self._in_flight.pop(row, None)
-            self._wake.set()
-
-    def _stored(self, row: RowKey) -> tuple[str, int, float] | None:
+    def stored(self, row: RowKey) -> tuple[str, int, float] | None:
         """The notification, attempts so far and creation time of a row, in memory or stored."""
         held = self._memory.get(row)
         if held is not None:
@@ -447,51 +437,17 @@ class Outbox:
         ).fetchone()
         return None if stored is None else (str(stored[0]), int(stored[1]), float(stored[2]))
 
-    def _sender(self, receiver: str, integration: str) -> Sender | None:
-        return dict(self.integrations.get(receiver, [])).get(integration)
-
-    def _observe(self, receiver: str, seconds: float) -> None:
-        self._latency.setdefault(receiver, Histogram(LATENCY_BUCKETS)).observe(seconds)
-
-    def _record(self, row: RowKey, result: Result, attempts: int, created_at: float) -> None:
-        """Write what an attempt came to; a retry past max_age becomes a dead letter."""
-        now = self.clock.time()
-        attempts += 1
-        outcome = result.outcome
-        if outcome is Outcome.RETRY and now - created_at >= self.max_age:
-            outcome = Outcome.GIVE_UP
-            result = Result(outcome, f"gave up after {attempts} attempts: {result.reason}")
-            self._dropped[(row[0], DROPPED_MAX_AGE)] += 1
-        self._outcomes[(row[0], row[1], outcome.value)] += 1
-        if outcome is Outcome.DELIVERED:
-            self._update(row, DELIVERED, attempts, now, result.reason, any_state=True)
-            self._retry_log(row[0]).succeeded(receiver=row[0])
-        elif outcome is Outcome.RETRY:
-            delay = self.backoff(attempts, result.retry_after)
-            self._update(row, PENDING, attempts, now + delay, result.reason)
-            self._retry_log(row[0]).failed(
-                receiver=row[0],
-                integration=row[1],
-                attempts=attempts,
-                delay_seconds=round(delay, 3),
-                reason=result.reason,
-                oldest_pending_seconds=round(self._oldest_pending_seconds(row[0], now)),
-            )
-        else:
-            self._dead_letters += 1
-            self._update(row, DEAD, attempts, now, result.reason)
-            log.warning(
-                "notification_dead_letter", receiver=row[0], integration=row[1], attempts=attempts, reason=result.reason
-            )
-
-    def _retry_log(self, receiver: str) -> RepeatedFailure:
-        """The log of one receiver's retries: the first at warning, then debug, a summary every 5 minutes,
-        and `notify_recovered` at the first delivery after them."""
-        if receiver not in self._retry_logs:
-            self._retry_logs[receiver] = RepeatedFailure(
-                "notify_retrying", self.clock.monotonic, first_level="warning", recovered_event="notify_recovered"
-            )
-        return self._retry_logs[receiver]
+    def record(self, row: RowKey, outcome: str, update: Update, gave_up_on_age: bool) -> float:
+        """Write what an attempt came to (`outcome`: an Outcome value); how long the receiver's oldest
+        undelivered notification has waited, for the retry log."""
+        self._changed = True
+        self.counts.outcomes[(row[0], row[1], outcome)] += 1
+        if gave_up_on_age:
+            self.counts.dropped[(row[0], DROPPED_MAX_AGE)] += 1
+        if update.state == DEAD:
+            self.counts.dead_letters += 1
+        self._update(row, update)
+        return self._oldest_pending_seconds(row[0], self.clock.time()) if update.state == PENDING else 0.0
 
     def _oldest_pending_seconds(self, receiver: str, now: float) -> float:
         """How long the receiver's oldest undelivered notification has waited, stored or in memory."""
@@ -505,19 +461,20 @@ class Outbox:
         oldest = min([t for t in (stored, *held) if t is not None], default=now)
         return max(0.0, now - float(oldest))
 
-    def _update(
-        self, row: RowKey, state: str, attempts: int, next_at: float, reason: str, *, any_state: bool = False
-    ) -> None:
+    def _update(self, row: RowKey, update: Update) -> None:
         if self._memory.get(row) is not None:
-            self._memory.record(row, state, attempts, next_at, reason, any_state=any_state)
+            self._memory.record(
+                row, update.state, update.attempts, update.next_attempt_at, update.reason, any_state=update.any_state
+            )
             return
-        self._unsaved[row] = _Update(state, attempts, next_at, reason, any_state)
-        self._save_updates()
+        self._unsaved[row] = update
+        self.save_updates()
 
-    def _save_updates(self) -> None:
+    def save_updates(self) -> None:
         """Write the outcomes held in memory; on a full disk they wait (and their rows are not resent)."""
         if not self._unsaved:
             return
+        self._changed = True
         now = self.clock.time()
         try:
             with transaction(self._db):
@@ -535,18 +492,11 @@ class Outbox:
         self._unsaved.clear()
         self._write_log.succeeded()
 
-    def backoff(self, attempts: int, retry_after: float | None = None) -> float:
-        """Seconds before the next attempt: exponential with jitter, at least what Retry-After asked (capped)."""
-        exponential = min(self.backoff_max, self.backoff_base * 2.0 ** (attempts - 1))
-        delay = exponential * self._random.uniform(0.5, 1.0)
-        if retry_after is not None:
-            delay = max(delay, min(retry_after, self.backoff_max))
-        return delay
-
     def _purge_now_and_then(self) -> None:
         if self._purged_at is not None and self.clock.monotonic() - self._purged_at < self._purge_interval:
             return
         self._purged_at = self.clock.monotonic()
+        self._changed = True
         now = self.clock.time()
         try:
             self._db.execute(
@@ -556,21 +506,24 @@ class Outbox:
         except sqlite3.Error as exc:  # a full disk: try again next time
             log.debug("outbox_purge_failed", error=str(exc))
 
-    async def _finish_in_flight(self) -> None:
-        tasks = [task for _, task in self._in_flight.values()]
-        if tasks and self.drain_seconds > 0:
-            await asyncio.wait(tasks, timeout=self.drain_seconds)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
     # -- status and metrics ----------------------------------------------------------
 
-    def pending(self) -> list[Entry]:
-        return self._entries(PENDING)
+    def publish(self, receivers: Sequence[str], *, now: bool = False) -> View:
+        """Read what the status page and /metrics show into `view`, if anything changed since.
 
-    def dead_letters(self) -> list[Entry]:
-        return self._entries(DEAD)
+        A view of more than SMALL_VIEW_ROWS rows is read again at most every PUBLISH_SECONDS unless
+        `now`: reading a whole backlog after each enqueue and delivery would make it quadratic;
+        what changed meanwhile is published by a later cycle. A small view is always current, so
+        a view never shows an empty outbox that is not.
+        """
+        small = len(self.view.pending) + len(self.view.dead) <= SMALL_VIEW_ROWS
+        due = now or small or time.monotonic() - self._published_at >= PUBLISH_SECONDS
+        if due and (self._changed or tuple(receivers) != self._view_receivers):
+            self._changed, self._view_receivers = False, tuple(receivers)
+            self._published_at = time.monotonic()
+            samples = tuple(self._samples(receivers))
+            self.view = View(tuple(self._entries(PENDING)), tuple(self._entries(DEAD)), samples)
+        return self.view
 
     def _entries(self, state: str) -> list[Entry]:
         rows = self._db.execute(f"SELECT {_ENTRY_COLUMNS} FROM outbox WHERE state = ? ORDER BY seq", (state,))
@@ -580,21 +533,19 @@ class Outbox:
         ]
         return [Entry(*row) for row in rows] + held
 
-    def metrics(self) -> Sequence[MetricMeta]:
-        return METRICS
-
-    def samples(self) -> list[Sample]:
-        out = [Sample("tripwired_outbox_dead_letters_total", (), float(self._dead_letters))]
-        for receiver in sorted(self.integrations):
-            failures = float(self._enqueue_failures[receiver])
+    def _samples(self, receivers: Sequence[str]) -> list[Sample]:
+        counts = self.counts
+        out = [Sample("tripwired_outbox_dead_letters_total", (), float(counts.dead_letters))]
+        for receiver in sorted(receivers):
+            failures = float(counts.enqueue_failures[receiver])
             out.append(Sample("tripwired_notifications_enqueue_failures_total", labels_of(receiver=receiver), failures))
-        dropped_keys = {(r, reason) for r in self.integrations for reason in (DROPPED_QUEUE_FULL, DROPPED_MAX_AGE)}
-        for receiver, reason in sorted(dropped_keys | set(self._dropped)):
+        dropped_keys = {(r, reason) for r in receivers for reason in (DROPPED_QUEUE_FULL, DROPPED_MAX_AGE)}
+        for receiver, reason in sorted(dropped_keys | set(counts.dropped)):
             labels = labels_of(receiver=receiver, reason=reason)
             out.append(
-                Sample("tripwired_notifications_dropped_total", labels, float(self._dropped[(receiver, reason)]))
+                Sample("tripwired_notifications_dropped_total", labels, float(counts.dropped[(receiver, reason)]))
             )
-        for (receiver, integration, outcome), count in sorted(self._outcomes.items()):
+        for (receiver, integration, outcome), count in sorted(counts.outcomes.items()):
             labels = labels_of(receiver=receiver, integration=integration, outcome=outcome)
             out.append(Sample("tripwired_notifications_total", labels, float(count)))
         pending = dict(
@@ -603,32 +554,9 @@ class Outbox:
             ).fetchall()
         )
         in_memory = self._memory.pending_by_receiver()
-        for receiver in sorted(set(self.integrations) | set(pending) | set(in_memory)):
+        for receiver in sorted(set(receivers) | set(pending) | set(in_memory)):
             waiting = float(pending.get(receiver, 0) + in_memory[receiver])
             out.append(Sample("tripwired_outbox_pending", labels_of(receiver=receiver), waiting))
             held = float(in_memory[receiver])
             out.append(Sample("tripwired_notifications_queued_in_memory", labels_of(receiver=receiver), held))
-        for receiver, latency in sorted(self._latency.items()):
-            out.extend(latency.samples("tripwired_notification_latency_seconds", labels_of(receiver=receiver)))
         return out
-
-
-async def _attempt(sender: Sender, notification: Notification) -> Result:
-    """One send; a sender that raises is a retry, and its message (which might hold a URL) is not kept."""
-    try:
-        return await sender.send(notification)
-    except Exception as exc:  # a buggy sender must not stop the outbox
-        log.error("sender_raised", error_type=type(exc).__name__)
-        return Result(Outcome.RETRY, f"sender raised {type(exc).__name__}")
-
-
-async def _wait_either(first: asyncio.Event, second: asyncio.Event, timeout: float) -> None:
-    waiters = [asyncio.ensure_future(first.wait()), asyncio.ensure_future(second.wait())]
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-
-
-# -- the stored form of a notification --------------------------------------------------

@@ -19,9 +19,8 @@ import structlog
 from agent.config.receivers import PagerdutyConfig
 from agent.model import Alert, AlertState
 from agent.notify.http import client_secrets, new_client, post
+from agent.notify.integrations.data import alerts_to_send, common, go_time, title
 from agent.notify.model import Notification, Outcome, Result, Status, group_status
-from agent.notify.slack import title
-from agent.notify.webhook import alerts_to_send, common, go_time
 from agent.redact import secret_values
 
 log = structlog.get_logger()
@@ -83,6 +82,7 @@ def summary(notification: Notification, alerts: Sequence[Alert]) -> str:
 
 
 def custom_details(alerts: Sequence[Alert], extra: dict[str, str]) -> dict[str, Any]:
+    """The event's custom details: the configured ones, counts, and each alert."""
     firing = [a for a in alerts if a.state is AlertState.FIRING]
     return {
         **extra,
@@ -157,6 +157,7 @@ class PagerdutySender:
         source: str | None = None,
         client: httpx.AsyncClient | None = None,
     ) -> None:
+        """One PagerDuty service; `source` defaults to the host name."""
         self.config = config
         self.external_url = external_url
         self.source = source or socket.gethostname()
@@ -164,6 +165,7 @@ class PagerdutySender:
         self.secrets: Collection[str] = secret_values(config) + client_secrets(config.http_config)
 
     async def send(self, notification: Notification) -> Result:
+        """Send a trigger or resolve event for the group (see `Notifier.send`)."""
         alerts = alerts_to_send(notification, self.config.send_resolved)
         if not alerts:
             return Result(Outcome.DELIVERED, "nothing to send: only resolved alerts and send_resolved is false")
@@ -171,4 +173,5 @@ class PagerdutySender:
         return (await post(self.client, self.config.url, encode(message), self.secrets)).result
 
     async def aclose(self) -> None:
+        """Close the HTTP client."""
         await self.client.aclose()

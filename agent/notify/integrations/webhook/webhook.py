@@ -11,82 +11,19 @@ import hashlib
 import hmac
 import json
 from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from agent.config.receivers import WebhookConfig
-from agent.model import Alert, AlertState
+from agent.model import Alert
 from agent.notify.http import client_secrets, new_client, post
+from agent.notify.integrations.data import alerts_to_send, template_data
 from agent.notify.model import Notification, Outcome, Result, group_status
 from agent.redact import secret_values
 
 SIGNATURE_HEADER = "X-Tripwired-Signature"
 DEDUP_HEADER = "X-Tripwired-Dedup-Key"  # lets a receiver drop a re-delivery (at-least-once)
-ZERO_TIME = "0001-01-01T00:00:00Z"  # Go's zero time.Time, what Alertmanager sends as a firing alert's endsAt
-_GO_QUOTE_META = set("\\.+*?()|[]{}^$")
-
-
-def go_time(seconds: float) -> str:
-    """A Unix time as Go's time.Time marshals to JSON (RFC 3339, fraction without trailing zeros, Z)."""
-    moment = datetime.fromtimestamp(seconds, UTC)
-    fraction = f"{moment.microsecond:06d}".rstrip("0")
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "") + "Z"
-
-
-def alerts_to_send(notification: Notification, send_resolved: bool) -> tuple[Alert, ...]:
-    """The alerts an integration should hear about: resolved ones only if it wants them."""
-    if send_resolved:
-        return notification.alerts
-    return tuple(a for a in notification.alerts if a.state is AlertState.FIRING)
-
-
-def alert_status(alert: Alert) -> str:
-    return "firing" if alert.state is AlertState.FIRING else "resolved"
-
-
-def common(maps: Sequence[dict[str, str]]) -> dict[str, str]:
-    """The pairs every map has in common (Alertmanager's commonLabels / commonAnnotations)."""
-    if not maps:
-        return {}
-    shared = dict(maps[0])
-    for other in maps[1:]:
-        shared = {k: v for k, v in shared.items() if other.get(k) == v}
-    return shared
-
-
-def template_data(notification: Notification, alerts: Sequence[Alert], external_url: str) -> dict[str, Any]:
-    """Alertmanager's template data for a notification, as its JSON has it."""
-    labels = [dict(a.labels) for a in alerts]
-    return {
-        "receiver": _go_quote_meta(notification.receiver),
-        "status": group_status(alerts).value,
-        "alerts": [_alert_json(a) for a in alerts],
-        "groupLabels": dict(notification.group_labels),
-        "commonLabels": common(labels),
-        "commonAnnotations": common([dict(a.annotations) for a in alerts]),
-        "externalURL": external_url,
-    }
-
-
-def _alert_json(alert: Alert) -> dict[str, Any]:
-    firing = alert.state is AlertState.FIRING
-    return {
-        "status": alert_status(alert),
-        "labels": dict(alert.labels),
-        "annotations": dict(alert.annotations),
-        "startsAt": go_time(alert.starts_at),
-        # Alertmanager zeroes a firing alert's endsAt before notifying (dispatch.go flush).
-        "endsAt": ZERO_TIME if firing else go_time(alert.ends_at),
-        "generatorURL": alert.generator_url,
-        "fingerprint": alert.fingerprint,
-    }
-
-
-def _go_quote_meta(text: str) -> str:
-    """Go's regexp.QuoteMeta, which Alertmanager applies to the receiver name."""
-    return "".join(f"\\{c}" if c in _GO_QUOTE_META else c for c in text)
 
 
 def webhook_message(
@@ -109,6 +46,7 @@ class WebhookSender:
     """Posts Alertmanager's webhook payload to one URL."""
 
     def __init__(self, config: WebhookConfig, *, external_url: str, client: httpx.AsyncClient | None = None) -> None:
+        """One webhook URL; `client` is for tests, else one is built from `http_config`."""
         self.config = config
         self.external_url = external_url
         timeout = None if config.timeout is None else float(config.timeout)
@@ -116,6 +54,7 @@ class WebhookSender:
         self.secrets: Collection[str] = secret_values(config) + client_secrets(config.http_config)
 
     async def send(self, notification: Notification) -> Result:
+        """Post the version 4 payload, signed if configured (see `Notifier.send`)."""
         alerts = alerts_to_send(notification, self.config.send_resolved)
         if not alerts:
             return Result(Outcome.DELIVERED, "nothing to send: only resolved alerts and send_resolved is false")
@@ -127,4 +66,5 @@ class WebhookSender:
         return (await post(self.client, str(self.config.url), body, self.secrets, headers=headers)).result
 
     async def aclose(self) -> None:
+        """Close the HTTP client."""
         await self.client.aclose()

@@ -39,9 +39,11 @@ class MemoryRow:
 
     @property
     def key(self) -> RowKey:
+        """The row's key, as in the outbox table."""
         return (self.lane[0], self.lane[1], self.dedup_key)
 
     def due(self, now: float) -> bool:
+        """Whether the row waits for an attempt that is due at `now`."""
         return self.state == PENDING and self.next_attempt_at <= now
 
 
@@ -49,17 +51,21 @@ class MemoryLane:
     """The outbox rows that exist only in memory, in enqueue order."""
 
     def __init__(self, capacity: int) -> None:
+        """An empty lane holding at most `capacity` rows."""
         self.capacity = capacity
         self._rows: dict[RowKey, MemoryRow] = {}
         self._lanes: Counter[GroupLane] = Counter()  # rows held per lane, so has_lane is cheap
 
     def __len__(self) -> int:
+        """How many rows are held."""
         return len(self._rows)
 
     def get(self, key: RowKey) -> MemoryRow | None:
+        """The row of `key`, if held here."""
         return self._rows.get(key)
 
     def has_lane(self, lane: GroupLane) -> bool:
+        """Whether any row of the group lane is held here."""
         return self._lanes[lane] > 0
 
     def latest_key(self, lane: GroupLane) -> str | None:
@@ -98,6 +104,7 @@ class MemoryLane:
         return dropped
 
     def due(self, now: float) -> list[DueRow]:
+        """The rows due at `now`, in enqueue order."""
         return [(*row.key, row.lane[2]) for row in self._rows.values() if row.due(now)]
 
     def next_attempt_at(self, now: float) -> float | None:
@@ -113,9 +120,11 @@ class MemoryLane:
         row.state, row.attempts, row.next_attempt_at, row.reason = state, attempts, next_at, reason
 
     def pending_by_receiver(self) -> Counter[str]:
+        """Pending rows held, by receiver."""
         return Counter(row.lane[0] for row in self._rows.values() if row.state == PENDING)
 
     def rows(self, state: str) -> list[MemoryRow]:
+        """The rows in `state`, in enqueue order."""
         return [row for row in self._rows.values() if row.state == state]
 
     def settled_lanes(self, busy: Container[RowKey]) -> list[list[MemoryRow]]:

@@ -10,6 +10,7 @@ from agent.notify.model import Notification
 
 
 def notification_to_json(notification: Notification) -> str:
+    """The stored form of a notification."""
     return json.dumps(
         {
             "receiver": notification.receiver,
@@ -22,6 +23,7 @@ def notification_to_json(notification: Notification) -> str:
 
 
 def notification_from_json(text: str) -> Notification:
+    """The notification a stored form holds (its `previous_sent_at` is not kept)."""
     data = json.loads(text)
     return Notification(
         receiver=data["receiver"],
