@@ -21,6 +21,7 @@ import promql_parser
 import yaml
 
 from agent.config.schema import Config, Duration, Secret
+from agent.config.verify import Condition, PromQLQuery, parse_condition, parse_query
 
 T = TypeVar("T")
 
@@ -313,6 +314,8 @@ _SCALARS: dict[Any, Callable[[str], Any]] = {
     float: _parse_float,
     bool: lambda text: text.lower() in ("true", "yes", "on"),
     Duration: parse_duration,
+    PromQLQuery: parse_query,
+    Condition: parse_condition,
 }
 
 
@@ -345,4 +348,6 @@ def _type_name(tp: Any) -> str:
         float: "a number",
         bool: "true or false",
         Duration: "a duration",
+        PromQLQuery: "a PromQL expression",
+        Condition: "a condition",
     }.get(tp, str(tp))
