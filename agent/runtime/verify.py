@@ -211,8 +211,11 @@ class _Baseline:
         if not self.known and self.release.at is not None:
             self.value = source.value(baseline_expr(self.spec), self.release.at)
             self.known = True
+            window = f"the {self.spec.baseline_window:g}s before the release"
             if self.value is None:
-                self.note = f"the query returned no series in the {self.spec.baseline_window:g}s before the release"
+                self.note = f"the query returned no series in {window}"
+            elif math.isnan(self.value):
+                self.note = f"the query's average over {window} is NaN (a NaN point, e.g. 0/0, makes it so)"
         return self.value
 
 
