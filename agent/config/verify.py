@@ -151,6 +151,7 @@ class CheckSpec:
     baseline_step: Duration | None = None  # default: baseline_window / 30
 
     def __post_init__(self) -> None:
+        """Refuse combinations no single field can: no condition, count without interval, negative limits."""
         if not self.name:
             raise ValueError("name must not be empty")
         if self.success_condition is None and self.failure_condition is None:
@@ -188,6 +189,7 @@ class ChecksFile:
     checks: list[CheckSpec] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        """Refuse an empty file (it would pass vacuously) and repeated check names."""
         if not self.checks:
             raise ValueError("checks: no check given (a verification of nothing would pass vacuously)")
         names = [c.name for c in self.checks if c is not None]

@@ -103,6 +103,7 @@ class PrometheusSource:
     """The /api/v1/query of a running tripwired or of any Prometheus-compatible API."""
 
     def __init__(self, url: str) -> None:
+        """Ask the API at `url` (scheme, host, port and an optional path prefix)."""
         self.url = url
 
     def value(self, expr: str, at: float | None = None) -> float | None:
