@@ -478,10 +478,17 @@ def _verify(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return EXIT_VERIFY_USAGE
     source = verify.PrometheusSource(args.url)
-    release = verify.find_release(source, args.release) if args.release else verify.Release(at)
+    if args.release:
+        release = verify.find_release(source, args.release)
+    else:
+        release = verify.Release(at, note="--release-time" if args.release_time else "when verify started")
     results = asyncio.run(verify.verify(checks.checks, source, release))
     if args.output:
-        Path(args.output).write_text(json.dumps(verify.as_json(results, release, args.url), indent=2) + "\n")
+        try:
+            Path(args.output).write_text(json.dumps(verify.as_json(results, release, args.url), indent=2) + "\n")
+        except OSError as exc:
+            print(f"cannot write {args.output}: {exc.strerror}", file=sys.stderr)
+            return EXIT_VERIFY_USAGE
     if args.format == "json":
         return verify.write_json(results, release, args.url, sys.stdout)
     return verify.report(results, release, args.url, sys.stdout)

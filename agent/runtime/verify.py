@@ -192,7 +192,7 @@ def find_release(source: PrometheusSource, name: str) -> Release:
         return Release(None, name, f"release marker {selector} not read: {exc}")
     if at is None:
         return Release(None, name, f"release marker {selector} not found")
-    return Release(at, name, f"marked {_iso(at)}")
+    return Release(at, name, f"from {selector}")
 
 
 def _escape(value: str) -> str:
@@ -265,7 +265,9 @@ def report(results: Sequence[CheckResult], release: Release, url: str, out: Text
     """Print the verification as text: one line per check, its measurements when it did not pass; the exit code."""
     phase = overall(results)
     where = f"release {release.name!r} " if release.name else "release "
-    marker = f"{where}at {_iso(release.at)}" if release.at is not None else f"{where}marker missing ({release.note})"
+    marker = f"{where}marker missing ({release.note})"
+    if release.at is not None:
+        marker = f"{where}at {_iso(release.at)}" + (f" ({release.note})" if release.note else "")
     out.write(f"verify against {url}: {marker}\n")
     width = max(len(r.spec.name) for r in results)
     for result in results:
