@@ -20,11 +20,18 @@ from agent.config.schema import Duration, PromQLCompatSetting
 from agent.promql.semantics import EXPERIMENTAL_FEATURE, Semantics, semantics_of
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_VERIFY_USAGE = 3  # `tripwired verify` exits 2 for an inconclusive verification
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # `verify` exits 2 for inconclusive: its usage errors have a code of their own
+        if exc.code == EXIT_USAGE and argv[:1] == ["verify"]:
+            return EXIT_VERIFY_USAGE
+        raise
     command: Callable[[argparse.Namespace], int] = args.command
     try:
         return command(args)
@@ -86,6 +93,8 @@ def _parser() -> argparse.ArgumentParser:
     query.set_defaults(command=_query)
 
     _add_check(commands)
+    _add_verify(commands)
+    _add_release(commands)
 
     silence = commands.add_parser("silence", help="manage a running daemon's silences").add_subparsers(
         required=True, metavar="SUBCOMMAND"
@@ -154,6 +163,48 @@ def _add_check(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     _add_feature_flag(check)
     check.set_defaults(command=_check)
+
+
+def _add_verify(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`tripwired verify`: release verification against a baseline."""
+    verify = commands.add_parser(
+        "verify",
+        help="release verification: measure the checks of FILE against the agent or a Prometheus",
+        description="Exit 0 when every check passed, 1 when one failed (or its queries kept failing), "
+        "2 when one was inconclusive (no data, no baseline, neither condition held), 3 on bad usage or checks file.",
+    )
+    verify.add_argument("file", metavar="FILE", help="the checks file (YAML)")
+    verify.add_argument(
+        "--url", default="http://127.0.0.1:9842", help="the agent or Prometheus API (default http://127.0.0.1:9842)"
+    )
+    marker = verify.add_mutually_exclusive_group()
+    marker.add_argument(
+        "--release", metavar="NAME", help="end the baseline window at the release `tripwired release mark NAME` marked"
+    )
+    marker.add_argument(
+        "--release-time", metavar="TIME", help="end the baseline window at TIME (Unix seconds or RFC 3339; default now)"
+    )
+    verify.add_argument("--format", choices=("text", "json"), default="text", help="report format on stdout")
+    verify.add_argument("--output", metavar="FILE", help="also write the report as JSON to FILE")
+    verify.set_defaults(command=_verify)
+
+
+def _add_release(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`tripwired release mark`: annotate a release as metrics through the textfile directory."""
+    release = commands.add_parser("release", help="annotate releases as metrics").add_subparsers(
+        required=True, metavar="SUBCOMMAND"
+    )
+    mark = release.add_parser(
+        "mark",
+        help="write tripwired_release_info and tripwired_release_timestamp_seconds for the agent to export",
+    )
+    mark.add_argument("name", metavar="NAME", help="what was released (a pipeline, a service, a feature)")
+    mark.add_argument("--version", dest="release_version", default="", help="its version (the `version` label)")
+    where = mark.add_mutually_exclusive_group(required=True)
+    where.add_argument("--textfile-directory", metavar="DIR", help="the textfile collector's directory")
+    where.add_argument("--config", metavar="PATH", help="take the directory from this config's textfile collector")
+    mark.add_argument("--time", default="", help="when, Unix seconds or RFC 3339 (default now)")
+    mark.set_defaults(command=_release_mark)
 
 
 def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -406,6 +457,72 @@ def _check(args: argparse.Namespace) -> int:
     # state, silences and outbox to itself, and nothing `check` saw outlives it.
     with tempfile.TemporaryDirectory(prefix="tripwired-check-") as state_dir:
         return asyncio.run(run(state_dir))
+
+
+def _unix_time(text: str) -> float:
+    """Unix seconds or an RFC 3339 time (as Prometheus' API accepts them); ValueError otherwise."""
+    from datetime import datetime
+
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise ValueError(f"invalid time {text!r} (use Unix seconds or RFC 3339)") from None
+
+
+def _verify(args: argparse.Namespace) -> int:
+    import json
+    import time
+
+    from agent.config.load import load_file
+    from agent.config.verify import ChecksFile
+    from agent.runtime import verify
+
+    try:
+        checks = load_file(ChecksFile, args.file, allow_empty=True)
+        at = _unix_time(args.release_time) if args.release_time else time.time()
+    except (ConfigError, ValueError) as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_VERIFY_USAGE
+    source = verify.PrometheusSource(args.url)
+    if args.release:
+        release = verify.find_release(source, args.release)
+    else:
+        release = verify.Release(at, note="--release-time" if args.release_time else "when verify started")
+    results = asyncio.run(verify.verify(checks.checks, source, release))
+    if args.output:
+        try:
+            Path(args.output).write_text(json.dumps(verify.as_json(results, release, args.url), indent=2) + "\n")
+        except OSError as exc:
+            print(f"cannot write {args.output}: {exc.strerror}", file=sys.stderr)
+            return EXIT_VERIFY_USAGE
+    if args.format == "json":
+        return verify.write_json(results, release, args.url, sys.stdout)
+    return verify.report(results, release, args.url, sys.stdout)
+
+
+def _release_mark(args: argparse.Namespace) -> int:
+    import time
+
+    from agent.runtime.release import mark_release
+
+    try:
+        directory = args.textfile_directory or load_config(args.config).collectors.textfile.directory
+        if not directory:
+            raise ValueError(f"{args.config}: collectors.textfile.directory is not set")
+        at = _unix_time(args.time) if args.time else time.time()
+        path = mark_release(Path(directory), args.name, args.release_version, at)
+    except (ConfigError, ValueError) as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"cannot write the release marker: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"{path}: release {args.name!r} marked")
+    return EXIT_OK
 
 
 def _silence(args: argparse.Namespace) -> int:

@@ -10,7 +10,9 @@
    freshness statement is printed (EXPLAIN ANALYZE).
 2. Overhead: two `tripwired run` daemons side by side for the same `--seconds`, both with the
    default host collector; one also runs `--queries` small queries every 10 s (each its own
-   collector). The CPU and RSS the queries add is the difference.
+   collector). The CPU and RSS the queries add is the difference. With `--query-exporter PATH`
+   (query-exporter's command, installed in a virtualenv of its own: `pip install
+   'query-exporter==5.0.2' 'psycopg[binary]'`), the peer runs the same queries beside them.
 
 Not part of the test run.
 """
@@ -22,7 +24,10 @@ import statistics
 import subprocess
 import tempfile
 import time
+import urllib.parse
 from pathlib import Path
+
+import httpx
 
 from agent.clock import SystemClock
 from agent.collect.sql import SqlTablesCollector
@@ -82,8 +87,27 @@ def explain_freshness(server: postgres_server.PostgresServer) -> str:
     return "\n".join(str(row[0]) for row in rows)
 
 
-def overhead(server: postgres_server.PostgresServer, queries: int, seconds: float) -> dict[str, tuple[float, float]]:
-    """CPU s/min and RSS MB of a daemon without and with `queries` queries every 10 s, run side by side."""
+def query_exporter_config(url: str, queries: int) -> str:
+    """query-exporter's config for the same queries as the daemon's: one metric, `queries` queries every 10 s."""
+    return "\n".join(
+        [
+            f"databases:\n  bench:\n    dsn: {url}",
+            "metrics:\n  bench_bucket_rows:\n    type: gauge\n    description: Rows of a bucket.\n    labels: [q]",
+            "queries:",
+            *(
+                f"  q{i}:\n    interval: 10\n    timeout: 5\n    databases: [bench]\n    metrics: [bench_bucket_rows]\n"
+                f"    sql: SELECT '{i}' AS q, count(*) AS bench_bucket_rows FROM small WHERE bucket = {i % 100}"
+                for i in range(queries)
+            ),
+            "",
+        ]
+    )
+
+
+def overhead(
+    server: postgres_server.PostgresServer, queries: int, seconds: float, query_exporter: str | None = None
+) -> dict[str, tuple[float, float, int]]:
+    """CPU s/min, RSS MB and query series of a daemon without and with `queries` queries every 10 s, and the peer's."""
     server.execute(
         "DROP TABLE IF EXISTS small",
         "CREATE TABLE small AS SELECT i % 100 AS bucket, i AS value FROM generate_series(1, 10000) AS i",
@@ -102,25 +126,42 @@ def overhead(server: postgres_server.PostgresServer, queries: int, seconds: floa
             f"    - name: bench\n      url: {server.url()}\n      interval: 10s\n      timeout: 5s\n"
             f"      queries:\n{sql}\n",
         }
-        return _measure_side_by_side(base, configs, seconds)
+        peers = {}
+        if query_exporter:
+            (base / "query-exporter.yaml").write_text(query_exporter_config(server.url(), queries))
+            port = free_web_port()
+            command = [query_exporter, f"--config={base / 'query-exporter.yaml'}", "--host=127.0.0.1", f"--port={port}"]
+            peers[f"query-exporter 5.0.2, {queries} queries / 10 s"] = (command, port)
+        return _measure_side_by_side(base, configs, seconds, peers)
 
 
-def _measure_side_by_side(base: Path, configs: dict[str, str], seconds: float) -> dict[str, tuple[float, float]]:
-    processes: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+def _bench_series(ready_url: str) -> int:
+    """How many `bench_bucket_rows` series the process exposes: proof that its queries ran."""
+    metrics = httpx.get(urllib.parse.urljoin(ready_url, "/metrics"), timeout=30).text
+    return sum(line.startswith("bench_bucket_rows{") for line in metrics.splitlines())
+
+
+def _measure_side_by_side(
+    base: Path, configs: dict[str, str], seconds: float, peers: dict[str, tuple[list[str], int]]
+) -> dict[str, tuple[float, float, int]]:
+    processes: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
     try:
         for label, text in configs.items():
             path = base / f"{len(processes)}.yaml"
             path.write_text(text)
             port = free_web_port()
-            processes[label] = (start_tripwired(path, port), port)
-        for _, port in processes.values():
-            wait_http(f"http://127.0.0.1:{port}/-/ready", timeout=60)
+            processes[label] = (start_tripwired(path, port), f"http://127.0.0.1:{port}/-/ready")
+        for label, (command, port) in peers.items():
+            peer = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            processes[label] = (peer, f"http://127.0.0.1:{port}/metrics")
+        for _, ready in processes.values():
+            wait_http(ready, timeout=60)
         time.sleep(15)  # every query has run once: connections made, modules imported
         cpu_before = {label: cpu_seconds(p.pid) for label, (p, _) in processes.items()}
         time.sleep(seconds)
         return {
-            label: ((cpu_seconds(p.pid) - cpu_before[label]) * 60 / seconds, rss_mb(p.pid))
-            for label, (p, _) in processes.items()
+            label: ((cpu_seconds(p.pid) - cpu_before[label]) * 60 / seconds, rss_mb(p.pid), _bench_series(ready))
+            for label, (p, ready) in processes.items()
         }
     finally:
         for process, _ in processes.values():
@@ -133,16 +174,19 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=120.0)
+    parser.add_argument("--query-exporter", metavar="PATH", help="also run query-exporter (the peer) with the queries")
+    parser.add_argument("--overhead-only", action="store_true", help="skip the large table (part 1)")
     args = parser.parse_args()
     with postgres_server.running_server() as server:
-        print(f"filled {args.rows:,} rows and indexed them in {fill_events(server, args.rows):.0f} s\n")
-        print(f"| check on {args.rows:,} rows | median ms | max ms |\n|---|---|---|")
-        for label, median, worst in time_checks(server):
-            print(f"| {label} | {median:.1f} | {worst:.1f} |")
-        print(f"\nEXPLAIN ANALYZE of the freshness statement:\n\n{explain_freshness(server)}\n")
-        print(f"| daemon ({args.seconds:.0f} s side by side) | CPU s/min | RSS MB |\n|---|---|---|")
-        for label, (cpu, rss) in overhead(server, args.queries, args.seconds).items():
-            print(f"| {label} | {cpu:.2f} | {rss:.1f} |")
+        if not args.overhead_only:
+            print(f"filled {args.rows:,} rows and indexed them in {fill_events(server, args.rows):.0f} s\n")
+            print(f"| check on {args.rows:,} rows | median ms | max ms |\n|---|---|---|")
+            for label, median, worst in time_checks(server):
+                print(f"| {label} | {median:.1f} | {worst:.1f} |")
+            print(f"\nEXPLAIN ANALYZE of the freshness statement:\n\n{explain_freshness(server)}\n")
+        print(f"| process ({args.seconds:.0f} s side by side) | CPU s/min | RSS MB | series |\n|---|---|---|---|")
+        for label, (cpu, rss, series) in overhead(server, args.queries, args.seconds, args.query_exporter).items():
+            print(f"| {label} | {cpu:.2f} | {rss:.1f} | {series} |")
 
 
 if __name__ == "__main__":

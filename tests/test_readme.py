@@ -9,6 +9,7 @@ import pytest
 
 from agent.cli import _parser
 from agent.config import Config, load_text
+from agent.config.verify import ChecksFile
 from agent.runtime.validate import config_errors
 from tests.conftest import REPO
 
@@ -62,3 +63,12 @@ def test_every_config_in_the_scale_out_guide_is_valid(tmp_path: Path) -> None:
     for example in examples:
         config = load_text(Config, example.replace("/etc/tripwired/", f"{tmp_path}/"), "docs/scale-out.md")
         assert config_errors(config, "docs/scale-out.md") == []
+
+
+def test_the_checks_file_examples_of_verify_are_valid() -> None:
+    section = README.split("### Verify a release", 1)[1]
+    reference = (REPO / "docs" / "verify.md").read_text()
+    for where, text in (("README.md", section), ("docs/verify.md", reference)):
+        example = re.search(r"```yaml\n(.*?)```", text, re.S)
+        assert example is not None
+        assert load_text(ChecksFile, example.group(1), where).checks

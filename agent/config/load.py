@@ -20,6 +20,7 @@ import promql_parser
 import yaml
 
 from agent.config.schema import Config, Duration, Secret
+from agent.config.verify import Condition, PromQLQuery, parse_condition, parse_query
 from agent.yamlschema import Builder, Report, SchemaError, compose, has_content, node_error, read_document
 
 T = TypeVar("T")
@@ -78,6 +79,8 @@ class _ConfigBuilder(Builder):
         **Builder.scalars,
         Secret: Secret,
         Duration: parse_duration,
+        PromQLQuery: parse_query,  # a verify checks file's `query` (agent/config/verify.py)
+        Condition: parse_condition,
     }
     type_names: ClassVar[Mapping[Any, str]] = {**Builder.type_names, Secret: "a string", Duration: "a duration"}
 

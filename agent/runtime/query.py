@@ -29,6 +29,12 @@ def query_daemon(listen_address: str, expr: str, time: str = "", promql_compat: 
     return api_get(f"http://{listen_address}", "/api/v1/query", params)
 
 
+def instant_query(base_url: str, expr: str, at: float | None = None) -> dict[str, Any]:
+    """The `data` of an instant query on tripwired's or any Prometheus' API, at `at` (Unix seconds) or now."""
+    params = {"query": expr, **({"time": f"{at:.3f}"} if at is not None else {})}
+    return api_get(base_url, "/api/v1/query", params)
+
+
 def api_get(base_url: str, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
     """The `data` of a GET on tripwired's or any Prometheus' HTTP API (`{"status": ..., "data": ...}`)."""
     url = f"{base_url.rstrip('/')}{path}" + (f"?{urllib.parse.urlencode(params)}" if params else "")

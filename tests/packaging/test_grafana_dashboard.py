@@ -49,6 +49,7 @@ def panels(board: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 def expressions(board: dict[str, Any]) -> list[str]:
     exprs = [t["expr"] for p in panels(board) for t in p.get("targets", [])]
+    exprs += [a["expr"] for a in board["annotations"]["list"] if "expr" in a]  # Prometheus annotations
     for variable in board["templating"]["list"]:
         if variable["type"] == "query":
             found = LABEL_VALUES.fullmatch(variable["query"]["query"])
