@@ -17,10 +17,10 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, TypeVar
 
-import promql_parser
 import yaml
 
 from agent.config.schema import Config, Duration, Secret
+from agent.gocompat.duration import parse_duration
 
 T = TypeVar("T")
 
@@ -280,16 +280,12 @@ class _Builder:
             return None
 
 
-def parse_duration(text: str) -> Duration:
-    """A Prometheus duration (`10s`, `1m30s`) in seconds; ValueError when it is not one."""
-    if re.fullmatch(r"0+(ms|[smhdwy])?", text.strip()):
-        return Duration(0)  # promql-parser refuses a zero duration; configs use `group_wait: 0s`
+def _parse_duration(text: str) -> Duration:
+    """A Prometheus duration (`10s`, `1m30s`, `0s`) in seconds; ValueError naming the notation."""
     try:
-        return Duration(promql_parser.parse_duration(text).total_seconds())
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException as exc:  # a ValueError-like error, or pyo3's PanicException (`-5`) from BaseException
-        raise ValueError(f"invalid duration {text!r} (use 10s, 1m30s, 5m, 1h)") from exc
+        return Duration(parse_duration(text) / 1000)
+    except ValueError:
+        raise ValueError(f"invalid duration {text!r} (use 10s, 1m30s, 5m, 1h)") from None
 
 
 def _parse_int(text: str) -> int:
@@ -312,7 +308,7 @@ _SCALARS: dict[Any, Callable[[str], Any]] = {
     int: _parse_int,
     float: _parse_float,
     bool: lambda text: text.lower() in ("true", "yes", "on"),
-    Duration: parse_duration,
+    Duration: _parse_duration,
 }
 
 

@@ -30,24 +30,6 @@ def float_e(value: float) -> str:
     return f"{sign}{mantissa}E{'+' if exponent >= 0 else '-'}{abs(exponent):02d}"
 
 
-def duration_string(ms: int) -> str:
-    """time.Duration.String() of a whole number of milliseconds: `1m30s`, `1h0m0s`, `500ms`."""
-    if ms == 0:
-        return "0s"
-    sign = "-" if ms < 0 else ""
-    ms = abs(ms)
-    if ms < 1000:
-        return f"{sign}{ms}ms"
-    hours, rest = divmod(ms, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    seconds = str(rest // 1000) + (f".{rest % 1000:03d}".rstrip("0") if rest % 1000 else "")
-    if hours:
-        return f"{sign}{hours}h{minutes}m{seconds}s"
-    if minutes:
-        return f"{sign}{minutes}m{seconds}s"
-    return f"{sign}{seconds}s"
-
-
 def indent_lines(text: str, indent: str) -> str:
     """promtool's indentLines: every line but the first prefixed with `indent`."""
     lines = text.split("\n")

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import yaml
 
+from agent.gocompat.duration import parse_duration
 from agent.promql import DEFAULT_SEMANTICS, PromQLCompat, PromQLError, Semantics, parse_expr, unsupported
 from agent.ruler.alert_template import check_template
-from agent.ruler.duration import parse_duration_ms
 
 METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -197,7 +197,7 @@ class _FileParser:
         if text is None or node is None:
             return None
         try:
-            return parse_duration_ms(text)
+            return parse_duration(text)
         except ValueError as exc:
             self.error(node, context, f"{field}: {exc}")
             return None

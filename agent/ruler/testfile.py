@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
+from agent.gocompat.duration import parse_duration
 from agent.promql import DEFAULT_SEMANTICS, PromQLCompat, Semantics
-from agent.ruler.duration import parse_duration_ms
 
 DEFAULT_EVALUATION_INTERVAL_MS = 60_000
 
@@ -232,7 +232,7 @@ def _duration(data: Any) -> int:
     if data is None:
         return 0
     try:
-        return parse_duration_ms(str(data))
+        return parse_duration(str(data))
     except ValueError as exc:
         raise TestFileError(str(exc)) from exc
 
