@@ -24,6 +24,9 @@ import re2
 
 Predicate = Callable[[str], bool]
 
+# Answers remembered per pattern: a matcher meets the same label values at every evaluation, and
+# a dict lookup costs a fifth of a call into RE2. Cleared when full, so memory stays bounded.
+MEMO_SIZE = 65_536
 # The characters that make a pattern more than a literal string (RE2 syntax).
 _META = frozenset("\\.+*?()|[]{}^$")
 
@@ -62,6 +65,8 @@ class Regex:
         # yes/no answer; the RE2 object under it answers from the UTF-8 bytes directly.
         self._raw = compiled._regexp
         self._unanchored = re2._Anchor.UNANCHORED
+        self._memo: dict[str, bool] = {}
+        self.shortcut = predicate is not None  # True when plain Python answers `matches`, without RE2
         self.matches: Predicate = predicate or self._re2_matches
 
     @property
@@ -80,8 +85,15 @@ class Regex:
         return None if found is None else Match(self, found)
 
     def _re2_matches(self, text: str) -> bool:
+        known = self._memo.get(text)
+        if known is not None:
+            return known
         data = text.encode()
-        return bool(self._raw.Match(self._unanchored, data, 0, len(data))[0][0] >= 0)
+        found = bool(self._raw.Match(self._unanchored, data, 0, len(data))[0][0] >= 0)
+        if len(self._memo) >= MEMO_SIZE:
+            self._memo.clear()
+        self._memo[text] = found
+        return found
 
 
 def compile_anchored(pattern: str, *, dot_all: bool = True) -> Regex:
@@ -124,20 +136,20 @@ def _compile(source: str) -> Any:
 def _fast_path(pattern: str, dot_all: bool) -> Predicate | None:
     """A plain-Python predicate equal to RE2's anchored answer for the simplest patterns, or None.
 
-    As Prometheus' FastRegexMatcher: a literal, an alternation of literals, and a literal with
-    `.*` before, after or around it. Without dot_all, `.` does not match a newline, so a value
-    holding one goes to RE2.
+    As Prometheus' FastRegexMatcher: a literal (escaped punctuation included, `10\\.0\\.0\\.1`),
+    an alternation of literals, and a literal with `.*` before, after or around it. Without
+    dot_all, `.` does not match a newline, so those with `.` go to RE2.
     """
     if pattern in (".*", ".+"):
         return _any_text(dot_all, allow_empty=pattern == ".*")
-    alternatives = pattern.split("|")
-    if all(_is_literal(text) for text in alternatives):
-        return frozenset(alternatives).__contains__ if len(alternatives) > 1 else pattern.__eq__
+    literals = [_literal(text) for text in _alternatives(pattern)]
+    if all(text is not None for text in literals):
+        return frozenset(literals).__contains__ if len(literals) > 1 else (literals[0] or "").__eq__
     starts = pattern.startswith(".*")
     body = pattern[2:] if starts else pattern
     ends = body.endswith(".*")
-    middle = body[:-2] if ends else body
-    if not (starts or ends) or not middle or not _is_literal(middle):
+    middle = _literal(body[:-2] if ends else body)
+    if not (starts or ends) or not middle:
         return None
     if starts and ends:
         return _guard_newline(lambda text: middle in text, dot_all)
@@ -145,9 +157,40 @@ def _fast_path(pattern: str, dot_all: bool) -> Predicate | None:
     return _guard_newline(test, dot_all)
 
 
-def _is_literal(text: str) -> bool:
-    """Whether RE2 reads the text as itself (no operator, class, group, anchor or escape)."""
-    return not _META.intersection(text)
+def _alternatives(pattern: str) -> list[str]:
+    """The pattern split at each `|` that is not escaped (groups and classes are left to _literal to refuse)."""
+    parts, start, pos = [], 0, 0
+    while pos < len(pattern):
+        if pattern[pos] == "\\":
+            pos += 2
+            continue
+        if pattern[pos] == "|":
+            parts.append(pattern[start:pos])
+            start = pos + 1
+        pos += 1
+    parts.append(pattern[start:])
+    return parts
+
+
+def _literal(text: str) -> str | None:
+    """The text RE2 reads `text` as, when it is a literal: no operator, class, group or anchor,
+    and no escape but of ASCII punctuation (which Go and RE2 read as the character itself)."""
+    out: list[str] = []
+    pos = 0
+    while pos < len(text):
+        char = text[pos]
+        if char == "\\":
+            escaped = text[pos + 1 : pos + 2]
+            if not escaped or not escaped.isascii() or escaped.isalnum():
+                return None
+            out.append(escaped)
+            pos += 2
+            continue
+        if char in _META:
+            return None
+        out.append(char)
+        pos += 1
+    return "".join(out)
 
 
 def _any_text(dot_all: bool, *, allow_empty: bool) -> Predicate | None:

@@ -46,8 +46,12 @@ def test_dot_matches_a_newline_only_with_dot_all() -> None:
     )
 
 
-PATTERNS = ["", "foo", "a|b|", "foo.*", ".*foo", ".*foo.*", ".*", ".+", "x|.*", "(a)|b", "fo+", ".*.*"]
-VALUES = ["", "foo", "foobar", "barfoo", "barfoobaz", "a", "b", "fo\no", "foo\n", "\n", "x"]
+PATTERNS = [
+    *["", "foo", "a|b|", "foo.*", ".*foo", ".*foo.*", ".*", ".+", "x|.*", "(a)|b", "fo+", ".*.*", "[a|b]"],
+    *[r"a\.b", r"a\|b", r"a\.b|x", r".*\.com", r"a\\.*", r"\.*", r"\d", r"a\-b", r"\Qa.b\E"],
+]
+VALUES = ["", "foo", "foobar", "barfoo", "barfoobaz", "a", "b", "fo\no", "foo\n", "\n", "x", "|", "[a"]
+VALUES += ["a.b", "a|b", "axb", "x.com", "a\\", "a\\x", "..", "7", "a-b", "a\\.b"]
 
 
 @pytest.mark.parametrize("pattern", PATTERNS)
@@ -81,6 +85,11 @@ def test_expand_reads_references_as_go_does(template: str, expanded: str) -> Non
     match = compile_anchored(r"(?P<host>[^:]+):(\d+)").search("db1:9100")
     assert match is not None
     assert expanded == expand(template, match)
+
+
+@pytest.mark.parametrize("pattern", ["foo", "a|b", r"10\.0\.0\.1", "foo.*", ".*foo", ".*foo.*", ".+"])
+def test_prometheus_shortcut_patterns_do_not_call_re2(pattern: str) -> None:
+    assert compile_anchored(pattern).shortcut
 
 
 def test_compiled_patterns_are_cached() -> None:
