@@ -18,10 +18,11 @@ from typing import TextIO
 
 from agent.clock import SystemClock
 from agent.gocompat.duration import format_duration, format_go_duration
+from agent.gocompat.strconv import format_float
 from agent.model import AlertState, Labels, go_quote
 from agent.promql import DEFAULT_SEMANTICS, Engine, EvalError, PromQLError, RangeSeries, Semantics, parse_expr
 from agent.promql.notation import parse_metric, parse_series
-from agent.ruler.gofmt import float_e, indent_lines, labels_string
+from agent.ruler.gofmt import indent_lines, labels_string
 from agent.ruler.group import Group
 from agent.ruler.rulefile import RuleFileError, load_rule_file, load_rule_files
 from agent.ruler.rules import ExternalInfo
@@ -284,4 +285,4 @@ def _alerts_string(alerts: Sequence[_Got]) -> str:
 def _samples_string(samples: Sequence[tuple[Labels, float]]) -> str:
     if not samples:
         return "nil"
-    return ", ".join(f"{labels_string(labels)} {float_e(value)}" for labels, value in samples)
+    return ", ".join(f"{labels_string(labels)} {format_float(value, 'E')}" for labels, value in samples)

@@ -1,28 +1,9 @@
-"""Go's printing of floats and labels in promtool's reports."""
+"""Go's printing of quoted strings and labels in promtool's reports."""
 
 from __future__ import annotations
 
-import pytest
-
 from agent.model import go_quote
-from agent.ruler.gofmt import float_e, indent_lines, labels_string
-
-
-@pytest.mark.parametrize(
-    ("value", "text"),
-    [
-        (1.0, "1E+00"),
-        (0.0, "0E+00"),
-        (1234.5, "1.2345E+03"),
-        (1e-05, "1E-05"),
-        (-2.5, "-2.5E+00"),
-        (float("nan"), "NaN"),
-        (float("-inf"), "-Inf"),
-        (1e300, "1E+300"),
-    ],
-)
-def test_float_e_matches_go_format_float_e(value: float, text: str) -> None:
-    assert text == float_e(value)
+from agent.ruler.gofmt import indent_lines, labels_string
 
 
 def test_go_quote_escapes_quotes_backslashes_and_newlines() -> None:

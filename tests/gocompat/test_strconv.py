@@ -1,0 +1,41 @@
+"""Go's strconv.FormatFloat(v, 'f' | 'e' | 'E', -1, 64), value by value."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from agent.gocompat.strconv import format_float
+
+CASES = [
+    # value, 'f', 'e' ('E' is 'e' upper-cased)
+    (1.0, "1", "1e+00"),
+    (0.0, "0", "0e+00"),
+    (-0.0, "-0", "-0e+00"),
+    (1234.5, "1234.5", "1.2345e+03"),
+    (1e-05, "0.00001", "1e-05"),
+    (-2.5, "-2.5", "-2.5e+00"),
+    (0.1, "0.1", "1e-01"),
+    (1e21, "1000000000000000000000", "1e+21"),
+    (123456789012345678.0, "123456789012345680", "1.2345678901234568e+17"),
+    (5e-324, "0." + "0" * 323 + "5", "5e-324"),
+    (1e300, "1" + "0" * 300, "1e+300"),
+    (math.nan, "NaN", "NaN"),
+    (math.inf, "+Inf", "+Inf"),
+    (-math.inf, "-Inf", "-Inf"),
+]
+
+
+@pytest.mark.parametrize(("value", "fixed", "exponent"), CASES)
+def test_format_float_writes_what_go_writes(value: float, fixed: str, exponent: str) -> None:
+    assert (fixed, exponent, exponent.upper().replace("INF", "Inf").replace("NAN", "NaN")) == (
+        format_float(value, "f"),
+        format_float(value, "e"),
+        format_float(value, "E"),
+    )
+
+
+@pytest.mark.parametrize("value", [0.1, 2 / 3, 1e-7, 123456.789, 2**60 + 0.0, 1.7976931348623157e308])
+def test_every_format_reads_back_to_the_same_float(value: float) -> None:
+    assert [value] * 3 == [float(format_float(value, verb)) for verb in ("f", "e", "E")]
