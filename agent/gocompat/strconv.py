@@ -1,7 +1,8 @@
 """Go's strconv.FormatFloat with precision -1 (the shortest digits that read back to the same float).
 
 Prometheus writes numbers this way in places users compare with tripwired's output: the API's
-alert values (`'e'`), promtool's test reports (`'E'`), count_values' label (`'f'`).
+alert values (`'e'`), promtool's test reports (`'E'`), count_values' label (`'f'`), templates' `%v`
+and OpenMetrics bucket labels (`'g'`).
 """
 
 from __future__ import annotations
@@ -11,14 +12,21 @@ from decimal import Decimal
 from typing import Literal
 
 
-def format_float(value: float, verb: Literal["f", "e", "E"]) -> str:
-    """strconv.FormatFloat(value, verb, -1, 64): `f` never has an exponent, `e`/`E` always has one."""
+def format_float(value: float, verb: Literal["f", "e", "E", "g", "G"]) -> str:
+    """strconv.FormatFloat(value, verb, -1, 64).
+
+    `f` never has an exponent, `e`/`E` always has one, `g`/`G` has one when the decimal exponent
+    is below -4 or at least 6 (Go's rule for the shortest precision): `1e+06`, `123456`, `1e-05`.
+    """
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):
         return "+Inf" if value > 0 else "-Inf"
     sign = "-" if math.copysign(1.0, value) < 0 else ""
     digits, point = _shortest_digits(abs(value))
+    if verb in "gG":
+        exponent = point - 1 if digits != "0" else 0
+        verb = "f" if -4 <= exponent < 6 else "e" if verb == "g" else "E"
     if verb == "f":
         return sign + _fixed(digits, point)
     return sign + _exponent(digits, point, verb)

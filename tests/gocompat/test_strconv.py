@@ -39,3 +39,11 @@ def test_format_float_writes_what_go_writes(value: float, fixed: str, exponent: 
 @pytest.mark.parametrize("value", [0.1, 2 / 3, 1e-7, 123456.789, 2**60 + 0.0, 1.7976931348623157e308])
 def test_every_format_reads_back_to_the_same_float(value: float) -> None:
     assert [value] * 3 == [float(format_float(value, verb)) for verb in ("f", "e", "E")]
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(1e6, "1e+06"), (123456.0, "123456"), (1e-05, "1e-05"), (0.0001, "0.0001"), (-2.5, "-2.5"), (0.0, "0")],
+)
+def test_format_float_g_switches_to_an_exponent_as_go_does(value: float, text: str) -> None:
+    assert (text, text.upper()) == (format_float(value, "g"), format_float(value, "G"))
