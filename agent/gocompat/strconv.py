@@ -1,6 +1,7 @@
-"""Go's strconv.FormatFloat with precision -1 (the shortest digits that read back to the same float).
+"""Go's strconv for floats: ParseFloat, and FormatFloat with precision -1 (the shortest digits).
 
-Prometheus writes numbers this way in places users compare with tripwired's output: the API's
+Prometheus reads numbers with ParseFloat where users write them as text (histogram `le` labels,
+templates' arguments), and writes them with FormatFloat where users compare output: the API's
 alert values (`'e'`), promtool's test reports (`'E'`), count_values' label (`'f'`), templates' `%v`
 and OpenMetrics bucket labels (`'g'`).
 """
@@ -8,8 +9,47 @@ and OpenMetrics bucket labels (`'g'`).
 from __future__ import annotations
 
 import math
+import re
 from decimal import Decimal
 from typing import Literal
+
+from agent.model import go_quote
+
+# Go accepts underscores between digits (and after a base prefix), as in Go source.
+_DIGITS = r"[0-9]+(?:_[0-9]+)*"  # ASCII digits: Python's \d would take any Unicode digit
+_HEX_DIGITS = r"_?[0-9a-fA-F]+(?:_[0-9a-fA-F]+)*"
+_FLOAT_SYNTAX = re.compile(rf"[+-]?(?:{_DIGITS}(?:\.(?:{_DIGITS})?)?|\.{_DIGITS})(?:[eE][+-]?{_DIGITS})?")
+_HEX_MANTISSA = rf"(?:{_HEX_DIGITS}(?:\.(?:{_HEX_DIGITS})?)?|\.{_HEX_DIGITS})"
+_HEX_FLOAT_SYNTAX = re.compile(rf"[+-]?0[xX]{_HEX_MANTISSA}[pP][+-]?{_DIGITS}")
+_SPECIAL_FLOATS = {
+    "inf": math.inf,
+    "+inf": math.inf,
+    "-inf": -math.inf,
+    "infinity": math.inf,
+    "+infinity": math.inf,
+    "-infinity": -math.inf,
+    "nan": math.nan,
+}
+
+
+def parse_float(text: str) -> float:
+    """Go's strconv.ParseFloat(text, 64): ValueError with Go's message for what Go refuses.
+
+    Unlike Python's float(): no surrounding spaces, ASCII digits only, `_` between digits,
+    hexadecimal mantissas with a `p` exponent, and a value beyond the float64 range is an error.
+    """
+    special = _SPECIAL_FLOATS.get(text.lower())
+    if special is not None:
+        return special
+    if _FLOAT_SYNTAX.fullmatch(text):
+        result = float(text.replace("_", ""))
+    elif _HEX_FLOAT_SYNTAX.fullmatch(text):
+        result = float.fromhex(text.replace("_", ""))
+    else:
+        raise ValueError(f"strconv.ParseFloat: parsing {go_quote(text)}: invalid syntax")
+    if math.isinf(result):
+        raise ValueError(f"strconv.ParseFloat: parsing {go_quote(text)}: value out of range")
+    return result
 
 
 def format_float(value: float, verb: Literal["f", "e", "E", "g", "G"]) -> str:

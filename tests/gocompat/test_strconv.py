@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from agent.gocompat.strconv import format_float
+from agent.gocompat.strconv import format_float, parse_float
+from agent.promql.histogram import parse_bound
 
 CASES = [
     # value, 'f', 'e' ('E' is 'e' upper-cased)
@@ -47,3 +48,31 @@ def test_every_format_reads_back_to_the_same_float(value: float) -> None:
 )
 def test_format_float_g_switches_to_an_exponent_as_go_does(value: float, text: str) -> None:
     assert (text, text.upper()) == (format_float(value, "g"), format_float(value, "G"))
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("1", 1.0), ("+Inf", math.inf), ("-inf", -math.inf), ("1_000.5", 1000.5), ("0x1p-2", 0.25), (".5e1", 5.0)],
+)
+def test_parse_float_reads_what_go_reads(text: str, value: float) -> None:
+    assert value == parse_float(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (" 1", "invalid syntax"),  # Python's float() strips spaces
+        ("\u0661", "invalid syntax"),  # ARABIC-INDIC DIGIT ONE: Python's float() takes it
+        ("1__0", "invalid syntax"),
+        ("_1", "invalid syntax"),
+        ("1e400", "value out of range"),  # Python's float() gives inf
+    ],
+)
+def test_parse_float_refuses_what_go_refuses(text: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=f"strconv.ParseFloat: parsing .*: {reason}"):
+        parse_float(text)
+
+
+def test_histogram_bucket_bounds_are_read_with_go_parse_float() -> None:
+    """A bucket whose `le` Go cannot read is skipped by histogram_quantile, as in Prometheus."""
+    assert [1000.0, None, None] == [parse_bound(text) for text in ("1_000", " 1", "\u0661")]
