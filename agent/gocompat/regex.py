@@ -1,7 +1,7 @@
-"""Go's regular expressions (RE2) for every pattern a user writes where Prometheus reads RE2.
+r"""Go's regular expressions (RE2) for every pattern a user writes where Prometheus reads RE2.
 
 Prometheus, Alertmanager and Go templates compile patterns with Go's regexp package, whose syntax
-and semantics are RE2's, not Python's `re`: `\\d` is ASCII only, `$` is the end of the text (not
+and semantics are RE2's, not Python's `re`: `\d` is ASCII only, `$` is the end of the text (not
 also before a final newline), and backreferences and lookaround are refused. tripwired compiles
 them with RE2 itself (google-re2), anchored the way each place anchors them:
 
@@ -134,9 +134,9 @@ def _compile(source: str) -> Any:
 
 
 def _fast_path(pattern: str, dot_all: bool) -> Predicate | None:
-    """A plain-Python predicate equal to RE2's anchored answer for the simplest patterns, or None.
+    r"""A plain-Python predicate equal to RE2's anchored answer for the simplest patterns, or None.
 
-    As Prometheus' FastRegexMatcher: a literal (escaped punctuation included, `10\\.0\\.0\\.1`),
+    As Prometheus' FastRegexMatcher: a literal (escaped punctuation included, `10\.0\.0\.1`),
     an alternation of literals, and a literal with `.*` before, after or around it. Without
     dot_all, `.` does not match a newline, so those with `.` go to RE2.
     """
@@ -173,8 +173,11 @@ def _alternatives(pattern: str) -> list[str]:
 
 
 def _literal(text: str) -> str | None:
-    """The text RE2 reads `text` as, when it is a literal: no operator, class, group or anchor,
-    and no escape but of ASCII punctuation (which Go and RE2 read as the character itself)."""
+    """The string a literal pattern stands for, or None when `text` is more than a literal.
+
+    A literal has no operator, class, group or anchor, and no escape but of ASCII punctuation
+    (which Go and RE2 read as the character itself).
+    """
     out: list[str] = []
     pos = 0
     while pos < len(text):

@@ -73,8 +73,10 @@ def format_float(value: float, verb: Literal["f", "e", "E", "g", "G"]) -> str:
 
 
 def _shortest_digits(value: float) -> tuple[str, int]:
-    """The shortest round-trip digits of a non-negative float (no leading or trailing zeros, "0" for
-    zero) and where the decimal point falls: value = 0.<digits> * 10**point."""
+    """The shortest round-trip digits of a non-negative float, and where its decimal point falls.
+
+    value = 0.<digits> * 10**point; the digits have no leading or trailing zeros ("0" for zero).
+    """
     if value == 0:
         return "0", 1
     parts = Decimal(repr(value)).as_tuple()
