@@ -38,16 +38,18 @@ class RegexError(ValueError):
 class Match:
     """One match: its span and its groups, as Go's Regexp.FindStringSubmatchIndex gives them."""
 
-    __slots__ = ("_match", "regex")
+    __slots__ = ("_match", "_text", "regex")
 
-    def __init__(self, regex: Regex, match: Any) -> None:
+    def __init__(self, regex: Regex, match: Any, text: str) -> None:
         self.regex = regex
         self._match = match
+        self._text = text
 
     def group(self, key: int | str = 0) -> str | None:
         """The text of a group by number or name; None when it did not take part; IndexError when absent."""
-        text: str | None = self._match.group(key)
-        return text
+        number = key if isinstance(key, int) else self.regex.group_names.get(key, -1)
+        start, end = self._match.span(number)
+        return None if start < 0 else self._text[start:end]
 
     def span(self) -> tuple[int, int]:
         """Where the whole match starts and ends, in characters."""
@@ -81,19 +83,34 @@ class Regex:
 
     def search(self, text: str, pos: int = 0) -> Match | None:
         """The leftmost match at or after `pos` (Go's leftmost-first semantics), or None."""
-        found = self._compiled.search(text, pos)
-        return None if found is None else Match(self, found)
+        found = self._compiled.search(_valid_utf8(text), pos)
+        return None if found is None else Match(self, found, text)
 
     def _re2_matches(self, text: str) -> bool:
         known = self._memo.get(text)
         if known is not None:
             return known
-        data = text.encode()
+        try:
+            data = text.encode()
+        except UnicodeEncodeError:
+            data = _valid_utf8(text).encode()
         found = bool(self._raw.Match(self._unanchored, data, 0, len(data))[0][0] >= 0)
         if len(self._memo) >= MEMO_SIZE:
             self._memo.clear()
         self._memo[text] = found
         return found
+
+
+def _valid_utf8(text: str) -> str:
+    """The text with lone surrogates (undecodable bytes of a path) as U+FFFD, which is how Go reads them.
+
+    Same length, so spans found in the result are spans in the text.
+    """
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if "\ud800" <= char <= "\udfff" else char for char in text)
+    return text
 
 
 def compile_anchored(pattern: str, *, dot_all: bool = True) -> Regex:

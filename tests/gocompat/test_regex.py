@@ -94,3 +94,11 @@ def test_prometheus_shortcut_patterns_do_not_call_re2(pattern: str) -> None:
 
 def test_compiled_patterns_are_cached() -> None:
     assert compile_anchored("job-[0-9]+") is compile_anchored("job-[0-9]+")
+
+
+def test_undecodable_bytes_of_a_path_read_as_go_reads_them() -> None:
+    """A mount point with a byte that is not UTF-8 (a lone surrogate in Python) neither crashes nor vanishes."""
+    path = "/mnt/" + b"\xff".decode("utf-8", "surrogateescape") + "x"
+    match = compile_anchored("(/mnt/)(.)x").search(path)
+    assert match is not None
+    assert (True, "\udcff") == (compile_unanchored("^/mnt/.x").matches(path), match.group(2))
