@@ -319,10 +319,10 @@ def _with_overrides(config: Config, args: argparse.Namespace) -> Config:
 
 def _duration(text: str) -> Duration:
     """An argparse type: a Prometheus duration, or a usage error naming the flag's value."""
-    from agent.config.load import parse_duration
+    from agent.gocompat.duration import parse_duration
 
     try:
-        return parse_duration(text)
+        return Duration(parse_duration(text) / 1000)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -425,7 +425,7 @@ def _query(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from agent.config.load import parse_duration
+    from agent.gocompat.duration import parse_duration
     from agent.runtime.check import Expectation, Kind, check_daemon, check_url, isolated, junit, report
     from agent.runtime.daemon import Daemon, StartupError
     from agent.runtime.logs import configure_logging
@@ -439,7 +439,7 @@ def _check(args: argparse.Namespace) -> int:
 
     async def run(state_dir: str) -> int:
         try:
-            seconds = float(parse_duration(args.duration))
+            seconds = parse_duration(args.duration) / 1000
             if args.url:
                 verdict = await check_url(args.url, expectations, seconds)
             else:
@@ -526,7 +526,7 @@ def _release_mark(args: argparse.Namespace) -> int:
 
 
 def _silence(args: argparse.Namespace) -> int:
-    from agent.config.load import parse_duration
+    from agent.gocompat.duration import parse_duration
     from agent.runtime import silence_cli
     from agent.runtime.query import QueryError
 
@@ -535,7 +535,7 @@ def _silence(args: argparse.Namespace) -> int:
             silence_cli.add(
                 args.listen_address,
                 args.matchers,
-                float(parse_duration(args.duration)),
+                parse_duration(args.duration) / 1000,
                 author=args.author,
                 comment=args.comment,
                 out=sys.stdout,

@@ -1,8 +1,8 @@
 """Prometheus' relabelling (model/relabel/relabel.go): a label set in, a label set or None (dropped) out.
 
-Used by remote_write's `write_relabel_configs`. Labels here include `__name__`; regexes are
-anchored at both ends as Prometheus anchors them, and replacements expand `$1`, `${name}` as
-Go's Regexp.Expand does (the same helper PromQL's label_replace uses).
+Used by remote_write's `write_relabel_configs`. Labels here include `__name__`; regexes are RE2,
+anchored at both ends as Prometheus 3 anchors them (`^(?s:regex)$`), and replacements expand
+`$1`, `${name}` as Go's Regexp.Expand does (the same helper PromQL's label_replace uses).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from agent.config.remote_write import RelabelAction, RelabelConfig
-from agent.promql.label_functions import expand
+from agent.gocompat.regex import compile_anchored, expand
 
 LabelMap = dict[str, str]
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
@@ -39,7 +39,7 @@ class Relabeler:
 class _Step:
     def __init__(self, config: RelabelConfig) -> None:
         self.config = config
-        self.regex = re.compile(f"^(?:{config.regex})$")
+        self.regex = compile_anchored(config.regex)
         self._action = _ACTIONS[config.action]
 
     def apply(self, labels: LabelMap) -> bool:
@@ -50,7 +50,7 @@ class _Step:
         return self.config.separator.join(labels.get(name, "") for name in self.config.source_labels)
 
     def _replace(self, labels: LabelMap) -> bool:
-        match = self.regex.match(self._source(labels))
+        match = self.regex.search(self._source(labels))
         if match is None:
             return True
         target = expand(self.config.target_label, match)
@@ -64,10 +64,10 @@ class _Step:
         return True
 
     def _keep(self, labels: LabelMap) -> bool:
-        return self.regex.match(self._source(labels)) is not None
+        return self.regex.matches(self._source(labels))
 
     def _drop(self, labels: LabelMap) -> bool:
-        return self.regex.match(self._source(labels)) is None
+        return not self.regex.matches(self._source(labels))
 
     def _keepequal(self, labels: LabelMap) -> bool:
         return self._source(labels) == labels.get(self.config.target_label, "")
@@ -82,18 +82,18 @@ class _Step:
 
     def _labelmap(self, labels: LabelMap) -> bool:
         for name, value in list(labels.items()):
-            match = self.regex.match(name)
+            match = self.regex.search(name)
             if match is not None:
                 labels[expand(self.config.replacement, match)] = value
         return True
 
     def _labeldrop(self, labels: LabelMap) -> bool:
-        for name in [n for n in labels if self.regex.match(n)]:
+        for name in [n for n in labels if self.regex.matches(n)]:
             del labels[name]
         return True
 
     def _labelkeep(self, labels: LabelMap) -> bool:
-        for name in [n for n in labels if not self.regex.match(n)]:
+        for name in [n for n in labels if not self.regex.matches(n)]:
             del labels[name]
         return True
 

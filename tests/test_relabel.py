@@ -72,3 +72,21 @@ def test_lowercase_and_keepequal() -> None:
 def test_replace_without_target_is_refused() -> None:
     with pytest.raises(ValueError, match="requires 'target_label'"):
         RelabelConfig(source_labels=["a"], action=RelabelAction.REPLACE)
+
+
+def test_regex_does_not_match_before_a_final_newline_as_in_re2() -> None:
+    """Python's `$` also matches before a trailing newline; Prometheus' RE2 anchoring does not."""
+    labels = {"__name__": "up", "job": "node\n"}
+    assert apply(labels, source_labels=["job"], regex="node", action=RelabelAction.KEEP) is None
+
+
+def test_regex_dot_matches_a_newline_as_in_prometheus_3() -> None:
+    """Prometheus 3 anchors relabel regexes as `^(?s:regex)$`."""
+    labels = {"__name__": "up", "job": "a\nb"}
+    assert labels == apply(labels, source_labels=["job"], regex="a.b", action=RelabelAction.KEEP)
+
+
+def test_a_backreference_python_would_take_is_refused() -> None:
+    """Python's re accepts `(a)\\1`; Go's regexp, and so Prometheus' config loader, refuse it."""
+    with pytest.raises(ValueError, match="invalid escape sequence"):
+        RelabelConfig(source_labels=["job"], regex="(a)\\1", action=RelabelAction.KEEP)

@@ -13,7 +13,6 @@ hang a run.
 from __future__ import annotations
 
 import posixpath
-import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from agent.collect import host_metrics as m
 from agent.collect import procfs
 from agent.collect.host_fs import FsUsage, MountStatter, StatFunction, statvfs_usage
 from agent.config.schema import HostConfig
+from agent.gocompat.regex import Regex, compile_unanchored
 from agent.model import Labels, MetricMeta, Sample, labels_of
 
 log = structlog.get_logger()
@@ -33,14 +33,14 @@ CPU_JUMP_BACK_SECONDS = 3.0
 _Source = Callable[[], list[Sample]]
 
 
-def _pattern(regex: str) -> re.Pattern[str] | None:
+def _pattern(regex: str) -> Regex | None:
     """An exclusion regex; empty means exclude nothing, as with node_exporter's flags."""
-    return re.compile(regex) if regex else None
+    return compile_unanchored(regex) if regex else None  # Go regexp (RE2), as node_exporter
 
 
-def _excluded(pattern: re.Pattern[str] | None, value: str) -> bool:
-    # search, not fullmatch: Go's MatchString is unanchored, the defaults anchor themselves.
-    return pattern is not None and pattern.search(value) is not None
+def _excluded(pattern: Regex | None, value: str) -> bool:
+    # Unanchored: Go's MatchString searches, and the defaults anchor themselves.
+    return pattern is not None and pattern.matches(value)
 
 
 _CpuTimes = dict[tuple[str, str], float]  # (family name, mode) -> seconds

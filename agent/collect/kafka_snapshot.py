@@ -7,12 +7,12 @@ leader, under-replication) is tested without a broker.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from agent.collect.kafka_metrics import GROUP_STATES
 from agent.config.schema import IncludeExclude
+from agent.gocompat.regex import compile_anchored
 from agent.model import Labels, Sample, labels_of
 
 # A partition, as (topic, partition number).
@@ -23,11 +23,12 @@ class NameFilter:
     """Selects topic or group names: fully-anchored include regexes first, then exclude."""
 
     def __init__(self, selection: IncludeExclude) -> None:
-        self._include = [re.compile(pattern) for pattern in selection.include]
-        self._exclude = [re.compile(pattern) for pattern in selection.exclude]
+        # Go regexps (RE2), as kafka_exporter's filters, here anchored at both ends.
+        self._include = [compile_anchored(pattern, dot_all=False).matches for pattern in selection.include]
+        self._exclude = [compile_anchored(pattern, dot_all=False).matches for pattern in selection.exclude]
 
     def __call__(self, name: str) -> bool:
-        return any(p.fullmatch(name) for p in self._include) and not any(p.fullmatch(name) for p in self._exclude)
+        return any(p(name) for p in self._include) and not any(p(name) for p in self._exclude)
 
 
 @dataclass(frozen=True, slots=True)

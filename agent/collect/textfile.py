@@ -31,7 +31,6 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
 from stat import S_ISREG
 
 import structlog
@@ -40,6 +39,7 @@ from prometheus_client.parser import text_fd_to_metric_families
 from watchfiles import Change, awatch
 
 from agent.config.schema import TextfileConfig
+from agent.gocompat.strconv import format_float
 from agent.model import NO_LABELS, Labels, MetricMeta, MetricType, Sample, SeriesKey, gauge, labels_of
 
 log = structlog.get_logger()
@@ -462,20 +462,7 @@ def _float_label(text: str) -> str:
         return "+Inf" if value > 0 else "-Inf"
     if value == 0:
         return "0.0"  # -0 too, as Go's f == 0
-    sign, digits, exponent = Decimal(repr(value)).normalize().as_tuple()
-    assert isinstance(exponent, int)
-    mantissa = "".join(map(str, digits))
-    point = len(mantissa) + exponent  # digits before the decimal point
-    if point - 1 < -4 or point - 1 >= 6:  # strconv 'g' with shortest precision: exponent form
-        fraction = f".{mantissa[1:]}" if len(mantissa) > 1 else ""
-        text = f"{mantissa[0]}{fraction}e{point - 1:+03d}"
-    elif point <= 0:
-        text = "0." + "0" * -point + mantissa
-    elif point >= len(mantissa):
-        text = mantissa + "0" * (point - len(mantissa))
-    else:
-        text = f"{mantissa[:point]}.{mantissa[point:]}"
-    text = ("-" if sign else "") + text
+    text = format_float(value, "g")
     return text if "." in text or "e" in text else text + ".0"
 
 

@@ -16,11 +16,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-import promql_parser
 import yaml
 
 from agent.config.schema import Config, Duration, Secret
 from agent.config.verify import Condition, PromQLQuery, parse_condition, parse_query
+from agent.gocompat.duration import parse_duration as go_parse_duration
 from agent.yamlschema import Builder, Report, SchemaError, compose, has_content, node_error, read_document
 
 T = TypeVar("T")
@@ -61,15 +61,11 @@ def build_node(cls: Any, node: yaml.Node | None, report: Report, *, path: str) -
 
 
 def parse_duration(text: str) -> Duration:
-    """A Prometheus duration (`10s`, `1m30s`) in seconds; ValueError when it is not one."""
-    if re.fullmatch(r"0+(ms|[smhdwy])?", text.strip()):
-        return Duration(0)  # promql-parser refuses a zero duration; configs use `group_wait: 0s`
+    """A Prometheus duration (`10s`, `1m30s`, `0s`) in seconds; ValueError naming the notation."""
     try:
-        return Duration(promql_parser.parse_duration(text).total_seconds())
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException as exc:  # a ValueError-like error, or pyo3's PanicException (`-5`) from BaseException
-        raise ValueError(f"invalid duration {text!r} (use 10s, 1m30s, 5m, 1h)") from exc
+        return Duration(go_parse_duration(text) / 1000)
+    except ValueError:
+        raise ValueError(f"invalid duration {text!r} (use 10s, 1m30s, 5m, 1h)") from None
 
 
 class _ConfigBuilder(Builder):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from agent.config.receivers import HttpClientConfig, InlineHttpClient
 from agent.config.types import Duration, Secret, secret_field
+from agent.gocompat.regex import RegexError, compile_anchored
 
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
@@ -48,8 +49,8 @@ class RelabelConfig:
 
     def __post_init__(self) -> None:
         try:
-            re.compile(self.regex)
-        except re.error as exc:
+            compile_anchored(self.regex)
+        except RegexError as exc:
             raise ValueError(f"invalid regex {self.regex!r}: {exc}") from None
         needs_target = (
             RelabelAction.REPLACE,

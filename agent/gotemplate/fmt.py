@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 
+from agent.gocompat.strconv import format_float
 from agent.gotemplate.value import MAX_OUTPUT_CHARS, GoStruct, NoValue, TemplateError, Value, go_type
 from agent.model import go_quote
 
@@ -14,45 +14,9 @@ from agent.model import go_quote
 _MAX_FMT_NUMBER = 1_000_000
 
 
-def _shortest_digits(value: float) -> tuple[str, int]:
-    """Return the shortest round-trip digits of a positive finite float and its decimal exponent.
-
-    Python's repr and Go's strconv both produce the shortest string that reads back as the
-    same float, so the digits agree; only the layout differs, which the callers redo.
-    """
-    _, digit_tuple, exponent = Decimal(repr(value)).as_tuple()
-    digits = "".join(map(str, digit_tuple)).rstrip("0") or "0"
-    assert isinstance(exponent, int)
-    point = len(digit_tuple) + exponent  # value == 0.<digits> * 10**point
-    return digits, point
-
-
-def _layout_exponent(digits: str, exponent: int, upper: bool = False) -> str:
-    """Lay digits out as Go's %e does: d.ddde+XX with at least two exponent digits."""
-    mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-    sign = "-" if exponent < 0 else "+"
-    return f"{mantissa}{'E' if upper else 'e'}{sign}{abs(exponent):02d}"
-
-
-def _layout_fixed(digits: str, point: int) -> str:
-    """Lay digits out without an exponent, given the position of the decimal point."""
-    if point <= 0:
-        return "0." + "0" * -point + digits
-    if point >= len(digits):
-        return digits + "0" * (point - len(digits))
-    return digits[:point] + "." + digits[point:]
-
-
 def _format_shortest_g(value: float, upper: bool = False) -> str:
     """Format a positive finite float like Go's %v / strconv 'g' with precision -1."""
-    if value == 0:
-        return "0"
-    digits, point = _shortest_digits(value)
-    exponent = point - 1
-    # strconv uses precision 6 to choose %e when the precision is "shortest".
-    if exponent < -4 or exponent >= 6:
-        return _layout_exponent(digits, exponent, upper)
-    return _layout_fixed(digits, point)
+    return format_float(value, "G" if upper else "g")
 
 
 def _format_unsigned_float(value: float, spec: Spec) -> str:

@@ -1,44 +1,19 @@
-"""Go's strconv for templates: ParseFloat, ParseInt with base prefixes, and Unquote."""
+"""Go's strconv for templates: ParseFloat (agent.gocompat's), ParseInt with base prefixes, and Unquote."""
 
 from __future__ import annotations
 
-import math
 import re
 
+from agent.gocompat.strconv import parse_float as go_parse_float
 from agent.gotemplate.value import TemplateError
-from agent.model import go_quote
-
-# Go accepts underscores between digits (and after a base prefix), as in Go source.
-_DIGITS = r"\d+(?:_\d+)*"
-_HEX_DIGITS = r"_?[0-9a-fA-F]+(?:_[0-9a-fA-F]+)*"
-_FLOAT_SYNTAX = re.compile(rf"[+-]?(?:{_DIGITS}(?:\.(?:{_DIGITS})?)?|\.{_DIGITS})(?:[eE][+-]?{_DIGITS})?")
-_HEX_MANTISSA = rf"(?:{_HEX_DIGITS}(?:\.(?:{_HEX_DIGITS})?)?|\.{_HEX_DIGITS})"
-_HEX_FLOAT_SYNTAX = re.compile(rf"[+-]?0[xX]{_HEX_MANTISSA}[pP][+-]?{_DIGITS}")
-_SPECIAL_FLOATS = {
-    "inf": math.inf,
-    "+inf": math.inf,
-    "-inf": -math.inf,
-    "infinity": math.inf,
-    "+infinity": math.inf,
-    "-infinity": -math.inf,
-    "nan": math.nan,
-}
 
 
 def parse_float(text: str) -> float:
-    """Go's strconv.ParseFloat(text, 64), including its error messages."""
-    special = _SPECIAL_FLOATS.get(text.lower())
-    if special is not None:
-        return special
-    if _FLOAT_SYNTAX.fullmatch(text):
-        result = float(text.replace("_", ""))
-    elif _HEX_FLOAT_SYNTAX.fullmatch(text):
-        result = float.fromhex(text.replace("_", ""))
-    else:
-        raise TemplateError(f"strconv.ParseFloat: parsing {go_quote(text)}: invalid syntax")
-    if math.isinf(result):
-        raise TemplateError(f"strconv.ParseFloat: parsing {go_quote(text)}: value out of range")
-    return result
+    """Go's strconv.ParseFloat(text, 64), including its error messages, as a TemplateError."""
+    try:
+        return go_parse_float(text)
+    except ValueError as exc:
+        raise TemplateError(str(exc)) from None
 
 
 _GO_OCTAL = re.compile(r"[+-]?0[0-7_]+")

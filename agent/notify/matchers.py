@@ -2,8 +2,8 @@
 
 The syntax is Alertmanager's classic one (pkg/labels/parse.go): a label name, one of
 `=`, `!=`, `=~`, `!~`, and a value that may be double-quoted; a list is comma-separated and
-may be wrapped in braces. Regular expressions are fully anchored, and a label the alert
-does not have matches as the empty string.
+may be wrapped in braces. Regular expressions are RE2 (Go's regexp), fully anchored, and a label
+the alert does not have matches as the empty string.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import enum
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+
+from agent.gocompat.regex import Regex, RegexError, compile_anchored
 
 _MATCHER = re.compile(r"^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(=~|=|!=|!~)\s*((?s:.*?))\s*$")
 
@@ -40,13 +42,13 @@ class Matcher:
     name: str
     type: MatchType
     value: str
-    _regex: re.Pattern[str] | None = field(init=False, default=None, compare=False, repr=False)
+    _regex: Regex | None = field(init=False, default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.type in (MatchType.REGEX, MatchType.NOT_REGEX):
             try:
-                regex = re.compile(f"(?:{self.value})")
-            except re.error as exc:
+                regex = compile_anchored(self.value, dot_all=False)  # Alertmanager: `^(?:value)$`
+            except RegexError as exc:
                 raise MatcherError(f"invalid regular expression in matcher {self}: {exc}") from exc
             object.__setattr__(self, "_regex", regex)  # frozen: set once, here
 
@@ -56,7 +58,7 @@ class Matcher:
         if self.type is MatchType.NOT_EQUAL:
             return value != self.value
         assert self._regex is not None  # create() compiles it for both regex types
-        found = self._regex.fullmatch(value) is not None
+        found = self._regex.matches(value)
         return found if self.type is MatchType.REGEX else not found
 
     def __str__(self) -> str:

@@ -7,12 +7,12 @@ from collections.abc import Callable, Sequence
 
 import xxhash
 
+from agent.gocompat.strconv import format_float
 from agent.model import Labels
 from agent.promql.context import EvalContext
 from agent.promql.errors import EvalError
 from agent.promql.nodes import Node, ScalarNode, StringNode, VectorNode
 from agent.promql.stats import (
-    format_go_float,
     go_max,
     go_min,
     kahan_sum_3,
@@ -161,7 +161,7 @@ class AggregateNode(VectorNode):
         counts: dict[GroupKey, float] = {}
         for name, labels, value in samples:
             merged = dict(full_labels(name, labels))
-            merged[label] = format_go_float(value)
+            merged[label] = format_float(value, "f")
             group = key(*split_name(tuple(sorted(merged.items()))))
             counts[group] = counts.get(group, 0.0) + 1.0
         return [(name, labels, count) for (name, labels), count in counts.items()]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 
+from agent.gocompat.strconv import parse_float
 from agent.model import Labels
 from agent.promql.values import InstantVector
 
@@ -14,7 +15,7 @@ BUCKET_LABEL = "le"
 def parse_bound(text: str) -> float | None:
     """An `le` value as Go's ParseFloat reads it, or None when it is not a number."""
     try:
-        return float(text) if "_" not in text else None
+        return parse_float(text)
     except ValueError:
         return None
 

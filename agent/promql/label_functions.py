@@ -2,61 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
+from agent.gocompat.regex import expand
 from agent.model import Labels
 from agent.promql.context import EvalContext
 from agent.promql.errors import PromQLError
 from agent.promql.nodes import VectorNode, check_unique
 from agent.promql.selectors import compile_regex
 from agent.promql.values import LABEL_NAME, InstantSample, InstantVector, full_labels, split_name
-
-_TEMPLATE_NAME = re.compile(r"[a-zA-Z0-9_]+")
-
-
-def expand(template: str, match: re.Match[str]) -> str:
-    """Go's Regexp.Expand: $1, ${1}, $name, ${name} and $$; unknown groups give ""."""
-    out: list[str] = []
-    i = 0
-    while i < len(template):
-        char = template[i]
-        if char != "$":
-            out.append(char)
-            i += 1
-            continue
-        name, end = _group_reference(template, i + 1)
-        if name is None:  # "$$" or a malformed reference: a literal dollar
-            out.append("$")
-            i = end if end > 0 else i + 1
-            continue
-        out.append(_group_value(match, name))
-        i = end
-    return "".join(out)
-
-
-def _group_reference(template: str, start: int) -> tuple[str | None, int]:
-    """The group named after a `$` and where the reference ends; (None, end) for `$$`, (None, -1) if malformed."""
-    if start >= len(template):
-        return None, -1
-    if template[start] == "$":
-        return None, start + 1
-    braced = template[start] == "{"
-    found = _TEMPLATE_NAME.match(template, start + 1 if braced else start)
-    if found is None:
-        return None, -1
-    if not braced:
-        return found.group(), found.end()
-    if found.end() >= len(template) or template[found.end()] != "}":
-        return None, -1
-    return found.group(), found.end() + 1
-
-
-def _group_value(match: re.Match[str], name: str) -> str:
-    try:
-        value = match.group(int(name)) if name.isdigit() else match.group(name)
-    except IndexError:
-        return ""
-    return value or ""
 
 
 def _set_label(name: str | None, labels: Labels, key: str, value: str) -> tuple[str | None, Labels]:
@@ -87,7 +39,7 @@ class LabelReplaceNode(VectorNode):
     def _apply(self, sample: InstantSample) -> InstantSample:
         name, labels, value = sample
         source = dict(full_labels(name, labels)).get(self.src, "")
-        match = self.regex.fullmatch(source)
+        match = self.regex.search(source)
         if match is None:
             return sample
         name, labels = _set_label(name, labels, self.dst, expand(self.replacement, match))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 
 import promql_parser
 
+from agent.gocompat.regex import Regex, RegexError, compile_anchored
 from agent.model import Labels
 from agent.promql.context import EvalContext, duration_ms
 from agent.promql.errors import PromQLError
@@ -19,14 +19,14 @@ from agent.store import Queryable, SeriesView
 Predicate = Callable[[str], bool]
 
 
-def compile_regex(pattern: str, dot_all: bool = True) -> re.Pattern[str]:
-    """A PromQL regex; callers use `fullmatch`, which is Prometheus' anchoring.
+def compile_regex(pattern: str, dot_all: bool = True) -> Regex:
+    """A PromQL regex (RE2), anchored as Prometheus anchors it.
 
     Prometheus 3 compiles `^(?s:pattern)$`, so `.` matches a newline; 2.x did not (`dot_all=False`).
     """
     try:
-        return re.compile(pattern, re.DOTALL if dot_all else 0)
-    except re.error as exc:
+        return compile_anchored(pattern, dot_all=dot_all)
+    except RegexError as exc:
         raise PromQLError(f"invalid regular expression {pattern!r}: {exc}") from exc
 
 
@@ -37,10 +37,10 @@ def compile_matcher(matcher: promql_parser.Matcher, dot_all: bool = True) -> Pre
         return wanted.__eq__
     if op == promql_parser.MatchOp.NotEqual:
         return wanted.__ne__
-    regex = compile_regex(wanted, dot_all)
+    matches = compile_regex(wanted, dot_all).matches
     if op == promql_parser.MatchOp.Re:
-        return lambda value: regex.fullmatch(value) is not None
-    return lambda value: regex.fullmatch(value) is None
+        return matches
+    return lambda value: not matches(value)
 
 
 class Selector:

@@ -125,27 +125,3 @@ def kahan_add_3(inc: float, total: float, c: float) -> tuple[float, float]:
     if math.isinf(total + inc):
         return total + inc, 0.0
     return kahan_add(inc, total, c)
-
-
-def format_go_float(value: float) -> str:
-    """A float as Go's strconv.FormatFloat(v, 'f', -1, 64): shortest digits, never an exponent."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    text = repr(value)
-    if "e" in text:
-        mantissa, exponent = text.split("e")
-        negative = mantissa.startswith("-")
-        digits = mantissa.lstrip("-").replace(".", "")
-        point = len(mantissa.lstrip("-").split(".")[0]) + int(exponent)
-        if point <= 0:
-            text = "0." + "0" * -point + digits
-        elif point >= len(digits):
-            text = digits + "0" * (point - len(digits))
-        else:
-            text = digits[:point] + "." + digits[point:]
-        text = ("-" if negative else "") + text
-    if text.endswith(".0"):
-        text = text[:-2]
-    return text

@@ -17,10 +17,10 @@ from collections.abc import Iterator, Sequence
 
 import promql_parser
 
+from agent.gocompat.duration import format_duration
 from agent.promql import PromQLError, Semantics, parse_expr
 from agent.promql.context import duration_ms
 from agent.promql.support import walk
-from agent.ruler.duration import format_duration_ms
 from agent.ruler.rulefile import GroupSpec, RuleSpec
 
 # Windows of at most this many samples are reported: there one sample is a fifth of the data or more.
@@ -70,7 +70,7 @@ def _boundary(range_ms: int, interval_ms: int, what: str) -> Iterator[str]:
     if interval_ms > 0 and range_ms % interval_ms == 0 and range_ms // interval_ms <= FEW_SAMPLES:
         count = range_ms // interval_ms
         yield (
-            f"range [{format_duration_ms(range_ms)}] holds {count} {what} {format_duration_ms(interval_ms)} apart "
+            f"range [{format_duration(range_ms)}] holds {count} {what} {format_duration(interval_ms)} apart "
             f"in Prometheus 3 (left-open) and {count + 1} in 2.x (closed) when one falls on its start"
         )
 

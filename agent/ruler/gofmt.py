@@ -1,9 +1,6 @@
-"""How Go prints labels, floats and durations, so our rule-test failures read like promtool's."""
+"""How Go prints labels and multi-line values, so our rule-test failures read like promtool's."""
 
 from __future__ import annotations
-
-import math
-from decimal import Decimal
 
 from agent.model import Labels, go_quote
 
@@ -11,41 +8,6 @@ from agent.model import Labels, go_quote
 def labels_string(labels: Labels) -> str:
     """labels.Labels.String(): `{a="1", b="2"}`, in the order given."""
     return "{" + ", ".join(f"{name}={go_quote(value)}" for name, value in labels) + "}"
-
-
-def float_e(value: float) -> str:
-    """strconv.FormatFloat(v, 'E', -1, 64): the shortest digits that round-trip, `1.5E+00`."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    sign = "-" if math.copysign(1.0, value) < 0 else ""
-    if value == 0:
-        return f"{sign}0E+00"
-    parts = Decimal(repr(abs(value))).as_tuple()
-    digits = "".join(map(str, parts.digits)).lstrip("0")
-    exponent = len("".join(map(str, parts.digits))) + int(parts.exponent) - 1
-    digits = digits.rstrip("0") or "0"
-    mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-    return f"{sign}{mantissa}E{'+' if exponent >= 0 else '-'}{abs(exponent):02d}"
-
-
-def duration_string(ms: int) -> str:
-    """time.Duration.String() of a whole number of milliseconds: `1m30s`, `1h0m0s`, `500ms`."""
-    if ms == 0:
-        return "0s"
-    sign = "-" if ms < 0 else ""
-    ms = abs(ms)
-    if ms < 1000:
-        return f"{sign}{ms}ms"
-    hours, rest = divmod(ms, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    seconds = str(rest // 1000) + (f".{rest % 1000:03d}".rstrip("0") if rest % 1000 else "")
-    if hours:
-        return f"{sign}{hours}h{minutes}m{seconds}s"
-    if minutes:
-        return f"{sign}{minutes}m{seconds}s"
-    return f"{sign}{seconds}s"
 
 
 def indent_lines(text: str, indent: str) -> str:

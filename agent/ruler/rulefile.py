@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from agent.gocompat.duration import parse_duration
 from agent.promql import DEFAULT_SEMANTICS, PromQLCompat, PromQLError, Semantics, parse_expr, unsupported
 from agent.ruler.alert_template import check_template
-from agent.ruler.duration import parse_duration_ms
 from agent.yamlschema import PROMTOOL_STYLE, Report, SchemaError, Walker, compose, is_null, read_document
 
 METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
@@ -150,7 +150,7 @@ class _FileParser:
         return groups
 
     def duration(self, node: yaml.Node | None, context: str, key: str) -> int | None:
-        return self.walk.parsed(node, _field(context, key), parse_duration_ms)
+        return self.walk.parsed(node, _field(context, key), parse_duration)
 
     def group(self, node: yaml.Node) -> GroupSpec:
         v3 = self.semantics.compat >= PromQLCompat.V3

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from agent.clock import SystemClock
+from agent.gocompat.duration import format_duration, format_go_duration
+from agent.gocompat.strconv import format_float
 from agent.model import AlertState, Labels, go_quote
 from agent.promql import DEFAULT_SEMANTICS, Engine, EvalError, PromQLError, RangeSeries, Semantics, parse_expr
 from agent.promql.notation import parse_metric, parse_series
-from agent.ruler.duration import format_duration_ms
-from agent.ruler.gofmt import duration_string, float_e, indent_lines, labels_string
+from agent.ruler.gofmt import indent_lines, labels_string
 from agent.ruler.group import Group
 from agent.ruler.rulefile import RuleFileError, load_rule_file, load_rule_files
 from agent.ruler.rules import ExternalInfo
@@ -121,7 +122,7 @@ class _TestRun:
                 suffix = f" (in TestGroup {self.test.name})" if self.test.name else ""
                 return [
                     f"an item under alert_rule_test misses required attribute alertname at eval_time "
-                    f"{format_duration_ms(alert_test.eval_time_ms)}{suffix}"
+                    f"{format_duration(alert_test.eval_time_ms)}{suffix}"
                 ]
         return []
 
@@ -172,8 +173,8 @@ class _TestRun:
         step = self.spec.evaluation_interval_ms
         steps = self.test.max_eval_time_ms() // step + 1
         if steps > MAX_EVALUATION_STEPS:  # promtool would run for ages; a typo (10y for 10m) must not hang CI
-            latest = format_duration_ms(self.test.max_eval_time_ms())
-            interval = format_duration_ms(step)
+            latest = format_duration(self.test.max_eval_time_ms())
+            interval = format_duration(step)
             return [
                 f"eval_time {latest} needs {steps} evaluations every {interval}; at most {MAX_EVALUATION_STEPS}"
             ], True
@@ -195,7 +196,7 @@ class _TestRun:
         for group in groups:
             group.evaluate(self.start + ts, self.engine, self.store, self.clock)
             failures.extend(
-                f"    rule: {rule.name}, time: {duration_string(ts)}, err: {rule.health.last_error}"
+                f"    rule: {rule.name}, time: {format_go_duration(ts)}, err: {rule.health.last_error}"
                 for rule in group.rules
                 if rule.health.health == "err"
             )
@@ -227,12 +228,12 @@ class _TestRun:
         exp_text = indent_lines(_alerts_string(expected), " " * 12)
         got_text = indent_lines(_alerts_string(got), " " * 12)
         return (
-            f"{self.prefix}    alertname: {test.alertname}, time: {format_duration_ms(test.eval_time_ms)}, \n"
+            f"{self.prefix}    alertname: {test.alertname}, time: {format_duration(test.eval_time_ms)}, \n"
             f"        exp:{exp_text}, \n        got:{got_text}"
         )
 
     def _check_promql(self, test: PromQLTest) -> str | None:
-        where = f"    expr: {go_quote(test.expr)}, time: {format_duration_ms(test.eval_time_ms)}"
+        where = f"    expr: {go_quote(test.expr)}, time: {format_duration(test.eval_time_ms)}"
         try:
             got = _query(self.engine, test.expr, self.start + test.eval_time_ms, self.semantics)
         except (PromQLError, EvalError) as exc:
@@ -284,4 +285,4 @@ def _alerts_string(alerts: Sequence[_Got]) -> str:
 def _samples_string(samples: Sequence[tuple[Labels, float]]) -> str:
     if not samples:
         return "nil"
-    return ", ".join(f"{labels_string(labels)} {float_e(value)}" for labels, value in samples)
+    return ", ".join(f"{labels_string(labels)} {format_float(value, 'E')}" for labels, value in samples)

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from agent.gocompat.duration import parse_duration
 from agent.promql import DEFAULT_SEMANTICS, PromQLCompat, Semantics
-from agent.ruler.duration import parse_duration_ms
 from agent.yamlschema import PROMTOOL_STYLE, Builder, Report, SchemaError, compose, read_document
 
 DEFAULT_EVALUATION_INTERVAL_MS = 60_000
@@ -56,7 +56,7 @@ def _sample_value(text: str) -> float:
 
 def _duration(key: str, *, feature: str | None = None) -> int:
     """A duration field written `key` in the file, in milliseconds (0 when absent)."""
-    metadata = {"key": key, "parse": parse_duration_ms} | ({"feature": feature} if feature else {})
+    metadata = {"key": key, "parse": parse_duration} | ({"feature": feature} if feature else {})
     result: int = field(default=0, metadata=metadata)
     return result
 

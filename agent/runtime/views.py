@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from agent.gocompat.strconv import format_float
 from agent.model import Alert, AlertState
-from agent.ruler.gofmt import float_e
 from agent.ruler.group import Group
 from agent.ruler.manager import RuleManager
 from agent.ruler.rules import AlertingRule, Rule
@@ -25,7 +25,7 @@ def rfc3339(seconds: float | None) -> str:
 
 def alert_value(value: float) -> str:
     """Alert values as Prometheus' API writes them: strconv.FormatFloat(v, 'e', -1, 64)."""
-    return float_e(value).replace("E", "e")
+    return format_float(value, "e")
 
 
 def alert_json(alert: Alert) -> dict[str, Any]:

@@ -19,11 +19,12 @@ from urllib.parse import urlencode
 import promql_parser
 
 from agent.export.exposition import format_value
+from agent.gocompat.duration import parse_duration
 from agent.model import Labels
 from agent.promql import Engine, EvalError, PromQLError, RangeSeries, VectorSample, parse_expr
 from agent.promql.units import Unit, unit_of
 from agent.web.server import Handler, Request, Response
-from agent.web.status import TEMPLATES, html_response, parse_duration
+from agent.web.status import TEMPLATES, html_response
 
 ShowValue = Callable[[float, str], str]  # a value and a Unit value -> text for people
 STEPS = 240  # points per series on the graph
@@ -121,7 +122,9 @@ def build_page(engine: Engine, now: float, show: ShowValue, request: Request) ->
         unit = unit_of(parsed).value
         if tab == "1":
             return _table(page, engine.instant(parsed, int(now * 1000)), now, show, unit)
-        span = parse_duration(range_input)
+        span = parse_duration(range_input) / 1000
+        if span <= 0:
+            raise ValueError(f"the range must be positive, not {range_input!r}")
         series = sample_range(engine, parsed, now - span, now, max(span / STEPS, 1.0))
         return GraphPage(expr, tab, range_input, chart=draw(series, now - span, now, show, unit), unit=unit)
     except (PromQLError, EvalError, ValueError) as exc:

@@ -26,6 +26,7 @@ from urllib.parse import quote, urlencode
 import jinja2
 
 from agent.export.exposition import format_value
+from agent.gocompat.duration import parse_duration
 from agent.model import Labels
 from agent.web.csrf import cross_site_reason
 from agent.web.server import Handler, Request, Response
@@ -47,8 +48,6 @@ SECURITY_HEADERS = {
     "cache-control": "no-store",
 }
 STATIC_FILES = {"status.css": "text/css; charset=utf-8", "status.js": "text/javascript; charset=utf-8"}
-_DURATION = re.compile(r"(\d+)(ms|[smhdwy])")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
 
 
 # -- the view model ------------------------------------------------------------------------------
@@ -226,15 +225,15 @@ def format_duration(seconds: float) -> str:
     return " ".join(shown[:2])
 
 
-def parse_duration(text: str) -> float:
-    """A Prometheus duration (`2h`, `1h30m`, `1d`) in seconds; ValueError when it is not one."""
-    text = text.strip()
-    if not text or _DURATION.sub("", text):
-        raise ValueError(f"invalid duration {text!r} (use e.g. 30m, 2h, 1d)")
-    seconds = sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION.findall(text))
+def silence_seconds(text: str) -> float:
+    """How long a silence from the form lasts: a Prometheus duration (`2h`, `1h30m`), which must be positive."""
+    try:
+        seconds = parse_duration(text.strip()) / 1000
+    except ValueError as exc:
+        raise ValueError(f"{exc} (use e.g. 30m, 2h, 1d)") from None
     if seconds <= 0:
         raise ValueError("the duration must be positive")
-    return float(seconds)
+    return seconds
 
 
 def matcher_text(name: str, value: str) -> str:
@@ -518,7 +517,7 @@ class StatusPage:
                 raise ValueError("a silence needs a creator and a comment")
             now = self.now()
             silence_id = self.source.add_silence(
-                matchers, now, now + parse_duration(request.arg("duration")), created_by, comment
+                matchers, now, now + silence_seconds(request.arg("duration")), created_by, comment
             )
         except ValueError as exc:
             return self.render(400, error=f"Silence not created: {exc}")

@@ -4,7 +4,7 @@ A dataclass is the schema: its fields are the known keys (`metadata={"key": "glo
 one), fields without a default are required, and the hints give the types: str, int, float,
 bool, enums, `X | None`, `list[X]`, `tuple[X, ...]`, `dict[str, X]` / `Mapping[str, X]`, nested
 dataclasses, and any scalar type given a parser in `Builder.scalars` (the config's Duration).
-A field may name its own parser (`metadata={"parse": parse_duration_ms}`) or a feature it belongs
+A field may name its own parser (`metadata={"parse": parse_duration}`) or a feature it belongs
 to (`metadata={"feature": "promtool3"}`: unknown unless the builder has that feature on). A
 `__post_init__` that raises ValueError refuses a combination of fields, at the mapping's line.
 """

@@ -125,3 +125,17 @@ def test_checks_beyond_types() -> None:
         "c.yaml: remote_write[2]: url or url_file is required",
         "c.yaml: remote_write: needs the write-ahead log it sends from; store.wal.enabled is false",
     ] == config_errors(config, "c.yaml")
+
+
+def test_a_relabel_regex_re2_refuses_names_its_line() -> None:
+    """A lookahead, which Python's re takes and Go's regexp (RE2) refuses, in write_relabel_configs."""
+    text = (
+        "remote_write:\n"
+        "  - url: http://z/w\n"
+        "    write_relabel_configs:\n"
+        "      - {source_labels: [job], regex: 'node(?=x)', action: keep}\n"
+    )
+    assert [
+        "cfg.yaml:4: remote_write[0].write_relabel_configs[0]: invalid regex 'node(?=x)': "
+        "error parsing regexp: invalid perl operator: (?="
+    ] == errors_of(text)

@@ -69,3 +69,20 @@ def test_config_list_is_sorted_by_name_then_value_then_operator() -> None:
 
 def test_printing_escapes_quotes_backslashes_and_newlines() -> None:
     assert 'msg="a\\"b\\\\c\\nd"' == str(parse_matcher('msg="a\\"b\\\\c\\nd"'))
+
+
+def test_regex_digit_class_is_ascii_as_in_alertmanagers_re2() -> None:
+    """Python's `\\d` takes ARABIC-INDIC DIGIT THREE; Alertmanager's Go regexp does not."""
+    matcher = parse_matcher('shard=~"\\\\d"')
+    assert (True, False) == (matcher.matches("3"), matcher.matches("\u0663"))
+
+
+def test_regex_dot_stops_at_a_newline_as_in_alertmanager() -> None:
+    """Alertmanager anchors `^(?:value)$` without the s flag, unlike Prometheus 3's label matchers."""
+    assert not parse_matcher('summary=~"disk.*"').matches("disk\nfull")
+
+
+def test_a_lookahead_python_would_take_is_refused() -> None:
+    """Python's re accepts `(?!info)`; Go's regexp refuses it, so does the config check."""
+    with pytest.raises(MatcherError, match="invalid perl operator"):
+        parse_matcher('severity=~"(?!info).*"')

@@ -30,13 +30,13 @@ def failing(text: str) -> dict[tuple[str, str], str]:
 
 
 def cases(path: Path) -> list[tuple[str, str]]:
+    from agent.gocompat.duration import format_duration, parse_duration
     from agent.model import go_quote
-    from agent.ruler.duration import format_duration_ms, parse_duration_ms
 
     out = []
     for group in yaml.safe_load(path.read_text())["tests"]:
         for case in group["promql_expr_test"]:
-            out.append((go_quote(case["expr"]), format_duration_ms(parse_duration_ms(str(case["eval_time"])))))
+            out.append((go_quote(case["expr"]), format_duration(parse_duration(str(case["eval_time"])))))
     return out
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from promql_fixtures import MINUTE, instant, lbl, make_store, vector
 
-from agent.promql import RangeSeries
+from agent.promql import PromQLError, RangeSeries
 
 STORE = make_store(
     'req{job="api", code="200"} 1 2 3 4 5 6',
@@ -92,3 +92,22 @@ def test_scalar_result_is_a_float(text: str) -> None:
 
 def test_string_result_is_a_str() -> None:
     assert instant(STORE, '"hello"', 0) == "hello"
+
+
+def test_regex_matcher_digit_class_is_ascii_as_in_re2() -> None:
+    """Python's `\\d` takes ARABIC-INDIC DIGIT THREE; Prometheus' RE2 does not."""
+    store = make_store('req{code="\u0663"} 1', 'req{code="3"} 1')
+    assert vector(store, 'req{code=~"\\\\d"}', 0) == {lbl('req{code="3"}'): 1.0}
+
+
+def test_label_replace_word_class_is_ascii_as_in_re2() -> None:
+    """Python's `\\w` takes `ü`; RE2's (Go's) is [0-9A-Za-z_], so the label is left alone."""
+    store = make_store('req{city="z\u00fcrich"} 1', 'req{city="bern"} 1')
+    got = vector(store, 'label_replace(req, "short", "$1", "city", "(\\\\w+)")', 0)
+    assert {lbl('req{city="z\u00fcrich"}'): 1.0, lbl('req{city="bern", short="bern"}'): 1.0} == got
+
+
+def test_label_replace_backreference_is_refused_as_go_refuses_it() -> None:
+    """Python's re accepts `(a)\\1`; RE2 has no backreferences."""
+    with pytest.raises(PromQLError, match="invalid escape sequence"):
+        vector(make_store("req 1"), 'label_replace(req, "a", "$1", "b", "(a)\\\\1")', 0)

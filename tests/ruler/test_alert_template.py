@@ -314,6 +314,17 @@ def test_regexp_posix_classes_are_supported() -> None:
     assert "aNbN" == render('{{ reReplaceAll "[[:digit:]]+" "N" "a12b3" }}')
 
 
+def test_regexp_unicode_classes_python_lacks_work_as_in_go() -> None:
+    """`\\pL` and `\\Q...\\E` are RE2 syntax Python's re refuses."""
+    assert "X 42|a+b" == render(
+        '{{ reReplaceAll "\\\\pL+" "X" "h\u00e9llo 42" }}|{{ reReplaceAll "\\\\Qa.b\\\\E" "a+b" "a.b" }}'
+    )
+
+
+def test_regexp_backreference_python_would_take_is_an_error() -> None:
+    assert "invalid escape sequence" in render_error('{{ match "(a)\\\\1" "aa" }}')
+
+
 def test_regexp_lookahead_go_cannot_compile_is_an_error() -> None:
     assert "regexp" in render_error('{{ match "a(?=b)" "ab" }}')
 
