@@ -72,7 +72,7 @@ def test_the_graph_has_a_value_axis_in_the_unit_and_a_time_axis() -> None:
     [
         ("g0.expr=sum(&g0.tab=1", "parse error: unclosed left parenthesis"),
         ("g0.expr=disk_free_bytes[5m]&g0.tab=0", 'invalid expression type "range vector" for range query'),
-        ("g0.expr=disk_free_bytes&g0.tab=0&g0.range_input=soon", "invalid duration"),
+        ("g0.expr=disk_free_bytes&g0.tab=0&g0.range_input=soon", "not a valid duration string"),
     ],
 )
 def test_bad_input_is_a_400_with_the_reason(query: str, message: str) -> None:
