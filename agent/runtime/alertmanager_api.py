@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from agent import __version__
+from agent.gocompat.regex import RegexError, compile_anchored
 from agent.model import Alert, AlertState, fingerprint, labels_of
 from agent.notify.dispatch import AlertView, Dispatcher, GroupView
 from agent.notify.matchers import Matcher, MatcherError, MatchType, parse_matchers
@@ -317,13 +318,14 @@ def _parse_filters(filters: Iterable[str]) -> list[Matcher]:
 
 
 def _receiver_filter(pattern: str) -> Any:
+    """Alertmanager's `receiver=` parameter: a Go regexp the whole receiver name must match."""
     if not pattern:
         return lambda _name: True
     try:
-        regex = re.compile(f"(?:{pattern})")
-    except re.error as exc:
+        regex = compile_anchored(pattern, dot_all=False)
+    except RegexError as exc:
         raise ValueError(f"failed to parse receiver param: {exc}") from None
-    return lambda name: regex.fullmatch(name) is not None
+    return regex.matches
 
 
 def _alert_filter(query: AlertQuery) -> Any:
