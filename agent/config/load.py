@@ -43,6 +43,7 @@ def load_config(path: str | Path) -> Config:
 
 
 def load_file(cls: type[T], path: str | Path, *, allow_empty: bool = True) -> T:
+    """Read and build `cls` from a YAML file; raises ConfigError with every problem found, each with its line."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
@@ -60,6 +61,7 @@ def _has_content(text: str) -> bool:
 
 
 def load_text(cls: type[T], text: str, filename: str = "<config>") -> T:
+    """Build `cls` from YAML text; raises ConfigError listing every problem as `filename:line: message`."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         _check_aliases(node)

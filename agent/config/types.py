@@ -18,4 +18,5 @@ class Secret(str):
 
 
 def secret_field(default: str | None = None) -> Any:
+    """A dataclass field marked secret, so config dumps and errors redact its value."""
     return field(default=default, metadata={"secret": True})
