@@ -43,18 +43,24 @@ class TestFileError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class InputSeries:
+    """One `input_series` entry: a series selector and its values in expanding notation (`1+2x10`)."""
+
     series: str
     values: str
 
 
 @dataclass(frozen=True, slots=True)
 class ExpectedAlert:
+    """One alert `alert_rule_test` expects to fire: its labels and annotations (alertname excluded)."""
+
     labels: Mapping[str, str]
     annotations: Mapping[str, str]
 
 
 @dataclass(frozen=True, slots=True)
 class AlertTest:
+    """One `alert_rule_test`: the alerts of `alertname` expected firing at `eval_time_ms` (milliseconds)."""
+
     eval_time_ms: int
     alertname: str
     expected: tuple[ExpectedAlert, ...]
@@ -62,12 +68,16 @@ class AlertTest:
 
 @dataclass(frozen=True, slots=True)
 class ExpectedSample:
+    """One sample a `promql_expr_test` expects: its series as text and its value."""
+
     labels: str
     value: float
 
 
 @dataclass(frozen=True, slots=True)
 class PromQLTest:
+    """One `promql_expr_test`: an expression and the samples it must return at `eval_time_ms`."""
+
     expr: str
     eval_time_ms: int
     expected: tuple[ExpectedSample, ...]
@@ -87,6 +97,7 @@ class TestGroup:
     start_ms: int = 0  # start_timestamp (promtool 3): series, evaluations and eval_times count from it
 
     def max_eval_time_ms(self) -> int:
+        """The latest evaluation time any test of the group asks for, in milliseconds (0 when none)."""
         times = [t.eval_time_ms for t in self.alert_tests] + [t.eval_time_ms for t in self.promql_tests]
         return max(times, default=0)
 

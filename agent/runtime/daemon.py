@@ -127,6 +127,7 @@ def rule_paths(config: Config, config_path: str | None) -> list[str]:
 
 
 def external_url(config: Config) -> str:
+    """How people reach this agent (alert links): `web.external_url`, else this host's name and the listen port."""
     if config.web.external_url:
         return config.web.external_url
     _, port = parse_listen_address(config.web.listen_address)
@@ -277,6 +278,7 @@ class Daemon:
     # -- running -----------------------------------------------------------------
 
     async def run(self) -> int:
+        """Serve until stopped: listen, collect, evaluate, notify; returns the exit status (1 when it cannot listen)."""
         server = self.server = HttpServer(self._routes(), self.web.limits, tls=lambda: self.web.tls)
         host, port = parse_listen_address(self.config.web.listen_address)
         try:

@@ -71,18 +71,23 @@ class RuntimeStatusSource:
         )
 
     def rule_groups(self) -> list[RuleGroupView]:
+        """Every rule group with its rules' state, for the status page."""
         return [group_view(group) for group in self._ruler.groups()]
 
     def collectors(self) -> list[CollectorView]:
+        """Every collector's last run, for the status page."""
         return [collector_view(state) for state in self._runner().states]
 
     def outbox_pending(self) -> list[OutboxEntryView]:
+        """Notifications waiting to be delivered (none without an outbox)."""
         return [entry_view(e) for e in self._outbox.pending()] if self._outbox is not None else []
 
     def dead_letters(self) -> list[OutboxEntryView]:
+        """Notifications the outbox gave up on (none without an outbox)."""
         return [entry_view(e) for e in self._outbox.dead_letters()] if self._outbox is not None else []
 
     def silences(self) -> list[SilenceView]:
+        """Every silence with its state now (none without a route)."""
         if self._silences is None:
             return []
         now = self._silences.clock.time()
@@ -91,11 +96,13 @@ class RuntimeStatusSource:
     def add_silence(
         self, matchers: Sequence[str], starts_at: float, ends_at: float, created_by: str, comment: str
     ) -> str:
+        """Create a silence; ValueError when it is invalid or there are no silences."""
         if self._silences is None:
             raise ValueError(NO_SILENCES)
         return self._silences.add(matchers, starts_at, ends_at, created_by, comment)  # its errors are ValueErrors
 
     def expire_silence(self, silence_id: str) -> None:
+        """End a silence now; ValueError when it is unknown or there are no silences."""
         if self._silences is None:
             raise ValueError(NO_SILENCES)
         self._silences.expire(silence_id)
@@ -106,6 +113,7 @@ def _seconds(ms: int | None) -> float | None:
 
 
 def rule_view(rule: Rule) -> RuleView:
+    """One rule as the status page shows it: its kind, health and the state of its most active alert."""
     health = rule.health
     state = ""
     if isinstance(rule, AlertingRule):
@@ -125,6 +133,7 @@ def rule_view(rule: Rule) -> RuleView:
 
 
 def group_view(group: Group) -> RuleGroupView:
+    """One rule group as the status page shows it (times in seconds)."""
     return RuleGroupView(
         group.name,
         group.file,
@@ -136,6 +145,7 @@ def group_view(group: Group) -> RuleGroupView:
 
 
 def collector_view(state: CollectorState) -> CollectorView:
+    """One collector's last run as the status page shows it."""
     return CollectorView(
         state.collector.name,
         state.collector.instance,
@@ -148,6 +158,7 @@ def collector_view(state: CollectorState) -> CollectorView:
 
 
 def entry_view(entry: Entry) -> OutboxEntryView:
+    """One outbox entry as the status page shows it."""
     return OutboxEntryView(
         entry.receiver,
         entry.integration,
@@ -160,6 +171,7 @@ def entry_view(entry: Entry) -> OutboxEntryView:
 
 
 def silence_view(silence: Silence, now: float) -> SilenceView:
+    """One silence as the status page shows it, with its state at `now` (seconds since the epoch)."""
     return SilenceView(
         silence.id,
         tuple(str(m) for m in silence.matchers),

@@ -69,11 +69,14 @@ class AlertView:
 
     @cached_property
     def severity(self) -> str:
+        """The alert's `severity` label, or "" when it has none."""
         return next((value for name, value in self.labels if name == "severity"), "")
 
 
 @dataclass(frozen=True)
 class RuleView:
+    """One rule on the status page."""
+
     name: str
     kind: str  # "alerting" or "recording"
     state: str  # alerting: inactive, pending or firing; recording: ""
@@ -86,6 +89,8 @@ class RuleView:
 
 @dataclass(frozen=True)
 class RuleGroupView:
+    """One rule group on the status page (times in seconds since the epoch, durations in seconds)."""
+
     name: str
     file: str
     interval_seconds: float
@@ -96,6 +101,8 @@ class RuleGroupView:
 
 @dataclass(frozen=True)
 class CollectorView:
+    """One collector's last run on the status page (times in seconds)."""
+
     name: str
     instance: str
     up: bool
@@ -107,6 +114,8 @@ class CollectorView:
 
 @dataclass(frozen=True)
 class OutboxEntryView:
+    """One notification waiting in the outbox or given up on (times in seconds since the epoch)."""
+
     receiver: str
     integration: str
     group_key: str
@@ -118,6 +127,8 @@ class OutboxEntryView:
 
 @dataclass(frozen=True)
 class SilenceView:
+    """One silence on the status page (times in seconds since the epoch)."""
+
     id: str
     matchers: tuple[str, ...]  # as written: name="value", name=~"regex", ...
     starts_at: float
@@ -130,17 +141,23 @@ class SilenceView:
 class StatusSource(Protocol):
     """What the status page reads and changes; the runtime implements it over the real objects."""
 
-    def alerts(self) -> Sequence[AlertView]: ...
+    def alerts(self) -> Sequence[AlertView]:
+        """Every pending and firing alert."""
 
-    def rule_groups(self) -> Sequence[RuleGroupView]: ...
+    def rule_groups(self) -> Sequence[RuleGroupView]:
+        """Every rule group and its rules."""
 
-    def collectors(self) -> Sequence[CollectorView]: ...
+    def collectors(self) -> Sequence[CollectorView]:
+        """Every collector's last run."""
 
-    def outbox_pending(self) -> Sequence[OutboxEntryView]: ...
+    def outbox_pending(self) -> Sequence[OutboxEntryView]:
+        """Notifications waiting to be delivered."""
 
-    def dead_letters(self) -> Sequence[OutboxEntryView]: ...
+    def dead_letters(self) -> Sequence[OutboxEntryView]:
+        """Notifications the outbox gave up on."""
 
-    def silences(self) -> Sequence[SilenceView]: ...
+    def silences(self) -> Sequence[SilenceView]:
+        """Every silence, active, pending or expired."""
 
     def add_silence(
         self, matchers: Sequence[str], starts_at: float, ends_at: float, created_by: str, comment: str
@@ -157,12 +174,14 @@ class StatusSource(Protocol):
 
 
 def format_time(seconds: float | None) -> str:
+    """A time for people (UTC, to the second), or "never" for none."""
     if not seconds:
         return "never"
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def iso_time(seconds: float) -> str:
+    """A time in RFC 3339 (UTC, to the second)."""
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
@@ -205,10 +224,12 @@ class CsrfTokens:
         self._max_age = max_age
 
     def issue(self) -> str:
+        """A new token, valid for max_age seconds."""
         issued = str(int(self._now()))
         return f"{issued}.{self._sign(issued)}"
 
     def valid(self, token: str) -> bool:
+        """Whether `token` was issued by this process and is not older than max_age."""
         issued, _, signature = token.partition(".")
         if not issued.isdigit() or not hmac.compare_digest(signature, self._sign(issued)):
             return False
@@ -409,10 +430,12 @@ def _alert_item(alert: AlertView) -> AlertItem:
 
 
 def html_response(status: int, body: str, headers: dict[str, str] | None = None) -> Response:
+    """An HTML answer with the page's security headers."""
     return Response(status, body.encode(), HTML, {**SECURITY_HEADERS, **(headers or {})})
 
 
 def redirect(location: str) -> Response:
+    """A 303 to `location` (after a form post), with the security headers."""
     return Response(303, b"", "text/plain; charset=utf-8", {**SECURITY_HEADERS, "location": location})
 
 
@@ -425,6 +448,7 @@ class StatusPage:
         self.tokens = CsrfTokens(secret, now)
 
     def render(self, status: int = 200, notice: str = "", error: str = "", request: Request | None = None) -> Response:
+        """The page, with a notice or error, filtered and paged as the request asks."""
         ctx = PageContext(self.now(), self.tokens.issue(), notice, error)
         if request is not None:
             page = request.arg("page", "1")
@@ -432,6 +456,7 @@ class StatusPage:
         return html_response(status, render_page(self.source, ctx))
 
     async def page(self, request: Request) -> Response:
+        """GET /: the page, with a notice when redirected after a silence was created or expired."""
         notice = ""
         known = {s.id for s in self.source.silences()}  # a crafted link shows no message of its choosing
         if request.arg("silenced") in known:
@@ -446,6 +471,7 @@ class StatusPage:
         return None
 
     async def add_silence(self, request: Request) -> Response:
+        """POST a silence from the form; the page with an error when it is refused or invalid."""
         refused = self._refused(request)
         if refused is not None:
             return refused
@@ -463,6 +489,7 @@ class StatusPage:
         return redirect(f"/?silenced={quote(silence_id)}#silences")
 
     async def expire_silence(self, request: Request) -> Response:
+        """POST to expire a silence; the page with an error when it is refused or unknown."""
         refused = self._refused(request)
         if refused is not None:
             return refused
@@ -475,6 +502,7 @@ class StatusPage:
 
 
 def static_handler(name: str) -> Handler:
+    """A handler that serves one of the page's static files, read once from the package."""
     body = resources.files("agent.web").joinpath("static", name).read_bytes()
     headers = {"cache-control": "max-age=300", "x-content-type-options": "nosniff"}
 
