@@ -18,5 +18,5 @@ class Secret(str):
 
 
 def secret_field(default: str | None = None) -> Any:
-    """A dataclass field marked secret, so config dumps and errors redact its value."""
+    """A config field holding a secret, which YAML may also give as `<key>_file` (a file to read), not both."""
     return field(default=default, metadata={"secret": True})

@@ -51,7 +51,7 @@ class InputSeries:
 
 @dataclass(frozen=True, slots=True)
 class ExpectedAlert:
-    """One alert `alert_rule_test` expects to fire: its labels and annotations (alertname excluded)."""
+    """One alert an `alert_rule_test` expects to be firing: its labels and annotations."""
 
     labels: Mapping[str, str]
     annotations: Mapping[str, str]

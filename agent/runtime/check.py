@@ -80,7 +80,7 @@ class Verdict:
 
     @property
     def passed(self) -> bool:
-        """Whether the check passed: nothing vacuous, every outcome passed, no alert fired when none was expected."""
+        """Whether the check passed: nothing vacuous, every outcome passed; with no expectations, nothing fired."""
         if self.vacuous or any(outcome.passed is not True for outcome in self.outcomes):
             return False
         return bool(self.outcomes) or not self.fired

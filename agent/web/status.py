@@ -75,7 +75,7 @@ class AlertView:
 
 @dataclass(frozen=True)
 class RuleView:
-    """One rule on the status page."""
+    """One rule on the status page: its kind, alert state, health and last evaluation (seconds)."""
 
     name: str
     kind: str  # "alerting" or "recording"
