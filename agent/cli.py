@@ -24,6 +24,7 @@ EXIT_VERIFY_USAGE = 3  # `tripwired verify` exits 2 for an inconclusive verifica
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `tripwired` command line; returns the process exit status (Ctrl-C gives EXIT_FAILED)."""
     parser = _parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     try:

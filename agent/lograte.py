@@ -42,6 +42,7 @@ class RepeatedFailure:
 
     @property
     def failing(self) -> bool:
+        """Whether the failure is still going on (a failure since the last success)."""
         return self.failures > 0
 
     def failed(self, **fields: Any) -> None:

@@ -38,6 +38,7 @@ class Sample:
 
     @property
     def key(self) -> SeriesKey:
+        """The series this sample belongs to (name and labels)."""
         return SeriesKey(self.name, self.labels)
 
 
@@ -61,10 +62,12 @@ class MetricMeta:
 
 
 def gauge(name: str, help: str) -> MetricMeta:
+    """Declare a gauge family."""
     return MetricMeta(name, MetricType.GAUGE, help)
 
 
 def counter(name: str, help: str) -> MetricMeta:
+    """Declare a counter family (its name should end in `_total`)."""
     return MetricMeta(name, MetricType.COUNTER, help)
 
 
@@ -99,6 +102,7 @@ class Alert:
 
     @property
     def name(self) -> str:
+        """The alert's `alertname` label, or "" when it has none."""
         return dict(self.labels).get("alertname", "")
 
 
@@ -142,6 +146,7 @@ def go_quote(text: str) -> str:
 
 
 def histogram(name: str, help: str) -> MetricMeta:
+    """Declare a histogram family (its `_bucket`, `_sum` and `_count` series)."""
     return MetricMeta(name, MetricType.HISTOGRAM, help)
 
 
@@ -163,6 +168,7 @@ class Histogram:
         self.count = 0
 
     def observe(self, value: float) -> None:
+        """Count one observation in every bucket whose upper bound it does not exceed, and in sum and count."""
         for i, bound in enumerate(self.bounds):
             if value <= bound:
                 self.buckets[i] += 1

@@ -102,10 +102,12 @@ class HostCollector:
 
     @property
     def name(self) -> str:
+        """The `collector` label: always `host`."""
         return "host"
 
     @property
     def instance(self) -> str:
+        """The `instance` label: `default` (there is one host)."""
         return "default"
 
     def metrics(self) -> Sequence[MetricMeta]:

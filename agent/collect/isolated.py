@@ -65,6 +65,7 @@ class Backoff:
     maximum: float = 60.0
 
     def delay(self, failures: int) -> float:
+        """Seconds to wait before the restart that follows `failures` failures in a row."""
         return float(min(self.maximum, self.initial * 2 ** max(0, failures - 1)))
 
 
@@ -191,17 +192,21 @@ class IsolatedCollector:
 
     @property
     def name(self) -> str:
+        """The hosted collector's kind, as if it ran in this process."""
         return self._hosted.name
 
     @property
     def instance(self) -> str:
+        """The hosted collector's instance."""
         return self._hosted.instance
 
     def metrics(self) -> Sequence[MetricMeta]:
+        """The families the hosted collector declares."""
         return self._hosted.metrics
 
     @property
     def restarts_total(self) -> int:
+        """How many children were started after the first one."""
         return max(0, self._started - 1)
 
     @property
@@ -219,6 +224,11 @@ class IsolatedCollector:
         self._history = history
 
     def collect(self) -> Sequence[Sample]:
+        """Run the hosted collector once in the child, starting or restarting the child as needed.
+
+        Raises IsolatedError when the child died, stopped answering (it is then killed) or waits
+        out its restart backoff; PartialCollectionError passes through from the child.
+        """
         with self._lock:
             child = self._running_child()
             try:

@@ -108,13 +108,16 @@ class KafkaCollector:
 
     @property
     def name(self) -> str:
+        """The `collector` label: always `kafka`."""
         return "kafka"
 
     @property
     def instance(self) -> str:
+        """The `instance` label: the cluster's configured name."""
         return self._config.name
 
     def metrics(self) -> Sequence[MetricMeta]:
+        """The Kafka families (KAFKA_METRICS), declared whether or not the cluster answers."""
         return KAFKA_METRICS
 
     def collect(self) -> Sequence[Sample]:

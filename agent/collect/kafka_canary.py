@@ -71,13 +71,16 @@ class KafkaCanaryCollector:
 
     @property
     def name(self) -> str:
+        """The `collector` label: always `kafka_canary`."""
         return "kafka_canary"
 
     @property
     def instance(self) -> str:
+        """The `instance` label: the cluster's configured name."""
         return self._config.name
 
     def metrics(self) -> Sequence[MetricMeta]:
+        """The canary's families (CANARY_METRICS)."""
         return CANARY_METRICS
 
     def collect(self) -> Sequence[Sample]:

@@ -28,6 +28,7 @@ class NameFilter:
         self._exclude = [compile_anchored(pattern, dot_all=False).matches for pattern in selection.exclude]
 
     def __call__(self, name: str) -> bool:
+        """Whether `name` matches an include pattern and no exclude pattern."""
         return any(p(name) for p in self._include) and not any(p(name) for p in self._exclude)
 
 
@@ -43,10 +44,12 @@ class PartitionInfo:
 
     @property
     def key(self) -> TopicPartitionKey:
+        """The partition as (topic, partition number), the key of per-partition maps."""
         return (self.topic, self.partition)
 
     @property
     def offline(self) -> bool:
+        """Whether the partition has no leader."""
         return self.leader < 0
 
 

@@ -80,16 +80,20 @@ class ProcessCollector:
 
     @property
     def name(self) -> str:
+        """The `collector` label: always `process`."""
         return "process"
 
     @property
     def instance(self) -> str:
+        """The `instance` label: `default`."""
         return "default"
 
     def metrics(self) -> Sequence[MetricMeta]:
+        """The process_* families, as client libraries name them."""
         return PROCESS_METRICS
 
     def collect(self) -> list[Sample]:
+        """Read the process's stat, fd directory and limits once; raises OSError when the process is gone."""
         stat = parse_proc_stat((self._dir / "stat").read_text())
         return [
             Sample(CPU_SECONDS.name, (), stat.cpu_seconds),

@@ -150,6 +150,7 @@ class Mount:
 
     @property
     def readonly(self) -> bool:
+        """Whether the mount's options include `ro`."""
         return "ro" in self.options
 
 

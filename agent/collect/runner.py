@@ -59,10 +59,12 @@ class CollectorState:
 
     @property
     def collector(self) -> Collector:
+        """The collector this state tracks."""
         return self.job.collector
 
     @property
     def source(self) -> str:
+        """The store's owner name for this collector's series (`collector:<name>:<instance>`)."""
         return f"collector:{self.collector.name}:{self.collector.instance}"
 
 
@@ -78,6 +80,7 @@ class Runner:
         store.declare(SELF_METRICS)
 
     def add(self, job: Scheduled) -> None:
+        """Schedule a collector and declare its families (and the supervision ones for a child-process collector)."""
         self._states.append(CollectorState(job))
         self._store.declare(job.collector.metrics())
         if isinstance(job.collector, Supervised):
@@ -85,6 +88,7 @@ class Runner:
 
     @property
     def states(self) -> Sequence[CollectorState]:
+        """Every scheduled collector's state, in the order they were added."""
         return self._states
 
     def trigger(self, name: str, instance: str | None = None) -> None:

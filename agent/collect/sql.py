@@ -97,13 +97,16 @@ class SqlTablesCollector:
 
     @property
     def name(self) -> str:
+        """The `collector` label: always `sql`."""
         return "sql"
 
     @property
     def instance(self) -> str:
+        """The `instance` label: the database's configured name."""
         return self._database.name
 
     def metrics(self) -> Sequence[MetricMeta]:
+        """The per-table families and the query error counter."""
         return TABLE_METRICS
 
     def close(self) -> None:
@@ -111,6 +114,12 @@ class SqlTablesCollector:
         self._database.close()
 
     def collect(self) -> Sequence[Sample]:
+        """Query every configured table within one time budget.
+
+        A table that fails is reported and the others are still read; an error that would fail every
+        table alike (connection, authentication) stops the run. Raises PartialCollectionError with what
+        was read when anything failed.
+        """
         deadline = self._database.deadline(self._budget)
         samples: list[Sample] = []
         failures: list[str] = []
@@ -188,13 +197,16 @@ class SqlQueryCollector:
 
     @property
     def name(self) -> str:
+        """The `collector` label: always `sql_query`."""
         return "sql_query"
 
     @property
     def instance(self) -> str:
+        """The `instance` label: `<database>/<query name>`."""
         return f"{self._database.name}/{self._query.query_name}"
 
     def metrics(self) -> Sequence[MetricMeta]:
+        """The query's own family and the query error counter."""
         return (self._meta, ERRORS_METRIC)
 
     def close(self) -> None:
@@ -202,6 +214,7 @@ class SqlQueryCollector:
         self._database.close()
 
     def collect(self) -> Sequence[Sample]:
+        """Run the query once within the time budget; raises PartialCollectionError (with error counts) if it fails."""
         deadline = self._database.deadline(self._budget)
         try:
             with self._database.session(deadline) as session:

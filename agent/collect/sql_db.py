@@ -76,6 +76,7 @@ class Database:
 
     @property
     def name(self) -> str:
+        """The database's configured name, its `database` label."""
         return self._config.name
 
     def engine(self) -> Engine:

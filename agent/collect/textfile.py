@@ -116,6 +116,7 @@ class Problem:
     fields: tuple[tuple[str, str], ...]
 
     def log(self) -> None:
+        """Write the problem to the log as its event with its fields, at error level."""
         log.error(self.event, **dict(self.fields))
 
 
@@ -373,10 +374,12 @@ class TextfileCollector:
 
     @property
     def name(self) -> str:
+        """The `collector` label: always `textfile`."""
         return "textfile"
 
     @property
     def instance(self) -> str:
+        """The `instance` label: `default`."""
         return "default"
 
     def metrics(self) -> Sequence[MetricMeta]:

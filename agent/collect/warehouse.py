@@ -94,16 +94,20 @@ class WarehouseDiskCollector:
 
     @property
     def name(self) -> str:
+        """The `collector` label: always `warehouse_disk`."""
         return "warehouse_disk"
 
     @property
     def instance(self) -> str:
+        """The `instance` label: the warehouse's configured name."""
         return self._config.name
 
     def metrics(self) -> Sequence[MetricMeta]:
+        """The disk families (DISK_METRICS)."""
         return DISK_METRICS
 
     def collect(self) -> Sequence[Sample]:
+        """Stat each warehouse path, and report each block device under them once as an info series."""
         mounts = read_mountinfo(self._procfs)
         samples: list[Sample] = []
         disks: dict[str, None] = {}  # an ordered set: each device once per warehouse
@@ -189,13 +193,16 @@ class WarehouseScanCollector:
 
     @property
     def name(self) -> str:
+        """The `collector` label: always `warehouse_scan`."""
         return "warehouse_scan"
 
     @property
     def instance(self) -> str:
+        """The `instance` label: the warehouse's configured name."""
         return self._config.name
 
     def metrics(self) -> Sequence[MetricMeta]:
+        """The scan families (SCAN_METRICS)."""
         return SCAN_METRICS
 
     def collect(self) -> Sequence[Sample]:

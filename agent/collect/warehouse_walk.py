@@ -37,7 +37,8 @@ class DirListing(Protocol):
 
     def __next__(self) -> os.DirEntry[str]: ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Stop listing and release the directory handle."""
 
 
 ListDir = Callable[[str], DirListing]
@@ -67,6 +68,7 @@ class PathTotals:
     errors: Counter[str] = field(default_factory=Counter)
 
     def add_file(self, size: int, mtime: float) -> None:
+        """Count one regular file of `size` bytes modified at `mtime` (seconds since the epoch)."""
         self.size_bytes += size
         self.files += 1
         if self.oldest_mtime is None or mtime < self.oldest_mtime:

@@ -52,7 +52,8 @@ class Streaming(Protocol):
     sample when part of the run failed. The child sends the samples in frames as they come.
     """
 
-    def stream(self) -> Iterator[Sample]: ...
+    def stream(self) -> Iterator[Sample]:
+        """Yield the run's samples as they are read; may raise PartialCollectionError after the last one."""
 
 
 def answer(collector: Collector, message: tuple[Any, ...]) -> Iterator[tuple[Any, ...]]:
@@ -129,6 +130,11 @@ def _configure_logging(argv: Iterable[str]) -> None:
 
 
 def main(argv: Iterable[str] = ()) -> int:
+    """Serve one isolated collector as a child process: read its description from stdin, answer on the original stdout.
+
+    Anything the collector prints goes to stderr, so it cannot corrupt the frames. Returns 0 when
+    the parent closes the channel.
+    """
     tune_allocator()  # before librdkafka starts its threads
     replies = os.dup(1)
     os.dup2(2, 1)

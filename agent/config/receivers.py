@@ -26,6 +26,8 @@ class TLSConfig:
 
 @dataclass(frozen=True)
 class BasicAuth:
+    """HTTP basic authentication on a receiver's requests; the password is a secret."""
+
     username: str = ""
     password: Secret | None = secret_field()
 
@@ -93,6 +95,8 @@ class SlackConfig:
 
 @dataclass(frozen=True)
 class PagerdutyLink:
+    """A link attached to a PagerDuty event: its address and the text shown for it."""
+
     href: str
     text: str = ""
 

@@ -68,6 +68,8 @@ class PromQLCompatSetting(enum.Enum):
 
 @dataclass(frozen=True)
 class GlobalConfig:
+    """Defaults for every collector and rule group (seconds), and the labels added to all alerts."""
+
     interval: Duration = Duration(10)
     timeout: Duration | None = None  # default: the interval
     evaluation_interval: Duration = Duration(10)
@@ -106,6 +108,8 @@ class WebConfigFile:
 
 @dataclass(frozen=True)
 class WebConfig:
+    """The HTTP server: where it listens, who may call it, and its limits."""
+
     listen_address: str = "127.0.0.1:9842"
     external_url: str | None = None  # how people reach this agent (alert links); default: the listen address
     route_prefix: str | None = None  # serve every endpoint under this path; default: external_url's path
@@ -141,6 +145,8 @@ class WalFlush(enum.Enum):
 
 @dataclass(frozen=True)
 class WalConfig:
+    """The store's write-ahead log: whether there is one, when a collection is on disk, how long to keep unsent data."""
+
     enabled: WalEnabled = WalEnabled.AUTO
     flush: WalFlush = WalFlush.COLLECTION
     # How long segments that a remote_write queue has not sent yet are kept (a receiver outage up
@@ -151,6 +157,8 @@ class WalConfig:
 
 @dataclass(frozen=True)
 class StoreConfig:
+    """The in-memory store: its series limit, how long it keeps history, and its WAL."""
+
     max_series: int = 200_000
     # How much history to keep in memory and in the WAL; default: the widest range any rule
     # reads plus the 5m lookback, and never less than 10m.
@@ -266,6 +274,8 @@ class KafkaConfig:
 
 @dataclass(frozen=True)
 class ScanConfig:
+    """A warehouse scan: its pace and budget (seconds), which files it counts, whether it crosses links or mounts."""
+
     interval: Duration = Duration(300)
     timeout: Duration = Duration(60)
     include: list[str] = field(default_factory=list)  # globs; empty means every file
@@ -287,6 +297,8 @@ class WarehouseConfig:
 
 @dataclass(frozen=True)
 class CollectorsConfig:
+    """Every collector section: host and textfile once, Kafka clusters, warehouses and databases as lists."""
+
     host: HostConfig = field(default_factory=HostConfig)
     textfile: TextfileConfig = field(default_factory=TextfileConfig)
     kafka: list[KafkaConfig] = field(default_factory=list)

@@ -98,6 +98,7 @@ class QueryConfig:
 
     @property
     def query_name(self) -> str:
+        """The name the query is known by (its `query` label): `name`, else the metric name."""
         return self.name or self.metric_name
 
 

@@ -18,4 +18,5 @@ class Secret(str):
 
 
 def secret_field(default: str | None = None) -> Any:
+    """A config field holding a secret, which YAML may also give as `<key>_file` (a file to read), not both."""
     return field(default=default, metadata={"secret": True})

@@ -48,10 +48,12 @@ def format_value(value: float) -> str:
 
 
 def escape_label_value(value: str) -> str:
+    """A label value escaped for the text exposition format (backslash, newline, double quote)."""
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
 def escape_help(text: str) -> str:
+    """HELP text escaped for the text exposition format (backslash and newline)."""
     return text.replace("\\", "\\\\").replace("\n", "\\n")
 
 
@@ -66,6 +68,7 @@ def series_prefix(name: str, labels: Labels) -> str:
 
 
 def family_header(meta: MetricMeta) -> str:
+    """The `# HELP` (when there is help) and `# TYPE` lines that open a family."""
     help_line = f"# HELP {meta.name} {escape_help(meta.help)}\n" if meta.help else ""
     return f"{help_line}# TYPE {meta.name} {meta.type.value}\n"
 

@@ -65,6 +65,7 @@ class NameTemplate:
         self._pieces = tuple(pieces)
 
     def render(self, name: str, labels: Labels) -> str:
+        """The StatsD name of one series: the template filled in, empty dot-separated segments dropped."""
         text = "".join(self._piece(piece, name, labels) for piece in self._pieces)
         return ".".join(segment for segment in text.split(".") if segment)
 
@@ -196,6 +197,7 @@ class StatsdExporter:
         return self._client
 
     def close(self) -> None:
+        """Close the UDP client, if it was ever made; the next send makes a new one."""
         if self._client is not None:
             self._client.close()
             self._client = None

@@ -89,6 +89,7 @@ class AggregateNode(VectorNode):
         self.key = grouping(by, names)
 
     def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        """Aggregate the inner vector at `t` (milliseconds) by the grouping labels."""
         samples = self.inner.vector(ctx, t)
         if self.op in ("topk", "bottomk"):
             return self._topk(samples, self._scalar_param(ctx, t))

@@ -18,6 +18,7 @@ class ScalarBinaryNode(ScalarNode):
         self.lhs, self.rhs = lhs, rhs
 
     def scalar(self, ctx: EvalContext, t: int) -> float:
+        """Apply the operator to both sides at `t` (milliseconds)."""
         return self.fn(self.lhs.scalar(ctx, t), self.rhs.scalar(ctx, t))
 
 
@@ -33,6 +34,7 @@ class VectorScalarNode(VectorNode):
         self.drop_name = op in ARITHMETIC or return_bool
 
     def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        """Apply the operator to each sample and the scalar; a comparison without `bool` filters."""
         samples = self.vector_node.vector(ctx, t)
         scalar = self.scalar_node.scalar(ctx, t)
         fn, out = self.fn, []
@@ -62,6 +64,11 @@ class VectorVectorNode(VectorNode):
         self.drop_name = op in ARITHMETIC
 
     def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        """Match samples of both sides by signature and apply the operator.
+
+        Raises EvalError when the matching is not the cardinality the expression declares (many
+        matches for one-to-one, duplicate results).
+        """
         lhs, rhs = self.lhs.vector(ctx, t), self.rhs.vector(ctx, t)
         if not lhs or not rhs:
             return []
@@ -130,6 +137,7 @@ class SetOperatorNode(VectorNode):
         self.signature = signature(matching)
 
     def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        """Evaluate `and`, `or` or `unless` at `t` (milliseconds)."""
         lhs, rhs = self.lhs.vector(ctx, t), self.rhs.vector(ctx, t)
         sig = self.signature
         if self.op == "and":

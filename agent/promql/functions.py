@@ -28,6 +28,7 @@ class RangeCallNode(VectorNode):
         self.scalar_node = scalar
 
     def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        """Apply the function to each series' points in the range ending at the window end."""
         node = self.matrix_node
         end = node.window_end(ctx, t)
         arg = self.scalar_node.scalar(ctx, t) if self.scalar_node is not None else 0.0
@@ -50,6 +51,7 @@ class ValueMapNode(VectorNode):
         self.scalars = list(scalars)
 
     def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        """Apply the function to each sample's value; clamp with max below min gives nothing."""
         args = [s.scalar(ctx, t) for s in self.scalars]
         if self.name == "clamp" and args[1] < args[0]:
             return []
@@ -65,6 +67,7 @@ class DateNode(VectorNode):
         self.inner = inner
 
     def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        """Apply the date function to each value (seconds since the epoch), or to `t` without argument."""
         if self.inner is None:
             return [(None, (), self.fn(t / 1000))]
         return check_unique([(None, labels, self.fn(value)) for _, labels, value in self.inner.vector(ctx, t)])
@@ -77,6 +80,7 @@ class TimestampNode(VectorNode):
         self.inner = inner
 
     def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        """Each sample's timestamp in seconds: the stored point's time for a selector, else `t`."""
         if isinstance(self.inner, VectorSelectorNode):
             samples = self.inner.timestamps(ctx, t)
             return check_unique([(None, labels, value) for _, labels, value in samples])
@@ -91,6 +95,7 @@ class SortNode(VectorNode):
         self.descending = descending
 
     def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        """The inner vector sorted by value, NaN last."""
         sign = -1.0 if self.descending else 1.0
         return sorted(self.inner.vector(ctx, t), key=lambda s: (math.isnan(s[2]), sign * s[2]))
 
@@ -103,6 +108,7 @@ class AbsentNode(VectorNode):
         self.labels = labels
 
     def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        """One sample with the selector's equality labels when the inner expression is empty, else nothing."""
         if self.inner.value(ctx, t):
             return []
         return [(None, self.labels, 1.0)]
@@ -117,6 +123,7 @@ class HistogramQuantileNode(VectorNode):
         self.skip_nan_bounds = skip_nan_bounds
 
     def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        """The φ-quantile of each histogram's buckets (`le` series) at `t`."""
         samples = self.inner.vector(ctx, t)
         return check_unique(histogram_quantile(self.q.scalar(ctx, t), samples, skip_nan_bounds=self.skip_nan_bounds))
 
@@ -128,6 +135,7 @@ class ScalarOfNode(ScalarNode):
         self.inner = inner
 
     def scalar(self, ctx: EvalContext, t: int) -> float:
+        """The single sample's value, or NaN when the vector has none or more than one."""
         samples = self.inner.vector(ctx, t)
         return samples[0][2] if len(samples) == 1 else math.nan
 
@@ -139,6 +147,7 @@ class VectorOfNode(VectorNode):
         self.inner = inner
 
     def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        """The scalar as a one-sample vector without labels."""
         return [(None, (), self.inner.scalar(ctx, t))]
 
 
@@ -146,6 +155,7 @@ class TimeNode(ScalarNode):
     """time(): the evaluation time in seconds."""
 
     def scalar(self, ctx: EvalContext, t: int) -> float:
+        """The evaluation time in seconds since the epoch."""
         return t / 1000
 
 
@@ -156,6 +166,7 @@ class NegateNode(VectorNode):
         self.inner = inner
 
     def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        """Each sample's value negated, the name dropped."""
         return check_unique([(None, labels, -value) for _, labels, value in self.inner.vector(ctx, t)])
 
 
@@ -166,6 +177,7 @@ class NegateScalarNode(ScalarNode):
         self.inner = inner
 
     def scalar(self, ctx: EvalContext, t: int) -> float:
+        """The scalar negated."""
         return -self.inner.scalar(ctx, t)
 
 
@@ -178,6 +190,7 @@ class SmoothingNode(VectorNode):
         self.trend = trend
 
     def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        """The smoothed last value of each series; raises ValueError when a factor is not in (0, 1)."""
         sf, tf = self.smoothing.scalar(ctx, t), self.trend.scalar(ctx, t)
         if not 0 < sf < 1:
             raise ValueError(f"invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:f}")
@@ -214,6 +227,7 @@ class SortByLabelNode(VectorNode):
         self.descending = descending
 
     def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        """The inner vector sorted by the given labels' values (natural order)."""
         return sorted(self.inner.vector(ctx, t), key=self._key, reverse=self.descending)
 
     def _key(self, sample: InstantSample) -> tuple[list[list[tuple[int, int, str]]], Labels]:

@@ -56,6 +56,7 @@ def go_log2(x: float) -> float:
 
 
 def go_log10(x: float) -> float:
+    """Decimal logarithm computed as Go's math.Log10 does (log(x) * 1/ln 10), for identical results."""
     return go_log(x) * _LOG10_E
 
 

@@ -34,6 +34,7 @@ class LabelReplaceNode(VectorNode):
         self.regex = compile_regex(regex, dot_all)
 
     def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        """Each sample with `dst` set from the regex match on `src`; non-matching samples unchanged."""
         return check_unique([self._apply(sample) for sample in self.inner.vector(ctx, t)])
 
     def _apply(self, sample: InstantSample) -> InstantSample:
@@ -59,6 +60,7 @@ class LabelJoinNode(VectorNode):
         self.dst, self.separator, self.sources = dst, separator, sources
 
     def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        """Each sample with `dst` set to its source labels' values joined by the separator."""
         out: InstantVector = []
         for name, labels, value in self.inner.vector(ctx, t):
             present = dict(full_labels(name, labels))

@@ -109,6 +109,7 @@ class Token:
 
     @property
     def end(self) -> int:
+        """The offset just past the token."""
         return self.start + len(self.text)
 
 
@@ -138,18 +139,22 @@ class Location:
 
 
 def is_alpha(char: str) -> bool:
+    """Whether `char` may start an identifier (ASCII letter or `_`)."""
     return char == "_" or ("a" <= char <= "z") or ("A" <= char <= "Z")
 
 
 def is_digit(char: str) -> bool:
+    """Whether `char` is an ASCII digit."""
     return "0" <= char <= "9"
 
 
 def is_alnum(char: str) -> bool:
+    """Whether `char` may continue an identifier."""
     return is_alpha(char) or is_digit(char)
 
 
 def is_hex_digit(char: str) -> bool:
+    """Whether `char` is an ASCII hexadecimal digit."""
     return is_digit(char) or ("a" <= char <= "f") or ("A" <= char <= "F")
 
 
@@ -167,22 +172,27 @@ class Lexer:
         self.bad_escapes: list[int] = []
 
     def peek(self, ahead: int = 0) -> str:
+        """The character `ahead` places past the current one, or "" past the end."""
         at = self.pos + ahead
         return self.text[at] if at < len(self.text) else ""
 
     def open(self) -> tuple[str, ...]:
+        """The brackets open at the current position, innermost last."""
         inner = ("{",) if self.brace is not None else ("[",) if self.bracket is not None else ()
         return ("(",) * len(self.parens) + inner
 
     def emit(self, kind: str, start: int) -> None:
+        """Record the text from `start` to the current position as a token of `kind`."""
         text = self.text[start : self.pos]
         self.tokens.append(Token(kind, text, start, self.open(), in_braces=self.brace is not None and text != "{"))
 
     def run(self) -> Lexed:
+        """Lex the whole text and return its tokens, first error and bad escapes."""
         error = self.lex()
         return Lexed(tuple(self.tokens), error, tuple(self.bad_escapes))
 
     def lex(self) -> LexError | None:
+        """Emit tokens until the end or the first lexical error, which is returned."""
         while True:
             if self.brace is not None:
                 error = self.inside_braces()
@@ -196,6 +206,7 @@ class Lexer:
                 return error
 
     def statement(self) -> LexError | None:
+        """Lex one token outside braces and brackets; returns the error that stops lexing, if any."""
         start, char = self.pos, self.peek()
         nxt = self.peek(1)
         if char in SPACE:
@@ -251,6 +262,7 @@ class Lexer:
         return None
 
     def inside_braces(self) -> LexError | None:
+        """Lex one token of a label-matcher list (`{...}`)."""
         start, char = self.pos, self.peek()
         if not char:
             assert self.brace is not None
@@ -285,6 +297,7 @@ class Lexer:
         return None
 
     def inside_brackets(self) -> LexError | None:
+        """Lex one token of a range or subquery (`[...]`)."""
         start, char = self.pos, self.peek()
         if not char:
             assert self.bracket is not None
@@ -308,20 +321,24 @@ class Lexer:
         return None
 
     def comment(self) -> None:
+        """Skip a `#` comment up to the end of its line."""
         while self.peek() and self.peek() not in "\r\n":
             self.pos += 1
 
     def accept(self, chars: str) -> bool:
+        """Consume the next character if it is one of `chars`; whether it did."""
         if self.peek() and self.peek() in chars:
             self.pos += 1
             return True
         return False
 
     def accept_run(self, test: Callable[[str], bool]) -> None:
+        """Consume characters while `test` holds."""
         while self.peek() and test(self.peek()):
             self.pos += 1
 
     def number_or_duration(self) -> LexError | None:
+        """Lex a number or, failing that, a duration."""
         start = self.pos
         if self.scan_number():
             self.emit(NUMBER, start)
@@ -332,6 +349,7 @@ class Lexer:
         return LexError("literal", start)
 
     def scan_number(self) -> bool:
+        """Consume a decimal or hexadecimal number; false when a letter or dot follows it."""
         digit: Callable[[str], bool] = is_digit
         if self.accept("0") and self.accept("xX"):
             digit = is_hex_digit
@@ -344,6 +362,7 @@ class Lexer:
         return not (is_alpha(self.peek()) or self.peek() == ".")
 
     def remaining_duration(self) -> bool:
+        """Consume the units and further parts of a duration after its first digits."""
         if not self.accept("smhdwy"):
             return False
         self.accept("s")
@@ -355,6 +374,7 @@ class Lexer:
         return not is_alnum(self.peek())
 
     def string(self) -> LexError | None:
+        """Lex a quoted string, checking its escapes."""
         start, quote = self.pos, self.peek()
         self.pos += 1
         while self.peek():
@@ -370,6 +390,7 @@ class Lexer:
         return LexError("unterminated", start)
 
     def escape(self, quote: str) -> LexError | None:
+        """Check the escape after a backslash; records numeric escapes out of range in `bad_escapes`."""
         backslash, char = self.pos - 1, self.peek()
         if not char:
             return LexError("escape", backslash)
@@ -433,6 +454,7 @@ def position(text: str, offset: int) -> str:
 
 
 def lexical_kind(message: str) -> tuple[str, re.Match[str]] | None:
+    """Which LEXICAL error kind promql-parser's message is, with the match, or None."""
     for kind, pattern in LEXICAL:
         match = pattern.match(message)
         if match:
@@ -441,6 +463,7 @@ def lexical_kind(message: str) -> tuple[str, re.Match[str]] | None:
 
 
 def is_syntax_error(message: str) -> bool:
+    """Whether promql-parser's message is a lexical or grammar error (one this module can place)."""
     return lexical_kind(message) is not None or GRAMMAR.match(message) is not None
 
 

@@ -33,6 +33,7 @@ def _integral(fn: Callable[[float], int]) -> Callable[[float], float]:
 
 
 def sgn(v: float) -> float:
+    """The sign of `v`: -1, 1, or `v` itself for zero and NaN."""
     if v < 0:
         return -1.0
     if v > 0:

@@ -27,9 +27,11 @@ class ScalarNode(Node):
     kind = "scalar"
 
     @abstractmethod
-    def scalar(self, ctx: EvalContext, t: int) -> float: ...
+    def scalar(self, ctx: EvalContext, t: int) -> float:
+        """The expression's value at `t` (milliseconds)."""
 
     def value(self, ctx: EvalContext, t: int) -> Internal:
+        """The scalar value, as Node.value."""
         return self.scalar(ctx, t)
 
 
@@ -39,9 +41,11 @@ class VectorNode(Node):
     kind = "vector"
 
     @abstractmethod
-    def vector(self, ctx: EvalContext, t: int) -> InstantVector: ...
+    def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        """The expression's samples at `t` (milliseconds)."""
 
     def value(self, ctx: EvalContext, t: int) -> Internal:
+        """The instant vector, as Node.value."""
         return self.vector(ctx, t)
 
 
@@ -53,13 +57,15 @@ class MatrixNode(Node):
     offset_ms: int = 0
 
     @abstractmethod
-    def matrix(self, ctx: EvalContext, t: int) -> RangeVector: ...
+    def matrix(self, ctx: EvalContext, t: int) -> RangeVector:
+        """Each series' points in the range, evaluated at `t` (milliseconds)."""
 
     @abstractmethod
     def window_end(self, ctx: EvalContext, t: int) -> int:
         """The newest time the range covers when evaluated at `t` (`@` or `t`, minus offset)."""
 
     def value(self, ctx: EvalContext, t: int) -> Internal:
+        """The range vector, as Node.value."""
         return self.matrix(ctx, t)
 
 
@@ -72,6 +78,7 @@ class StringNode(Node):
         self.text = text
 
     def value(self, ctx: EvalContext, t: int) -> Internal:
+        """The literal's text, whatever `t` is."""
         return self.text
 
 
@@ -82,6 +89,7 @@ class NumberNode(ScalarNode):
         self.number = number
 
     def scalar(self, ctx: EvalContext, t: int) -> float:
+        """The literal's value, whatever `t` is."""
         return self.number
 
 

@@ -117,12 +117,14 @@ def linear_regression(times: Sequence[int], values: Sequence[float], intercept_m
 
 
 def deriv(w: Window, times: Sequence[int], values: Sequence[float]) -> float | None:
+    """The per-second slope of a least-squares fit of the points; None under two points."""
     if len(values) < 2:
         return None
     return linear_regression(times, values, times[0])[0]
 
 
 def predict_linear(w: Window, times: Sequence[int], values: Sequence[float]) -> float | None:
+    """The fitted value `w.arg` seconds after the evaluation time; None under two points."""
     if len(values) < 2:
         return None
     slope, intercept = linear_regression(times, values, w.t)
@@ -130,10 +132,12 @@ def predict_linear(w: Window, times: Sequence[int], values: Sequence[float]) -> 
 
 
 def resets(w: Window, times: Sequence[int], values: Sequence[float]) -> float | None:
+    """How many times the value went down (a counter reset)."""
     return float(sum(1 for a, b in pairwise(values) if b < a))
 
 
 def changes(w: Window, times: Sequence[int], values: Sequence[float]) -> float | None:
+    """How many times the value changed (NaN to NaN is no change)."""
     count = 0
     for a, b in pairwise(values):
         if a != b and not (math.isnan(a) and math.isnan(b)):
@@ -142,6 +146,7 @@ def changes(w: Window, times: Sequence[int], values: Sequence[float]) -> float |
 
 
 def avg_over_time(w: Window, times: Sequence[int], values: Sequence[float]) -> float | None:
+    """The mean of the values, Kahan-summed incrementally as Prometheus does (keeps infinities)."""
     mean = c = count = 0.0
     for v in values:
         count += 1
@@ -154,6 +159,7 @@ def avg_over_time(w: Window, times: Sequence[int], values: Sequence[float]) -> f
 
 
 def sum_over_time(w: Window, times: Sequence[int], values: Sequence[float]) -> float | None:
+    """The sum of the values, Kahan-compensated."""
     total = c = 0.0
     for v in values:
         total, c = kahan_add(v, total, c)
@@ -161,6 +167,7 @@ def sum_over_time(w: Window, times: Sequence[int], values: Sequence[float]) -> f
 
 
 def stdvar_over_time(w: Window, times: Sequence[int], values: Sequence[float]) -> float | None:
+    """The population variance of the values (Welford's method, Kahan-compensated)."""
     count = mean = c_mean = aux = c_aux = 0.0
     for v in values:
         count += 1
@@ -171,6 +178,7 @@ def stdvar_over_time(w: Window, times: Sequence[int], values: Sequence[float]) -
 
 
 def stddev_over_time(w: Window, times: Sequence[int], values: Sequence[float]) -> float | None:
+    """The population standard deviation of the values."""
     variance = stdvar_over_time(w, times, values)
     return None if variance is None else math.sqrt(variance)
 

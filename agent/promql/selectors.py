@@ -117,6 +117,7 @@ class VectorSelectorNode(VectorNode):
         return base - self.offset_ms
 
     def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        """The newest point of each matching series within the lookback before `t`."""
         return [(name, labels, value) for name, labels, _, value in self._points(ctx, t)]
 
     def timestamps(self, ctx: EvalContext, t: int) -> InstantVector:
@@ -143,9 +144,11 @@ class MatrixSelectorNode(MatrixNode):
         self.offset_ms = self.inner.offset_ms
 
     def window_end(self, ctx: EvalContext, t: int) -> int:
+        """The range's end in milliseconds: `t` or the `@` time, minus the offset."""
         return self.inner.ref_time(ctx, t)
 
     def matrix(self, ctx: EvalContext, t: int) -> RangeVector:
+        """Each matching series' points in the range; series with none are left out."""
         end = self.inner.ref_time(ctx, t)
         # Series.window is open at its start, as Prometheus 3's ranges; one millisecond earlier makes it 2.x's.
         start = end - self.range_ms - (0 if ctx.semantics.left_open else 1)

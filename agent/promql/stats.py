@@ -58,6 +58,7 @@ def go_min(values: Sequence[float]) -> float:
 
 
 def go_max(values: Sequence[float]) -> float:
+    """Maximum where a NaN is replaced by any later number (Go's `if cur < v || isNaN(cur)`)."""
     result = values[0]
     for v in values[1:]:
         if result < v or math.isnan(result):

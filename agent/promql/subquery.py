@@ -21,6 +21,7 @@ class SubqueryNode(MatrixNode):
         self.at = at_ms(node.at)
 
     def window_end(self, ctx: EvalContext, t: int) -> int:
+        """The subquery's end in milliseconds: `t`, the `@` time or the query's time, minus the offset."""
         at = self.at
         base = t if at is None else ctx.query_ms if at == "query" else int(at)
         return base - self.offset_ms
@@ -34,6 +35,7 @@ class SubqueryNode(MatrixNode):
         return range(first, end + 1, step)
 
     def matrix(self, ctx: EvalContext, t: int) -> RangeVector:
+        """The inner expression evaluated at each step of the range, gathered per series."""
         series: dict[tuple[str | None, tuple[tuple[str, str], ...]], tuple[list[int], list[float]]] = {}
         for step in self.steps(ctx, t):
             for name, labels, value in self._at_step(ctx, step):

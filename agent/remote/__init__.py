@@ -46,12 +46,15 @@ class RemoteWrite:
         ]
 
     def metrics(self) -> tuple[MetricMeta, ...]:
+        """The queue families, declared only when a queue is configured."""
         return QUEUE_METRICS if self.queues else ()
 
     def samples(self) -> list[Sample]:
+        """Every queue's current statistics as samples."""
         return [sample for queue in self.queues for sample in queue.samples()]
 
     def tasks(self, stop: asyncio.Event) -> list[Coroutine[Any, Any, None]]:
+        """One sending loop per queue, each ending when `stop` is set."""
         return [queue.run(stop) for queue in self.queues]
 
 

@@ -101,6 +101,7 @@ class RequestBuilder:
         self._newest = 0
 
     def add(self, series_id: int, labels: bytes, t_ms: int, value: float) -> None:
+        """Add one sample of a series (its labels already encoded); starts a new request when this one is full."""
         if self._count >= self.max_samples:
             self._finish_request()
         out = self._series.get(series_id)

@@ -77,6 +77,8 @@ QUEUE_METRICS: tuple[MetricMeta, ...] = (
 
 
 class Verdict(enum.Enum):
+    """How one request ended: sent, to be retried, or failed for good (classified in `_verdict` alone)."""
+
     SENT = "sent"
     RETRY = "retry"
     FAILED = "failed"
@@ -92,6 +94,8 @@ class Prepared:
 
 @dataclass
 class QueueStats:
+    """What a queue has done since start, in samples unless named otherwise; exported as its metrics."""
+
     sent: int = 0
     failed: int = 0
     retried: int = 0

@@ -50,6 +50,7 @@ class Batch:
 
     @property
     def samples(self) -> int:
+        """How many samples the batch's requests hold."""
         return self.builder.samples
 
 

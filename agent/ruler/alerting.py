@@ -26,16 +26,19 @@ class ResultSample(Protocol):
     """One element of an instant vector: labels (with `__name__`, if any) and value."""
 
     @property
-    def labels(self) -> Labels: ...
+    def labels(self) -> Labels:
+        """The sample's labels, `__name__` included when it has one."""
 
     @property
-    def value(self) -> float: ...
+    def value(self) -> float:
+        """The sample's value."""
 
 
 class Expander(Protocol):
     """Expands one label or annotation template for one result sample; never raises."""
 
-    def __call__(self, text: str, labels: Mapping[str, str], value: float) -> str: ...
+    def __call__(self, text: str, labels: Mapping[str, str], value: float) -> str:
+        """The template `text` expanded for one sample; on a template error, `text` unchanged."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,11 @@ class TemplateExpander:
         self._expanded: dict[tuple[str, tuple[tuple[str, str], ...], float], str] = {}
 
     def __call__(self, text: str, labels: Mapping[str, str], value: float) -> str:
+        """Expand `text` for one sample, from the cache when seen before.
+
+        A template that fails to parse or execute is logged (`template_expansion_failed`) and its text is
+        returned as written, so the alert still goes out.
+        """
         if "{{" not in text:
             return text
         key = (text, tuple(labels.items()), value)

@@ -108,6 +108,7 @@ class Group:
         return min((m for m in moments if m is not None), default=None)
 
     def alerting_rules(self) -> list[AlertingRule]:
+        """The group's alerting rules, in file order."""
         return [r for r in self.rules if isinstance(r, AlertingRule)]
 
     def copy_state_from(self, old: Group) -> None:

@@ -22,13 +22,15 @@ DUPLICATE_SERIES = "vector contains metrics with the same labelset after applyin
 class QueryEngine(Protocol):
     """Evaluates a parsed expression at one instant (agent.promql.Engine)."""
 
-    def instant(self, expr: promql_parser.Expr, t_ms: int) -> Value: ...
+    def instant(self, expr: promql_parser.Expr, t_ms: int) -> Value:
+        """Evaluate `expr` at `t_ms` (milliseconds since the epoch)."""
 
 
 class SampleSink(Protocol):
     """Where rule results go (the Store): one write per source, staleness per source."""
 
-    def write(self, source: str, samples: Iterable[Sample], t_ms: int) -> WriteResult: ...
+    def write(self, source: str, samples: Iterable[Sample], t_ms: int) -> WriteResult:
+        """Write one source's samples at `t_ms`; series it wrote before and not now go stale."""
 
 
 class RuleError(Exception):

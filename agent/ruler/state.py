@@ -54,6 +54,7 @@ class AlertStateStore:
         register_schema(self._db, COMPONENT, SCHEMA_VERSION, _SCHEMA)
 
     def close(self) -> None:
+        """Close the state database."""
         self._db.close()
 
     def load(self) -> dict[RuleKey, dict[Labels, ActiveAlert]]:

@@ -39,6 +39,8 @@ POLL_SECONDS = 0.5
 
 
 class Kind(enum.Enum):
+    """What an expectation of `tripwired check` asks for: a series, a firing alert, or an alert that never fires."""
+
     METRIC = "metric"
     ALERT = "alert"
     NO_ALERT = "no-alert"
@@ -53,6 +55,7 @@ class Expectation:
 
     @property
     def title(self) -> str:
+        """The expectation as written on the command line, for the report."""
         return f"--expect-{self.kind.value} {self.subject}"
 
 
@@ -77,6 +80,7 @@ class Verdict:
 
     @property
     def passed(self) -> bool:
+        """Whether the check passed: nothing vacuous, every outcome passed; with no expectations, nothing fired."""
         if self.vacuous or any(outcome.passed is not True for outcome in self.outcomes):
             return False
         return bool(self.outcomes) or not self.fired
@@ -84,6 +88,8 @@ class Verdict:
 
 @dataclass(frozen=True)
 class Fired:
+    """An alert seen firing during the check: its name, its other labels as text, when it started (0 if remote)."""
+
     name: str
     labels: str
     since: float
@@ -123,12 +129,14 @@ class LocalSource:
                 self.fired.setdefault(alert.fingerprint, _fired(alert))
 
     def query(self, expr: str) -> list[str]:
+        """The series `expr` returns now, as text; ValueError when it is not an instant vector."""
         value = self._engine.instant(parse_expr(expr, self._semantics), int(time.time() * 1000))
         if not isinstance(value, list) or (value and not isinstance(value[0], VectorSample)):
             raise ValueError(f"{expr}: returns no instant vector")
         return [_series_text(dict(sample.labels), sample.value) for sample in value if isinstance(sample, VectorSample)]
 
     def firing(self) -> list[Fired]:
+        """Every alert seen firing so far in this run, sorted."""
         self._remember(self._daemon.ruler.active_alerts())
         return sorted(self.fired.values(), key=lambda f: (f.name, f.labels))
 
@@ -141,12 +149,14 @@ class RemoteSource:
         self.fired: dict[tuple[str, str], Fired] = {}
 
     def query(self, expr: str) -> list[str]:
+        """The series `expr` returns now on the remote daemon, as text; ValueError when it is not a vector."""
         data = api_get(self._url, "/api/v1/query", {"query": expr})
         if data["resultType"] != "vector":
             raise ValueError(f"{expr}: returns a {data['resultType']}, not series")
         return [_series_text(item["metric"], float(item["value"][1])) for item in data["result"]]
 
     def firing(self) -> list[Fired]:
+        """Every alert seen firing on the remote daemon so far, sorted."""
         for alert in api_get(self._url, "/api/v1/alerts")["alerts"]:
             if alert["state"] == "firing":
                 labels = {k: v for k, v in alert["labels"].items() if k != "alertname"}

@@ -305,6 +305,7 @@ class Daemon:
     # -- running -----------------------------------------------------------------
 
     async def run(self) -> int:
+        """Serve until stopped: listen, collect, evaluate, notify; returns the exit status (1 when it cannot listen)."""
         server = self.server = HttpServer(self._routes(), self.web.limits, tls=lambda: self.web.tls)
         server.prefix = route_prefix(self.config)
         host, port = parse_listen_address(self.config.web.listen_address)

@@ -176,12 +176,15 @@ class Notifications:
         return [self.dispatcher.run(stop)]
 
     def metrics(self) -> list[MetricMeta]:
+        """The outbox's and the Alertmanager forwarder's families, for what is configured."""
         return [*(self.outbox.metrics() if self.outbox else ()), *(self.forwarder.metrics() if self.forwarder else ())]
 
     def samples(self) -> list[Sample]:
+        """The outbox's and the forwarder's current values as samples."""
         return [*(self.outbox.samples() if self.outbox else []), *(self.forwarder.samples() if self.forwarder else [])]
 
     async def close(self) -> None:
+        """Close the integrations' senders, the outbox and the forwarder."""
         if self.outbox is not None:
             await close_senders(self.integrations)
             self.outbox.close()
@@ -208,6 +211,7 @@ class NewParts:
             await self.forwarder.aclose()
 
     def close_stores(self) -> None:
+        """Close the silence, outbox and notification-log databases that were opened."""
         for part in (self.silences, self.notify_log, self.outbox):  # the log writes on the outbox's thread
             if part is not None:
                 part.close()
@@ -220,6 +224,7 @@ class SilencesApi:
         self._silences = silences
 
     def list_json(self) -> list[dict[str, Any]]:
+        """Every silence, in Alertmanager's GettableSilence shape."""
         return [self._silences.to_json(s) for s in self._silences.list()]
 
     def add_json(self, body: dict[str, Any]) -> str:
@@ -236,4 +241,5 @@ class SilencesApi:
         )
 
     def expire(self, silence_id: str) -> None:
+        """End a silence now; SilenceError when it is unknown or already over."""
         self._silences.expire(silence_id)

@@ -63,6 +63,7 @@ class SdNotifier:
 
     @property
     def enabled(self) -> bool:
+        """Whether systemd asked for notifications ($NOTIFY_SOCKET was set and usable)."""
         return self.address is not None
 
     def notify(self, *assignments: str) -> bool:

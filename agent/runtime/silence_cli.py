@@ -40,6 +40,7 @@ def _matcher_json(text: str) -> dict[str, Any]:
 
 
 def add(listen_address: str, matchers: list[str], duration_s: float, *, author: str, comment: str, out: TextIO) -> None:
+    """Create a silence for `duration_s` seconds through the daemon's API and print its id; QueryError on failure."""
     now = datetime.now(UTC)
     body = {
         "matchers": [_matcher_json(m) for m in matchers],
@@ -52,6 +53,7 @@ def add(listen_address: str, matchers: list[str], duration_s: float, *, author: 
 
 
 def list_silences(listen_address: str, out: TextIO) -> None:
+    """Print the daemon's silences as a table; QueryError on failure."""
     silences = _call(listen_address, "GET")
     out.write(f"{'ID':<36}  {'STATE':<8}  {'ENDS':<24}  {'CREATED BY':<12}  MATCHERS / COMMENT\n")
     for s in silences:
@@ -69,5 +71,6 @@ def _op(matcher: dict[str, Any]) -> str:
 
 
 def expire(listen_address: str, ids: list[str]) -> None:
+    """End the silences with these ids through the daemon's API; QueryError on the first failure."""
     for silence_id in ids:
         _call(listen_address, "DELETE", urllib.parse.urlencode({"id": silence_id}))

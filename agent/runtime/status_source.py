@@ -147,15 +147,19 @@ class RuntimeStatusSource:
         return [group_view(group) for group in self._ruler.groups()]
 
     def collectors(self) -> list[CollectorView]:
+        """Every collector's last run, for the status page."""
         return [collector_view(state) for state in self._runner().states]
 
     def outbox_pending(self) -> list[OutboxEntryView]:
+        """Notifications waiting to be delivered (none without an outbox)."""
         return [entry_view(e) for e in self._outbox.pending()] if self._outbox is not None else []
 
     def dead_letters(self) -> list[OutboxEntryView]:
+        """Notifications the outbox gave up on (none without an outbox)."""
         return [entry_view(e) for e in self._outbox.dead_letters()] if self._outbox is not None else []
 
     def silences(self) -> list[SilenceView]:
+        """Every silence with its state now (none without a route)."""
         if self._silences is None:
             return []
         now = self._silences.clock.time()
@@ -164,11 +168,13 @@ class RuntimeStatusSource:
     def add_silence(
         self, matchers: Sequence[str], starts_at: float, ends_at: float, created_by: str, comment: str
     ) -> str:
+        """Create a silence; ValueError when it is invalid or there are no silences."""
         if self._silences is None:
             raise ValueError(NO_SILENCES)
         return self._silences.add(matchers, starts_at, ends_at, created_by, comment)  # its errors are ValueErrors
 
     def expire_silence(self, silence_id: str) -> None:
+        """End a silence now; ValueError when it is unknown or there are no silences."""
         if self._silences is None:
             raise ValueError(NO_SILENCES)
         self._silences.expire(silence_id)
@@ -186,6 +192,7 @@ def _alert_text(labels: Labels) -> str:
 
 
 def rule_view(rule: Rule, group_key: str = "") -> RuleView:
+    """One rule as the status page shows it: kind, health, its most active alert's state, its explain link."""
     health = rule.health
     state = ""
     if isinstance(rule, AlertingRule):
@@ -206,6 +213,7 @@ def rule_view(rule: Rule, group_key: str = "") -> RuleView:
 
 
 def group_view(group: Group) -> RuleGroupView:
+    """One rule group as the status page shows it (times in seconds)."""
     return RuleGroupView(
         group.name,
         group.file,
@@ -217,6 +225,7 @@ def group_view(group: Group) -> RuleGroupView:
 
 
 def collector_view(state: CollectorState) -> CollectorView:
+    """One collector's last run as the status page shows it."""
     return CollectorView(
         state.collector.name,
         state.collector.instance,
@@ -229,6 +238,7 @@ def collector_view(state: CollectorState) -> CollectorView:
 
 
 def entry_view(entry: Entry) -> OutboxEntryView:
+    """One outbox entry as the status page shows it."""
     return OutboxEntryView(
         entry.receiver,
         entry.integration,
@@ -241,6 +251,7 @@ def entry_view(entry: Entry) -> OutboxEntryView:
 
 
 def silence_view(silence: Silence, now: float) -> SilenceView:
+    """One silence as the status page shows it, with its state at `now` (seconds since the epoch)."""
     return SilenceView(
         silence.id,
         tuple(str(m) for m in silence.matchers),

@@ -80,6 +80,7 @@ class StateDirLock:
         os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
 
     def release(self) -> None:
+        """Let the state directory go (closing the file drops the lock)."""
         with contextlib.suppress(OSError):
             os.close(self._fd)
 
@@ -136,9 +137,11 @@ class DurableStorage:
             self._lock = None
 
     def metrics(self) -> tuple[MetricMeta, ...]:
+        """The WAL's families, declared only when there is a WAL."""
         return STORAGE_METRICS if self.wal is not None else ()
 
     def samples(self) -> list[Sample]:
+        """The WAL's current statistics as samples (none without a WAL)."""
         if self.wal is None:
             return []
         stats = self.wal.stats

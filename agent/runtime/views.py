@@ -29,6 +29,7 @@ def alert_value(value: float) -> str:
 
 
 def alert_json(alert: Alert) -> dict[str, Any]:
+    """One alert as Prometheus' /api/v1/alerts writes it."""
     return {
         "labels": dict(alert.labels),
         "annotations": dict(alert.annotations),
@@ -39,6 +40,7 @@ def alert_json(alert: Alert) -> dict[str, Any]:
 
 
 def alerts_json(manager: RuleManager) -> dict[str, Any]:
+    """The data of /api/v1/alerts: every pending and firing alert."""
     return {"alerts": [alert_json(a) for a in manager.active_alerts()]}
 
 
@@ -83,4 +85,5 @@ def _group_json(group: Group) -> dict[str, Any]:
 
 
 def rules_json(manager: RuleManager) -> dict[str, Any]:
+    """The data of /api/v1/rules: every group with its rules."""
     return {"groups": [_group_json(g) for g in manager.groups()]}

@@ -86,6 +86,7 @@ def _conflicts(web: WebConfig, extra: WebConfigFile) -> list[str]:
 
 
 def limits(web: WebConfig) -> ServerLimits:
+    """The HTTP server's limits from the `web:` section (seconds and bytes)."""
     return ServerLimits(
         max_connections=web.max_connections,
         read_header_timeout=float(web.read_header_timeout),

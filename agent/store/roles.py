@@ -26,10 +26,12 @@ class SeriesView(Protocol):
     """One series as a reader sees it: identity and points, oldest first."""
 
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The metric name."""
 
     @property
-    def labels(self) -> Labels: ...
+    def labels(self) -> Labels:
+        """The labels, sorted by name, `__name__` excluded."""
 
     def window(self, start_ms: int, end_ms: int) -> tuple[Sequence[int], Sequence[float]]:
         """Points with start < t <= end, stale ones left out."""

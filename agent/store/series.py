@@ -109,6 +109,7 @@ class Series:
 
     @property
     def key(self) -> SeriesKey:
+        """The series' identity (name and labels)."""
         return SeriesKey(self.name, self.labels)
 
     # -- writing -------------------------------------------------------------

@@ -288,6 +288,7 @@ class Store:
 
     @property
     def series_count(self) -> int:
+        """How many series the store holds now."""
         return self._count
 
     def names(self) -> list[str]:
@@ -300,6 +301,7 @@ class Store:
         return () if family is None else family.values()
 
     def all_series(self) -> Iterator[Series]:
+        """Every series of every name."""
         for family in self._by_name.values():
             yield from family.values()
 
@@ -309,5 +311,6 @@ class Store:
         return meta if meta is not None else MetricMeta(name, MetricType.UNTYPED, "")
 
     def get(self, name: str, labels: Labels) -> Series | None:
+        """The series of `name` with exactly these labels, or None."""
         family = self._by_name.get(name)
         return None if family is None else family.get(labels)

@@ -16,10 +16,12 @@ JSON = "application/json"
 
 
 def success(data: Any) -> Response:
+    """A 200 answer in Prometheus' API envelope (`status: success`)."""
     return Response(200, json.dumps({"status": "success", "data": data}).encode(), JSON)
 
 
 def error(status: int, error_type: str, message: str) -> Response:
+    """An error answer in Prometheus' API envelope (`errorType`, `error`)."""
     body = {"status": "error", "errorType": error_type, "error": message}
     return Response(status, json.dumps(body).encode(), JSON)
 
@@ -75,6 +77,8 @@ def engine_for(engine: Engine, compat: str) -> Engine:
 
 
 def query_handler(engine: Engine, now: Callable[[], float]) -> Callable[[Request], Any]:
+    """The handler of /api/v1/query: an instant query at `time` (default now), with Prometheus' errors."""
+
     async def query(request: Request) -> Response:
         text = request.arg("query")
         if not text:

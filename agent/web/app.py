@@ -21,11 +21,14 @@ LIFECYCLE_DISABLED = "Lifecycle API is not enabled (start tripwired with --web.e
 class SilenceApi(Protocol):
     """Silences as the API sees them (Alertmanager's v2 JSON shapes); errors are ValueError."""
 
-    def list_json(self) -> list[dict[str, Any]]: ...
+    def list_json(self) -> list[dict[str, Any]]:
+        """Every silence as a GettableSilence."""
 
-    def add_json(self, body: dict[str, Any]) -> str: ...
+    def add_json(self, body: dict[str, Any]) -> str:
+        """Create a silence from a PostableSilence and return its id."""
 
-    def expire(self, silence_id: str) -> None: ...
+    def expire(self, silence_id: str) -> None:
+        """End a silence now."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,8 @@ class WebContext:
 
 
 def build_routes(ctx: WebContext) -> dict[tuple[str, str], Handler]:
+    """Every endpoint, keyed by (method, path): /metrics, health, the APIs, lifecycle and the status page."""
+
     async def metrics(request: Request) -> Response:
         if accepts_gzip(request.headers.get("accept-encoding", "")):
             body = await ctx.exposition.body(gzipped=True)

@@ -69,6 +69,11 @@ class BasicAuth:
         self._verified: set[tuple[str, bytes]] = set()
 
     async def allows(self, request: Request) -> bool:
+        """Whether the request carries a known user's password.
+
+        bcrypt runs in a thread (it is slow on purpose); a user who passed once is remembered by a hash
+        of the password, so later requests are cheap. An unknown user costs as much as a known one.
+        """
         given = credentials(request)
         if given is None:
             return False
@@ -85,6 +90,7 @@ class BasicAuth:
 
 
 def unauthorized() -> Response:
+    """The 401 answer that asks the client for basic credentials."""
     return Response(
         401,
         b"Unauthorized\n",

@@ -61,6 +61,8 @@ class Request:
 
 @dataclass(frozen=True)
 class Response:
+    """An HTTP answer: status, body, content type and extra headers."""
+
     status: int
     body: bytes
     content_type: str = "text/plain; charset=utf-8"
@@ -71,6 +73,7 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 def text(status: int, body: str) -> Response:
+    """A plain-text answer."""
     return Response(status, body.encode())
 
 
@@ -125,6 +128,7 @@ class HttpServer:
         return str(bound[0]), int(bound[1])
 
     async def close(self) -> None:
+        """Stop listening and cancel the open connections (waits at most a second)."""
         if self._server is not None:
             self._server.close()
             for task in list(self._connections):

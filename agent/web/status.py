@@ -71,18 +71,21 @@ class AlertView:
 
     @property
     def muted(self) -> str:
-        """ "silenced" or "inhibited" when notifications of this firing alert are held back, else ""."""
+        """Why notifications of this firing alert are held back: "silenced", "inhibited", or "" for neither."""
         if self.silenced_by:
             return "silenced"
         return "inhibited" if self.inhibited_by else ""
 
     @cached_property
     def severity(self) -> str:
+        """The alert's `severity` label, or "" when it has none."""
         return next((value for name, value in self.labels if name == "severity"), "")
 
 
 @dataclass(frozen=True)
 class RuleView:
+    """One rule on the status page: its kind, alert state, health and last evaluation (seconds)."""
+
     name: str
     kind: str  # "alerting" or "recording"
     state: str  # alerting: inactive, pending or firing; recording: ""
@@ -96,6 +99,8 @@ class RuleView:
 
 @dataclass(frozen=True)
 class RuleGroupView:
+    """One rule group on the status page (times in seconds since the epoch, durations in seconds)."""
+
     name: str
     file: str
     interval_seconds: float
@@ -106,6 +111,8 @@ class RuleGroupView:
 
 @dataclass(frozen=True)
 class CollectorView:
+    """One collector's last run on the status page (times in seconds)."""
+
     name: str
     instance: str
     up: bool
@@ -117,6 +124,8 @@ class CollectorView:
 
 @dataclass(frozen=True)
 class OutboxEntryView:
+    """One notification waiting in the outbox or given up on (times in seconds since the epoch)."""
+
     receiver: str
     integration: str
     group_key: str
@@ -128,6 +137,8 @@ class OutboxEntryView:
 
 @dataclass(frozen=True)
 class SilenceView:
+    """One silence on the status page (times in seconds since the epoch)."""
+
     id: str
     matchers: tuple[str, ...]  # as written: name="value", name=~"regex", ...
     starts_at: float
@@ -171,17 +182,23 @@ class ExplainView:
 class StatusSource(Protocol):
     """What the status page reads and changes; the runtime implements it over the real objects."""
 
-    def alerts(self) -> Sequence[AlertView]: ...
+    def alerts(self) -> Sequence[AlertView]:
+        """Every pending and firing alert."""
 
-    def rule_groups(self) -> Sequence[RuleGroupView]: ...
+    def rule_groups(self) -> Sequence[RuleGroupView]:
+        """Every rule group and its rules."""
 
-    def collectors(self) -> Sequence[CollectorView]: ...
+    def collectors(self) -> Sequence[CollectorView]:
+        """Every collector's last run."""
 
-    def outbox_pending(self) -> Sequence[OutboxEntryView]: ...
+    def outbox_pending(self) -> Sequence[OutboxEntryView]:
+        """Notifications waiting to be delivered."""
 
-    def dead_letters(self) -> Sequence[OutboxEntryView]: ...
+    def dead_letters(self) -> Sequence[OutboxEntryView]:
+        """Notifications the outbox gave up on."""
 
-    def silences(self) -> Sequence[SilenceView]: ...
+    def silences(self) -> Sequence[SilenceView]:
+        """Every silence, active, pending or expired."""
 
     def explain(self, group: str, rule: int) -> ExplainView | None:
         """The explain view of the alerting rule numbered `rule` (1-based) in `group`, or None."""
@@ -206,12 +223,14 @@ class StatusSource(Protocol):
 
 
 def format_time(seconds: float | None) -> str:
+    """A time for people (UTC, to the second), or "never" for none."""
     if not seconds:
         return "never"
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def iso_time(seconds: float) -> str:
+    """A time in RFC 3339 (UTC, to the second)."""
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
@@ -254,10 +273,12 @@ class CsrfTokens:
         self._max_age = max_age
 
     def issue(self) -> str:
+        """A new token, valid for max_age seconds."""
         issued = str(int(self._now()))
         return f"{issued}.{self._sign(issued)}"
 
     def valid(self, token: str) -> bool:
+        """Whether `token` was issued by this process and is not older than max_age."""
         issued, _, signature = token.partition(".")
         if not issued.isdigit() or not hmac.compare_digest(signature, self._sign(issued)):
             return False
@@ -461,10 +482,12 @@ def _alert_item(alert: AlertView) -> AlertItem:
 
 
 def html_response(status: int, body: str, headers: dict[str, str] | None = None) -> Response:
+    """An HTML answer with the page's security headers."""
     return Response(status, body.encode(), HTML, {**SECURITY_HEADERS, **(headers or {})})
 
 
 def redirect(location: str) -> Response:
+    """A 303 to `location` (after a form post), with the security headers."""
     return Response(303, b"", "text/plain; charset=utf-8", {**SECURITY_HEADERS, "location": location})
 
 
@@ -478,6 +501,7 @@ class StatusPage:
         self.root = root
 
     def render(self, status: int = 200, notice: str = "", error: str = "", request: Request | None = None) -> Response:
+        """The page, with a notice or error, filtered and paged as the request asks."""
         ctx = PageContext(self.now(), self.tokens.issue(), notice, error, root=self.root)
         if request is not None:
             page = request.arg("page", "1")
@@ -485,6 +509,7 @@ class StatusPage:
         return html_response(status, render_page(self.source, ctx))
 
     async def page(self, request: Request) -> Response:
+        """GET /: the page, with a notice when redirected after a silence was created or expired."""
         notice = ""
         known = {s.id for s in self.source.silences()}  # a crafted link shows no message of its choosing
         if request.arg("silenced") in known:
@@ -507,6 +532,7 @@ class StatusPage:
         return None
 
     async def add_silence(self, request: Request) -> Response:
+        """POST a silence from the form; the page with an error when it is refused or invalid."""
         refused = self._refused(request)
         if refused is not None:
             return refused
@@ -524,6 +550,7 @@ class StatusPage:
         return redirect(f"{self.root}/?silenced={quote(silence_id)}#silences")
 
     async def expire_silence(self, request: Request) -> Response:
+        """POST to expire a silence; the page with an error when it is refused or unknown."""
         refused = self._refused(request)
         if refused is not None:
             return refused
@@ -536,6 +563,7 @@ class StatusPage:
 
 
 def static_handler(name: str) -> Handler:
+    """A handler that serves one of the page's static files, read once from the package."""
     body = resources.files("agent.web").joinpath("static", name).read_bytes()
     headers = {"cache-control": "max-age=300", "x-content-type-options": "nosniff"}
 

@@ -106,6 +106,7 @@ def encode_series(entries: Sequence[tuple[int, SeriesKey]]) -> bytes:
 
 
 def decode_series(payload: bytes | memoryview) -> list[tuple[int, SeriesKey]]:
+    """The (ref, series) pairs of a SERIES record; RecordError when it is malformed."""
     try:
         return [(int(ref), SeriesKey(str(name), _labels(flat))) for ref, name, flat in json.loads(bytes(payload))]
     except (ValueError, TypeError) as exc:
@@ -119,6 +120,7 @@ def encode_samples(source: str, t_ms: int, refs: array[int], values: array[float
 
 
 def decode_samples(payload: bytes | memoryview) -> SamplesRecord:
+    """A SAMPLES record's source, time and (refs, values); RecordError when it is malformed."""
     view = memoryview(payload)
     try:
         t_ms, count, name_len = _SAMPLES_HEAD.unpack_from(view)
@@ -145,6 +147,7 @@ def encode_points(entries: Sequence[PointsEntry]) -> bytes:
 
 
 def decode_points(payload: bytes | memoryview) -> Iterator[PointsEntry]:
+    """Each series of a POINTS record with its points; RecordError when it is malformed or truncated."""
     view = memoryview(payload)
     try:
         (header_len,) = _U32.unpack_from(view)
@@ -168,6 +171,7 @@ def encode_owners(owners: Sequence[tuple[str, Sequence[int]]]) -> bytes:
 
 
 def decode_owners(payload: bytes | memoryview) -> list[tuple[str, list[int]]]:
+    """Each source of an OWNERS record with the refs it wrote last; RecordError when it is malformed."""
     try:
         return [(str(source), [int(r) for r in refs]) for source, refs in json.loads(bytes(payload))]
     except (ValueError, TypeError) as exc:

@@ -34,10 +34,12 @@ class FormatVersionError(Exception):
 
 
 def segment_name(number: int) -> str:
+    """The file name of segment `number` (eight digits)."""
     return f"{number:08d}"
 
 
 def checkpoint_name(number: int) -> str:
+    """The directory name of the checkpoint that covers segments up to `number`."""
     return f"checkpoint.{number:08d}"
 
 
@@ -56,6 +58,7 @@ def _entries(directory: Path) -> list[Path]:
 
 
 def file_header(magic: bytes) -> bytes:
+    """The header every WAL file starts with: its magic and the format version."""
     return _HEADER.pack(magic, FORMAT_VERSION)
 
 

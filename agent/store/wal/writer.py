@@ -87,9 +87,11 @@ class SegmentHolds:
         self._oldest: dict[str, int] = {}
 
     def hold(self, reader: str, segment: int) -> None:
+        """Keep `segment` and the ones after it until `reader` moves on."""
         self._oldest[reader] = segment
 
     def release(self, reader: str) -> None:
+        """Forget `reader`'s hold (it stopped)."""
         self._oldest.pop(reader, None)
 
     def oldest(self) -> int | None:
@@ -102,6 +104,8 @@ class SegmentHolds:
 
 @dataclass(slots=True)
 class Write:
+    """One store write to log: its source, time (milliseconds) and each series with its value."""
+
     source: str
     t_ms: int
     series: list[Series]
@@ -116,6 +120,8 @@ class Reply:
     future: asyncio.Future[Any]
 
     def answer(self, value: object) -> None:
+        """Resolve the awaited future with `value`, from the writer thread; ignored when the loop is closed."""
+
         def settle() -> None:
             if not self.future.done():
                 self.future.set_result(value)
@@ -126,28 +132,38 @@ class Reply:
 
 @dataclass(slots=True)
 class Barrier:
+    """A request to answer once everything handed over before it is written."""
+
     reply: Reply
 
 
 @dataclass(slots=True)
 class CheckpointBegin:
+    """A request to start a checkpoint covering every segment so far; the open segment is closed."""
+
     reply: Reply  # answered with the number of the last segment the checkpoint covers
 
 
 @dataclass(slots=True)
 class CheckpointChunk:
+    """Points of some live series to add to the checkpoint being written."""
+
     entries: Sequence[PointsEntry]
     reply: Reply
 
 
 @dataclass(slots=True)
 class CheckpointEnd:
+    """The owners that finish the checkpoint; the writer puts it in place and deletes the segments it covers."""
+
     owners: Sequence[tuple[str, Sequence[int]]]
     reply: Reply  # answered with True when the checkpoint is in place
 
 
 @dataclass(slots=True)
 class Stop:
+    """A request to close the segment and end the writer thread."""
+
     reply: Reply
 
 
@@ -202,6 +218,7 @@ class SegmentWriter:
     # -- the loop of the thread -------------------------------------------------
 
     def run(self, items: queue.SimpleQueue[Handed]) -> None:
+        """The writer thread's loop: take what was handed over, in batches, until a Stop."""
         while True:
             batch: list[Item] = []
             _take(batch, items.get())
@@ -475,9 +492,11 @@ class WriterThread:
         self._synced = 0
 
     def start(self) -> None:
+        """Start the writer thread."""
         self._thread.start()
 
     def put(self, item: Write) -> None:
+        """Hold a write for the thread; it is handed over at the next barrier or after HAND_OVER_SECONDS."""
         self._held.append(item)
         self._enqueued += 1
         if self._hand_over_scheduled:
@@ -514,6 +533,7 @@ class WriterThread:
         return await future
 
     async def stop(self) -> None:
+        """Hand over what is held, let the thread close its segment, and wait for it (up to a second)."""
         if self._thread.is_alive():
             await self.ask(Stop)
             self._thread.join(timeout=1.0)
