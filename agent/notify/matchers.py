@@ -32,6 +32,7 @@ class MatchType(enum.Enum):
 
     @property
     def rank(self) -> int:
+        """The type's place in `=`, `!=`, `=~`, `!~` order, for sorting matchers as Alertmanager does."""
         return list(MatchType).index(self)
 
 
@@ -53,6 +54,7 @@ class Matcher:
             object.__setattr__(self, "_regex", regex)  # frozen: set once, here
 
     def matches(self, value: str) -> bool:
+        """Whether a label's value (empty when the label is missing) satisfies this matcher."""
         if self.type is MatchType.EQUAL:
             return value == self.value
         if self.type is MatchType.NOT_EQUAL:
@@ -66,6 +68,7 @@ class Matcher:
 
     @property
     def sort_key(self) -> tuple[str, str, int]:
+        """Name, value, then type: the order matchers are printed and compared in."""
         return (self.name, self.value, self.type.rank)
 
 
