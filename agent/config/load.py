@@ -74,6 +74,10 @@ def load_text(cls: type[T], text: str, filename: str = "<config>") -> T:
     value = builder.build(cls, node, "")
     if builder.errors:
         raise ConfigError(builder.errors)
+    if isinstance(value, Config) and value.templates:
+        # Alertmanager reads template globs relative to the config file, as we read *_file secrets.
+        base = Path(filename).parent
+        value = dataclasses.replace(value, templates=[str(base / pattern) for pattern in value.templates])
     return typing.cast(T, value)
 
 

@@ -80,40 +80,119 @@ class InlineHttpClient:
         return "at most one of authorization, bearer_token and basic_auth may be set" if sum(ways) > 1 else None
 
 
+def default_template(name: str) -> str:
+    """A field's default: Alertmanager's named template of that name, called on the whole data."""
+    return f'{{{{ template "{name}" . }}}}'
+
+
+@dataclass(frozen=True)
+class SlackField:
+    """One attachment field; its title and value are templates."""
+
+    title: str = ""
+    value: str = ""
+    short: bool | None = None  # default: the config's short_fields
+
+
+@dataclass(frozen=True)
+class SlackConfirm:
+    """The confirmation dialog of a Slack action button; every text is a template."""
+
+    text: str = ""
+    title: str = ""
+    ok_text: str = ""
+    dismiss_text: str = ""
+
+
+@dataclass(frozen=True)
+class SlackAction:
+    """One attachment action (a button); every text is a template."""
+
+    type: str = ""
+    text: str = ""
+    url: str = ""
+    style: str = ""
+    name: str = ""
+    value: str = ""
+    confirm: SlackConfirm | None = None
+
+
 @dataclass(frozen=True)
 class SlackConfig:
-    """A Slack incoming webhook."""
+    """A Slack incoming webhook, sent Alertmanager's one-attachment message; text fields are templates."""
 
     send_resolved: bool = False
     api_url: Secret | None = secret_field()  # the webhook URL is the credential
     channel: str = ""  # only honoured by legacy webhooks; modern ones are bound to a channel
-    username: str = ""
+    username: str = default_template("slack.default.username")
+    color: str = '{{ if eq .Status "firing" }}danger{{ else }}good{{ end }}'
+    title: str = default_template("slack.default.title")
+    title_link: str = default_template("slack.default.titlelink")
+    pretext: str = default_template("slack.default.pretext")
+    text: str = default_template("slack.default.text")
+    fields: list[SlackField] = field(default_factory=list)
+    short_fields: bool = False
+    footer: str = default_template("slack.default.footer")
+    fallback: str = default_template("slack.default.fallback")
+    callback_id: str = default_template("slack.default.callbackid")
+    icon_emoji: str = default_template("slack.default.iconemoji")
+    icon_url: str = default_template("slack.default.iconurl")
+    image_url: str = ""
+    thumb_url: str = ""
+    link_names: bool = False
+    mrkdwn_in: list[str] = field(default_factory=list)  # default: fallback, pretext, text
+    actions: list[SlackAction] = field(default_factory=list)
     http_config: HttpClientConfig = field(default_factory=HttpClientConfig)
 
 
 @dataclass(frozen=True)
 class PagerdutyLink:
+    """A link on the incident; href and text are templates (left out when href is empty)."""
+
     href: str
     text: str = ""
 
 
 @dataclass(frozen=True)
+class PagerdutyImage:
+    """An image on the incident; src, alt and href are templates (left out when src is empty)."""
+
+    src: str
+    alt: str = ""
+    href: str = ""
+
+
+PAGERDUTY_DEFAULT_DETAILS = {
+    "firing": '{{ template "pagerduty.default.instances" .Alerts.Firing }}',
+    "resolved": '{{ template "pagerduty.default.instances" .Alerts.Resolved }}',
+    "num_firing": "{{ .Alerts.Firing | len }}",
+    "num_resolved": "{{ .Alerts.Resolved | len }}",
+}
+
+
+@dataclass(frozen=True)
 class PagerdutyConfig:
-    """A PagerDuty service, through the Events API v2."""
+    """A PagerDuty service, through the Events API v2; every text field is a template, as in Alertmanager."""
 
     send_resolved: bool = True
     routing_key: Secret | None = secret_field()
     url: str = PAGERDUTY_EVENTS_URL
-    client: str = "tripwired"
-    client_url: str = ""  # default: the agent's external URL
-    source: str = ""  # default: the agent's host name
-    severity: str = ""  # default: mapped from the alerts' `severity` label
+    client: str = default_template("pagerduty.default.client")
+    client_url: str = default_template("pagerduty.default.clientURL")
+    description: str = default_template("pagerduty.default.description")
+    source: str = ""  # default: the client, as Alertmanager does
+    severity: str = "error"
     component: str = ""
     group: str = ""
-    class_: str = field(default="", metadata={"key": "class"})  # default: the alert name
-    details: dict[str, str] = field(default_factory=dict)
+    class_: str = field(default="", metadata={"key": "class"})
+    details: dict[str, str] = field(default_factory=dict)  # added to (or replacing) Alertmanager's four
     links: list[PagerdutyLink] = field(default_factory=list)
+    images: list[PagerdutyImage] = field(default_factory=list)
     http_config: HttpClientConfig = field(default_factory=HttpClientConfig)
+
+    def all_details(self) -> dict[str, str]:
+        """Alertmanager's default custom details, overridden key by key by the configured ones."""
+        return {**PAGERDUTY_DEFAULT_DETAILS, **self.details}
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ map[string]string, or a GoStruct).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from agent.gotemplate.exec import Executor
@@ -44,9 +44,13 @@ class Template:
     funcs: Mapping[str, Function]
     named: Mapping[str, tuple[Node, ...]] = field(default_factory=dict)
 
-    def execute(self, data: Value) -> str:
-        """Run the template with data as "." and "$"; raises TemplateError as Go's Execute would."""
-        executor = Executor(data, self.funcs, self.named)
+    def execute(self, data: Value, *, escape: Callable[[str], str] | None = None, safe: type | None = None) -> str:
+        """Run the template with data as "." and "$"; raises TemplateError as Go's Execute would.
+
+        escape, if given, rewrites every printed value except those of type safe, as
+        html/template escapes all but template.HTML (context-free: the text/attribute escaper).
+        """
+        executor = Executor(data, self.funcs, self.named, escape, safe)
         try:
             executor.walk(self.nodes, data)
         except RecursionError as exc:

@@ -68,14 +68,22 @@ class Executor:
     """Walks a parsed template with Go's text/template semantics."""
 
     def __init__(
-        self, data: Value, funcs: Mapping[str, Function], named: Mapping[str, Sequence[Node]] | None = None
+        self,
+        data: Value,
+        funcs: Mapping[str, Function],
+        named: Mapping[str, Sequence[Node]] | None = None,
+        escape: Callable[[str], str] | None = None,
+        safe: type | None = None,
     ) -> None:
+        """escape, if given, rewrites every printed value except those of type safe (html/template)."""
         self.variables: list[tuple[str, Value]] = [("$", data)]
         self.funcs = funcs
         self.named = named or {}
         self.output = _Output()
         self.iterations = 0
         self.template_depth = 0
+        self.escape = escape
+        self.safe = safe
 
     def walk(self, nodes: Sequence[Node], dot: Value) -> str | None:
         """Execute a list of nodes; return "break" or "continue" if one ends it early."""
@@ -86,7 +94,7 @@ class Executor:
             elif isinstance(node, Action):
                 value = self.pipeline(node.pipe, dot)
                 if not node.pipe.decl:
-                    self.output.write(print_value(value))
+                    self.output.write(self.printed(value))
             elif isinstance(node, LoopControl):
                 signal = node.kind
             elif isinstance(node, TemplateCall):
@@ -98,6 +106,13 @@ class Executor:
             if signal is not None:
                 return signal
         return None
+
+    def printed(self, value: Value) -> str:
+        """An action's value as text, escaped when the template is an HTML one."""
+        text = print_value(value)
+        if self.escape is None or (self.safe is not None and isinstance(value, self.safe)):
+            return text
+        return self.escape(text)
 
     def walk_if_or_with(self, node: Control, dot: Value) -> str | None:
         """{{if}} and {{with}}: with also moves the cursor to the value."""

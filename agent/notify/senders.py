@@ -10,6 +10,7 @@ from agent.model import Alert, AlertState, fingerprint, labels_of
 from agent.notify.model import Notification, Result, Sender
 from agent.notify.pagerduty import PagerdutySender
 from agent.notify.slack import SlackSender
+from agent.notify.template import DEFAULT_TEMPLATES, NotifyTemplates
 from agent.notify.webhook import WebhookSender, go_time
 
 TEST_ALERTNAME = "TripwiredTestNotification"
@@ -18,16 +19,28 @@ TEST_VALID_SECONDS = 300.0
 Integrations = dict[str, list[tuple[str, Sender]]]
 
 
-def build_senders(receivers: Sequence[ReceiverConfig], *, external_url: str) -> Integrations:
+def integration_configs(receiver: ReceiverConfig) -> list[tuple[str, Sequence[object]]]:
+    """(kind, configs) for every integration kind of a receiver, in the order senders are built."""
+    return [
+        ("slack", receiver.slack_configs),
+        ("pagerduty", receiver.pagerduty_configs),
+        ("webhook", receiver.webhook_configs),
+    ]
+
+
+def build_senders(
+    receivers: Sequence[ReceiverConfig], *, external_url: str, templates: NotifyTemplates = DEFAULT_TEMPLATES
+) -> Integrations:
     """Receiver name -> its integrations, each named by kind and position (`slack/0`, `webhook/1`)."""
     out: Integrations = {}
     for receiver in receivers:
         integrations: list[tuple[str, Sender]] = []
         integrations.extend(
-            (f"slack/{i}", SlackSender(c, external_url=external_url)) for i, c in enumerate(receiver.slack_configs)
+            (f"slack/{i}", SlackSender(c, external_url=external_url, templates=templates))
+            for i, c in enumerate(receiver.slack_configs)
         )
         integrations.extend(
-            (f"pagerduty/{i}", PagerdutySender(c, external_url=external_url))
+            (f"pagerduty/{i}", PagerdutySender(c, external_url=external_url, templates=templates))
             for i, c in enumerate(receiver.pagerduty_configs)
         )
         integrations.extend(
