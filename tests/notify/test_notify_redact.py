@@ -88,7 +88,7 @@ def webhook_sender(url: str) -> WebhookSender:
 
 def pagerduty_sender(url: str) -> PagerdutySender:
     config = PagerdutyConfig(routing_key=Secret(ROUTING_KEY), url=f"{url}/v2/enqueue", http_config=auth())
-    return PagerdutySender(config, external_url="http://a", source="h")
+    return PagerdutySender(config, external_url="http://a")
 
 
 SENDERS: dict[str, Callable[[str], Any]] = {
