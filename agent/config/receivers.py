@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from agent.config.types import Duration, Secret, secret_field
 
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
+OPSGENIE_API_URL = "https://api.opsgenie.com/"
 
 
 @dataclass(frozen=True)
@@ -208,6 +209,76 @@ class WebhookConfig:
 
 
 @dataclass(frozen=True)
+class EmailConfig:
+    """An SMTP server and addresses; every header and both bodies are templates, as in Alertmanager.
+
+    Port 465 means implicit TLS; otherwise STARTTLS is required unless require_tls is false.
+    Authentication is tried as Alertmanager does: the first of the server's AUTH mechanisms
+    among CRAM-MD5 (auth_secret), PLAIN and LOGIN (auth_password) that has its credential.
+    """
+
+    to: str = ""
+    from_: str = field(default="", metadata={"key": "from"})
+    smarthost: str = ""  # host:port
+    hello: str = "localhost"
+    auth_username: str = ""
+    auth_password: Secret | None = secret_field()
+    auth_secret: Secret | None = secret_field()
+    auth_identity: str = ""
+    require_tls: bool = True
+    tls_config: TLSConfig = field(default_factory=TLSConfig)
+    headers: dict[str, str] = field(default_factory=dict)  # Subject, To and From default as in Alertmanager
+    html: str = '{{ template "email.default.html" . }}'
+    text: str = ""
+    send_resolved: bool = False
+    timeout: Duration = Duration(10)
+
+    def all_headers(self) -> dict[str, str]:
+        """The headers to send, names title-cased as Alertmanager normalises them, defaults added."""
+        headers = {_title_case(name): value for name, value in self.headers.items()}
+        headers.setdefault("Subject", '{{ template "email.default.subject" . }}')
+        headers.setdefault("To", self.to)
+        headers.setdefault("From", self.from_)
+        return headers
+
+
+def _title_case(name: str) -> str:
+    """Go's strings.Title on a header name: each word after a non-letter starts upper-case."""
+    return "-".join(part[:1].upper() + part[1:] for part in name.split("-"))
+
+
+@dataclass(frozen=True)
+class OpsgenieResponder:
+    """Who an Opsgenie alert is for; each text is a template (`teams` is a comma-separated list)."""
+
+    id: str = ""
+    name: str = ""
+    username: str = ""
+    type: str = ""  # team, teams, user, escalation or schedule
+
+
+@dataclass(frozen=True)
+class OpsgenieConfig:
+    """An Opsgenie integration (Alert API v2): create by alias while firing, close by alias when resolved."""
+
+    send_resolved: bool = True
+    api_key: Secret | None = secret_field()
+    api_url: str = OPSGENIE_API_URL
+    message: str = '{{ template "opsgenie.default.message" . }}'
+    description: str = '{{ template "opsgenie.default.description" . }}'
+    source: str = '{{ template "opsgenie.default.source" . }}'
+    details: dict[str, str] = field(default_factory=dict)  # added to the common labels
+    entity: str = ""
+    responders: list[OpsgenieResponder] = field(default_factory=list)
+    actions: str = ""  # comma-separated
+    tags: str = ""  # comma-separated
+    note: str = ""
+    priority: str = ""  # P1 to P5
+    update_alerts: bool = False
+    http_config: HttpClientConfig = field(default_factory=HttpClientConfig)
+
+
+@dataclass(frozen=True)
 class ReceiverConfig:
     """A named receiver: every integration listed gets every notification routed to it."""
 
@@ -215,6 +286,8 @@ class ReceiverConfig:
     slack_configs: list[SlackConfig] = field(default_factory=list)
     pagerduty_configs: list[PagerdutyConfig] = field(default_factory=list)
     webhook_configs: list[WebhookConfig] = field(default_factory=list)
+    email_configs: list[EmailConfig] = field(default_factory=list)
+    opsgenie_configs: list[OpsgenieConfig] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -258,6 +331,36 @@ def _integration_errors(where: str, receiver: ReceiverConfig) -> list[str]:
         errors.extend(_http_errors(f"{where}.webhook_configs[{j}].http_config", webhook.http_config))
         if webhook.max_alerts < 0:
             errors.append(f"{where}.webhook_configs[{j}].max_alerts: must be 0 (all) or more")
+    for j, email in enumerate(receiver.email_configs):
+        errors.extend(_email_errors(f"{where}.email_configs[{j}]", email))
+    for j, opsgenie in enumerate(receiver.opsgenie_configs):
+        errors.extend(_required(f"{where}.opsgenie_configs[{j}]", opsgenie.api_key, "api_key"))
+        errors.extend(_http_errors(f"{where}.opsgenie_configs[{j}].http_config", opsgenie.http_config))
+        errors.extend(_responder_errors(f"{where}.opsgenie_configs[{j}]", opsgenie.responders))
+    return errors
+
+
+def _email_errors(where: str, email: EmailConfig) -> list[str]:
+    """Alertmanager's checks: a recipient, a sender and a host:port smarthost."""
+    errors = [f"{where}: {name} is required" for name, value in (("to", email.to), ("from", email.from_)) if not value]
+    host, _, port = email.smarthost.rpartition(":")
+    if not host or not port.isdigit():
+        errors.append(f"{where}.smarthost: must be host:port, got {email.smarthost!r}")
+    return errors
+
+
+OPSGENIE_RESPONDER_TYPES = ("team", "teams", "user", "escalation", "schedule")
+
+
+def _responder_errors(where: str, responders: Sequence[OpsgenieResponder]) -> list[str]:
+    """Alertmanager's checks: an id, username or name each, and a known type unless templated."""
+    errors: list[str] = []
+    for k, responder in enumerate(responders):
+        if not (responder.id or responder.username or responder.name):
+            errors.append(f"{where}.responders[{k}]: one of id, username or name is required")
+        kind = responder.type.lower()
+        if "{{" not in responder.type and kind not in OPSGENIE_RESPONDER_TYPES:
+            errors.append(f"{where}.responders[{k}].type: must be one of {', '.join(OPSGENIE_RESPONDER_TYPES)}")
     return errors
 
 

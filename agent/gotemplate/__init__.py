@@ -44,13 +44,21 @@ class Template:
     funcs: Mapping[str, Function]
     named: Mapping[str, tuple[Node, ...]] = field(default_factory=dict)
 
-    def execute(self, data: Value, *, escape: Callable[[str], str] | None = None, safe: type | None = None) -> str:
+    def execute(
+        self,
+        data: Value,
+        *,
+        escape: Callable[[str], str] | None = None,
+        safe: type | None = None,
+        text_filter: Callable[[str], str] | None = None,
+    ) -> str:
         """Run the template with data as "." and "$"; raises TemplateError as Go's Execute would.
 
         escape, if given, rewrites every printed value except those of type safe, as
-        html/template escapes all but template.HTML (context-free: the text/attribute escaper).
+        html/template escapes all but template.HTML (context-free: the text/attribute escaper);
+        text_filter rewrites the template's literal text (html/template drops comments).
         """
-        executor = Executor(data, self.funcs, self.named, escape, safe)
+        executor = Executor(data, self.funcs, self.named, escape=escape, safe=safe, text_filter=text_filter)
         try:
             executor.walk(self.nodes, data)
         except RecursionError as exc:

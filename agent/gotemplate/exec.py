@@ -72,10 +72,13 @@ class Executor:
         data: Value,
         funcs: Mapping[str, Function],
         named: Mapping[str, Sequence[Node]] | None = None,
+        *,
         escape: Callable[[str], str] | None = None,
         safe: type | None = None,
+        text_filter: Callable[[str], str] | None = None,
     ) -> None:
-        """escape, if given, rewrites every printed value except those of type safe (html/template)."""
+        """escape, if given, rewrites every printed value except those of type safe; text_filter
+        rewrites the template's own text (html/template strips comments)."""
         self.variables: list[tuple[str, Value]] = [("$", data)]
         self.funcs = funcs
         self.named = named or {}
@@ -84,13 +87,14 @@ class Executor:
         self.template_depth = 0
         self.escape = escape
         self.safe = safe
+        self.text_filter = text_filter
 
     def walk(self, nodes: Sequence[Node], dot: Value) -> str | None:
         """Execute a list of nodes; return "break" or "continue" if one ends it early."""
         for node in nodes:
             signal: str | None = None
             if isinstance(node, Text):
-                self.output.write(node.text)
+                self.output.write(node.text if self.text_filter is None else self.text_filter(node.text))
             elif isinstance(node, Action):
                 value = self.pipeline(node.pipe, dot)
                 if not node.pipe.decl:

@@ -7,7 +7,9 @@ from collections.abc import Mapping, Sequence
 
 from agent.config.receivers import ReceiverConfig
 from agent.model import Alert, AlertState, fingerprint, labels_of
+from agent.notify.email import EmailSender
 from agent.notify.model import Notification, Result, Sender
+from agent.notify.opsgenie import OpsgenieSender
 from agent.notify.pagerduty import PagerdutySender
 from agent.notify.slack import SlackSender
 from agent.notify.template import DEFAULT_TEMPLATES, NotifyTemplates
@@ -25,6 +27,8 @@ def integration_configs(receiver: ReceiverConfig) -> list[tuple[str, Sequence[ob
         ("slack", receiver.slack_configs),
         ("pagerduty", receiver.pagerduty_configs),
         ("webhook", receiver.webhook_configs),
+        ("email", receiver.email_configs),
+        ("opsgenie", receiver.opsgenie_configs),
     ]
 
 
@@ -46,6 +50,14 @@ def build_senders(
         integrations.extend(
             (f"webhook/{i}", WebhookSender(c, external_url=external_url))
             for i, c in enumerate(receiver.webhook_configs)
+        )
+        integrations.extend(
+            (f"email/{i}", EmailSender(c, external_url=external_url, templates=templates))
+            for i, c in enumerate(receiver.email_configs)
+        )
+        integrations.extend(
+            (f"opsgenie/{i}", OpsgenieSender(c, external_url=external_url, templates=templates))
+            for i, c in enumerate(receiver.opsgenie_configs)
         )
         out[receiver.name] = integrations
     return out

@@ -253,6 +253,14 @@ def html_escape(text: str) -> str:
     return "".join(table.get(c, c) for c in text)
 
 
+_HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+
+
+def strip_comments(text: str) -> str:
+    """html/template drops HTML comments from a template's text."""
+    return _HTML_COMMENT.sub("", text)
+
+
 FUNCTIONS: Mapping[str, Function] = {
     **BUILTINS,
     "html": Function((), True, _html),
@@ -285,7 +293,7 @@ class NotifyTemplates:
         """Expand an HTML field (ExecuteHTMLString): printed values are HTML-escaped unless safeHtml."""
         if not text:
             return ""
-        return self.templates.parse(text).execute(data, escape=html_escape, safe=SafeHTML)
+        return self.templates.parse(text).execute(data, escape=html_escape, safe=SafeHTML, text_filter=strip_comments)
 
     def check(self, text: str) -> None:
         """Parse a field's text against the named templates; raises TemplateError."""

@@ -11,6 +11,9 @@ webhook's groupKey) is Alertmanager's for the root route, so no field needs sett
 
 from __future__ import annotations
 
+import email
+import email.policy
+import hashlib
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -20,11 +23,15 @@ from typing import Any
 
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope
 
 from agent.config.load import load_text
 from agent.config.schema import Config
 from agent.model import Alert, AlertState, fingerprint, labels_of
+from agent.notify.email import mime_message, render
 from agent.notify.model import Notification
+from agent.notify.opsgenie import requests as opsgenie_requests
 from agent.notify.pagerduty import event
 from agent.notify.slack import slack_message
 from agent.notify.template import NotifyTemplates, load_templates
@@ -110,6 +117,49 @@ PAGERDUTY_CUSTOM = r"""
             href: '{{{{ .ExternalURL }}}}'
 """
 
+EMAIL_AND_OPSGENIE = r"""
+    email_configs:
+      - to: ops@example.com
+        from: tripwired@example.com
+        smarthost: 127.0.0.1:{smtp_port}
+        require_tls: false
+        send_resolved: true
+      - to: 'ops@example.com, Team <team@example.com>'
+        from: 'Tripwired <tripwired@example.com>'
+        smarthost: 127.0.0.1:{smtp_port}
+        require_tls: false
+        send_resolved: true
+        headers:
+          subject: '{{{{ template "custom.title" . }}}}'
+          x-team: '{{{{ .CommonLabels.team }}}} é'
+        text: '{{{{ template "custom.text" . }}}}'
+        html: '<p>{{{{ .CommonAnnotations.summary }}}} & {{{{ "<b>" }}}} {{{{ "<i>ok</i>" | safeHtml }}}}</p>'
+    opsgenie_configs:
+      - api_key: default-key
+        api_url: {hook}/opsgenie-default/
+      - api_key: custom-key
+        api_url: {hook}/opsgenie-custom/
+        message: '{{{{ template "custom.title" . }}}}'
+        description: '{{{{ .GroupLabels.alertname }}}}: {{{{ template "custom.text" . }}}}'
+        source: 'tripwired on {{{{ .ExternalURL }}}}'
+        details:
+          hosts: '{{{{ range .Alerts.Firing }}}}{{{{ .Labels.instance }}}} {{{{ end }}}}'
+          team: 'overridden {{{{ .CommonLabels.team }}}}'
+        responders:
+          - name: '{{{{ .CommonLabels.team }}}}'
+            type: team
+          - name: 'dba,sre'
+            type: teams
+          - username: oncall@example.com
+            type: User
+        tags: '{{{{ .CommonLabels.team }}}},disk, '
+        note: 'see {{{{ .CommonAnnotations.runbook }}}}'
+        priority: '{{{{ if eq .CommonLabels.severity "critical" }}}}P1{{{{ else }}}}P3{{{{ end }}}}'
+        entity: '{{{{ .GroupLabels.alertname }}}}'
+        actions: 'restart,check'
+        update_alerts: true
+"""
+
 CONFIG = (
     """
 templates: ['templates/*.tmpl']
@@ -136,6 +186,7 @@ receivers:
     webhook_configs:
       - url: {hook}/webhook
 """
+    + EMAIL_AND_OPSGENIE
 )
 
 
@@ -145,6 +196,7 @@ class Oracle:
 
     url: str
     hook: Receiver
+    mails: list[Envelope]
     config: Config
     templates: NotifyTemplates
     process: subprocess.Popen[bytes]
@@ -157,7 +209,10 @@ def oracle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Oracle]:
     (tmp / "templates").mkdir()
     (tmp / "templates" / "custom.tmpl").write_text(CUSTOM_TEMPLATES)
     hook = Receiver().start()
-    text = CONFIG.format(hook=hook.url)
+    mails: list[Envelope] = []
+    smtp = Controller(Capture(mails), hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    text = CONFIG.format(hook=hook.url, smtp_port=smtp.port)
     (tmp / "alertmanager.yml").write_text(text)
     ours = load_text(Config, text, str(tmp / "tripwired.yml"))
     port = free_port()
@@ -176,12 +231,24 @@ def oracle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Oracle]:
     )
     try:
         wait_for_http(f"http://127.0.0.1:{port}/-/ready", timeout=20)
-        yield Oracle(f"http://127.0.0.1:{port}", hook, ours, load_templates(ours.templates), process)
+        yield Oracle(f"http://127.0.0.1:{port}", hook, mails, ours, load_templates(ours.templates), process)
     finally:
         process.terminate()
         process.wait(timeout=10)
         log.close()
         hook.stop()
+        smtp.stop()
+
+
+class Capture:
+    """aiosmtpd handler keeping every message it is handed."""
+
+    def __init__(self, mails: list[Envelope]) -> None:
+        self.mails = mails
+
+    async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:  # noqa: N802
+        self.mails.append(envelope)
+        return "250 OK"
 
 
 NOW = float(int(time.time()))
@@ -319,3 +386,101 @@ def test_webhook_payload_matches(oracle: Oracle, group: str, request: pytest.Fix
 
 def test_template_files_are_loaded_relative_to_the_config(oracle: Oracle) -> None:
     assert [str(Path(oracle.config.templates[0]).parent.name)] == ["templates"]
+
+
+@pytest.fixture(scope="module")
+def resolved_group(oracle: Oracle) -> list[Alert]:
+    """A group that fired, then resolved as a whole: Opsgenie closes its alert."""
+    alerts = [alert("OracleClose", "db1")]
+    post(oracle, alerts)
+    wait_for(lambda: any(r.path == "/webhook" and b"OracleClose" in r.body for r in oracle.hook.requests))
+    alerts = [alert("OracleClose", "db1", resolved_at=float(int(time.time())))]
+    post(oracle, alerts)
+    return alerts
+
+
+def opsgenie_calls(oracle: Oracle, prefix: str, name: str, marker: str, count: int) -> list[tuple[str, str, Any]]:
+    """Alertmanager's last `count` calls under prefix about the group's alias, once `marker` was sent."""
+    alias = hashlib.sha256(f'{{}}:{{alertname="{name}"}}'.encode()).hexdigest()
+
+    def calls() -> list[tuple[str, str, Any]] | None:
+        mine = [r for r in oracle.hook.requests if r.path.startswith(prefix) and alias in r.path + r.body.decode()]
+        if not any(marker in r.path + r.body.decode() for r in mine[-count:]):
+            return None
+        return [(r.method, r.path.removeprefix(prefix), r.json()) for r in mine[-count:]]
+
+    return list(wait_for(calls))
+
+
+OPSGENIE_MARKERS = {"firing_group": "OracleDisk", "mixed_group": "resolved", "resolved_group": "/close"}
+
+
+@pytest.mark.parametrize("group", [*GROUPS, "resolved_group"])
+@pytest.mark.parametrize("index", [0, 1], ids=["defaults", "custom"])
+def test_opsgenie_calls_match(oracle: Oracle, group: str, index: int, request: pytest.FixtureRequest) -> None:
+    """Create (and with update_alerts, update message and description) while firing; close by alias after."""
+    alerts: list[Alert] = request.getfixturevalue(group)
+    name = dict(alerts[0].labels)["alertname"]
+    config = oracle.config.receivers[0].opsgenie_configs[index]
+    note = notification(name, alerts)
+    ours = [
+        (c.method, "/" + c.path, c.body)
+        for c in opsgenie_requests(note, note.alerts, config, external_url=EXTERNAL_URL, templates=oracle.templates)
+    ]
+    prefix = ["/opsgenie-default", "/opsgenie-custom"][index]
+    marker = "Alerts Resolved" if group == "mixed_group" and index == 0 else OPSGENIE_MARKERS[group]
+    if group == "mixed_group" and index == 1:
+        marker = "resolved: db1"
+    assert opsgenie_calls(oracle, prefix, name, marker, len(ours)) == ours
+
+
+def test_opsgenie_key_is_sent_as_geniekey(oracle: Oracle, firing_group: list[Alert]) -> None:
+    opsgenie_calls(oracle, "/opsgenie-custom", "OracleDisk", "OracleDisk", 1)
+    headers = [r.headers for r in oracle.hook.requests if r.path.startswith("/opsgenie-custom")]
+    assert {"GenieKey custom-key"} == {h["Authorization"] for h in headers}
+
+
+EMAIL_MARKERS = {"firing_group": "OracleDisk", "mixed_group": "[FIRING:1] OracleMixed", "resolved_group": "RESOLVED"}
+
+
+def mail_fields(raw: bytes) -> dict[str, Any]:
+    """A message as a reader sees it: its headers (decoded) and each part's type and decoded text.
+
+    Set aside: Message-Id and Date (a clock and a random number) and the multipart boundary.
+    """
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    headers = {k: str(v) for k, v in message.items() if k not in ("Message-Id", "Date", "Content-Type")}
+    parts = [
+        (part.get_content_type(), part["Content-Transfer-Encoding"], part.get_payload(decode=True).decode())
+        for part in message.iter_parts()
+    ]
+    return {"headers": headers, "content_type": message.get_content_type(), "parts": parts}
+
+
+@pytest.mark.parametrize("group", [*GROUPS, "resolved_group"])
+@pytest.mark.parametrize("index", [0, 1], ids=["defaults", "custom"])
+def test_email_matches(oracle: Oracle, group: str, index: int, request: pytest.FixtureRequest) -> None:
+    """Envelope, headers and both bodies; the HTML escaped as html/template escapes it."""
+    alerts: list[Alert] = request.getfixturevalue(group)
+    name = dict(alerts[0].labels)["alertname"]
+    config = oracle.config.receivers[0].email_configs[index]
+    note = notification(name, alerts)
+    rendered = render(note, note.alerts, config, external_url=EXTERNAL_URL, templates=oracle.templates)
+    ours = mime_message(rendered, hostname="tripwired.example", now=NOW)
+    marker = "resolved: db1" if group == "mixed_group" and index == 1 else EMAIL_MARKERS[group]
+    recipients = len(rendered.recipients)
+
+    def theirs() -> Envelope | None:
+        for mail in reversed(oracle.mails):
+            content = mail_fields(mail.content or b"")
+            text = str(content)
+            if len(mail.rcpt_tos) == recipients and name in text and marker in text:
+                return mail
+        return None
+
+    mail = wait_for(theirs)
+    assert (mail.mail_from, mail.rcpt_tos, mail_fields(mail.content)) == (
+        rendered.sender,
+        list(rendered.recipients),
+        mail_fields(ours),
+    )
