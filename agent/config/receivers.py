@@ -226,6 +226,7 @@ class EmailConfig:
     auth_secret: Secret | None = secret_field()
     auth_identity: str = ""
     require_tls: bool = True
+    force_implicit_tls: bool | None = None  # as in Alertmanager 0.26+; unset: implicit TLS on port 465 only
     tls_config: TLSConfig = field(default_factory=TLSConfig)
     headers: dict[str, str] = field(default_factory=dict)  # Subject, To and From default as in Alertmanager
     html: str = '{{ template "email.default.html" . }}'

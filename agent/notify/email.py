@@ -136,7 +136,7 @@ def deliver(config: EmailConfig, rendered: RenderedEmail, message: bytes) -> Non
     port = int(port_text)
     timeout = float(config.timeout)
     context = tls_context(config.tls_config)
-    implicit = port == IMPLICIT_TLS_PORT
+    implicit = port == IMPLICIT_TLS_PORT if config.force_implicit_tls is None else config.force_implicit_tls
     smtp = (
         smtplib.SMTP_SSL(host, port, local_hostname=config.hello, timeout=timeout, context=context)
         if implicit

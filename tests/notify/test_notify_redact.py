@@ -14,6 +14,7 @@ from agent.config.receivers import (
     AlertmanagerTargetConfig,
     BasicAuth,
     HttpClientConfig,
+    OpsgenieConfig,
     PagerdutyConfig,
     SlackConfig,
     WebhookConfig,
@@ -21,6 +22,7 @@ from agent.config.receivers import (
 from agent.config.schema import Duration, Secret
 from agent.notify.alertmanager import AlertmanagerForwarder
 from agent.notify.model import Result
+from agent.notify.opsgenie import OpsgenieSender
 from agent.notify.pagerduty import PagerdutySender
 from agent.notify.slack import SlackSender
 from agent.notify.webhook import WebhookSender
@@ -35,7 +37,18 @@ ROUTING_KEY = "R0UT1NGKEYSECRET0001"
 BEARER = "bearer-s3cret-xyz"
 PASSWORD = "pa55w0rd-s3cret"
 HMAC_KEY = "hmac-s3cret-key"
-SECRETS = (SLACK_PATH, "T0SECRET", "XXXXSLACKTOKEN", WEBHOOK_TOKEN, ROUTING_KEY, BEARER, PASSWORD, HMAC_KEY)
+OPSGENIE_KEY = "0PSGENIEKEYSECRET01"
+SECRETS = (
+    SLACK_PATH,
+    "T0SECRET",
+    "XXXXSLACKTOKEN",
+    WEBHOOK_TOKEN,
+    ROUTING_KEY,
+    BEARER,
+    PASSWORD,
+    HMAC_KEY,
+    OPSGENIE_KEY,
+)
 
 
 def test_url_path_query_and_userinfo_are_removed() -> None:
@@ -91,10 +104,16 @@ def pagerduty_sender(url: str) -> PagerdutySender:
     return PagerdutySender(config, external_url="http://a")
 
 
+def opsgenie_sender(url: str) -> OpsgenieSender:
+    config = OpsgenieConfig(api_key=Secret(OPSGENIE_KEY), api_url=f"{url}/", http_config=auth())
+    return OpsgenieSender(config, external_url="http://a")
+
+
 SENDERS: dict[str, Callable[[str], Any]] = {
     "slack": slack_sender,
     "webhook": webhook_sender,
     "pagerduty": pagerduty_sender,
+    "opsgenie": opsgenie_sender,
 }
 FAILURES = {
     "500 echoing the request": Reply(500, ECHO),
