@@ -88,7 +88,8 @@ def test_text_fields_and_actions_are_templates(receiver: Receiver) -> None:
 
 def test_a_template_that_fails_gives_up_without_sending(receiver: Receiver) -> None:
     result = send(slack(receiver, title='{{ template "nope" . }}'), notification())
-    assert (Outcome.GIVE_UP, [], True) == (result.outcome, receiver.requests, 'no such template "nope"' in result.reason)
+    named = 'no such template "nope"' in result.reason
+    assert (Outcome.GIVE_UP, [], True) == (result.outcome, receiver.requests, named)
 
 
 def test_channel_and_username_are_passed_when_set(receiver: Receiver) -> None:
