@@ -20,12 +20,12 @@ from agent.config.receivers import WebhookConfig
 from agent.model import Alert, AlertState
 from agent.notify.http import client_secrets, new_client, post
 from agent.notify.model import Notification, Outcome, Result, group_status
+from agent.notify.template import alert_status, common, go_quote_meta
 from agent.redact import secret_values
 
 SIGNATURE_HEADER = "X-Tripwired-Signature"
 DEDUP_HEADER = "X-Tripwired-Dedup-Key"  # lets a receiver drop a re-delivery (at-least-once)
 ZERO_TIME = "0001-01-01T00:00:00Z"  # Go's zero time.Time, what Alertmanager sends as a firing alert's endsAt
-_GO_QUOTE_META = set("\\.+*?()|[]{}^$")
 
 
 def go_time(seconds: float) -> str:
@@ -42,25 +42,11 @@ def alerts_to_send(notification: Notification, send_resolved: bool) -> tuple[Ale
     return tuple(a for a in notification.alerts if a.state is AlertState.FIRING)
 
 
-def alert_status(alert: Alert) -> str:
-    return "firing" if alert.state is AlertState.FIRING else "resolved"
-
-
-def common(maps: Sequence[dict[str, str]]) -> dict[str, str]:
-    """The pairs every map has in common (Alertmanager's commonLabels / commonAnnotations)."""
-    if not maps:
-        return {}
-    shared = dict(maps[0])
-    for other in maps[1:]:
-        shared = {k: v for k, v in shared.items() if other.get(k) == v}
-    return shared
-
-
 def template_data(notification: Notification, alerts: Sequence[Alert], external_url: str) -> dict[str, Any]:
     """Alertmanager's template data for a notification, as its JSON has it."""
     labels = [dict(a.labels) for a in alerts]
     return {
-        "receiver": _go_quote_meta(notification.receiver),
+        "receiver": go_quote_meta(notification.receiver),
         "status": group_status(alerts).value,
         "alerts": [_alert_json(a) for a in alerts],
         "groupLabels": dict(notification.group_labels),
@@ -82,11 +68,6 @@ def _alert_json(alert: Alert) -> dict[str, Any]:
         "generatorURL": alert.generator_url,
         "fingerprint": alert.fingerprint,
     }
-
-
-def _go_quote_meta(text: str) -> str:
-    """Go's regexp.QuoteMeta, which Alertmanager applies to the receiver name."""
-    return "".join(f"\\{c}" if c in _GO_QUOTE_META else c for c in text)
 
 
 def webhook_message(
