@@ -264,7 +264,7 @@ class OpsgenieConfig:
 
     send_resolved: bool = True
     api_key: Secret | None = secret_field()
-    api_url: str = OPSGENIE_API_URL
+    api_url: Secret | None = secret_field()  # default OPSGENIE_API_URL; a Secret as every api_url is
     message: str = '{{ template "opsgenie.default.message" . }}'
     description: str = '{{ template "opsgenie.default.description" . }}'
     source: str = '{{ template "opsgenie.default.source" . }}'

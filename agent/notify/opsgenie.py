@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import structlog
 
-from agent.config.receivers import OpsgenieConfig, OpsgenieResponder
+from agent.config.receivers import OPSGENIE_API_URL, OpsgenieConfig, OpsgenieResponder
 from agent.model import Alert
 from agent.notify.http import client_secrets, new_client, post
 from agent.notify.model import Notification, Outcome, Result, Status, group_status
@@ -109,6 +109,12 @@ def _omit_empty(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if v}
 
 
+def api_base(config: OpsgenieConfig) -> str:
+    """The configured API URL (Opsgenie's own by default), ending in a slash."""
+    url = str(config.api_url or OPSGENIE_API_URL)
+    return url if url.endswith("/") else url + "/"
+
+
 class OpsgenieSender:
     """Creates, updates and closes alerts in one Opsgenie account."""
 
@@ -139,7 +145,7 @@ class OpsgenieSender:
             log.error("notify_template_failed", integration="opsgenie", receiver=notification.receiver, error=str(exc))
             return Result(Outcome.GIVE_UP, f"template error: {exc}")
         headers = {"Authorization": f"GenieKey {self.config.api_key or ''}"}
-        base = self.config.api_url if self.config.api_url.endswith("/") else self.config.api_url + "/"
+        base = api_base(self.config)
         for call in calls:
             body = json.dumps(call.body).encode()
             posted = await post(self.client, base + call.path, body, self.secrets, headers=headers, method=call.method)

@@ -139,7 +139,8 @@ def _webhook(note: Notification, config: Any, url: str, templates: NotifyTemplat
 def _opsgenie(note: Notification, config: Any, url: str, templates: NotifyTemplates) -> str:
     alerts = webhook.alerts_to_send(note, config.send_resolved)
     calls = opsgenie.requests(note, alerts, config, external_url=url, templates=templates) if alerts else []
-    return "\n".join(f"{call.method} {config.api_url.rstrip('/')}/{call.path}\n{_json(call.body)}" for call in calls)
+    base = opsgenie.api_base(config)
+    return "\n".join(f"{call.method} {base}{call.path}\n{_json(call.body)}" for call in calls)
 
 
 def _email(note: Notification, config: Any, url: str, templates: NotifyTemplates) -> str:

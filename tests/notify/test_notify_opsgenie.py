@@ -29,7 +29,7 @@ def send(config: OpsgenieConfig, note: Notification) -> Result:
 
 
 def opsgenie(server: Receiver, **options: Any) -> OpsgenieConfig:
-    return replace(OpsgenieConfig(api_key=Secret("k3y"), api_url=f"{server.url}/"), **options)
+    return replace(OpsgenieConfig(api_key=Secret("k3y"), api_url=Secret(f"{server.url}/")), **options)
 
 
 def test_firing_creates_and_resolved_closes_the_same_alias(receiver: Receiver) -> None:

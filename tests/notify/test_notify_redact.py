@@ -105,7 +105,7 @@ def pagerduty_sender(url: str) -> PagerdutySender:
 
 
 def opsgenie_sender(url: str) -> OpsgenieSender:
-    config = OpsgenieConfig(api_key=Secret(OPSGENIE_KEY), api_url=f"{url}/", http_config=auth())
+    config = OpsgenieConfig(api_key=Secret(OPSGENIE_KEY), api_url=Secret(f"{url}/"), http_config=auth())
     return OpsgenieSender(config, external_url="http://a")
 
 
