@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import ClassVar
 
+from agent.config.types import Secret
 from agent.gotemplate import BUILTINS, Function, GoMap, GoSlice, GoStruct, TemplateError, TemplateSet, Value
 from agent.gotemplate.fmt import sprint
 from agent.gotemplate.regexp import match_string, replace_all
@@ -304,8 +305,8 @@ class NotifyTemplates:
 def templated_fields(config: object, prefix: str = "") -> list[tuple[str, str]]:
     """Every template text of an integration config as (field path, text), nested lists included.
 
-    Every str field of an integration config is a template, except its URLs of endpoints and
-    its secrets (neither is a str there), as in Alertmanager.
+    Every str field of an integration config is a template, except its secrets and the
+    connection settings named in NOT_TEMPLATED.
     """
     found: list[tuple[str, str]] = []
     if not dataclasses.is_dataclass(config):
@@ -313,6 +314,8 @@ def templated_fields(config: object, prefix: str = "") -> list[tuple[str, str]]:
     for item in dataclasses.fields(config):
         value = getattr(config, item.name)
         path = f"{prefix}{item.metadata.get('key', item.name)}"
+        if isinstance(value, Secret):
+            continue  # credentials are sent as written (a password may well contain "{{")
         if isinstance(value, str) and item.name not in NOT_TEMPLATED:
             found.append((path, value))
         elif isinstance(value, list):

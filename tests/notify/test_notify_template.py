@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from agent.config.receivers import EmailConfig, SlackConfig, SlackField
+from agent.config.types import Secret
 from agent.gotemplate import BUILTINS, TemplateError, TemplateSet, parse
 from agent.model import Alert
-from agent.notify.template import DEFAULT_TEMPLATES, Data, load_templates, template_data
+from agent.notify.template import DEFAULT_TEMPLATES, Data, load_templates, template_data, template_errors
 from tests.notify.test_notify_http import firing, notification, resolved
 
 EXTERNAL_URL = "http://tripwired.example:9842"
@@ -94,3 +96,15 @@ def test_block_defines_and_runs_in_place() -> None:
 def test_rule_templates_still_refuse_define() -> None:
     with pytest.raises(TemplateError, match="not supported by tripwired in alert templates"):
         parse('{{ define "x" }}{{ end }}')
+
+
+def test_secrets_are_not_read_as_templates() -> None:
+    config = EmailConfig(to="a@example.com", from_="b@example.com", smarthost="h:25", auth_password=Secret("p{{w"))
+    assert [] == template_errors(DEFAULT_TEMPLATES, config, "receivers[0].email_configs[0]")
+
+
+def test_a_field_that_does_not_parse_is_named() -> None:
+    config = SlackConfig(api_url=Secret("http://h/x"), fields=[SlackField("t", "{{ .Status ")])
+    assert ["receivers[0].slack_configs[0].fields[0].value: template: 1:12: unclosed action"] == template_errors(
+        DEFAULT_TEMPLATES, config, "receivers[0].slack_configs[0]"
+    )
