@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.clock import Clock
+from agent.config.load import ConfigError
 from agent.config.receivers import receiver_errors
 from agent.config.remote_write import RelabelConfig
 from agent.config.schema import AlertmanagerTargetConfig, Config
@@ -133,7 +134,10 @@ class Notifications:
         Opening may fail (OSError, sqlite3.Error, StateError); nothing of this pipeline changes
         until `apply`, so a reload that fails here or later keeps the old pipeline whole.
         """
-        templates = load_templates(config.templates)
+        try:  # checked by config_errors already; a file changed since then is refused the same way
+            templates = load_templates(config.templates)
+        except TemplateError as exc:
+            raise ConfigError([f"templates: {exc}"]) from exc
         parts = NewParts(integrations=build_senders(config.receivers, external_url=external_url, templates=templates))
         try:
             if self.silences is None and (config.route is not None or config.silences):
