@@ -118,6 +118,7 @@ class SlackSender:
         self.secrets: Collection[str] = secret_values(config) + client_secrets(config.http_config)
 
     async def send(self, notification: Notification) -> Result:
+        """Post the group's message; a template that fails gives up, as in Alertmanager."""
         alerts = alerts_to_send(notification, self.config.send_resolved)
         if not alerts:
             return Result(Outcome.DELIVERED, "nothing to send: only resolved alerts and send_resolved is false")
@@ -146,4 +147,5 @@ class SlackSender:
         return Result(Outcome.GIVE_UP, f"error response from Slack: {redact_excerpt(body, self.secrets, 200)}")
 
     async def aclose(self) -> None:
+        """Close the HTTP client."""
         await self.client.aclose()
