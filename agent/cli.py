@@ -125,9 +125,14 @@ def _parser() -> argparse.ArgumentParser:
     notify = commands.add_parser("notify", help="notification tools").add_subparsers(
         required=True, metavar="SUBCOMMAND"
     )
-    notify_test = notify.add_parser("test", help="send a test notification to a receiver")
+    notify_test = notify.add_parser(
+        "test", help="send a test notification to a receiver, or with --alerts render what each receiver gets"
+    )
     notify_test.add_argument("--config", metavar="PATH", required=True, help="config file with the receivers")
-    notify_test.add_argument("--receiver", required=True, metavar="NAME")
+    notify_test.add_argument("--receiver", metavar="NAME", help="the receiver (required without --alerts)")
+    notify_test.add_argument(
+        "--alerts", metavar="FILE", help="YAML/JSON alerts to route and render, without sending anything"
+    )
     notify_test.set_defaults(command=_notify_test)
     return parser
 
@@ -555,11 +560,17 @@ def _silence(args: argparse.Namespace) -> int:
 
 
 def _notify_test(args: argparse.Namespace) -> int:
+    from agent.runtime.preview_notifications import preview
     from agent.runtime.send_test_notification import send_test_notification
 
     try:
         config = load_config(args.config)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    if args.alerts is not None:
+        return preview(config, args.alerts, sys.stdout, sys.stderr, args.receiver)
+    if args.receiver is None:
+        print("notify test: give --receiver NAME to send a test notification, or --alerts FILE", file=sys.stderr)
         return EXIT_USAGE
     return asyncio.run(send_test_notification(config, args.receiver, sys.stdout))

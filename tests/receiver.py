@@ -67,6 +67,9 @@ class Receiver:
             def do_POST(self) -> None:
                 receiver.handle(self)
 
+            def do_PUT(self) -> None:  # Opsgenie's updates of an existing alert
+                receiver.handle(self)
+
             def log_message(self, format: str, *args: object) -> None:  # quiet test output
                 pass
 
@@ -101,7 +104,8 @@ class Receiver:
         length = int(request.headers.get("Content-Length", "0"))
         body = request.rfile.read(length)
         with self._lock:
-            self.requests.append(Recorded("POST", request.path, dict(request.headers.items()), body, time.monotonic()))
+            headers = dict(request.headers.items())
+            self.requests.append(Recorded(request.command, request.path, headers, body, time.monotonic()))
             reply = self.script.pop(0) if self.script else self.default
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)

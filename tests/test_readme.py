@@ -37,7 +37,8 @@ def test_every_command_in_the_command_table_parses() -> None:
 
 
 @pytest.mark.parametrize(
-    "section", ["## Notifications", "## Security", "## Data in tables", "## Shipping to a central"]
+    "section",
+    ["## Notifications", "### Notification templates", "## Security", "## Data in tables", "## Shipping to a central"],
 )
 def test_config_snippets_are_valid(section: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PAGERDUTY_ROUTING_KEY", "from-the-environment")
@@ -46,6 +47,8 @@ def test_config_snippets_are_valid(section: str, monkeypatch: pytest.MonkeyPatch
         "webhook-secret",
         "pg-password",
         "vm-password",
+        "smtp-password",
+        "opsgenie-key",
     ):  # the *_file secrets it names, read at load time
         (tmp_path / secret).write_text("https://hooks.example.internal/T000/B000/XXXX\n")
     example = re.search(r"```yaml\n(.*?)```", README.split(section, 1)[1], re.S)

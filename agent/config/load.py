@@ -49,6 +49,10 @@ def load_text(cls: type[T], text: str, filename: str = "<config>") -> T:
     report = Report(filename)
     value = build_node(cls, compose(text, report), report, path="")
     report.raise_if_any()
+    if isinstance(value, Config) and value.templates:
+        # Alertmanager reads template globs relative to the config file, as we read *_file secrets.
+        base = Path(filename).parent
+        value = dataclasses.replace(value, templates=[str(base / pattern) for pattern in value.templates])
     return typing.cast(T, value)
 
 

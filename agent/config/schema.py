@@ -341,6 +341,7 @@ class Config:
     statsd: StatsdConfig | None = None  # StatsD export; off unless the section is there
     # Alertmanager's own shapes, so its users can paste theirs (see agent/config/alerting.py, receivers.py).
     route: RouteConfig | None = None
+    templates: list[str] = field(default_factory=list)  # notification template globs, relative to this file
     receivers: list[ReceiverConfig] = field(default_factory=list)
     inhibit_rules: list[InhibitRuleConfig] = field(default_factory=list)
     time_intervals: list[TimeIntervalConfig] = field(default_factory=list)

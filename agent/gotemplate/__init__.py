@@ -11,17 +11,28 @@ map[string]string, or a GoStruct).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from agent.gotemplate.exec import Executor
 from agent.gotemplate.funcs import BUILTINS, Function
 from agent.gotemplate.lex import Lexer
 from agent.gotemplate.node import Node
 from agent.gotemplate.parse import Parser
-from agent.gotemplate.value import GoStruct, TemplateError, Value
+from agent.gotemplate.value import GoMap, GoSlice, GoStruct, TemplateError, Value
 
-__all__ = ["BUILTINS", "Function", "GoStruct", "Template", "TemplateError", "Value", "parse"]
+__all__ = [
+    "BUILTINS",
+    "Function",
+    "GoMap",
+    "GoSlice",
+    "GoStruct",
+    "Template",
+    "TemplateError",
+    "TemplateSet",
+    "Value",
+    "parse",
+]
 
 
 @dataclass(frozen=True)
@@ -31,10 +42,23 @@ class Template:
     text: str
     nodes: tuple[Node, ...]
     funcs: Mapping[str, Function]
+    named: Mapping[str, tuple[Node, ...]] = field(default_factory=dict)
 
-    def execute(self, data: Value) -> str:
-        """Run the template with data as "." and "$"; raises TemplateError as Go's Execute would."""
-        executor = Executor(data, self.funcs)
+    def execute(
+        self,
+        data: Value,
+        *,
+        escape: Callable[[str], str] | None = None,
+        safe: type | None = None,
+        text_filter: Callable[[str], str] | None = None,
+    ) -> str:
+        """Run the template with data as "." and "$"; raises TemplateError as Go's Execute would.
+
+        escape, if given, rewrites every printed value except those of type safe, as
+        html/template escapes all but template.HTML (context-free: the text/attribute escaper);
+        text_filter rewrites the template's literal text (html/template drops comments).
+        """
+        executor = Executor(data, self.funcs, self.named, escape=escape, safe=safe, text_filter=text_filter)
         try:
             executor.walk(self.nodes, data)
         except RecursionError as exc:
@@ -59,3 +83,42 @@ def parse(
     tokens = Lexer(full_text, len(prelude)).run()
     nodes = Parser(full_text, tokens, funcs, refused or {}, len(prelude)).parse()
     return Template(text, nodes, funcs)
+
+
+@dataclass
+class TemplateSet:
+    """Named templates ({{define}}) shared by many texts, as one Go *template.Template and its tree set.
+
+    Files are added in order; a later {{define}} of a name replaces an earlier one unless its
+    body is empty (Go's AddParseTree). Texts expanded against the set may call any name.
+    """
+
+    funcs: Mapping[str, Function]
+    named: dict[str, tuple[Node, ...]] = field(default_factory=dict)
+
+    def add(self, text: str, source: str) -> None:
+        """Parse a template file into the set; raises TemplateError prefixed with source."""
+        self.named = _parse_named(text, self.funcs, dict(self.named), source)[1]
+
+    def parse(self, text: str) -> Template:
+        """Parse a text against a copy of the set (its own defines stay its own), as Clone+Parse does."""
+        nodes, named = _parse_named(text, self.funcs, dict(self.named), "")
+        return Template(text, nodes, self.funcs, named)
+
+    def execute(self, name: str, data: Value) -> str:
+        """Run the named template with data as dot; raises TemplateError if it is not defined."""
+        if name not in self.named:
+            raise TemplateError(f'no such template "{name}"')
+        return Template("", self.named[name], self.funcs, self.named).execute(data)
+
+
+def _parse_named(
+    text: str, funcs: Mapping[str, Function], named: dict[str, tuple[Node, ...]], source: str
+) -> tuple[tuple[Node, ...], dict[str, tuple[Node, ...]]]:
+    """Parse text allowing define, template and block; defines land in named."""
+    try:
+        tokens = Lexer(text).run()
+        nodes = Parser(text, tokens, funcs, {}, named=named).parse()
+    except TemplateError as exc:
+        raise TemplateError(f"{source}:{exc}" if source else str(exc)) from None
+    return nodes, named

@@ -8,6 +8,7 @@ from agent.gotemplate.fmt import print_value
 from agent.gotemplate.funcs import Function
 from agent.gotemplate.node import (
     Action,
+    Chain,
     Command,
     Control,
     Dot,
@@ -20,12 +21,25 @@ from agent.gotemplate.node import (
     Number,
     Operand,
     Pipeline,
+    TemplateCall,
     Text,
     Variable,
 )
-from agent.gotemplate.value import MAX_OUTPUT_CHARS, NO_VALUE, GoStruct, NoValue, TemplateError, Value, go_type, is_true
+from agent.gotemplate.value import (
+    MAX_OUTPUT_CHARS,
+    NO_VALUE,
+    GoMap,
+    GoSlice,
+    GoStruct,
+    NoValue,
+    TemplateError,
+    Value,
+    go_type,
+    is_true,
+)
 
 _MAX_LOOP_ITERATIONS = 10_000
+_MAX_TEMPLATE_DEPTH = 100  # {{template}} calls nested in one another (a recursive define ends here)
 
 
 class _Output:
@@ -53,24 +67,42 @@ _MISSING = _Missing()
 class Executor:
     """Walks a parsed template with Go's text/template semantics."""
 
-    def __init__(self, data: Value, funcs: Mapping[str, Function]) -> None:
+    def __init__(
+        self,
+        data: Value,
+        funcs: Mapping[str, Function],
+        named: Mapping[str, Sequence[Node]] | None = None,
+        *,
+        escape: Callable[[str], str] | None = None,
+        safe: type | None = None,
+        text_filter: Callable[[str], str] | None = None,
+    ) -> None:
+        """escape, if given, rewrites every printed value except those of type safe; text_filter
+        rewrites the template's own text (html/template strips comments)."""
         self.variables: list[tuple[str, Value]] = [("$", data)]
         self.funcs = funcs
+        self.named = named or {}
         self.output = _Output()
         self.iterations = 0
+        self.template_depth = 0
+        self.escape = escape
+        self.safe = safe
+        self.text_filter = text_filter
 
     def walk(self, nodes: Sequence[Node], dot: Value) -> str | None:
         """Execute a list of nodes; return "break" or "continue" if one ends it early."""
         for node in nodes:
             signal: str | None = None
             if isinstance(node, Text):
-                self.output.write(node.text)
+                self.output.write(node.text if self.text_filter is None else self.text_filter(node.text))
             elif isinstance(node, Action):
                 value = self.pipeline(node.pipe, dot)
                 if not node.pipe.decl:
-                    self.output.write(print_value(value))
+                    self.output.write(self.printed(value))
             elif isinstance(node, LoopControl):
                 signal = node.kind
+            elif isinstance(node, TemplateCall):
+                self.walk_template(node, dot)
             elif node.kind == "range":
                 self.walk_range(node, dot)
             else:
@@ -78,6 +110,13 @@ class Executor:
             if signal is not None:
                 return signal
         return None
+
+    def printed(self, value: Value) -> str:
+        """An action's value as text, escaped when the template is an HTML one."""
+        text = print_value(value)
+        if self.escape is None or (self.safe is not None and isinstance(value, self.safe)):
+            return text
+        return self.escape(text)
 
     def walk_if_or_with(self, node: Control, dot: Value) -> str | None:
         """{{if}} and {{with}}: with also moves the cursor to the value."""
@@ -90,24 +129,45 @@ class Executor:
         del self.variables[mark:]
         return signal
 
+    def walk_template(self, node: TemplateCall, dot: Value) -> None:
+        """{{template "name" pipeline}}: the named template runs with its own $ and variables."""
+        body = self.named.get(node.name)
+        if body is None:
+            raise TemplateError(f'no such template "{node.name}"')
+        value = NO_VALUE if node.pipe is None else self.pipeline(node.pipe, dot)
+        self.template_depth += 1
+        if self.template_depth > _MAX_TEMPLATE_DEPTH:
+            raise TemplateError(f"exceeded maximum template depth ({_MAX_TEMPLATE_DEPTH})")
+        saved, self.variables = self.variables, [("$", value)]
+        try:
+            self.walk(body, value)
+        finally:
+            self.variables = saved
+            self.template_depth -= 1
+
     def walk_range(self, node: Control, dot: Value) -> None:
-        """{{range}} over a map, in sorted key order as Go does."""
+        """{{range}} over a slice in order, or over a map in sorted key order as Go does."""
         mark = len(self.variables)
         value = self.pipeline(node.pipe, dot)
         del self.variables[mark:]
         if value is None or isinstance(value, NoValue):
             self.walk(node.orelse, dot)
             return
-        if not isinstance(value, Mapping):
+        pairs: list[tuple[Value, Value]]
+        if isinstance(value, GoSlice):
+            pairs = list(enumerate(value.items))
+        elif isinstance(value, Mapping):
+            pairs = [(key, value[key]) for key in sorted(value)]
+        else:
             raise TemplateError(f"range can't iterate over {print_value(value)}")
-        if not value:
+        if not pairs:
             self.walk(node.orelse, dot)
             return
-        for key in sorted(value):
-            if self.one_iteration(node, key, value[key]) == "break":
+        for key, element in pairs:
+            if self.one_iteration(node, key, element) == "break":
                 break
 
-    def one_iteration(self, node: Control, key: str, element: str) -> str | None:
+    def one_iteration(self, node: Control, key: Value, element: Value) -> str | None:
         """Run a range body once, binding $v or $k, $v; return "break" if the body breaks."""
         self.iterations += 1
         if self.iterations > _MAX_LOOP_ITERATIONS:
@@ -158,7 +218,7 @@ class Executor:
             if isinstance(first, FunctionRef):
                 return self.call(first.name, cmd.args[1:], dot, final)
             if len(cmd.args) > 1 or not isinstance(final, _Missing):
-                raise TemplateError(f"can't give argument to non-function {first.source}")
+                return self.call_method(first, cmd.args[1:], dot, final)
             return self.operand(first, dot)
         except TemplateError as exc:
             if str(exc).startswith("at <"):
@@ -198,6 +258,26 @@ class Executor:
             return function.call(*values)
         except TemplateError as exc:
             raise TemplateError(f"error calling {name}: {exc}") from None
+
+    def call_method(self, first: Operand, args: Sequence[Operand], dot: Value, final: Value | _Missing) -> Value:
+        """`.CommonLabels.Remove .GroupLabels.Names`: the last field of a chain, called as a method."""
+        fields = getattr(first, "fields", ())
+        if not fields:
+            raise TemplateError(f"can't give argument to non-function {first.source}")
+        if isinstance(first, Field):
+            receiver = _field_chain(dot, fields[:-1])
+        elif isinstance(first, Variable):
+            receiver = _field_chain(self.variable(first.name), fields[:-1])
+        else:
+            assert isinstance(first, Chain)
+            receiver = _field_chain(self.pipeline(first.pipe, dot), fields[:-1])
+        method = _method(receiver, fields[-1])
+        if method is None:
+            raise TemplateError(f"can't give argument to non-function {first.source}")
+        values = [self.operand(arg, dot) for arg in args]
+        if not isinstance(final, _Missing):
+            values.append(final)
+        return method(*values)
 
     def argument_thunk(self, function: Function, position: int, arg: Operand, dot: Value) -> Callable[[], Value]:
         """Defer evaluating an argument (and and or only evaluate what they need)."""
@@ -248,8 +328,18 @@ def _field_chain(receiver: Value, fields: Sequence[str]) -> Value:
     return receiver
 
 
+def _method(receiver: Value, name: str) -> Callable[..., Value] | None:
+    """The method name of the receiver's Go type, if it has one (KV.SortedPairs, Alerts.Firing)."""
+    if isinstance(receiver, (GoStruct, GoSlice, GoMap)):
+        return receiver.go_method(name)
+    return None
+
+
 def _field(receiver: Value, name: str) -> Value:
     """One field step; a missing map key gives "" because Prometheus sets missingkey=zero."""
+    method = _method(receiver, name)
+    if method is not None:  # Go looks for a method before a field or map key
+        return method()
     if isinstance(receiver, GoStruct):
         value = receiver.go_field(name)
         if value is None:

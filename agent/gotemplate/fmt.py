@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from agent.gocompat.strconv import format_float
-from agent.gotemplate.value import MAX_OUTPUT_CHARS, GoStruct, NoValue, TemplateError, Value, go_type
+from agent.gotemplate.value import MAX_OUTPUT_CHARS, GoMap, GoSlice, GoStruct, NoValue, TemplateError, Value, go_type
 from agent.model import go_quote
 
 # Go's fmt refuses widths and precisions beyond this (fmt/print.go tooLarge).
@@ -113,8 +113,10 @@ def _format_string_arg(value: str, spec: Spec) -> str:
     return _pad(text, spec, "plain")
 
 
-def _format_container(value: Mapping[str, str] | GoStruct, spec: Spec) -> str:
-    """Format a map or the template data struct element by element, as Go's printValue does."""
+def _format_container(value: Mapping[str, str] | GoStruct | GoSlice, spec: Spec) -> str:
+    """Format a map, slice or data struct element by element, as Go's printValue does."""
+    if isinstance(value, GoSlice):
+        return "[" + " ".join(format_arg(item, spec) for item in value.items) + "]"
     if isinstance(value, GoStruct):
         return "{" + " ".join(format_arg(item, spec) for item in value.go_fields()) + "}"
     pairs = (f"{format_arg(key, spec)}:{format_arg(value[key], spec)}" for key in sorted(value))
@@ -141,7 +143,10 @@ def format_arg(value: Value, spec: Spec) -> str:
     """Format one printf operand with one verb, as Go's pp.printArg does."""
     if spec.sharp and spec.verb == "v":
         raise TemplateError("printf: %#v (Go syntax) is not supported by tripwired")
-    if isinstance(value, (Mapping, GoStruct)):
+    text = value.go_string() if isinstance(value, (GoStruct, GoMap)) and spec.verb in "vs" else None
+    if text is not None:  # a Go value with a String method prints as that string (fmt's handleMethods)
+        return _format_string_arg(text, spec)
+    if isinstance(value, (Mapping, GoStruct, GoSlice)):
         return _format_container(value, spec)
     if value is None or isinstance(value, NoValue):
         return _pad("<nil>", spec, zeros="never") if spec.verb == "v" else _bad_verb(None, spec.verb)

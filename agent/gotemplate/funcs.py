@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from agent.gotemplate.fmt import sprint, sprintf, sprintln
-from agent.gotemplate.value import NoValue, TemplateError, Value, go_type, is_true
+from agent.gotemplate.value import GoSlice, NoValue, TemplateError, Value, go_type, is_true
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,8 @@ def _len(value: Value) -> int:
         return len(value.encode("utf-8", "surrogateescape"))
     if isinstance(value, Mapping):
         return len(value)
+    if isinstance(value, GoSlice):
+        return len(value.items)
     if value is None or isinstance(value, NoValue):
         raise TemplateError("len of nil pointer")
     raise TemplateError(f"len of type {go_type(value)}")
@@ -109,6 +111,12 @@ def _index_one(item: Value, key: Value) -> Value:
         if not isinstance(key, str):
             raise TemplateError(f"value has type {go_type(key)}; should be string")
         return item.get(key, "")
+    if isinstance(item, GoSlice):
+        if isinstance(key, bool) or not isinstance(key, int):
+            raise TemplateError(f"cannot index slice/array with type {go_type(key)}")
+        if not 0 <= key < len(item.items):
+            raise TemplateError(f"index out of range: {key}")
+        return item.items[key]
     if isinstance(item, str):
         if isinstance(key, bool) or not isinstance(key, int):
             raise TemplateError(f"cannot index slice/array with type {go_type(key)}")

@@ -133,4 +133,12 @@ class LoopControl:
     kind: str
 
 
-Node = Text | Action | Control | LoopControl
+@dataclass(frozen=True)
+class TemplateCall:
+    """{{template "name" pipeline}}: run a named template with the pipeline's value as dot."""
+
+    name: str
+    pipe: Pipeline | None
+
+
+Node = Text | Action | Control | LoopControl | TemplateCall

@@ -23,6 +23,7 @@ from agent.gotemplate.node import (
     Number,
     Operand,
     Pipeline,
+    TemplateCall,
     Text,
     Variable,
 )
@@ -42,6 +43,8 @@ class Parser:
     funcs: Mapping[str, Function]
     refused: Mapping[str, str]
     prelude_len: int = 0
+    # Named templates ({{define}}) found while parsing; None refuses define, template and block.
+    named: dict[str, tuple[Node, ...]] | None = None
     pos: int = 0
     variables: list[str] = field(default_factory=lambda: ["$"])
     depth: int = 0
@@ -88,6 +91,8 @@ class Parser:
                 continue
             assert token.kind == "left"  # the lexer emits only text and actions at this level
             node = self._action()
+            if node == "define":
+                continue
             if isinstance(node, str):
                 return tuple(nodes), node
             nodes.append(node)
@@ -103,8 +108,14 @@ class Parser:
 
     def _keyword(self, token: Token) -> Node | str:
         """Parse what follows a keyword: a control structure, or the end/else that closes one."""
-        if token.text in REFUSED_KEYWORDS:
+        if token.text in REFUSED_KEYWORDS and self.named is None:
             raise self._error(f"{{{{{token.text}}}}} is not supported by tripwired in alert templates", token)
+        if token.text == "define":
+            return self._define(token)
+        if token.text == "template":
+            return self._template_call()
+        if token.text == "block":
+            return self._block()
         if token.text in ("break", "continue"):
             return self._loop_control(token)
         if token.text == "end":
@@ -116,6 +127,48 @@ class Parser:
             self._expect("right", "else")
             return "else"
         return self._control(token.text)
+
+    def _define(self, token: Token) -> str:
+        """{{define "name"}} ... {{end}}, allowed at the top level only; the body goes to named."""
+        if self.depth > 0:
+            raise self._error("unexpected <define> in command", token)
+        name = self._expect("string", "define clause").text
+        self._expect("right", "define clause")
+        self._add_named(name, self._named_body("define"))
+        return "define"
+
+    def _named_body(self, context: str) -> tuple[Node, ...]:
+        """The body of a define or block up to its {{end}}, with only $ in scope (a new template)."""
+        saved_variables, self.variables = self.variables, ["$"]
+        self.depth += 1
+        body, terminator = self._list()
+        self.depth -= 1
+        self.variables = saved_variables
+        if terminator != "end":
+            raise self._error(f"unexpected {'EOF' if terminator is None else terminator} in {context} clause")
+        return body
+
+    def _add_named(self, name: str, body: tuple[Node, ...]) -> None:
+        """Go's AddParseTree: a later definition replaces an earlier one unless it is empty."""
+        assert self.named is not None
+        if name in self.named and _is_empty(body):
+            return
+        self.named[name] = body
+
+    def _template_call(self) -> TemplateCall:
+        """{{template "name"}} or {{template "name" pipeline}}."""
+        name = self._expect("string", "template clause").text
+        if self._peek_non_space().kind == "right":
+            self._next()
+            return TemplateCall(name, None)
+        return TemplateCall(name, self._pipeline("template clause", "right"))
+
+    def _block(self) -> TemplateCall:
+        """{{block "name" pipeline}} ... {{end}}: define name and call it here."""
+        name = self._expect("string", "block clause").text
+        pipe = self._pipeline("block clause", "right")
+        self._add_named(name, self._named_body("block"))
+        return TemplateCall(name, pipe)
 
     def _loop_control(self, token: Token) -> LoopControl:
         """{{break}} or {{continue}}, which Go allows only inside a range body."""
@@ -304,3 +357,8 @@ class Parser:
         if as_int is None and as_float is None:
             raise self._error(f"illegal number syntax: {go_quote(text)}")
         return Number(text, as_int, as_float)
+
+
+def _is_empty(nodes: tuple[Node, ...]) -> bool:
+    """Go's parse.IsEmptyTree: only white space (so an empty define does not replace a full one)."""
+    return all(isinstance(node, Text) and not node.text.strip() for node in nodes)

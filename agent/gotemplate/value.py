@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import ClassVar
 
 # Bound on the text one expansion (or one printf) may produce.
@@ -26,6 +27,38 @@ class GoStruct:
         """The fields in the Go struct's declaration order, for printing."""
         return []
 
+    def go_method(self, name: str) -> Callable[..., Value] | None:
+        """A method of the Go type by name, called with its template arguments; None if none."""
+        return None
+
+    def go_string(self) -> str | None:
+        """What the Go type's String method returns (fmt prints that); None if it has none."""
+        return None
+
+
+class GoMap(dict[str, str]):
+    """A named Go map[string]string type with methods (Alertmanager's template.KV)."""
+
+    def go_method(self, name: str) -> Callable[..., Value] | None:
+        """A method of the Go type by name; None if none."""
+        return None
+
+    def go_string(self) -> str | None:
+        """What the Go type's String method returns; None if it has none."""
+        return None
+
+
+@dataclass(frozen=True)
+class GoSlice:
+    """A Go slice handed to a template ([]string, []Alert, ...): ranged over, indexed, printed as [a b]."""
+
+    items: tuple[Value, ...]
+    go_type_name: str = "[]string"
+
+    def go_method(self, name: str) -> Callable[..., Value] | None:
+        """Slices of the template data have no methods tripwired's templates call."""
+        return None
+
 
 class NoValue:
     """Go's invalid reflect.Value, which text/template prints as "<no value>"."""
@@ -34,7 +67,7 @@ class NoValue:
 NO_VALUE = NoValue()
 
 # str is Go's string, float float64, int int, bool bool, Mapping map[string]string, None nil.
-Value = str | float | int | bool | Mapping[str, str] | GoStruct | None | NoValue
+Value = str | float | int | bool | Mapping[str, str] | GoStruct | GoSlice | None | NoValue
 
 
 def go_type(value: Value) -> str:
@@ -47,7 +80,7 @@ def go_type(value: Value) -> str:
         return "float64"
     if isinstance(value, str):
         return "string"
-    if isinstance(value, GoStruct):
+    if isinstance(value, (GoStruct, GoSlice)):
         return value.go_type_name
     if isinstance(value, Mapping):
         return "map[string]string"
@@ -58,6 +91,8 @@ def is_true(value: Value) -> bool:
     """Decide truth as text/template's isTrue does: zero values and empty things are false."""
     if isinstance(value, (str, Mapping)):
         return len(value) > 0
+    if isinstance(value, GoSlice):
+        return len(value.items) > 0
     if isinstance(value, (bool, int, float)):
         return value != 0
     return isinstance(value, GoStruct)

@@ -202,7 +202,7 @@ class Dispatcher:
             receiver,
             group.key,
             group.labels,
-            tuple(sorted(alerts, key=_order)),
+            tuple(sorted(alerts, key=alert_order)),
             now,
             previous_sent_at=0.0 if entry is None else entry.sent_at,
         )
@@ -289,7 +289,7 @@ def _as_of(alert: Alert, now: float) -> Alert:
     return alert
 
 
-def _order(alert: Alert) -> tuple[object, ...]:
+def alert_order(alert: Alert) -> tuple[object, ...]:
     """Firing first, then Alertmanager's AlertSlice order: job, instance, then the label set."""
     labels = dict(alert.labels)
     job, instance = labels.get("job"), labels.get("instance")

@@ -77,10 +77,12 @@ async def post(
     secrets: Collection[str],
     *,
     headers: Mapping[str, str] | None = None,
+    method: str = "POST",
 ) -> Posted:
-    """POST a JSON body and classify what came back; never raises for network trouble."""
+    """POST (or PUT) a JSON body and classify what came back; never raises for network trouble."""
     try:
-        response = await client.post(url, content=body, headers={"Content-Type": "application/json", **(headers or {})})
+        all_headers = {"Content-Type": "application/json", **(headers or {})}
+        response = await client.request(method, url, content=body, headers=all_headers)
     except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:  # a config mistake: retrying cannot help
         return Posted(Result(Outcome.GIVE_UP, redact(f"invalid URL: {type(exc).__name__} {exc}", secrets)))
     except httpx.TimeoutException as exc:

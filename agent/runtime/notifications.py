@@ -12,17 +12,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.clock import Clock
+from agent.config.load import ConfigError
 from agent.config.receivers import receiver_errors
 from agent.config.remote_write import RelabelConfig
 from agent.config.schema import AlertmanagerTargetConfig, Config
 from agent.model import Alert, MetricMeta, Sample
 from agent.notify.alertmanager import AlertmanagerForwarder
 from agent.notify.dispatch import Dispatcher
-from agent.notify.integrations.registry import Integrations, build_senders, close_senders
+from agent.notify.integrations.registry import Integrations, build_senders, close_senders, integration_configs
 from agent.notify.nflog import NotifyLog
 from agent.notify.outbox import Outbox
 from agent.notify.route import validate_alerting
 from agent.notify.silence import SilenceError, Silences, matchers_from_json, parse_rfc3339
+from agent.notify.template import TemplateError, load_templates, template_errors
 
 
 def _forwarding(config: Config) -> tuple[list[AlertmanagerTargetConfig], list[RelabelConfig]]:
@@ -38,7 +40,7 @@ def _forwarder(config: Config, clock: Clock) -> AlertmanagerForwarder | None:
 def alerting_errors(config: Config) -> list[str]:
     """Routing and receiver mistakes the typed loader cannot see (unknown receivers, bad matchers, a
     receiver without its URL), found without I/O."""
-    errors = receiver_errors(config.receivers, config.alertmanager_targets())
+    errors = receiver_errors(config.receivers, config.alertmanager_targets()) + notify_template_errors(config)
     if config.route is None:
         if config.receivers:
             errors.append("route: receivers are configured but no route leads to them")
@@ -50,6 +52,22 @@ def alerting_errors(config: Config) -> list[str]:
         time_intervals=config.time_intervals,
         silences=config.silences,
     )
+
+
+def notify_template_errors(config: Config) -> list[str]:
+    """Template files that do not parse, and receiver fields whose templates do not (file/line/field)."""
+    try:
+        templates = load_templates(config.templates)
+    except TemplateError as exc:
+        return [f"templates: {exc}"]
+    except OSError as exc:
+        return [f"templates: cannot read {exc.filename}: {exc.strerror}"]
+    errors: list[str] = []
+    for i, receiver in enumerate(config.receivers):
+        for kind, configs in integration_configs(receiver):
+            for j, integration in enumerate(configs):
+                errors += template_errors(templates, integration, f"receivers[{i}].{kind}_configs[{j}]")
+    return errors
 
 
 class Notifications:
@@ -65,7 +83,9 @@ class Notifications:
             self.silences = Silences(config.state_dir, clock)
             self.silences.load_config(config.silences)
         if config.route is not None and self.silences is not None:
-            self.integrations = build_senders(config.receivers, external_url=external_url)
+            self.integrations = build_senders(
+                config.receivers, external_url=external_url, templates=load_templates(config.templates)
+            )
             queue = config.notification_queue
             self.outbox = Outbox(
                 config.state_dir,
@@ -114,7 +134,11 @@ class Notifications:
         Opening may fail (OSError, sqlite3.Error, StateError); nothing of this pipeline changes
         until `apply`, so a reload that fails here or later keeps the old pipeline whole.
         """
-        parts = NewParts(integrations=build_senders(config.receivers, external_url=external_url))
+        try:  # checked by config_errors already; a file changed since then is refused the same way
+            templates = load_templates(config.templates)
+        except TemplateError as exc:
+            raise ConfigError([f"templates: {exc}"]) from exc
+        parts = NewParts(integrations=build_senders(config.receivers, external_url=external_url, templates=templates))
         try:
             if self.silences is None and (config.route is not None or config.silences):
                 parts.silences = Silences(config.state_dir, self.clock)

@@ -1,4 +1,4 @@
-"""The PagerDuty sender: Events API v2 trigger and resolve, severity, size limits, answers."""
+"""The PagerDuty sender: Events API v2 trigger and resolve, templated fields, size limits, answers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from agent.config.receivers import PagerdutyConfig, PagerdutyLink
 from agent.config.schema import Secret
-from agent.notify.integrations.pagerduty.pagerduty import MAX_EVENT_BYTES, PagerdutySender, severity
+from agent.notify.integrations.pagerduty.pagerduty import MAX_EVENT_BYTES, PagerdutySender
 from agent.notify.model import Notification, Outcome, Result
 from tests.notify.test_notify_http import firing, notification, resolved
 from tests.receiver import Receiver, Reply
@@ -22,7 +22,7 @@ GROUP_KEY = '{}:{alertname="DiskFull"}'
 
 def send(config: PagerdutyConfig, note: Notification) -> Result:
     async def scenario() -> Result:
-        sender = PagerdutySender(config, external_url=EXTERNAL_URL, source="agent-host")
+        sender = PagerdutySender(config, external_url=EXTERNAL_URL)
         try:
             return await sender.send(note)
         finally:
@@ -36,36 +36,28 @@ def pagerduty(server: Receiver, **options: Any) -> PagerdutyConfig:
     return replace(config, **options)
 
 
-def test_trigger_event_is_events_api_v2(receiver: Receiver) -> None:
+def test_trigger_event_is_alertmanagers_default_event(receiver: Receiver) -> None:
     receiver.script.append(Reply(202, '{"status":"success","message":"Event processed","dedup_key":"x"}'))
     send(pagerduty(receiver), notification(firing(instance="db1", severity="critical")))
     assert {
         "routing_key": "R0UT1NGKEY0123456789",
-        "event_action": "trigger",
         "dedup_key": hashlib.sha256(GROUP_KEY.encode()).hexdigest(),
-        "client": "tripwired",
-        "client_url": EXTERNAL_URL,
+        "event_action": "trigger",
         "payload": {
-            "summary": "[FIRING:1] DiskFull: DiskFull on db1",
-            "source": "agent-host",
-            "severity": "critical",
-            "timestamp": "2023-11-14T22:13:20Z",
-            "class": "DiskFull",
+            "summary": "[FIRING:1] DiskFull (db1 critical)",
+            "source": "Alertmanager",
+            "severity": "error",
             "custom_details": {
+                "firing": "Labels:\n - alertname = DiskFull\n - instance = db1\n - severity = critical\n"
+                "Annotations:\n - summary = DiskFull on db1\n"
+                f"Source: {GENERATOR_URL}\n",
+                "resolved": "",
                 "num_firing": "1",
                 "num_resolved": "0",
-                "alerts": [
-                    {
-                        "status": "firing",
-                        "labels": {"alertname": "DiskFull", "instance": "db1", "severity": "critical"},
-                        "annotations": {"summary": "DiskFull on db1"},
-                        "startsAt": "2023-11-14T22:13:20Z",
-                        "generatorURL": GENERATOR_URL,
-                    }
-                ],
             },
         },
-        "links": [{"href": GENERATOR_URL, "text": "DiskFull source"}],
+        "client": "Alertmanager",
+        "client_url": f"{EXTERNAL_URL}/#/alerts?receiver=team",
     } == receiver.requests[0].json()
 
 
@@ -109,39 +101,24 @@ def test_configured_details_join_the_custom_details(receiver: Receiver) -> None:
     assert "data" == receiver.requests[0].json()["payload"]["custom_details"]["team"]
 
 
-def test_severity_label_is_mapped_to_pagerduty_severities() -> None:
-    mapped = [severity([firing(severity=s)]) for s in ("page", "error", "warn", "info", "Critical")]
-    assert ["critical", "error", "warning", "info", "critical"] == mapped
+def test_severity_is_a_template_over_the_labels(receiver: Receiver) -> None:
+    send(pagerduty(receiver, severity="{{ .CommonLabels.severity }}"), notification(firing(severity="critical")))
+    assert "critical" == receiver.requests[0].json()["payload"]["severity"]
 
 
-def test_severity_is_the_highest_among_firing_alerts() -> None:
-    assert "critical" == severity([firing(instance="a", severity="warning"), firing(instance="b", severity="critical")])
-
-
-def test_unknown_or_missing_severity_is_error() -> None:
-    assert ("error", "error") == (severity([firing(severity="sev9")]), severity([firing()]))
-
-
-def test_configured_severity_wins_over_labels() -> None:
-    assert "info" == severity([firing(severity="critical")], "info")
+def test_a_template_that_fails_gives_up_and_names_the_template(receiver: Receiver) -> None:
+    result = send(pagerduty(receiver, description="{{ .Nope }}"), notification())
+    assert (Outcome.GIVE_UP, [], True) == (result.outcome, receiver.requests, "{{ .Nope }}" in result.reason)
 
 
 def test_summary_is_cut_to_1024_characters(receiver: Receiver) -> None:
     alert = replace(firing(), annotations=(("summary", "x" * 5000),))
-    send(pagerduty(receiver), notification(alert))
+    send(pagerduty(receiver, description="{{ .CommonAnnotations.summary }}"), notification(alert))
     summary = receiver.requests[0].json()["payload"]["summary"]
     assert (1024, "…") == (len(summary), summary[-1])
 
 
-def test_an_event_over_512_kb_loses_per_alert_details(receiver: Receiver) -> None:
-    big = [replace(firing(instance=f"h{i}"), annotations=(("description", "y" * 2000),)) for i in range(400)]
-    send(pagerduty(receiver), notification(*big))
-    request = receiver.requests[0]
-    details = request.json()["payload"]["custom_details"]
-    assert (True, {"num_firing": "400", "num_resolved": "0"}) == (len(request.body) <= MAX_EVENT_BYTES, details)
-
-
-def test_an_event_still_too_big_loses_all_custom_details(receiver: Receiver) -> None:
+def test_an_event_over_512_kb_loses_its_custom_details(receiver: Receiver) -> None:
     send(pagerduty(receiver, details={"dump": "z" * 600_000}), notification())
     request = receiver.requests[0]
     details = request.json()["payload"]["custom_details"]

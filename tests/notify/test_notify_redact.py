@@ -14,15 +14,17 @@ from agent.config.receivers import (
     AlertmanagerTargetConfig,
     BasicAuth,
     HttpClientConfig,
+    OpsgenieConfig,
     PagerdutyConfig,
     SlackConfig,
     WebhookConfig,
 )
 from agent.config.schema import Duration, Secret
 from agent.notify.alertmanager import AlertmanagerForwarder
+from agent.notify.integrations.opsgenie.opsgenie import OpsgenieSender
 from agent.notify.integrations.pagerduty.pagerduty import PagerdutySender
 from agent.notify.integrations.slack.slack import SlackSender
-from agent.notify.integrations.webhook.webhook import WebhookSender
+from agent.notify.integrations.webhook import WebhookSender
 from agent.notify.model import Result
 from agent.redact import redact, secret_values
 from tests.conftest import free_port
@@ -35,7 +37,18 @@ ROUTING_KEY = "R0UT1NGKEYSECRET0001"
 BEARER = "bearer-s3cret-xyz"
 PASSWORD = "pa55w0rd-s3cret"
 HMAC_KEY = "hmac-s3cret-key"
-SECRETS = (SLACK_PATH, "T0SECRET", "XXXXSLACKTOKEN", WEBHOOK_TOKEN, ROUTING_KEY, BEARER, PASSWORD, HMAC_KEY)
+OPSGENIE_KEY = "0PSGENIEKEYSECRET01"
+SECRETS = (
+    SLACK_PATH,
+    "T0SECRET",
+    "XXXXSLACKTOKEN",
+    WEBHOOK_TOKEN,
+    ROUTING_KEY,
+    BEARER,
+    PASSWORD,
+    HMAC_KEY,
+    OPSGENIE_KEY,
+)
 
 
 def test_url_path_query_and_userinfo_are_removed() -> None:
@@ -88,13 +101,19 @@ def webhook_sender(url: str) -> WebhookSender:
 
 def pagerduty_sender(url: str) -> PagerdutySender:
     config = PagerdutyConfig(routing_key=Secret(ROUTING_KEY), url=f"{url}/v2/enqueue", http_config=auth())
-    return PagerdutySender(config, external_url="http://a", source="h")
+    return PagerdutySender(config, external_url="http://a")
+
+
+def opsgenie_sender(url: str) -> OpsgenieSender:
+    config = OpsgenieConfig(api_key=Secret(OPSGENIE_KEY), api_url=Secret(f"{url}/"), http_config=auth())
+    return OpsgenieSender(config, external_url="http://a")
 
 
 SENDERS: dict[str, Callable[[str], Any]] = {
     "slack": slack_sender,
     "webhook": webhook_sender,
     "pagerduty": pagerduty_sender,
+    "opsgenie": opsgenie_sender,
 }
 FAILURES = {
     "500 echoing the request": Reply(500, ECHO),

@@ -1,4 +1,4 @@
-"""The Slack sender: Block Kit message with a text fallback, Slack's answers and limits."""
+"""The Slack sender: Alertmanager's attachment message from templated fields, and Slack's answers."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import asyncio
 from dataclasses import replace
 from typing import Any
 
-from agent.config.receivers import SlackConfig
+from agent.config.receivers import SlackAction, SlackConfig, SlackField
 from agent.config.schema import Secret
-from agent.notify.integrations.slack.slack import MAX_ALERT_SECTIONS, SlackSender
+from agent.notify.integrations.slack.slack import SlackSender
 from agent.notify.model import Notification, Outcome, Result
 from tests.notify.test_notify_http import firing, notification, resolved
 from tests.receiver import Receiver, Reply
@@ -31,25 +31,23 @@ def slack(server: Receiver, **options: Any) -> SlackConfig:
     return replace(SlackConfig(api_url=Secret(f"{server.url}/services/T000/B000/XXXX")), **options)
 
 
-def test_message_has_blocks_and_a_text_fallback(receiver: Receiver) -> None:
+def test_message_is_alertmanagers_default_attachment(receiver: Receiver) -> None:
     send(slack(receiver), notification(firing(instance="db1", severity="critical")))
+    title = "[FIRING:1] DiskFull (db1 critical)"
+    link = f"{EXTERNAL_URL}/#/alerts?receiver=team"
     assert {
-        "text": "[FIRING:1] DiskFull\nDiskFull on db1",
-        "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": "[FIRING:1] DiskFull"}},
+        "username": "Alertmanager",
+        "attachments": [
             {
-                "type": "section",
-                "text": {
-                    "type": "mrkdwn",
-                    "text": (
-                        ":red_circle: *DiskFull* (firing, severity: critical)\n"
-                        "DiskFull on db1\n"
-                        "`instance=db1` `severity=critical`\n"
-                        "<http://agent.example:9842/graph?g0.expr=up&amp;g0.tab=1|Source>"
-                    ),
-                },
-            },
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": "<http://agent.example:9842|tripwired>"}]},
+                "title": title,
+                "title_link": link,
+                "text": "",
+                "fallback": f"{title} | {link}",
+                "callback_id": "",
+                "footer": "",
+                "color": "danger",
+                "mrkdwn_in": ["fallback", "pretext", "text"],
+            }
         ],
     } == receiver.requests[0].json()
 
@@ -57,17 +55,7 @@ def test_message_has_blocks_and_a_text_fallback(receiver: Receiver) -> None:
 def test_grouped_alerts_share_one_message(receiver: Receiver) -> None:
     send(slack(receiver), notification(firing(instance="a"), firing(instance="b"), firing(instance="c")))
     body = receiver.requests[0].json()
-    assert (1, "[FIRING:3] DiskFull", 5) == (
-        len(receiver.requests),
-        body["blocks"][0]["text"]["text"],
-        len(body["blocks"]),
-    )
-
-
-def test_a_big_group_is_cut_with_a_count_of_the_rest(receiver: Receiver) -> None:
-    send(slack(receiver), notification(*(firing(instance=f"h{i}") for i in range(MAX_ALERT_SECTIONS + 7))))
-    blocks = receiver.requests[0].json()["blocks"]
-    assert (MAX_ALERT_SECTIONS + 3, "…and 7 more alerts") == (len(blocks), blocks[-2]["text"]["text"])
+    assert (1, "[FIRING:3] DiskFull ") == (len(receiver.requests), body["attachments"][0]["title"])
 
 
 def test_resolved_alerts_are_not_sent_by_default(receiver: Receiver) -> None:
@@ -77,25 +65,31 @@ def test_resolved_alerts_are_not_sent_by_default(receiver: Receiver) -> None:
 
 def test_resolved_message_when_send_resolved_is_true(receiver: Receiver) -> None:
     send(slack(receiver, send_resolved=True), notification(resolved(firing())))
-    assert "[RESOLVED:1] DiskFull" == receiver.requests[0].json()["text"].splitlines()[0]
+    attachment = receiver.requests[0].json()["attachments"][0]
+    assert ("[RESOLVED] DiskFull ", "good") == (attachment["title"], attachment["color"])
 
 
-def test_markup_in_a_summary_is_escaped(receiver: Receiver) -> None:
-    alert = firing()
-    alert = replace(alert, annotations=(("summary", "<!channel> & co"),))
-    send(slack(receiver), notification(alert))
-    section = receiver.requests[0].json()["blocks"][1]["text"]["text"]
-    assert "&lt;!channel&gt; &amp; co" == section.splitlines()[1]
+def test_text_fields_and_actions_are_templates(receiver: Receiver) -> None:
+    config = slack(
+        receiver,
+        text="{{ range .Alerts.Firing }}{{ .Labels.instance }}: {{ .Annotations.summary }}\n{{ end }}",
+        fields=[SlackField("Severity", "{{ .CommonLabels.severity | toUpper }}", short=True)],
+        actions=[SlackAction(type="button", text="Runbook", url="{{ .CommonAnnotations.runbook }}")],
+    )
+    alert = replace(firing(instance="db1", severity="warning"), annotations=(("runbook", "http://rb"),))
+    send(config, notification(alert))
+    attachment = receiver.requests[0].json()["attachments"][0]
+    assert (
+        "db1: \n",
+        [{"title": "Severity", "value": "WARNING", "short": True}],
+        [{"type": "button", "text": "Runbook", "url": "http://rb"}],
+    ) == (attachment["text"], attachment["fields"], attachment["actions"])
 
 
-def test_markup_in_the_fallback_text_and_group_labels_is_escaped(receiver: Receiver) -> None:
-    alert = replace(firing(team="<b&q>"), annotations=(("summary", "<!channel> & co"),))
-    note = replace(notification(alert), group_labels=(("team", "<b&q>"),))
-    send(slack(receiver), note)
-    message = receiver.requests[0].json()
-    assert ["[FIRING:1] &lt;b&amp;q&gt;", "&lt;!channel&gt; &amp; co"] == message["text"].splitlines()
-    assert "`team=&lt;b&amp;q&gt;`" in message["blocks"][1]["text"]["text"]
-    assert "<http://agent.example:9842/graph?g0.expr=up&amp;g0.tab=1|Source>" in message["blocks"][1]["text"]["text"]
+def test_a_template_that_fails_gives_up_without_sending(receiver: Receiver) -> None:
+    result = send(slack(receiver, title='{{ template "nope" . }}'), notification())
+    named = 'no such template "nope"' in result.reason
+    assert (Outcome.GIVE_UP, [], True) == (result.outcome, receiver.requests, named)
 
 
 def test_channel_and_username_are_passed_when_set(receiver: Receiver) -> None:

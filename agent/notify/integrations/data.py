@@ -8,15 +8,16 @@ common labels and annotations, the data itself and the title.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from agent.model import Alert, AlertState
 from agent.notify.model import Notification, group_status
+from agent.notify.template import alert_status, common, go_quote_meta
 
 ZERO_TIME = "0001-01-01T00:00:00Z"  # Go's zero time.Time, what Alertmanager sends as a firing alert's endsAt
-_GO_QUOTE_META = set("\\.+*?()|[]{}^$")
 
 
 def go_time(seconds: float) -> str:
@@ -26,6 +27,12 @@ def go_time(seconds: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "") + "Z"
 
 
+def group_key_hash(notification: Notification) -> str:
+    """SHA-256 of the group key, hex: Alertmanager's stable id of a group (PagerDuty's dedup_key,
+    Opsgenie's alias), the same for its trigger and its resolve."""
+    return hashlib.sha256(notification.group_key.encode()).hexdigest()
+
+
 def alerts_to_send(notification: Notification, send_resolved: bool) -> tuple[Alert, ...]:
     """The alerts an integration should hear about: resolved ones only if it wants them."""
     if send_resolved:
@@ -33,26 +40,12 @@ def alerts_to_send(notification: Notification, send_resolved: bool) -> tuple[Ale
     return tuple(a for a in notification.alerts if a.state is AlertState.FIRING)
 
 
-def alert_status(alert: Alert) -> str:
-    """`firing` or `resolved`, as Alertmanager writes an alert's status."""
-    return "firing" if alert.state is AlertState.FIRING else "resolved"
-
-
-def common(maps: Sequence[dict[str, str]]) -> dict[str, str]:
-    """The pairs every map has in common (Alertmanager's commonLabels / commonAnnotations)."""
-    if not maps:
-        return {}
-    shared = dict(maps[0])
-    for other in maps[1:]:
-        shared = {k: v for k, v in shared.items() if other.get(k) == v}
-    return shared
-
-
-def template_data(notification: Notification, alerts: Sequence[Alert], external_url: str) -> dict[str, Any]:
-    """Alertmanager's template data for a notification, as its JSON has it."""
+def data_json(notification: Notification, alerts: Sequence[Alert], external_url: str) -> dict[str, Any]:
+    """Alertmanager's template data for a notification as its JSON has it (the webhook body); the model
+    templates run on is `agent.notify.template.Data`."""
     labels = [dict(a.labels) for a in alerts]
     return {
-        "receiver": _go_quote_meta(notification.receiver),
+        "receiver": go_quote_meta(notification.receiver),
         "status": group_status(alerts).value,
         "alerts": [_alert_json(a) for a in alerts],
         "groupLabels": dict(notification.group_labels),
@@ -74,11 +67,6 @@ def _alert_json(alert: Alert) -> dict[str, Any]:
         "generatorURL": alert.generator_url,
         "fingerprint": alert.fingerprint,
     }
-
-
-def _go_quote_meta(text: str) -> str:
-    """Go's regexp.QuoteMeta, which Alertmanager applies to the receiver name."""
-    return "".join(f"\\{c}" if c in _GO_QUOTE_META else c for c in text)
 
 
 def title(notification: Notification, alerts: Sequence[Alert]) -> str:

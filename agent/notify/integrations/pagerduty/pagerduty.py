@@ -1,15 +1,15 @@
-"""PagerDuty Events API v2: `trigger` while any alert of the group fires, `resolve` when none does.
+"""PagerDuty Events API v2: Alertmanager's event, every text field a template over the notification.
 
-The dedup_key is the SHA-256 of the group key, as Alertmanager computes it (notify.Key.Hash),
-so the trigger and the resolve of one group address the same incident. An event may not exceed
-512 KB: the per-alert details are dropped first, then all custom details, as Alertmanager does.
+`trigger` while any alert of the group fires, `resolve` when none does. The dedup_key is the
+SHA-256 of the group key, as Alertmanager computes it (notify.Key.Hash), so the trigger and the
+resolve of one group address the same incident. Summary, client, details, links and the rest
+default to Alertmanager's templates (`pagerduty.default.description`: `[FIRING:2] DiskFull ...`).
+An event may not exceed 512 KB: the custom details are then replaced by a note, as Alertmanager does.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import socket
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -17,133 +17,81 @@ import httpx
 import structlog
 
 from agent.config.receivers import PagerdutyConfig
-from agent.model import Alert, AlertState
+from agent.model import Alert
 from agent.notify.http import client_secrets, new_client, post
-from agent.notify.integrations.data import alerts_to_send, common, go_time, title
+from agent.notify.integrations.data import alerts_to_send, group_key_hash
 from agent.notify.model import Notification, Outcome, Result, Status, group_status
+from agent.notify.template import DEFAULT_TEMPLATES, NotifyTemplates, TemplateError, template_data
 from agent.redact import secret_values
 
 log = structlog.get_logger()
 
 MAX_EVENT_BYTES = 512_000
 MAX_SUMMARY_CHARS = 1024
-DEFAULT_SEVERITY = "error"  # Alertmanager's default when nothing says otherwise
-SEVERITY_RANK = {"critical": 3, "error": 2, "warning": 1, "info": 0}
-SEVERITY_ALIASES = {
-    "critical": "critical",
-    "crit": "critical",
-    "page": "critical",
-    "fatal": "critical",
-    "p1": "critical",
-    "error": "error",
-    "err": "error",
-    "high": "error",
-    "major": "error",
-    "p2": "error",
-    "warning": "warning",
-    "warn": "warning",
-    "medium": "warning",
-    "minor": "warning",
-    "p3": "warning",
-    "info": "info",
-    "informational": "info",
-    "low": "info",
-    "none": "info",
-    "p4": "info",
-    "p5": "info",
-}
 TRIMMED_DETAILS = {
     "error": "Custom details have been removed because the original event exceeds the maximum size of 512kB",
 }
 
 
-def dedup_key(notification: Notification) -> str:
-    """The group's stable key: the same for its trigger and its resolve."""
-    return hashlib.sha256(notification.group_key.encode()).hexdigest()
-
-
-def severity(alerts: Sequence[Alert], configured: str = "") -> str:
-    """The configured severity, else the highest `severity` label among firing alerts, mapped."""
-    if configured:
-        return SEVERITY_ALIASES.get(configured.lower(), configured)
-    firing = [a for a in alerts if a.state is AlertState.FIRING] or list(alerts)
-    mapped = [SEVERITY_ALIASES.get(dict(a.labels).get("severity", "").lower()) for a in firing]
-    known = [m for m in mapped if m is not None]
-    return max(known, key=SEVERITY_RANK.__getitem__) if known else DEFAULT_SEVERITY
-
-
-def summary(notification: Notification, alerts: Sequence[Alert]) -> str:
-    """The title plus the common summary annotation, at most 1024 characters."""
-    text = title(notification, alerts)
-    shared = common([dict(a.annotations) for a in alerts]).get("summary")
-    if shared:
-        text = f"{text}: {shared}"
-    return text if len(text) <= MAX_SUMMARY_CHARS else text[: MAX_SUMMARY_CHARS - 1] + "…"
-
-
-def custom_details(alerts: Sequence[Alert], extra: dict[str, str]) -> dict[str, Any]:
-    """The event's custom details: the configured ones, counts, and each alert."""
-    firing = [a for a in alerts if a.state is AlertState.FIRING]
-    return {
-        **extra,
-        "num_firing": str(len(firing)),
-        "num_resolved": str(len(alerts) - len(firing)),
-        "alerts": [_detail(a) for a in alerts],
-    }
-
-
-def _detail(alert: Alert) -> dict[str, Any]:
-    status = "firing" if alert.state is AlertState.FIRING else "resolved"
-    return {
-        "status": status,
-        "labels": dict(alert.labels),
-        "annotations": dict(alert.annotations),
-        "startsAt": go_time(alert.starts_at),
-        "generatorURL": alert.generator_url,
-    }
+def _cut(text: str, limit: int) -> str:
+    """Alertmanager's TruncateInRunes: at most limit characters, the last one an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def event(
-    notification: Notification, alerts: Sequence[Alert], config: PagerdutyConfig, *, external_url: str, source: str
+    notification: Notification,
+    alerts: Sequence[Alert],
+    config: PagerdutyConfig,
+    *,
+    external_url: str,
+    templates: NotifyTemplates = DEFAULT_TEMPLATES,
 ) -> dict[str, Any]:
-    """The Events API v2 body, before any trimming for size."""
-    labels = common([dict(a.labels) for a in alerts])
+    """The Events API v2 body, before any trimming for size; raises TemplateError naming the template."""
+    data = template_data(notification, alerts, external_url)
+
+    def text(field_text: str) -> str:
+        try:
+            return templates.text(field_text, data)
+        except TemplateError as exc:
+            raise TemplateError(f"template {field_text!r}: {exc}") from None
+
+    client = text(config.client)
     payload = {
-        "summary": summary(notification, alerts),
-        "source": config.source or source,
-        "severity": severity(alerts, config.severity),
-        "timestamp": go_time(min(a.starts_at for a in alerts)),
-        "component": config.component or labels.get("component", ""),
-        "group": config.group or labels.get("group", labels.get("job", "")),
-        "class": config.class_ or labels.get("alertname", ""),
-        "custom_details": custom_details(alerts, config.details),
+        "summary": _cut(text(config.description), MAX_SUMMARY_CHARS),
+        "source": text(config.source or config.client),
+        "severity": text(config.severity),
+        "class": text(config.class_),
+        "component": text(config.component),
+        "group": text(config.group),
+        "custom_details": {k: text(v) for k, v in config.all_details().items()},
     }
-    links = [{"href": link.href, "text": link.text} for link in config.links]
-    links.extend({"href": a.generator_url, "text": f"{a.name} source"} for a in alerts[:5] if a.generator_url)
-    return {
+    images = [{"src": text(i.src), "alt": text(i.alt), "href": text(i.href)} for i in config.images]
+    links = [{"href": text(link.href), "text": text(link.text)} for link in config.links]
+    message = {
         "routing_key": str(config.routing_key or ""),
+        "dedup_key": group_key_hash(notification),
         "event_action": "resolve" if group_status(alerts) is Status.RESOLVED else "trigger",
-        "dedup_key": dedup_key(notification),
-        "client": config.client,
-        "client_url": config.client_url or external_url,
-        "payload": {k: v for k, v in payload.items() if v != ""},
-        "links": links,
+        "payload": {k: v for k, v in payload.items() if k in ("summary", "source", "severity") or v},
+        "client": client,
+        "client_url": text(config.client_url),
+        "images": [_omit_empty(i) for i in images if i["src"]],
+        "links": [_omit_empty(link) for link in links if link["href"]],
     }
+    return {k: v for k, v in message.items() if k in ("event_action", "payload") or v}
+
+
+def _omit_empty(item: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in item.items() if v}
 
 
 def encode(message: dict[str, Any]) -> bytes:
-    """The JSON body, trimmed to 512 KB: per-alert details go first, then all custom details."""
+    """The JSON body, its custom details replaced by a note when it passes 512 KB."""
     body = json.dumps(message).encode()
     if len(body) <= MAX_EVENT_BYTES:
         return body
-    details = message["payload"]["custom_details"]
-    message["payload"]["custom_details"] = {k: v for k, v in details.items() if k != "alerts"}
-    trimmed = json.dumps(message).encode()
-    if len(trimmed) > MAX_EVENT_BYTES:
-        message["payload"]["custom_details"] = dict(TRIMMED_DETAILS)
-        trimmed = json.dumps(message).encode()
+    message["payload"]["custom_details"] = dict(TRIMMED_DETAILS)
     log.warning("pagerduty_event_trimmed", size_bytes=len(body), limit_bytes=MAX_EVENT_BYTES)
-    return trimmed
+    return json.dumps(message).encode()
 
 
 class PagerdutySender:
@@ -154,22 +102,26 @@ class PagerdutySender:
         config: PagerdutyConfig,
         *,
         external_url: str,
-        source: str | None = None,
         client: httpx.AsyncClient | None = None,
+        templates: NotifyTemplates = DEFAULT_TEMPLATES,
     ) -> None:
         """One PagerDuty service; `source` defaults to the host name."""
         self.config = config
         self.external_url = external_url
-        self.source = source or socket.gethostname()
+        self.templates = templates
         self.client = client or new_client(config.http_config)
         self.secrets: Collection[str] = secret_values(config) + client_secrets(config.http_config)
 
     async def send(self, notification: Notification) -> Result:
-        """Send a trigger or resolve event for the group (see `Notifier.send`)."""
+        """Post the group's event; a template that fails gives up, as in Alertmanager."""
         alerts = alerts_to_send(notification, self.config.send_resolved)
         if not alerts:
             return Result(Outcome.DELIVERED, "nothing to send: only resolved alerts and send_resolved is false")
-        message = event(notification, alerts, self.config, external_url=self.external_url, source=self.source)
+        try:
+            message = event(notification, alerts, self.config, external_url=self.external_url, templates=self.templates)
+        except TemplateError as exc:
+            log.error("notify_template_failed", integration="pagerduty", receiver=notification.receiver, error=str(exc))
+            return Result(Outcome.GIVE_UP, f"template error: {exc}")
         return (await post(self.client, self.config.url, encode(message), self.secrets)).result
 
     async def aclose(self) -> None:

@@ -1,4 +1,4 @@
-"""The Slack integration (incoming webhooks, Block Kit), as Alertmanager's notify/slack/."""
+"""The Slack integration (incoming webhooks, one attachment), as Alertmanager's notify/slack/."""
 
 from agent.notify.integrations.slack.slack import SlackSender
 

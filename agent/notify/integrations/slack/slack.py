@@ -1,101 +1,133 @@
-"""Slack incoming webhooks: one Block Kit message per notification, with a plain `text` fallback.
+"""Slack incoming webhooks: Alertmanager's message, one attachment built from the config's templates.
 
-The header says firing or resolved, how many and what (`[FIRING:2] DiskFull`); each alert gets a
-section with its name, severity, summary and labels; a context line links back to the agent.
-Slack allows 50 blocks and 3000 characters a section, so long groups are cut with a count.
+Every text field (title, text, fields, actions, ...) is a Go template over the notification's
+template data, defaulting to Alertmanager's (`slack.default.title`: `[FIRING:2] DiskFull ...`), so
+a Slack channel fed by Alertmanager reads the same when fed by tripwired. The JSON keys and
+which are left out when empty follow Alertmanager's notify/slack request and attachment.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import httpx
+import structlog
 
-from agent.config.receivers import SlackConfig
-from agent.model import Alert, AlertState
+from agent.config.receivers import SlackAction, SlackConfig
+from agent.model import Alert
 from agent.notify.http import client_secrets, new_client, post
-from agent.notify.integrations.data import alert_status, alerts_to_send, title
+from agent.notify.integrations.data import alerts_to_send
 from agent.notify.model import Notification, Outcome, Result
+from agent.notify.template import DEFAULT_TEMPLATES, NotifyTemplates, TemplateError, template_data
 from agent.redact import redact_excerpt, secret_values
 
-MAX_ALERT_SECTIONS = 20  # header + 20 sections + a "more" note + context stays far under 50 blocks
-MAX_SECTION_CHARS = 3000
-MAX_HEADER_CHARS = 150
+log = structlog.get_logger()
+
+DEFAULT_MRKDWN_IN = ("fallback", "pretext", "text")
 
 
-def alert_text(alert: Alert) -> str:
-    """One alert as Slack mrkdwn: name, status and severity, summary, labels, link."""
-    labels = dict(alert.labels)
-    annotations = dict(alert.annotations)
-    icon = ":red_circle:" if alert.state is AlertState.FIRING else ":large_green_circle:"
-    severity = escape(labels.get("severity", "none"))
-    lines = [f"{icon} *{escape(alert.name)}* ({alert_status(alert)}, severity: {severity})"]
-    summary = annotations.get("summary") or annotations.get("description")
-    if summary:
-        lines.append(escape(summary))
-    lines.append(" ".join(f"`{escape(k)}={escape(v)}`" for k, v in sorted(labels.items()) if k != "alertname"))
-    if alert.generator_url:
-        lines.append(f"<{escape(alert.generator_url)}|Source>")
-    return _cut("\n".join(line for line in lines if line), MAX_SECTION_CHARS)
+def _omit_empty(fields: dict[str, Any]) -> dict[str, Any]:
+    """Go's omitempty: leave out "", False, None and empty lists."""
+    return {k: v for k, v in fields.items() if v not in ("", False, None, [])}
 
 
-def escape(text: str) -> str:
-    """Slack's three control characters, escaped so a summary cannot break the markup."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def _action(action: SlackAction, text: Callable[[str], str]) -> dict[str, Any]:
+    """One button; Alertmanager 0.25 accepts a `confirm` dialog in the config but does not send it."""
+    return _omit_empty(
+        {
+            "type": text(action.type),
+            "text": text(action.text),
+            "url": text(action.url),
+            "style": text(action.style),
+            "name": text(action.name),
+            "value": text(action.value),
+        }
+    )
 
 
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _attachment(config: SlackConfig, text: Callable[[str], str]) -> dict[str, Any]:
+    attachment = {
+        "title": text(config.title),
+        "title_link": text(config.title_link),
+        "pretext": text(config.pretext),
+        "text": text(config.text),
+        "fallback": text(config.fallback),
+        "callback_id": text(config.callback_id),
+        "fields": [
+            _omit_empty({"title": text(f.title), "value": text(f.value)})
+            | {"short": config.short_fields if f.short is None else f.short}
+            for f in config.fields
+        ],
+        "actions": [_action(a, text) for a in config.actions],
+        "image_url": text(config.image_url),
+        "thumb_url": text(config.thumb_url),
+        "footer": text(config.footer),
+        "color": text(config.color),
+        "mrkdwn_in": list(config.mrkdwn_in or DEFAULT_MRKDWN_IN),
+    }
+    always = ("text", "fallback", "callback_id", "footer")  # no omitempty on these in Alertmanager
+    return {k: v for k, v in attachment.items() if k in always or v not in ("", [])}
 
 
 def slack_message(
-    notification: Notification, alerts: Sequence[Alert], external_url: str, config: SlackConfig | None = None
+    notification: Notification,
+    alerts: Sequence[Alert],
+    external_url: str,
+    config: SlackConfig,
+    templates: NotifyTemplates = DEFAULT_TEMPLATES,
 ) -> dict[str, Any]:
-    """The webhook body: Block Kit blocks and the `text` notifications and old clients show."""
-    heading = title(notification, alerts)
-    header = {"type": "header", "text": {"type": "plain_text", "text": _cut(heading, MAX_HEADER_CHARS)}}
-    blocks: list[dict[str, Any]] = [header]
-    blocks.extend(_section(alert_text(a)) for a in alerts[:MAX_ALERT_SECTIONS])
-    if len(alerts) > MAX_ALERT_SECTIONS:
-        blocks.append(_section(f"…and {len(alerts) - MAX_ALERT_SECTIONS} more alerts"))
-    link = f"<{escape(external_url)}|tripwired>"
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": link}]})
-    message: dict[str, Any] = {"text": _fallback(heading, alerts), "blocks": blocks}
-    if config is not None and config.channel:
-        message["channel"] = config.channel
-    if config is not None and config.username:
-        message["username"] = config.username
+    """The webhook body; raises TemplateError (naming the field) when a template fails."""
+    data = template_data(notification, alerts, external_url)
+
+    def text(field_text: str) -> str:
+        try:
+            return templates.text(field_text, data)
+        except TemplateError as exc:
+            raise TemplateError(f"template {field_text!r}: {exc}") from None
+
+    message = _omit_empty(
+        {
+            "channel": text(config.channel),
+            "username": text(config.username),
+            "icon_emoji": text(config.icon_emoji),
+            "icon_url": text(config.icon_url),
+            "link_names": config.link_names,
+        }
+    )
+    message["attachments"] = [_attachment(config, text)]
     return message
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-
-
-def _fallback(heading: str, alerts: Sequence[Alert]) -> str:
-    """The `text` field: Slack parses it as mrkdwn too, so it is escaped like every other text."""
-    summaries = [dict(a.annotations).get("summary", "") for a in alerts]
-    return _cut("\n".join(escape(line) for line in [heading, *(s for s in summaries if s)]), MAX_SECTION_CHARS)
 
 
 class SlackSender:
     """Posts to one Slack incoming webhook."""
 
-    def __init__(self, config: SlackConfig, *, external_url: str, client: httpx.AsyncClient | None = None) -> None:
-        """One Slack webhook; `client` is for tests, else one is built from `http_config`."""
+    def __init__(
+        self,
+        config: SlackConfig,
+        *,
+        external_url: str,
+        client: httpx.AsyncClient | None = None,
+        templates: NotifyTemplates = DEFAULT_TEMPLATES,
+    ) -> None:
         self.config = config
         self.external_url = external_url
+        self.templates = templates
         self.client = client or new_client(config.http_config)
         self.secrets: Collection[str] = secret_values(config) + client_secrets(config.http_config)
 
     async def send(self, notification: Notification) -> Result:
-        """Post the group's message and read Slack's answer (see `Notifier.send`)."""
+        """Post the group's message; a template that fails gives up, as in Alertmanager."""
         alerts = alerts_to_send(notification, self.config.send_resolved)
         if not alerts:
             return Result(Outcome.DELIVERED, "nothing to send: only resolved alerts and send_resolved is false")
-        body = json.dumps(slack_message(notification, alerts, self.external_url, self.config)).encode()
+        try:
+            message = slack_message(notification, alerts, self.external_url, self.config, self.templates)
+        except TemplateError as exc:  # Alertmanager fails the notification without retrying
+            log.error("notify_template_failed", integration="slack", receiver=notification.receiver, error=str(exc))
+            return Result(Outcome.GIVE_UP, f"template error: {exc}")
+        body = json.dumps(message).encode()
         posted = await post(self.client, str(self.config.api_url), body, self.secrets)
         if posted.result.outcome is Outcome.DELIVERED:
             return self._check_body(posted.body, posted.content_type)

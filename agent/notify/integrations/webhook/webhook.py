@@ -18,7 +18,7 @@ import httpx
 from agent.config.receivers import WebhookConfig
 from agent.model import Alert
 from agent.notify.http import client_secrets, new_client, post
-from agent.notify.integrations.data import alerts_to_send, template_data
+from agent.notify.integrations.data import alerts_to_send, data_json
 from agent.notify.model import Notification, Outcome, Result, group_status
 from agent.redact import secret_values
 
@@ -31,7 +31,7 @@ def webhook_message(
 ) -> dict[str, Any]:
     """The version 4 payload, with at most `max_alerts` alerts (0: all)."""
     kept = alerts[:max_alerts] if max_alerts else alerts
-    data = template_data(notification, kept, external_url)
+    data = data_json(notification, kept, external_url)
     # Status is the whole group's, as Alertmanager computes it before truncating.
     data["status"] = group_status(alerts).value
     return {**data, "version": "4", "groupKey": notification.group_key, "truncatedAlerts": len(alerts) - len(kept)}
