@@ -290,11 +290,14 @@ def _as_of(alert: Alert, now: float) -> Alert:
 
 
 def alert_order(alert: Alert) -> tuple[object, ...]:
-    """Firing first, then Alertmanager's AlertSlice order: job, instance, then the label set."""
+    """Alertmanager's AlertSlice order: job, instance, then the label set (fewer labels first).
+
+    Firing and resolved alerts are not separated, as in Alertmanager: templates that want them
+    apart use `.Alerts.Firing` and `.Alerts.Resolved`.
+    """
     labels = dict(alert.labels)
     job, instance = labels.get("job"), labels.get("instance")
     return (
-        alert.state is not AlertState.FIRING,
         job is None,
         job or "",
         instance is None,

@@ -353,14 +353,21 @@ def test_run_flushes_groups_when_their_timer_falls_due(tmp_path: Path) -> None:
     assert 1 == len(h.sent)
 
 
-def test_firing_alerts_come_before_resolved_ones(tmp_path: Path) -> None:
+def test_alerts_are_in_alertmanagers_order_firing_and_resolved_together(tmp_path: Path) -> None:
+    """AlertSlice order: job, then instance, then the label set; a resolved alert keeps its place."""
     h = Harness(tmp_path)
     first, second = alert(h.clock, p="1"), alert(h.clock, p="2")
-    h.dispatcher.add([first, second])
+    h.dispatcher.add([first, second, alert(h.clock, p="0", job="a"), alert(h.clock, p="4", instance="x")])
     h.dispatcher.add([resolve(first, h.clock)])
     h.dispatcher.add([alert(h.clock, p="3")])
     h.advance(5 * MINUTE)
-    assert ["TopicSilent2:firing", "TopicSilent3:firing", "TopicSilent1:inactive"] == h.summary()[-1][2]
+    assert [
+        "TopicSilent0:firing",  # a job first
+        "TopicSilent4:firing",  # then an instance
+        "TopicSilent1:inactive",
+        "TopicSilent2:firing",
+        "TopicSilent3:firing",
+    ] == h.summary()[-1][2]
 
 
 def test_resolved_alert_leaves_its_group_once_notified(tmp_path: Path) -> None:
