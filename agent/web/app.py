@@ -9,7 +9,8 @@ from typing import Any, Protocol
 
 from agent.export import CONTENT_TYPE, Exposition
 from agent.promql import Engine
-from agent.web.api import error, query_handler, success
+from agent.web.api import error, success
+from agent.web.promapi import StatusViews, metadata_routes, query_routes, series_routes, status_routes
 from agent.web.server import Handler, Request, Response, text
 
 ReloadFunc = Callable[[], Awaitable[str | None]]  # returns an error message, or None on success
@@ -40,11 +41,14 @@ class WebContext:
     rules: JsonView
     alerts: JsonView
     silences: SilenceApi | None = None  # None when no route is configured: nothing to silence
+    status: StatusViews = StatusViews()  # /api/v1/targets and /api/v1/status/*
     lifecycle: bool = False  # --web.enable-lifecycle: /-/reload and /-/quit answer over HTTP
     quit: Callable[[], None] = lambda: None
 
 
 def build_routes(ctx: WebContext) -> dict[tuple[str, str], Handler]:
+    """Every endpoint of the agent, by method and path (`{name}` stands for one path segment)."""
+
     async def metrics(request: Request) -> Response:
         if accepts_gzip(request.headers.get("accept-encoding", "")):
             body = await ctx.exposition.body(gzipped=True)
@@ -77,7 +81,6 @@ def build_routes(ctx: WebContext) -> dict[tuple[str, str], Handler]:
     async def alerts(_: Request) -> Response:
         return success(ctx.alerts())
 
-    query = query_handler(ctx.engine, ctx.now)
     routes: dict[tuple[str, str], Handler] = {
         ("GET", "/metrics"): metrics,
         ("GET", "/-/healthy"): healthy,
@@ -86,10 +89,12 @@ def build_routes(ctx: WebContext) -> dict[tuple[str, str], Handler]:
         ("PUT", "/-/reload"): reload,
         ("POST", "/-/quit"): quit_,
         ("PUT", "/-/quit"): quit_,
-        ("GET", "/api/v1/query"): query,
-        ("POST", "/api/v1/query"): query,
         ("GET", "/api/v1/rules"): rules,
         ("GET", "/api/v1/alerts"): alerts,
+        **query_routes(ctx.engine, ctx.now),
+        **series_routes(ctx.engine),
+        **metadata_routes(ctx.engine.store),
+        **status_routes(ctx.status),
     }
     if ctx.silences is not None:
         routes.update(silence_routes(ctx.silences))

@@ -249,15 +249,29 @@ class HttpServer:
     async def _dispatch(self, request: Request) -> Response:
         method = "GET" if request.method == "HEAD" else request.method
         routes = self.routes
-        handler = routes.get((method, request.path))
+        handler = routes.get((method, request.path)) or routes.get((method, route_pattern(routes, request.path)))
         if handler is None:
-            known = any(path == request.path for _, path in routes)
+            known = any(path in (request.path, route_pattern(routes, request.path)) for _, path in routes)
             return text(405 if known else 404, "method not allowed\n" if known else "not found\n")
         try:
             return await handler(request)
         except Exception as exc:  # one bad request must not take the server down
             log.error("http_handler_failed", path=request.path, error=f"{type(exc).__name__}: {exc}")
             return text(500, "internal error\n")
+
+
+def route_pattern(routes: Mapping[tuple[str, str], Handler], path: str) -> str:
+    """The route path with `{name}` segments that `path` fills (`/api/v1/label/{name}/values`), or ""."""
+    parts = path.split("/")
+    for _, pattern in routes:
+        if "{" not in pattern:
+            continue
+        wanted = pattern.split("/")
+        if len(wanted) == len(parts) and all(
+            w == p or (w.startswith("{") and w.endswith("}") and p) for w, p in zip(wanted, parts, strict=True)
+        ):
+            return pattern
+    return ""
 
 
 def _now() -> float:
