@@ -67,8 +67,8 @@ class Engine:
             kind = "range vector" if isinstance(node, MatrixNode) else "string"
             raise PromQLError(f'invalid expression type "{kind}" for range query, must be Scalar or instant Vector')
         points: dict[Labels, tuple[list[int], list[float]]] = {}
+        ctx = EvalContext(self.store, self.lookback_ms, start_ms, self.default_step_ms, self.semantics, end_ms)
         for t in range(start_ms, end_ms + 1, step_ms):
-            ctx = EvalContext(self.store, self.lookback_ms, t, self.default_step_ms, self.semantics)
             step_values: list[tuple[Labels, float]]
             try:
                 if isinstance(node, ScalarNode):

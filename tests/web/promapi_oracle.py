@@ -33,7 +33,14 @@ def backfilled_prometheus(openmetrics: Path, base: Path) -> ReceiverProcess:
     """A started Prometheus 2.42 whose TSDB holds the file's samples (kept 100 years: they are old)."""
     data = base / "data"
     subprocess.run(
-        [require_binary("promtool", "prometheus"), "tsdb", "create-blocks-from", "openmetrics", str(openmetrics), str(data)],
+        [
+            require_binary("promtool", "prometheus"),
+            "tsdb",
+            "create-blocks-from",
+            "openmetrics",
+            str(openmetrics),
+            str(data),
+        ],
         check=True,
         capture_output=True,
     )

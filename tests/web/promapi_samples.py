@@ -9,6 +9,7 @@ timestamps off the whole second.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -74,7 +75,9 @@ def _histogram(rng: random.Random) -> Iterator[SeriesData]:
             total_sum += round(rng.uniform(0, 5), 3)
             sums.append(round(total_sum, 3))
         for j, le in enumerate(bounds):
-            yield _series("http_request_duration_seconds_bucket", {"handler": handler, "le": le}, times, [c[j] for c in counts])
+            yield _series(
+                "http_request_duration_seconds_bucket", {"handler": handler, "le": le}, times, [c[j] for c in counts]
+            )
         yield _series("http_request_duration_seconds_sum", {"handler": handler}, times, sums)
         yield _series("http_request_duration_seconds_count", {"handler": handler}, times, [c[-1] for c in counts])
 
@@ -172,9 +175,9 @@ def _escape(value: str) -> str:
 
 
 def _number(value: float) -> str:
-    if value != value:
+    if math.isnan(value):
         return "NaN"
-    if value in (float("inf"), float("-inf")):
+    if math.isinf(value):
         return "+Inf" if value > 0 else "-Inf"
     return repr(value)
 

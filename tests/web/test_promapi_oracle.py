@@ -66,7 +66,9 @@ def test_the_corpus_is_big_enough_and_well_formed() -> None:
 
 
 @pytest.mark.parametrize("entry", CORPUS, ids=[e["id"] for e in CORPUS])
-def test_the_agent_answers_as_prometheus_does(entry: dict[str, Any], prometheus: ReceiverProcess, agent_url: str) -> None:
+def test_the_agent_answers_as_prometheus_does(
+    entry: dict[str, Any], prometheus: ReceiverProcess, agent_url: str
+) -> None:
     """A request to Prometheus 2.42 and to the agent over the same samples gets the same answer."""
     expected = ask(prometheus.url, entry)
     actual = ask(agent_url, entry)
