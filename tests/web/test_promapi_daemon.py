@@ -1,0 +1,141 @@
+"""The Prometheus HTTP API of a running daemon: targets, status, metadata, and a Prometheus 2.42 beside it."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from tests.conftest import DaemonProcess, StartDaemon, free_port, require_binary, wait_for_http, wait_until
+
+WEBHOOK_SECRET = "https://hooks.example.invalid/services/T000/B000/very-secret-token-123"
+
+
+def daemon_config(tmp_path: Path) -> str:
+    textfile = tmp_path / "textfile"
+    textfile.mkdir(exist_ok=True)
+    (textfile / "orders.prom").write_text(
+        "# HELP orders_written_total Orders the job wrote.\n# TYPE orders_written_total counter\n"
+        'orders_written_total{table="eu"} 5\n# HELP queue_depth Items waiting.\n# TYPE queue_depth gauge\n'
+        "queue_depth 3\n"
+    )
+    (tmp_path / "hook").write_text(WEBHOOK_SECRET)
+    return (
+        "global: {interval: 1s, evaluation_interval: 1s}\n"
+        f"state_dir: {tmp_path / 'state'}\n"
+        f"collectors:\n  host: {{enabled: false}}\n  textfile: {{directory: {textfile}}}\n"
+        "route: {receiver: hook}\n"
+        f"receivers: [{{name: hook, webhook_configs: [{{url_file: {tmp_path / 'hook'}}}]}}]\n"
+    )
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, start_daemon: StartDaemon) -> DaemonProcess:
+    started = start_daemon(daemon_config(tmp_path))
+    started.wait_ready()
+    return started
+
+
+def data(daemon: DaemonProcess, path: str, **params: Any) -> Any:
+    response = httpx.get(daemon.url + path, params=params, timeout=10)
+    assert 200 == response.status_code, response.text
+    return response.json()["data"]
+
+
+def test_each_collector_is_a_target_with_job_and_instance(daemon: DaemonProcess) -> None:
+    """A daemon with the textfile collector: /api/v1/targets lists it, up, with when and how long it ran."""
+    targets = data(daemon, "/api/v1/targets")["activeTargets"]
+    textfile = next(t for t in targets if t["labels"]["job"] == "textfile")
+
+    assert "up" == textfile["health"]
+    assert "" == textfile["lastError"]
+    assert textfile["lastScrape"].endswith("Z") and textfile["lastScrapeDuration"] >= 0
+    assert "1s" == textfile["scrapeInterval"]
+
+
+def test_the_config_is_shown_with_its_secrets_as_prometheus_shows_them(daemon: DaemonProcess) -> None:
+    """A webhook URL read from a file: /api/v1/status/config shows `<secret>` where it goes, never the URL."""
+    shown = data(daemon, "/api/v1/status/config")["yaml"]
+
+    assert WEBHOOK_SECRET not in shown and "very-secret-token-123" not in shown
+    assert "<secret>" == yaml.safe_load(shown)["receivers"][0]["webhook_configs"][0]["url"]
+
+
+def test_flags_buildinfo_and_runtimeinfo_answer(daemon: DaemonProcess) -> None:
+    """The status pages Grafana and the Prometheus UI read: listen address, version, reload state."""
+    assert f"127.0.0.1:{daemon.port}" == data(daemon, "/api/v1/status/flags")["web.listen-address"]
+    assert data(daemon, "/api/v1/status/buildinfo")["version"]
+    assert data(daemon, "/api/v1/status/runtimeinfo")["reloadConfigSuccess"] is True
+
+
+def test_a_textfile_metric_is_found_by_series_labels_and_range_query(daemon: DaemonProcess) -> None:
+    """What Grafana's query editor asks in turn: metric names, a series' labels, a range query."""
+    wait_until(lambda: data(daemon, "/api/v1/query", query="orders_written_total")["result"], "a first collection")
+    now = time.time()
+
+    names = data(daemon, "/api/v1/label/__name__/values")
+    series = data(daemon, "/api/v1/series", **{"match[]": "orders_written_total"})
+    matrix = data(daemon, "/api/v1/query_range", query="queue_depth", start=now - 60, end=now, step="15s")
+
+    assert {"orders_written_total", "queue_depth"} <= set(names)
+    assert [{"__name__": "orders_written_total", "table": "eu"}] == series
+    assert {"3"} == {value for _, value in matrix["result"][0]["values"]}
+
+
+@pytest.fixture
+def prometheus_scraping(tmp_path: Path, daemon: DaemonProcess) -> Iterator[str]:
+    """A real Prometheus 2.42 scraping the daemon every second; yields its URL."""
+    port = free_port()
+    (tmp_path / "prometheus.yml").write_text(
+        "global: {scrape_interval: 1s}\n"
+        f"scrape_configs:\n  - job_name: agent\n    static_configs: [{{targets: ['127.0.0.1:{daemon.port}']}}]\n"
+    )
+    with (tmp_path / "prometheus.log").open("wb") as log:
+        prometheus = subprocess.Popen(
+            [
+                require_binary("prometheus", "prometheus"),
+                f"--config.file={tmp_path / 'prometheus.yml'}",
+                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_for_http(f"{url}/-/ready")
+            yield url
+        finally:
+            prometheus.terminate()
+            prometheus.wait(timeout=30)
+
+
+def test_metadata_and_status_shapes_equal_those_of_a_prometheus_scraping_the_agent(
+    daemon: DaemonProcess, prometheus_scraping: str
+) -> None:
+    """Prometheus 2.42 scrapes the agent: its /api/v1/metadata for the agent's families is the agent's own.
+
+    Its targets and buildinfo objects have the same fields as the agent's.
+    """
+
+    def scraped() -> Any:
+        response = httpx.get(f"{prometheus_scraping}/api/v1/metadata", timeout=10).json()["data"]
+        return response if "orders_written_total" in response else None
+
+    wait_until(scraped, "Prometheus scraped the agent's metadata")
+    theirs = httpx.get(f"{prometheus_scraping}/api/v1/metadata", timeout=10).json()["data"]
+    ours = data(daemon, "/api/v1/metadata")
+    their_targets = httpx.get(f"{prometheus_scraping}/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
+    their_build = httpx.get(f"{prometheus_scraping}/api/v1/status/buildinfo", timeout=10).json()["data"]
+
+    assert {name: ours[name] for name in theirs if name in ours} == {n: theirs[n] for n in theirs if n in ours}
+    assert {"orders_written_total", "queue_depth", "tripwired_collector_up"} <= set(ours) & set(theirs)
+    assert set(their_targets[0]) == set(data(daemon, "/api/v1/targets")["activeTargets"][0])
+    assert set(their_build) == set(data(daemon, "/api/v1/status/buildinfo"))
+    assert "up" == their_targets[0]["health"], their_targets[0]["lastError"]
