@@ -7,7 +7,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from agent.export import CONTENT_TYPE, Exposition
+from agent.export import Exposition
+from agent.export.openmetrics import negotiate
 from agent.promql import Engine
 from agent.web.api import error, success
 from agent.web.promapi import StatusViews, metadata_routes, query_routes, series_routes, status_routes
@@ -50,10 +51,13 @@ def build_routes(ctx: WebContext) -> dict[tuple[str, str], Handler]:
     """Every endpoint of the agent, by method and path (`{name}` stands for one path segment)."""
 
     async def metrics(request: Request) -> Response:
-        if accepts_gzip(request.headers.get("accept-encoding", "")):
-            body = await ctx.exposition.body(gzipped=True)
-            return Response(200, body, CONTENT_TYPE, {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
-        return Response(200, await ctx.exposition.body(), CONTENT_TYPE, {"Vary": "Accept-Encoding"})
+        chosen = negotiate(request.headers.get("accept", ""))
+        headers = {"Vary": "Accept, Accept-Encoding"}
+        gzipped = accepts_gzip(request.headers.get("accept-encoding", ""))
+        if gzipped:
+            headers["Content-Encoding"] = "gzip"
+        body = await ctx.exposition.body(gzipped=gzipped, openmetrics=chosen.is_openmetrics)
+        return Response(200, body, chosen.value, headers)
 
     async def healthy(_: Request) -> Response:
         return text(200, "tripwired is Healthy.\n")

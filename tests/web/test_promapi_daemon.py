@@ -23,7 +23,7 @@ def daemon_config(tmp_path: Path) -> str:
     (textfile / "orders.prom").write_text(
         "# HELP orders_written_total Orders the job wrote.\n# TYPE orders_written_total counter\n"
         'orders_written_total{table="eu"} 5\n# HELP queue_depth Items waiting.\n# TYPE queue_depth gauge\n'
-        "queue_depth 3\n"
+        "queue_depth 3\n# TYPE batches counter\nbatches 2\n"
     )
     (tmp_path / "hook").write_text(WEBHOOK_SECRET)
     return (
@@ -40,6 +40,24 @@ def daemon(tmp_path: Path, start_daemon: StartDaemon) -> DaemonProcess:
     started = start_daemon(daemon_config(tmp_path))
     started.wait_ready()
     return started
+
+
+def as_exposed(stored: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """A series Prometheus scraped, with its target labels taken off and the agent's own put back."""
+    labels = {k: v for k, v in stored.items() if k not in ("job", "instance")}
+    for name in ("job", "instance"):
+        if f"exported_{name}" in labels:
+            labels[name] = labels.pop(f"exported_{name}")
+    return tuple(sorted(labels.items()))
+
+
+def as_openmetrics(name: str, meta: list[dict[str, str]]) -> tuple[str, list[dict[str, str]]]:
+    """A family as the agent declares it, as its OpenMetrics exposition names it (agent/export/openmetrics.py)."""
+    if meta[0]["type"] != "counter":
+        return name, meta
+    if name.endswith("_total"):
+        return name.removesuffix("_total"), meta
+    return name, [{**meta[0], "type": "unknown"}]
 
 
 def data(daemon: DaemonProcess, path: str, **params: Any) -> Any:
@@ -126,16 +144,42 @@ def test_metadata_and_status_shapes_equal_those_of_a_prometheus_scraping_the_age
 
     def scraped() -> Any:
         response = httpx.get(f"{prometheus_scraping}/api/v1/metadata", timeout=10).json()["data"]
-        return response if "orders_written_total" in response else None
+        return response if "orders_written" in response else None
 
     wait_until(scraped, "Prometheus scraped the agent's metadata")
     theirs = httpx.get(f"{prometheus_scraping}/api/v1/metadata", timeout=10).json()["data"]
-    ours = data(daemon, "/api/v1/metadata")
+    # The agent names a family by its series' name; over OpenMetrics a counter family drops `_total`
+    # and a counter without it is written as unknown.
+    ours = dict(as_openmetrics(name, meta) for name, meta in data(daemon, "/api/v1/metadata").items())
     their_targets = httpx.get(f"{prometheus_scraping}/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
     their_build = httpx.get(f"{prometheus_scraping}/api/v1/status/buildinfo", timeout=10).json()["data"]
 
     assert {name: ours[name] for name in theirs if name in ours} == {n: theirs[n] for n in theirs if n in ours}
-    assert {"orders_written_total", "queue_depth", "tripwired_collector_up"} <= set(ours) & set(theirs)
+    assert {"orders_written", "queue_depth", "batches", "tripwired_collector_up"} <= set(ours) & set(theirs)
     assert set(their_targets[0]) == set(data(daemon, "/api/v1/targets")["activeTargets"][0])
     assert set(their_build) == set(data(daemon, "/api/v1/status/buildinfo"))
     assert "up" == their_targets[0]["health"], their_targets[0]["lastError"]
+
+
+def test_a_prometheus_scraping_the_agent_stores_the_series_the_agent_holds(
+    daemon: DaemonProcess, prometheus_scraping: str
+) -> None:
+    """Prometheus 2.42 scrapes the agent (asking for OpenMetrics first): it stores the agent's series as they are.
+
+    Counter names and label values come out as the agent holds them (its `instance` label as
+    `exported_instance`, as Prometheus renames a target label a series already has).
+    """
+
+    def theirs() -> set[tuple[tuple[str, str], ...]]:
+        response = httpx.get(
+            f"{prometheus_scraping}/api/v1/series", params={"match[]": '{job="agent"}'}, timeout=10
+        ).json()["data"]
+        own = {"up", "scrape_duration_seconds", "scrape_samples_scraped", "scrape_series_added"}
+        own.add("scrape_samples_post_metric_relabeling")
+        return {as_exposed(s) for s in response if s["__name__"] not in own}
+
+    def ours() -> set[tuple[tuple[str, str], ...]]:
+        return {tuple(sorted(s.items())) for s in data(daemon, "/api/v1/series", **{"match[]": '{__name__=~".+"}'})}
+
+    wait_until(lambda: theirs() and theirs() == ours(), "Prometheus holding the agent's series")
+    assert {(("__name__", "orders_written_total"), ("table", "eu")), (("__name__", "batches"),)} <= theirs()
