@@ -24,7 +24,9 @@ from agent.web.server import Handler, ServerLimits
 OPEN_PATHS = frozenset({"/-/healthy", "/-/ready"})
 FORM_PATHS = frozenset({"/silences", "/silences/expire"})  # the status page's forms, with their own token
 # POST only carries long parameters (a query, many match[]), as in Prometheus.
-READ_ONLY_POSTS = frozenset({"/api/v1/query", "/api/v1/query_range", "/api/v1/series", "/api/v1/labels"})
+READ_ONLY_POSTS = frozenset(
+    {"/api/v1/query", "/api/v1/query_range", "/api/v1/query_exemplars", "/api/v1/series", "/api/v1/labels"}
+)
 
 
 @dataclass(frozen=True)

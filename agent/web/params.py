@@ -105,6 +105,16 @@ def time_param(request: Request, name: str, default_ns: int | None) -> int | Non
         raise _invalid(name, ParamError(f"Invalid time value for '{name}': {exc}")) from None
 
 
+def check_timeout(request: Request) -> None:
+    """`timeout`, when given, must be a duration (the agent's queries are bounded by the server instead)."""
+    text = request.arg("timeout")
+    if text:
+        try:
+            parse_duration_ns(text)
+        except ParamError as exc:
+            raise _invalid("timeout", exc) from None
+
+
 @dataclass(frozen=True)
 class RangeParams:
     """start, end and step of a range query, checked as Prometheus checks them."""
@@ -136,6 +146,7 @@ def range_params(request: Request) -> RangeParams:
         )
     if (end - start) // step > MAX_POINTS:
         raise ParamError(TOO_MANY_POINTS)
+    check_timeout(request)
     return RangeParams(to_ms(start), to_ms(end), step // NS_PER_MS)
 
 

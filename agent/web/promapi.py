@@ -16,7 +16,7 @@ from agent.promql.selectors import Selector
 from agent.promql.values import LABEL_NAME, NAME
 from agent.store import Queryable, SeriesView
 from agent.web.api import api_error, encode_matrix, encode_result, engine_for, success
-from agent.web.params import ParamError, match_params, range_params, time_param, to_ms
+from agent.web.params import ParamError, check_timeout, match_params, range_params, time_param, to_ms
 from agent.web.server import Handler, Request, Response
 
 JsonView = Callable[[], Any]
@@ -45,11 +45,12 @@ def _query_error(exc: Exception) -> Response:
 
 
 def query_routes(engine: Engine, now: Callable[[], float]) -> dict[tuple[str, str], Handler]:
-    """/api/v1/query and /api/v1/query_range, GET and POST (a form body carries long queries)."""
+    """/api/v1/query, query_range and query_exemplars, GET and POST (a form body carries long queries)."""
 
     async def query(request: Request) -> Response:
         try:
             t_ns = time_param(request, "time", int(now() * 1000) * 1_000_000)
+            check_timeout(request)
             chosen = engine_for(engine, request.arg("promql_compat"))
         except ValueError as exc:  # ParamError is one
             return _bad(exc)
@@ -79,7 +80,20 @@ def query_routes(engine: Engine, now: Callable[[], float]) -> dict[tuple[str, st
             return _query_error(exc)
         return success(encode_matrix(matrix))
 
+    async def query_exemplars(request: Request) -> Response:
+        try:
+            time_param(request, "start", None)
+            time_param(request, "end", None)
+            parse_expr(request.arg("query"), engine.semantics)
+        except ParamError as exc:
+            return _bad(exc)
+        except PromQLError as exc:
+            return _query_error(exc)
+        return success([])  # the agent keeps no exemplars
+
     return {
+        ("GET", "/api/v1/query_exemplars"): query_exemplars,
+        ("POST", "/api/v1/query_exemplars"): query_exemplars,
         ("GET", "/api/v1/query"): query,
         ("POST", "/api/v1/query"): query,
         ("GET", "/api/v1/query_range"): query_range,
