@@ -15,6 +15,18 @@ import yaml
 from tests.conftest import DaemonProcess, StartDaemon, free_port, require_binary, wait_for_http, wait_until
 
 WEBHOOK_SECRET = "https://hooks.example.invalid/services/T000/B000/very-secret-token-123"
+RULES = """\
+groups:
+  - name: batches
+    interval: 1s
+    rules:
+      - record: batches:doubled
+        expr: batches * 2
+      - alert: BatchesLow
+        expr: batches < 5
+        labels: {severity: warning}
+        annotations: {summary: "only {{ $value }} batches"}
+"""
 
 
 def daemon_config(tmp_path: Path) -> str:
@@ -26,8 +38,10 @@ def daemon_config(tmp_path: Path) -> str:
         "queue_depth 3\n# TYPE batches counter\nbatches 2\n"
     )
     (tmp_path / "hook").write_text(WEBHOOK_SECRET)
+    (tmp_path / "rules.yaml").write_text(RULES)
     return (
         "global: {interval: 1s, evaluation_interval: 1s}\n"
+        f"rule_files: [{tmp_path / 'rules.yaml'}]\n"
         f"state_dir: {tmp_path / 'state'}\n"
         f"collectors:\n  host: {{enabled: false}}\n  textfile: {{directory: {textfile}}}\n"
         "route: {receiver: hook}\n"
@@ -111,7 +125,8 @@ def prometheus_scraping(tmp_path: Path, daemon: DaemonProcess) -> Iterator[str]:
     """A real Prometheus 2.42 scraping the daemon every second; yields its URL."""
     port = free_port()
     (tmp_path / "prometheus.yml").write_text(
-        "global: {scrape_interval: 1s}\n"
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        f"rule_files: [{tmp_path / 'rules.yaml'}]\n"
         f"scrape_configs:\n  - job_name: agent\n    static_configs: [{{targets: ['127.0.0.1:{daemon.port}']}}]\n"
     )
     with (tmp_path / "prometheus.log").open("wb") as log:
@@ -183,3 +198,32 @@ def test_a_prometheus_scraping_the_agent_stores_the_series_the_agent_holds(
 
     wait_until(lambda: theirs() and theirs() == ours(), "Prometheus holding the agent's series")
     assert {(("__name__", "orders_written_total"), ("table", "eu")), (("__name__", "batches"),)} <= theirs()
+
+
+def test_rules_and_alerts_answer_as_those_of_a_prometheus_with_the_same_rule_file(
+    daemon: DaemonProcess, prometheus_scraping: str
+) -> None:
+    """The same rule file loaded by the agent and by Prometheus 2.42 scraping it: same rules, same alert.
+
+    /api/v1/rules and /api/v1/alerts have the same fields, rules, labels, annotations and alert value
+    (Prometheus' alert also carries the job and instance of its scrape).
+    """
+
+    def firing(url: str) -> Any:
+        alerts = httpx.get(f"{url}/api/v1/alerts", timeout=10).json()["data"]["alerts"]
+        return [a for a in alerts if a["state"] == "firing"]
+
+    wait_until(lambda: firing(prometheus_scraping) and firing(daemon.url), "BatchesLow firing in both")
+    theirs_alert, ours_alert = firing(prometheus_scraping)[0], firing(daemon.url)[0]
+    theirs = httpx.get(f"{prometheus_scraping}/api/v1/rules", timeout=10).json()["data"]["groups"][0]
+    ours = data(daemon, "/api/v1/rules")["groups"][0]
+
+    assert set(theirs) == set(ours)
+    assert [set(r) for r in theirs["rules"]] == [set(r) for r in ours["rules"]]
+    same = ("name", "query", "labels", "annotations", "type", "health", "duration")
+    assert [{k: r.get(k) for k in same} for r in theirs["rules"]] == [
+        {k: r.get(k) for k in same} for r in ours["rules"]
+    ]
+    assert set(theirs_alert) == set(ours_alert)
+    assert (theirs_alert["value"], theirs_alert["annotations"]) == (ours_alert["value"], ours_alert["annotations"])
+    assert {k: v for k, v in theirs_alert["labels"].items() if k not in ("job", "instance")} == ours_alert["labels"]
