@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
+
 import promql_parser
 
 from agent.model import Labels
@@ -62,6 +64,18 @@ class Engine:
         Only instant-vector and scalar expressions make a range query (a scalar gives one series
         without labels); anything else is a PromQLError in Prometheus' words.
         """
+        steps = self.range_steps(expr, start_ms, end_ms, step_ms)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                result: Matrix = done.value
+                return result
+
+    def range_steps(
+        self, expr: promql_parser.Expr, start_ms: int, end_ms: int, step_ms: int
+    ) -> Generator[None, None, Matrix]:
+        """`range_query`, pausing (yielding) after each evaluation step so an event loop can serve meanwhile."""
         node = self.compile(expr)
         if not isinstance(node, VectorNode | ScalarNode):
             kind = "range vector" if isinstance(node, MatrixNode) else "string"
@@ -69,19 +83,22 @@ class Engine:
         points: dict[Labels, tuple[list[int], list[float]]] = {}
         ctx = EvalContext(self.store, self.lookback_ms, start_ms, self.default_step_ms, self.semantics, end_ms)
         for t in range(start_ms, end_ms + 1, step_ms):
-            step_values: list[tuple[Labels, float]]
-            try:
-                if isinstance(node, ScalarNode):
-                    step_values = [((), node.scalar(ctx, t))]
-                else:
-                    step_values = [(full_labels(n, labels), v) for n, labels, v in node.vector(ctx, t)]
-            except (ArithmeticError, ValueError) as exc:
-                raise EvalError(f"evaluation failed: {exc}") from exc
-            for labels, value in step_values:
+            for labels, value in _step(node, ctx, t):
                 times, values = points.setdefault(labels, ([], []))
                 times.append(t)
                 values.append(value)
+            yield
         return [RangeSeries(labels, times, values) for labels, (times, values) in sorted(points.items())]
+
+
+def _step(node: VectorNode | ScalarNode, ctx: EvalContext, t: int) -> list[tuple[Labels, float]]:
+    """One step of a range query: the labelled values at `t`."""
+    try:
+        if isinstance(node, ScalarNode):
+            return [((), node.scalar(ctx, t))]
+        return [(full_labels(n, labels), v) for n, labels, v in node.vector(ctx, t)]
+    except (ArithmeticError, ValueError) as exc:
+        raise EvalError(f"evaluation failed: {exc}") from exc
 
 
 def _public(node: Node, ctx: EvalContext, t_ms: int) -> Value:

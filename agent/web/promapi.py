@@ -14,6 +14,7 @@ from agent.model import Labels, MetricMeta, MetricType
 from agent.promql import Engine, EvalError, PromQLError, parse_expr
 from agent.promql.selectors import Selector
 from agent.promql.values import LABEL_NAME, NAME
+from agent.steps import run_between_tasks
 from agent.store import Queryable, SeriesView
 from agent.web.api import api_error, encode_matrix, encode_result, engine_for, success
 from agent.web.params import ParamError, check_timeout, match_params, range_params, time_param, to_ms
@@ -73,7 +74,8 @@ def query_routes(engine: Engine, now: Callable[[], float]) -> dict[tuple[str, st
         except PromQLError as exc:
             return _query_error(exc)
         try:
-            matrix = chosen.range_query(expr, span.start_ms, span.end_ms, max(span.step_ms, 1))
+            steps = chosen.range_steps(expr, span.start_ms, span.end_ms, max(span.step_ms, 1))
+            matrix = await run_between_tasks(steps)  # scrapes and rules run between two steps
         except PromQLError as exc:  # not a vector or scalar: Prometheus says so without naming the parameter
             return _bad(exc)
         except EvalError as exc:
