@@ -114,10 +114,13 @@ def test_a_textfile_metric_is_found_by_series_labels_and_range_query(daemon: Dae
     names = data(daemon, "/api/v1/label/__name__/values")
     series = data(daemon, "/api/v1/series", **{"match[]": "orders_written_total"})
     matrix = data(daemon, "/api/v1/query_range", query="queue_depth", start=now - 60, end=now, step="15s")
+    form = {"match[]": "queue_depth", "start": str(now - 60)}  # as Grafana POSTs long selectors
+    posted = [httpx.post(f"{daemon.url}{path}", data=form, timeout=10) for path in ("/api/v1/series", "/api/v1/labels")]
 
     assert {"orders_written_total", "queue_depth"} <= set(names)
     assert [{"__name__": "orders_written_total", "table": "eu"}] == series
     assert {"3"} == {value for _, value in matrix["result"][0]["values"]}
+    assert [[{"__name__": "queue_depth"}], ["__name__"]] == [response.json()["data"] for response in posted]
 
 
 @pytest.fixture
