@@ -32,9 +32,11 @@ Points = list[tuple[int, float]]  # (timestamp ms, value)
 class ReceiverProcess:
     """A receiver binary on a loopback port, with its data in a directory that survives restarts."""
 
-    def __init__(self, kind: str, data_dir: Path) -> None:
+    def __init__(self, kind: str, data_dir: Path, extra_args: tuple[str, ...] = (), config: str = "") -> None:
         self.kind = kind
         self.data_dir = data_dir
+        self.extra_args = extra_args  # e.g. a retention long enough for backfilled history
+        self.config = config or "global: {scrape_interval: 1h}\n"
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir.parent / f"{kind}-{self.port}.log"
@@ -50,13 +52,14 @@ class ReceiverProcess:
     def _args(self) -> list[str]:
         if self.kind == "prometheus":
             config = self.data_dir.parent / "prometheus.yml"
-            config.write_text("global: {scrape_interval: 1h}\n")
+            config.write_text(self.config)
             return [
                 require_binary("prometheus", "prometheus"),
                 f"--config.file={config}",
                 f"--storage.tsdb.path={self.data_dir}",
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 "--web.enable-remote-write-receiver",
+                *self.extra_args,
             ]
         return [
             require_binary("victoria-metrics", "victoria-metrics"),

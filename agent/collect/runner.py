@@ -53,6 +53,7 @@ class CollectorState:
     skipped_total: int = 0
     last_duration: float = 0.0
     last_success: float = 0.0
+    last_run: float = 0.0  # when the last run started (clock time), 0 before the first
     last_error: str = ""
     busy: bool = False
     wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -136,6 +137,7 @@ class Runner:
             self._write_self_metrics(state, self._now_ms())
             return
         t_ms = self._now_ms()
+        state.last_run = t_ms / 1000
         started = self._clock.monotonic()
         samples: Sequence[Sample] | None = None
         failed = True

@@ -16,11 +16,12 @@ import math
 from collections.abc import Collection, Generator, Iterator
 from dataclasses import dataclass
 
+from agent.export.openmetrics import TEXT_CONTENT_TYPE, to_openmetrics
 from agent.model import Labels, MetricMeta, MetricType
 from agent.steps import run_between_tasks, run_through
 from agent.store import Store
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+CONTENT_TYPE = TEXT_CONTENT_TYPE
 
 # Sample names that belong to a family of another name.
 _SUFFIXES = {
@@ -55,6 +56,12 @@ def escape_label_value(value: str) -> str:
 def escape_help(text: str) -> str:
     """HELP text escaped for the text exposition format (backslash and newline)."""
     return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def _variant(body: bytes, *, openmetrics: bool, gzipped: bool) -> bytes:
+    """The text body as OpenMetrics and/or gzip-compressed."""
+    converted = to_openmetrics(body) if openmetrics else body
+    return gzip.compress(converted, GZIP_LEVEL, mtime=0) if gzipped else converted
 
 
 def series_prefix(name: str, labels: Labels) -> str:
@@ -99,7 +106,7 @@ class Exposition:
         self._placed: dict[str, _Placed] = {}
         self._changed: set[str] = set()
         self._everything = True
-        self._gzipped: bytes | None = None
+        self._variants: dict[tuple[bool, bool], bytes] = {}  # (openmetrics, gzipped) -> body, for _body
         self._lock = asyncio.Lock()
 
     def changed(self, names: Collection[str] | None) -> None:
@@ -113,23 +120,23 @@ class Exposition:
         """The whole exposition, rendered now without pausing."""
         return run_through(self._render_steps())
 
-    async def body(self, *, gzipped: bool = False) -> bytes:
-        """The exposition for one scrape, gzip-compressed when asked: cached until the store changes.
+    async def body(self, *, gzipped: bool = False, openmetrics: bool = False) -> bytes:
+        """The exposition for one scrape, as OpenMetrics and gzip-compressed when asked: cached until the store changes.
 
         Rendering pauses between families (every RENDER_STEP_BYTES rendered) so the loop serves
-        meanwhile, and compression runs in a thread; concurrent scrapes wait for one rendering and
-        one compression. The daemon's scrapes come here only (`render` is for one-off use).
+        meanwhile, and conversion and compression run in a thread; concurrent scrapes wait for one
+        rendering and one compression. The daemon's scrapes come here only (`render` is for one-off use).
         """
         async with self._lock:
             body = await run_between_tasks(self._render_steps())
-            if not gzipped:
+            if not gzipped and not openmetrics:
                 return body
-            if self._gzipped is None:
-                compressed = await asyncio.to_thread(gzip.compress, body, GZIP_LEVEL, mtime=0)
+            variant = self._variants.get((openmetrics, gzipped))
+            if variant is None:
+                variant = await asyncio.to_thread(_variant, body, openmetrics=openmetrics, gzipped=gzipped)
                 if body is self._body:
-                    self._gzipped = compressed
-                return compressed
-            return self._gzipped
+                    self._variants[(openmetrics, gzipped)] = variant
+            return variant
 
     def _render_steps(self) -> Generator[None, None, bytes]:
         """Render what changed, copy the rest; pauses (yields) every RENDER_STEP_BYTES rendered."""
@@ -163,7 +170,7 @@ class Exposition:
                 rendered = 0
                 yield
         body = b"".join(parts)
-        self._body, self._placed, self._gzipped = body, placed, None
+        self._body, self._placed, self._variants = body, placed, {}
         return body
 
     def _mid_write(self) -> bool:

@@ -11,13 +11,24 @@ from agent.store import Queryable
 
 @dataclass(frozen=True, slots=True)
 class EvalContext:
-    """The fixed parameters of one query; `query_ms` is what `start()` and `end()` resolve to."""
+    """The fixed parameters of one query; `query_ms` is what `start()` resolves to, and `end()` in an instant query."""
 
     store: Queryable
     lookback_ms: int
     query_ms: int
     default_step_ms: int
     semantics: Semantics = DEFAULT_SEMANTICS
+    end_ms: int | None = None  # a range query's end (`query_ms` is its start); None in an instant query
+
+    def modifier_ms(self, at: int | str | None, t: int) -> int:
+        """The time an `@` modifier names: start() and end() the query's, a number itself; `t` without one."""
+        if at is None:
+            return t
+        if at == "start":
+            return self.query_ms
+        if at == "end":
+            return self.query_ms if self.end_ms is None else self.end_ms
+        return int(at)
 
 
 def duration_ms(delta: timedelta | None) -> int:

@@ -1,15 +1,18 @@
-"""The PromQL engine: instant queries over the local store, with compiled expressions cached."""
+"""The PromQL engine: instant and range queries over the local store, with compiled expressions cached."""
 
 from __future__ import annotations
 
+from collections.abc import Generator
+
 import promql_parser
 
+from agent.model import Labels
 from agent.promql.compiler import compile_expr
 from agent.promql.context import EvalContext
-from agent.promql.errors import EvalError
+from agent.promql.errors import EvalError, PromQLError
 from agent.promql.nodes import MatrixNode, Node, ScalarNode, StringNode, VectorNode
 from agent.promql.semantics import DEFAULT_SEMANTICS, Semantics
-from agent.promql.values import Value, to_public_matrix, to_public_vector
+from agent.promql.values import Matrix, RangeSeries, Value, full_labels, to_public_matrix, to_public_vector
 from agent.store import Queryable
 
 # Rule sets are a few thousand expressions at most; past this the cache starts over.
@@ -54,6 +57,48 @@ class Engine:
             return _public(node, ctx, t_ms)
         except (ArithmeticError, ValueError) as exc:
             raise EvalError(f"evaluation failed: {exc}") from exc
+
+    def range_query(self, expr: promql_parser.Expr, start_ms: int, end_ms: int, step_ms: int) -> Matrix:
+        """Evaluate at start, start + step, … up to end, as Prometheus' range query: series sorted by labels.
+
+        Only instant-vector and scalar expressions make a range query (a scalar gives one series
+        without labels); anything else is a PromQLError in Prometheus' words.
+        """
+        steps = self.range_steps(expr, start_ms, end_ms, step_ms)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                result: Matrix = done.value
+                return result
+
+    def range_steps(
+        self, expr: promql_parser.Expr, start_ms: int, end_ms: int, step_ms: int
+    ) -> Generator[None, None, Matrix]:
+        """`range_query`, pausing (yielding) after each evaluation step so an event loop can serve meanwhile."""
+        node = self.compile(expr)
+        if not isinstance(node, VectorNode | ScalarNode):
+            kind = "range vector" if isinstance(node, MatrixNode) else "string"
+            raise PromQLError(f'invalid expression type "{kind}" for range query, must be Scalar or instant Vector')
+        points: dict[Labels, tuple[list[int], list[float]]] = {}
+        ctx = EvalContext(self.store, self.lookback_ms, start_ms, self.default_step_ms, self.semantics, end_ms)
+        for t in range(start_ms, end_ms + 1, step_ms):
+            for labels, value in _step(node, ctx, t):
+                times, values = points.setdefault(labels, ([], []))
+                times.append(t)
+                values.append(value)
+            yield
+        return [RangeSeries(labels, times, values) for labels, (times, values) in sorted(points.items())]
+
+
+def _step(node: VectorNode | ScalarNode, ctx: EvalContext, t: int) -> list[tuple[Labels, float]]:
+    """One step of a range query: the labelled values at `t`."""
+    try:
+        if isinstance(node, ScalarNode):
+            return [((), node.scalar(ctx, t))]
+        return [(full_labels(n, labels), v) for n, labels, v in node.vector(ctx, t)]
+    except (ArithmeticError, ValueError) as exc:
+        raise EvalError(f"evaluation failed: {exc}") from exc
 
 
 def _public(node: Node, ctx: EvalContext, t_ms: int) -> Value:

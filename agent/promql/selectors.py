@@ -93,11 +93,11 @@ class Selector:
 
 
 def at_ms(at: promql_parser.AtModifier | None) -> int | str | None:
-    """An `@` modifier as milliseconds, "query" for start()/end(), or None when absent."""
+    """An `@` modifier as milliseconds, "start" or "end" for start()/end(), or None when absent."""
     if at is None:
         return None
     if at.type != promql_parser.AtModifierType.At:
-        return "query"
+        return "start" if at.type == promql_parser.AtModifierType.Start else "end"
     # str() gives "@ <seconds>.<millis>"; reading `at.at` instead panics for times before 1970.
     return int(Decimal(str(at).removeprefix("@ ")) * 1000)
 
@@ -112,9 +112,7 @@ class VectorSelectorNode(VectorNode):
 
     def ref_time(self, ctx: EvalContext, t: int) -> int:
         """The time the selector reads at: `@` (or eval time) minus offset."""
-        at = self.at
-        base = t if at is None else ctx.query_ms if at == "query" else int(at)
-        return base - self.offset_ms
+        return ctx.modifier_ms(self.at, t) - self.offset_ms
 
     def vector(self, ctx: EvalContext, t: int) -> InstantVector:
         """The newest point of each matching series within the lookback before `t`."""

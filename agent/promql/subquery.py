@@ -21,10 +21,8 @@ class SubqueryNode(MatrixNode):
         self.at = at_ms(node.at)
 
     def window_end(self, ctx: EvalContext, t: int) -> int:
-        """The subquery's end in milliseconds: `t`, the `@` time or the query's time, minus the offset."""
-        at = self.at
-        base = t if at is None else ctx.query_ms if at == "query" else int(at)
-        return base - self.offset_ms
+        """The subquery's end in ms: `t`, the `@` time, or the range query's start or end, minus the offset."""
+        return ctx.modifier_ms(self.at, t) - self.offset_ms
 
     def steps(self, ctx: EvalContext, t: int) -> range:
         """The evaluation times: multiples of the step in (end - range, end] ([end - range, end] in 2.x)."""

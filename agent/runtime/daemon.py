@@ -35,6 +35,7 @@ from agent.ruler.manager import RuleLoadError, RuleManager
 from agent.ruler.rules import ExternalInfo
 from agent.ruler.state import AlertStateStore
 from agent.runtime.alertmanager_api import AlertmanagerApi
+from agent.runtime.api_views import buildinfo_json, config_yaml, flags_json, runtimeinfo_json, targets_json
 from agent.runtime.notifications import NewParts, Notifications, SilencesApi
 from agent.runtime.sdnotify import SdNotifier, notify_lifecycle
 from agent.runtime.status_source import RuntimeStatusSource
@@ -47,6 +48,7 @@ from agent.store import LOOKBACK_MS, Store
 from agent.web.alertmanager_v2 import alertmanager_routes
 from agent.web.app import WebContext, build_routes
 from agent.web.graph import graph_routes
+from agent.web.promapi import StatusViews
 from agent.web.server import Handler, HttpServer
 from agent.web.status import status_routes
 
@@ -385,6 +387,20 @@ class Daemon:
             silences=SilencesApi(self.notifications.silences) if self.notifications.silences else None,
             lifecycle=self.config.web.enable_lifecycle,
             quit=self.stop.set,
+            status=self._status_views(),
+        )
+
+    def _status_views(self) -> StatusViews:
+        """/api/v1/targets and /api/v1/status/*, read when asked (a reload changes what they show)."""
+        started = self.clock.time()
+        return StatusViews(
+            targets=lambda: targets_json(self.runner.states),
+            buildinfo=buildinfo_json,
+            flags=lambda: flags_json(self.config, self.config_path, external_url(self.config)),
+            config_yaml=lambda: config_yaml(self.config),
+            runtimeinfo=lambda: runtimeinfo_json(
+                started, self._reload_ok, self._reload_at, self.store.retention_ms / 1000
+            ),
         )
 
     async def run_ruler(self, stop: asyncio.Event) -> None:

@@ -55,7 +55,11 @@ def _rule_json(rule: Rule) -> dict[str, Any]:
         "evaluationTime": health.evaluation_seconds,
         "lastEvaluation": rfc3339(None if health.last_evaluation_ms is None else health.last_evaluation_ms / 1000),
     }
+    if not health.last_error:
+        del common["lastError"]  # omitted when empty, as Prometheus' JSON does
     if not isinstance(rule, AlertingRule):
+        if not rule.spec.labels:
+            del common["labels"]
         return {**common, "type": "recording"}
     alerts = rule.alerts()
     states = {a.state for a in alerts}

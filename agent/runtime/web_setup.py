@@ -23,7 +23,10 @@ from agent.web.server import Handler, ServerLimits
 
 OPEN_PATHS = frozenset({"/-/healthy", "/-/ready"})
 FORM_PATHS = frozenset({"/silences", "/silences/expire"})  # the status page's forms, with their own token
-READ_ONLY_POSTS = frozenset({"/api/v1/query"})  # POST only carries a long query, as in Prometheus
+# POST only carries long parameters (a query, many match[]), as in Prometheus.
+READ_ONLY_POSTS = frozenset(
+    {"/api/v1/query", "/api/v1/query_range", "/api/v1/query_exemplars", "/api/v1/series", "/api/v1/labels"}
+)
 
 
 @dataclass(frozen=True)

@@ -1,69 +1,85 @@
-"""Prometheus-shaped JSON for /api/v1/query (and the encoders the other API endpoints share)."""
+"""Prometheus-shaped JSON for the /api/v1 endpoints: the envelope, the error shape and query results."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import math
-from collections.abc import Callable
 from typing import Any
 
-from agent.export.exposition import format_value
-from agent.promql import Engine, EvalError, PromQLError, RangeSeries, VectorSample, parse_compat, parse_expr
-from agent.web.server import Request, Response
+from agent.gocompat.strconv import format_float
+from agent.promql import Engine, RangeSeries, VectorSample, parse_compat
+from agent.web.params import to_seconds
+from agent.web.server import Response
 
 JSON = "application/json"
+# Prometheus' errorType values and the HTTP status each answers with (web/api/v1/api.go).
+ERROR_STATUS = {"bad_data": 400, "execution": 422, "canceled": 503, "timeout": 503, "internal": 500, "not_found": 404}
 
 
-def success(data: Any) -> Response:
-    """A 200 answer in Prometheus' API envelope (`status: success`)."""
-    return Response(200, json.dumps({"status": "success", "data": data}).encode(), JSON)
+def success(data: Any, warnings: list[str] | None = None) -> Response:
+    """`{"status":"success","data":…}`, with `warnings` when there are any."""
+    body: dict[str, Any] = {"status": "success", "data": data}
+    if warnings:
+        body["warnings"] = warnings
+    return Response(200, json.dumps(body).encode(), JSON)
 
 
 def error(status: int, error_type: str, message: str) -> Response:
-    """An error answer in Prometheus' API envelope (`errorType`, `error`)."""
+    """`{"status":"error","errorType":…,"error":…}` with its HTTP status."""
     body = {"status": "error", "errorType": error_type, "error": message}
     return Response(status, json.dumps(body).encode(), JSON)
 
 
-def encode_result(value: Any, t: float) -> dict[str, Any]:
-    """The `data` member of a query response, for every value type the engine returns.
+def api_error(error_type: str, message: str) -> Response:
+    """An error with the HTTP status Prometheus gives its type."""
+    return error(ERROR_STATUS[error_type], error_type, message)
 
-    Values travel as strings, written as Go writes them (format_value, as on /metrics).
-    """
+
+def fixed(value: float) -> str:
+    """strconv.FormatFloat(v, 'f', -1, 64): shortest digits, never an exponent."""
+    return format_float(value, "f")
+
+
+def sample_value(value: float) -> str:
+    """A sample value as Prometheus' API writes it: fixed notation, an exponent below 1e-6 and from 1e21."""
+    magnitude = abs(value)
+    if magnitude != 0 and math.isfinite(value) and (magnitude < 1e-6 or magnitude >= 1e21):
+        return format_float(value, "e")
+    return fixed(value)
+
+
+def encode_result(value: Any, t_ms: int) -> dict[str, Any]:
+    """The `data` member of a query response, for every value type the engine returns."""
+    t = to_seconds(t_ms)
     if isinstance(value, str):
         return {"resultType": "string", "result": [t, value]}
     if isinstance(value, float | int):
-        return {"resultType": "scalar", "result": [t, format_value(float(value))]}
+        return {"resultType": "scalar", "result": [t, fixed(float(value))]}
     if value and isinstance(value[0], RangeSeries):
-        return {
-            "resultType": "matrix",
-            "result": [
-                {
-                    "metric": dict(s.labels),
-                    "values": [[ts / 1000, format_value(v)] for ts, v in zip(s.times, s.values, strict=True)],
-                }
-                for s in value
-            ],
-        }
+        return encode_matrix(value)
     return {
         "resultType": "vector",
         "result": [
-            {"metric": dict(s.labels), "value": [t, format_value(s.value)]}
+            {"metric": dict(s.labels), "value": [t, sample_value(s.value)]}
             for s in value
             if isinstance(s, VectorSample)
         ],
     }
 
 
-def parse_time(text: str, default: float) -> float:
-    """`time=` as Unix seconds (RFC 3339 is not accepted yet)."""
-    if not text:
-        return default
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"invalid time {text!r}")
-    return value
+def encode_matrix(series: list[RangeSeries]) -> dict[str, Any]:
+    """A matrix result: each series' points as `[seconds, "value"]`."""
+    return {
+        "resultType": "matrix",
+        "result": [
+            {
+                "metric": dict(s.labels),
+                "values": [[to_seconds(ts), sample_value(v)] for ts, v in zip(s.times, s.values, strict=True)],
+            }
+            for s in series
+        ],
+    }
 
 
 def engine_for(engine: Engine, compat: str) -> Engine:
@@ -74,29 +90,3 @@ def engine_for(engine: Engine, compat: str) -> Engine:
     if semantics == engine.semantics:
         return engine
     return Engine(engine.store, lookback_ms=engine.lookback_ms, semantics=semantics)
-
-
-def query_handler(engine: Engine, now: Callable[[], float]) -> Callable[[Request], Any]:
-    """The handler of /api/v1/query: an instant query at `time` (default now), with Prometheus' errors."""
-
-    async def query(request: Request) -> Response:
-        text = request.arg("query")
-        if not text:
-            return error(400, "bad_data", "missing parameter: query")
-        try:
-            t = parse_time(request.arg("time"), now())
-        except ValueError:
-            return error(400, "bad_data", f"invalid parameter 'time': {request.arg('time')!r}")
-        try:
-            chosen = engine_for(engine, request.arg("promql_compat"))
-        except ValueError as exc:
-            return error(400, "bad_data", str(exc))
-        try:
-            value = chosen.instant(parse_expr(text, chosen.semantics), int(t * 1000))
-        except PromQLError as exc:
-            return error(400, "bad_data", str(exc))
-        except EvalError as exc:
-            return error(422, "execution", str(exc))
-        return success(encode_result(value, t))
-
-    return query

@@ -7,9 +7,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from agent.export import CONTENT_TYPE, Exposition
+from agent.export import Exposition
+from agent.export.openmetrics import negotiate
 from agent.promql import Engine
-from agent.web.api import error, query_handler, success
+from agent.web.api import error, success
+from agent.web.promapi import StatusViews, metadata_routes, query_routes, series_routes, status_routes
 from agent.web.server import Handler, Request, Response, text
 
 ReloadFunc = Callable[[], Awaitable[str | None]]  # returns an error message, or None on success
@@ -43,18 +45,22 @@ class WebContext:
     rules: JsonView
     alerts: JsonView
     silences: SilenceApi | None = None  # None when no route is configured: nothing to silence
+    status: StatusViews = StatusViews()  # /api/v1/targets and /api/v1/status/*
     lifecycle: bool = False  # --web.enable-lifecycle: /-/reload and /-/quit answer over HTTP
     quit: Callable[[], None] = lambda: None
 
 
 def build_routes(ctx: WebContext) -> dict[tuple[str, str], Handler]:
-    """Every endpoint, keyed by (method, path): /metrics, health, the APIs, lifecycle and the status page."""
+    """Every endpoint of the agent, by method and path (`{name}` stands for one path segment)."""
 
     async def metrics(request: Request) -> Response:
-        if accepts_gzip(request.headers.get("accept-encoding", "")):
-            body = await ctx.exposition.body(gzipped=True)
-            return Response(200, body, CONTENT_TYPE, {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
-        return Response(200, await ctx.exposition.body(), CONTENT_TYPE, {"Vary": "Accept-Encoding"})
+        chosen = negotiate(request.headers.get("accept", ""))
+        headers = {"Vary": "Accept, Accept-Encoding"}
+        gzipped = accepts_gzip(request.headers.get("accept-encoding", ""))
+        if gzipped:
+            headers["Content-Encoding"] = "gzip"
+        body = await ctx.exposition.body(gzipped=gzipped, openmetrics=chosen.is_openmetrics)
+        return Response(200, body, chosen.value, headers)
 
     async def healthy(_: Request) -> Response:
         return text(200, "tripwired is Healthy.\n")
@@ -82,7 +88,6 @@ def build_routes(ctx: WebContext) -> dict[tuple[str, str], Handler]:
     async def alerts(_: Request) -> Response:
         return success(ctx.alerts())
 
-    query = query_handler(ctx.engine, ctx.now)
     routes: dict[tuple[str, str], Handler] = {
         ("GET", "/metrics"): metrics,
         ("GET", "/-/healthy"): healthy,
@@ -91,10 +96,12 @@ def build_routes(ctx: WebContext) -> dict[tuple[str, str], Handler]:
         ("PUT", "/-/reload"): reload,
         ("POST", "/-/quit"): quit_,
         ("PUT", "/-/quit"): quit_,
-        ("GET", "/api/v1/query"): query,
-        ("POST", "/api/v1/query"): query,
         ("GET", "/api/v1/rules"): rules,
         ("GET", "/api/v1/alerts"): alerts,
+        **query_routes(ctx.engine, ctx.now),
+        **series_routes(ctx.engine),
+        **metadata_routes(ctx.engine.store),
+        **status_routes(ctx.status),
     }
     if ctx.silences is not None:
         routes.update(silence_routes(ctx.silences))

@@ -170,8 +170,10 @@ def test_query_follows_promql_compat_of_the_config_and_of_the_request(
     ]
     assert answers == [
         200,
-        "function double_exponential_smoothing is not supported: Prometheus 2 calls it holt_winters",
-        "function holt_winters is not supported: Prometheus 3 calls it double_exponential_smoothing "
+        'invalid parameter "query": function double_exponential_smoothing is not supported: '
+        "Prometheus 2 calls it holt_winters",
+        'invalid parameter "query": function holt_winters is not supported: '
+        "Prometheus 3 calls it double_exponential_smoothing "
         "(enable promql-experimental-functions), or set promql_compat: 2",
         "promql_compat: expected 3 or 2, got '4'",
     ]
