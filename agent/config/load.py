@@ -12,13 +12,14 @@ import dataclasses
 import os
 import re
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import yaml
 
-from agent.config.schema import Config, Duration, Secret
+from agent.config.receivers import PAGERDUTY_EVENTS_URL, EmailConfig, ReceiverConfig
+from agent.config.schema import Config, Duration, GlobalConfig, Secret
 from agent.config.verify import Condition, PromQLQuery, parse_condition, parse_query
 from agent.gocompat.duration import parse_duration as go_parse_duration
 from agent.yamlschema import Builder, Report, SchemaError, compose, has_content, node_error, read_document
@@ -49,11 +50,19 @@ def load_text(cls: type[T], text: str, filename: str = "<config>") -> T:
     report = Report(filename)
     value = build_node(cls, compose(text, report), report, path="")
     report.raise_if_any()
-    if isinstance(value, Config) and value.templates:
-        # Alertmanager reads template globs relative to the config file, as we read *_file secrets.
-        base = Path(filename).parent
-        value = dataclasses.replace(value, templates=[str(base / pattern) for pattern in value.templates])
+    if isinstance(value, Config):
+        value = _as_alertmanager_reads_it(value, Path(filename).parent)
     return typing.cast(T, value)
+
+
+def _as_alertmanager_reads_it(config: Config, base: Path) -> Config:
+    """Template globs relative to the config file (as *_file secrets), and receivers completed from
+    the `global:` section's Alertmanager defaults, as Alertmanager's config.Load does."""
+    return dataclasses.replace(
+        config,
+        templates=[str(base / pattern) for pattern in config.templates],
+        receivers=with_globals(config.receivers, config.global_),
+    )
 
 
 def build_node(cls: Any, node: yaml.Node | None, report: Report, *, path: str) -> Any:
@@ -150,3 +159,40 @@ class _ConfigBuilder(Builder):
         except ValueError as exc:  # a NUL in the path, or a file that is not UTF-8
             self.error(node, path, f"cannot read secret file {file_path!r}: {exc}")
             return None
+
+
+def with_globals(receivers: Sequence[ReceiverConfig], g: GlobalConfig) -> list[ReceiverConfig]:
+    """The receivers with what they leave out taken from Alertmanager's `global:` section, as its
+    config.Load does: SMTP settings for email, the Slack and Opsgenie API, the PagerDuty URL."""
+    return [
+        dataclasses.replace(
+            r,
+            email_configs=[_email_with(e, g) for e in r.email_configs],
+            slack_configs=[
+                s if s.api_url else dataclasses.replace(s, api_url=g.slack_api_url) for s in r.slack_configs
+            ],
+            pagerduty_configs=[
+                p if p.url != PAGERDUTY_EVENTS_URL else dataclasses.replace(p, url=g.pagerduty_url)
+                for p in r.pagerduty_configs
+            ],
+            opsgenie_configs=[
+                dataclasses.replace(o, api_url=o.api_url or g.opsgenie_api_url, api_key=o.api_key or g.opsgenie_api_key)
+                for o in r.opsgenie_configs
+            ],
+        )
+        for r in receivers
+    ]
+
+
+def _email_with(e: EmailConfig, g: GlobalConfig) -> EmailConfig:
+    return dataclasses.replace(
+        e,
+        from_=e.from_ or g.smtp_from,
+        smarthost=e.smarthost or g.smtp_smarthost,
+        hello=e.hello or g.smtp_hello,
+        auth_username=e.auth_username or g.smtp_auth_username,
+        auth_password=e.auth_password or g.smtp_auth_password,
+        auth_secret=e.auth_secret or g.smtp_auth_secret,
+        auth_identity=e.auth_identity or g.smtp_auth_identity,
+        require_tls=g.smtp_require_tls if e.require_tls is None else e.require_tls,
+    )

@@ -222,12 +222,12 @@ class EmailConfig:
     to: str = ""
     from_: str = field(default="", metadata={"key": "from"})
     smarthost: str = ""  # host:port
-    hello: str = "localhost"
+    hello: str = ""  # default: global smtp_hello ("localhost")
     auth_username: str = ""
     auth_password: Secret | None = secret_field()
     auth_secret: Secret | None = secret_field()
     auth_identity: str = ""
-    require_tls: bool = True
+    require_tls: bool | None = None  # default: global smtp_require_tls (true)
     force_implicit_tls: bool | None = None  # as in Alertmanager 0.26+; unset: implicit TLS on port 465 only
     tls_config: TLSConfig = field(default_factory=TLSConfig)
     headers: dict[str, str] = field(default_factory=dict)  # Subject, To and From default as in Alertmanager

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from agent.config.alerting import InhibitRuleConfig, RouteConfig, SilenceConfig, TimeIntervalConfig
 from agent.config.notifier import AlertingConfig
-from agent.config.receivers import AlertmanagerTargetConfig, ReceiverConfig
+from agent.config.receivers import PAGERDUTY_EVENTS_URL, AlertmanagerTargetConfig, ReceiverConfig
 from agent.config.remote_write import QueueConfig, RelabelConfig, RemoteWriteConfig
 from agent.config.sql import SqlConfig
 from agent.config.statsd import StatsdConfig
@@ -68,12 +68,27 @@ class PromQLCompatSetting(enum.Enum):
 
 @dataclass(frozen=True)
 class GlobalConfig:
-    """Defaults for every collector and rule group (seconds), and the labels added to all alerts."""
+    """Defaults for every collector and rule group (seconds), the labels added to all alerts, and
+    Alertmanager's `global:` receiver defaults (filled into receivers that leave them out)."""
 
     interval: Duration = Duration(10)
     timeout: Duration | None = None  # default: the interval
     evaluation_interval: Duration = Duration(10)
     external_labels: dict[str, str] = field(default_factory=dict)  # on alerts and on remote_write samples
+    # Alertmanager's global section, so its users can paste theirs (config/config.go GlobalConfig).
+    resolve_timeout: Duration = Duration(300)  # an alert posted without endsAt resolves after this
+    smtp_from: str = ""
+    smtp_hello: str = "localhost"
+    smtp_smarthost: str = ""
+    smtp_auth_username: str = ""
+    smtp_auth_password: Secret | None = secret_field()
+    smtp_auth_secret: Secret | None = secret_field()
+    smtp_auth_identity: str = ""
+    smtp_require_tls: bool = True
+    slack_api_url: Secret | None = secret_field()
+    pagerduty_url: str = PAGERDUTY_EVENTS_URL
+    opsgenie_api_url: Secret | None = secret_field()
+    opsgenie_api_key: Secret | None = secret_field()
 
 
 @dataclass(frozen=True)

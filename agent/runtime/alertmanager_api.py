@@ -104,12 +104,14 @@ class AlertmanagerApi:
         *,
         config_path: str | None,
         started_at: float | None = None,
+        resolve_timeout: float = RESOLVE_TIMEOUT,
     ) -> None:
         self._dispatcher = dispatcher
         self._silences = silences
         self._receivers = tuple(receivers)
         self._config_path = config_path
         self._started_at = time.time() if started_at is None else started_at
+        self._resolve_timeout = resolve_timeout
 
     def alerts(self, query: AlertQuery) -> list[dict[str, Any]]:
         """Gettable alerts passing the query, each once, ordered by fingerprint."""
@@ -134,7 +136,7 @@ class AlertmanagerApi:
         taken, problems = [], []
         for index, body in enumerate(alerts):
             try:
-                taken.append(alert_from_json(body, now))
+                taken.append(alert_from_json(body, now, self._resolve_timeout))
             except ValueError as exc:
                 problems.append(f"alert {index}: {exc}")
         if taken:
@@ -222,10 +224,11 @@ def alert_json(view: AlertView) -> dict[str, Any]:
     return out
 
 
-def alert_from_json(body: Any, now: float) -> Alert:
+def alert_from_json(body: Any, now: float, resolve_timeout: float = RESOLVE_TIMEOUT) -> Alert:
     """An alert from Alertmanager's postableAlert, with its times defaulted as Alertmanager does.
 
-    No startsAt: now (or endsAt, when only that is given). No endsAt: now + resolve_timeout, so an
+    No startsAt: now (or endsAt, when only that is given). No endsAt: now + resolve_timeout
+    (global.resolve_timeout), so an
     alert that is not re-sent resolves itself. ValueError for what Alertmanager refuses.
     """
     if not isinstance(body, Mapping):
@@ -236,7 +239,7 @@ def alert_from_json(body: Any, now: float) -> Alert:
     annotations = _label_set(body.get("annotations") or {}, "annotations")
     ends_at = _time(body.get("endsAt"))
     starts_at = _time(body.get("startsAt")) or ends_at or now
-    ends_at = ends_at or now + RESOLVE_TIMEOUT
+    ends_at = ends_at or now + resolve_timeout
     if ends_at < starts_at:
         raise ValueError("start time must be before end time")
     generator_url = body.get("generatorURL") or ""

@@ -366,7 +366,14 @@ class Daemon:
         if dispatcher is None or silences is None:
             return {}
         receivers = [r.name for r in self.config.receivers]
-        api = AlertmanagerApi(dispatcher, silences, receivers, config_path=self.config_path, started_at=self.started_at)
+        api = AlertmanagerApi(
+            dispatcher,
+            silences,
+            receivers,
+            config_path=self.config_path,
+            started_at=self.started_at,
+            resolve_timeout=float(self.config.global_.resolve_timeout),
+        )
         return alertmanager_routes(api)
 
     def _status(self, bound: tuple[str, int]) -> str:

@@ -210,3 +210,48 @@ def test_negative_textfile_limits_are_refused(setting: str) -> None:
 def test_zero_textfile_limits_mean_no_limit() -> None:
     config = load_text(Config, "collectors:\n  textfile:\n    file_size_limit_bytes: 0\n    sample_limit: 0\n")
     assert (0, 0) == (config.collectors.textfile.file_size_limit_bytes, config.collectors.textfile.sample_limit)
+
+
+def test_alertmanager_global_defaults_fill_the_receivers_that_leave_them_out(tmp_path: Path) -> None:
+    """Alertmanager's `global:` SMTP, Slack, Opsgenie and PagerDuty settings, as its config.Load applies them."""
+    (tmp_path / "smtp-password").write_text("s3cret\n")
+    config = load_text(
+        Config,
+        """
+global:
+  smtp_from: alerts@example.com
+  smtp_smarthost: mail.example.com:587
+  smtp_auth_username: alerts
+  smtp_auth_password_file: smtp-password
+  smtp_require_tls: false
+  slack_api_url: https://hooks.slack.example/T0/B0/x
+  opsgenie_api_key: og-key
+  pagerduty_url: https://events.eu.pagerduty.example/v2/enqueue
+route: {receiver: team}
+receivers:
+  - name: team
+    email_configs:
+      - to: ops@example.com
+      - to: dba@example.com
+        from: dba-alerts@example.com
+        require_tls: true
+    slack_configs: [{channel: "#ops"}]
+    opsgenie_configs: [{}]
+    pagerduty_configs: [{routing_key: k}]
+""",
+        str(tmp_path / "tripwired.yaml"),
+    )
+    [team] = config.receivers
+    first, second = team.email_configs
+    assert (first.from_, first.smarthost, first.auth_username, first.require_tls, first.hello) == (
+        "alerts@example.com",
+        "mail.example.com:587",
+        "alerts",
+        False,
+        "localhost",
+    )
+    assert first.auth_password is not None and first.auth_password.strip() == "s3cret"
+    assert (second.from_, second.require_tls) == ("dba-alerts@example.com", True)  # its own settings win
+    assert team.slack_configs[0].api_url == "https://hooks.slack.example/T0/B0/x"
+    assert team.opsgenie_configs[0].api_key == "og-key"
+    assert team.pagerduty_configs[0].url == "https://events.eu.pagerduty.example/v2/enqueue"

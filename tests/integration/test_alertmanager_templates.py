@@ -120,10 +120,7 @@ PAGERDUTY_CUSTOM = r"""
 
 EMAIL_AND_OPSGENIE = r"""
     email_configs:
-      - to: ops@example.com
-        from: tripwired@example.com
-        smarthost: 127.0.0.1:{smtp_port}
-        require_tls: false
+      - to: ops@example.com  # from, smarthost, hello and require_tls from `global:`
         send_resolved: true
       - to: 'ops@example.com, Team <team@example.com>'
         from: 'Tripwired <tripwired@example.com>'
@@ -136,8 +133,7 @@ EMAIL_AND_OPSGENIE = r"""
         text: '{{{{ template "custom.text" . }}}}'
         html: '<p>{{{{ .CommonAnnotations.summary }}}} & {{{{ "<b>" }}}} {{{{ "<i>ok</i>" | safeHtml }}}}</p>'
     opsgenie_configs:
-      - api_key: default-key
-        api_url: {hook}/opsgenie-default/
+      - api_key: default-key  # api_url from `global:`
       - api_key: custom-key
         api_url: {hook}/opsgenie-custom/
         message: '{{{{ template "custom.title" . }}}}'
@@ -163,6 +159,13 @@ EMAIL_AND_OPSGENIE = r"""
 
 CONFIG = (
     """
+global:  # Alertmanager's receiver defaults: both sides fill them into the receivers that leave them out
+  smtp_from: tripwired@example.com
+  smtp_smarthost: 127.0.0.1:{smtp_port}
+  smtp_hello: tripwired.example
+  smtp_require_tls: false
+  opsgenie_api_url: {hook}/opsgenie-default/
+  slack_api_url: {hook}/slack-default
 templates: ['templates/*.tmpl']
 route:
   receiver: oracle
@@ -173,8 +176,7 @@ route:
 receivers:
   - name: oracle
     slack_configs:
-      - api_url: {hook}/slack-default
-        send_resolved: true
+      - send_resolved: true  # api_url from `global:`
 """
     + SLACK_CUSTOM
     + """

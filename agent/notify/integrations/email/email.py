@@ -138,19 +138,19 @@ def deliver(config: EmailConfig, rendered: RenderedEmail, message: bytes) -> Non
     context = tls_context(config.tls_config)
     implicit = port == IMPLICIT_TLS_PORT if config.force_implicit_tls is None else config.force_implicit_tls
     smtp = (
-        smtplib.SMTP_SSL(host, port, local_hostname=config.hello, timeout=timeout, context=context)
+        smtplib.SMTP_SSL(host, port, local_hostname=config.hello or "localhost", timeout=timeout, context=context)
         if implicit
-        else smtplib.SMTP(host, port, local_hostname=config.hello, timeout=timeout)
+        else smtplib.SMTP(host, port, local_hostname=config.hello or "localhost", timeout=timeout)
     )
     with smtp:
-        smtp.ehlo(config.hello)
-        if config.require_tls and not implicit:
+        smtp.ehlo(config.hello or "localhost")
+        if config.require_tls is not False and not implicit:
             if not smtp.has_extn("starttls"):
                 raise smtplib.SMTPNotSupportedError(
                     f"'require_tls' is true (default) but {config.smarthost!r} does not advertise STARTTLS"
                 )
             smtp.starttls(context=context)
-            smtp.ehlo(config.hello)
+            smtp.ehlo(config.hello or "localhost")
         if config.auth_username and smtp.has_extn("auth"):
             _authenticate(smtp, config)
         smtp.sendmail(rendered.sender, list(rendered.recipients), message)
