@@ -68,12 +68,7 @@ def requests(
 ) -> list[Request]:
     """The API calls for this notification; raises TemplateError naming the template that failed."""
     data = template_data(notification, alerts, external_url)
-
-    def text(field_text: str) -> str:
-        try:
-            return templates.text(field_text, data)
-        except TemplateError as exc:
-            raise TemplateError(f"template {field_text!r}: {exc}") from None
+    text = templates.fields(data)
 
     alias = group_key_hash(notification)
     if group_status(alerts) is Status.RESOLVED:

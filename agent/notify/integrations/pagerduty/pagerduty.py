@@ -47,12 +47,7 @@ def event(
 ) -> dict[str, Any]:
     """The Events API v2 body, before any trimming for size; raises TemplateError naming the template."""
     data = template_data(notification, alerts, external_url)
-
-    def text(field_text: str) -> str:
-        try:
-            return templates.text(field_text, data)
-        except TemplateError as exc:
-            raise TemplateError(f"template {field_text!r}: {exc}") from None
+    text = templates.fields(data)
 
     client = text(config.client)
     payload = {

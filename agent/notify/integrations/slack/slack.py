@@ -79,12 +79,7 @@ def slack_message(
 ) -> dict[str, Any]:
     """The webhook body; raises TemplateError (naming the field) when a template fails."""
     data = template_data(notification, alerts, external_url)
-
-    def text(field_text: str) -> str:
-        try:
-            return templates.text(field_text, data)
-        except TemplateError as exc:
-            raise TemplateError(f"template {field_text!r}: {exc}") from None
+    text = templates.fields(data)
 
     message = _omit_empty(
         {
