@@ -11,8 +11,9 @@ from tests.conftest import free_port, require_binary, wait_for_http
 
 
 @contextmanager
-def running_prometheus(directory: Path, config_text: str, *flags: str) -> Iterator[str]:
-    """Prometheus with `config_text` as its config and its data in `directory`; yields its URL."""
+def running_prometheus(directory: Path, config_text: str, *flags: str, data: Path | None = None) -> Iterator[str]:
+    """Prometheus with `config_text` as its config and its data in `data` (default: in `directory`,
+    which also gets the config and the log); yields its URL."""
     binary = require_binary("/usr/bin/prometheus", "prometheus")
     config = directory / "prometheus.yml"
     config.write_text(config_text)
@@ -22,7 +23,7 @@ def running_prometheus(directory: Path, config_text: str, *flags: str) -> Iterat
             [
                 binary,
                 f"--config.file={config}",
-                f"--storage.tsdb.path={directory / 'prometheus-data'}",
+                f"--storage.tsdb.path={data or directory / 'prometheus-data'}",
                 f"--web.listen-address=127.0.0.1:{port}",
                 *flags,
             ],

@@ -296,6 +296,17 @@ class NotifyTemplates:
             return ""
         return self.templates.parse(text).execute(data, escape=html_escape, safe=SafeHTML, text_filter=strip_comments)
 
+    def fields(self, data: Data) -> Callable[[str], str]:
+        """Expand field texts over `data`, a failure naming the field's text (for a receiver's fields)."""
+
+        def expand(field_text: str) -> str:
+            try:
+                return self.text(field_text, data)
+            except TemplateError as exc:
+                raise TemplateError(f"template {field_text!r}: {exc}") from None
+
+        return expand
+
     def check(self, text: str) -> None:
         """Parse a field's text against the named templates; raises TemplateError."""
         if text:

@@ -22,7 +22,7 @@ from agent.config.schema import Duration
 from agent.model import Alert
 from agent.notify.alertmanager import AlertmanagerForwarder
 from agent.notify.integrations.webhook.webhook import webhook_message
-from tests.conftest import free_port, require_binary, wait_for_http
+from tests.alertmanager_peer import running_alertmanager
 from tests.notify.test_notify_http import firing, notification, resolved
 from tests.receiver import Receiver
 
@@ -49,30 +49,12 @@ class Alertmanager:
 
 @pytest.fixture(scope="module")
 def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Alertmanager]:
-    binary = require_binary("/usr/bin/prometheus-alertmanager", "prometheus-alertmanager")
     tmp = tmp_path_factory.mktemp("alertmanager")
     hook = Receiver().start()
-    (tmp / "alertmanager.yml").write_text(CONFIG.format(hook=hook.url))
-    port = free_port()
-    log = (tmp / "alertmanager.log").open("wb")
-    process = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={tmp / 'alertmanager.yml'}",
-            f"--storage.path={tmp / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     try:
-        wait_for_http(f"http://127.0.0.1:{port}/-/ready", timeout=20)
-        yield Alertmanager(f"http://127.0.0.1:{port}", hook, process)
+        with running_alertmanager(tmp, CONFIG.format(hook=hook.url)) as running:
+            yield Alertmanager(running.url, hook, running.process)
     finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
         hook.stop()
 
 

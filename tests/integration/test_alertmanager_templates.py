@@ -37,7 +37,8 @@ from agent.notify.integrations.slack.slack import slack_message
 from agent.notify.integrations.webhook.webhook import webhook_message
 from agent.notify.model import Notification
 from agent.notify.template import NotifyTemplates, load_templates
-from tests.conftest import free_port, require_binary, wait_for_http
+from tests.alertmanager_peer import running_alertmanager
+from tests.conftest import free_port
 from tests.receiver import Receiver
 
 EXTERNAL_URL = "http://alertmanager.example:9093"
@@ -207,7 +208,6 @@ class Oracle:
 
 @pytest.fixture(scope="module")
 def oracle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Oracle]:
-    binary = require_binary("/usr/bin/prometheus-alertmanager", "prometheus-alertmanager")
     tmp = tmp_path_factory.mktemp("alertmanager-templates")
     (tmp / "templates").mkdir()
     (tmp / "templates" / "custom.tmpl").write_text(CUSTOM_TEMPLATES)
@@ -216,29 +216,11 @@ def oracle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Oracle]:
     smtp = Controller(Capture(mails), hostname="127.0.0.1", port=free_port())
     smtp.start()
     text = CONFIG.format(hook=hook.url, smtp_port=smtp.port)
-    (tmp / "alertmanager.yml").write_text(text)
     ours = load_text(Config, text, str(tmp / "tripwired.yml"))
-    port = free_port()
-    log = (tmp / "alertmanager.log").open("wb")
-    process = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={tmp / 'alertmanager.yml'}",
-            f"--storage.path={tmp / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            f"--web.external-url={EXTERNAL_URL}",
-            "--cluster.listen-address=",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     try:
-        wait_for_http(f"http://127.0.0.1:{port}/-/ready", timeout=20)
-        yield Oracle(f"http://127.0.0.1:{port}", hook, mails, ours, load_templates(ours.templates), process)
+        with running_alertmanager(tmp, text, f"--web.external-url={EXTERNAL_URL}") as running:
+            yield Oracle(running.url, hook, mails, ours, load_templates(ours.templates), running.process)
     finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
         hook.stop()
         smtp.stop()
 

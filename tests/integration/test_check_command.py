@@ -6,7 +6,8 @@ import subprocess
 from pathlib import Path
 from xml.etree import ElementTree
 
-from tests.conftest import StartDaemon, free_port, require_binary, run_cli, wait_for_http
+from tests.conftest import StartDaemon, run_cli
+from tests.prometheus_peer import running_prometheus
 
 RULES = """\
 groups:
@@ -131,34 +132,15 @@ def test_a_prometheus_is_checked_by_url_as_an_agent_is(tmp_path: Path, start_dae
     config = setup(tmp_path, written=0)
     daemon = start_daemon(config.read_text())
     daemon.wait_ready()
-    port = free_port()
-    (tmp_path / "prometheus.yml").write_text(
+    prometheus_config = (
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
         f"rule_files: [{tmp_path / 'rules.yaml'}]\n"
         f"scrape_configs:\n  - job_name: agent\n    static_configs: [{{targets: ['127.0.0.1:{daemon.port}']}}]\n"
     )
-    binary = require_binary("/usr/bin/prometheus", "prometheus")
-    with (tmp_path / "prometheus.log").open("wb") as log:
-        prometheus = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={tmp_path / 'prometheus.yml'}",
-                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_for_http(f"http://127.0.0.1:{port}/-/ready", timeout=30)
-            url = f"--url=http://127.0.0.1:{port}"
-            passed = check(
-                url, "--within=60s", "--expect-metric=orders_written_total == 0", "--expect-alert=OrdersStalled"
-            )
-            failed = check(url, "--within=2s", "--expect-metric=orders_written_total > 0")
-        finally:
-            prometheus.terminate()
-            prometheus.wait(timeout=30)
+    with running_prometheus(tmp_path, prometheus_config) as prometheus:
+        url = f"--url={prometheus}"
+        passed = check(url, "--within=60s", "--expect-metric=orders_written_total == 0", "--expect-alert=OrdersStalled")
+        failed = check(url, "--within=2s", "--expect-metric=orders_written_total > 0")
 
     assert (0, 1) == (passed.returncode, failed.returncode), passed.stdout + failed.stdout
     assert "orders_written_total{instance=" in passed.stdout  # Prometheus' own job and instance labels

@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import REPO, StartDaemon, free_port, require_binary, wait_for_http, wait_until
+from tests.conftest import REPO, StartDaemon, require_binary, wait_until
+from tests.prometheus_peer import running_prometheus
 
 STEP = 15  # seconds between backfilled samples
 RELATIVE = """\
@@ -73,25 +74,8 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
         check=True,
         capture_output=True,
     )
-    (base / "prometheus.yml").write_text("global: {scrape_interval: 1h}\n")
-    port = free_port()
-    with (base / "prometheus.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [
-                require_binary("/usr/bin/prometheus", "prometheus"),
-                f"--config.file={base / 'prometheus.yml'}",
-                f"--storage.tsdb.path={base / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/-/ready", timeout=60)
-        yield f"http://127.0.0.1:{port}", release
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with running_prometheus(base, "global: {scrape_interval: 1h}\n", data=base / "tsdb") as url:
+        yield url, release
 
 
 def phases(report: Path) -> dict[str, str]:

@@ -26,6 +26,7 @@ import structlog
 
 from agent.config.receivers import EmailConfig, TLSConfig
 from agent.model import Alert
+from agent.notify.integrations.base import NOTHING_TO_SEND
 from agent.notify.integrations.data import alerts_to_send
 from agent.notify.model import Notification, Outcome, Result
 from agent.notify.template import DEFAULT_TEMPLATES, NotifyTemplates, TemplateError, template_data
@@ -209,7 +210,7 @@ class EmailSender:
         """Render, then deliver in a worker thread; templates and addresses give up, SMTP trouble retries."""
         alerts = alerts_to_send(notification, self.config.send_resolved)
         if not alerts:
-            return Result(Outcome.DELIVERED, "nothing to send: only resolved alerts and send_resolved is false")
+            return NOTHING_TO_SEND
         try:  # off the event loop: the default HTML of a big group takes tens of milliseconds
             rendered, message = await asyncio.to_thread(self._compose, notification, alerts)
         except (TemplateError, AddressError) as exc:

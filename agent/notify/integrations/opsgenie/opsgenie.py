@@ -10,20 +10,19 @@ and description of an alert that already exists are updated too.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import structlog
 
 from agent.config.receivers import OPSGENIE_API_URL, OpsgenieConfig, OpsgenieResponder
 from agent.model import Alert
-from agent.notify.http import client_secrets, new_client, post
-from agent.notify.integrations.data import alerts_to_send, group_key_hash
+from agent.notify.http import post
+from agent.notify.integrations.base import NOTHING_TO_SEND, HttpIntegration
+from agent.notify.integrations.data import group_key_hash
 from agent.notify.model import Notification, Outcome, Result, Status, group_status
 from agent.notify.template import DEFAULT_TEMPLATES, NotifyTemplates, TemplateError, template_data
-from agent.redact import secret_values
 
 log = structlog.get_logger()
 
@@ -69,12 +68,7 @@ def requests(
 ) -> list[Request]:
     """The API calls for this notification; raises TemplateError naming the template that failed."""
     data = template_data(notification, alerts, external_url)
-
-    def text(field_text: str) -> str:
-        try:
-            return templates.text(field_text, data)
-        except TemplateError as exc:
-            raise TemplateError(f"template {field_text!r}: {exc}") from None
+    text = templates.fields(data)
 
     alias = group_key_hash(notification)
     if group_status(alerts) is Status.RESOLVED:
@@ -114,35 +108,22 @@ def api_base(config: OpsgenieConfig) -> str:
     return url if url.endswith("/") else url + "/"
 
 
-class OpsgenieSender:
+class OpsgenieSender(HttpIntegration[OpsgenieConfig]):
     """Creates, updates and closes alerts in one Opsgenie account."""
 
-    def __init__(
-        self,
-        config: OpsgenieConfig,
-        *,
-        external_url: str,
-        client: httpx.AsyncClient | None = None,
-        templates: NotifyTemplates = DEFAULT_TEMPLATES,
-    ) -> None:
-        self.config = config
-        self.external_url = external_url
-        self.templates = templates
-        self.client = client or new_client(config.http_config)
-        self.secrets: Collection[str] = secret_values(config) + client_secrets(config.http_config)
+    kind = "opsgenie"
 
     async def send(self, notification: Notification) -> Result:
         """Make each API call in turn; the first that does not succeed decides the result."""
-        alerts = alerts_to_send(notification, self.config.send_resolved)
+        alerts = self.alerts(notification)
         if not alerts:
-            return Result(Outcome.DELIVERED, "nothing to send: only resolved alerts and send_resolved is false")
+            return NOTHING_TO_SEND
         try:
             calls = requests(
                 notification, alerts, self.config, external_url=self.external_url, templates=self.templates
             )
         except TemplateError as exc:
-            log.error("notify_template_failed", integration="opsgenie", receiver=notification.receiver, error=str(exc))
-            return Result(Outcome.GIVE_UP, f"template error: {exc}")
+            return self.template_failed(notification, exc)
         headers = {"Authorization": f"GenieKey {self.config.api_key or ''}"}
         base = api_base(self.config)
         for call in calls:
@@ -151,7 +132,3 @@ class OpsgenieSender:
             if posted.result.outcome is not Outcome.DELIVERED:
                 return posted.result
         return Result(Outcome.DELIVERED)
-
-    async def aclose(self) -> None:
-        """Close the HTTP client."""
-        await self.client.aclose()

@@ -10,19 +10,18 @@ An event may not exceed 512 KB: the custom details are then replaced by a note, 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-import httpx
 import structlog
 
 from agent.config.receivers import PagerdutyConfig
 from agent.model import Alert
-from agent.notify.http import client_secrets, new_client, post
-from agent.notify.integrations.data import alerts_to_send, group_key_hash
-from agent.notify.model import Notification, Outcome, Result, Status, group_status
+from agent.notify.http import post
+from agent.notify.integrations.base import NOTHING_TO_SEND, HttpIntegration
+from agent.notify.integrations.data import group_key_hash
+from agent.notify.model import Notification, Result, Status, group_status
 from agent.notify.template import DEFAULT_TEMPLATES, NotifyTemplates, TemplateError, template_data
-from agent.redact import secret_values
 
 log = structlog.get_logger()
 
@@ -48,12 +47,7 @@ def event(
 ) -> dict[str, Any]:
     """The Events API v2 body, before any trimming for size; raises TemplateError naming the template."""
     data = template_data(notification, alerts, external_url)
-
-    def text(field_text: str) -> str:
-        try:
-            return templates.text(field_text, data)
-        except TemplateError as exc:
-            raise TemplateError(f"template {field_text!r}: {exc}") from None
+    text = templates.fields(data)
 
     client = text(config.client)
     payload = {
@@ -94,36 +88,18 @@ def encode(message: dict[str, Any]) -> bytes:
     return json.dumps(message).encode()
 
 
-class PagerdutySender:
+class PagerdutySender(HttpIntegration[PagerdutyConfig]):
     """Sends trigger and resolve events to one PagerDuty service."""
 
-    def __init__(
-        self,
-        config: PagerdutyConfig,
-        *,
-        external_url: str,
-        client: httpx.AsyncClient | None = None,
-        templates: NotifyTemplates = DEFAULT_TEMPLATES,
-    ) -> None:
-        """One PagerDuty service; `source` defaults to the host name."""
-        self.config = config
-        self.external_url = external_url
-        self.templates = templates
-        self.client = client or new_client(config.http_config)
-        self.secrets: Collection[str] = secret_values(config) + client_secrets(config.http_config)
+    kind = "pagerduty"
 
     async def send(self, notification: Notification) -> Result:
         """Post the group's event; a template that fails gives up, as in Alertmanager."""
-        alerts = alerts_to_send(notification, self.config.send_resolved)
+        alerts = self.alerts(notification)
         if not alerts:
-            return Result(Outcome.DELIVERED, "nothing to send: only resolved alerts and send_resolved is false")
+            return NOTHING_TO_SEND
         try:
             message = event(notification, alerts, self.config, external_url=self.external_url, templates=self.templates)
         except TemplateError as exc:
-            log.error("notify_template_failed", integration="pagerduty", receiver=notification.receiver, error=str(exc))
-            return Result(Outcome.GIVE_UP, f"template error: {exc}")
+            return self.template_failed(notification, exc)
         return (await post(self.client, self.config.url, encode(message), self.secrets)).result
-
-    async def aclose(self) -> None:
-        """Close the HTTP client."""
-        await self.client.aclose()

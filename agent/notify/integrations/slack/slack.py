@@ -9,19 +9,18 @@ which are left out when empty follow Alertmanager's notify/slack request and att
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-import httpx
 import structlog
 
 from agent.config.receivers import SlackAction, SlackConfig
 from agent.model import Alert
-from agent.notify.http import client_secrets, new_client, post
-from agent.notify.integrations.data import alerts_to_send
+from agent.notify.http import post
+from agent.notify.integrations.base import NOTHING_TO_SEND, HttpIntegration
 from agent.notify.model import Notification, Outcome, Result
 from agent.notify.template import DEFAULT_TEMPLATES, NotifyTemplates, TemplateError, template_data
-from agent.redact import redact_excerpt, secret_values
+from agent.redact import redact_excerpt
 
 log = structlog.get_logger()
 
@@ -80,12 +79,7 @@ def slack_message(
 ) -> dict[str, Any]:
     """The webhook body; raises TemplateError (naming the field) when a template fails."""
     data = template_data(notification, alerts, external_url)
-
-    def text(field_text: str) -> str:
-        try:
-            return templates.text(field_text, data)
-        except TemplateError as exc:
-            raise TemplateError(f"template {field_text!r}: {exc}") from None
+    text = templates.fields(data)
 
     message = _omit_empty(
         {
@@ -100,33 +94,20 @@ def slack_message(
     return message
 
 
-class SlackSender:
+class SlackSender(HttpIntegration[SlackConfig]):
     """Posts to one Slack incoming webhook."""
 
-    def __init__(
-        self,
-        config: SlackConfig,
-        *,
-        external_url: str,
-        client: httpx.AsyncClient | None = None,
-        templates: NotifyTemplates = DEFAULT_TEMPLATES,
-    ) -> None:
-        self.config = config
-        self.external_url = external_url
-        self.templates = templates
-        self.client = client or new_client(config.http_config)
-        self.secrets: Collection[str] = secret_values(config) + client_secrets(config.http_config)
+    kind = "slack"
 
     async def send(self, notification: Notification) -> Result:
         """Post the group's message; a template that fails gives up, as in Alertmanager."""
-        alerts = alerts_to_send(notification, self.config.send_resolved)
+        alerts = self.alerts(notification)
         if not alerts:
-            return Result(Outcome.DELIVERED, "nothing to send: only resolved alerts and send_resolved is false")
+            return NOTHING_TO_SEND
         try:
             message = slack_message(notification, alerts, self.external_url, self.config, self.templates)
-        except TemplateError as exc:  # Alertmanager fails the notification without retrying
-            log.error("notify_template_failed", integration="slack", receiver=notification.receiver, error=str(exc))
-            return Result(Outcome.GIVE_UP, f"template error: {exc}")
+        except TemplateError as exc:
+            return self.template_failed(notification, exc)
         body = json.dumps(message).encode()
         posted = await post(self.client, str(self.config.api_url), body, self.secrets)
         if posted.result.outcome is Outcome.DELIVERED:
@@ -145,7 +126,3 @@ class SlackSender:
         if ok:
             return Result(Outcome.DELIVERED)
         return Result(Outcome.GIVE_UP, f"error response from Slack: {redact_excerpt(body, self.secrets, 200)}")
-
-    async def aclose(self) -> None:
-        """Close the HTTP client."""
-        await self.client.aclose()

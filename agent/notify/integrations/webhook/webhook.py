@@ -10,17 +10,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
 
 from agent.config.receivers import WebhookConfig
 from agent.model import Alert
-from agent.notify.http import client_secrets, new_client, post
-from agent.notify.integrations.data import alerts_to_send, data_json
-from agent.notify.model import Notification, Outcome, Result, group_status
-from agent.redact import secret_values
+from agent.notify.http import post
+from agent.notify.integrations.base import NOTHING_TO_SEND, HttpIntegration
+from agent.notify.integrations.data import data_json
+from agent.notify.model import Notification, Result, group_status
 
 SIGNATURE_HEADER = "X-Tripwired-Signature"
 DEDUP_HEADER = "X-Tripwired-Dedup-Key"  # lets a receiver drop a re-delivery (at-least-once)
@@ -42,29 +42,24 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-class WebhookSender:
+class WebhookSender(HttpIntegration[WebhookConfig]):
     """Posts Alertmanager's webhook payload to one URL."""
 
+    kind = "webhook"
+
     def __init__(self, config: WebhookConfig, *, external_url: str, client: httpx.AsyncClient | None = None) -> None:
-        """One webhook URL; `client` is for tests, else one is built from `http_config`."""
-        self.config = config
-        self.external_url = external_url
+        """One webhook URL, with its own `timeout`; `client` is for tests."""
         timeout = None if config.timeout is None else float(config.timeout)
-        self.client = client or new_client(config.http_config, timeout)
-        self.secrets: Collection[str] = secret_values(config) + client_secrets(config.http_config)
+        super().__init__(config, external_url=external_url, client=client, timeout=timeout)
 
     async def send(self, notification: Notification) -> Result:
         """Post the version 4 payload, signed if configured (see `Notifier.send`)."""
-        alerts = alerts_to_send(notification, self.config.send_resolved)
+        alerts = self.alerts(notification)
         if not alerts:
-            return Result(Outcome.DELIVERED, "nothing to send: only resolved alerts and send_resolved is false")
+            return NOTHING_TO_SEND
         message = webhook_message(notification, alerts, self.external_url, self.config.max_alerts)
         body = json.dumps(message).encode()
         headers = {DEDUP_HEADER: notification.dedup_key}
         if self.config.hmac_secret:
             headers[SIGNATURE_HEADER] = signature(self.config.hmac_secret, body)
         return (await post(self.client, str(self.config.url), body, self.secrets, headers=headers)).result
-
-    async def aclose(self) -> None:
-        """Close the HTTP client."""
-        await self.client.aclose()
