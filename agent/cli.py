@@ -55,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     config_check.add_argument(
         "--syntax-only",
         action="store_true",
-        help="check the config file alone, not the rule files it names (as promtool check config --syntax-only)",
+        help="check the config file alone: no rule files, and `*_file` secrets not read (they may not exist here)",
     )
     config_check.set_defaults(command=_config_check)
 
@@ -363,7 +363,7 @@ def _config_check(args: argparse.Namespace) -> int:
     from agent.runtime.validate import config_errors
 
     try:
-        config = load_config(args.file)
+        config = load_config(args.file, read_secret_files=not args.syntax_only)
         errors = config_errors(config, args.file)
     except ConfigError as exc:
         print("\n".join(exc.errors), file=sys.stderr)
@@ -381,7 +381,7 @@ def _config_check(args: argparse.Namespace) -> int:
     for warning in compat_warnings(groups, int(float(config.global_.interval) * 1000), semantics):
         print(f"warning: {warning}")
     if args.syntax_only:
-        print(f"{args.file}: config is valid (syntax only: rule files not read)")
+        print(f"{args.file}: config is valid (syntax only: rule files and secret files not read)")
         return EXIT_OK
     rules = sum(len(group.rules) for group in groups)
     print(f"{args.file}: config is valid ({len(files)} rule files, {len(groups)} groups, {rules} rules)")

@@ -32,23 +32,33 @@ _ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 ConfigError = SchemaError
 
 
-def load_config(path: str | Path) -> Config:
-    """Read and validate a config file; an empty one is refused (a truncated file must not reset everything)."""
-    return load_file(Config, path, allow_empty=False)
+# What a `<key>_file` secret holds when the file is not read (`config check --syntax-only`): a value
+# that passes every check a secret's content gets (non-empty, and an http(s) URL where one is due).
+UNREAD_SECRET = "https://secret-file-not-read.invalid/"
 
 
-def load_file(cls: type[T], path: str | Path, *, allow_empty: bool = True) -> T:
+def load_config(path: str | Path, *, read_secret_files: bool = True) -> Config:
+    """Read and validate a config file; an empty one is refused (a truncated file must not reset everything).
+
+    Without `read_secret_files` (a syntax check on a machine without the secrets), every
+    `<key>_file` is taken as given and holds UNREAD_SECRET.
+    """
+    return load_file(Config, path, allow_empty=False, read_secret_files=read_secret_files)
+
+
+def load_file(cls: type[T], path: str | Path, *, allow_empty: bool = True, read_secret_files: bool = True) -> T:
     """Read and validate a file of the config family (the config, a web config file, a routing test)."""
     text = read_document(path, "config file")
     if not allow_empty and not has_content(text):
         raise ConfigError([f"{path}:1: the config file is empty (run without --config for the built-in defaults)"])
-    return load_text(cls, text, str(path))
+    return load_text(cls, text, str(path), read_secret_files=read_secret_files)
 
 
-def load_text(cls: type[T], text: str, filename: str = "<config>") -> T:
+def load_text(cls: type[T], text: str, filename: str = "<config>", *, read_secret_files: bool = True) -> T:
     """Validate YAML text as `cls`; `filename` prefixes every error (and locates relative secret files)."""
     report = Report(filename)
-    value = build_node(cls, compose(text, report), report, path="")
+    node = compose(text, report)
+    value = _ConfigBuilder(report, Path(filename).parent, read_secret_files=read_secret_files).build(cls, node, "")
     report.raise_if_any()
     if isinstance(value, Config):
         value = _as_alertmanager_reads_it(value, Path(filename).parent)
@@ -93,9 +103,10 @@ class _ConfigBuilder(Builder):
     }
     type_names: ClassVar[Mapping[Any, str]] = {**Builder.type_names, Secret: "a string", Duration: "a duration"}
 
-    def __init__(self, report: Report, base_dir: Path) -> None:
+    def __init__(self, report: Report, base_dir: Path, *, read_secret_files: bool = True) -> None:
         super().__init__(report)
         self.base_dir = base_dir
+        self.read_secret_files = read_secret_files
 
     def scalar_text(self, text: str) -> str:
         """The text with every `${env:NAME}` replaced by the variable's value."""
@@ -150,6 +161,8 @@ class _ConfigBuilder(Builder):
 
     def _read_secret_at(self, node: yaml.Node | None, path: str, file_path: str) -> Secret | None:
         """The content of a secret file (relative paths from the config file's directory), without its newline."""
+        if not self.read_secret_files:
+            return Secret(UNREAD_SECRET)
         resolved = Path(file_path) if os.path.isabs(file_path) else self.base_dir / file_path
         try:
             return Secret(resolved.read_text(encoding="utf-8").rstrip("\n"))

@@ -255,3 +255,30 @@ receivers:
     assert team.slack_configs[0].api_url == "https://hooks.slack.example/T0/B0/x"
     assert team.opsgenie_configs[0].api_key == "og-key"
     assert team.pagerduty_configs[0].url == "https://events.eu.pagerduty.example/v2/enqueue"
+
+
+def test_config_check_syntax_only_needs_neither_secret_files_nor_rule_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In CI, where the secrets are not: `--syntax-only` checks the file alone; the full check names what is missing."""
+    from agent.cli import main
+
+    config = tmp_path / "tripwired.yaml"
+    config.write_text(
+        "rule_files: [/etc/tripwired/rules/host.yaml]\n"
+        "route: {receiver: team}\n"
+        "receivers:\n"
+        "  - name: team\n"
+        "    slack_configs: [{api_url_file: /run/secrets/slack-url}]\n"
+        "    webhook_configs: [{url_file: /run/secrets/hook-url}]\n"
+        "    pagerduty_configs: [{routing_key_file: /run/secrets/pd-key}]\n"
+    )
+    assert main(["config", "check", str(config)]) == 2
+    errors = capsys.readouterr().err
+    assert "cannot read secret file /run/secrets/slack-url: No such file or directory" in errors
+    assert "/etc/tripwired/rules/host.yaml: cannot read rule file" not in errors  # config errors come first
+    assert main(["config", "check", "--syntax-only", str(config)]) == 0
+    assert capsys.readouterr().out == f"{config}: config is valid (syntax only: rule files and secret files not read)\n"
+    config.write_text(config.read_text().replace("receiver: team", "receiver: nobody"))
+    assert main(["config", "check", "--syntax-only", str(config)]) == 2  # the file itself is still checked
+    assert "nobody" in capsys.readouterr().err
