@@ -96,17 +96,23 @@ class RequestBuilder:
         self.samples = 0  # in every request so far
         self._done: list[Request] = []
         self._request = WriteRequest()
-        self._series: dict[int, Any] = {}  # series id -> its TimeSeries in the current request
+        # Encoded labels -> the series' TimeSeries in the current request. Not keyed by the WAL's series
+        # id: ids restart in every segment, and one request may hold samples of two segments.
+        self._series: dict[bytes, Any] = {}
         self._count = 0
         self._newest = 0
 
-    def add(self, series_id: int, labels: bytes, t_ms: int, value: float) -> None:
-        """Add one sample of a series (its labels already encoded); starts a new request when this one is full."""
+    def add(self, labels: bytes, t_ms: int, value: float) -> None:
+        """Add one sample of a series (its labels already encoded); starts a new request when this one is full.
+
+        The reader hands the same bytes object for every sample of a series in a segment, so the
+        dictionary look-up hashes each series' labels once (bytes cache their hash).
+        """
         if self._count >= self.max_samples:
             self._finish_request()
-        out = self._series.get(series_id)
+        out = self._series.get(labels)
         if out is None:
-            out = self._series[series_id] = self._request.timeseries.add()
+            out = self._series[labels] = self._request.timeseries.add()
             out.MergeFromString(labels)
         out.samples.add(value=value, timestamp=t_ms)
         self._count += 1

@@ -151,7 +151,7 @@ class WalReader:
             if labels is None:
                 batch.dropped_by_relabel += 1
             else:
-                add(ref, labels, t_ms, value)
+                add(labels, t_ms, value)
         batch.highest_ms = max(batch.highest_ms, t_ms)
 
     def _next_segment(self, later: list[int], contents: FileContents) -> bool:

@@ -13,7 +13,7 @@ def encode(labels: list[tuple[str, str]], points: list[tuple[int, float]]) -> by
     """The one request a builder makes of one series' points."""
     builder = RequestBuilder(max_samples=100)
     for t_ms, value in points:
-        builder.add(1, encode_labels(labels), t_ms, value)
+        builder.add(encode_labels(labels), t_ms, value)
     (request,) = builder.requests()
     return request.body
 
@@ -52,8 +52,8 @@ def test_requests_hold_at_most_max_samples_and_each_series_once() -> None:
     builder = RequestBuilder(max_samples=3)
     a, b = encode_labels([("__name__", "a")]), encode_labels([("__name__", "b")])
     for t in (1, 2):
-        builder.add(1, a, t, 1.0)
-        builder.add(2, b, t, 2.0)
+        builder.add(a, t, 1.0)
+        builder.add(b, t, 2.0)
     requests = builder.requests()
     assert [3, 1] == [r.samples for r in requests]
     assert [2, 2] == [r.newest_ms for r in requests]

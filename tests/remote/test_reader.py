@@ -134,3 +134,32 @@ def test_position_file_round_trip_and_no_leftovers(tmp_path: Path) -> None:
     assert positions.save(Position(7, 1234))
     assert Position(7, 1234) == positions.load()
     assert ["q.json"] == os.listdir(tmp_path / "remote_write")
+
+
+def test_a_request_across_two_segments_keeps_every_series_apart(tmp_path: Path) -> None:
+    """Series ids restart in every segment: one request holding samples of two must not mix series up.
+
+    Seen after a kill -9: the first collection after the restart went out under another series'
+    labels, because the new segment gave `rw_probe` an id the old one had given another series.
+    """
+
+    async def scenario() -> None:
+        store = Store(retention_ms=3_600_000)
+        wal = Wal(tmp_path, segment_bytes=1 << 20)
+        wal.attach(store)
+        wal.holds.hold("q", 1)
+        store.write("collector:x", [Sample("up", A, 1.0)], 1000)
+        await store.sync()
+        await wal.checkpoint(store, 1000)  # closes segment 1; the next write opens segment 2
+        store.write("collector:x", [Sample("down", B, 2.0), Sample("up", A, 3.0)], 2000)
+        await store.sync()
+        assert wal._thread is not None
+        await wal._thread.stop()
+
+    asyncio.run(scenario())
+    assert len(segment_numbers(tmp_path)) == 2
+    batch = reader(tmp_path, Position(1, HEADER_SIZE)).read(100)
+    assert sent(batch) == {
+        UP_A: [(1000, 1.0), (2000, 3.0)],
+        (("__name__", "down"), ("job", "b"), ("site", "x")): [(2000, 2.0)],
+    }
