@@ -68,7 +68,7 @@ _KEEPS_UNIT = frozenset(
     }
 )
 _KEEPING_AGGREGATIONS = frozenset({"sum", "avg", "min", "max", "topk", "bottomk", "quantile"})
-_COMPARISONS = frozenset({"==", "!=", ">", "<", ">=", "<="})
+COMPARISONS = frozenset({"==", "!=", ">", "<", ">=", "<="})  # operators whose result keeps the left side
 
 
 def unit_of_name(name: str) -> Unit:
@@ -111,7 +111,7 @@ def _call_unit(call: promql_parser.Call) -> Unit:
 def _binary_unit(expr: promql_parser.BinaryExpr) -> Unit:
     op = str(expr.op)
     left, right = unit_of(expr.lhs), unit_of(expr.rhs)
-    if op in _COMPARISONS:
+    if op in COMPARISONS:
         return Unit.NONE if expr.modifier is not None and expr.modifier.return_bool else left
     if op in ("and", "or", "unless"):
         return left

@@ -8,9 +8,11 @@ while it fires, and one not re-sent resolves itself at its `endsAt`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import time
+import typing
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,8 @@ from typing import Any
 import yaml
 
 from agent import __version__
+from agent.config.receivers import ReceiverConfig
+from agent.config.schema import GlobalConfig
 from agent.gocompat.regex import RegexError, compile_anchored
 from agent.model import Alert, AlertState, fingerprint, labels_of
 from agent.notify.dispatch import AlertView, Dispatcher, GroupView
@@ -32,64 +36,50 @@ from agent.notify.silence import (
     parse_rfc3339,
     silence_json,
 )
+from agent.redact import redact
 from agent.web.alertmanager_v2 import AlertQuery
 
 RESOLVE_TIMEOUT = 300.0  # Alertmanager's global.resolve_timeout default: an alert without endsAt
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
-# The sections of a tripwired config that are an Alertmanager config, and the keys Alertmanager
-# itself prints as <secret> in /api/v2/status.
+# The sections of a tripwired config that are an Alertmanager config. What `global:` holds beside
+# them is tripwired's own (collection and evaluation intervals, external labels).
 _ALERTMANAGER_SECTIONS = ("global", "route", "receivers", "inhibit_rules", "time_intervals", "templates")
+_TRIPWIRED_GLOBALS = frozenset({"interval", "timeout", "evaluation_interval", "external_labels"})
+
+
+def _yaml_keys(cls: type) -> list[tuple[str, dataclasses.Field[Any]]]:
+    return [(f.metadata.get("key", f.name), f) for f in dataclasses.fields(cls)]
+
+
+def _secret_keys(cls: type, seen: set[type] | None = None) -> set[str]:
+    """The YAML keys the config's dataclasses mark secret (Alertmanager prints them as <secret>), found
+    by walking the schema from `cls`, so a secret added to the schema is hidden here too."""
+    seen = set() if seen is None else seen
+    if cls in seen or not dataclasses.is_dataclass(cls):
+        return set()
+    seen.add(cls)
+    keys: set[str] = set()
+    hints = typing.get_type_hints(cls)
+    for key, f in _yaml_keys(cls):
+        if f.metadata.get("secret"):
+            keys.add(key)
+        for inner in _types_within(hints[f.name]):
+            keys |= _secret_keys(inner, seen)
+    return keys
+
+
+def _types_within(tp: Any) -> list[type]:
+    """`tp` and the types inside it (list[X], dict[str, X], X | None)."""
+    args = typing.get_args(tp)
+    return [tp, *(t for arg in args for t in _types_within(arg))] if args else [tp]
+
+
+_SECRET_KEYS = frozenset(_secret_keys(ReceiverConfig) | _secret_keys(GlobalConfig))
 _ALERTMANAGER_GLOBALS = frozenset(
-    {
-        "resolve_timeout",
-        "http_config",
-        "smtp_from",
-        "smtp_hello",
-        "smtp_smarthost",
-        "smtp_auth_username",
-        "smtp_auth_password",
-        "smtp_auth_password_file",
-        "smtp_auth_secret",
-        "smtp_auth_identity",
-        "smtp_require_tls",
-        "slack_api_url",
-        "slack_api_url_file",
-        "pagerduty_url",
-        "opsgenie_api_url",
-        "opsgenie_api_key",
-        "opsgenie_api_key_file",
-        "victorops_api_url",
-        "victorops_api_key",
-        "victorops_api_key_file",
-        "wechat_api_url",
-        "wechat_api_secret",
-        "wechat_api_corp_id",
-        "telegram_api_url",
-        "webex_api_url",
-    }
-)
-_SECRET_KEYS = frozenset(
-    {
-        "api_key",
-        "api_secret",
-        "api_url",
-        "auth_password",
-        "auth_secret",
-        "bearer_token",
-        "client_secret",
-        "credentials",
-        "opsgenie_api_key",
-        "password",
-        "routing_key",
-        "service_key",
-        "slack_api_url",
-        "smtp_auth_password",
-        "smtp_auth_secret",
-        "token",
-        "user_key",
-        "victorops_api_key",
-        "wechat_api_secret",
-    }
+    name
+    for key, f in _yaml_keys(GlobalConfig)
+    if key not in _TRIPWIRED_GLOBALS
+    for name in ((key, f"{key}_file") if f.metadata.get("secret") else (key,))
 )
 
 
@@ -282,10 +272,17 @@ def alerting_config_yaml(config_path: str | None) -> str:
 
 def _hide_secrets(node: Any) -> Any:
     if isinstance(node, dict):
-        return {k: "<secret>" if k in _SECRET_KEYS and v else _hide_secrets(v) for k, v in node.items()}
+        return {k: _hidden(v) if k in _SECRET_KEYS and v else _hide_secrets(v) for k, v in node.items()}
     if isinstance(node, list):
         return [_hide_secrets(item) for item in node]
     return node
+
+
+def _hidden(value: Any) -> str:
+    """A secret as the status shows it: `<secret>`, or a URL cut to scheme://host as every log line
+    cuts it (agent/redact.py), so a URL field still parses as one for amtool."""
+    text = str(value)
+    return redact(text) if "://" in text else "<secret>"
 
 
 def _label_set(value: Any, field: str) -> dict[str, str]:

@@ -106,7 +106,9 @@ def _plain(value: object) -> Any:
         return _plain(value.value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {
-            f.name: SECRET if f.metadata.get("secret") and getattr(value, f.name) else _plain(getattr(value, f.name))
+            f.metadata.get("key", f.name): SECRET
+            if f.metadata.get("secret") and getattr(value, f.name)
+            else _plain(getattr(value, f.name))
             for f in dataclasses.fields(value)
         }
     if isinstance(value, Mapping):

@@ -15,14 +15,13 @@ import promql_parser
 
 from agent.model import AlertState, Labels
 from agent.promql import EvalError, PromQLError, RangeSeries, VectorSample
-from agent.promql.units import Unit, unit_of
+from agent.promql.units import COMPARISONS, Unit, unit_of
 from agent.ruler.rules import AlertingRule
 from agent.ruler.template_functions import FUNCTIONS
 from agent.web.status import AlertView, ExplainView, PartView, format_duration
 
 MAX_DEPTH = 3  # sub-expressions shown below the rule's expression
 MAX_SAMPLES = 10  # values shown per sub-expression, highest first
-_COMPARISONS = frozenset({"==", "!=", ">", "<", ">=", "<="})
 _SUFFIX = {Unit.BYTES: "B", Unit.BYTES_PER_SECOND: "B/s", Unit.PERCENT: "%", Unit.PER_SECOND: "/s"}
 Evaluate = Callable[[promql_parser.Expr, int], object]
 
@@ -148,7 +147,7 @@ def _why_binary(expr: promql_parser.BinaryExpr, evaluate: Evaluate, now_ms: int)
     op, lhs, rhs = str(expr.op), expr.lhs, expr.rhs
     left = _vector(evaluate, lhs, now_ms)
     threshold = _unwrap(rhs)
-    if op in _COMPARISONS and isinstance(threshold, promql_parser.NumberLiteral):
+    if op in COMPARISONS and isinstance(threshold, promql_parser.NumberLiteral):
         if not left:
             return why_no_series(lhs, evaluate, now_ms)
         closest = _closest(left, op, float(threshold.val))
@@ -168,7 +167,7 @@ def _why_binary(expr: promql_parser.BinaryExpr, evaluate: Evaluate, now_ms: int)
         return why_no_series(rhs, evaluate, now_ms)
     if op == "and":
         return f"no series of `{lhs.prettify()}` has a match in `{rhs.prettify()}`"
-    if op in _COMPARISONS:
+    if op in COMPARISONS:
         return f"no series of `{lhs.prettify()}` is {op} its match in `{rhs.prettify()}`"
     return f"the series of `{lhs.prettify()}` and `{rhs.prettify()}` have no label set in common"
 

@@ -22,7 +22,7 @@ import yaml
 from agent.config.load import ConfigError, load_text
 from agent.config.receivers import ReceiverConfig
 from agent.config.schema import Config
-from agent.model import Alert, AlertState, fingerprint, labels_of
+from agent.model import Alert
 from agent.notify.dispatch import alert_order
 from agent.notify.integrations import data
 from agent.notify.integrations.email import email
@@ -33,8 +33,9 @@ from agent.notify.integrations.slack import slack
 from agent.notify.integrations.webhook import webhook
 from agent.notify.model import Notification
 from agent.notify.route import build_route
-from agent.notify.silence import SilenceError, parse_rfc3339
+from agent.notify.silence import format_rfc3339
 from agent.notify.template import NotifyTemplates, TemplateError, load_templates
+from agent.runtime.alertmanager_api import alert_from_json
 from agent.runtime.daemon import external_url
 
 EXIT_OK, EXIT_TEMPLATE_ERROR, EXIT_USAGE = 0, 1, 2
@@ -47,9 +48,9 @@ class AlertSpec:
     labels: dict[str, str]
     annotations: dict[str, str] = field(default_factory=dict)
     status: str = "firing"
-    startsAt: str = ""  # noqa: N815 - Alertmanager's API names
-    endsAt: str = ""  # noqa: N815
-    generatorURL: str = ""  # noqa: N815
+    starts_at: str = field(default="", metadata={"key": "startsAt"})  # Alertmanager's API names
+    ends_at: str = field(default="", metadata={"key": "endsAt"})
+    generator_url: str = field(default="", metadata={"key": "generatorURL"})
 
 
 @dataclass(frozen=True)
@@ -76,30 +77,23 @@ def load_alerts(path: str, now: float) -> list[Alert]:
         return [_alert(spec, now) for spec in specs]
     except ConfigError as exc:
         raise AlertsFileError(str(exc)) from exc
-    except SilenceError as exc:
+    except ValueError as exc:  # what Alertmanager's API refuses too (a bad time, label name or status)
         raise AlertsFileError(f"{path}: {exc}") from exc
 
 
 def _alert(spec: AlertSpec, now: float) -> Alert:
+    """The alert as Alertmanager would take it from its API; `resolved` without an end ends it now."""
     if spec.status not in ("firing", "resolved"):
-        raise SilenceError(f"status {spec.status!r}: must be firing or resolved")
-    labels = labels_of(spec.labels)
-    starts = parse_rfc3339(spec.startsAt) if spec.startsAt else now
-    firing = spec.status == "firing"
-    ends = parse_rfc3339(spec.endsAt) if spec.endsAt else (now + 300 if firing else now)
-    return Alert(
-        labels=labels,
-        annotations=labels_of(spec.annotations),
-        state=AlertState.FIRING if firing else AlertState.INACTIVE,
-        value=0.0,
-        active_at=starts,
-        starts_at=starts,
-        ends_at=ends,
-        resolved_at=None if firing else ends,
-        generator_url=spec.generatorURL,
-        rule="",
-        fingerprint=fingerprint(labels),
-    )
+        raise ValueError(f"status {spec.status!r}: must be firing or resolved")
+    ends_at = spec.ends_at or ("" if spec.status == "firing" else format_rfc3339(now))
+    body = {
+        "labels": spec.labels,
+        "annotations": spec.annotations,
+        "startsAt": spec.starts_at,
+        "endsAt": ends_at,
+        "generatorURL": spec.generator_url,
+    }
+    return alert_from_json(body, now)
 
 
 def notifications(config: Config, alerts: Sequence[Alert], now: float) -> list[Notification]:

@@ -232,7 +232,7 @@ class Capture:
     def __init__(self, mails: list[Envelope]) -> None:
         self.mails = mails
 
-    async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:  # noqa: N802
+    async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd calls handle_DATA and auth_<MECHANISM> by these names
         self.mails.append(envelope)
         return "250 OK"
 

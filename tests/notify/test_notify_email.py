@@ -34,11 +34,11 @@ class Mailbox:
     mails: list[Envelope] = field(default_factory=list)
     mechanisms: list[str] = field(default_factory=list)
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd calls handle_DATA and auth_<MECHANISM> by these names
         self.mails.append(envelope)
         return "250 OK"
 
-    async def auth_CRAM__MD5(self, server: SMTP, args: list[str]) -> AuthResult:  # noqa: N802
+    async def auth_CRAM__MD5(self, server: SMTP, args: list[str]) -> AuthResult:  # noqa: N802 - aiosmtpd calls handle_DATA and auth_<MECHANISM> by these names
         """CRAM-MD5 (aiosmtpd has none built in): the client answers `user hex(hmac-md5(secret, challenge))`."""
         challenge = b"<1896.697170952@tripwired.test>"
         answer = await server.challenge_auth(challenge)
