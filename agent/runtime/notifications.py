@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.clock import Clock
 from agent.config.load import ConfigError
@@ -17,7 +17,6 @@ from agent.config.receivers import receiver_errors
 from agent.config.remote_write import RelabelConfig
 from agent.config.schema import AlertmanagerTargetConfig, Config
 from agent.model import Alert, MetricMeta, Sample
-from agent.notify.alertmanager import AlertmanagerForwarder
 from agent.notify.dispatch import Dispatcher
 from agent.notify.integrations.registry import Integrations, build_senders, close_senders, integration_configs
 from agent.notify.nflog import NotifyLog
@@ -25,6 +24,9 @@ from agent.notify.outbox import Outbox
 from agent.notify.route import validate_alerting
 from agent.notify.silence import SilenceError, Silences, matchers_from_json, parse_rfc3339
 from agent.notify.template import TemplateError, load_templates, template_errors
+
+if TYPE_CHECKING:
+    from agent.notify.alertmanager import AlertmanagerForwarder
 
 
 def _forwarding(config: Config) -> tuple[list[AlertmanagerTargetConfig], list[RelabelConfig]]:
@@ -34,7 +36,12 @@ def _forwarding(config: Config) -> tuple[list[AlertmanagerTargetConfig], list[Re
 
 def _forwarder(config: Config, clock: Clock) -> AlertmanagerForwarder | None:
     targets, relabel = _forwarding(config)
-    return AlertmanagerForwarder(targets, clock, relabel=relabel) if targets else None
+    if not targets:
+        return None
+    # Imported here: only a daemon that forwards to an Alertmanager carries the HTTP client for it.
+    from agent.notify.alertmanager import AlertmanagerForwarder
+
+    return AlertmanagerForwarder(targets, clock, relabel=relabel)
 
 
 def alerting_errors(config: Config) -> list[str]:
