@@ -34,7 +34,6 @@ from agent.ruler.alerting import RestorePolicy
 from agent.ruler.manager import RuleLoadError, RuleManager
 from agent.ruler.rules import ExternalInfo
 from agent.ruler.state import AlertStateStore
-from agent.runtime.alertmanager_api import AlertmanagerApi
 from agent.runtime.api_views import buildinfo_json, config_yaml, flags_json, runtimeinfo_json, targets_json
 from agent.runtime.notifications import NewParts, Notifications, SilencesApi
 from agent.runtime.sdnotify import SdNotifier, notify_lifecycle
@@ -45,7 +44,6 @@ from agent.runtime.views import alerts_json, rules_json
 from agent.runtime.web_setup import WebSetup, build_web_setup, secure_routes
 from agent.statedb import StateError
 from agent.store import LOOKBACK_MS, Store
-from agent.web.alertmanager_v2 import alertmanager_routes
 from agent.web.app import WebContext, build_routes
 from agent.web.graph import graph_routes
 from agent.web.promapi import StatusViews
@@ -365,6 +363,9 @@ class Daemon:
         dispatcher, silences = self.notifications.dispatcher, self.notifications.silences
         if dispatcher is None or silences is None:
             return {}
+        from agent.runtime.alertmanager_api import AlertmanagerApi  # with a route only, as the dispatcher
+        from agent.web.alertmanager_v2 import alertmanager_routes
+
         receivers = [r.name for r in self.config.receivers]
         api = AlertmanagerApi(
             dispatcher,
