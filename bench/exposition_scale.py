@@ -73,18 +73,22 @@ def renders(series: int, *, gzipped: bool) -> tuple[dict[str, float], int]:
     store.declare([gauge(f"bench_metric_{n}", "Bench.") for n in range(NAMES)])
     fill(store, series, 1000)
     exposition = Exposition(store)
+    loop = asyncio.new_event_loop()  # one loop for every scrape, as in the daemon
 
     def scrape() -> bytes:
-        return asyncio.run(exposition.body(gzipped=gzipped))
+        return loop.run_until_complete(exposition.body(gzipped=gzipped))
 
-    times = {"cold": timed(scrape)}
-    fill(store, series, 2000)
-    times["unchanged"] = timed(scrape)
-    fill(store, series, 3000, changed_every=1, only=NAMES // 2)
-    times["one family changed"] = timed(scrape)
-    fill(store, series, 4000, changed_every=10)
-    times["10 % changed"] = timed(scrape)
-    return times, len(scrape())
+    try:
+        times = {"cold": timed(scrape)}
+        fill(store, series, 2000)
+        times["unchanged"] = timed(scrape)
+        fill(store, series, 3000, changed_every=1, only=NAMES // 2)
+        times["one family changed"] = timed(scrape)
+        fill(store, series, 4000, changed_every=10)
+        times["10 % changed"] = timed(scrape)
+        return times, len(scrape())
+    finally:
+        loop.close()
 
 
 def spread_ms(values: list[float]) -> str:

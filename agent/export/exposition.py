@@ -3,10 +3,11 @@
 /metrics is served from a cached rendering kept compressed: each family's lines as one gzip part
 (agent/export/gzip_parts.py). The store tells the exposition which metric names each write changed
 (`Store.watchers`), so a scrape re-renders and compresses only the families that changed since the
-last one and reuses the others' parts; the gzip body is the parts laid end to end, made once per
-change, and a client that does not ask for gzip gets them inflated. Rendering a family formats all
-its lines at once: no per-series objects are kept (at 100,000 series ~25 MB less than a cache of
-formatted lines), and no uncompressed body stays between scrapes (~10 MB less again).
+last one and reuses the others' parts. The gzip body is the parts laid end to end; a client that
+does not ask for gzip gets them inflated; either is made once per change. Rendering a family
+formats all its lines at once: no per-series objects are kept (at 100,000 series ~25 MB less than a
+cache of formatted lines), and a daemon whose scrapers all ask for gzip, as Prometheus does, holds
+no uncompressed body between scrapes (~10 MB less again).
 """
 
 from __future__ import annotations
@@ -61,9 +62,11 @@ def escape_help(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n")
 
 
-def _openmetrics_gzip(parts: list[Part]) -> bytes:
-    """The parts' text as OpenMetrics, gzip-compressed."""
-    return gzip.compress(to_openmetrics(inflate(parts)), GZIP_LEVEL, mtime=0)
+def _form_of(parts: list[Part], *, openmetrics: bool, gzipped: bool) -> bytes:
+    """The parts' text, as OpenMetrics and/or gzip-compressed."""
+    text = inflate(parts)
+    converted = to_openmetrics(text) if openmetrics else text
+    return gzip.compress(converted, GZIP_LEVEL, mtime=0) if gzipped else converted
 
 
 def series_prefix(name: str, labels: Labels) -> str:
@@ -107,7 +110,7 @@ class Exposition:
         self._placed: dict[str, _Placed] = {}
         self._changed: set[str] = set()
         self._everything = True
-        self._gzipped: dict[bool, bytes] = {}  # openmetrics -> gzip body of the current parts
+        self._forms: dict[tuple[bool, bool], bytes] = {}  # (openmetrics, gzipped) -> body of the current parts
         self._lock = asyncio.Lock()
 
     def changed(self, names: Collection[str] | None) -> None:
@@ -125,24 +128,22 @@ class Exposition:
         """The exposition for one scrape, as OpenMetrics and gzip-compressed when asked.
 
         Rendering pauses between families (every RENDER_STEP_BYTES rendered) so the loop serves
-        meanwhile; concurrent scrapes wait for one rendering. A gzip body is cached until the store
-        changes (made from the parts on the loop; OpenMetrics converted and compressed in a thread);
-        a plain one is inflated for each scrape that asks for it and not kept. The daemon's scrapes
-        come here only (`render` is for one-off use).
+        meanwhile; concurrent scrapes wait for one rendering. Each form asked for is made once and
+        cached until the store changes: gzip text from the parts as they are; the others from the
+        parts inflated, in a thread. A daemon scraped only by Prometheus (gzip) holds no plain body.
+        The daemon's scrapes come here only (`render` is for one-off use).
         """
         async with self._lock:
             parts = await run_between_tasks(self._render_steps())
-            if not gzipped:
-                plain = inflate(parts)
-                return await asyncio.to_thread(to_openmetrics, plain) if openmetrics else plain
-            cached = self._gzipped.get(openmetrics)
+            form = (openmetrics, gzipped)
+            cached = self._forms.get(form)
             if cached is None:
-                if openmetrics:
-                    cached = await asyncio.to_thread(_openmetrics_gzip, parts)
-                else:
+                if gzipped and not openmetrics:
                     cached = gzip_of(parts)
+                else:
+                    cached = await asyncio.to_thread(_form_of, parts, openmetrics=openmetrics, gzipped=gzipped)
                 if parts is self._parts:
-                    self._gzipped[openmetrics] = cached
+                    self._forms[form] = cached
             return cached
 
     def _render_steps(self) -> Generator[None, None, list[Part]]:
@@ -175,7 +176,7 @@ class Exposition:
             if rendered >= RENDER_STEP_BYTES:
                 rendered = 0
                 yield
-        self._parts, self._placed, self._gzipped = parts, placed, {}
+        self._parts, self._placed, self._forms = parts, placed, {}
         return parts
 
     def _mid_write(self) -> bool:
