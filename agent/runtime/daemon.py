@@ -28,6 +28,7 @@ from agent.export import Exposition
 from agent.export.statsd import StatsdConfigError, StatsdExporter
 from agent.memory import freeze_start_up_objects
 from agent.model import AlertState, Labels, Sample, counter, gauge, labels_of
+from agent.packs import builtin_path, is_builtin
 from agent.promql import Engine, Semantics, max_range_ms, semantics_of
 from agent.remote import RemoteWrite
 from agent.ruler.alerting import RestorePolicy
@@ -125,9 +126,16 @@ def parse_listen_address(address: str) -> tuple[str, int]:
 
 
 def rule_paths(config: Config, config_path: str | None) -> list[str]:
-    """Rule-file globs, relative ones taken from the config file's directory as Prometheus does."""
+    """Rule-file globs: `builtin:NAME` the shipped pack, relative ones from the config file's directory as
+    Prometheus does."""
     base = Path(config_path).parent if config_path else Path.cwd()
-    return [pattern if Path(pattern).is_absolute() else str(base / pattern) for pattern in config.rule_files]
+    return [_rule_path(pattern, base) for pattern in config.rule_files]
+
+
+def _rule_path(pattern: str, base: Path) -> str:
+    if is_builtin(pattern):
+        return builtin_path(pattern)
+    return pattern if Path(pattern).is_absolute() else str(base / pattern)
 
 
 def external_url(config: Config) -> str:
