@@ -91,7 +91,7 @@ class _Outcome:
 
 
 def serve(collector: Collector, requests: int, replies: int) -> None:
-    """Answer the parent's requests until it closes the pipe."""
+    """Answer the parent's requests until it closes either pipe (it stopped, or is gone: no traceback then)."""
     while True:
         try:
             message = read_frame(requests)
@@ -99,7 +99,10 @@ def serve(collector: Collector, requests: int, replies: int) -> None:
             return
         rows = 0
         for frame in answer(collector, message):
-            write_frame(replies, frame)
+            try:
+                write_frame(replies, frame)
+            except ChannelClosedError:
+                return  # the daemon stopped (or was killed) while this answer was on its way
             rows += len(frame[3]) if frame[0] == "rows" else 0
         if rows >= LARGE_ANSWER_ROWS:  # its peak (100,000 samples, 30,000 futures) is transient
             give_back_memory()

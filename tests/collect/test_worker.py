@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 
 from agent.collect.base import PartialCollectionError
-from agent.collect.isolation_wire import CHUNK_ROWS
-from agent.collect.worker import answer
+from agent.collect.isolation_wire import CHUNK_ROWS, write_frame
+from agent.collect.worker import answer, serve
 from agent.model import MetricMeta, Sample, labels_of
 
 
@@ -63,3 +64,16 @@ def test_a_stream_that_raises_ends_in_an_error_frame() -> None:
     frames = list(answer(StreamingFake(2, ValueError("boom")), ("collect",)))
 
     assert ("error", "ValueError: boom") == frames[-1]
+
+
+def test_a_parent_gone_mid_answer_ends_serving_without_a_traceback() -> None:
+    """The daemon stopped while the child was sending rows: the child returns, it does not raise BrokenPipe."""
+    requests_read, requests_write = os.pipe()
+    replies_read, replies_write = os.pipe()
+    write_frame(requests_write, ("collect",))
+    os.close(replies_read)  # the parent is gone
+    try:
+        serve(StreamingFake(CHUNK_ROWS * 2), requests_read, replies_write)  # returns: nothing raised
+    finally:
+        for fd in (requests_read, requests_write, replies_write):
+            os.close(fd)
