@@ -140,6 +140,18 @@ def _quote_rune(char: str) -> str:
     return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
+def labels_text(labels: Labels | Mapping[str, str], *, name_label: str = "__name__") -> str:
+    """A series or an alert as Prometheus' pages show it: `name{a="1", b="2"}`, labels sorted.
+
+    The name comes from `name_label` (`alertname` for an alert) and is left out of the braces;
+    without a name the braces are always there (`{}`), with one they are dropped when empty.
+    """
+    pairs = dict(labels)
+    name = pairs.pop(name_label, "")
+    inner = ", ".join(f'{key}="{value}"' for key, value in sorted(pairs.items()))
+    return f"{name}{{{inner}}}" if inner or not name else name
+
+
 def go_quote(text: str) -> str:
     """Go's strconv.Quote (and %q): how Prometheus and Alertmanager quote label values in messages."""
     return '"' + "".join(_quote_rune(char) for char in text) + '"'

@@ -9,11 +9,11 @@ not yet served, a silence or an inhibiting alert.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 
 import promql_parser
 
-from agent.model import AlertState, Labels
+from agent.model import AlertState, labels_text
 from agent.promql import EvalError, PromQLError, RangeSeries, VectorSample
 from agent.promql.units import COMPARISONS, Unit, unit_of
 from agent.ruler.rules import AlertingRule
@@ -96,10 +96,10 @@ def _part(expr: promql_parser.Expr, depth: int, evaluate: Evaluate, now_ms: int)
     series = list(value) if isinstance(value, list) else []
     vector = sorted((s for s in series if isinstance(s, VectorSample)), key=lambda s: _desc(s.value))
     if vector:
-        shown = tuple((_labels_text(s.labels), show_value(s.value, unit)) for s in vector[:MAX_SAMPLES])
+        shown = tuple((labels_text(s.labels), show_value(s.value, unit)) for s in vector[:MAX_SAMPLES])
         return PartView(text, depth, unit.value, len(vector), shown)
     ranges = [s for s in series if isinstance(s, RangeSeries)]
-    shown = tuple((_labels_text(s.labels), f"{len(s.values)} points") for s in ranges[:MAX_SAMPLES])
+    shown = tuple((labels_text(s.labels), f"{len(s.values)} points") for s in ranges[:MAX_SAMPLES])
     return PartView(text, depth, unit.value, len(ranges), shown)
 
 
@@ -112,7 +112,7 @@ def _verdict(rule: AlertingRule, alerts: Sequence[AlertView], evaluate: Evaluate
     reasons = [_muted_reason(a) for a in firing if a.silenced_by or a.inhibited_by]
     hold = rule.spec.hold_ms / 1000
     reasons += [
-        f"{_labels_text(a.labels)}: pending for {format_duration(now - a.active_at)} of {format_duration(hold)}"
+        f"{labels_text(a.labels)}: pending for {format_duration(now - a.active_at)} of {format_duration(hold)}"
         for a in pending
     ]
     if firing:
@@ -129,8 +129,8 @@ def _verdict(rule: AlertingRule, alerts: Sequence[AlertView], evaluate: Evaluate
 
 def _muted_reason(alert: AlertView) -> str:
     if alert.silenced_by:
-        return f"{_labels_text(alert.labels)}: silenced by {', '.join(alert.silenced_by)}"
-    return f"{_labels_text(alert.labels)}: inhibited by {', '.join(alert.inhibited_by)}"
+        return f"{labels_text(alert.labels)}: silenced by {', '.join(alert.silenced_by)}"
+    return f"{labels_text(alert.labels)}: inhibited by {', '.join(alert.inhibited_by)}"
 
 
 def why_no_series(expr: promql_parser.Expr, evaluate: Evaluate, now_ms: int) -> str:
@@ -154,7 +154,7 @@ def _why_binary(expr: promql_parser.BinaryExpr, evaluate: Evaluate, now_ms: int)
         unit = unit_of(lhs)
         return (
             f"none of the {len(left)} series of `{lhs.prettify()}` is {op} {show_value(float(threshold.val), unit)}"
-            f" (closest: {show_value(closest.value, unit)} for {_labels_text(closest.labels)})"
+            f" (closest: {show_value(closest.value, unit)} for {labels_text(closest.labels)})"
         )
     if op == "or":
         return f"{why_no_series(lhs, evaluate, now_ms)}, and {why_no_series(rhs, evaluate, now_ms)}"
@@ -206,9 +206,3 @@ def _unwrap(expr: promql_parser.Expr) -> promql_parser.Expr:
 def _rule_state(alerts: Sequence[AlertView]) -> str:
     states = {a.state for a in alerts}
     return next((s for s in ("firing", "pending") if s in states), "inactive")
-
-
-def _labels_text(labels: Labels | Mapping[str, str]) -> str:
-    pairs = labels.items() if isinstance(labels, Mapping) else labels
-    inner = ", ".join(f'{name}="{value}"' for name, value in pairs if name != "__name__")
-    return "{" + inner + "}"

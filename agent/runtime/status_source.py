@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from agent.collect.runner import CollectorState, Runner
-from agent.model import AlertState, Labels, labels_of
+from agent.model import AlertState, Labels, labels_of, labels_text
 from agent.notify.silence import Silence, Silences
 from agent.promql.units import Unit, unit_of
 from agent.ruler.alerting import ActiveAlert
@@ -89,7 +89,7 @@ class RuntimeStatusSource:
         if dispatcher is None:
             return {}
         views = [view for group in dispatcher.view() for view in group.alerts]
-        names = {view.alert.fingerprint: _alert_text(view.alert.labels) for view in views}
+        names = {view.alert.fingerprint: labels_text(view.alert.labels, name_label="alertname") for view in views}
         return {
             view.alert.labels: tuple(names.get(fp, fp) for fp in view.inhibited_by)
             for view in views
@@ -185,13 +185,6 @@ class RuntimeStatusSource:
 
 def _seconds(ms: int | None) -> float | None:
     return None if ms is None else ms / 1000
-
-
-def _alert_text(labels: Labels) -> str:
-    """An alert as people name it: `WarehouseDown{warehouse="lake"}`."""
-    pairs = dict(labels)
-    name = pairs.pop("alertname", "")
-    return name + "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(pairs.items())) + "}"
 
 
 def rule_view(rule: Rule, group_key: str = "") -> RuleView:

@@ -20,7 +20,7 @@ import promql_parser
 
 from agent.export.exposition import format_value
 from agent.gocompat.duration import parse_duration
-from agent.model import Labels
+from agent.model import Labels, labels_text
 from agent.promql import Engine, EvalError, PromQLError, RangeSeries, VectorSample, parse_expr
 from agent.promql.units import Unit, unit_of
 from agent.web.server import Handler, Request, Response
@@ -232,14 +232,6 @@ def time_ticks(start: float, end: float, count: int = 6) -> list[float]:
     step = next(s for s in (60, 300, 600, 1800, 3600, 7200, 21600, 43200, 86400, 604800) if s * count >= span)
     first = math.ceil(start / step) * step
     return [float(t) for t in range(int(first), int(end) + 1, step)]
-
-
-def labels_text(labels: Labels) -> str:
-    """A series as Prometheus' table shows it: `name{label="value", ...}`."""
-    pairs = dict(labels)
-    name = pairs.pop("__name__", "")
-    inner = ", ".join(f'{k}="{v}"' for k, v in sorted(pairs.items()))
-    return f"{name}{{{inner}}}" if inner or not name else name
 
 
 def _clock(t: float, span: float) -> str:

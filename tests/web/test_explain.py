@@ -134,7 +134,7 @@ def test_a_threshold_not_crossed_names_the_closest_series_in_its_unit(world: Wor
         (2, "disk_size_bytes", 2),
     ]
     assert view.parts[1].samples == (('{path="/lake"}', "80%"), ('{path="/sea"}', "50%"))
-    assert view.parts[2].samples[0] == ('{path="/lake"}', "819.2MiB")
+    assert view.parts[2].samples[0] == ('disk_used_bytes{path="/lake"}', "819.2MiB")
 
 
 def test_an_age_is_shown_as_a_duration(world: World) -> None:
@@ -148,7 +148,7 @@ def test_an_age_is_shown_as_a_duration(world: World) -> None:
 def test_a_missing_metric_and_a_failed_and_are_told_apart(world: World) -> None:
     assert world.explain("NoSuchMetric").verdict == "Not firing: there is no recent sample of `never_written_total`."
     assert world.explain("LagWhileUp").verdict == (
-        "Not firing: none of the 1 series of `pipeline_up` is == 1 (closest: 0 for {})."
+        "Not firing: none of the 1 series of `pipeline_up` is == 1 (closest: 0 for pipeline_up)."
     )
 
 
