@@ -110,7 +110,8 @@ def evaluate_alerts(
     for labels, fresh in current.items():
         known = active.get(labels)
         if known is not None and known.state is not AlertState.INACTIVE:
-            active[labels] = replace(known, value=fresh.value, annotations=fresh.annotations)
+            if known.value != fresh.value or known.annotations != fresh.annotations:  # NaN: always
+                active[labels] = replace(known, value=fresh.value, annotations=fresh.annotations)
         else:
             # New, or back after being resolved: a resolved alert starts over as pending.
             active[labels] = fresh
