@@ -4,8 +4,7 @@ types, label values, and values.
 node_exporter runs with only the collectors HostCollector replaces, reading /proc/net/dev
 (`--no-collector.netdev.netlink`, since HostCollector parses that file and node_exporter
 1.5 defaults to netlink), and with the exclusion regexes of HostConfig's defaults passed
-explicitly: Debian patches some of node_exporter's defaults (mount points exclude /run,
-/mnt and /media; netdev excludes lo), and this test compares what is read, not which
+explicitly (tests/node_exporter_peer.py): this test compares what is read, not which
 defaults each side has. tests/collect/test_host.py checks the defaults.
 
 Counters are bracketed rather than compared with a tolerance: HostCollector reads before
@@ -20,8 +19,6 @@ them when it ingests a scrape, and so does the agent: the comparison drops them 
 
 from __future__ import annotations
 
-import subprocess
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,13 +30,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from agent.collect.host import HostCollector
 from agent.config.schema import HostConfig
 from agent.model import Labels, MetricMeta, MetricType, Sample
-from tests.conftest import free_port
-
-NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
-COLLECTORS = (
-    *("cpu", "loadavg", "meminfo", "vmstat", "pressure", "diskstats", "filesystem", "netdev", "filefd"),
-    *("stat", "uname", "os", "time", "timex", "sockstat", "netstat", "conntrack"),
-)
+from tests.node_exporter_peer import running_node_exporter
 
 Series = dict[Labels, float]
 
@@ -52,53 +43,11 @@ class Scrape:
     families: dict[str, tuple[str, str]]  # family name as the parser gives it -> (type, help)
 
 
-def node_exporter_args(config: HostConfig, port: int) -> list[str]:
-    return [
-        NODE_EXPORTER,
-        f"--web.listen-address=127.0.0.1:{port}",
-        "--collector.disable-defaults",
-        *(f"--collector.{name}" for name in COLLECTORS),
-        "--no-collector.netdev.netlink",
-        f"--collector.diskstats.device-exclude={config.diskstats_device_exclude}",
-        f"--collector.filesystem.mount-points-exclude={config.filesystem.mount_points_exclude}",
-        f"--collector.filesystem.fs-types-exclude={config.filesystem.fs_types_exclude}",
-        f"--collector.netdev.device-exclude={config.netdev_device_exclude}",
-        f"--collector.netstat.fields={config.netstat_fields}",
-        f"--path.procfs={config.procfs}",
-        f"--path.sysfs={config.sysfs}",
-        f"--path.rootfs={config.rootfs}",
-    ]
-
-
-def wait_until_serving(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"node_exporter exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            httpx.get(url, timeout=1.0)
-            return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    pytest.fail(f"node_exporter not serving after 15s:\n{log.read_text()}")
-
-
 @pytest.fixture
 def node_exporter(tmp_path: Path) -> Iterator[str]:
-    """The /metrics URL of a node_exporter started for this test and always killed after it."""
-    if not Path(NODE_EXPORTER).is_file():
-        pytest.fail("install Debian's prometheus-node-exporter (make test does)")
-    port = free_port()
-    log = tmp_path / "node_exporter.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(node_exporter_args(HostConfig(), port), stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/metrics"
-    try:
-        wait_until_serving(url, proc, log)
-        yield url
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
+    """The /metrics URL of a node_exporter reading this host, started for this test."""
+    with running_node_exporter(tmp_path, HostConfig()) as address:
+        yield f"http://{address}/metrics"
 
 
 def scrape(url: str) -> Scrape:
