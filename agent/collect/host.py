@@ -105,6 +105,8 @@ class HostCollector:
         self._discovered: dict[str, MetricMeta] = {}  # meminfo, vmstat, sockstat, netstat families seen
         self._failing: set[str] = set()
         self._this_run: dict[tuple[str, ...], str] = {}  # /proc files already read during this run
+        self._netstat_families: dict[tuple[str, str], str | None] = {}  # (protocol, field) -> family
+        self._sockstat_families: dict[tuple[str, str], str] = {}  # (protocol, state) -> family
         self._sources: tuple[tuple[str, _Source], ...] = (
             ("cpu", self._read_cpu),
             ("loadavg", self._read_loadavg),
@@ -303,8 +305,10 @@ class HostCollector:
             if "mem" in values:  # pages; node_exporter adds the bytes
                 values["mem_bytes"] = values["mem"] * PAGE_SIZE
             for state, value in values.items():
-                family = self._discover(m.sockstat_family(protocol.protocol, state))
-                samples.append(Sample(family, (), float(value)))
+                key = (protocol.protocol, state)
+                if key not in self._sockstat_families:
+                    self._sockstat_families[key] = self._discover(m.sockstat_family(*key))
+                samples.append(Sample(self._sockstat_families[key], (), float(value)))
         return samples
 
     def _read_netstat(self) -> list[Sample]:
@@ -312,12 +316,21 @@ class HostCollector:
         stats |= procfs.parse_netstat(self._read("net", "snmp"))
         with contextlib.suppress(FileNotFoundError):  # IPv6 disabled
             stats |= procfs.parse_snmp6(self._read("net", "snmp6"))
-        return [
-            Sample(self._discover(m.netstat_family(protocol, field)), (), float(value))
-            for protocol, fields in stats.items()
-            for field, value in fields.items()
-            if _selected(self._netstat_fields, f"{protocol}_{field}")
-        ]
+        samples = []
+        for protocol, fields in stats.items():
+            for field, value in fields.items():
+                family = self._netstat_family(protocol, field)
+                if family is not None:
+                    samples.append(Sample(family, (), float(value)))
+        return samples
+
+    def _netstat_family(self, protocol: str, field: str) -> str | None:
+        """The family of a netstat field, None if `netstat_fields` leaves it out; decided once per field."""
+        key = (protocol, field)
+        if key not in self._netstat_families:
+            selected = _selected(self._netstat_fields, f"{protocol}_{field}")
+            self._netstat_families[key] = self._discover(m.netstat_family(protocol, field)) if selected else None
+        return self._netstat_families[key]
 
     def _read_conntrack(self) -> list[Sample]:
         netfilter = ("sys", "net", "netfilter")
