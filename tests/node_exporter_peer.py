@@ -20,7 +20,7 @@ NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
 # The node_exporter collectors HostCollector replaces.
 COLLECTORS = (
     *("cpu", "loadavg", "meminfo", "vmstat", "pressure", "diskstats", "filesystem", "netdev", "filefd"),
-    *("stat", "uname", "os", "time", "timex", "sockstat", "netstat", "conntrack"),
+    *("stat", "uname", "os", "time", "timex", "sockstat", "netstat", "conntrack", "netclass"),
 )
 
 
@@ -41,6 +41,7 @@ def node_exporter_args(config: HostConfig, port: int) -> list[str]:
         f"--collector.filesystem.fs-types-exclude={config.filesystem.fs_types_exclude}",
         f"--collector.netdev.device-exclude={config.netdev_device_exclude}",
         f"--collector.netstat.fields={config.netstat_fields}",
+        f"--collector.netclass.ignored-devices={config.netclass_ignored_devices}",
         f"--path.procfs={config.procfs}",
         f"--path.sysfs={config.sysfs}",
         f"--path.rootfs={config.rootfs}",

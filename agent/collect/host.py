@@ -24,7 +24,7 @@ from pathlib import Path
 import structlog
 
 from agent.collect import host_metrics as m
-from agent.collect import host_system, procfs
+from agent.collect import host_netclass, host_system, procfs
 from agent.collect.host_fs import FsUsage, MountStatter, StatFunction, statvfs_usage
 from agent.config.schema import HostConfig
 from agent.gocompat.regex import Regex, compile_unanchored
@@ -99,6 +99,7 @@ class HostCollector:
         self._mount_exclude = _pattern(config.filesystem.mount_points_exclude)
         self._fstype_exclude = _pattern(config.filesystem.fs_types_exclude)
         self._netstat_fields = _pattern(config.netstat_fields)
+        self._netclass_ignored = _pattern(config.netclass_ignored_devices)
         self.mount_timeout = float(config.filesystem.mount_timeout)
         self._statter = MountStatter(self.mount_timeout, stat)
         self._cpu = _CpuCounters()
@@ -116,6 +117,7 @@ class HostCollector:
             ("diskstats", self._read_diskstats),
             ("filesystem", self._read_filesystems),
             ("netdev", self._read_netdev),
+            ("netclass", self._read_netclass),
             ("filefd", self._read_filefd),
             ("stat", self._read_stat),
             ("uname", self._read_uname),
@@ -229,6 +231,18 @@ class HostCollector:
                 continue
             labels = labels_of(device=device)
             samples += [Sample(m.NETWORK[field].name, labels, value) for field, value in stats.items()]
+        return samples
+
+    def _read_netclass(self) -> list[Sample]:
+        try:
+            names = host_netclass.interfaces(self._sys)
+        except FileNotFoundError:
+            return []  # no /sys/class/net (sysfs not mounted): nothing to report, as node_exporter
+        samples = []
+        for name in names:
+            if not _excluded(self._netclass_ignored, name):
+                values = host_netclass.read_interface(self._sys.joinpath(*host_netclass.NETCLASS_DIR, name))
+                samples += _netclass_samples(name, values)
         return samples
 
     def _read_filefd(self) -> list[Sample]:
@@ -386,6 +400,22 @@ class HostCollector:
 
     def _host_path(self, mountpoint: str) -> str:
         return posixpath.normpath(posixpath.join(self._rootfs, mountpoint.lstrip("/")))
+
+
+def _netclass_samples(device: str, values: dict[str, str]) -> list[Sample]:
+    """One interface's node_network_up, node_network_info and its numeric properties."""
+    labels = labels_of(device=device)
+    info = labels_of({name: values.get(name, "") for name in host_netclass.TEXT_FILES}, device=device)
+    samples = [
+        Sample(host_netclass.UP.name, labels, 1.0 if values.get("operstate") == "up" else 0.0),
+        Sample(host_netclass.INFO.name, info, 1.0),
+    ]
+    for file, family in host_netclass.FAMILIES.items():
+        number = host_netclass.go_int(values[file]) if file in values else None
+        if number is not None:
+            value = host_netclass.speed_bytes(number) if file == "speed" else number
+            samples.append(Sample(family.name, labels, float(value)))
+    return samples
 
 
 def _filesystem_samples(labels: Labels, readonly: bool, usage: FsUsage | None) -> list[Sample]:

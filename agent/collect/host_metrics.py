@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from agent.collect import host_netclass
 from agent.collect.procfs import NET_DEV_FIELDS
 from agent.model import MetricMeta, MetricType, counter, gauge
 
@@ -221,6 +222,9 @@ STATIC_FAMILIES: tuple[MetricMeta, ...] = (
     FS_FILES,
     FS_FILES_FREE,
     *NETWORK.values(),
+    host_netclass.UP,
+    host_netclass.INFO,
+    *host_netclass.FAMILIES.values(),
     FILEFD_ALLOCATED,
     FILEFD_MAXIMUM,
     *STAT.values(),

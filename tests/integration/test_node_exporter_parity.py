@@ -128,6 +128,7 @@ COUNTERS = (
     "node_netstat_Udp_InDatagrams",
     "node_netstat_Icmp_InMsgs",
     "node_timex_pps_calibration_total",
+    "node_network_carrier_changes_total",
 )
 EXACT = (
     "node_memory_MemTotal_bytes",
@@ -153,6 +154,15 @@ EXACT = (
     "node_timex_pps_shift_seconds",
     "node_nf_conntrack_entries_limit",
     "node_netstat_Ip_Forwarding",
+    "node_network_up",
+    "node_network_info",
+    "node_network_speed_bytes",
+    "node_network_mtu_bytes",
+    "node_network_flags",
+    "node_network_carrier",
+    "node_network_iface_id",
+    "node_network_protocol_type",
+    "node_network_transmit_queue_length",
 )
 # Gauges that move between two reads: (absolute tolerance, relative tolerance).
 CLOSE = {
@@ -194,6 +204,8 @@ LABELLED = {
     "node_uname_info": ("domainname", "machine", "nodename", "release", "sysname", "version"),
     "node_time_zone_offset_seconds": ("time_zone",),
     "node_time_clocksource_available_info": ("clocksource", "device"),
+    "node_network_up": ("device",),
+    "node_network_mtu_bytes": ("device",),
 }
 # iowait can go backwards by a few ticks; both sides clamp it, but each from its own first read.
 CPU_SLACK_SECONDS = 0.1
