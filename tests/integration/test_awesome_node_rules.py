@@ -17,13 +17,14 @@ same moment, the same labels): waiting two minutes or a week to see them fire wo
 only the `for` clock, which tests/integration/test_rules_daemon.py covers. Finally each
 rule's expression is queried through /api/v1/query on both and the result label sets compared.
 
-Provoked here (22 of 38): HostOutOfMemory, HostMemoryUnderMemoryPressure,
+Provoked here (23 of 38): HostOutOfMemory, HostMemoryUnderMemoryPressure,
 HostUnusualNetworkThroughputIn, HostUnusualNetworkThroughputOut, HostUnusualDiskReadRate,
 HostUnusualDiskWriteRate, HostOutOfDiskSpace, HostDiskWillFillIn24Hours, HostOutOfInodes,
 HostInodesWillFillIn24Hours, HostFilesystemDeviceError (a mount whose path is gone),
 HostUnusualDiskReadLatency, HostUnusualDiskWriteLatency, HostHighCpuLoad,
 HostCpuStealNoisyNeighbor, HostCpuHighIowait, HostUnusualDiskIo, HostSwapIsFillingUp,
-HostOomKillDetected, HostNetworkReceiveErrors, HostNetworkTransmitErrors, HostConntrackLimit.
+HostOomKillDetected, HostNetworkReceiveErrors, HostNetworkTransmitErrors, HostConntrackLimit,
+HostNetworkInterfaceSaturated (a 1 Gb/s eth0 in the fake /sys/class/net).
 Active while healthy, on both: HostMemoryIsUnderutilized (85% of memory free), and after
 the change its resolution; HostContextSwitchingHigh, all along: it divides rate(x[15m]) by
 rate(x[1d]), and rate() divides by the whole window while the history is minutes old, so on
@@ -43,8 +44,7 @@ collect their families (nor does the node_exporter here, run with the collectors
 HostCollector replaces): HostSystemdServiceCrashed (systemd), HostPhysicalComponentTooHot and
 HostNodeOvertemperatureAlarm (hwmon), HostRaidArrayGotInactive and HostRaidDiskFailure (md),
 HostEdacCorrectableErrorsDetected and HostEdacUncorrectableErrorsDetected (edac),
-HostNetworkInterfaceSaturated (netclass's node_network_speed_bytes), HostNetworkBondDegraded
-(bonding), HostRequiresReboot (a textfile metric).
+HostNetworkBondDegraded (bonding), HostRequiresReboot (a textfile metric).
 """
 
 from __future__ import annotations
@@ -95,6 +95,7 @@ PROVOKED = frozenset(
         "HostNetworkReceiveErrors",
         "HostNetworkTransmitErrors",
         "HostConntrackLimit",
+        "HostNetworkInterfaceSaturated",
     }
 )
 HEALTHY_ONLY = frozenset({"HostMemoryIsUnderutilized"})  # 85% of memory free, then 5%
@@ -306,7 +307,10 @@ def host(tmp_path: Path) -> Iterator[FakeHost]:
     rootfs = tmp_path / "host" / "rootfs"
     (rootfs / "etc").mkdir(parents=True)
     (rootfs / "etc" / "os-release").write_text('NAME="Debian GNU/Linux"\nID=debian\nVERSION_ID="12"\n')
-    (tmp_path / "host" / "sys").mkdir()
+    eth0 = tmp_path / "host" / "sys" / "class" / "net" / "eth0"
+    eth0.mkdir(parents=True)
+    for name, text in {"operstate": "up", "speed": "1000", "mtu": "1500", "carrier": "1"}.items():
+        (eth0 / name).write_text(text + "\n")  # a 1 Gb/s link: 125 MB/s
     with small_filesystem(rootfs / "data", size="4m", inodes=64) as data:
         fake = FakeHost(tmp_path / "host", data)
         fake.change()
