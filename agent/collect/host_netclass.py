@@ -9,6 +9,7 @@ property out, as procfs does; any other error fails the interface list.
 from __future__ import annotations
 
 import errno
+import os
 from pathlib import Path
 
 from agent.model import MetricMeta, MetricType
@@ -63,11 +64,21 @@ def read_interface(directory: Path) -> dict[str, str]:
     values = {}
     for name in (*TEXT_FILES, *NUMERIC_FILES):
         try:
-            values[name] = directory.joinpath(name).read_text(encoding="utf-8", errors="replace").strip()
+            values[name] = _read_attribute(os.path.join(directory, name))
         except OSError as exc:
             if exc.errno not in _NOT_APPLICABLE:
                 raise
     return values
+
+
+def _read_attribute(path: str) -> str:
+    """One sysfs attribute: a single read of at most a page, as procfs' SysReadFile does (and cheaper
+    than a text file object: about twenty are read per interface every run)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return os.read(fd, 4096).decode("utf-8", errors="replace").strip()
+    finally:
+        os.close(fd)
 
 
 def go_int(text: str) -> int | None:
