@@ -50,6 +50,7 @@ HostNetworkBondDegraded (bonding), HostRequiresReboot (a textfile metric).
 from __future__ import annotations
 
 import errno
+import hashlib
 import itertools
 import os
 import threading
@@ -415,9 +416,17 @@ def sides(host: FakeHost, tmp_path: Path, start_daemon: StartDaemon) -> Iterator
             yield Sides(prometheus, daemon)
 
 
-def test_rules_file_is_the_vendored_one_unchanged() -> None:
-    rules = yaml.safe_load(RULES.read_text())["groups"][0]["rules"]
+# `git rev-parse 05cd0ab7716cf9f49cb5aa3ce0d27399d0bce0ab:dist/rules/host-and-hardware/node-exporter.yml`
+# in samber/awesome-prometheus-alerts: the file as published, below our comment header.
+UPSTREAM_BLOB = "a6adff1b4dddbcbd50d1cab3067c1c03a5bcd060"
 
+
+def test_rules_file_is_the_vendored_one_unchanged() -> None:
+    text = RULES.read_bytes()
+    body = text[text.index(b"\ngroups:") + 1 :]
+    rules = yaml.safe_load(body)["groups"][0]["rules"]
+
+    assert hashlib.sha1(b"blob %d\0" % len(body) + body).hexdigest() == UPSTREAM_BLOB  # git's blob id
     assert len(rules) == 38
     assert {rule["alert"] for rule in rules} >= PROVOKED | HEALTHY_ONLY | ALWAYS
 
