@@ -1,6 +1,7 @@
-"""The host collector: CPU, load, memory, vmstat, pressure, disks, filesystems, network,
-file handles, /proc/stat counters, uname, os-release, time, timex, sockets, netstat and
-conntrack, under node_exporter 1.5's names, labels, units and types.
+"""The host collector: CPU, load, memory, vmstat, pressure, disks, filesystems, network
+(counters and /sys/class/net properties), file handles, /proc/stat counters, uname,
+os-release, time, timex, sockets, netstat, conntrack, entropy, softnet and ARP, under
+node_exporter 1.5's names, labels, units and types.
 
 It parses /proc itself instead of calling psutil. psutil finds /proc through the
 module-global `psutil.PROCFS_PATH`, so pointing one collector at a host mounted under
@@ -128,6 +129,9 @@ class HostCollector:
             ("sockstat", self._read_sockstat),
             ("netstat", self._read_netstat),
             ("conntrack", self._read_conntrack),
+            ("entropy", self._read_entropy),
+            ("softnet", self._read_softnet),
+            ("arp", self._read_arp),
         )
 
     @property
@@ -361,6 +365,24 @@ class HostCollector:
         except FileNotFoundError:
             return samples
         return samples + [Sample(m.CONNTRACK_STAT[key].name, (), value) for key, value in totals.items()]
+
+    def _read_entropy(self) -> list[Sample]:
+        random = ("sys", "kernel", "random")
+        return [
+            Sample(m.ENTROPY_AVAILABLE.name, (), procfs.parse_uint(self._read(*random, "entropy_avail"))),
+            Sample(m.ENTROPY_POOL_SIZE.name, (), procfs.parse_uint(self._read(*random, "poolsize"))),
+        ]
+
+    def _read_softnet(self) -> list[Sample]:
+        samples = []
+        for index, values in enumerate(procfs.parse_softnet(self._read("net", "softnet_stat"))):
+            labels = labels_of(cpu=str(index))  # the line's position, as node_exporter numbers it
+            samples += [Sample(meta.name, labels, value) for meta, value in zip(m.SOFTNET, values, strict=True)]
+        return samples
+
+    def _read_arp(self) -> list[Sample]:
+        entries = procfs.parse_arp(self._read("net", "arp"))
+        return [Sample(m.ARP_ENTRIES.name, labels_of(device=device), count) for device, count in entries.items()]
 
     def _read_filesystems(self) -> list[Sample]:
         mounts = self._selected_mounts()

@@ -152,6 +152,18 @@ TIMEX = {
     "tai": gauge("node_timex_tai_offset_seconds", "International Atomic Time (TAI) offset."),
 }
 
+ENTROPY_AVAILABLE = gauge("node_entropy_available_bits", "Bits of available entropy.")
+ENTROPY_POOL_SIZE = gauge("node_entropy_pool_size_bits", "Bits of entropy pool.")
+
+# node_exporter's help texts have no full stop here.
+SOFTNET = (
+    counter("node_softnet_processed_total", "Number of processed packets"),
+    counter("node_softnet_dropped_total", "Number of dropped packets"),
+    counter("node_softnet_times_squeezed_total", "Number of times processing packets ran out of quota"),
+)
+
+ARP_ENTRIES = gauge("node_arp_entries", "ARP entries by device")
+
 SOCKSTAT_USED = gauge("node_sockstat_sockets_used", "Number of IPv4 sockets in use.")
 
 CONNTRACK_ENTRIES = gauge(
@@ -236,6 +248,10 @@ STATIC_FAMILIES: tuple[MetricMeta, ...] = (
     CLOCKSOURCE_AVAILABLE,
     CLOCKSOURCE_CURRENT,
     *TIMEX.values(),
+    ENTROPY_AVAILABLE,
+    ENTROPY_POOL_SIZE,
+    *SOFTNET,
+    ARP_ENTRIES,
     SOCKSTAT_USED,
     CONNTRACK_ENTRIES,
     CONNTRACK_LIMIT,

@@ -3,7 +3,7 @@
 Each takes the file's text and returns plain values in node_exporter's units (seconds,
 bytes), so it can be tested on fixture text without a /proc tree. Names of keys follow
 node_exporter 1.5's Linux collectors (cpu, stat, loadavg, meminfo, vmstat, pressure,
-diskstats, netdev, filesystem, filefd, sockstat, netstat, conntrack).
+diskstats, netdev, filesystem, filefd, sockstat, netstat, conntrack, softnet, arp).
 """
 
 from __future__ import annotations
@@ -267,3 +267,27 @@ def parse_uint(text: str) -> float:
     if value < 0:
         raise ValueError(f"not an unsigned integer: {text.strip()!r}")
     return float(value)
+
+
+def parse_softnet(text: str) -> list[tuple[float, float, float]]:
+    """/proc/net/softnet_stat: per line (one a CPU, in file order), packets processed, dropped, squeezed."""
+    stats = []
+    for line in text.splitlines():
+        columns = line.split()
+        if len(columns) < 9:
+            raise ValueError(f"{len(columns)} columns were detected, but at least 9 were expected")
+        processed, dropped, squeezed = (float(int(column, 16)) for column in columns[:3])
+        stats.append((processed, dropped, squeezed))
+    return stats
+
+
+def parse_arp(text: str) -> dict[str, float]:
+    """/proc/net/arp: the number of entries per device (its last column)."""
+    entries: dict[str, float] = {}
+    for line in text.splitlines():
+        columns = line.split()
+        if len(columns) < 6:
+            raise ValueError("unexpected ARP table format")
+        if columns[0] != "IP":  # the header line
+            entries[columns[-1]] = entries.get(columns[-1], 0.0) + 1
+    return entries

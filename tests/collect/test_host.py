@@ -556,3 +556,23 @@ def test_missing_netstat_downs_only_netstat(make_collector: MakeCollector, proc_
     assert values(samples, "node_sockstat_TCP_inuse")[()] == 3
     assert [(entry["event"], entry["source"]) for entry in logs] == [("host_source_failed", "netstat")]
     assert str(proc_copy / "net" / "snmp") in logs[0]["error"]
+
+
+def test_entropy(make_collector: MakeCollector) -> None:
+    samples = make_collector().collect()
+
+    assert values(samples, "node_entropy_available_bits")[()] == 256
+    assert values(samples, "node_entropy_pool_size_bits")[()] == 256
+
+
+def test_softnet_per_cpu_numbered_by_line(make_collector: MakeCollector) -> None:
+    samples = make_collector().collect()
+
+    assert values(samples, "node_softnet_dropped_total") == {labels_of(cpu="0"): 0x6F, labels_of(cpu="1"): 0.0}
+    assert values(samples, "node_softnet_times_squeezed_total")[labels_of(cpu="1")] == 5
+
+
+def test_arp_entries_per_device(make_collector: MakeCollector) -> None:
+    samples = make_collector().collect()
+
+    assert values(samples, "node_arp_entries") == {labels_of(device="eth0"): 2.0, labels_of(device="docker0"): 1.0}

@@ -253,3 +253,18 @@ def test_conntrack_stat_sums_each_column_over_cpus_from_hex() -> None:
 
 def test_uint_file() -> None:
     assert procfs.parse_uint(read("sys", "net", "netfilter", "nf_conntrack_max")) == 262144.0
+
+
+def test_softnet_gives_processed_dropped_and_squeezed_per_line_from_hex() -> None:
+    stats = procfs.parse_softnet(read("net", "softnet_stat"))
+
+    assert stats == [(0x00D1EA34, 0x6F, 0x2), (0x00C4000B, 0x0, 0x5)]
+
+
+def test_softnet_line_with_too_few_columns_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 9"):
+        procfs.parse_softnet("00000001 00000000 00000000\n")
+
+
+def test_arp_counts_entries_per_device() -> None:
+    assert procfs.parse_arp(read("net", "arp")) == {"eth0": 2.0, "docker0": 1.0}

@@ -129,6 +129,9 @@ COUNTERS = (
     "node_netstat_Icmp_InMsgs",
     "node_timex_pps_calibration_total",
     "node_network_carrier_changes_total",
+    "node_softnet_processed_total",
+    "node_softnet_dropped_total",
+    "node_softnet_times_squeezed_total",
 )
 EXACT = (
     "node_memory_MemTotal_bytes",
@@ -163,6 +166,7 @@ EXACT = (
     "node_network_iface_id",
     "node_network_protocol_type",
     "node_network_transmit_queue_length",
+    "node_entropy_pool_size_bits",
 )
 # Gauges that move between two reads: (absolute tolerance, relative tolerance).
 CLOSE = {
@@ -194,6 +198,8 @@ CLOSE = {
     "node_sockstat_UDP_inuse": (100, 0.0),
     "node_netstat_Tcp_CurrEstab": (500, 0.0),
     "node_nf_conntrack_entries": (2_000, 0.0),
+    "node_entropy_available_bits": (4096, 0.0),  # 256 on kernels since 5.18, moving before
+    "node_arp_entries": (10, 0.0),
 }
 LABELLED = {
     "node_cpu_seconds_total": ("cpu", "mode"),
@@ -206,6 +212,8 @@ LABELLED = {
     "node_time_clocksource_available_info": ("clocksource", "device"),
     "node_network_up": ("device",),
     "node_network_mtu_bytes": ("device",),
+    "node_softnet_processed_total": ("cpu",),
+    "node_arp_entries": ("device",),
 }
 # iowait can go backwards by a few ticks; both sides clamp it, but each from its own first read.
 CPU_SLACK_SECONDS = 0.1
@@ -274,6 +282,7 @@ def test_every_family_node_exporter_reports_here_is_declared(readings: Readings)
     prefixes += tuple(f"node_{name}" for name in ("filesystem_", "network_", "filefd_", "sockstat_", "netstat_"))
     prefixes += tuple(f"node_{name}" for name in ("time", "uname_", "os_", "nf_conntrack_", "boot_time", "procs_"))
     prefixes += ("node_intr_total", "node_context_switches_total", "node_forks_total")
+    prefixes += ("node_entropy_", "node_softnet_", "node_arp_")
     # node_disk_info needs udev's database, which HostCollector does not read.
     theirs = {name for name in readings.node_exporter.families if name.startswith(prefixes)} - {"node_disk_info"}
 
