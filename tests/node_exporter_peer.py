@@ -21,7 +21,7 @@ NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
 COLLECTORS = (
     *("cpu", "loadavg", "meminfo", "vmstat", "pressure", "diskstats", "filesystem", "netdev", "filefd"),
     *("stat", "uname", "os", "time", "timex", "sockstat", "netstat", "conntrack", "netclass"),
-    *("entropy", "softnet", "arp"),
+    *("entropy", "softnet", "arp", "schedstat"),
 )
 
 

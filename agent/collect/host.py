@@ -1,6 +1,6 @@
 """The host collector: CPU, load, memory, vmstat, pressure, disks, filesystems, network
 (counters and /sys/class/net properties), file handles, /proc/stat counters, uname,
-os-release, time, timex, sockets, netstat, conntrack, entropy, softnet and ARP, under
+os-release, time, timex, sockets, netstat, conntrack, entropy, softnet, ARP and schedstat, under
 node_exporter 1.5's names, labels, units and types.
 
 It parses /proc itself instead of calling psutil. psutil finds /proc through the
@@ -132,6 +132,7 @@ class HostCollector:
             ("entropy", self._read_entropy),
             ("softnet", self._read_softnet),
             ("arp", self._read_arp),
+            ("schedstat", self._read_schedstat),
         )
 
     @property
@@ -383,6 +384,17 @@ class HostCollector:
     def _read_arp(self) -> list[Sample]:
         entries = procfs.parse_arp(self._read("net", "arp"))
         return [Sample(m.ARP_ENTRIES.name, labels_of(device=device), count) for device, count in entries.items()]
+
+    def _read_schedstat(self) -> list[Sample]:
+        try:
+            cpus = procfs.parse_schedstat(self._read("schedstat"))
+        except FileNotFoundError:
+            return []  # a kernel without CONFIG_SCHEDSTATS: nothing to report, as node_exporter
+        return [
+            Sample(meta.name, labels_of(cpu=cpu), value)
+            for cpu, values in cpus.items()
+            for meta, value in zip(m.SCHEDSTAT, values, strict=True)
+        ]
 
     def _read_filesystems(self) -> list[Sample]:
         mounts = self._selected_mounts()

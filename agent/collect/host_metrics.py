@@ -162,6 +162,12 @@ SOFTNET = (
     counter("node_softnet_times_squeezed_total", "Number of times processing packets ran out of quota"),
 )
 
+SCHEDSTAT = (
+    counter("node_schedstat_running_seconds_total", "Number of seconds CPU spent running a process."),
+    counter("node_schedstat_waiting_seconds_total", "Number of seconds spent by processing waiting for this CPU."),
+    counter("node_schedstat_timeslices_total", "Number of timeslices executed by CPU."),
+)
+
 ARP_ENTRIES = gauge("node_arp_entries", "ARP entries by device")
 
 SOCKSTAT_USED = gauge("node_sockstat_sockets_used", "Number of IPv4 sockets in use.")
@@ -251,6 +257,7 @@ STATIC_FAMILIES: tuple[MetricMeta, ...] = (
     ENTROPY_AVAILABLE,
     ENTROPY_POOL_SIZE,
     *SOFTNET,
+    *SCHEDSTAT,
     ARP_ENTRIES,
     SOCKSTAT_USED,
     CONNTRACK_ENTRIES,

@@ -3,7 +3,7 @@
 Each takes the file's text and returns plain values in node_exporter's units (seconds,
 bytes), so it can be tested on fixture text without a /proc tree. Names of keys follow
 node_exporter 1.5's Linux collectors (cpu, stat, loadavg, meminfo, vmstat, pressure,
-diskstats, netdev, filesystem, filefd, sockstat, netstat, conntrack, softnet, arp).
+diskstats, netdev, filesystem, filefd, sockstat, netstat, conntrack, softnet, arp, schedstat).
 """
 
 from __future__ import annotations
@@ -291,3 +291,17 @@ def parse_arp(text: str) -> dict[str, float]:
         if columns[0] != "IP":  # the header line
             entries[columns[-1]] = entries.get(columns[-1], 0.0) + 1
     return entries
+
+
+_SCHEDSTAT_CPU = re.compile(r"cpu(\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)")
+
+
+def parse_schedstat(text: str) -> dict[str, tuple[float, float, float]]:
+    """/proc/schedstat: per CPU, seconds running, seconds waiting and timeslices (its 7th-9th fields)."""
+    cpus = {}
+    for line in text.splitlines():
+        match = _SCHEDSTAT_CPU.search(line)
+        if match:
+            running, waiting, slices = (int(match.group(i)) for i in (8, 9, 10))
+            cpus[match.group(1)] = (running / 1e9, waiting / 1e9, float(slices))
+    return cpus

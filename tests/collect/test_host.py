@@ -576,3 +576,24 @@ def test_arp_entries_per_device(make_collector: MakeCollector) -> None:
     samples = make_collector().collect()
 
     assert values(samples, "node_arp_entries") == {labels_of(device="eth0"): 2.0, labels_of(device="docker0"): 1.0}
+
+
+def test_schedstat_per_cpu(make_collector: MakeCollector) -> None:
+    samples = make_collector().collect()
+
+    assert values(samples, "node_schedstat_timeslices_total") == {
+        labels_of(cpu="0"): 16012873.0,
+        labels_of(cpu="1"): 14287134.0,
+    }
+
+
+def test_no_schedstat_file_means_no_schedstat_metrics_and_no_warning(
+    make_collector: MakeCollector, proc_copy: Path
+) -> None:
+    (proc_copy / "schedstat").unlink()
+
+    with capture_logs() as logs:
+        samples = make_collector(proc_copy).collect()
+
+    assert not [s for s in samples if s.name.startswith("node_schedstat_")]
+    assert logs == []

@@ -268,3 +268,12 @@ def test_softnet_line_with_too_few_columns_is_refused() -> None:
 
 def test_arp_counts_entries_per_device() -> None:
     assert procfs.parse_arp(read("net", "arp")) == {"eth0": 2.0, "docker0": 1.0}
+
+
+def test_schedstat_gives_running_and_waiting_seconds_and_timeslices_per_cpu() -> None:
+    cpus = procfs.parse_schedstat(read("schedstat"))
+
+    assert cpus == {
+        "0": (1144.47246199, 54.238733463, 16012873.0),
+        "1": (997.236384466, 44.981622358, 14287134.0),
+    }

@@ -263,7 +263,18 @@ def test_same_vmstat_fields(readings: Readings) -> None:
     assert _names(readings.after, "node_vmstat_") == _names(readings.node_exporter.series, "node_vmstat_")
 
 
-@pytest.mark.parametrize("prefix", ["node_sockstat_", "node_netstat_", "node_timex_", "node_nf_conntrack_"])
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        "node_sockstat_",
+        "node_netstat_",
+        "node_timex_",
+        "node_nf_conntrack_",
+        "node_schedstat_",
+        "node_softnet_",
+        "node_arp_",
+    ],
+)
 def test_same_fields_of_the_families_read_from_the_kernel(readings: Readings, prefix: str) -> None:
     assert _names(readings.after, prefix) == _names(readings.node_exporter.series, prefix)
 
@@ -282,7 +293,7 @@ def test_every_family_node_exporter_reports_here_is_declared(readings: Readings)
     prefixes += tuple(f"node_{name}" for name in ("filesystem_", "network_", "filefd_", "sockstat_", "netstat_"))
     prefixes += tuple(f"node_{name}" for name in ("time", "uname_", "os_", "nf_conntrack_", "boot_time", "procs_"))
     prefixes += ("node_intr_total", "node_context_switches_total", "node_forks_total")
-    prefixes += ("node_entropy_", "node_softnet_", "node_arp_")
+    prefixes += ("node_entropy_", "node_softnet_", "node_arp_", "node_schedstat_")
     # node_disk_info needs udev's database, which HostCollector does not read.
     theirs = {name for name in readings.node_exporter.families if name.startswith(prefixes)} - {"node_disk_info"}
 
