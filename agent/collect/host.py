@@ -1,25 +1,31 @@
-"""The host collector: CPU, load, memory, vmstat, pressure, disks, filesystems, network and
-file handles, under node_exporter 1.5's names, labels, units and types.
+"""The host collector: CPU, load, memory, vmstat, pressure, disks, filesystems, network
+(counters and /sys/class/net properties), file handles, /proc/stat counters, uname,
+os-release, time, timex, sockets, netstat, conntrack, entropy, softnet, ARP and schedstat, under
+node_exporter 1.5's names, labels, units and types.
 
 It parses /proc itself instead of calling psutil. psutil finds /proc through the
 module-global `psutil.PROCFS_PATH`, so pointing one collector at a host mounted under
 /host would repoint every other user in the process (and tests on fixture trees would
 race); and node_exporter's field sets (all of /proc/meminfo, discard and flush counters,
-guest time, PSI) are not in psutil anyway. The files are small text, read once a run.
+guest time, PSI) are not in psutil anyway. The files are small text, each read once a run
+(/proc/stat serves the cpu and stat sources from one read).
 Mount points are statted by `host_fs.MountStatter`, which never lets a stuck NFS mount
 hang a run.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import posixpath
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import structlog
 
 from agent.collect import host_metrics as m
-from agent.collect import procfs
+from agent.collect import host_netclass, host_system, procfs
 from agent.collect.host_fs import FsUsage, MountStatter, StatFunction, statvfs_usage
 from agent.config.schema import HostConfig
 from agent.gocompat.regex import Regex, compile_unanchored
@@ -42,6 +48,15 @@ def _excluded(pattern: Regex | None, value: str) -> bool:
     # Unanchored: Go's MatchString searches, and the defaults anchor themselves.
     return pattern is not None and pattern.matches(value)
 
+
+def _selected(pattern: Regex | None, value: str) -> bool:
+    """An inclusion regex (searched, as Go's MatchString); empty selects everything."""
+    return pattern is None or pattern.matches(value)
+
+
+# The keys of a sockstat line node_exporter exports; others (a newer kernel's) are left out.
+SOCKSTAT_STATES = ("inuse", "orphan", "tw", "alloc", "mem", "memory")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")  # sockstat counts memory in pages
 
 _CpuTimes = dict[tuple[str, str], float]  # (family name, mode) -> seconds
 _IDLE = (m.CPU_SECONDS.name, "idle")
@@ -78,16 +93,22 @@ class HostCollector:
 
     def __init__(self, config: HostConfig, stat: StatFunction = statvfs_usage) -> None:
         self._proc = Path(config.procfs)
+        self._sys = Path(config.sysfs)
         self._rootfs = config.rootfs.rstrip("/") or "/"
         self._disk_exclude = _pattern(config.diskstats_device_exclude)
         self._netdev_exclude = _pattern(config.netdev_device_exclude)
         self._mount_exclude = _pattern(config.filesystem.mount_points_exclude)
         self._fstype_exclude = _pattern(config.filesystem.fs_types_exclude)
+        self._netstat_fields = _pattern(config.netstat_fields)
+        self._netclass_ignored = _pattern(config.netclass_ignored_devices)
         self.mount_timeout = float(config.filesystem.mount_timeout)
         self._statter = MountStatter(self.mount_timeout, stat)
         self._cpu = _CpuCounters()
-        self._discovered: dict[str, MetricMeta] = {}  # meminfo and vmstat families seen so far
+        self._discovered: dict[str, MetricMeta] = {}  # meminfo, vmstat, sockstat, netstat families seen
         self._failing: set[str] = set()
+        self._this_run: dict[tuple[str, ...], str] = {}  # /proc files already read during this run
+        self._netstat_families: dict[tuple[str, str], str | None] = {}  # (protocol, field) -> family
+        self._sockstat_families: dict[tuple[str, str], str] = {}  # (protocol, state) -> family
         self._sources: tuple[tuple[str, _Source], ...] = (
             ("cpu", self._read_cpu),
             ("loadavg", self._read_loadavg),
@@ -97,7 +118,21 @@ class HostCollector:
             ("diskstats", self._read_diskstats),
             ("filesystem", self._read_filesystems),
             ("netdev", self._read_netdev),
+            ("netclass", self._read_netclass),
             ("filefd", self._read_filefd),
+            ("stat", self._read_stat),
+            ("uname", self._read_uname),
+            ("os", self._read_os_release),
+            ("time", self._read_time),
+            ("clocksource", self._read_clocksources),
+            ("timex", self._read_timex),
+            ("sockstat", self._read_sockstat),
+            ("netstat", self._read_netstat),
+            ("conntrack", self._read_conntrack),
+            ("entropy", self._read_entropy),
+            ("softnet", self._read_softnet),
+            ("arp", self._read_arp),
+            ("schedstat", self._read_schedstat),
         )
 
     @property
@@ -111,14 +146,18 @@ class HostCollector:
         return "default"
 
     def metrics(self) -> Sequence[MetricMeta]:
-        """The fixed families, then the meminfo and vmstat fields this kernel has shown."""
+        """The fixed families, then the meminfo, vmstat, sockstat and netstat fields this kernel has shown."""
         return [*m.STATIC_FAMILIES, *self._discovered.values()]
 
     def collect(self) -> Sequence[Sample]:
         """Read every source once; one that fails is logged and left out, the rest still report."""
         samples: list[Sample] = []
-        for source, read in self._sources:
-            samples.extend(self._guarded(source, read))
+        self._this_run = {}
+        try:
+            for source, read in self._sources:
+                samples.extend(self._guarded(source, read))
+        finally:
+            self._this_run = {}
         return samples
 
     def close(self) -> None:
@@ -139,7 +178,10 @@ class HostCollector:
         return samples
 
     def _read(self, *parts: str) -> str:
-        return self._proc.joinpath(*parts).read_text(encoding="utf-8", errors="replace")
+        """A file under procfs, read at most once a run however many sources parse it."""
+        if parts not in self._this_run:
+            self._this_run[parts] = self._proc.joinpath(*parts).read_text(encoding="utf-8", errors="replace")
+        return self._this_run[parts]
 
     def _discover(self, meta: MetricMeta) -> str:
         self._discovered.setdefault(meta.name, meta)
@@ -196,9 +238,163 @@ class HostCollector:
             samples += [Sample(m.NETWORK[field].name, labels, value) for field, value in stats.items()]
         return samples
 
+    def _read_netclass(self) -> list[Sample]:
+        try:
+            names = host_netclass.interfaces(self._sys)
+        except FileNotFoundError:
+            return []  # no /sys/class/net (sysfs not mounted): nothing to report, as node_exporter
+        samples = []
+        for name in names:
+            if not _excluded(self._netclass_ignored, name):
+                values = host_netclass.read_interface(self._sys.joinpath(*host_netclass.NETCLASS_DIR, name))
+                samples += _netclass_samples(name, values)
+        return samples
+
     def _read_filefd(self) -> list[Sample]:
         allocated, maximum = procfs.parse_file_nr(self._read("sys", "fs", "file-nr"))
         return [Sample(m.FILEFD_ALLOCATED.name, (), allocated), Sample(m.FILEFD_MAXIMUM.name, (), maximum)]
+
+    def _read_stat(self) -> list[Sample]:
+        counters = procfs.parse_stat_counters(self._read("stat"))
+        return [Sample(m.STAT[key].name, (), value) for key, value in counters.items()]
+
+    def _read_uname(self) -> list[Sample]:
+        return [Sample(m.UNAME_INFO.name, labels_of(host_system.uname_labels()), 1.0)]
+
+    def _read_os_release(self) -> list[Sample]:
+        release = host_system.parse_os_release(self._read_os_release_file())
+        info = {label: release.get(key, "") for label, key in host_system.OS_INFO_KEYS.items()}
+        samples = [Sample(m.OS_INFO.name, labels_of(info), 1.0)]
+        version = host_system.os_version(info["version_id"])
+        if version > 0:
+            version_labels = labels_of(id=info["id"], id_like=info["id_like"], name=info["name"])
+            samples.append(Sample(m.OS_VERSION.name, version_labels, version))
+        return samples
+
+    def _read_os_release_file(self) -> str:
+        """The first os-release file under rootfs that exists, as node_exporter looks for them."""
+        *earlier, last = host_system.OS_RELEASE_FILES
+        for name in earlier:
+            try:
+                return Path(self._host_path(name)).read_text(encoding="utf-8", errors="replace")
+            except FileNotFoundError:
+                continue
+        return Path(self._host_path(last)).read_text(encoding="utf-8", errors="replace")
+
+    def _read_time(self) -> list[Sample]:
+        zone, offset = host_system.zone()
+        return [
+            Sample(m.TIME_SECONDS.name, (), time.time_ns() / 1e9),
+            Sample(m.TIME_ZONE_OFFSET.name, labels_of(time_zone=zone), offset),
+        ]
+
+    def _read_clocksources(self) -> list[Sample]:
+        """Each clocksource device's available and current sources; `device` is its index, as in procfs."""
+        devices = sorted(self._sys.joinpath("devices", "system", "clocksource").glob("clocksource[0-9]*"))
+        samples = []
+        for index, device in enumerate(devices):
+            available = device.joinpath("available_clocksource").read_text(encoding="utf-8").split()
+            current = device.joinpath("current_clocksource").read_text(encoding="utf-8").strip()
+            samples += [
+                Sample(m.CLOCKSOURCE_AVAILABLE.name, labels_of(device=str(index), clocksource=name), 1.0)
+                for name in available
+            ]
+            samples.append(Sample(m.CLOCKSOURCE_CURRENT.name, labels_of(device=str(index), clocksource=current), 1.0))
+        return samples
+
+    def _read_timex(self) -> list[Sample]:
+        values = host_system.adjtimex().values()
+        return [Sample(m.TIMEX[key].name, (), value) for key, value in values.items()]
+
+    def _read_sockstat(self) -> list[Sample]:
+        samples = []
+        for name in ("sockstat", "sockstat6"):
+            try:
+                text = self._read("net", name)
+            except FileNotFoundError:
+                continue  # IPv4 or IPv6 disabled in this kernel: node_exporter skips it too
+            samples += self._sockstat_samples(text, ipv6=name == "sockstat6")
+        return samples
+
+    def _sockstat_samples(self, text: str, ipv6: bool) -> list[Sample]:
+        used, protocols = procfs.parse_sockstat(text)
+        samples = [] if ipv6 or used is None else [Sample(m.SOCKSTAT_USED.name, (), float(used))]
+        for protocol in protocols:
+            values = {key: value for key, value in protocol.values if key in SOCKSTAT_STATES}
+            if "mem" in values:  # pages; node_exporter adds the bytes
+                values["mem_bytes"] = values["mem"] * PAGE_SIZE
+            for state, value in values.items():
+                key = (protocol.protocol, state)
+                if key not in self._sockstat_families:
+                    self._sockstat_families[key] = self._discover(m.sockstat_family(*key))
+                samples.append(Sample(self._sockstat_families[key], (), float(value)))
+        return samples
+
+    def _read_netstat(self) -> list[Sample]:
+        stats = procfs.parse_netstat(self._read("net", "netstat"))
+        stats |= procfs.parse_netstat(self._read("net", "snmp"))
+        with contextlib.suppress(FileNotFoundError):  # IPv6 disabled
+            stats |= procfs.parse_snmp6(self._read("net", "snmp6"))
+        samples = []
+        for protocol, fields in stats.items():
+            for field, value in fields.items():
+                family = self._netstat_family(protocol, field)
+                if family is not None:
+                    samples.append(Sample(family, (), float(value)))
+        return samples
+
+    def _netstat_family(self, protocol: str, field: str) -> str | None:
+        """The family of a netstat field, None if `netstat_fields` leaves it out; decided once per field."""
+        key = (protocol, field)
+        if key not in self._netstat_families:
+            selected = _selected(self._netstat_fields, f"{protocol}_{field}")
+            self._netstat_families[key] = self._discover(m.netstat_family(protocol, field)) if selected else None
+        return self._netstat_families[key]
+
+    def _read_conntrack(self) -> list[Sample]:
+        netfilter = ("sys", "net", "netfilter")
+        try:
+            entries = procfs.parse_uint(self._read(*netfilter, "nf_conntrack_count"))
+        except FileNotFoundError:
+            return []  # nf_conntrack not loaded: nothing to report, as node_exporter
+        samples = [
+            Sample(m.CONNTRACK_ENTRIES.name, (), entries),
+            Sample(m.CONNTRACK_LIMIT.name, (), procfs.parse_uint(self._read(*netfilter, "nf_conntrack_max"))),
+        ]
+        try:
+            totals = procfs.parse_conntrack_stat(self._read("net", "stat", "nf_conntrack"))
+        except FileNotFoundError:
+            return samples
+        return samples + [Sample(m.CONNTRACK_STAT[key].name, (), value) for key, value in totals.items()]
+
+    def _read_entropy(self) -> list[Sample]:
+        random = ("sys", "kernel", "random")
+        return [
+            Sample(m.ENTROPY_AVAILABLE.name, (), procfs.parse_uint(self._read(*random, "entropy_avail"))),
+            Sample(m.ENTROPY_POOL_SIZE.name, (), procfs.parse_uint(self._read(*random, "poolsize"))),
+        ]
+
+    def _read_softnet(self) -> list[Sample]:
+        samples = []
+        for index, values in enumerate(procfs.parse_softnet(self._read("net", "softnet_stat"))):
+            labels = labels_of(cpu=str(index))  # the line's position, as node_exporter numbers it
+            samples += [Sample(meta.name, labels, value) for meta, value in zip(m.SOFTNET, values, strict=True)]
+        return samples
+
+    def _read_arp(self) -> list[Sample]:
+        entries = procfs.parse_arp(self._read("net", "arp"))
+        return [Sample(m.ARP_ENTRIES.name, labels_of(device=device), count) for device, count in entries.items()]
+
+    def _read_schedstat(self) -> list[Sample]:
+        try:
+            cpus = procfs.parse_schedstat(self._read("schedstat"))
+        except FileNotFoundError:
+            return []  # a kernel without CONFIG_SCHEDSTATS: nothing to report, as node_exporter
+        return [
+            Sample(meta.name, labels_of(cpu=cpu), value)
+            for cpu, values in cpus.items()
+            for meta, value in zip(m.SCHEDSTAT, values, strict=True)
+        ]
 
     def _read_filesystems(self) -> list[Sample]:
         mounts = self._selected_mounts()
@@ -238,6 +434,22 @@ class HostCollector:
 
     def _host_path(self, mountpoint: str) -> str:
         return posixpath.normpath(posixpath.join(self._rootfs, mountpoint.lstrip("/")))
+
+
+def _netclass_samples(device: str, values: dict[str, str]) -> list[Sample]:
+    """One interface's node_network_up, node_network_info and its numeric properties."""
+    labels = labels_of(device=device)
+    info = labels_of({name: values.get(name, "") for name in host_netclass.TEXT_FILES}, device=device)
+    samples = [
+        Sample(host_netclass.UP.name, labels, 1.0 if values.get("operstate") == "up" else 0.0),
+        Sample(host_netclass.INFO.name, info, 1.0),
+    ]
+    for file, family in host_netclass.FAMILIES.items():
+        number = host_netclass.go_int(values[file]) if file in values else None
+        if number is not None:
+            value = host_netclass.speed_bytes(number) if file == "speed" else number
+            samples.append(Sample(family.name, labels, float(value)))
+    return samples
 
 
 def _filesystem_samples(labels: Labels, readonly: bool, usage: FsUsage | None) -> list[Sample]:

@@ -2,8 +2,8 @@
 
 Each takes the file's text and returns plain values in node_exporter's units (seconds,
 bytes), so it can be tested on fixture text without a /proc tree. Names of keys follow
-node_exporter 1.5's Linux collectors (cpu, loadavg, meminfo, vmstat, pressure,
-diskstats, netdev, filesystem, filefd).
+node_exporter 1.5's Linux collectors (cpu, stat, loadavg, meminfo, vmstat, pressure,
+diskstats, netdev, filesystem, filefd, sockstat, netstat, conntrack, softnet, arp, schedstat).
 """
 
 from __future__ import annotations
@@ -170,3 +170,138 @@ def parse_file_nr(text: str) -> tuple[float, float]:
     """/proc/sys/fs/file-nr: (allocated, maximum) file handles."""
     allocated, _unused, maximum = text.split()[:3]
     return float(allocated), float(maximum)
+
+
+# The /proc/stat lines node_exporter's stat collector reports (softirq only behind a flag).
+STAT_KEYS = ("btime", "intr", "ctxt", "processes", "procs_running", "procs_blocked")
+
+
+def parse_stat_counters(text: str) -> dict[str, float]:
+    """The first number of each /proc/stat line named in STAT_KEYS (intr's is the total)."""
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] in STAT_KEYS:
+            out[parts[0]] = float(int(parts[1]))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class SockstatProtocol:
+    """One protocol line of /proc/net/sockstat{,6}: its name and key/value pairs in file order."""
+
+    protocol: str
+    values: tuple[tuple[str, int], ...]
+
+
+def parse_sockstat(text: str) -> tuple[int | None, list[SockstatProtocol]]:
+    """/proc/net/sockstat or sockstat6: (sockets used, if the file has that line; protocol lines)."""
+    used: int | None = None
+    protocols = []
+    for line in text.splitlines():
+        fields = line.split(" ")
+        if len(fields) < 3 or len(fields) % 2 == 0:
+            raise ValueError(f"malformed sockstat line: {line!r}")
+        pairs = tuple((key, int(value)) for key, value in zip(fields[1::2], fields[2::2], strict=True))
+        name = fields[0].removesuffix(":")
+        if name == "sockets":
+            used = dict(pairs).get("used", 0)
+        else:
+            protocols.append(SockstatProtocol(name, pairs))
+    return used, protocols
+
+
+def parse_netstat(text: str) -> dict[str, dict[str, str]]:
+    """/proc/net/netstat or snmp: {protocol: {field: value}} from its header and value line pairs."""
+    stats: dict[str, dict[str, str]] = {}
+    lines = text.splitlines()
+    for names_line, values_line in zip(lines[::2], lines[1::2], strict=False):
+        names, values = names_line.split(" "), values_line.split(" ")
+        protocol = names[0].removesuffix(":")
+        if len(names) != len(values):
+            raise ValueError(f"field count mismatch in netstat protocol {protocol}")
+        stats[protocol] = dict(zip(names[1:], values[1:], strict=True))
+    return stats
+
+
+def parse_snmp6(text: str) -> dict[str, dict[str, str]]:
+    """/proc/net/snmp6 (`Ip6InReceives  347` per line) split as node_exporter does, after the `6`."""
+    stats: dict[str, dict[str, str]] = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 2 or "6" not in fields[0]:
+            continue
+        protocol, _, name = fields[0].partition("6")
+        stats.setdefault(protocol + "6", {})[name] = fields[1]
+    return stats
+
+
+# Columns of /proc/net/stat/nf_conntrack that node_exporter sums over CPUs, by position.
+CONNTRACK_STAT_COLUMNS = {
+    "found": 2,
+    "invalid": 4,
+    "ignore": 5,
+    "insert": 8,
+    "insert_failed": 9,
+    "drop": 10,
+    "early_drop": 11,
+    "search_restart": 16,
+}
+
+
+def parse_conntrack_stat(text: str) -> dict[str, float]:
+    """/proc/net/stat/nf_conntrack: each CONNTRACK_STAT_COLUMNS counter summed over the CPU lines (hex)."""
+    totals = dict.fromkeys(CONNTRACK_STAT_COLUMNS, 0.0)
+    for line in text.splitlines()[1:]:  # a header line
+        fields = line.split()
+        if len(fields) != 17:
+            raise ValueError("invalid conntrack stat entry, missing fields")
+        for name, column in CONNTRACK_STAT_COLUMNS.items():
+            totals[name] += int(fields[column], 16)
+    return totals
+
+
+def parse_uint(text: str) -> float:
+    """A file holding one unsigned integer, such as /proc/sys/net/netfilter/nf_conntrack_max."""
+    value = int(text.strip())
+    if value < 0:
+        raise ValueError(f"not an unsigned integer: {text.strip()!r}")
+    return float(value)
+
+
+def parse_softnet(text: str) -> list[tuple[float, float, float]]:
+    """/proc/net/softnet_stat: per line (one a CPU, in file order), packets processed, dropped, squeezed."""
+    stats = []
+    for line in text.splitlines():
+        columns = line.split()
+        if len(columns) < 9:
+            raise ValueError(f"{len(columns)} columns were detected, but at least 9 were expected")
+        processed, dropped, squeezed = (float(int(column, 16)) for column in columns[:3])
+        stats.append((processed, dropped, squeezed))
+    return stats
+
+
+def parse_arp(text: str) -> dict[str, float]:
+    """/proc/net/arp: the number of entries per device (its last column)."""
+    entries: dict[str, float] = {}
+    for line in text.splitlines():
+        columns = line.split()
+        if len(columns) < 6:
+            raise ValueError("unexpected ARP table format")
+        if columns[0] != "IP":  # the header line
+            entries[columns[-1]] = entries.get(columns[-1], 0.0) + 1
+    return entries
+
+
+_SCHEDSTAT_CPU = re.compile(r"cpu(\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)")
+
+
+def parse_schedstat(text: str) -> dict[str, tuple[float, float, float]]:
+    """/proc/schedstat: per CPU, seconds running, seconds waiting and timeslices (its 7th-9th fields)."""
+    cpus = {}
+    for line in text.splitlines():
+        match = _SCHEDSTAT_CPU.search(line)
+        if match:
+            running, waiting, slices = (int(match.group(i)) for i in (8, 9, 10))
+            cpus[match.group(1)] = (running / 1e9, waiting / 1e9, float(slices))
+    return cpus

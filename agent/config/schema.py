@@ -218,6 +218,14 @@ class HostConfig:
     filesystem: FilesystemConfig = field(default_factory=FilesystemConfig)
     diskstats_device_exclude: str = r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$"  # node_exporter 1.5
     netdev_device_exclude: str = ""
+    netclass_ignored_devices: str = "^$"  # node_exporter 1.5's --collector.netclass.ignored-devices
+    # node_exporter 1.5's --collector.netstat.fields: /proc/net/{netstat,snmp,snmp6} fields exported.
+    netstat_fields: str = (
+        r"^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)"
+        r"|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts)"
+        r"|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)"
+        r"|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$"
+    )
 
 
 @dataclass(frozen=True)

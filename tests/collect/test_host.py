@@ -5,6 +5,7 @@ in place of statfs. Expected values are worked out by hand from the fixture file
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import time
@@ -58,8 +59,10 @@ def make_collector(stat: RecordingStat) -> Iterator[MakeCollector]:
     """Build collectors over a /proc tree (the fixture by default); all are closed afterwards."""
     made: list[HostCollector] = []
 
-    def make(procfs: Path = FIXTURE_PROC, rootfs: str = "/", **overrides: Any) -> HostCollector:
-        config = HostConfig(procfs=str(procfs), sysfs="/nonexistent", rootfs=rootfs, **overrides)
+    def make(
+        procfs: Path = FIXTURE_PROC, rootfs: str = "/", sysfs: str = "/nonexistent", **overrides: Any
+    ) -> HostCollector:
+        config = HostConfig(procfs=str(procfs), sysfs=sysfs, rootfs=rootfs, **overrides)
         made.append(HostCollector(config, stat))
         return made[-1]
 
@@ -367,3 +370,230 @@ def test_a_failing_source_is_logged_once_and_its_recovery_once(make_collector: M
         ("host_source_failed", "meminfo"),
         ("host_source_recovered", "meminfo"),
     ]
+
+
+def test_stat_counters_and_boot_time(make_collector: MakeCollector) -> None:
+    samples = make_collector().collect()
+
+    assert {name: values(samples, name)[()] for name in STAT_FAMILIES} == {
+        "node_boot_time_seconds": 1795501282.0,
+        "node_context_switches_total": 418627.0,
+        "node_forks_total": 8791.0,
+        "node_intr_total": 208281.0,
+        "node_procs_running": 1.0,
+        "node_procs_blocked": 0.0,
+    }
+
+
+STAT_FAMILIES = (
+    "node_boot_time_seconds",
+    "node_context_switches_total",
+    "node_forks_total",
+    "node_intr_total",
+    "node_procs_running",
+    "node_procs_blocked",
+)
+
+
+def test_proc_stat_is_read_once_a_run_for_cpu_and_stat(
+    make_collector: MakeCollector, proc_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[str] = []
+    read_text = Path.read_text
+
+    def recording(path: Path, *args: Any, **kwargs: Any) -> str:
+        reads.append(path.name)
+        return read_text(path, *args, **kwargs)
+
+    collector = make_collector(proc_copy)
+    monkeypatch.setattr(Path, "read_text", recording)
+    collector.collect()
+    collector.collect()
+
+    assert reads.count("stat") == 2
+
+
+def test_uname_info_is_labelled_with_the_kernels_uname(make_collector: MakeCollector) -> None:
+    samples = make_collector().collect()
+
+    (labels,) = values(samples, "node_uname_info")
+    assert dict(labels)["nodename"] == os.uname().nodename
+    assert dict(labels)["release"] == os.uname().release
+
+
+def test_os_release_is_read_under_the_rootfs(make_collector: MakeCollector, tmp_path: Path) -> None:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "os-release").write_text('NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.18.4\n')
+
+    samples = make_collector(rootfs=str(tmp_path)).collect()
+
+    assert values(samples, "node_os_info") == {labels_of(name="Alpine Linux", id="alpine", version_id="3.18.4"): 1.0}
+    assert values(samples, "node_os_version") == {labels_of(name="Alpine Linux", id="alpine"): 3.18}
+
+
+def test_os_release_falls_back_to_usr_lib(make_collector: MakeCollector, tmp_path: Path) -> None:
+    (tmp_path / "usr" / "lib").mkdir(parents=True)
+    (tmp_path / "usr" / "lib" / "os-release").write_text("ID=arch\nNAME=Arch\n")
+
+    samples = make_collector(rootfs=str(tmp_path)).collect()
+
+    assert values(samples, "node_os_info") == {labels_of(name="Arch", id="arch"): 1.0}
+    assert values(samples, "node_os_version") == {}  # no VERSION_ID, as node_exporter
+
+
+def test_no_os_release_downs_only_the_os_family(make_collector: MakeCollector, tmp_path: Path) -> None:
+    with capture_logs() as logs:
+        samples = make_collector(rootfs=str(tmp_path)).collect()
+
+    assert values(samples, "node_os_info") == {}
+    assert values(samples, "node_load5")[()] == 0.02
+    assert [(entry["event"], entry["source"]) for entry in logs] == [("host_source_failed", "os")]
+
+
+def test_time_and_zone_offset(make_collector: MakeCollector) -> None:
+    before = time.time()
+    samples = make_collector().collect()
+    after = time.time()
+
+    assert before <= values(samples, "node_time_seconds")[()] <= after
+    zone = time.localtime()
+    assert values(samples, "node_time_zone_offset_seconds") == {labels_of(time_zone=zone.tm_zone): zone.tm_gmtoff}
+
+
+def test_clocksources_from_sysfs_numbered_by_position(make_collector: MakeCollector, tmp_path: Path) -> None:
+    for name, available, current in (("clocksource0", "tsc hpet acpi_pm", "tsc"), ("clocksource1", "hpet", "hpet")):
+        device = tmp_path / "devices" / "system" / "clocksource" / name
+        device.mkdir(parents=True)
+        (device / "available_clocksource").write_text(available + " \n")
+        (device / "current_clocksource").write_text(current + "\n")
+
+    samples = make_collector(sysfs=str(tmp_path)).collect()
+
+    assert set(values(samples, "node_time_clocksource_available_info")) == {
+        labels_of(device="0", clocksource="tsc"),
+        labels_of(device="0", clocksource="hpet"),
+        labels_of(device="0", clocksource="acpi_pm"),
+        labels_of(device="1", clocksource="hpet"),
+    }
+    assert set(values(samples, "node_time_clocksource_current_info")) == {
+        labels_of(device="0", clocksource="tsc"),
+        labels_of(device="1", clocksource="hpet"),
+    }
+
+
+def test_timex_families_from_adjtimex(make_collector: MakeCollector) -> None:
+    samples = make_collector().collect()
+
+    assert values(samples, "node_timex_tick_seconds")[()] > 0
+    assert values(samples, "node_timex_sync_status")[()] in (0.0, 1.0)
+    assert len({s.name for s in samples if s.name.startswith("node_timex_")}) == 17
+
+
+def test_sockstat_families_named_per_protocol_and_state(make_collector: MakeCollector) -> None:
+    samples = make_collector().collect()
+
+    assert values(samples, "node_sockstat_sockets_used")[()] == 27
+    assert values(samples, "node_sockstat_TCP_tw")[()] == 3
+    assert values(samples, "node_sockstat_TCP_mem_bytes")[()] == 303 * os.sysconf("SC_PAGE_SIZE")
+    assert values(samples, "node_sockstat_TCP6_inuse")[()] == 9
+    assert values(samples, "node_sockstat_FRAG6_memory")[()] == 0
+
+
+def test_sockstat_without_ipv6_reports_ipv4(make_collector: MakeCollector, proc_copy: Path) -> None:
+    (proc_copy / "net" / "sockstat6").unlink()
+
+    samples = make_collector(proc_copy).collect()
+
+    assert values(samples, "node_sockstat_TCP_inuse")[()] == 3
+    assert not [s for s in samples if s.name.startswith("node_sockstat_") and "6_" in s.name]
+
+
+def test_netstat_reports_node_exporters_default_fields_untyped(make_collector: MakeCollector) -> None:
+    collector = make_collector()
+    samples = collector.collect()
+
+    netstat = {s.name for s in samples if s.name.startswith("node_netstat_")}
+    assert {"node_netstat_TcpExt_ListenOverflows", "node_netstat_Tcp_CurrEstab", "node_netstat_Ip6_InOctets"} < netstat
+    assert "node_netstat_Tcp_MaxConn" not in netstat
+    assert values(samples, "node_netstat_TcpExt_ListenOverflows")[()] == 784
+    types = {meta.type for meta in collector.metrics() if meta.name.startswith("node_netstat_")}
+    assert types == {MetricType.UNTYPED}
+
+
+def test_netstat_fields_are_configurable(make_collector: MakeCollector) -> None:
+    samples = make_collector(netstat_fields="^Tcp_MaxConn$").collect()
+
+    assert {s.name: s.value for s in samples if s.name.startswith("node_netstat_")} == {"node_netstat_Tcp_MaxConn": -1}
+
+
+def test_conntrack_entries_limit_and_summed_stats(make_collector: MakeCollector) -> None:
+    samples = make_collector().collect()
+
+    assert values(samples, "node_nf_conntrack_entries")[()] == 1234
+    assert values(samples, "node_nf_conntrack_entries_limit")[()] == 262144
+    assert values(samples, "node_nf_conntrack_stat_found")[()] == 15
+
+
+def test_no_conntrack_module_means_no_conntrack_metrics_and_no_warning(
+    make_collector: MakeCollector, proc_copy: Path
+) -> None:
+    shutil.rmtree(proc_copy / "sys" / "net")
+
+    with capture_logs() as logs:
+        samples = make_collector(proc_copy).collect()
+
+    assert not [s for s in samples if s.name.startswith("node_nf_conntrack")]
+    assert logs == []
+
+
+def test_missing_netstat_downs_only_netstat(make_collector: MakeCollector, proc_copy: Path) -> None:
+    (proc_copy / "net" / "snmp").unlink()
+
+    with capture_logs() as logs:
+        samples = make_collector(proc_copy).collect()
+
+    assert not [s for s in samples if s.name.startswith("node_netstat_")]
+    assert values(samples, "node_sockstat_TCP_inuse")[()] == 3
+    assert [(entry["event"], entry["source"]) for entry in logs] == [("host_source_failed", "netstat")]
+    assert str(proc_copy / "net" / "snmp") in logs[0]["error"]
+
+
+def test_entropy(make_collector: MakeCollector) -> None:
+    samples = make_collector().collect()
+
+    assert values(samples, "node_entropy_available_bits")[()] == 256
+    assert values(samples, "node_entropy_pool_size_bits")[()] == 256
+
+
+def test_softnet_per_cpu_numbered_by_line(make_collector: MakeCollector) -> None:
+    samples = make_collector().collect()
+
+    assert values(samples, "node_softnet_dropped_total") == {labels_of(cpu="0"): 0x6F, labels_of(cpu="1"): 0.0}
+    assert values(samples, "node_softnet_times_squeezed_total")[labels_of(cpu="1")] == 5
+
+
+def test_arp_entries_per_device(make_collector: MakeCollector) -> None:
+    samples = make_collector().collect()
+
+    assert values(samples, "node_arp_entries") == {labels_of(device="eth0"): 2.0, labels_of(device="docker0"): 1.0}
+
+
+def test_schedstat_per_cpu(make_collector: MakeCollector) -> None:
+    samples = make_collector().collect()
+
+    assert values(samples, "node_schedstat_timeslices_total") == {
+        labels_of(cpu="0"): 16012873.0,
+        labels_of(cpu="1"): 14287134.0,
+    }
+
+
+def test_no_schedstat_file_means_no_schedstat_metrics_and_no_warning(
+    make_collector: MakeCollector, proc_copy: Path
+) -> None:
+    (proc_copy / "schedstat").unlink()
+
+    with capture_logs() as logs:
+        samples = make_collector(proc_copy).collect()
+
+    assert not [s for s in samples if s.name.startswith("node_schedstat_")]
+    assert logs == []

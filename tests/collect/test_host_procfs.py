@@ -178,3 +178,102 @@ def test_mount_is_readonly_when_its_options_say_ro() -> None:
 
 def test_file_nr_gives_allocated_and_maximum() -> None:
     assert procfs.parse_file_nr(read("sys", "fs", "file-nr")) == (562.0, 2466177.0)
+
+
+def test_stat_counters_take_the_first_number_of_their_lines() -> None:
+    counters = procfs.parse_stat_counters(read("stat"))
+
+    assert counters == {
+        "intr": 208281.0,
+        "ctxt": 418627.0,
+        "btime": 1795501282.0,
+        "processes": 8791.0,
+        "procs_running": 1.0,
+        "procs_blocked": 0.0,
+    }
+
+
+def test_sockstat_gives_sockets_used_and_each_protocols_pairs_in_order() -> None:
+    used, protocols = procfs.parse_sockstat(read("net", "sockstat"))
+
+    assert used == 27
+    assert protocols[0] == procfs.SockstatProtocol(
+        "TCP", (("inuse", 3), ("orphan", 0), ("tw", 3), ("alloc", 12), ("mem", 303))
+    )
+    assert [p.protocol for p in protocols] == ["TCP", "UDP", "UDPLITE", "RAW", "FRAG"]
+
+
+def test_sockstat6_has_no_sockets_line() -> None:
+    used, protocols = procfs.parse_sockstat(read("net", "sockstat6"))
+
+    assert used is None
+    assert protocols[0] == procfs.SockstatProtocol("TCP6", (("inuse", 9),))
+
+
+def test_sockstat_line_with_a_key_and_no_value_is_refused() -> None:
+    with pytest.raises(ValueError, match="malformed sockstat line"):
+        procfs.parse_sockstat("TCP: inuse 3 orphan\n")
+
+
+def test_netstat_pairs_each_header_line_with_its_values() -> None:
+    stats = procfs.parse_netstat(read("net", "netstat"))
+
+    assert stats["TcpExt"]["ListenOverflows"] == "784"
+    assert stats["TcpExt"]["SyncookiesSent"] == "0"
+    assert set(stats) == {"TcpExt", "IpExt", "MPTcpExt"}
+
+
+def test_snmp_keeps_negative_values_as_text() -> None:
+    stats = procfs.parse_netstat(read("net", "snmp"))
+
+    assert stats["Tcp"]["MaxConn"] == "-1"
+    assert stats["Ip"]["Forwarding"] == "2"
+
+
+def test_netstat_with_a_value_missing_is_refused() -> None:
+    with pytest.raises(ValueError, match="Tcp"):
+        procfs.parse_netstat("Tcp: InSegs OutSegs\nTcp: 1\n")
+
+
+def test_snmp6_splits_protocol_and_field_after_the_six() -> None:
+    stats = procfs.parse_snmp6(read("net", "snmp6"))
+
+    assert stats["Ip6"]["InOctets"] == "24580"
+    assert stats["Icmp6"]["InMsgs"] == "5"
+    assert stats["Udp6"]["InDatagrams"] == "0"
+
+
+def test_conntrack_stat_sums_each_column_over_cpus_from_hex() -> None:
+    totals = procfs.parse_conntrack_stat(read("net", "stat", "nf_conntrack"))
+
+    assert totals["found"] == 15.0  # 0xa + 0x5
+    assert totals["search_restart"] == 255.0
+    assert totals["drop"] == 0.0
+
+
+def test_uint_file() -> None:
+    assert procfs.parse_uint(read("sys", "net", "netfilter", "nf_conntrack_max")) == 262144.0
+
+
+def test_softnet_gives_processed_dropped_and_squeezed_per_line_from_hex() -> None:
+    stats = procfs.parse_softnet(read("net", "softnet_stat"))
+
+    assert stats == [(0x00D1EA34, 0x6F, 0x2), (0x00C4000B, 0x0, 0x5)]
+
+
+def test_softnet_line_with_too_few_columns_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 9"):
+        procfs.parse_softnet("00000001 00000000 00000000\n")
+
+
+def test_arp_counts_entries_per_device() -> None:
+    assert procfs.parse_arp(read("net", "arp")) == {"eth0": 2.0, "docker0": 1.0}
+
+
+def test_schedstat_gives_running_and_waiting_seconds_and_timeslices_per_cpu() -> None:
+    cpus = procfs.parse_schedstat(read("schedstat"))
+
+    assert cpus == {
+        "0": (1144.47246199, 54.238733463, 16012873.0),
+        "1": (997.236384466, 44.981622358, 14287134.0),
+    }

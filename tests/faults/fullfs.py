@@ -62,12 +62,14 @@ def _write_until_full(fd: int, size: int) -> int:
 
 
 @contextmanager
-def small_filesystem(path: Path, size: str = "4m") -> Iterator[SmallFilesystem]:
-    """Mount a tmpfs of `size` on `path` (created) for the duration; fails, never skips, without root."""
+def small_filesystem(path: Path, size: str = "4m", inodes: int | None = None) -> Iterator[SmallFilesystem]:
+    """Mount a tmpfs of `size` (and `inodes` files, if given) on `path` (created) for the duration;
+    fails, never skips, without root."""
     if os.geteuid() != 0:
         pytest.fail("mounting a small tmpfs needs root (CI runs the fault suite as root)")
     path.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(path)], check=True)
+    options = f"size={size},mode=0755" + ("" if inodes is None else f",nr_inodes={inodes}")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], check=True)
     try:
         yield SmallFilesystem(path)
     finally:

@@ -4,18 +4,21 @@ types, label values, and values.
 node_exporter runs with only the collectors HostCollector replaces, reading /proc/net/dev
 (`--no-collector.netdev.netlink`, since HostCollector parses that file and node_exporter
 1.5 defaults to netlink), and with the exclusion regexes of HostConfig's defaults passed
-explicitly: Debian patches some of node_exporter's defaults (mount points exclude /run,
-/mnt and /media; netdev excludes lo), and this test compares what is read, not which
+explicitly (tests/node_exporter_peer.py): this test compares what is read, not which
 defaults each side has. tests/collect/test_host.py checks the defaults.
 
 Counters are bracketed rather than compared with a tolerance: HostCollector reads before
-and after the scrape, so node_exporter's value must lie between its two readings.
+and after the scrape, so node_exporter's value must lie between its two readings
+(node_time_seconds too). Gauges that move are compared within the bounds in CLOSE: the
+timex offset within 5 ms, the frequency adjustment within 1 ppm and the maximum error
+within 1 s (it grows 500 us a second and drops when NTP updates the clock).
+
+node_exporter prints labels with empty values (node_os_info's id_like=""); Prometheus drops
+them when it ingests a scrape, and so does the agent: the comparison drops them too.
 """
 
 from __future__ import annotations
 
-import subprocess
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,10 +30,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from agent.collect.host import HostCollector
 from agent.config.schema import HostConfig
 from agent.model import Labels, MetricMeta, MetricType, Sample
-from tests.conftest import free_port
-
-NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
-COLLECTORS = ("cpu", "loadavg", "meminfo", "vmstat", "pressure", "diskstats", "filesystem", "netdev", "filefd")
+from tests.node_exporter_peer import running_node_exporter
 
 Series = dict[Labels, float]
 
@@ -43,52 +43,11 @@ class Scrape:
     families: dict[str, tuple[str, str]]  # family name as the parser gives it -> (type, help)
 
 
-def node_exporter_args(config: HostConfig, port: int) -> list[str]:
-    return [
-        NODE_EXPORTER,
-        f"--web.listen-address=127.0.0.1:{port}",
-        "--collector.disable-defaults",
-        *(f"--collector.{name}" for name in COLLECTORS),
-        "--no-collector.netdev.netlink",
-        f"--collector.diskstats.device-exclude={config.diskstats_device_exclude}",
-        f"--collector.filesystem.mount-points-exclude={config.filesystem.mount_points_exclude}",
-        f"--collector.filesystem.fs-types-exclude={config.filesystem.fs_types_exclude}",
-        f"--collector.netdev.device-exclude={config.netdev_device_exclude}",
-        f"--path.procfs={config.procfs}",
-        f"--path.sysfs={config.sysfs}",
-        f"--path.rootfs={config.rootfs}",
-    ]
-
-
-def wait_until_serving(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"node_exporter exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            httpx.get(url, timeout=1.0)
-            return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    pytest.fail(f"node_exporter not serving after 15s:\n{log.read_text()}")
-
-
 @pytest.fixture
 def node_exporter(tmp_path: Path) -> Iterator[str]:
-    """The /metrics URL of a node_exporter started for this test and always killed after it."""
-    if not Path(NODE_EXPORTER).is_file():
-        pytest.fail("install Debian's prometheus-node-exporter (make test does)")
-    port = free_port()
-    log = tmp_path / "node_exporter.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(node_exporter_args(HostConfig(), port), stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/metrics"
-    try:
-        wait_until_serving(url, proc, log)
-        yield url
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
+    """The /metrics URL of a node_exporter reading this host, started for this test."""
+    with running_node_exporter(tmp_path, HostConfig()) as address:
+        yield f"http://{address}/metrics"
 
 
 def scrape(url: str) -> Scrape:
@@ -97,7 +56,8 @@ def scrape(url: str) -> Scrape:
     for family in text_string_to_metric_families(httpx.get(url, timeout=10.0).text):
         families[family.name] = (family.type, family.documentation)
         for sample in family.samples:
-            series.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
+            labels = tuple(sorted((name, value) for name, value in sample.labels.items() if value != ""))
+            series.setdefault(sample.name, {})[labels] = sample.value
     return Scrape(series, families)
 
 
@@ -153,6 +113,25 @@ COUNTERS = (
         for direction in ("receive", "transmit")
         for stat in ("bytes", "packets", "errs", "drop")
     ),
+    "node_intr_total",
+    "node_context_switches_total",
+    "node_forks_total",
+    "node_time_seconds",  # the same clock on both sides: bracketed like a counter
+    "node_netstat_Tcp_ActiveOpens",
+    "node_netstat_Tcp_PassiveOpens",
+    "node_netstat_Tcp_InSegs",
+    "node_netstat_Tcp_OutSegs",
+    "node_netstat_Tcp_OutRsts",
+    "node_netstat_IpExt_InOctets",
+    "node_netstat_IpExt_OutOctets",
+    "node_netstat_TcpExt_ListenDrops",
+    "node_netstat_Udp_InDatagrams",
+    "node_netstat_Icmp_InMsgs",
+    "node_timex_pps_calibration_total",
+    "node_network_carrier_changes_total",
+    "node_softnet_processed_total",
+    "node_softnet_dropped_total",
+    "node_softnet_times_squeezed_total",
 )
 EXACT = (
     "node_memory_MemTotal_bytes",
@@ -162,6 +141,32 @@ EXACT = (
     "node_filesystem_readonly",
     "node_filesystem_device_error",
     "node_filefd_maximum",
+    "node_boot_time_seconds",
+    "node_uname_info",
+    "node_os_info",
+    "node_os_version",
+    "node_time_zone_offset_seconds",
+    "node_time_clocksource_available_info",
+    "node_time_clocksource_current_info",
+    "node_timex_sync_status",
+    "node_timex_status",
+    "node_timex_tick_seconds",
+    "node_timex_loop_time_constant",
+    "node_timex_tai_offset_seconds",
+    "node_timex_pps_frequency_hertz",
+    "node_timex_pps_shift_seconds",
+    "node_nf_conntrack_entries_limit",
+    "node_netstat_Ip_Forwarding",
+    "node_network_up",
+    "node_network_info",
+    "node_network_speed_bytes",
+    "node_network_mtu_bytes",
+    "node_network_flags",
+    "node_network_carrier",
+    "node_network_iface_id",
+    "node_network_protocol_type",
+    "node_network_transmit_queue_length",
+    "node_entropy_pool_size_bits",
 )
 # Gauges that move between two reads: (absolute tolerance, relative tolerance).
 CLOSE = {
@@ -179,6 +184,22 @@ CLOSE = {
     "node_filesystem_files_free": (10_000, 0.01),
     "node_disk_io_now": (64, 0.0),
     "node_filefd_allocated": (2_000, 0.1),
+    "node_procs_running": (20, 0.0),
+    "node_procs_blocked": (20, 0.0),
+    "node_timex_offset_seconds": (0.005, 0.0),
+    "node_timex_frequency_adjustment_ratio": (1e-6, 0.0),
+    "node_timex_maxerror_seconds": (1.0, 0.0),
+    "node_timex_estimated_error_seconds": (1.0, 0.0),
+    "node_sockstat_sockets_used": (500, 0.0),
+    "node_sockstat_TCP_inuse": (500, 0.0),
+    "node_sockstat_TCP_tw": (2_000, 0.0),
+    "node_sockstat_TCP_alloc": (500, 0.0),
+    "node_sockstat_TCP_mem_bytes": (64 * 2**20, 0.0),
+    "node_sockstat_UDP_inuse": (100, 0.0),
+    "node_netstat_Tcp_CurrEstab": (500, 0.0),
+    "node_nf_conntrack_entries": (2_000, 0.0),
+    "node_entropy_available_bits": (4096, 0.0),  # 256 on kernels since 5.18, moving before
+    "node_arp_entries": (10, 0.0),
 }
 LABELLED = {
     "node_cpu_seconds_total": ("cpu", "mode"),
@@ -186,6 +207,13 @@ LABELLED = {
     "node_network_receive_bytes_total": ("device",),
     "node_filesystem_size_bytes": ("device", "fstype", "mountpoint"),
     "node_filesystem_device_error": ("device", "fstype", "mountpoint"),
+    "node_uname_info": ("domainname", "machine", "nodename", "release", "sysname", "version"),
+    "node_time_zone_offset_seconds": ("time_zone",),
+    "node_time_clocksource_available_info": ("clocksource", "device"),
+    "node_network_up": ("device",),
+    "node_network_mtu_bytes": ("device",),
+    "node_softnet_processed_total": ("cpu",),
+    "node_arp_entries": ("device",),
 }
 # iowait can go backwards by a few ticks; both sides clamp it, but each from its own first read.
 CPU_SLACK_SECONDS = 0.1
@@ -235,6 +263,22 @@ def test_same_vmstat_fields(readings: Readings) -> None:
     assert _names(readings.after, "node_vmstat_") == _names(readings.node_exporter.series, "node_vmstat_")
 
 
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        "node_sockstat_",
+        "node_netstat_",
+        "node_timex_",
+        "node_nf_conntrack_",
+        "node_schedstat_",
+        "node_softnet_",
+        "node_arp_",
+    ],
+)
+def test_same_fields_of_the_families_read_from_the_kernel(readings: Readings, prefix: str) -> None:
+    assert _names(readings.after, prefix) == _names(readings.node_exporter.series, prefix)
+
+
 def test_same_help_and_type_for_every_family_both_report(readings: Readings) -> None:
     theirs = readings.node_exporter.families
     ours = {_parser_name(meta): (_parser_type(meta), meta.help) for meta in readings.declared}
@@ -246,7 +290,10 @@ def test_same_help_and_type_for_every_family_both_report(readings: Readings) -> 
 
 def test_every_family_node_exporter_reports_here_is_declared(readings: Readings) -> None:
     prefixes = tuple(f"node_{name}" for name in ("cpu_", "load", "memory_", "vmstat_", "pressure_", "disk_"))
-    prefixes += tuple(f"node_{name}" for name in ("filesystem_", "network_", "filefd_"))
+    prefixes += tuple(f"node_{name}" for name in ("filesystem_", "network_", "filefd_", "sockstat_", "netstat_"))
+    prefixes += tuple(f"node_{name}" for name in ("time", "uname_", "os_", "nf_conntrack_", "boot_time", "procs_"))
+    prefixes += ("node_intr_total", "node_context_switches_total", "node_forks_total")
+    prefixes += ("node_entropy_", "node_softnet_", "node_arp_", "node_schedstat_")
     # node_disk_info needs udev's database, which HostCollector does not read.
     theirs = {name for name in readings.node_exporter.families if name.startswith(prefixes)} - {"node_disk_info"}
 
