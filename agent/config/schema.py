@@ -210,6 +210,8 @@ class HostConfig:
     enabled: bool = True
     interval: Duration | None = None
     timeout: Duration | None = None
+    job: str | None = None  # the `job` label of its samples and `up`; default: see agent/targets.py
+    instance: str | None = None  # the `instance` label; default: the agent's listen address
     procfs: str = "/proc"
     sysfs: str = "/sys"
     rootfs: str = "/"
@@ -225,6 +227,8 @@ class TextfileConfig:
     directory: str | None = None
     interval: Duration | None = None
     timeout: Duration | None = None
+    job: str | None = None  # the `job` label of its samples and `up`; default: see agent/targets.py
+    instance: str | None = None  # the `instance` label; default: the agent's listen address
     watch: bool = True
     # A bigger file, or one with more samples, is refused whole: parsing costs about 8 bytes of
     # memory per byte and 1 KB per sample, and the unit's MemoryMax is 512M.
@@ -277,6 +281,8 @@ class KafkaConfig:
     bootstrap_servers: str
     interval: Duration | None = None
     timeout: Duration | None = None
+    job: str | None = None  # the `job` label of its samples and `up`; default: see agent/targets.py
+    instance: str | None = None  # the `instance` label; default: the agent's listen address
     topics: IncludeExclude = field(default_factory=IncludeExclude)
     groups: IncludeExclude = field(default_factory=IncludeExclude)
     # kafka_exporter's --offset.show-all: false keeps a group's offsets and lag to the partitions
@@ -307,6 +313,8 @@ class WarehouseConfig:
     paths: list[str]
     interval: Duration | None = None
     timeout: Duration | None = None
+    job: str | None = None  # the `job` label of its samples and `up`; default: see agent/targets.py
+    instance: str | None = None  # the `instance` label; default: the agent's listen address
     scan: ScanConfig = field(default_factory=ScanConfig)
 
 

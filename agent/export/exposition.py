@@ -6,6 +6,11 @@ so a scrape re-renders only the families that changed since the last one and cop
 bytes; with nothing changed it returns the same body (and the same gzip of it) again. Rendering
 a family formats all its lines at once into the body: no per-series objects are kept, which at
 100,000 series is ~25 MB less than a cache of formatted lines.
+
+It shows the series as the collectors exposed them: the target labels the agent gives each
+collector's samples (`job`, `instance`, see agent/targets.py) are left out, and so are the
+synthetic `up` and `scrape_*` series, as an exporter's /metrics has none: a Prometheus scraping
+the agent adds its own.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from agent.export.openmetrics import TEXT_CONTENT_TYPE, to_openmetrics
 from agent.model import Labels, MetricMeta, MetricType
 from agent.steps import run_between_tasks, run_through
 from agent.store import Store
+from agent.targets import SYNTHETIC_NAMES, exposed
 
 CONTENT_TYPE = TEXT_CONTENT_TYPE
 
@@ -108,6 +114,12 @@ class Exposition:
         self._everything = True
         self._variants: dict[tuple[bool, bool], bytes] = {}  # (openmetrics, gzipped) -> body, for _body
         self._lock = asyncio.Lock()
+        self._targets: frozenset[tuple[str, str]] = frozenset()
+
+    def hide_targets(self, targets: Collection[tuple[str, str]]) -> None:
+        """Leave out the labels of these targets ((job, instance) pairs) from every series they are on."""
+        self._targets = frozenset(targets)
+        self._everything = True
 
     def changed(self, names: Collection[str] | None) -> None:
         """Hear that these metric names' samples changed (None: anything may have)."""
@@ -186,13 +198,14 @@ class Exposition:
         lines: list[str] = []
         append = lines.append
         pairs = 0
+        targets = self._targets
         for name in members:
             for series in self._store.family(name):
                 value = series.latest()
                 if value is None:
                     continue
                 text = str(int(value)) if value.is_integer() and -1e15 < value < 1e15 else format_value(value)
-                labels = series.labels
+                labels = exposed(series.labels, targets) if targets else series.labels
                 if labels:
                     pairs += len(labels)
                     inner = '",'.join(map(_PAIR, labels))
@@ -211,12 +224,14 @@ class Exposition:
             for series in self._store.family(name):
                 value = series.latest()
                 if value is not None:
-                    yield f"{series_prefix(name, series.labels)}{format_value(value)}\n"
+                    yield f"{series_prefix(name, exposed(series.labels, self._targets))}{format_value(value)}\n"
 
     def _families(self) -> list[tuple[str, tuple[str, ...]]]:
         """Metric names grouped into families (a histogram's _bucket/_sum/_count under its own name)."""
         families: dict[str, list[str]] = {}
         for name in sorted(self._store.names()):
+            if name in SYNTHETIC_NAMES:
+                continue
             families.setdefault(self._family_of(name), []).append(name)
         return [(family, tuple(members)) for family, members in families.items()]
 

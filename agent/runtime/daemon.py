@@ -214,6 +214,7 @@ class Daemon:
         self._load_rules(config)
         self.runner = self._new_runner(config)
         self.exposition = Exposition(self.store)
+        self.exposition.hide_targets(self.runner.targets())
         self.statsd = self._statsd(config)
         self.stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -543,6 +544,7 @@ class Daemon:
         if self._runner_task is not None:
             await self._runner_task
         self.runner = runner
+        self.exposition.hide_targets(runner.targets())
         self.runner.ready.set()  # readiness is about the first collection after start, not after reload
         kept = {state.source for state in self.runner.states}
         now_ms = int(self.clock.time() * 1000)

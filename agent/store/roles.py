@@ -20,6 +20,7 @@ class WriteResult:
 
     changed_names: frozenset[str]
     refused: int
+    added: int = 0  # series the write created
 
 
 class SeriesView(Protocol):

@@ -125,6 +125,7 @@ class Store:
         owned: list[Series] = []
         changed: set[str] = set()
         refused = 0
+        count_before = self._count
         journaled = self.journal is not None
         logged: list[Series] = []
         values = array("d")
@@ -160,7 +161,7 @@ class Store:
         self.refused_total += refused
         if self.journal is not None and logged:
             self.journal.record(source, t_ms, logged, values)
-        return WriteResult(frozenset(changed), refused)
+        return WriteResult(frozenset(changed), refused, self._count - count_before)
 
     def _gone(self, source: str, owned: list[Series]) -> tuple[list[Series], list[Series]]:
         """This write's series without repeats, and those `source` wrote last time and not in this write."""
