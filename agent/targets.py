@@ -94,14 +94,14 @@ def attach_all(target: Labels, samples: Iterable[Sample]) -> Iterator[Sample]:
     """Each sample with the target's labels; a label set shared by several samples stays shared.
 
     A collector hands one label set to all the families of a partition; it is extended once, by
-    identity (the samples hold every label set alive while this runs, so an id is not reused).
+    identity. The label sets seen are held until the end, so that no id is reused meanwhile.
     """
-    done: dict[int, Labels] = {}
+    done: dict[int, tuple[Labels, Labels]] = {}
     for sample in samples:
-        labels = done.get(id(sample.labels))
-        if labels is None:
-            labels = done[id(sample.labels)] = attach(target, sample.labels)
-        yield Sample(sample.name, labels, sample.value)
+        seen = done.get(id(sample.labels))
+        if seen is None:
+            seen = done[id(sample.labels)] = (sample.labels, attach(target, sample.labels))
+        yield Sample(sample.name, seen[1], sample.value)
 
 
 def exposed(labels: Labels, targets: Collection[tuple[str, str]]) -> Labels:

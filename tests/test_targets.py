@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 
 import pytest
 
@@ -67,3 +68,14 @@ def test_the_default_instance_is_the_listen_address_or_the_hostname_for_a_wildca
     assert "127.0.0.1:9842" == default_instance("127.0.0.1:9842")
     assert f"{socket.gethostname()}:9842" == default_instance("0.0.0.0:9842")
     assert f"{socket.gethostname()}:9842" == default_instance(":9842")
+
+
+def test_label_sets_made_one_after_another_are_not_taken_for_each_other() -> None:
+    """A lazy collection whose label sets are freed as it goes (the next may get the same id)."""
+
+    def lazily() -> Iterator[Sample]:
+        for i in range(100):
+            yield Sample("g", labels_of(partition=str(i)), 1)
+
+    partitions = [dict(sample.labels)["partition"] for sample in attach_all(TARGET.labels, lazily())]
+    assert [str(i) for i in range(100)] == partitions

@@ -75,6 +75,7 @@ class Store:
         self._to_narrow: list[Series] = []  # replayed series, their values still doubles
         self._meta: dict[str, MetricMeta] = {}
         self._pairs: dict[tuple[str, str], tuple[str, str]] = {}
+        self._last_shared: tuple[Labels, Labels] = ((), ())  # a collector's label set -> the one kept for it
         self._expired = 0  # series expired since `_pairs` was last rebuilt
         self.refused_total = 0
         self.watchers: weakref.WeakSet[Watcher] = weakref.WeakSet()  # a dropped exposition stops listening
@@ -270,13 +271,16 @@ class Store:
         """`labels` made of label pairs shared with the other series (a collector makes new ones each time).
 
         Kafka's partition series share ("cluster", c), ("topic", t) and ("partition", p) with the
-        other families of the partition: one copy of each instead of one per series.
+        other families of the partition: one copy of each instead of one per series. The collector
+        hands the families of a partition one label set, one after the other: they keep one too.
         """
+        if labels is self._last_shared[0]:
+            return self._last_shared[1]
         pairs = self._pairs
         shared = [pairs.setdefault(pair, pair) for pair in labels]
-        if all(map(operator.is_, shared, labels)):
-            return labels  # its pairs are the shared ones already
-        return tuple(shared)
+        kept = labels if all(map(operator.is_, shared, labels)) else tuple(shared)
+        self._last_shared = (labels, kept)
+        return kept
 
     def _forget_pairs(self, expired: int) -> None:
         """Rebuild the shared pairs from the live series once many series went (label churn)."""
