@@ -104,6 +104,14 @@ def attach_all(target: Labels, samples: Iterable[Sample]) -> Iterator[Sample]:
         yield Sample(sample.name, seen[1], sample.value)
 
 
+def is_synthetic(name: str, labels: Labels, targets: Collection[tuple[str, str]]) -> bool:
+    """Whether a series is one of a target's `up` and `scrape_*` (a textfile's own `up` is not, on its own labels)."""
+    if name not in SYNTHETIC_NAMES:
+        return False
+    own = dict(labels)
+    return (own.get("job"), own.get("instance")) in targets
+
+
 def exposed(labels: Labels, targets: Collection[tuple[str, str]]) -> Labels:
     """`labels` as the collector exposed them: without its target's `job` and `instance`, `exported_*` back.
 

@@ -25,7 +25,7 @@ from agent.export.openmetrics import TEXT_CONTENT_TYPE, to_openmetrics
 from agent.model import Labels, MetricMeta, MetricType
 from agent.steps import run_between_tasks, run_through
 from agent.store import Store
-from agent.targets import SYNTHETIC_NAMES, exposed
+from agent.targets import SYNTHETIC_NAMES, exposed, is_synthetic
 
 CONTENT_TYPE = TEXT_CONTENT_TYPE
 
@@ -200,9 +200,10 @@ class Exposition:
         pairs = 0
         targets = self._targets
         for name in members:
+            synthetic = targets and name in SYNTHETIC_NAMES
             for series in self._store.family(name):
                 value = series.latest()
-                if value is None:
+                if value is None or (synthetic and is_synthetic(name, series.labels, targets)):
                     continue
                 text = str(int(value)) if value.is_integer() and -1e15 < value < 1e15 else format_value(value)
                 labels = exposed(series.labels, targets) if targets else series.labels
@@ -223,15 +224,13 @@ class Exposition:
         for name in members:
             for series in self._store.family(name):
                 value = series.latest()
-                if value is not None:
+                if value is not None and not is_synthetic(name, series.labels, self._targets):
                     yield f"{series_prefix(name, exposed(series.labels, self._targets))}{format_value(value)}\n"
 
     def _families(self) -> list[tuple[str, tuple[str, ...]]]:
         """Metric names grouped into families (a histogram's _bucket/_sum/_count under its own name)."""
         families: dict[str, list[str]] = {}
         for name in sorted(self._store.names()):
-            if name in SYNTHETIC_NAMES:
-                continue
             families.setdefault(self._family_of(name), []).append(name)
         return [(family, tuple(members)) for family, members in families.items()]
 

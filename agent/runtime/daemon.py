@@ -214,8 +214,8 @@ class Daemon:
         self._load_rules(config)
         self.runner = self._new_runner(config)
         self.exposition = Exposition(self.store)
-        self.exposition.hide_targets(self.runner.targets())
         self.statsd = self._statsd(config)
+        self._hide_targets()
         self.stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._runner_stop = asyncio.Event()
@@ -533,6 +533,13 @@ class Daemon:
             self.server.routes = self._routes()
             self.server.prefix = route_prefix(config)
 
+    def _hide_targets(self) -> None:
+        """Tell the exporters (/metrics, StatsD) which labels are the collectors' target labels, to leave out."""
+        targets = self.runner.targets()
+        self.exposition.hide_targets(targets)
+        if self.statsd is not None:
+            self.statsd.hide_targets(targets)
+
     def _configure_ruler(self, config: Config) -> None:
         self.ruler.default_interval_ms = int(config.global_.evaluation_interval * 1000)
         self.ruler.external = ExternalInfo(tuple(sorted(config.global_.external_labels.items())), external_url(config))
@@ -544,7 +551,7 @@ class Daemon:
         if self._runner_task is not None:
             await self._runner_task
         self.runner = runner
-        self.exposition.hide_targets(runner.targets())
+        self._hide_targets()
         self.runner.ready.set()  # readiness is about the first collection after start, not after reload
         kept = {state.source for state in self.runner.states}
         now_ms = int(self.clock.time() * 1000)
