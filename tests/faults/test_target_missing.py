@@ -56,8 +56,9 @@ def test_target_rules_fire_for_a_kafka_collector_at_a_closed_port_then_for_the_w
 ) -> None:
     """A Kafka cluster configured at a port where no broker listens, then the other cluster's broker stopped
     PrometheusTargetMissing pages for the dead cluster's collector (with its job, instance and
-    cluster), the job's other target being up; once that one is down too, PrometheusAllTargetsMissing
-    pages for the job instead; a reload without Kafka collectors makes PrometheusJobMissing fire.
+    cluster), the job's other target being up, and /api/v1/targets shows it down; once that one
+    is down too, PrometheusAllTargetsMissing pages for the job instead; a reload without Kafka
+    collectors makes PrometheusJobMissing fire.
     """
     clusters = {"orders": broker.bootstrap_servers, "billing": f"127.0.0.1:{free_port()}"}
     daemon = start_daemon(daemon_config(tmp_path, receiver.url, clusters), "--web.enable-lifecycle")
@@ -66,6 +67,7 @@ def test_target_rules_fire_for_a_kafka_collector_at_a_closed_port_then_for_the_w
 
     wait_until(lambda: notified(receiver, "PrometheusTargetMissing"), "PrometheusTargetMissing paged")
     one_down = firing(daemon)
+    targets = daemon.get("/api/v1/targets").json()["data"]["activeTargets"]
     broker.stop()
     wait_until(lambda: notified(receiver, "PrometheusAllTargetsMissing"), "PrometheusAllTargetsMissing paged")
     wait_until(lambda: "PrometheusTargetMissing" not in dict(firing(daemon)), "PrometheusTargetMissing resolved")
@@ -76,6 +78,13 @@ def test_target_rules_fire_for_a_kafka_collector_at_a_closed_port_then_for_the_w
 
     billing = {"cluster": "billing", "instance": instance, "job": "kafka", "severity": "critical"}
     assert [("PrometheusTargetMissing", {"alertname": "PrometheusTargetMissing", **billing})] == one_down
+    kafka_targets = sorted(
+        (t["labels"]["cluster"], t["health"], t["labels"]) for t in targets if t["scrapePool"] == "kafka"
+    )
+    assert [
+        ("billing", "down", {"cluster": "billing", "instance": instance, "job": "kafka"}),
+        ("orders", "up", {"cluster": "orders", "instance": instance, "job": "kafka"}),
+    ] == kafka_targets
     job = {"alertname": "PrometheusAllTargetsMissing", "job": "kafka", "severity": "critical"}
     assert [("PrometheusAllTargetsMissing", job)] == all_down
     assert [{"alertname": "PrometheusJobMissing", "job": "kafka", "severity": "warning"}] == notified(
