@@ -118,27 +118,17 @@ def exposed(labels: Labels, targets: Collection[tuple[str, str]]) -> Labels:
     `targets` are the (job, instance) of every target; a label set with another job or instance
     (the agent's own series, a rule's result that dropped them) is returned as it is. Prometheus'
     renaming loses one thing: a sample that had `exported_job` but no `job` shows as `job`.
-    Called for every series of a /metrics rendering, so the common case is one pass.
+    Called for every series of a /metrics rendering: the common case is a dict and a tuple.
     """
-    job = instance = None
-    renamed = False
-    for name, value in labels:
-        if name == "job":
-            job = value
-        elif name == "instance":
-            instance = value
-        elif name.startswith(EXPORTED_PREFIX):
-            renamed = True
-    if (job, instance) not in targets:
-        return labels
-    if not renamed:
-        return tuple([pair for pair in labels if pair[0] != "job" and pair[0] != "instance"])
     own = dict(labels)
+    if (own.get("job"), own.get("instance")) not in targets:
+        return labels
+    renamed = EXPORTED_PREFIX + "job" in own or EXPORTED_PREFIX + "instance" in own  # any renaming made one
     for name in ("job", "instance"):
         del own[name]
         exported = EXPORTED_PREFIX + name
-        if exported in own:
+        if renamed and exported in own:
             while EXPORTED_PREFIX + exported in own:
                 exported = EXPORTED_PREFIX + exported
             own[name] = own.pop(exported)
-    return tuple(sorted(own.items()))
+    return tuple(sorted(own.items())) if renamed else tuple(own.items())
