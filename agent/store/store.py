@@ -126,7 +126,7 @@ class Store:
         owned: list[Series] = []
         changed: set[str] = set()
         refused = 0
-        count_before = self._count
+        added, counted_from = 0, self._count  # series this write made (others may write between its steps)
         journaled = self.journal is not None
         logged: list[Series] = []
         values = array("d")
@@ -147,7 +147,9 @@ class Store:
                 logged.append(series)
                 values.append(value)
             if step and count % step == 0:
+                added += self._count - counted_from
                 yield
+                counted_from = self._count
         owned, gone_ones = self._gone(source, owned)
         for gone in gone_ones:
             if gone.latest() is not None:  # a series compacted away meanwhile is detached: harmless
@@ -162,7 +164,7 @@ class Store:
         self.refused_total += refused
         if self.journal is not None and logged:
             self.journal.record(source, t_ms, logged, values)
-        return WriteResult(frozenset(changed), refused, self._count - count_before)
+        return WriteResult(frozenset(changed), refused, added + self._count - counted_from)
 
     def _gone(self, source: str, owned: list[Series]) -> tuple[list[Series], list[Series]]:
         """This write's series without repeats, and those `source` wrote last time and not in this write."""

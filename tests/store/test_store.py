@@ -108,3 +108,19 @@ def test_a_write_in_steps_pauses_between_steps_and_ends_like_a_write() -> None:
     assert halfway == [0.0, 0.0, 0.0, 1.0, 1.0]  # a reader between steps sees part of the new collection
     assert result is not None and result.changed_names == frozenset({"x"})
     assert sorted(str(s.latest()) for s in store.family("x")) == ["1.0", "1.0", "1.0", "1.0", "None"]
+
+
+def test_a_write_counts_the_series_it_added_not_those_another_write_added_between_its_steps() -> None:
+    store = Store()
+    first = [Sample("a", labels_of(i=str(i)), 1) for i in range(4)]
+    steps = store.write_in_steps("s", [*first, Sample("a", labels_of(i="new"), 1)], 1000, step=2)
+    next(steps)
+    store.write("other", [Sample("b", (), 1), Sample("c", (), 1)], 1000)  # served between two steps
+    result = None
+    try:
+        while True:
+            next(steps)
+    except StopIteration as done:
+        result = done.value
+
+    assert (5, 0) == (result.added, store.write("s", first, 2000).added)
