@@ -37,7 +37,7 @@ collectors:
   textfile: {{directory: {tmp_path / "textfile"}}}
 route:
   receiver: jobs
-  group_by: [alertname, job]
+  group_by: [alertname, batch]
   group_wait: {group_wait}
   group_interval: 500ms
   repeat_interval: 4h
@@ -50,15 +50,16 @@ receivers:
 
 def set_failed_jobs(tmp_path: Path, failed: set[str], jobs: list[str]) -> None:
     (tmp_path / "textfile").mkdir(exist_ok=True)
-    text = "".join(f'job_failed{{job="{job}"}} {int(job in failed)}\n' for job in jobs)
+    # Named in a label of its own: a textfile's `job` label would become `exported_job` (job="textfile").
+    text = "".join(f'job_failed{{batch="{job}"}} {int(job in failed)}\n' for job in jobs)
     tmp = tmp_path / "textfile" / ".jobs.tmp"
     tmp.write_text(text)
     os.replace(tmp, tmp_path / "textfile" / "jobs.prom")
 
 
 def groups_delivered(receiver: Receiver) -> Counter[str]:
-    """How many requests the receiver got per alert group (its `job` group label)."""
-    return Counter(json.loads(r.body)["groupLabels"]["job"] for r in receiver.requests)
+    """How many requests the receiver got per alert group (its `batch` group label)."""
+    return Counter(json.loads(r.body)["groupLabels"]["batch"] for r in receiver.requests)
 
 
 def enqueue_failures(daemon: DaemonProcess) -> float:
@@ -184,7 +185,7 @@ def test_kill_9_rounds_mid_delivery_repeat_at_most_what_was_in_flight(
     for request in receiver.requests:
         payload = json.loads(request.body)
         fingerprints = ",".join(a["fingerprint"] for a in payload["alerts"])
-        keys_per_group.setdefault(payload["groupLabels"]["job"], set()).add(
+        keys_per_group.setdefault(payload["groupLabels"]["batch"], set()).add(
             (request.headers[DEDUP_HEADER], fingerprints)
         )
     repeats = len(receiver.requests) - len(jobs)
