@@ -1,7 +1,7 @@
 # tripwired's container image: `docker build -t tripwired .` (README.md, "Docker").
 #
 #   config      /etc/tripwired/tripwired.yaml   (mount your own over it)
-#   rule packs  /etc/tripwired/rules/*.yaml     (the shipped packs; mount a directory over it)
+#   rule packs  shipped in the package (`builtin:*` in the config); yours in /etc/tripwired/rules.d/
 #   state       /var/lib/tripwired              (a volume: alert state survives the container)
 #   host        /host/proc, /host/sys, /host    (read-only mounts, with the --path.* flags)
 #   port        9842, on all interfaces inside the container
@@ -23,7 +23,6 @@ RUN groupadd --system --gid 10001 tripwired \
     && install -d -o tripwired -g tripwired -m 0750 /var/lib/tripwired
 COPY --from=build /opt/tripwired /opt/tripwired
 COPY packaging/tripwired.yaml /etc/tripwired/tripwired.yaml
-COPY rules/*.yaml /etc/tripwired/rules/
 ENV PATH=/opt/tripwired/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1

@@ -298,7 +298,10 @@ def _with_semantics(config: Config, args: argparse.Namespace) -> Config:
 
 
 def _load(path: str | None) -> Config:
-    return Config() if path is None else load_config(path)
+    """The config file at `path`, or the built-in config (the shipped packs for what this machine has)."""
+    from agent.runtime.builtin_config import builtin_config
+
+    return builtin_config() if path is None else load_config(path)
 
 
 def _with_overrides(config: Config, args: argparse.Namespace) -> Config:

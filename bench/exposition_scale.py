@@ -1,8 +1,10 @@
 """How long /metrics takes to render at 10,000 and 100,000 series, and what its cache holds.
 
-Each row is the median of --repeats fresh stores (min-max in brackets):
-- cold: a new exposition's first render (every family formatted);
-- unchanged: a scrape after a collection that changed no value (the cached body is returned);
+Each row is the median of --repeats fresh stores (min-max in brackets), for a scrape asking for
+gzip (as Prometheus does) and one that does not (as curl does):
+- cold: a new exposition's first scrape (every family formatted and compressed);
+- unchanged: a scrape after a collection that changed no value (the cached gzip body is returned;
+  a plain scrape inflates the cached parts);
 - one family changed: one of the 100 metric names got new values;
 - 10 % changed: every tenth series of every name got a new value (every family rendered again);
 - prometheus-client's `generate_latest` over the same series, for reference.
@@ -15,6 +17,7 @@ Run: .venv/bin/python -m bench.exposition_scale [--repeats 5]
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import statistics
 import time
@@ -64,20 +67,28 @@ def timed(render: Callable[[], bytes]) -> float:
     return time.perf_counter() - started
 
 
-def renders(series: int) -> tuple[dict[str, float], int]:
-    """One fresh store: the times of each kind of render, and the body's size."""
+def renders(series: int, *, gzipped: bool) -> tuple[dict[str, float], int]:
+    """One fresh store: the times of each kind of scrape, and the body's size."""
     store = Store(max_series=series + 10)
     store.declare([gauge(f"bench_metric_{n}", "Bench.") for n in range(NAMES)])
     fill(store, series, 1000)
     exposition = Exposition(store)
-    times = {"cold": timed(exposition.render)}
-    fill(store, series, 2000)
-    times["unchanged"] = timed(exposition.render)
-    fill(store, series, 3000, changed_every=1, only=NAMES // 2)
-    times["one family changed"] = timed(exposition.render)
-    fill(store, series, 4000, changed_every=10)
-    times["10 % changed"] = timed(exposition.render)
-    return times, len(exposition.render())
+    loop = asyncio.new_event_loop()  # one loop for every scrape, as in the daemon
+
+    def scrape() -> bytes:
+        return loop.run_until_complete(exposition.body(gzipped=gzipped))
+
+    try:
+        times = {"cold": timed(scrape)}
+        fill(store, series, 2000)
+        times["unchanged"] = timed(scrape)
+        fill(store, series, 3000, changed_every=1, only=NAMES // 2)
+        times["one family changed"] = timed(scrape)
+        fill(store, series, 4000, changed_every=10)
+        times["10 % changed"] = timed(scrape)
+        return times, len(scrape())
+    finally:
+        loop.close()
 
 
 def spread_ms(values: list[float]) -> str:
@@ -122,13 +133,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     kinds = ["cold", "unchanged", "one family changed", "10 % changed"]
-    print(f"| series | {' | '.join(kinds)} | prometheus-client generate_latest | bytes |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"| series | scrape | {' | '.join(kinds)} | prometheus-client generate_latest | bytes |")
+    print("|---|---|---|---|---|---|---|---|")
     for series in (10_000, 100_000):
-        runs = [renders(series) for _ in range(args.repeats)]
-        cells = [spread_ms([times[kind] for times, _ in runs]) for kind in kinds]
         reference = spread_ms([client_python_time(series) for _ in range(min(args.repeats, 3))])
-        print(f"| {series:,} | {' | '.join(cells)} | {reference} | {runs[0][1]:,} |")
+        for gzipped in (True, False):
+            runs = [renders(series, gzipped=gzipped) for _ in range(args.repeats)]
+            cells = [spread_ms([times[kind] for times, _ in runs]) for kind in kinds]
+            encoding = "gzip" if gzipped else "plain"
+            print(f"| {series:,} | {encoding} | {' | '.join(cells)} | {reference} | {runs[0][1]:,} |")
     series, mb = cache_memory()
     print(f"\nmemory the exposition holds at {series:,} Kafka-shaped series: {mb:.1f} MB")
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import subprocess
 import sys
@@ -46,7 +47,16 @@ from agent.export import Exposition
 from agent.model import Sample
 from agent.runtime.logs import configure_logging
 from agent.store import Store
-from bench.common import cpu_seconds, free_port, process_tree, pss_mb, rss_mb, tripwired_command, wait_http
+from bench.common import (
+    cpu_seconds,
+    free_port,
+    process_tree,
+    pss_mb,
+    rss_mb,
+    tripwired_command,
+    unique_rss_mb,
+    wait_http,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 import kafka_broker  # scripts/ is not a package
@@ -334,10 +344,12 @@ def daemon_resources(bootstrap: str) -> str:
             cpu_before, started = cpu_seconds(daemon.pid), scraped_value(url, metadata) or 0
             samples: list[list[float]] = []  # [daemon, child] RSS, twice a second, across the cycles
             pss: list[float] = []  # both together
+            unique: list[float] = []  # both together, each physical page once
             while (scraped_value(url, metadata) or 0) < started + DAEMON_CYCLES:
                 tree = process_tree(daemon.pid)[:2]
                 samples.append([rss_mb(p, tree=False) for p in tree])
                 pss.append(sum(pss_mb(p) for p in tree))
+                unique.append(unique_rss_mb(tree) or math.nan)
                 time.sleep(0.5)
             cycles = (scraped_value(url, metadata) or 0) - started
             cpu = (cpu_seconds(daemon.pid) - cpu_before) / cycles
@@ -352,7 +364,8 @@ def daemon_resources(bootstrap: str) -> str:
         f"Daemon at the largest size (interval {DAEMON_INTERVAL}s, {cycles:.0f} cycles, /metrics read twice a second): "
         f"RSS median (max) daemon {statistics.median(daemon_mb):.0f} ({daemon_mb[-1]:.0f}) MB + Kafka child "
         f"{statistics.median(child_mb):.0f} ({child_mb[-1]:.0f}) MB = {statistics.median(total_mb):.0f} "
-        f"({total_mb[-1]:.0f}) MB (PSS {statistics.median(pss):.0f} ({max(pss):.0f}) MB); "
+        f"({total_mb[-1]:.0f}) MB; each page once {statistics.median(unique):.0f} ({max(unique):.0f}) MB "
+        f"(PSS {statistics.median(pss):.0f} ({max(pss):.0f}) MB); "
         f"CPU {cpu:.2f} s per cycle (both processes); last cycle {duration or 0:.2f} s"
     )
 

@@ -6,7 +6,7 @@
    (Prometheus scrapes tripwired's Kafka metrics). Tuned stack (1 s scrape/evaluation,
    group_wait 0) and both on defaults. Resolve times for the tuned runs.
 2. Resources: RSS and CPU seconds per minute, tripwired (host + textfile + Kafka + warehouse
-   collectors, rules/*.yaml) against node_exporter + Prometheus + Alertmanager with the same
+   collectors, agent/packs/*.yaml) against node_exporter + Prometheus + Alertmanager with the same
    rules, at 1 s and 10 s intervals.
 3. Scale (full mode only): runs bench.exposition_scale, bench.rules_eval, bench.kafka_scale.
 
@@ -544,7 +544,7 @@ def resources_run(
         (warehouse / f"day={d:02d}").mkdir(parents=True)
         for f in range(50):
             (warehouse / f"day={d:02d}" / f"part-{f}.parquet").write_bytes(b"x" * 1024)
-    rules = sorted(str(p) for p in (ROOT / "rules").glob("*.yaml"))
+    rules = sorted(str(p) for p in (ROOT / "agent" / "packs").glob("*.yaml"))
     procs = Procs(work)
     producer = None
     try:
@@ -967,7 +967,7 @@ def report(
             continue
         prof_lines += [
             "",
-            f"| function (tripwired, {name} interval, all collectors, rules/*.yaml; py-spy 250 Hz) "
+            f"| function (tripwired, {name} interval, all collectors, agent/packs/*.yaml; py-spy 250 Hz) "
             "| inclusive % of busy samples | self % |",
             "|---|---|---|",
         ]

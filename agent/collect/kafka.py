@@ -45,7 +45,7 @@ from agent.collect.kafka_snapshot import (
     group_state_name,
     iter_snapshot_samples,
 )
-from agent.config.schema import KafkaConfig
+from agent.config.kafka import KafkaConfig
 from agent.model import MetricMeta, Sample, labels_of
 
 log = structlog.get_logger(__name__)

@@ -29,7 +29,7 @@ from confluent_kafka.admin import AdminClient, ClusterMetadata, NewTopic
 from agent.clock import Clock
 from agent.collect.kafka import ClientConfig, client_config
 from agent.collect.kafka_metrics import CANARY_METRICS
-from agent.config.schema import CanaryConfig, KafkaConfig
+from agent.config.kafka import CanaryConfig, KafkaConfig
 from agent.model import Histogram, MetricMeta, Sample, exponential_buckets, labels_of
 
 log = structlog.get_logger(__name__)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from agent.collect.kafka_metrics import GROUP_STATES
-from agent.config.schema import IncludeExclude
+from agent.config.kafka import IncludeExclude
 from agent.gocompat.regex import compile_anchored
 from agent.model import Labels, Sample, labels_of
 

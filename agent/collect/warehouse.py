@@ -5,7 +5,7 @@ they run at very different paces:
 
 - `WarehouseDiskCollector` (fast, at the warehouse's interval): statvfs of each path, and
   the filesystem and block devices that hold it, as info metrics that join to
-  node_exporter's series (see rules/warehouse.yaml for the joins).
+  node_exporter's series (see agent/packs/warehouse.yaml for the joins).
 - `WarehouseScanCollector` (slow, at `scan.interval`): walks each path within the
   `scan.timeout` budget and reports size, file count and the oldest and newest
   modification times. Schedule it with `scan_runner_timeout(scan)`, slightly above the

@@ -1,11 +1,13 @@
 """Prometheus text exposition (format 0.0.4), read from the store, never from collectors.
 
-/metrics is served from a cached rendering: one bytes body, and for each family where its lines
-sit in it. The store tells the exposition which metric names each write changed (`Store.watchers`),
-so a scrape re-renders only the families that changed since the last one and copies the others'
-bytes; with nothing changed it returns the same body (and the same gzip of it) again. Rendering
-a family formats all its lines at once into the body: no per-series objects are kept, which at
-100,000 series is ~25 MB less than a cache of formatted lines.
+/metrics is served from a cached rendering kept compressed: each family's lines as one gzip part
+(agent/export/gzip_parts.py). The store tells the exposition which metric names each write changed
+(`Store.watchers`), so a scrape re-renders and compresses only the families that changed since the
+last one and reuses the others' parts. The gzip body is the parts laid end to end; a client that
+does not ask for gzip gets them inflated; either is made once per change. Rendering a family
+formats all its lines at once: no per-series objects are kept (at 100,000 series ~25 MB less than a
+cache of formatted lines), and a daemon whose scrapers all ask for gzip, as Prometheus does, holds
+no uncompressed body between scrapes (~10 MB less again).
 
 It shows the series as the collectors exposed them: the target labels the agent gives each
 collector's samples (`job`, `instance`, see agent/targets.py) are left out, and so are the
@@ -18,9 +20,12 @@ from __future__ import annotations
 import asyncio
 import gzip
 import math
+import zlib
 from collections.abc import Collection, Generator, Iterator
 from dataclasses import dataclass
 
+from agent.export.gzip_parts import LEVEL as GZIP_LEVEL
+from agent.export.gzip_parts import Part, gzip_of, inflate
 from agent.export.openmetrics import TEXT_CONTENT_TYPE, to_openmetrics
 from agent.model import Labels, MetricMeta, MetricType
 from agent.steps import run_between_tasks, run_through
@@ -39,8 +44,7 @@ _PAIR = '="'.join  # ("job", "x") -> 'job="x'
 # Bytes of lines rendered between two chances for the event loop to serve something else
 # (~5,000 series; the store writes in steps of 5,000 samples for the same reason).
 RENDER_STEP_BYTES = 256 * 1024
-# Go's gzip.BestSpeed: ~4 ms for a 600 KB body here, which still shrinks it ~10x.
-GZIP_LEVEL = 1
+_NO_PART = Part(b"", zlib.crc32(b""), 0, 1 << 31)  # a family with no series to show
 
 
 def format_value(value: float) -> str:
@@ -64,9 +68,10 @@ def escape_help(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n")
 
 
-def _variant(body: bytes, *, openmetrics: bool, gzipped: bool) -> bytes:
-    """The text body as OpenMetrics and/or gzip-compressed."""
-    converted = to_openmetrics(body) if openmetrics else body
+def _form_of(parts: list[Part], *, openmetrics: bool, gzipped: bool) -> bytes:
+    """The parts' text, as OpenMetrics and/or gzip-compressed."""
+    text = inflate(parts)
+    converted = to_openmetrics(text) if openmetrics else text
     return gzip.compress(converted, GZIP_LEVEL, mtime=0) if gzipped else converted
 
 
@@ -88,12 +93,11 @@ def family_header(meta: MetricMeta) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Placed:
-    """Where one family's lines sit in the rendered body, and what they were rendered from."""
+    """One family's rendered lines (compressed), and what they were rendered from."""
 
     meta: MetricMeta
     members: tuple[str, ...]
-    start: int
-    end: int
+    part: Part
 
 
 class Exposition:
@@ -108,11 +112,11 @@ class Exposition:
     def __init__(self, store: Store) -> None:
         self._store = store
         store.watchers.add(self)
-        self._body = b""
+        self._parts: list[Part] = []  # every family's, in the body's order
         self._placed: dict[str, _Placed] = {}
         self._changed: set[str] = set()
         self._everything = True
-        self._variants: dict[tuple[bool, bool], bytes] = {}  # (openmetrics, gzipped) -> body, for _body
+        self._forms: dict[tuple[bool, bool], bytes] = {}  # (openmetrics, gzipped) -> body of the current parts
         self._lock = asyncio.Lock()
         self._targets: frozenset[tuple[str, str]] = frozenset()
 
@@ -130,66 +134,68 @@ class Exposition:
 
     def render(self) -> bytes:
         """The whole exposition, rendered now without pausing."""
-        return run_through(self._render_steps())
+        return inflate(run_through(self._render_steps()))
 
     async def body(self, *, gzipped: bool = False, openmetrics: bool = False) -> bytes:
-        """The exposition for one scrape, as OpenMetrics and gzip-compressed when asked: cached until the store changes.
+        """The exposition for one scrape, as OpenMetrics and gzip-compressed when asked.
 
         Rendering pauses between families (every RENDER_STEP_BYTES rendered) so the loop serves
-        meanwhile, and conversion and compression run in a thread; concurrent scrapes wait for one
-        rendering and one compression. The daemon's scrapes come here only (`render` is for one-off use).
+        meanwhile; concurrent scrapes wait for one rendering. Each form asked for is made once and
+        cached until the store changes: gzip text from the parts as they are; the others from the
+        parts inflated, in a thread. A daemon scraped only by Prometheus (gzip) holds no plain body.
+        The daemon's scrapes come here only (`render` is for one-off use).
         """
         async with self._lock:
-            body = await run_between_tasks(self._render_steps())
-            if not gzipped and not openmetrics:
-                return body
-            variant = self._variants.get((openmetrics, gzipped))
-            if variant is None:
-                variant = await asyncio.to_thread(_variant, body, openmetrics=openmetrics, gzipped=gzipped)
-                if body is self._body:
-                    self._variants[(openmetrics, gzipped)] = variant
-            return variant
+            parts = await run_between_tasks(self._render_steps())
+            form = (openmetrics, gzipped)
+            cached = self._forms.get(form)
+            if cached is None:
+                if gzipped and not openmetrics:
+                    cached = gzip_of(parts)
+                else:
+                    cached = await asyncio.to_thread(_form_of, parts, openmetrics=openmetrics, gzipped=gzipped)
+                if parts is self._parts:
+                    self._forms[form] = cached
+            return cached
 
-    def _render_steps(self) -> Generator[None, None, bytes]:
-        """Render what changed, copy the rest; pauses (yields) every RENDER_STEP_BYTES rendered."""
+    def _render_steps(self) -> Generator[None, None, list[Part]]:
+        """Render and compress what changed, reuse the rest; pauses (yields) every RENDER_STEP_BYTES rendered."""
         if not self._everything and not self._changed:
-            return self._body
+            return self._parts
         everything = self._everything
         dirty = {self._family_of(name) for name in self._changed}
         self._everything, self._changed = False, set()
-        old = memoryview(self._body)
-        parts: list[bytes | memoryview] = []
+        parts: list[Part] = []
         placed: dict[str, _Placed] = {}
-        offset = rendered = 0
+        rendered = 0
         for family, members in self._families():
             meta = self._store.meta(family)
             before = self._placed.get(family)
             if before is None or before.meta != meta or before.members != members:
-                part: bytes | memoryview = self._render_family(meta, members)
-                rendered += len(part)
+                part = self._render_family(meta, members)
+                rendered += part.size
             elif not everything and family not in dirty:
-                part = old[before.start : before.end]
+                part = before.part
             elif self._mid_write():
-                part = old[before.start : before.end]  # as of the last whole write; rendered again next time
+                part = before.part  # as of the last whole write; rendered again next time
                 self._changed.update(members)
             else:
                 part = self._render_family(meta, members)
-                rendered += len(part)
-            parts.append(part)
-            placed[family] = _Placed(meta, members, offset, offset + len(part))
-            offset += len(part)
+                rendered += part.size
+            if part.size:
+                parts.append(part)
+            placed[family] = _Placed(meta, members, part)
             if rendered >= RENDER_STEP_BYTES:
                 rendered = 0
                 yield
-        body = b"".join(parts)
-        self._body, self._placed, self._variants = body, placed, {}
-        return body
+        self._parts, self._placed, self._forms = parts, placed, {}
+        return parts
 
     def _mid_write(self) -> bool:
         return self._store.writing > 0
 
-    def _render_family(self, meta: MetricMeta, members: tuple[str, ...]) -> bytes:
-        """The family's header and lines; nothing when it has no series to show (all stale).
+    def _render_family(self, meta: MetricMeta, members: tuple[str, ...]) -> Part:
+        """The family's header and lines, compressed; nothing when it has no series to show (all stale).
 
         The lines are formatted without escaping, then checked at once: a label value with a
         backslash, newline or quote shows as more of them than the format itself writes, and only
@@ -214,11 +220,11 @@ class Exposition:
                 else:
                     append(f"{name} {text}\n")
         if not lines:
-            return b""
+            return _NO_PART
         body = "".join(lines)
         if "\\" in body or body.count("\n") != len(lines) or body.count('"') != 2 * pairs:
             body = "".join(self._escaped_lines(members))
-        return (family_header(meta) + body).encode()
+        return Part.of((family_header(meta) + body).encode())
 
     def _escaped_lines(self, members: tuple[str, ...]) -> Iterator[str]:
         for name in members:

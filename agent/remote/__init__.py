@@ -1,7 +1,9 @@
 """Prometheus remote_write, fed from the store's write-ahead log (one queue per `remote_write:` entry).
 
 codec.py (protobuf + snappy), position.py (the read position on disk), reader.py (reading the
-WAL by position), queue.py (sending, retrying, counting). `RemoteWrite` is what the daemon holds.
+WAL by position), queue.py (sending, retrying, counting). `RemoteWrite` is what the daemon holds;
+it imports the rest (HTTP client, protobuf, snappy) only when a queue is configured, so a daemon
+without remote_write does not carry them.
 """
 
 from __future__ import annotations
@@ -9,12 +11,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.config.remote_write import RemoteWriteConfig
 from agent.model import MetricMeta, Sample
-from agent.remote.queue import QUEUE_METRICS, RemoteQueue
 from agent.store.wal import Wal
+
+if TYPE_CHECKING:
+    from agent.remote.queue import RemoteQueue
 
 POSITION_DIR = "remote_write"
 
@@ -31,6 +35,11 @@ class RemoteWrite:
         external_labels: Mapping[str, str],
         retention_seconds: float,
     ) -> None:
+        self.queues: list[RemoteQueue] = []
+        if not configs or wal is None:
+            return
+        from agent.remote.queue import RemoteQueue  # on first use: see the module's docstring
+
         self.queues = [
             RemoteQueue(
                 config,
@@ -42,12 +51,15 @@ class RemoteWrite:
                 retention_seconds=retention_seconds,
             )
             for config in configs
-            if wal is not None
         ]
 
     def metrics(self) -> tuple[MetricMeta, ...]:
         """The queue families, declared only when a queue is configured."""
-        return QUEUE_METRICS if self.queues else ()
+        if not self.queues:
+            return ()
+        from agent.remote.queue import QUEUE_METRICS
+
+        return QUEUE_METRICS
 
     def samples(self) -> list[Sample]:
         """Every queue's current statistics as samples."""

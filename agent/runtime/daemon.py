@@ -28,13 +28,13 @@ from agent.export import Exposition
 from agent.export.statsd import StatsdConfigError, StatsdExporter
 from agent.memory import freeze_start_up_objects
 from agent.model import AlertState, Labels, Sample, counter, gauge, labels_of
+from agent.packs import builtin_path, is_builtin
 from agent.promql import Engine, Semantics, max_range_ms, semantics_of
 from agent.remote import RemoteWrite
 from agent.ruler.alerting import RestorePolicy
 from agent.ruler.manager import RuleLoadError, RuleManager
 from agent.ruler.rules import ExternalInfo
 from agent.ruler.state import AlertStateStore
-from agent.runtime.alertmanager_api import AlertmanagerApi
 from agent.runtime.api_views import buildinfo_json, config_yaml, flags_json, runtimeinfo_json, targets_json
 from agent.runtime.notifications import NewParts, Notifications, SilencesApi
 from agent.runtime.sdnotify import SdNotifier, notify_lifecycle
@@ -45,7 +45,6 @@ from agent.runtime.views import alerts_json, rules_json
 from agent.runtime.web_setup import WebSetup, build_web_setup, secure_routes
 from agent.statedb import StateError
 from agent.store import LOOKBACK_MS, Store
-from agent.web.alertmanager_v2 import alertmanager_routes
 from agent.web.app import WebContext, build_routes
 from agent.web.graph import graph_routes
 from agent.web.promapi import StatusViews
@@ -127,9 +126,16 @@ def parse_listen_address(address: str) -> tuple[str, int]:
 
 
 def rule_paths(config: Config, config_path: str | None) -> list[str]:
-    """Rule-file globs, relative ones taken from the config file's directory as Prometheus does."""
+    """Rule-file globs: `builtin:NAME` the shipped pack, relative ones from the config file's directory as
+    Prometheus does."""
     base = Path(config_path).parent if config_path else Path.cwd()
-    return [pattern if Path(pattern).is_absolute() else str(base / pattern) for pattern in config.rule_files]
+    return [_rule_path(pattern, base) for pattern in config.rule_files]
+
+
+def _rule_path(pattern: str, base: Path) -> str:
+    if is_builtin(pattern):
+        return builtin_path(pattern)
+    return pattern if Path(pattern).is_absolute() else str(base / pattern)
 
 
 def external_url(config: Config) -> str:
@@ -366,6 +372,9 @@ class Daemon:
         dispatcher, silences = self.notifications.dispatcher, self.notifications.silences
         if dispatcher is None or silences is None:
             return {}
+        from agent.runtime.alertmanager_api import AlertmanagerApi  # with a route only, as the dispatcher
+        from agent.web.alertmanager_v2 import alertmanager_routes
+
         receivers = [r.name for r in self.config.receivers]
         api = AlertmanagerApi(
             dispatcher,

@@ -1,7 +1,9 @@
 """The notification pipeline of one daemon: silences, the dispatcher, the outbox, Alertmanager forwarding.
 
 The ruler is handed `Notifications.notify` and knows nothing else of it. Everything is built
-from the config; nothing touches the disk unless routes, receivers or silences are configured.
+from the config; nothing touches the disk unless routes, receivers or silences are configured, and
+the dispatcher, outbox, integrations and templates are imported only then (~3 MB a daemon without
+a route does not carry).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.clock import Clock
 from agent.config.load import ConfigError
@@ -17,14 +19,15 @@ from agent.config.receivers import receiver_errors
 from agent.config.remote_write import RelabelConfig
 from agent.config.schema import AlertmanagerTargetConfig, Config
 from agent.model import Alert, MetricMeta, Sample
-from agent.notify.alertmanager import AlertmanagerForwarder
-from agent.notify.dispatch import Dispatcher
-from agent.notify.integrations.registry import Integrations, build_senders, close_senders, integration_configs
-from agent.notify.nflog import NotifyLog
-from agent.notify.outbox import Outbox
 from agent.notify.route import validate_alerting
 from agent.notify.silence import SilenceError, Silences, matchers_from_json, parse_rfc3339
-from agent.notify.template import TemplateError, load_templates, template_errors
+
+if TYPE_CHECKING:
+    from agent.notify.alertmanager import AlertmanagerForwarder
+    from agent.notify.dispatch import Dispatcher
+    from agent.notify.integrations.registry import Integrations
+    from agent.notify.nflog import NotifyLog
+    from agent.notify.outbox import Outbox
 
 
 def _forwarding(config: Config) -> tuple[list[AlertmanagerTargetConfig], list[RelabelConfig]]:
@@ -34,7 +37,12 @@ def _forwarding(config: Config) -> tuple[list[AlertmanagerTargetConfig], list[Re
 
 def _forwarder(config: Config, clock: Clock) -> AlertmanagerForwarder | None:
     targets, relabel = _forwarding(config)
-    return AlertmanagerForwarder(targets, clock, relabel=relabel) if targets else None
+    if not targets:
+        return None
+    # Imported here: only a daemon that forwards to an Alertmanager carries the HTTP client for it.
+    from agent.notify.alertmanager import AlertmanagerForwarder
+
+    return AlertmanagerForwarder(targets, clock, relabel=relabel)
 
 
 def alerting_errors(config: Config) -> list[str]:
@@ -56,6 +64,11 @@ def alerting_errors(config: Config) -> list[str]:
 
 def notify_template_errors(config: Config) -> list[str]:
     """Template files that do not parse, and receiver fields whose templates do not (file/line/field)."""
+    if not config.templates and not config.receivers:
+        return []
+    from agent.notify.integrations.registry import integration_configs
+    from agent.notify.template import TemplateError, load_templates, template_errors
+
     try:
         templates = load_templates(config.templates)
     except TemplateError as exc:
@@ -82,7 +95,14 @@ class Notifications:
         if config.route is not None or config.silences:
             self.silences = Silences(config.state_dir, clock)
             self.silences.load_config(config.silences)
+        self.integrations: Integrations = {}
         if config.route is not None and self.silences is not None:
+            from agent.notify.dispatch import Dispatcher
+            from agent.notify.integrations.registry import build_senders
+            from agent.notify.nflog import NotifyLog
+            from agent.notify.outbox import Outbox
+            from agent.notify.template import load_templates
+
             self.integrations = build_senders(
                 config.receivers, external_url=external_url, templates=load_templates(config.templates)
             )
@@ -134,15 +154,14 @@ class Notifications:
         Opening may fail (OSError, sqlite3.Error, StateError); nothing of this pipeline changes
         until `apply`, so a reload that fails here or later keeps the old pipeline whole.
         """
-        try:  # checked by config_errors already; a file changed since then is refused the same way
-            templates = load_templates(config.templates)
-        except TemplateError as exc:
-            raise ConfigError([f"templates: {exc}"]) from exc
-        parts = NewParts(integrations=build_senders(config.receivers, external_url=external_url, templates=templates))
+        parts = NewParts(integrations=_integrations(config, external_url))
         try:
             if self.silences is None and (config.route is not None or config.silences):
                 parts.silences = Silences(config.state_dir, self.clock)
             if self.outbox is None and config.route is not None:
+                from agent.notify.nflog import NotifyLog
+                from agent.notify.outbox import Outbox
+
                 parts.outbox = Outbox(config.state_dir, parts.integrations, self.clock)
                 parts.notify_log = NotifyLog(config.state_dir, self.clock, db_thread=parts.outbox.db_thread)
         except BaseException:
@@ -166,7 +185,7 @@ class Notifications:
         elif self.outbox is not None:
             old, self.integrations = self.integrations, parts.integrations
             self.outbox.replace_integrations(self.integrations)
-            await close_senders(old)
+            await _close_senders(old)
         started += self._apply_route(config, parts, stop)
         if parts.replace_forwarder:
             if self.forwarder is not None:
@@ -188,6 +207,8 @@ class Notifications:
             return []
         if self.outbox is None or self.silences is None or parts.notify_log is None:
             return []
+        from agent.notify.dispatch import Dispatcher
+
         self.dispatcher = Dispatcher(
             config.route,
             inhibit_rules=config.inhibit_rules,
@@ -210,10 +231,31 @@ class Notifications:
     async def close(self) -> None:
         """Close the integrations' senders, the outbox and the forwarder."""
         if self.outbox is not None:
-            await close_senders(self.integrations)
+            await _close_senders(self.integrations)
             self.outbox.close()
         if self.forwarder is not None:
             await self.forwarder.aclose()
+
+
+def _integrations(config: Config, external_url: str) -> Integrations:
+    """Every receiver's integrations, with the config's templates (none, and nothing imported, without receivers)."""
+    if not config.receivers:
+        return {}
+    from agent.notify.integrations.registry import build_senders
+    from agent.notify.template import TemplateError, load_templates
+
+    try:  # checked by config_errors already; a file changed since then is refused the same way
+        templates = load_templates(config.templates)
+    except TemplateError as exc:
+        raise ConfigError([f"templates: {exc}"]) from exc
+    return build_senders(config.receivers, external_url=external_url, templates=templates)
+
+
+async def _close_senders(integrations: Integrations) -> None:
+    if integrations:
+        from agent.notify.integrations.registry import close_senders
+
+        await close_senders(integrations)
 
 
 @dataclass
@@ -230,7 +272,7 @@ class NewParts:
     async def discard(self) -> None:
         """Close what was opened: the reload was refused."""
         self.close_stores()
-        await close_senders(self.integrations)
+        await _close_senders(self.integrations)
         if self.forwarder is not None:
             await self.forwarder.aclose()
 

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from agent.collect.runner import CollectorState, Runner
 from agent.model import AlertState, Labels, labels_of
-from agent.notify.dispatch import Dispatcher
-from agent.notify.outbox import Entry, Outbox
 from agent.notify.silence import Silence, Silences
 from agent.promql.units import Unit, unit_of
 from agent.ruler.alerting import ActiveAlert
@@ -29,6 +28,10 @@ from agent.web.status import (
     SilenceView,
     explain_link,
 )
+
+if TYPE_CHECKING:  # imported by a daemon with a route: one without never loads them
+    from agent.notify.dispatch import Dispatcher
+    from agent.notify.outbox import Entry, Outbox
 
 NO_SILENCES = "silences are not available: this agent has no state directory for them"
 

@@ -75,8 +75,10 @@ class Store:
         self._to_narrow: list[Series] = []  # replayed series, their values still doubles
         self._meta: dict[str, MetricMeta] = {}
         self._pairs: dict[tuple[str, str], tuple[str, str]] = {}
-        self._last_shared: tuple[Labels, Labels] = ((), ())  # a collector's label set -> the one kept for it
         self._expired = 0  # series expired since `_pairs` was last rebuilt
+        # Label sets made by `_shared` during the write (or replay) in progress, emptied after it: the
+        # series of one Kafka partition in every family of a collection get one tuple, not one each.
+        self._made: dict[Labels, Labels] = {}
         self.refused_total = 0
         self.watchers: weakref.WeakSet[Watcher] = weakref.WeakSet()  # a dropped exposition stops listening
         self.writing = 0
@@ -161,6 +163,7 @@ class Store:
                 logged.append(gone)
                 values.append(STALE_NAN)
         self._owned[source] = owned
+        self._made.clear()
         self.refused_total += refused
         if self.journal is not None and logged:
             self.journal.record(source, t_ms, logged, values)
@@ -179,6 +182,7 @@ class Store:
     def append_point(self, name: str, labels: Labels, t_ms: int, value: float) -> bool:
         """Append one point outside any source (rule unit tests load series this way)."""
         series = self._get_or_create(name, labels, self._loose)
+        self._made.clear()
         if series is None:
             self.refused_total += 1
             return False
@@ -215,6 +219,7 @@ class Store:
     def restored(self) -> None:
         """Replay is over: tell the watchers, and narrow the values it brought back as doubles (a slice a `compact`)."""
         self._to_narrow = list(self.all_series())
+        self._made.clear()  # replay shared label sets across its series as a write does
         self._tell(None)
 
     def owners(self) -> list[tuple[str, list[Series]]]:
@@ -273,16 +278,17 @@ class Store:
         """`labels` made of label pairs shared with the other series (a collector makes new ones each time).
 
         Kafka's partition series share ("cluster", c), ("topic", t) and ("partition", p) with the
-        other families of the partition: one copy of each instead of one per series. The collector
-        hands the families of a partition one label set, one after the other: they keep one too.
+        other families of the partition: one copy of each instead of one per series.
         """
-        if labels is self._last_shared[0]:
-            return self._last_shared[1]
+        made = self._made.get(labels)
+        if made is not None:
+            return made  # another family's series of this write has these labels
         pairs = self._pairs
         shared = [pairs.setdefault(pair, pair) for pair in labels]
-        kept = labels if all(map(operator.is_, shared, labels)) else tuple(shared)
-        self._last_shared = (labels, kept)
-        return kept
+        # Its own tuple when its pairs are the shared ones already.
+        made = labels if all(map(operator.is_, shared, labels)) else tuple(shared)
+        self._made[made] = made
+        return made
 
     def _forget_pairs(self, expired: int) -> None:
         """Rebuild the shared pairs from the live series once many series went (label churn)."""

@@ -14,8 +14,6 @@ import hashlib
 import ssl
 from collections.abc import Mapping
 
-import bcrypt
-
 from agent.config.schema import TlsServerConfig
 from agent.web.server import Handler, Request, Response
 
@@ -27,8 +25,6 @@ CLIENT_AUTH_TYPES = {
     "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
     "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
 }
-# Checked against when the user is unknown, so an unknown user takes as long as a wrong password.
-_DUMMY_HASH = bcrypt.hashpw(b"tripwired-no-such-user", bcrypt.gensalt(10))
 
 
 class WebAuthError(ValueError):
@@ -67,6 +63,12 @@ class BasicAuth:
             raise WebAuthError("; ".join(problems))
         self._users = {name: hashed.encode() for name, hashed in users.items()}
         self._verified: set[tuple[str, bytes]] = set()
+        # Checked against when the user is unknown, so an unknown user takes as long as a wrong password.
+        # bcrypt is imported here, not at the top: only a daemon with users to check loads it.
+        import bcrypt
+
+        self._checkpw = bcrypt.checkpw
+        self._dummy_hash = bcrypt.hashpw(b"tripwired-no-such-user", bcrypt.gensalt(10))
 
     async def allows(self, request: Request) -> bool:
         """Whether the request carries a known user's password.
@@ -82,7 +84,7 @@ class BasicAuth:
         if key in self._verified:
             return True
         hashed = self._users.get(user)
-        ok = await asyncio.to_thread(bcrypt.checkpw, password.encode(), hashed or _DUMMY_HASH)
+        ok = await asyncio.to_thread(self._checkpw, password.encode(), hashed or self._dummy_hash)
         if ok and hashed is not None:
             self._verified.add(key)
             return True

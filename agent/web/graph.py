@@ -24,7 +24,7 @@ from agent.model import Labels
 from agent.promql import Engine, EvalError, PromQLError, RangeSeries, VectorSample, parse_expr
 from agent.promql.units import Unit, unit_of
 from agent.web.server import Handler, Request, Response
-from agent.web.status import TEMPLATES, html_response
+from agent.web.status import html_response, templates
 
 ShowValue = Callable[[float, str], str]  # a value and a Unit value -> text for people
 STEPS = 240  # points per series on the graph
@@ -103,7 +103,7 @@ def graph_routes(
 
     async def graph(request: Request) -> Response:
         page = build_page(engine, now(), show, request)
-        body = TEMPLATES.get_template("graph.html").render(page=page, now=now(), root=root)
+        body = templates().get_template("graph.html").render(page=page, now=now(), root=root)
         return html_response(400 if page.error else 200, body)
 
     return {("GET", "/graph"): graph}

@@ -10,6 +10,7 @@ its issue time under a per-process secret).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -20,16 +21,17 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from importlib import resources
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import quote, urlencode
-
-import jinja2
 
 from agent.export.exposition import format_value
 from agent.gocompat.duration import parse_duration
 from agent.model import Labels
 from agent.web.csrf import cross_site_reason
 from agent.web.server import Handler, Request, Response
+
+if TYPE_CHECKING:
+    import jinja2
 
 HTML = "text/html; charset=utf-8"
 CSRF_FIELD = "csrf_token"
@@ -376,39 +378,52 @@ class AlertsView:
         return _alerts_link(self.alertname, page)
 
 
-TEMPLATES = jinja2.Environment(
-    loader=jinja2.PackageLoader("agent.web", "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
-TEMPLATES.filters.update(
-    format_time=format_time,
-    iso_time=iso_time,
-    format_duration=format_duration,
-    format_value=format_value,
-    css_word=lambda text: _css_word(str(text)),
-)
-TEMPLATES.globals.update(csrf_field=CSRF_FIELD, default_silence=DEFAULT_SILENCE)
+@functools.cache
+def templates() -> jinja2.Environment:
+    """The pages' Jinja2 environment, made (and Jinja2 imported) at the first page asked for.
+
+    A daemon nobody opens a page of never loads Jinja2 (about 4 MB of a small daemon's memory).
+    """
+    import jinja2  # here, not at the top: on first use, see above
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("agent.web", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        format_time=format_time,
+        iso_time=iso_time,
+        format_duration=format_duration,
+        format_value=format_value,
+        css_word=lambda text: _css_word(str(text)),
+    )
+    env.globals.update(csrf_field=CSRF_FIELD, default_silence=DEFAULT_SILENCE)
+    return env
 
 
 def render_page(source: StatusSource, ctx: PageContext) -> str:
     """The whole page for the source's current state (templates/status.html, autoescaped)."""
     alerts = source.alerts()
     firing = sum(1 for a in alerts if a.state == "firing")
-    return TEMPLATES.get_template("status.html").render(
-        title=f"tripwired: {firing} firing" if firing else "tripwired",
-        ctx=ctx,
-        alerts=alerts_view(alerts, ctx),
-        silences=source.silences(),
-        groups=source.rule_groups(),
-        collectors=source.collectors(),
-        pending=source.outbox_pending(),
-        dead=source.dead_letters(),
-        show_value=source.show_value,  # only the alerts on the shown page are formatted
-        root=ctx.root,
+    return (
+        templates()
+        .get_template("status.html")
+        .render(
+            title=f"tripwired: {firing} firing" if firing else "tripwired",
+            ctx=ctx,
+            alerts=alerts_view(alerts, ctx),
+            silences=source.silences(),
+            groups=source.rule_groups(),
+            collectors=source.collectors(),
+            pending=source.outbox_pending(),
+            dead=source.dead_letters(),
+            show_value=source.show_value,  # only the alerts on the shown page are formatted
+            root=ctx.root,
+        )
     )
 
 
@@ -522,7 +537,7 @@ class StatusPage:
         """The explain view of one alerting rule (404 when the group or rule is unknown)."""
         number = request.arg("rule")
         view = self.source.explain(request.arg("group"), int(number)) if number.isdigit() else None
-        template = TEMPLATES.get_template("explain.html")
+        template = templates().get_template("explain.html")
         body = template.render(view=view, now=self.now(), show_value=self.source.show_value, root=self.root)
         return html_response(404 if view is None else 200, body)
 

@@ -13,7 +13,7 @@ from scripts import kafka_broker
 from tests.conftest import DaemonProcess, StartDaemon, poll, scraped_value
 
 CLUSTER = "spare"
-# KafkaCanaryFailing of rules/kafka.yaml with a `for` of seconds instead of a minute.
+# KafkaCanaryFailing of agent/packs/kafka.yaml with a `for` of seconds instead of a minute.
 CANARY_RULES = """
 groups:
   - name: kafka-canary

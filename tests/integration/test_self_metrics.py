@@ -1,7 +1,7 @@
 """The agent's own metrics in a running daemon: each `tripwired_*` family declared once, emitted once,
 with the type and help it was declared with.
 
-The daemon runs the shipped rules/agent.yaml over its own metrics, with a textfile directory, so the
+The daemon runs the shipped agent pack (agent/packs/agent.yaml) over its own metrics, with a textfile directory, so the
 collector runner, the ruler and the store all report. Declarations are collected by importing the
 tuples each part declares; a part that starts emitting `tripwired_*` metrics adds its tuple here.
 """
@@ -26,7 +26,7 @@ from agent.remote.queue import QUEUE_METRICS
 from agent.ruler.manager import SELF_METRICS as RULER_METRICS
 from agent.runtime.daemon import STORE_METRICS
 from agent.runtime.storage import STORAGE_METRICS
-from tests.conftest import REPO, StartDaemon, free_port
+from tests.conftest import StartDaemon, free_port
 from tests.receiver import webhook_receiver
 
 PREFIX = "tripwired_"
@@ -85,7 +85,7 @@ def config(tmp_path: Path, hook_url: str) -> str:
     (tmp_path / "canary.yaml").write_text(ALWAYS_FIRING)
     return (
         f"global: {{interval: 1s, evaluation_interval: 1s}}\nstate_dir: {tmp_path / 'state'}\n"
-        f"rule_files: [{REPO / 'rules' / 'agent.yaml'}, {tmp_path / 'canary.yaml'}]\n"
+        f"rule_files: [builtin:agent, {tmp_path / 'canary.yaml'}]\n"
         f"collectors:\n  textfile: {{directory: {textfile}}}\n"
         f"route: {{receiver: hook, group_wait: 0s}}\n"
         f"receivers: [{{name: hook, webhook_configs: [{{url: '{hook_url}'}}]}}]\n"

@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import REPO, DaemonProcess, StartDaemon, poll
+from tests.conftest import DaemonProcess, StartDaemon, poll
 
 DAY = 86400
 
@@ -36,7 +36,7 @@ def test_user_data_kept_past_its_ttl_fires_and_its_deletion_resolves(start_daemo
     conn.close()
     daemon = start_daemon(
         f"global: {{interval: 1s, evaluation_interval: 1s}}\nstate_dir: {tmp_path / 'state'}\n"
-        f"rule_files: [{REPO / 'rules' / 'sql.yaml'}]\n"
+        f"rule_files: [builtin:sql]\n"
         "collectors:\n  host: {enabled: false}\n  sql:\n"
         f"    - name: crm\n      url: sqlite:///{db}\n"
         "      tables: [{table: users, timestamp_column: terminated_at, ttl: 90d}]\n"

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import REPO, DaemonProcess, StartDaemon, poll
+from tests.conftest import DaemonProcess, StartDaemon, poll
 
 DAY = 86400
 
@@ -24,7 +24,7 @@ def test_file_older_than_retention_fires_and_its_removal_resolves(start_daemon: 
     fresh.write_bytes(b"x" * 100)
     daemon = start_daemon(
         f"global: {{interval: 1s, evaluation_interval: 1s}}\nstate_dir: {tmp_path / 'state'}\n"
-        f"rule_files: [{REPO / 'rules' / 'warehouse.yaml'}]\n"
+        f"rule_files: [builtin:warehouse]\n"
         f"collectors:\n  host: {{enabled: false}}\n"
         f"  warehouse:\n    - {{name: lake, paths: [{lake}], scan: {{interval: 1s, timeout: 1s}}}}\n"
     )

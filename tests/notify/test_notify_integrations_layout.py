@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ast
+import importlib
+import subprocess
+import sys
 from pathlib import Path
 
 from agent.notify.integrations import registry
@@ -34,3 +37,25 @@ def test_no_integration_imports_another() -> None:
         if other != package and module.startswith(f"agent.notify.integrations.{other}")
     ]
     assert [] == crossings
+
+
+def test_every_registration_names_its_own_packages_sender() -> None:
+    """The class a registration names (imported only when a receiver uses it) exists in its sub-package."""
+    for registration in registry.INTEGRATIONS:
+        package, _, name = registration.sender.partition(":")
+        assert package == registration.kind
+        module = importlib.import_module(f"agent.notify.integrations.{package}")
+        assert isinstance(getattr(module, name), type), registration
+
+
+def test_a_daemon_without_receivers_loads_no_integration() -> None:
+    """Importing the daemon (and everything a config without a route uses) loads no dispatcher, outbox,
+    integration, HTTP client, page templates or remote_write codec: they cost memory only when configured."""
+    code = (
+        "import sys, agent.runtime.daemon; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('httpx', 'jinja2', 'smtplib', 'cramjam', "
+        "'bcrypt', 'google') or m.startswith(('agent.notify.integrations', 'agent.remote.', 'agent.notify.dispatch', "
+        "'agent.notify.outbox', 'agent.notify.template', 'agent.runtime.alertmanager_api'))))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"

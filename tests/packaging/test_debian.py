@@ -100,11 +100,14 @@ def test_package_is_named_and_versioned_after_the_project(deb: Path) -> None:
 
 def test_package_ships_the_repository_unit_config_and_rule_packs(deb: Path, tmp_path: Path) -> None:
     run("dpkg-deb", "-x", deb, tmp_path)
+    [site_packages] = (tmp_path / "opt" / "tripwired" / "lib").glob("python3*/site-packages")
+    packs = sorted(p.relative_to(REPO) for p in (REPO / "agent" / "packs").rglob("*.yaml"))
     pairs = [
         ("systemd/tripwired.service", "lib/systemd/system/tripwired.service"),
         ("packaging/tripwired.yaml", "etc/tripwired/tripwired.yaml"),
     ]
-    pairs += [(f"rules/{p.name}", f"etc/tripwired/rules/{p.name}") for p in (REPO / "rules").glob("*.yaml")]
+    pairs += [(str(p), str((site_packages / p).relative_to(tmp_path))) for p in packs]  # the packs and their tests
+    assert len(pairs) > 2 and all((tmp_path / shipped).is_file() for _, shipped in pairs)
     assert [] == [ours for ours, shipped in pairs if (REPO / ours).read_bytes() != (tmp_path / shipped).read_bytes()]
 
 

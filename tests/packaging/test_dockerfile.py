@@ -21,6 +21,7 @@ from pathlib import Path
 
 from agent.cli import _parser
 from agent.config import load_config
+from agent.ruler.rulefile import expand_rule_globs
 from agent.ruler.ruletest import check_rules
 from agent.runtime.daemon import parse_listen_address, rule_paths
 from tests.conftest import REPO, StartDaemon, free_port
@@ -160,17 +161,18 @@ def copied_into(directory: str) -> list[str]:
     )
 
 
-def test_config_rule_glob_finds_every_rule_pack_the_image_copies() -> None:
+def test_the_image_config_loads_every_rule_pack_from_the_package_it_installs() -> None:
+    """The packs are package data of agent/, which the build stage copies and installs: no copy of its own."""
     config = load_config(str(REPO / "packaging" / "tripwired.yaml"))
-    [pattern] = rule_paths(config, "/etc/tripwired/tripwired.yaml")
-    in_image = [f"/etc/tripwired/rules/{Path(path).name}" for path in copied_into("/etc/tripwired/rules/")]
-    shipped = sorted(str(p.relative_to(REPO)) for p in (REPO / "rules").glob("*.yaml"))
-    assert (shipped, True) == (copied_into("/etc/tripwired/rules/"), all(fnmatch.fnmatch(p, pattern) for p in in_image))
+    packs, own = rule_paths(config, "/etc/tripwired/tripwired.yaml")
+    in_package = sorted(str(p.relative_to(REPO)) for p in REPO.glob("agent/packs/*.yaml"))
+    assert (["agent"], "/etc/tripwired/rules.d/*.yaml") == (copied_into("./agent"), own)
+    assert in_package == sorted(str(Path(p).relative_to(REPO)) for p in expand_rule_globs([packs]))
 
 
-def test_rule_packs_the_image_copies_pass_rules_check() -> None:
+def test_rule_packs_the_image_loads_pass_rules_check() -> None:
     out = io.StringIO()
-    assert 0 == check_rules([str(REPO / path) for path in copied_into("/etc/tripwired/rules/")], out), out.getvalue()
+    assert 0 == check_rules(sorted(str(p) for p in REPO.glob("agent/packs/*.yaml")), out), out.getvalue()
 
 
 def test_state_directory_is_a_volume_owned_by_the_image_user() -> None:

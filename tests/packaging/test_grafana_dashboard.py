@@ -98,7 +98,7 @@ def declared_families() -> set[MetricMeta]:
 
 def recorded_by_rule_packs() -> set[str]:
     names: set[str] = set()
-    for path in sorted((REPO / "rules").glob("*.yaml")):
+    for path in sorted((REPO / "agent" / "packs").glob("*.yaml")):
         for group in yaml.safe_load(path.read_text())["groups"]:
             names.update(rule["record"] for rule in group["rules"] if "record" in rule)
     return names

@@ -21,6 +21,7 @@ import yaml
 from agent import cli
 from agent.cli import _parser
 from agent.config import Config, load_text
+from agent.packs import pack_names
 from agent.ruler.ruletest import check_rules
 from agent.runtime.daemon import parse_listen_address
 from tests.conftest import REPO
@@ -181,8 +182,7 @@ def test_config_flag_names_a_mounted_configmap_file_that_passes_config_check(
     for workload, container in tripwired_containers():
         config_file = tmp_path / f"{workload['metadata']['name']}.yaml"
         text = configmap_files(workload, container)[flags(container)["config"]]
-        # The image ships the packs in /etc/tripwired/rules/: check the ones in this checkout.
-        config_file.write_text(text.replace("/etc/tripwired/rules/", f"{REPO}/rules/"))
+        config_file.write_text(text)  # the packs (`builtin:NAME`) ship inside the program, as in the image
         assert 0 == cli.main(["config", "check", str(config_file)]), capsys.readouterr().err
 
 
@@ -196,7 +196,7 @@ def test_state_dir_is_a_writable_volume() -> None:
 
 
 def test_every_rule_glob_finds_a_shipped_pack_or_a_mounted_rule_file() -> None:
-    shipped = [f"/etc/tripwired/rules/{p.name}" for p in (REPO / "rules").glob("*.yaml")]
+    shipped = [f"builtin:{name}" for name in pack_names()]
     for workload, container in tripwired_containers():
         files = [*shipped, *configmap_files(workload, container)]
         for pattern in container_config(workload, container).rule_files:

@@ -12,10 +12,11 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, free_port
+from tests.conftest import free_port
 
 
 @pytest.fixture
@@ -38,12 +39,14 @@ def receive_until(sock: socket.socket, wanted: str) -> list[list[str]]:
     return seen
 
 
-def test_daemon_tells_systemd_ready_status_watchdog_and_stopping(notify_socket: tuple[str, socket.socket]) -> None:
+def test_daemon_tells_systemd_ready_status_watchdog_and_stopping(
+    notify_socket: tuple[str, socket.socket], tmp_path: Path
+) -> None:
     path, sock = notify_socket
     env = {**os.environ, "NOTIFY_SOCKET": path, "WATCHDOG_USEC": "400000"}  # a ping every 0.2 s
     daemon = subprocess.Popen(
         [sys.executable, "-m", "agent", "run", f"--web.listen-address=127.0.0.1:{free_port()}"],
-        cwd=REPO,
+        cwd=tmp_path,  # the built-in config keeps its state in ./data: not in the checkout
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -19,6 +19,7 @@ import pytest
 from agent import cli
 from agent.cli import _parser
 from agent.config import load_config
+from agent.packs import pack_names
 from tests.conftest import REPO, require_binary
 
 UNIT = REPO / "systemd" / "tripwired.service"
@@ -110,13 +111,12 @@ def test_exec_start_is_a_run_command_line_the_cli_accepts() -> None:
 
 
 def test_default_config_passes_config_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """As installed: /etc/tripwired/tripwired.yaml beside the rule packs in /etc/tripwired/rules/."""
+    """As installed: /etc/tripwired/tripwired.yaml, every shipped pack and an empty rules.d/."""
     installed = tmp_path / "etc-tripwired"
     installed.mkdir()
     (installed / "tripwired.yaml").write_text(DEFAULT_CONFIG.read_text())
-    (installed / "rules").symlink_to(REPO / "rules")
     assert 0 == cli.main(["config", "check", str(installed / "tripwired.yaml")]), capsys.readouterr().err
-    assert "(5 rule files," in capsys.readouterr().out
+    assert f"({len(pack_names())} rule files," in capsys.readouterr().out
 
 
 def test_state_directory_is_where_the_default_config_keeps_state() -> None:

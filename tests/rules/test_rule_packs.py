@@ -17,8 +17,8 @@ from agent.ruler import ruletest as rule_tests
 from tests.conftest import REPO, run_cli
 from tests.promtools import promtool_command, waits_for_promtool3
 
-PACKS = sorted(p for p in (REPO / "rules").glob("*.yaml"))
-TESTS = sorted((REPO / "rules" / "tests").glob("*.yaml"))
+PACKS = sorted(p for p in (REPO / "agent" / "packs").glob("*.yaml"))
+TESTS = sorted((REPO / "agent" / "packs" / "tests").glob("*.yaml"))
 EXAMPLE_TESTS = sorted((REPO / "examples" / "rules").glob("*_test.yaml"))  # the README's example
 MODES = [Semantics(PromQLCompat.V2), Semantics(PromQLCompat.V3)]
 

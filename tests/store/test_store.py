@@ -124,3 +124,18 @@ def test_a_write_counts_the_series_it_added_not_those_another_write_added_betwee
         result = done.value
 
     assert (5, 0) == (result.added, store.write("s", first, 2000).added)
+
+
+def test_series_of_one_write_with_equal_labels_share_one_label_set() -> None:
+    """A collector's label sets arrive as new tuples whose pairs are not the store's own: the series
+    of every family with the same labels still get one tuple (Kafka: one per partition, not per series)."""
+    store = Store()
+    store.write("other", [Sample("up", labels_of(cluster="c"), 1)], 1000)  # ("cluster", "c") known first
+    samples = [Sample(name, labels_of(cluster="c", partition=str(p)), p) for name in ("a", "b", "d") for p in range(3)]
+    store.write("kafka", samples, 1000)
+    for p in range(3):
+        sets = {
+            id(next(s for s in store.family(name) if dict(s.labels)["partition"] == str(p)).labels) for name in "abd"
+        }
+        assert len(sets) == 1
+    assert store._made == {}  # nothing held after the write

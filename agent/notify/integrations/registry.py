@@ -7,44 +7,50 @@ config field (`<name>_configs`) lives in agent/config/receivers.py.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from agent.config.receivers import ReceiverConfig
-from agent.notify.integrations.email import EmailSender
-from agent.notify.integrations.opsgenie import OpsgenieSender
-from agent.notify.integrations.pagerduty import PagerdutySender
 from agent.notify.integrations.protocol import Notifier
-from agent.notify.integrations.slack import SlackSender
-from agent.notify.integrations.webhook import WebhookSender
 from agent.notify.template import DEFAULT_TEMPLATES, NotifyTemplates
 
 Integrations = dict[str, list[tuple[str, Notifier]]]
 """Receiver name -> its integrations, each named by kind and position (`slack/0`, `webhook/1`)."""
 
-C = TypeVar("C")
-
 
 @dataclass(frozen=True, slots=True)
-class Registration(Generic[C]):
-    """One kind of integration: its name, its configs in a receiver and how one is built."""
+class Registration:
+    """One kind of integration: its name, its configs in a receiver and the class that sends them.
+
+    The class is named, not imported: its sub-package (and what it needs, such as the HTTP client or
+    smtplib) is imported when a receiver first uses the kind, so a daemon carries only the integrations
+    its config names.
+    """
 
     kind: str
-    configs: Callable[[ReceiverConfig], Sequence[C]]
-    build: Callable[[C, str, NotifyTemplates], Notifier]  # (config, external URL, templates) -> the integration
+    configs: Callable[[ReceiverConfig], Sequence[Any]]
+    sender: str  # "<sub-package>:<class>", built as Class(config, external_url=..., templates=...)
+    templated: bool = True  # whether the class takes the notification templates
+
+    def build(self, config: object, external_url: str, templates: NotifyTemplates) -> Notifier:
+        """The integration for one of the receiver's configs."""
+        module, _, name = self.sender.partition(":")
+        cls = getattr(importlib.import_module(f"agent.notify.integrations.{module}"), name)
+        if self.templated:
+            sender: Notifier = cls(config, external_url=external_url, templates=templates)
+        else:
+            sender = cls(config, external_url=external_url)
+        return sender
 
 
-INTEGRATIONS: tuple[Registration[Any], ...] = (
-    Registration("slack", lambda r: r.slack_configs, lambda c, url, t: SlackSender(c, external_url=url, templates=t)),
-    Registration(
-        "pagerduty", lambda r: r.pagerduty_configs, lambda c, url, t: PagerdutySender(c, external_url=url, templates=t)
-    ),
-    Registration("webhook", lambda r: r.webhook_configs, lambda c, url, t: WebhookSender(c, external_url=url)),
-    Registration("email", lambda r: r.email_configs, lambda c, url, t: EmailSender(c, external_url=url, templates=t)),
-    Registration(
-        "opsgenie", lambda r: r.opsgenie_configs, lambda c, url, t: OpsgenieSender(c, external_url=url, templates=t)
-    ),
+INTEGRATIONS: tuple[Registration, ...] = (
+    Registration("slack", lambda r: r.slack_configs, "slack:SlackSender"),
+    Registration("pagerduty", lambda r: r.pagerduty_configs, "pagerduty:PagerdutySender"),
+    Registration("webhook", lambda r: r.webhook_configs, "webhook:WebhookSender", templated=False),
+    Registration("email", lambda r: r.email_configs, "email:EmailSender"),
+    Registration("opsgenie", lambda r: r.opsgenie_configs, "opsgenie:OpsgenieSender"),
 )
 
 

@@ -13,7 +13,7 @@ from kafka_helpers import KafkaHelper, consume_and_commit
 from tests.conftest import DaemonProcess, StartDaemon, poll, scraped_value
 
 CLUSTER = "test"
-# KafkaTopicIngestStopped of rules/kafka.yaml with windows of seconds instead of minutes and hours.
+# KafkaTopicIngestStopped of agent/packs/kafka.yaml with windows of seconds instead of minutes and hours.
 INGEST_RULES = """
 groups:
   - name: kafka-ingest

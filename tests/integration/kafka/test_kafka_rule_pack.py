@@ -14,8 +14,8 @@ from agent.collect.kafka_metrics import CANARY_METRICS, KAFKA_METRICS
 from agent.model import MetricType
 from tests.conftest import REPO, require_binary
 
-RULE_PACK = REPO / "rules" / "kafka.yaml"
-RULE_TESTS = sorted(REPO.glob("rules/tests/kafka*.yaml"))
+RULE_PACK = REPO / "agent" / "packs" / "kafka.yaml"
+RULE_TESTS = sorted(REPO.glob("agent/packs/tests/kafka*.yaml"))
 
 
 def _promtool(*args: str) -> subprocess.CompletedProcess[str]:
