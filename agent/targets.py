@@ -14,15 +14,16 @@ of each label pair, keeps them once for all series.
 from __future__ import annotations
 
 import socket
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from agent.model import Labels, MetricMeta, Sample, gauge, labels_of
+from agent.model import Labels, MetricMeta, gauge, labels_of
 
 # The job name Prometheus users conventionally give the exporter a collector stands in for; any
 # other collector's job is its own name (kafka's is already "kafka").
 DEFAULT_JOBS = {"host": "node", "process": "tripwired"}
 EXPORTED_PREFIX = "exported_"
+_TARGET_NAMES = frozenset(("job", "instance"))  # what a target's labels may be named (make_target)
 
 SYNTHETIC_METRICS: tuple[MetricMeta, ...] = (
     gauge("up", "Whether the collector's last run succeeded (1) or failed or timed out (0), as Prometheus' up."),
@@ -74,10 +75,10 @@ def attach(target: Labels, labels: Labels) -> Labels:
     A label of the sample under a target label's name keeps its value as `exported_<name>`
     (`exported_exported_<name>` if that is taken, and so on), the shorter names first.
     """
+    if not any(name in _TARGET_NAMES for name, _ in labels):
+        return tuple(sorted(labels + target))
     own = dict(labels)
     clashes = sorted((name for name, _ in target if name in own), key=len)
-    if not clashes:
-        return tuple(sorted((*labels, *target)))
     taken = {*own, *(name for name, _ in target)}
     moved: list[tuple[str, str]] = []
     for name in clashes:
@@ -90,18 +91,22 @@ def attach(target: Labels, labels: Labels) -> Labels:
     return tuple(sorted((*kept, *moved, *target)))
 
 
-def attach_all(target: Labels, samples: Iterable[Sample]) -> Iterator[Sample]:
-    """Each sample with the target's labels; a label set shared by several samples stays shared.
+def attacher(target: Labels) -> Callable[[Labels], Labels]:
+    """`attach` for one write: a label set shared by several samples is extended once and stays shared.
 
-    A collector hands one label set to all the families of a partition; it is extended once, by
-    identity. The label sets seen are held until the end, so that no id is reused meanwhile.
+    A collector hands one label set to all the families of a partition; it is looked up by
+    identity. The label sets seen are held until the attacher is dropped, so that no id is reused
+    meanwhile: make one per write.
     """
     done: dict[int, tuple[Labels, Labels]] = {}
-    for sample in samples:
-        seen = done.get(id(sample.labels))
+
+    def attached(labels: Labels) -> Labels:
+        seen = done.get(id(labels))
         if seen is None:
-            seen = done[id(sample.labels)] = (sample.labels, attach(target, sample.labels))
-        yield Sample(sample.name, seen[1], sample.value)
+            seen = done[id(labels)] = (labels, attach(target, labels))
+        return seen[1]
+
+    return attached
 
 
 def is_synthetic(name: str, labels: Labels, targets: Collection[tuple[str, str]]) -> bool:

@@ -2,10 +2,10 @@
 
 The series are made as the Kafka collector makes them: one label set per partition (cluster,
 topic, partition), shared by the partition's families, made afresh at each collection. They are
-written three times through `Store.write`, as they come ("without") or through the runner's
-`attach_all` ("with"), and the memory tracemalloc counts as still held by the store is reported,
-with what one series costs more; then the same is done without tracemalloc for the median time
-of one write, label attachment included.
+written three times through `Store.write_in_steps`, as they come ("without") or relabelled by
+the `attacher` the runner hands the store ("with"), and the memory tracemalloc counts as still
+held by the store is reported, with what one series costs more; then the same is done without
+tracemalloc for the median time of one write, label attachment included.
 
 Run: .venv/bin/python -m bench.target_labels_memory [--partitions 20000]
 """
@@ -20,8 +20,9 @@ import tracemalloc
 from collections.abc import Iterable, Iterator
 
 from agent.model import Sample, labels_of
+from agent.steps import run_through
 from agent.store import Store
-from agent.targets import attach_all, make_target
+from agent.targets import attacher, make_target
 
 FAMILIES = (
     "kafka_topic_partition_current_offset",
@@ -48,10 +49,10 @@ def write_all(partitions: int, *, with_target: bool) -> tuple[Store, list[float]
     writes = []
     for step in range(WRITES):
         samples: Iterable[Sample] = collection(partitions, step)
-        if with_target:
-            samples = attach_all(TARGET.labels, samples)
+        relabel = attacher(TARGET.labels) if with_target else None
         started = time.perf_counter()
-        store.write("collector:kafka:main", samples, 1_700_000_000_000 + step * 15_000)
+        t_ms = 1_700_000_000_000 + step * 15_000
+        run_through(store.write_in_steps("collector:kafka:main", samples, t_ms, step=0, relabel=relabel))
         writes.append(time.perf_counter() - started)
     assert store.series_count == partitions * len(FAMILIES)
     return store, writes

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from agent.model import Labels, Sample, labels_of
-from agent.targets import attach, attach_all, default_instance, exposed, make_target
+from agent.targets import attach, attacher, default_instance, exposed, make_target
 
 TARGET = make_target("kafka", "agent:9842", labels_of(cluster="main"))
 KEYS = {TARGET.key}
@@ -55,8 +55,9 @@ def test_a_label_set_shared_by_samples_stays_one_object() -> None:
         Sample("kafka_topic_partition_current_offset", partition, 1),
         Sample("kafka_topic_partition_leader", partition, 1),
     ]
-    first, second = attach_all(TARGET.labels, samples)
-    assert first.labels is second.labels
+    attached = attacher(TARGET.labels)
+    first, second = (attached(sample.labels) for sample in samples)
+    assert first is second
 
 
 def test_up_tells_collectors_of_one_kind_apart_by_their_extra_labels() -> None:
@@ -77,5 +78,6 @@ def test_label_sets_made_one_after_another_are_not_taken_for_each_other() -> Non
         for i in range(100):
             yield Sample("g", labels_of(partition=str(i)), 1)
 
-    partitions = [dict(sample.labels)["partition"] for sample in attach_all(TARGET.labels, lazily())]
+    attached = attacher(TARGET.labels)
+    partitions = [dict(attached(sample.labels))["partition"] for sample in lazily()]
     assert [str(i) for i in range(100)] == partitions

@@ -21,7 +21,7 @@ from agent.collect.base import Closable, Collector, PartialCollectionError, Sche
 from agent.model import MetricMeta, Sample, counter, gauge, labels_of
 from agent.steps import run_between_tasks
 from agent.store import Appender
-from agent.targets import SYNTHETIC_METRICS, attach_all
+from agent.targets import SYNTHETIC_METRICS, attacher
 
 log = structlog.get_logger()
 
@@ -211,10 +211,10 @@ class Runner:
         """Write a collection to the store, with its target's labels; the names of the metrics whose values changed."""
         self._store.declare(state.collector.metrics())
         target = state.job.target.labels
-        labelled = attach_all(target, samples) if target else samples
+        relabel = attacher(target) if target else None
         # A large collection (10,000 Kafka partitions: 100,000 samples, ~0.4 s) is written in steps,
         # so a scrape that arrives meanwhile is served between them instead of after all of it.
-        result = await run_between_tasks(self._store.write_in_steps(state.source, labelled, t_ms))
+        result = await run_between_tasks(self._store.write_in_steps(state.source, samples, t_ms, relabel=relabel))
         state.last_added = result.added
         if result.refused:
             log.warning("store_series_cap_reached", collector=state.collector.name, refused=result.refused)
