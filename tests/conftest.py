@@ -161,8 +161,10 @@ class DaemonProcess:
 
     PORT_ATTEMPTS = 3
 
-    def __init__(self, tmp_path: Path, config_text: str | None = None, *extra: str, prefix: str = "") -> None:
-        self.port = free_port()
+    def __init__(
+        self, tmp_path: Path, config_text: str | None = None, *extra: str, prefix: str = "", port: int | None = None
+    ) -> None:
+        self.port = port or free_port()
         self.prefix = prefix  # the daemon's --web.route-prefix: `url` ends with it
         self.log_path = tmp_path / f"daemon-{self.port}.log"
         self._args = [sys.executable, "-m", "agent", "run", *extra]
@@ -172,7 +174,9 @@ class DaemonProcess:
             self._args.append(f"--config={config}")
         self._cwd = tmp_path
         self._log = self.log_path.open("wb")
-        self._ports_tried = 0
+        # A daemon started on a given port (a restart of one that stopped: the same address, so its
+        # collectors keep their `instance` label) never moves to another.
+        self._ports_tried = 0 if port is None else self.PORT_ATTEMPTS - 1
         self._launch()
 
     @property
@@ -263,8 +267,8 @@ def start_daemon(tmp_path: Path) -> Iterator[StartDaemon]:
     """Start `tripwired run` subprocesses; every one is stopped when the test ends."""
     started: list[DaemonProcess] = []
 
-    def start(config_text: str | None = None, *extra: str, prefix: str = "") -> DaemonProcess:
-        daemon = DaemonProcess(tmp_path, config_text, *extra, prefix=prefix)
+    def start(config_text: str | None = None, *extra: str, prefix: str = "", port: int | None = None) -> DaemonProcess:
+        daemon = DaemonProcess(tmp_path, config_text, *extra, prefix=prefix, port=port)
         started.append(daemon)
         return daemon
 

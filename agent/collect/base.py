@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from agent.model import Labels, MetricMeta, Sample
+from agent.targets import NO_TARGET, Target
 
 # Every series of one metric name, as the store remembers it: its labels, timestamps in
 # milliseconds and values, oldest first. What a collector with a memory (the Kafka collector's
@@ -89,11 +90,12 @@ class Supervised(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Scheduled:
-    """A collector with the interval and timeout it runs at."""
+    """A collector with the interval and timeout it runs at, and the target labels its samples get."""
 
     collector: Collector
     interval: float
     timeout: float
+    target: Target = NO_TARGET
 
 
 def read_whatever(collector: Collector) -> Sequence[Sample]:

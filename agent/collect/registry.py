@@ -7,13 +7,15 @@ from dataclasses import replace
 from agent.clock import Clock
 from agent.collect.base import Collector, Scheduled
 from agent.config.schema import Config, Duration, KafkaConfig, PromQLCompatSetting, SqlConfig
+from agent.model import Labels
+from agent.targets import DEFAULT_JOBS, Target, default_instance, make_target
 
 
 def build_collectors(config: Config, clock: Clock) -> list[Scheduled]:
     """The configured collectors with the interval and timeout each runs at."""
     from agent.collect.process import ProcessCollector
 
-    jobs: list[Scheduled] = [_scheduled(config, ProcessCollector(), None, None)]
+    jobs: list[Scheduled] = [_scheduled(config, ProcessCollector(), None, None, _target(config, "process"))]
     collectors = config.collectors
     if collectors.host.enabled:
         from agent.collect.host import HostCollector
@@ -23,7 +25,7 @@ def build_collectors(config: Config, clock: Clock) -> list[Scheduled]:
         # A stuck mount must be given up (and marked stuck) within the run, not cut off with it.
         mount_timeout = Duration(min(host.filesystem.mount_timeout, limit / 2))
         host = replace(host, filesystem=replace(host.filesystem, mount_timeout=mount_timeout))
-        jobs.append(Scheduled(HostCollector(host), every, limit))
+        jobs.append(Scheduled(HostCollector(host), every, limit, _target(config, "host", host.job, host.instance)))
     if collectors.textfile.directory is not None:
         from agent.collect.textfile import TextfileCollector
 
@@ -31,19 +33,25 @@ def build_collectors(config: Config, clock: Clock) -> list[Scheduled]:
         # Prometheus 3 normalizes le/quantile values when it scrapes; reading textfiles is our scrape.
         normalize = config.promql_compat is PromQLCompatSetting.PROMETHEUS_3
         collector = TextfileCollector(textfile, normalize_float_labels=normalize)
-        jobs.append(_scheduled(config, collector, textfile.interval, textfile.timeout))
+        target = _target(config, "textfile", textfile.job, textfile.instance)
+        jobs.append(_scheduled(config, collector, textfile.interval, textfile.timeout, target))
     for kafka in collectors.kafka:
         every, limit = _timing(config, kafka.interval, kafka.timeout)
-        jobs.append(Scheduled(_isolated_kafka(kafka, clock, limit), every, limit))
+        cluster = (("cluster", kafka.name),)
+        target = _target(config, "kafka", kafka.job, kafka.instance, cluster)
+        jobs.append(Scheduled(_isolated_kafka(kafka, clock, limit), every, limit, target))
         if kafka.canary.enabled:
             # The probe keeps to its own deadline (canary.timeout < canary.interval); the interval is the backstop.
             canary_every = float(kafka.canary.interval)
-            jobs.append(Scheduled(_isolated_canary(kafka, clock, canary_every), canary_every, canary_every))
+            target = _target(config, "kafka_canary", None, kafka.instance, cluster)
+            jobs.append(Scheduled(_isolated_canary(kafka, clock, canary_every), canary_every, canary_every, target))
     for warehouse in collectors.warehouse:
         from agent.collect.warehouse import WarehouseDiskCollector, WarehouseScanCollector, scan_runner_timeout
 
         disk = WarehouseDiskCollector(warehouse, procfs=collectors.host.procfs, sysfs=collectors.host.sysfs)
-        jobs.append(_scheduled(config, disk, warehouse.interval, warehouse.timeout))
+        named = (("warehouse", warehouse.name),)
+        target = _target(config, "warehouse_disk", warehouse.job, warehouse.instance, named)
+        jobs.append(_scheduled(config, disk, warehouse.interval, warehouse.timeout, target))
         # The scan keeps to its own budget (scan.timeout) and reports what it saw; the runner's timeout
         # is only the backstop for a scan stuck in one system call.
         scan_every = float(warehouse.scan.interval)
@@ -52,6 +60,7 @@ def build_collectors(config: Config, clock: Clock) -> list[Scheduled]:
                 WarehouseScanCollector(warehouse, clock),
                 scan_every,
                 min(scan_runner_timeout(warehouse.scan), scan_every),
+                _target(config, "warehouse_scan", None, warehouse.instance, named),
             )
         )
     for database in collectors.sql:
@@ -66,12 +75,15 @@ def _sql_jobs(config: Config, database: SqlConfig, clock: Clock) -> list[Schedul
 
     shared = Database(database, clock.monotonic)  # one engine, one connection pool, for all its jobs
     jobs: list[Scheduled] = []
+    named = (("database", database.name),)
     if database.tables:
         every, limit = _timing(config, database.interval, database.timeout)
-        jobs.append(Scheduled(SqlTablesCollector(database.tables, shared, clock, limit), every, limit))
+        target = _target(config, "sql", database.job, database.instance, named)
+        jobs.append(Scheduled(SqlTablesCollector(database.tables, shared, clock, limit), every, limit, target))
     for query in database.queries:
         every, limit = _timing(config, query.interval or database.interval, query.timeout or database.timeout)
-        jobs.append(Scheduled(SqlQueryCollector(query, shared, clock, limit), every, limit))
+        target = _target(config, "sql_query", database.job, database.instance, (*named, ("query", query.query_name)))
+        jobs.append(Scheduled(SqlQueryCollector(query, shared, clock, limit), every, limit, target))
     return jobs
 
 
@@ -114,8 +126,21 @@ def _isolated_canary(kafka: KafkaConfig, clock: Clock, limit: float) -> Collecto
     return IsolatedCollector(hosted, clock, answer_timeout=answer_timeout(limit))
 
 
-def _scheduled(config: Config, collector: Collector, interval: Duration | None, timeout: Duration | None) -> Scheduled:
-    return Scheduled(collector, *_timing(config, interval, timeout))
+def _scheduled(
+    config: Config, collector: Collector, interval: Duration | None, timeout: Duration | None, target: Target
+) -> Scheduled:
+    return Scheduled(collector, *_timing(config, interval, timeout), target)
+
+
+def _target(
+    config: Config, kind: str, job: str | None = None, instance: str | None = None, extra: Labels = ()
+) -> Target:
+    """A collector's target labels: the configured job and instance, else the defaults (agent/targets.py).
+
+    `extra` tells collectors of one kind apart on `up` (a Kafka collector's `cluster`).
+    """
+    job = job or DEFAULT_JOBS.get(kind, kind)
+    return make_target(job, instance or default_instance(config.web.listen_address), extra)
 
 
 def _timing(config: Config, interval: Duration | None, timeout: Duration | None) -> tuple[float, float]:

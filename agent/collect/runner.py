@@ -21,6 +21,7 @@ from agent.collect.base import Closable, Collector, PartialCollectionError, Sche
 from agent.model import MetricMeta, Sample, counter, gauge, labels_of
 from agent.steps import run_between_tasks
 from agent.store import Appender
+from agent.targets import SYNTHETIC_METRICS, attacher
 
 log = structlog.get_logger()
 
@@ -55,6 +56,8 @@ class CollectorState:
     last_success: float = 0.0
     last_run: float = 0.0  # when the last run started (clock time), 0 before the first
     last_error: str = ""
+    last_samples: int = 0  # what the last run returned (scrape_samples_scraped)
+    last_added: int = 0  # series the last run added to the store (scrape_series_added)
     busy: bool = False
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -79,6 +82,7 @@ class Runner:
         self._states: list[CollectorState] = []
         self.ready = asyncio.Event()
         store.declare(SELF_METRICS)
+        store.declare(SYNTHETIC_METRICS)
 
     def add(self, job: Scheduled) -> None:
         """Schedule a collector and declare its families (and the supervision ones for a child-process collector)."""
@@ -91,6 +95,10 @@ class Runner:
     def states(self) -> Sequence[CollectorState]:
         """Every scheduled collector's state, in the order they were added."""
         return self._states
+
+    def targets(self) -> set[tuple[str, str]]:
+        """The (job, instance) of every collector's target labels (what /metrics leaves out)."""
+        return {target.key for state in self._states if (target := state.job.target).labels}
 
     def trigger(self, name: str, instance: str | None = None) -> None:
         """Run a collector now instead of at its next tick (a watched file changed)."""
@@ -155,6 +163,8 @@ class Runner:
         state.last_duration = self._clock.monotonic() - started
         if not failed:
             self._succeeded(state)
+        state.last_samples = len(samples) if samples is not None else 0
+        state.last_added = 0
         changed = await self._write(state, samples, t_ms) if samples is not None else frozenset()
         self._write_self_metrics(state, t_ms)
         if self._on_collected is not None and changed:
@@ -198,11 +208,14 @@ class Runner:
         state.last_success = self._clock.time()
 
     async def _write(self, state: CollectorState, samples: Sequence[Sample], t_ms: int) -> frozenset[str]:
-        """Write a collection to the store; the names of the metrics whose values changed."""
+        """Write a collection to the store, with its target's labels; the names of the metrics whose values changed."""
         self._store.declare(state.collector.metrics())
+        target = state.job.target.labels
+        relabel = attacher(target) if target else None
         # A large collection (10,000 Kafka partitions: 100,000 samples, ~0.4 s) is written in steps,
         # so a scrape that arrives meanwhile is served between them instead of after all of it.
-        result = await run_between_tasks(self._store.write_in_steps(state.source, samples, t_ms))
+        result = await run_between_tasks(self._store.write_in_steps(state.source, samples, t_ms, relabel=relabel))
+        state.last_added = result.added
         if result.refused:
             log.warning("store_series_cap_reached", collector=state.collector.name, refused=result.refused)
         return result.changed_names
@@ -228,7 +241,20 @@ class Runner:
             samples.append(Sample("tripwired_collector_restarts_total", labels, float(state.collector.restarts_total)))
         if state.last_success:
             samples.append(Sample("tripwired_collector_last_success_timestamp_seconds", labels, state.last_success))
+        samples.extend(self._synthetic(state))
         self._store.write(f"self:{state.source}", samples, t_ms)
+
+    def _synthetic(self, state: CollectorState) -> list[Sample]:
+        """Prometheus' series about a scrape (`up`, `scrape_*`), under the collector's target labels."""
+        labels = state.job.target.up_labels
+        if not labels:
+            return []
+        return [
+            Sample("up", labels, 1.0 if state.up else 0.0),
+            Sample("scrape_duration_seconds", labels, state.last_duration),
+            Sample("scrape_samples_scraped", labels, float(state.last_samples)),
+            Sample("scrape_series_added", labels, float(state.last_added)),
+        ]
 
     def _now_ms(self) -> int:
         return int(self._clock.time() * 1000)

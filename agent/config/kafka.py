@@ -51,6 +51,8 @@ class KafkaConfig:
     bootstrap_servers: str
     interval: Duration | None = None
     timeout: Duration | None = None
+    job: str | None = None  # the `job` label of its samples and `up`; default: see agent/targets.py
+    instance: str | None = None  # the `instance` label; default: the agent's listen address
     topics: IncludeExclude = field(default_factory=IncludeExclude)
     groups: IncludeExclude = field(default_factory=IncludeExclude)
     # kafka_exporter's --offset.show-all: false keeps a group's offsets and lag to the partitions

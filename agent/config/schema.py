@@ -212,6 +212,8 @@ class HostConfig:
     enabled: bool = True
     interval: Duration | None = None
     timeout: Duration | None = None
+    job: str | None = None  # the `job` label of its samples and `up`; default: see agent/targets.py
+    instance: str | None = None  # the `instance` label; default: the agent's listen address
     procfs: str = "/proc"
     sysfs: str = "/sys"
     rootfs: str = "/"
@@ -235,6 +237,8 @@ class TextfileConfig:
     directory: str | None = None
     interval: Duration | None = None
     timeout: Duration | None = None
+    job: str | None = None  # the `job` label of its samples and `up`; default: see agent/targets.py
+    instance: str | None = None  # the `instance` label; default: the agent's listen address
     watch: bool = True
     # A bigger file, or one with more samples, is refused whole: parsing costs about 8 bytes of
     # memory per byte and 1 KB per sample, and the unit's MemoryMax is 512M.
@@ -267,6 +271,8 @@ class WarehouseConfig:
     paths: list[str]
     interval: Duration | None = None
     timeout: Duration | None = None
+    job: str | None = None  # the `job` label of its samples and `up`; default: see agent/targets.py
+    instance: str | None = None  # the `instance` label; default: the agent's listen address
     scan: ScanConfig = field(default_factory=ScanConfig)
 
 

@@ -111,6 +111,8 @@ class SqlConfig:
     password: Secret | None = secret_field()  # or password_file: replaces the URL's password
     interval: Duration | None = None
     timeout: Duration | None = None
+    job: str | None = None  # the `job` label of its samples and `up`; default: see agent/targets.py
+    instance: str | None = None  # the `instance` label; default: the agent's listen address
     tables: list[TableConfig] = field(default_factory=list)
     queries: list[QueryConfig] = field(default_factory=list)
 

@@ -8,6 +8,11 @@ does not ask for gzip gets them inflated; either is made once per change. Render
 formats all its lines at once: no per-series objects are kept (at 100,000 series ~25 MB less than a
 cache of formatted lines), and a daemon whose scrapers all ask for gzip, as Prometheus does, holds
 no uncompressed body between scrapes (~10 MB less again).
+
+It shows the series as the collectors exposed them: the target labels the agent gives each
+collector's samples (`job`, `instance`, see agent/targets.py) are left out, and so are the
+synthetic `up` and `scrape_*` series, as an exporter's /metrics has none: a Prometheus scraping
+the agent adds its own.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from agent.export.openmetrics import TEXT_CONTENT_TYPE, to_openmetrics
 from agent.model import Labels, MetricMeta, MetricType
 from agent.steps import run_between_tasks, run_through
 from agent.store import Store
+from agent.targets import SYNTHETIC_NAMES, exposed, is_synthetic
 
 CONTENT_TYPE = TEXT_CONTENT_TYPE
 
@@ -112,6 +118,12 @@ class Exposition:
         self._everything = True
         self._forms: dict[tuple[bool, bool], bytes] = {}  # (openmetrics, gzipped) -> body of the current parts
         self._lock = asyncio.Lock()
+        self._targets: frozenset[tuple[str, str]] = frozenset()
+
+    def hide_targets(self, targets: Collection[tuple[str, str]]) -> None:
+        """Leave out the labels of these targets ((job, instance) pairs) from every series they are on."""
+        self._targets = frozenset(targets)
+        self._everything = True
 
     def changed(self, names: Collection[str] | None) -> None:
         """Hear that these metric names' samples changed (None: anything may have)."""
@@ -192,13 +204,15 @@ class Exposition:
         lines: list[str] = []
         append = lines.append
         pairs = 0
+        targets = self._targets
         for name in members:
+            synthetic = targets and name in SYNTHETIC_NAMES
             for series in self._store.family(name):
                 value = series.latest()
-                if value is None:
+                if value is None or (synthetic and is_synthetic(name, series.labels, targets)):
                     continue
                 text = str(int(value)) if value.is_integer() and -1e15 < value < 1e15 else format_value(value)
-                labels = series.labels
+                labels = exposed(series.labels, targets) if targets else series.labels
                 if labels:
                     pairs += len(labels)
                     inner = '",'.join(map(_PAIR, labels))
@@ -216,8 +230,8 @@ class Exposition:
         for name in members:
             for series in self._store.family(name):
                 value = series.latest()
-                if value is not None:
-                    yield f"{series_prefix(name, series.labels)}{format_value(value)}\n"
+                if value is not None and not is_synthetic(name, series.labels, self._targets):
+                    yield f"{series_prefix(name, exposed(series.labels, self._targets))}{format_value(value)}\n"
 
     def _families(self) -> list[tuple[str, tuple[str, ...]]]:
         """Metric names grouped into families (a histogram's _bucket/_sum/_count under its own name)."""

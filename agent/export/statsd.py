@@ -14,6 +14,9 @@ hundred sendto calls, not 10,000.
 The flush runs on the event loop, where the store is written, so it never reads a series
 that a collector is half-way through writing. Resolving the host (a blocking
 getaddrinfo) runs in a worker thread before the first flush.
+
+Like /metrics, it sends each series as its collector made it: without the target labels the
+agent gives collectors' series, and without the synthetic `up` and `scrape_*` (agent/targets.py).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import asyncio
 import contextlib
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -32,6 +35,7 @@ import structlog
 from agent.config.statsd import StatsdConfig, TemplatePiece, parse_template, statsd_config_errors
 from agent.model import Labels, MetricType
 from agent.store import Series, Store
+from agent.targets import exposed, is_synthetic
 
 log = structlog.get_logger(__name__)
 
@@ -105,6 +109,12 @@ class StatsdExporter:
         self._targets: dict[Series, _Target] = {}
         self._last_counts: dict[Series, float] = {}
         self._verdicts: dict[str, bool] = {}
+        self._hidden: frozenset[tuple[str, str]] = frozenset()
+
+    def hide_targets(self, targets: Collection[tuple[str, str]]) -> None:
+        """Leave out the labels of these targets ((job, instance) pairs) from the names sent."""
+        self._hidden = frozenset(targets)
+        self._targets = {}
 
     # -- flushing ------------------------------------------------------------------
 
@@ -144,9 +154,11 @@ class StatsdExporter:
         return totals
 
     def _latest(self) -> Iterator[tuple[Series, float]]:
-        """Selected series with a finite newest value, families in name order."""
+        """Selected series with a finite newest value, families in name order; not the targets' `up` and `scrape_*`."""
         for name in self._selected_names():
             for series in self._store.family(name):
+                if is_synthetic(name, series.labels, self._hidden):
+                    continue
                 value = series.latest()
                 if value is not None and math.isfinite(value):
                     yield series, value
@@ -169,7 +181,8 @@ class StatsdExporter:
         return any(p.fullmatch(name) for p in self._include) and not any(p.fullmatch(name) for p in self._exclude)
 
     def _target(self, series: Series) -> _Target:
-        return _Target(self._template.render(series.name, series.labels), self._kind(series.name))
+        labels = exposed(series.labels, self._hidden)
+        return _Target(self._template.render(series.name, labels), self._kind(series.name))
 
     def _kind(self, name: str) -> Kind:
         meta_type = self._store.meta(name).type

@@ -1,6 +1,6 @@
 """The daemon as Prometheus' /api/v1/targets and /api/v1/status/* show a server: what the web layer serves.
 
-Each collector is a target (job: the collector, instance: its instance), the build and runtime
+Each collector is a target with the labels its samples and `up` carry (agent/targets.py), the build and runtime
 information have Prometheus' field names, and the loaded config is written back as YAML with
 every secret as `<secret>`, as Prometheus writes its own.
 """
@@ -30,12 +30,12 @@ def target_json(state: CollectorState) -> dict[str, Any]:
     """One collector as an active target of Prometheus' /api/v1/targets."""
     collector = state.collector
     url = f"collector://{collector.name}/{collector.instance}"
-    labels = {"instance": collector.instance, "job": collector.name}
+    labels = dict(state.job.target.up_labels) or {"instance": collector.instance, "job": collector.name}
     health = "unknown" if state.runs == 0 else "up" if state.up else "down"
     return {
-        "discoveredLabels": {"__address__": collector.instance, "job": collector.name},
+        "discoveredLabels": {"__address__": labels["instance"], "job": labels["job"]},
         "labels": labels,
-        "scrapePool": collector.name,
+        "scrapePool": labels["job"],
         "scrapeUrl": url,
         "globalUrl": url,
         "lastError": state.last_error,

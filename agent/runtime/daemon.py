@@ -221,6 +221,7 @@ class Daemon:
         self.runner = self._new_runner(config)
         self.exposition = Exposition(self.store)
         self.statsd = self._statsd(config)
+        self._hide_targets()
         self.stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._runner_stop = asyncio.Event()
@@ -541,6 +542,13 @@ class Daemon:
             self.server.routes = self._routes()
             self.server.prefix = route_prefix(config)
 
+    def _hide_targets(self) -> None:
+        """Tell the exporters (/metrics, StatsD) which labels are the collectors' target labels, to leave out."""
+        targets = self.runner.targets()
+        self.exposition.hide_targets(targets)
+        if self.statsd is not None:
+            self.statsd.hide_targets(targets)
+
     def _configure_ruler(self, config: Config) -> None:
         self.ruler.default_interval_ms = int(config.global_.evaluation_interval * 1000)
         self.ruler.external = ExternalInfo(tuple(sorted(config.global_.external_labels.items())), external_url(config))
@@ -552,6 +560,7 @@ class Daemon:
         if self._runner_task is not None:
             await self._runner_task
         self.runner = runner
+        self._hide_targets()
         self.runner.ready.set()  # readiness is about the first collection after start, not after reload
         kept = {state.source for state in self.runner.states}
         now_ms = int(self.clock.time() * 1000)

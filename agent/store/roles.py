@@ -7,11 +7,14 @@ the store accepts is handed to it), and a remote Prometheus API can stand behind
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from agent.model import Labels, MetricMeta, Sample
+
+# What a write does to each sample's labels on the way in (the runner adds a collector's target labels).
+Relabel = Callable[[Labels], Labels]
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +23,7 @@ class WriteResult:
 
     changed_names: frozenset[str]
     refused: int
+    added: int = 0  # series the write created
 
 
 class SeriesView(Protocol):
@@ -82,9 +86,9 @@ class Appender(Protocol):
         ...
 
     def write_in_steps(
-        self, source: str, samples: Iterable[Sample], t_ms: int, step: int = ...
+        self, source: str, samples: Iterable[Sample], t_ms: int, step: int = ..., relabel: Relabel | None = ...
     ) -> Generator[None, None, WriteResult]:
-        """`write`, pausing every `step` samples so an event loop can serve meanwhile."""
+        """`write`, pausing every `step` samples so an event loop can serve meanwhile; labels through `relabel`."""
         ...
 
     def forget(self, source: str, t_ms: int) -> None:

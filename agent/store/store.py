@@ -18,7 +18,7 @@ from typing import Protocol
 
 from agent.model import Labels, MetricMeta, MetricType, Sample, SeriesKey
 from agent.steps import run_through
-from agent.store.roles import WriteResult
+from agent.store.roles import Relabel, WriteResult
 from agent.store.series import LOOKBACK_MS, STALE_NAN, Series, Timeline
 
 NARROW_PER_COMPACT = 1000  # replayed series narrowed at each compaction: ~10 ms, all of 100,000 in 10 min
@@ -103,23 +103,29 @@ class Store:
         return run_through(self.write_in_steps(source, samples, t_ms, step=0))
 
     def write_in_steps(
-        self, source: str, samples: Iterable[Sample], t_ms: int, step: int = WRITE_STEP
+        self,
+        source: str,
+        samples: Iterable[Sample],
+        t_ms: int,
+        step: int = WRITE_STEP,
+        relabel: Relabel | None = None,
     ) -> Generator[None, None, WriteResult]:
         """`write`, pausing after every `step` samples (0: never) so an event loop can serve a scrape meanwhile.
 
         A reader between steps sees part of the collection at `t_ms` and the rest at its previous
-        time, as a Prometheus query during an ongoing scrape's append would.
+        time, as a Prometheus query during an ongoing scrape's append would. Each sample's labels
+        go through `relabel` first, when given (no new Sample is made for it).
         """
         self.writing += 1
         try:
-            result = yield from self._write_steps(source, samples, t_ms, step)
+            result = yield from self._write_steps(source, samples, t_ms, step, relabel)
         finally:
             self.writing -= 1
         self._tell(result.changed_names)
         return result
 
     def _write_steps(
-        self, source: str, samples: Iterable[Sample], t_ms: int, step: int
+        self, source: str, samples: Iterable[Sample], t_ms: int, step: int, relabel: Relabel | None
     ) -> Generator[None, None, WriteResult]:
         timeline = self._timelines.get(source)
         if timeline is None:
@@ -128,11 +134,18 @@ class Store:
         owned: list[Series] = []
         changed: set[str] = set()
         refused = 0
+        added, counted_from = 0, self._count  # series this write made (others may write between its steps)
         journaled = self.journal is not None
+        relabelled: tuple[Labels | None, Labels] = (None, ())  # the last label set relabelled, and its result
         logged: list[Series] = []
         values = array("d")
         for count, sample in enumerate(samples, 1):
-            series = self._get_or_create(sample.name, sample.labels, timeline)
+            labels = sample.labels
+            if relabel is not None:  # the families of a partition come one after another, with one label set
+                if labels is not relabelled[0]:
+                    relabelled = (labels, relabel(labels))
+                labels = relabelled[1]
+            series = self._get_or_create(sample.name, labels, timeline)
             if series is None:
                 refused += 1
                 continue
@@ -148,7 +161,9 @@ class Store:
                 logged.append(series)
                 values.append(value)
             if step and count % step == 0:
+                added += self._count - counted_from
                 yield
+                counted_from = self._count
         owned, gone_ones = self._gone(source, owned)
         for gone in gone_ones:
             if gone.latest() is not None:  # a series compacted away meanwhile is detached: harmless
@@ -164,7 +179,7 @@ class Store:
         self.refused_total += refused
         if self.journal is not None and logged:
             self.journal.record(source, t_ms, logged, values)
-        return WriteResult(frozenset(changed), refused)
+        return WriteResult(frozenset(changed), refused, added + self._count - counted_from)
 
     def _gone(self, source: str, owned: list[Series]) -> tuple[list[Series], list[Series]]:
         """This write's series without repeats, and those `source` wrote last time and not in this write."""

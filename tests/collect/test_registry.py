@@ -33,3 +33,27 @@ def test_a_kafka_cluster_with_its_canary_on_gets_a_canary_job_at_the_canary_inte
     assert "kafka_canary" not in jobs(text)
     text += "      canary: {enabled: true, interval: 30s, timeout: 5s}\n"
     assert (30.0, 30.0) == jobs(text)["kafka_canary"]
+
+
+def up_labels(text: str) -> dict[str, dict[str, str]]:
+    """Each collector's `up` labels, by collector name and instance."""
+    built = build_collectors(load_text(Config, text), SystemClock())
+    return {f"{job.collector.name}/{job.collector.instance}": dict(job.target.up_labels) for job in built}
+
+
+KAFKA_AND_CANARY = (
+    "  kafka:\n    - name: a\n      bootstrap_servers: x:9092\n      canary: {enabled: true}\n"
+    "    - {name: b, bootstrap_servers: 'y:9092', job: kafka-prod, instance: 'broker-b:9308'}\n"
+)
+
+
+def test_collectors_get_the_job_prometheus_users_give_their_exporter_and_the_agents_address() -> None:
+    targets = up_labels("web: {listen_address: '127.0.0.1:9999'}\ncollectors:\n" + KAFKA_AND_CANARY)
+    agent = "127.0.0.1:9999"
+    assert {
+        "process/default": {"job": "tripwired", "instance": agent},
+        "host/default": {"job": "node", "instance": agent},
+        "kafka/a": {"job": "kafka", "instance": agent, "cluster": "a"},
+        "kafka_canary/a": {"job": "kafka_canary", "instance": agent, "cluster": "a"},
+        "kafka/b": {"job": "kafka-prod", "instance": "broker-b:9308", "cluster": "b"},
+    } == targets

@@ -12,6 +12,7 @@ from agent.collect.base import PartialCollectionError, Scheduled
 from agent.collect.runner import Runner
 from agent.model import MetricMeta, Sample, gauge, labels_of
 from agent.store import Store
+from agent.targets import make_target
 
 
 class Counting:
@@ -176,3 +177,44 @@ def test_a_supervised_collectors_restarts_are_exported_and_its_child_closed_at_s
     asyncio.run(run_for(runner, 0.2))
 
     assert (3.0, True) == (value(store, "tripwired_collector_restarts_total", "restarting"), collector.closed)
+
+
+def test_samples_carry_the_targets_labels_and_up_the_targets_with_its_extra_labels() -> None:
+    store = Store()
+    runner = Runner(store, SystemClock())
+    target = make_target("counting", "agent:9842", labels_of(cluster="main"))
+    runner.add(Scheduled(Counting(), 60, 1, target))
+
+    asyncio.run(runner.run_once(runner.states[0]))
+
+    assert 1.0 == store.get("counting_calls", target.labels).latest()
+    assert [1.0, 1.0, 1.0] == [
+        store.get(name, target.up_labels).latest() for name in ("up", "scrape_samples_scraped", "scrape_series_added")
+    ]
+    assert store.get("scrape_duration_seconds", target.up_labels).latest() >= 0
+    assert {("counting", "agent:9842")} == runner.targets()
+
+
+def test_up_is_zero_not_stale_when_a_collector_fails() -> None:
+    store = Store()
+    runner = Runner(store, SystemClock())
+    target = make_target("raising", "agent:9842")
+    runner.add(Scheduled(Raising(), 60, 1, target))
+
+    asyncio.run(runner.run_once(runner.states[0]))
+
+    assert (0.0, 0.0) == (
+        store.get("up", target.up_labels).latest(),
+        store.get("scrape_samples_scraped", target.up_labels).latest(),
+    )
+    assert 0.0 == value(store, "tripwired_collector_up", "raising")
+
+
+def test_a_collector_without_a_target_writes_no_up() -> None:
+    store = Store()
+    runner = Runner(store, SystemClock())
+    runner.add(Scheduled(Counting(), 60, 1))
+
+    asyncio.run(runner.run_once(runner.states[0]))
+
+    assert ([], 1.0) == (list(store.family("up")), store.get("counting_calls", ()).latest())

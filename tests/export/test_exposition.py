@@ -292,3 +292,20 @@ def test_an_exposition_dropped_is_no_longer_told_of_changes() -> None:
     Exposition(store).render()  # made and dropped, as a one-off render does
     gc.collect()
     assert list(store.watchers) == [kept]
+
+
+def test_target_labels_and_synthetic_series_are_left_out_textfile_labels_come_back() -> None:
+    from agent.targets import SYNTHETIC_METRICS, attach, make_target
+
+    store = Store()
+    target = make_target("node", "agent:9842")
+    store.declare([gauge("batch_last_success", "B."), *SYNTHETIC_METRICS])
+    own = labels_of(instance="db1", job="batch")
+    store.write(
+        "s", [Sample("batch_last_success", attach(target.labels, own), 5), Sample("up", target.up_labels, 1)], 1000
+    )
+    exposition = Exposition(store)
+    exposition.hide_targets({target.key})
+
+    header = "# HELP batch_last_success B.\n# TYPE batch_last_success gauge\n"
+    assert header + 'batch_last_success{instance="db1",job="batch"} 5\n' == exposition.render().decode()

@@ -18,6 +18,7 @@ from agent.config.statsd import StatsdConfig, parse_template, statsd_config_erro
 from agent.export.statsd import StatsdConfigError, StatsdExporter, sanitize
 from agent.model import MetricMeta, MetricType, Sample, counter, gauge, labels_of
 from agent.store import Store
+from agent.targets import SYNTHETIC_METRICS, make_target
 
 # How long the listener waits for the first datagram, then for one more before it calls the batch
 # complete. On loopback a datagram is queued at the receiver before sendto returns.
@@ -74,6 +75,17 @@ def test_gauge_is_sent_as_its_latest_value(listener: Listener) -> None:
     write(store, 2, Sample("node_load1", (), 0.75))
     exporter(store, listener).flush()
     assert ["tripwired.node_load1:0.75|g"] == listener.lines()
+
+
+def test_a_collectors_series_is_sent_without_its_target_labels_and_up_not_at_all(listener: Listener) -> None:
+    target = make_target("node", "agent:9842")
+    store = Store()
+    store.declare([gauge("node_load1", "1m load average."), *SYNTHETIC_METRICS])
+    write(store, 1, Sample("node_load1", target.labels, 0.5), Sample("up", target.up_labels, 1))
+    sender = exporter(store, listener)
+    sender.hide_targets({target.key})
+    sender.flush()
+    assert ["tripwired.node_load1:0.5|g"] == listener.lines()
 
 
 def test_integral_value_is_sent_without_a_decimal_point(listener: Listener) -> None:

@@ -94,7 +94,7 @@ global: {{interval: 1s, evaluation_interval: 1s, external_labels: {{replica: {re
 state_dir: {tmp_path / f"state-{replica}"}
 collectors:
   host: {{enabled: false}}
-  textfile: {{directory: {tmp_path / "textfile"}}}
+  textfile: {{directory: {tmp_path / "textfile"}, instance: lab-ingest}}  # the same on both: one alert
 rule_files: [{tmp_path / "rules.yaml"}]
 alerting:
   alert_relabel_configs:
@@ -156,5 +156,6 @@ def test_an_agent_and_an_alertmanager_killed_mid_incident_still_give_one_page_an
     assert ["firing", "resolved"] == [n["status"] for n in notifications(cluster.hook)]
     for notification in notifications(cluster.hook):
         [alert] = notification["alerts"]
-        assert {"alertname": "IngestBacklogHigh", "site": "lab"} == alert["labels"]
+        target = {"instance": "lab-ingest", "job": "textfile"}  # the textfile collector's, the same on both
+        assert {"alertname": "IngestBacklogHigh", "site": "lab", **target} == alert["labels"]
     assert fired["groupKey"] == notifications(cluster.hook)[1]["groupKey"]

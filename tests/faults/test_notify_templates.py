@@ -27,7 +27,7 @@ collectors:
 {templates}
 route:
   receiver: jobs
-  group_by: [alertname, job]
+  group_by: [alertname, batch]
   group_wait: 0s
   group_interval: 500ms
   repeat_interval: 4h

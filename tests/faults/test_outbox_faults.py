@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 from agent.notify.integrations.webhook.webhook import DEDUP_HEADER
-from tests.conftest import DaemonProcess, StartDaemon, wait_until
+from tests.conftest import DaemonProcess, StartDaemon, free_port, wait_until
 from tests.faults.fullfs import small_filesystem
 from tests.faults.scraping import scrape, value
 from tests.receiver import Receiver, Reply
@@ -37,7 +37,7 @@ collectors:
   textfile: {{directory: {tmp_path / "textfile"}}}
 route:
   receiver: jobs
-  group_by: [alertname, job]
+  group_by: [alertname, batch]
   group_wait: {group_wait}
   group_interval: 500ms
   repeat_interval: 4h
@@ -50,15 +50,16 @@ receivers:
 
 def set_failed_jobs(tmp_path: Path, failed: set[str], jobs: list[str]) -> None:
     (tmp_path / "textfile").mkdir(exist_ok=True)
-    text = "".join(f'job_failed{{job="{job}"}} {int(job in failed)}\n' for job in jobs)
+    # Named in a label of its own: a textfile's `job` label would become `exported_job` (job="textfile").
+    text = "".join(f'job_failed{{batch="{job}"}} {int(job in failed)}\n' for job in jobs)
     tmp = tmp_path / "textfile" / ".jobs.tmp"
     tmp.write_text(text)
     os.replace(tmp, tmp_path / "textfile" / "jobs.prom")
 
 
 def groups_delivered(receiver: Receiver) -> Counter[str]:
-    """How many requests the receiver got per alert group (its `job` group label)."""
-    return Counter(json.loads(r.body)["groupLabels"]["job"] for r in receiver.requests)
+    """How many requests the receiver got per alert group (its `batch` group label)."""
+    return Counter(json.loads(r.body)["groupLabels"]["batch"] for r in receiver.requests)
 
 
 def enqueue_failures(daemon: DaemonProcess) -> float:
@@ -141,7 +142,7 @@ def test_a_crash_after_an_alert_fired_but_before_its_group_was_queued_delays_not
         wait_until(lambda: firing_in_api(first), what="the alert firing")
         kill_9(first)
         assert [] == receiver.requests  # killed inside group_wait: nothing was sent yet
-        second = start_daemon(conf)
+        second = start_daemon(conf, port=first.port)  # restarted: the same address, the same target labels
         second.wait_ready()
         # Well under the ruler's resend delay of one minute, which is what a restart used to wait.
         wait_until(lambda: groups_delivered(receiver)["job0"] == 1, timeout=20, what="job0 notified after restart")
@@ -167,14 +168,15 @@ def test_kill_9_rounds_mid_delivery_repeat_at_most_what_was_in_flight(
     conf = config(tmp_path, tmp_path / "state", receiver.url)
     set_failed_jobs(tmp_path, set(), jobs)
     try:
+        port = free_port()  # every round restarts on the same address: the same target labels
         for round_ in range(ROUNDS):
-            daemon = start_daemon(conf)
+            daemon = start_daemon(conf, port=port)
             daemon.wait_ready()
             seen = len(receiver.requests)
             set_failed_jobs(tmp_path, set(jobs[: (round_ + 1) * GROUPS_PER_ROUND]), jobs)
             wait_until(lambda s=seen: len(receiver.requests) >= s + MAX_IN_FLIGHT, what="deliveries under way")
             kill_9(daemon)
-        last = start_daemon(conf)
+        last = start_daemon(conf, port=port)
         last.wait_ready()
         wait_until(lambda: set(groups_delivered(receiver)) == set(jobs), timeout=60, what="every group delivered")
         last.stop()
@@ -184,7 +186,7 @@ def test_kill_9_rounds_mid_delivery_repeat_at_most_what_was_in_flight(
     for request in receiver.requests:
         payload = json.loads(request.body)
         fingerprints = ",".join(a["fingerprint"] for a in payload["alerts"])
-        keys_per_group.setdefault(payload["groupLabels"]["job"], set()).add(
+        keys_per_group.setdefault(payload["groupLabels"]["batch"], set()).add(
             (request.headers[DEDUP_HEADER], fingerprints)
         )
     repeats = len(receiver.requests) - len(jobs)

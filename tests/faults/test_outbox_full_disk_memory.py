@@ -76,7 +76,7 @@ def test_a_page_reaches_the_receiver_while_the_state_disk_is_full_and_is_never_s
             fs.free()
             wait_until(lambda: "notifications_held_in_memory_recovered" in daemon.log(), what="the rows written")
             daemon.stop()
-            restarted = start_daemon(conf)
+            restarted = start_daemon(conf, port=daemon.port)  # the same address: the same target labels
             restarted.wait_ready()
             wait_until(lambda: decided(restarted, "job0"), what="the restarted dispatcher deciding job0 again")
             wait_until(lambda: pending(restarted) == 0, what="an empty outbox")
@@ -114,7 +114,7 @@ def test_a_page_still_undelivered_when_space_returns_survives_a_kill_9(
         kill_9(daemon)
         receiver.start()
         try:
-            restarted = start_daemon(conf)
+            restarted = start_daemon(conf, port=daemon.port)  # the same address: the same target labels
             restarted.wait_ready()
             wait_until(lambda: "job0" in groups_delivered(receiver), what="the page delivered after the restart")
             wait_until(lambda: pending(restarted) == 0, what="an empty outbox")

@@ -98,7 +98,7 @@ def test_agent_killed_during_receiver_outage(
         receiver.stop()  # not kill -9: VictoriaMetrics acknowledges before it flushes, and would lose that second
     wait_for_collections(daemon, 5)
     stop(daemon, signal.SIGKILL)
-    restarted = start_daemon(text)
+    restarted = start_daemon(text, port=daemon.port)  # the same address: the same target labels
     restarted.wait_ready()
     wait_for_collections(restarted, 3)
     receiver.start()
@@ -185,7 +185,7 @@ def test_receiver_down_longer_than_the_retention(
     segments = sorted((tmp_path / "state" / "wal").glob("0*"))
     assert segments, "the unsent segment must be kept by the checkpoint at stop"
     wait_until(lambda: time.time() - segments[-1].stat().st_mtime > 1.5, "the segment to outlive the retention")
-    second = start_daemon(text)
+    second = start_daemon(text, port=first.port)  # the same address: the same target labels
     second.wait_ready()
     poll(
         lambda: queue_metric(second, "samples_dropped_total", receiver.port, reason="retention"),

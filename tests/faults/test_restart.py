@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DaemonProcess, StartDaemon, run_cli
+from tests.conftest import DaemonProcess, StartDaemon, free_port, run_cli
 from tests.faults.pipeline import (
     Receiver,
     alerts,
@@ -48,7 +48,7 @@ def test_restart_sends_no_resolved_and_no_repeated_firing_for_alerts_whose_condi
     pages_before = sent(receiver)
 
     stop(daemon, how)
-    restarted = start_daemon(text)
+    restarted = start_daemon(text, port=daemon.port)  # the same address: the same target labels
     restarted.wait_ready()
     after = alerts(restarted)
     for name in ("IngestStopped", "LevelHigh", "LevelHighForLong"):
@@ -80,7 +80,7 @@ def test_range_rule_reads_the_history_from_before_a_kill_9(
     wait_until(lambda: holds_ingest_offset(daemon, offset), "the last offset collected and logged")
     stop(daemon, signal.SIGKILL)
     time.sleep(2)  # the fault: the daemon stays down a while before it is started again
-    restarted = start_daemon(text)
+    restarted = start_daemon(text, port=daemon.port)  # the same address: the same target labels
     restarted.wait_ready()
     wait_until(lambda: "IngestStopped" in alerts(restarted), "IngestStopped", timeout=60)
     active_at = _seconds(alerts(restarted)["IngestStopped"]["activeAt"])
@@ -163,7 +163,7 @@ def test_damaged_segments_are_skipped_and_the_daemon_starts(
         data[len(data) // 2] ^= 0x40
     segment.write_bytes(bytes(data))
     (wal / "99999998").write_bytes(b"")  # an empty later segment: the damaged one is not the newest
-    restarted = start_daemon(text)
+    restarted = start_daemon(text, port=daemon.port)  # the same address: the same target labels
     restarted.wait_ready()
     metrics = restarted.get("/metrics").text
     assert (
@@ -207,8 +207,9 @@ def test_kill_9_at_random_points_twenty_times_never_stops_the_daemon_from_starti
     text = config(tmp_path, receiver.url)
     write_metrics(tmp_path, ingest_offset=0, level=0, flap=0)
     offset, seen_before_kill = 0, 0
+    port = free_port()  # every start on the same address: the same target labels
     for round_ in range(20):
-        daemon = start_daemon(text)
+        daemon = start_daemon(text, port=port)
         if round_ % 2:  # right after the start: the checkpoint that folds the replayed segments
             time.sleep(rng.uniform(0.3, 1.5))
         else:
@@ -222,7 +223,7 @@ def test_kill_9_at_random_points_twenty_times_never_stops_the_daemon_from_starti
         os.kill(daemon.proc.pid, signal.SIGKILL)
         daemon.proc.wait(timeout=30)
         assert "Traceback" not in daemon.log(), f"round {round_}:\n{daemon.log()}"
-    final = start_daemon(text)
+    final = start_daemon(text, port=port)
     final.wait_ready()
     assert points_of_ingest(final) >= seen_before_kill - 1
     assert "wal_segment_corrupt" not in final.log()

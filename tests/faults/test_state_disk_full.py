@@ -55,7 +55,7 @@ def test_full_state_disk_is_reported_once_the_daemon_goes_on_and_resumes_when_sp
         held = points_of_ingest(daemon)
         daemon.proc.send_signal(signal.SIGKILL)
         daemon.proc.wait(timeout=30)
-        restarted = start_daemon(text)
+        restarted = start_daemon(text, port=daemon.port)  # the same address: the same target labels
         restarted.wait_ready()
         assert points_of_ingest(restarted) >= held - 1
         wait_until(lambda: enqueued(restarted, "LevelHigh"), "the restarted daemon to decide on LevelHigh again")

@@ -53,7 +53,8 @@ def test_a_release_whose_telemetry_moved_passes_and_says_so_in_junit(tmp_path: P
     )
 
     assert 0 == result.returncode, result.stdout + result.stderr
-    assert "ok    --expect-metric orders_written_total > 0: 1 series, e.g. orders_written_total{} 5" in result.stdout
+    example = "orders_written_total{instance='127.0.0.1:9842', job='textfile'} 5"  # the default target labels
+    assert f"ok    --expect-metric orders_written_total > 0: 1 series, e.g. {example}" in result.stdout
     suite = ElementTree.parse(report).getroot()
     assert ("2", "0") == (suite.get("tests"), suite.get("failures"))
     assert ["--expect-metric orders_written_total > 0", "--expect-no-alert OrdersStalled"] == [

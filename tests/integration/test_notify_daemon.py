@@ -129,8 +129,10 @@ def test_kill_9_while_the_receiver_is_down_loses_nothing_and_sends_once(
     first.proc.wait()
     receiver = webhook_receiver(port)
     try:
-        second = start_daemon(config(tmp_path, receiver.url))
-        second.wait_ready()
+        # Restarted on the same address: the alert's `instance` label is the agent's (a new port is a new target).
+        (tmp_path / f"config-{first.port}.yaml").write_text(config(tmp_path, receiver.url))
+        first.restart()
+        first.wait_ready()
         wait_until(lambda: receiver.payloads, "a notification after the restart")
         time.sleep(3)  # retries and re-evaluations: still one message
         firing = [p for p in receiver.payloads if p["status"] == "firing"]
@@ -170,7 +172,8 @@ def test_every_notification_link_opens_the_query_page_on_the_default_config(
     page = httpx.get(link, timeout=10)
     assert page.status_code == 200
     assert "partition_ingest_ok == 0</textarea>" in page.text
-    assert "partition_ingest_ok{partition=&#34;0&#34;, topic=&#34;orders&#34;}" in page.text
+    target = f"instance=&#34;127.0.0.1:{daemon.port}&#34;, job=&#34;textfile&#34;"  # the textfile collector's
+    assert f"partition_ingest_ok{{{target}, partition=&#34;0&#34;, topic=&#34;orders&#34;}}" in page.text
 
 
 def test_under_a_route_prefix_every_endpoint_and_link_moves_with_it(

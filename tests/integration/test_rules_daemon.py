@@ -73,7 +73,8 @@ def test_alert_goes_pending_then_firing_and_shows_in_api_and_alerts_series(
     firing = wait_for_state(daemon, "firing")
     fired = time.time()
     assert pending["activeAt"] == firing["activeAt"]
-    assert firing["labels"] == {"alertname": "IngestStopped", "severity": "page", "topic": "orders"}
+    target = {"instance": f"127.0.0.1:{daemon.port}", "job": "textfile"}  # the textfile collector's
+    assert firing["labels"] == {"alertname": "IngestStopped", "severity": "page", "topic": "orders", **target}
     assert firing["annotations"] == {"summary": "ingest of orders stopped"}
     assert 2.0 <= fired - flipped < 6.0  # `for: 2s` plus at most about one evaluation interval
     series = daemon.get("/api/v1/query?query=ALERTS").json()["data"]["result"]
@@ -86,10 +87,12 @@ def test_firing_alert_keeps_its_active_at_across_a_restart(start_daemon: StartDa
     first = start_daemon(config(tmp_path))
     first.wait_ready()
     before = wait_for_state(first, "firing")
-    assert first.stop() == 0
-    second = start_daemon(config(tmp_path))
-    second.wait_ready()
-    after = wait_for_state(second, "firing", timeout=3.0)  # no new `for` wait: state was restored
+    first.proc.terminate()
+    assert first.proc.wait(timeout=10) == 0
+    # On the same address: the alert's `instance` label is the agent's (a new port is a new target).
+    first.restart()
+    first.wait_ready()
+    after = wait_for_state(first, "firing", timeout=3.0)  # no new `for` wait: state was restored
     assert after["activeAt"] == before["activeAt"]
 
 

@@ -49,7 +49,8 @@ def test_user_data_kept_past_its_ttl_fires_and_its_deletion_resolves(start_daemo
         conn.execute("INSERT INTO users (terminated_at) VALUES (?), (?)", (terminated(91), terminated(400)))
     conn.close()
     alerts = poll(lambda: ttl_alerts(daemon), lambda a: [x["state"] for x in a] == ["firing"], "the alert", daemon)
-    assert {"database": "crm", "table": "users", "column": "terminated_at", "severity": "critical"} == {
+    target = {"instance": f"127.0.0.1:{daemon.port}", "job": "sql"}  # the SQL collector's
+    assert {"database": "crm", "table": "users", "column": "terminated_at", "severity": "critical", **target} == {
         k: v for k, v in alerts[0]["labels"].items() if k != "alertname"
     }
     assert 2.0 == float(alerts[0]["value"])

@@ -32,5 +32,9 @@ def test_every_collected_sample_arrives(
         "the receiver to hold every sample",
         daemon,
     )
-    assert {(("__name__", "rw_probe"), ("case", "a")), (("__name__", "rw_probe"), ("case", "b"))} == set(agent)
+    target = (("instance", f"127.0.0.1:{daemon.port}"), ("job", "textfile"))  # as vmagent would send them
+    assert {
+        (("__name__", "rw_probe"), ("case", "a"), *target),
+        (("__name__", "rw_probe"), ("case", "b"), *target),
+    } == set(agent)
     assert matched[0]

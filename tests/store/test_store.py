@@ -110,6 +110,22 @@ def test_a_write_in_steps_pauses_between_steps_and_ends_like_a_write() -> None:
     assert sorted(str(s.latest()) for s in store.family("x")) == ["1.0", "1.0", "1.0", "1.0", "None"]
 
 
+def test_a_write_counts_the_series_it_added_not_those_another_write_added_between_its_steps() -> None:
+    store = Store()
+    first = [Sample("a", labels_of(i=str(i)), 1) for i in range(4)]
+    steps = store.write_in_steps("s", [*first, Sample("a", labels_of(i="new"), 1)], 1000, step=2)
+    next(steps)
+    store.write("other", [Sample("b", (), 1), Sample("c", (), 1)], 1000)  # served between two steps
+    result = None
+    try:
+        while True:
+            next(steps)
+    except StopIteration as done:
+        result = done.value
+
+    assert (5, 0) == (result.added, store.write("s", first, 2000).added)
+
+
 def test_series_of_one_write_with_equal_labels_share_one_label_set() -> None:
     """A collector's label sets arrive as new tuples whose pairs are not the store's own: the series
     of every family with the same labels still get one tuple (Kafka: one per partition, not per series)."""

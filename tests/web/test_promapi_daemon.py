@@ -12,6 +12,7 @@ import httpx
 import pytest
 import yaml
 
+from agent.targets import SYNTHETIC_NAMES, exposed
 from tests.conftest import DaemonProcess, StartDaemon, free_port, require_binary, wait_for_http, wait_until
 
 WEBHOOK_SECRET = "https://hooks.example.invalid/services/T000/B000/very-secret-token-123"
@@ -118,19 +119,25 @@ def test_a_textfile_metric_is_found_by_series_labels_and_range_query(daemon: Dae
     posted = [httpx.post(f"{daemon.url}{path}", data=form, timeout=10) for path in ("/api/v1/series", "/api/v1/labels")]
 
     assert {"orders_written_total", "queue_depth"} <= set(names)
-    assert [{"__name__": "orders_written_total", "table": "eu"}] == series
+    target = {"job": "textfile", "instance": f"127.0.0.1:{daemon.port}"}
+    assert [{"__name__": "orders_written_total", "table": "eu", **target}] == series
     assert {"3"} == {value for _, value in matrix["result"][0]["values"]}
-    assert [[{"__name__": "queue_depth"}], ["__name__"]] == [response.json()["data"] for response in posted]
+    assert [[{"__name__": "queue_depth", **target}], ["__name__", "instance", "job"]] == [
+        response.json()["data"] for response in posted
+    ]
 
 
 @pytest.fixture
 def prometheus_scraping(tmp_path: Path, daemon: DaemonProcess) -> Iterator[str]:
-    """A real Prometheus 2.42 scraping the daemon every second; yields its URL."""
+    """A real Prometheus 2.42 scraping the daemon every second; yields its URL.
+
+    Its job is named as the agent names its textfile collector's, so the series of both carry the same labels.
+    """
     port = free_port()
     (tmp_path / "prometheus.yml").write_text(
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
         f"rule_files: [{tmp_path / 'rules.yaml'}]\n"
-        f"scrape_configs:\n  - job_name: agent\n    static_configs: [{{targets: ['127.0.0.1:{daemon.port}']}}]\n"
+        f"scrape_configs:\n  - job_name: textfile\n    static_configs: [{{targets: ['127.0.0.1:{daemon.port}']}}]\n"
     )
     with (tmp_path / "prometheus.log").open("wb") as log:
         prometheus = subprocess.Popen(
@@ -184,20 +191,25 @@ def test_a_prometheus_scraping_the_agent_stores_the_series_the_agent_holds(
 ) -> None:
     """Prometheus 2.42 scrapes the agent (asking for OpenMetrics first): it stores the agent's series as they are.
 
-    Counter names and label values come out as the agent holds them (its `instance` label as
-    `exported_instance`, as Prometheus renames a target label a series already has).
+    Counter names and label values come out as the agent exposes them (its `instance` label as
+    `exported_instance`, as Prometheus renames a target label a series already has); the agent's
+    own series carry the target labels it gives its collectors, which its /metrics leaves out.
     """
 
     def theirs() -> set[tuple[tuple[str, str], ...]]:
         response = httpx.get(
-            f"{prometheus_scraping}/api/v1/series", params={"match[]": '{job="agent"}'}, timeout=10
+            f"{prometheus_scraping}/api/v1/series", params={"match[]": '{job="textfile"}'}, timeout=10
         ).json()["data"]
         own = {"up", "scrape_duration_seconds", "scrape_samples_scraped", "scrape_series_added"}
         own.add("scrape_samples_post_metric_relabeling")
         return {as_exposed(s) for s in response if s["__name__"] not in own}
 
+    targets = {(t["labels"]["job"], t["labels"]["instance"]) for t in data(daemon, "/api/v1/targets")["activeTargets"]}
+
     def ours() -> set[tuple[tuple[str, str], ...]]:
-        return {tuple(sorted(s.items())) for s in data(daemon, "/api/v1/series", **{"match[]": '{__name__=~".+"}'})}
+        series = data(daemon, "/api/v1/series", **{"match[]": '{__name__=~".+"}'})
+        held = [tuple(sorted(s.items())) for s in series if s["__name__"] not in SYNTHETIC_NAMES]
+        return {exposed(labels, targets) for labels in held}
 
     wait_until(lambda: theirs() and theirs() == ours(), "Prometheus holding the agent's series")
     assert {(("__name__", "orders_written_total"), ("table", "eu")), (("__name__", "batches"),)} <= theirs()
@@ -209,7 +221,7 @@ def test_rules_and_alerts_answer_as_those_of_a_prometheus_with_the_same_rule_fil
     """The same rule file loaded by the agent and by Prometheus 2.42 scraping it: same rules, same alert.
 
     /api/v1/rules and /api/v1/alerts have the same fields, rules, labels, annotations and alert value
-    (Prometheus' alert also carries the job and instance of its scrape).
+    (Prometheus' alert carries the job and instance of its scrape, the agent's those of its collector).
     """
 
     def firing(url: str) -> Any:
@@ -229,4 +241,4 @@ def test_rules_and_alerts_answer_as_those_of_a_prometheus_with_the_same_rule_fil
     ]
     assert set(theirs_alert) == set(ours_alert)
     assert (theirs_alert["value"], theirs_alert["annotations"]) == (ours_alert["value"], ours_alert["annotations"])
-    assert {k: v for k, v in theirs_alert["labels"].items() if k not in ("job", "instance")} == ours_alert["labels"]
+    assert theirs_alert["labels"] == ours_alert["labels"]

@@ -51,7 +51,7 @@ def test_lag_seconds_after_a_kill_9_counts_from_when_the_messages_arrived_not_fr
     daemon.proc.wait(timeout=30)
     time.sleep(2)
 
-    restarted = start_daemon(config)
+    restarted = start_daemon(config, port=daemon.port)  # the same address: the same target labels
     restarted.wait_ready()
     [after] = poll(lambda: queried(restarted, lag_seconds), bool, "lag seconds after the restart", restarted)
     [lower_bound] = queried(restarted, f"kafka_consumergroup_lag_seconds_lower_bound{selector}")
