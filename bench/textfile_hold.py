@@ -5,7 +5,10 @@ interval; every 10 s one of the files is replaced (written aside, renamed in) wi
 as the cron job behind a textfile does; /metrics is read once a second asking for gzip, as
 Prometheus scrapes. RSS is sampled every 10 s. Reported: RSS at 2 minutes, its median and range
 after, and the slope of a least-squares line through the samples after 2 minutes (MB per 10
-minutes): flat means a slope near 0, well below what one cycle's garbage would add.
+minutes): flat means a slope near 0, well below what one cycle's garbage would add. With no rules
+the store keeps 10 minutes of points (twice the lookback), and every value here changes within 40 s,
+so the store itself grows until then: the slope after 12 minutes is reported too, and RSS every
+5 minutes.
 
 Run: .venv/bin/python -m bench.textfile_hold [--minutes 30] [--series 100000]
 """
@@ -25,6 +28,7 @@ from bench.common import free_port, rss_mb, start_tripwired, wait_http
 
 FILES = 4
 WARM_UP_SECONDS = 120.0
+RETAINED_SECONDS = 720.0  # the store's 10 minutes of points, and 2 more
 
 
 def write_file(directory: Path, index: int, series: int, generation: int) -> None:
@@ -87,6 +91,11 @@ def main() -> None:
         f"range {values[0]:.1f}-{values[-1]:.1f} MB; slope {slope_per_10_minutes(after):+.2f} MB per 10 min; "
         f"at the end {samples[-1][1]:.1f} MB"
     )
+    retained = [(t, v) for t, v in samples if t >= RETAINED_SECONDS]
+    if len(retained) > 2:
+        print(f"after {RETAINED_SECONDS / 60:g} min: slope {slope_per_10_minutes(retained):+.2f} MB per 10 min")
+    every_5 = [f"{t / 60:.0f} min {v:.1f} MB" for t, v in samples if int(t) % 300 < 10]
+    print("RSS: " + ", ".join(every_5))
 
 
 if __name__ == "__main__":
