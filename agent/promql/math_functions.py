@@ -9,6 +9,20 @@ from datetime import UTC, datetime
 
 from agent.promql.arithmetic import go_div
 from agent.promql.gomath import go_log, go_log2, go_log10
+from agent.promql.gotrig import (
+    go_acos,
+    go_acosh,
+    go_asin,
+    go_asinh,
+    go_atan,
+    go_atanh,
+    go_cos,
+    go_cosh,
+    go_sin,
+    go_sinh,
+    go_tan,
+    go_tanh,
+)
 
 ValueFn = Callable[[float, Sequence[float]], float]
 
@@ -77,6 +91,27 @@ VALUE_FUNCTIONS: dict[str, ValueFn] = {
     "clamp": lambda v, args: go_max(args[0], go_min(args[1], v)),
     "clamp_min": lambda v, args: go_max(args[0], v),
     "clamp_max": lambda v, args: go_min(args[0], v),
+    "sin": lambda v, args: go_sin(v),
+    "cos": lambda v, args: go_cos(v),
+    "tan": lambda v, args: go_tan(v),
+    "asin": lambda v, args: go_asin(v),
+    "acos": lambda v, args: go_acos(v),
+    "atan": lambda v, args: go_atan(v),
+    "sinh": lambda v, args: go_sinh(v),
+    "cosh": lambda v, args: go_cosh(v),
+    "tanh": lambda v, args: go_tanh(v),
+    "asinh": lambda v, args: go_asinh(v),
+    "acosh": lambda v, args: go_acosh(v),
+    "atanh": lambda v, args: go_atanh(v),
+    "deg": lambda v, args: v * (180 / math.pi),
+    "rad": lambda v, args: v * (math.pi / 180),
+}
+
+# Prometheus 2.42 multiplied and divided in turn, which rounds differently in the last bit.
+VALUE_FUNCTIONS_2: dict[str, ValueFn] = {
+    **VALUE_FUNCTIONS,
+    "deg": lambda v, args: v * 180 / math.pi,
+    "rad": lambda v, args: v * math.pi / 180,
 }
 
 
@@ -101,6 +136,7 @@ def _date_fn(part: Callable[[datetime], int]) -> Callable[[float], float]:
 DATE_FUNCTIONS: dict[str, Callable[[float], float]] = {
     "day_of_month": _date_fn(lambda d: d.day),
     "day_of_week": _date_fn(lambda d: d.isoweekday() % 7),
+    "day_of_year": _date_fn(lambda d: d.timetuple().tm_yday),
     "days_in_month": _date_fn(lambda d: calendar.monthrange(d.year, d.month)[1]),
     "hour": _date_fn(lambda d: d.hour),
     "minute": _date_fn(lambda d: d.minute),

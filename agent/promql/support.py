@@ -27,6 +27,7 @@ SPECIAL_FUNCTIONS = frozenset(
         "sort",
         "sort_desc",
         "histogram_quantile",
+        "pi",
     }
 )
 # Prometheus 3's experimental functions tripwired evaluates, behind the same switch as Prometheus'
@@ -106,7 +107,9 @@ def aggregations(semantics: Semantics) -> frozenset[str]:
     return AGGREGATIONS
 
 
-BINARY_OPERATORS = frozenset({"+", "-", "*", "/", "%", "^", "==", "!=", ">", "<", ">=", "<=", "and", "or", "unless"})
+BINARY_OPERATORS = frozenset(
+    {"+", "-", "*", "/", "%", "^", "atan2", "==", "!=", ">", "<", ">=", "<=", "and", "or", "unless"}
+)
 
 
 def children(expr: promql_parser.Expr) -> Iterator[promql_parser.Expr]:
