@@ -15,11 +15,16 @@ from agent.promql.errors import PromQLError
 from agent.promql.functions import (
     AbsentNode,
     DateNode,
+    HistogramFractionNode,
     HistogramQuantileNode,
+    HistogramQuantilesNode,
+    NativeHistogramNode,
     NegateNode,
     NegateScalarNode,
+    QueryTimeNode,
     RangeCallNode,
     ScalarOfNode,
+    ScalarPairNode,
     SmoothingNode,
     SortByLabelNode,
     SortNode,
@@ -33,11 +38,11 @@ from agent.promql.locate import describe_error
 from agent.promql.matching import Matching
 from agent.promql.math_functions import DATE_FUNCTIONS, VALUE_FUNCTIONS, VALUE_FUNCTIONS_2
 from agent.promql.nodes import MatrixNode, Node, NumberNode, ScalarNode, StringNode, VectorNode
-from agent.promql.range_functions import RANGE_FUNCTIONS, RANGE_FUNCTIONS_3, SCALAR_FIRST
+from agent.promql.range_functions import INTEGRAL_TRAPEZOIDAL, RANGE_FUNCTIONS, RANGE_FUNCTIONS_3, SCALAR_FIRST
 from agent.promql.selectors import MatrixSelectorNode, VectorSelectorNode
 from agent.promql.semantics import DEFAULT_SEMANTICS, PromQLCompat, Semantics
 from agent.promql.subquery import SubqueryNode
-from agent.promql.support import dialect_text, unknown_function, unsupported
+from agent.promql.support import NATIVE_HISTOGRAM_FUNCTIONS, dialect_text, unknown_function, unsupported
 from agent.promql.values import NAME
 
 UNKNOWN_FUNCTION = re.compile(r"unknown function with name '(.*)'")
@@ -175,6 +180,8 @@ def _call(expr: promql_parser.Call, sem: Semantics) -> Node:
         if name in SCALAR_FIRST:
             return RangeCallNode(name, _matrix(args[1]), _scalar(args[0]), table)
         scalar = _scalar(args[1]) if len(args) > 1 else None
+        if name == "integral" and scalar is None:
+            scalar = NumberNode(INTEGRAL_TRAPEZOIDAL)
         return RangeCallNode(name, _matrix(args[0]), scalar, table)
     if name in VALUE_FUNCTIONS:
         fn = (VALUE_FUNCTIONS_2 if sem.compat == PromQLCompat.V2 else VALUE_FUNCTIONS)[name]
@@ -197,12 +204,23 @@ def _special_call(name: str, expr: promql_parser.Call, args: list[Node], sem: Se
         return TimeNode()
     if name == "pi":
         return NumberNode(math.pi)
+    if name in ("start", "end", "range", "step"):
+        return QueryTimeNode(name)
+    if name in ("min_of", "max_of"):
+        return ScalarPairNode(name, _scalar(args[0]), _scalar(args[1]))
     if name == "timestamp":
         return TimestampNode(_vector(args[0]))
     if name in ("sort", "sort_desc"):
         return SortNode(_vector(args[0]), descending=name == "sort_desc")
     if name == "histogram_quantile":
         return HistogramQuantileNode(_scalar(args[0]), _vector(args[1]), skip_nan_bounds=sem.compat >= PromQLCompat.V3)
+    if name == "histogram_quantiles":
+        return HistogramQuantilesNode(_vector(args[0]), _string(args[1]), [_scalar(a) for a in args[2:]])
+    if name == "histogram_fraction":
+        classic = sem.compat >= PromQLCompat.V3
+        return HistogramFractionNode(_scalar(args[0]), _scalar(args[1]), _vector(args[2]), classic=classic)
+    if name in NATIVE_HISTOGRAM_FUNCTIONS:
+        return NativeHistogramNode(_vector(args[0]))
     if name == "label_replace":
         dst, replacement, src, regex = (_string(a) for a in args[1:5])
         return LabelReplaceNode(_vector(args[0]), dst, replacement, src, regex, dot_all=sem.regex_dot_all)

@@ -63,13 +63,25 @@ def go_round(v: float, to_nearest: float) -> float:
 
 
 def go_min(a: float, b: float) -> float:
-    """Go's math.Min: NaN wins."""
-    return math.nan if math.isnan(a) or math.isnan(b) else min(a, b)
+    """Go's math.Min: -Inf wins, then NaN; -0 is below +0."""
+    if -math.inf in (a, b):
+        return -math.inf
+    if math.isnan(a) or math.isnan(b):
+        return math.nan
+    if a == 0 and a == b:
+        return a if math.copysign(1.0, a) < 0 else b
+    return a if a < b else b
 
 
 def go_max(a: float, b: float) -> float:
-    """Go's math.Max: NaN wins."""
-    return math.nan if math.isnan(a) or math.isnan(b) else max(a, b)
+    """Go's math.Max: +Inf wins, then NaN; +0 is above -0."""
+    if math.inf in (a, b):
+        return math.inf
+    if math.isnan(a) or math.isnan(b):
+        return math.nan
+    if a == 0 and a == b:
+        return b if math.copysign(1.0, a) < 0 else a
+    return a if a > b else b
 
 
 _sqrt = _guard(math.sqrt)
