@@ -147,5 +147,6 @@ def _rank_at(value: float, buckets: list[Bucket]) -> float:
 
 
 def histogram_fraction(lower: float, upper: float, samples: InstantVector) -> InstantVector:
-    """One fraction per bucket family; the result drops `le` and the metric name."""
-    return [(None, rest, bucket_fraction(lower, upper, buckets)) for rest, buckets in bucket_families(samples)]
+    """One fraction per bucket family; the result drops `le` and the metric name (a NaN bound is no bucket)."""
+    families = bucket_families(samples, skip_nan_bounds=True)  # Prometheus 3's, the only one with classic support
+    return [(None, rest, bucket_fraction(lower, upper, buckets)) for rest, buckets in families]

@@ -196,3 +196,8 @@ def test_bucket_fraction_does_not_interpolate_in_infinite_buckets() -> None:
 def test_histogram_quantiles_labels_each_quantile() -> None:
     got = vector(SERIES, 'histogram_quantiles(lat_bucket, "q", 0.25, 1)', 0, V3)
     assert got == {(("job", "a"), ("q", "0.25")): 0.1, (("job", "a"), ("q", "1.0")): 1.0}
+
+
+def test_histogram_fraction_ignores_a_bucket_whose_bound_is_nan() -> None:
+    store = make_store('series{le="0.5"} 1', 'series{le="+Inf"} 3', 'series{le="NaN"} 2')
+    assert vector(store, "histogram_fraction(-Inf, 1, series)", 0, PLAIN_3) == {(): 1 / 3}
