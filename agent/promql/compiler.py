@@ -33,6 +33,7 @@ from agent.promql.functions import (
     ValueMapNode,
     VectorOfNode,
 )
+from agent.promql.info import InfoNode
 from agent.promql.label_functions import LabelJoinNode, LabelReplaceNode
 from agent.promql.locate import describe_error
 from agent.promql.matching import Matching
@@ -221,6 +222,11 @@ def _special_call(name: str, expr: promql_parser.Call, args: list[Node], sem: Se
         return HistogramFractionNode(_scalar(args[0]), _scalar(args[1]), _vector(args[2]), classic=classic)
     if name in NATIVE_HISTOGRAM_FUNCTIONS:
         return NativeHistogramNode(_vector(args[0]))
+    if name == "info":
+        selector = expr.args[1] if len(expr.args) > 1 else None
+        if selector is not None and not isinstance(selector, promql_parser.VectorSelector):
+            raise PromQLError("info(): the second argument must be a label selector")
+        return InfoNode(_vector(args[0]), expr.args[0], selector, sem)
     if name == "label_replace":
         dst, replacement, src, regex = (_string(a) for a in args[1:5])
         return LabelReplaceNode(_vector(args[0]), dst, replacement, src, regex, dot_all=sem.regex_dot_all)

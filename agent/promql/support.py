@@ -36,6 +36,7 @@ SPECIAL_FUNCTIONS = frozenset(
         "max_of",
         "histogram_fraction",
         "histogram_quantiles",
+        "info",
     }
 )
 # Functions of native histograms only: over tripwired's float series they give nothing, as in Prometheus.
@@ -62,6 +63,7 @@ EXPERIMENTAL_FUNCTIONS = frozenset(
         "range",
         "step",
         "histogram_quantiles",
+        "info",
     }
 )
 # Prometheus 3 functions that need no switch but that 2.42 does not have.
