@@ -18,9 +18,9 @@ from agent.promql.functions import (
     HistogramFractionNode,
     HistogramQuantileNode,
     HistogramQuantilesNode,
-    NativeHistogramNode,
     NegateNode,
     NegateScalarNode,
+    NoDataNode,
     QueryTimeNode,
     RangeCallNode,
     ScalarOfNode,
@@ -220,8 +220,8 @@ def _special_call(name: str, expr: promql_parser.Call, args: list[Node], sem: Se
     if name == "histogram_fraction":
         classic = sem.compat >= PromQLCompat.V3
         return HistogramFractionNode(_scalar(args[0]), _scalar(args[1]), _vector(args[2]), classic=classic)
-    if name in NATIVE_HISTOGRAM_FUNCTIONS:
-        return NativeHistogramNode(_vector(args[0]))
+    if name in NATIVE_HISTOGRAM_FUNCTIONS or name == "start_timestamp":
+        return NoDataNode(_vector(args[0]))
     if name == "info":
         selector = expr.args[1] if len(expr.args) > 1 else None
         if selector is not None and not isinstance(selector, promql_parser.VectorSelector):

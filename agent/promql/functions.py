@@ -162,10 +162,12 @@ class HistogramFractionNode(VectorNode):
         return check_unique(histogram_fraction(self.lower.scalar(ctx, t), self.upper.scalar(ctx, t), samples))
 
 
-class NativeHistogramNode(VectorNode):
-    """histogram_count, histogram_sum and friends: functions of native histograms, none of which tripwired has.
+class NoDataNode(VectorNode):
+    """A function of data tripwired does not store, so of nothing: an empty vector.
 
-    Prometheus skips float samples in them, so over tripwired's series they give an empty vector.
+    histogram_count, histogram_sum and friends read native histograms (Prometheus skips float
+    samples in them); start_timestamp reads start timestamps, which Prometheus only has with
+    its use-start-timestamps feature (without it, promtool 3 answers nothing too).
     """
 
     def __init__(self, inner: VectorNode) -> None:

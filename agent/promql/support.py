@@ -37,6 +37,7 @@ SPECIAL_FUNCTIONS = frozenset(
         "histogram_fraction",
         "histogram_quantiles",
         "info",
+        "start_timestamp",
     }
 )
 # Functions of native histograms only: over tripwired's float series they give nothing, as in Prometheus.
@@ -64,6 +65,7 @@ EXPERIMENTAL_FUNCTIONS = frozenset(
         "step",
         "histogram_quantiles",
         "info",
+        "start_timestamp",
     }
 )
 # Prometheus 3 functions that need no switch but that 2.42 does not have.

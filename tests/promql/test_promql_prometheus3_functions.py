@@ -60,6 +60,7 @@ def test_first_over_time_is_refused_in_2_by_name() -> None:
         "vector(range())",
         "vector(step())",
         'histogram_quantiles(lat_bucket, "q", 0.5)',
+        "start_timestamp(queue_depth)",
     ],
 )
 def test_experimental_functions_need_the_switch(text: str) -> None:
@@ -201,3 +202,7 @@ def test_histogram_quantiles_labels_each_quantile() -> None:
 def test_histogram_fraction_ignores_a_bucket_whose_bound_is_nan() -> None:
     store = make_store('series{le="0.5"} 1', 'series{le="+Inf"} 3', 'series{le="NaN"} 2')
     assert vector(store, "histogram_fraction(-Inf, 1, series)", 0, PLAIN_3) == {(): 1 / 3}
+
+
+def test_start_timestamp_gives_nothing_as_without_prometheus_use_start_timestamps() -> None:
+    assert vector(SERIES, "start_timestamp(queue_depth)", MINUTE, V3) == {}
