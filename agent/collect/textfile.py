@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import math
 import os
 import re
 import sys
@@ -39,7 +38,7 @@ from prometheus_client.parser import text_fd_to_metric_families
 from watchfiles import Change, awatch
 
 from agent.config.schema import TextfileConfig
-from agent.gocompat.strconv import format_float
+from agent.gocompat.strconv import format_openmetrics_float
 from agent.model import NO_LABELS, Labels, MetricMeta, MetricType, Sample, SeriesKey, gauge, labels_of
 
 log = structlog.get_logger()
@@ -459,14 +458,7 @@ def _float_label(text: str) -> str:
         value = float(text)
     except ValueError:
         return text
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value == 0:
-        return "0.0"  # -0 too, as Go's f == 0
-    text = format_float(value, "g")
-    return text if "." in text or "e" in text else text + ".0"
+    return format_openmetrics_float(value)
 
 
 def _all_same(before: tuple[FileResult, ...], now: tuple[FileResult, ...]) -> bool:

@@ -101,3 +101,15 @@ def _exponent(digits: str, point: int, verb: str) -> str:
     exponent = point - 1 if digits != "0" else 0
     mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
     return f"{mantissa}{verb}{'+' if exponent >= 0 else '-'}{abs(exponent):02d}"
+
+
+def format_openmetrics_float(value: float) -> str:
+    """Prometheus' labels.FormatOpenMetricsFloat: `1.0`, `0.5`, `1e+06`, `+Inf`, `NaN` (a float always shows as one)."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if value == 0:
+        return "0.0"  # -0 too, as Go's f == 0
+    text = format_float(value, "g")
+    return text if "." in text or "e" in text else text + ".0"

@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable
 
 from agent.promql.gomath import go_pow
+from agent.promql.gotrig import go_atan2
 
 ElemOp = Callable[[float, float], tuple[float, bool]]
 
@@ -40,7 +41,10 @@ ARITHMETIC: dict[str, Callable[[float, float], float]] = {
     "/": go_div,
     "%": go_mod,
     "^": go_pow,
+    "atan2": go_atan2,
 }
+# Arithmetic operators that keep the metric name in Prometheus 2 (its shouldDropMetricName forgot atan2).
+KEEP_NAME_IN_2 = frozenset({"atan2"})
 
 COMPARISON: dict[str, Callable[[float, float], bool]] = {
     "==": lambda a, b: a == b,

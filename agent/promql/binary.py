@@ -25,13 +25,23 @@ class ScalarBinaryNode(ScalarNode):
 class VectorScalarNode(VectorNode):
     """vector op scalar, or scalar op vector (`scalar_left`); a filter keeps the vector's value."""
 
-    def __init__(self, op: str, vector: VectorNode, scalar: ScalarNode, scalar_left: bool, return_bool: bool) -> None:
+    def __init__(
+        self,
+        op: str,
+        vector: VectorNode,
+        scalar: ScalarNode,
+        scalar_left: bool,
+        return_bool: bool,
+        *,
+        keep_name: bool = False,
+    ) -> None:
+        """`keep_name`: an arithmetic operator that keeps the metric name (2.42's atan2)."""
         self.fn = element_op(op)
         self.comparison = op not in ARITHMETIC
         self.vector_node, self.scalar_node = vector, scalar
         self.scalar_left = scalar_left
         self.return_bool = return_bool
-        self.drop_name = op in ARITHMETIC or return_bool
+        self.drop_name = (op in ARITHMETIC and not keep_name) or return_bool
 
     def vector(self, ctx: EvalContext, t: int) -> InstantVector:
         """Apply the operator to each sample and the scalar; a comparison without `bool` filters."""
@@ -55,13 +65,23 @@ class VectorScalarNode(VectorNode):
 class VectorVectorNode(VectorNode):
     """vector op vector with one-to-one or many-to-one/one-to-many matching."""
 
-    def __init__(self, op: str, lhs: VectorNode, rhs: VectorNode, matching: Matching, return_bool: bool) -> None:
+    def __init__(
+        self,
+        op: str,
+        lhs: VectorNode,
+        rhs: VectorNode,
+        matching: Matching,
+        return_bool: bool,
+        *,
+        keep_name: bool = False,
+    ) -> None:
+        """`keep_name`: an arithmetic operator that keeps the metric name (2.42's atan2)."""
         self.fn = element_op(op)
         self.lhs, self.rhs = lhs, rhs
         self.matching = matching
         self.signature = signature(matching)
         self.return_bool = return_bool
-        self.drop_name = op in ARITHMETIC
+        self.drop_name = op in ARITHMETIC and not keep_name
 
     def vector(self, ctx: EvalContext, t: int) -> InstantVector:
         """Match samples of both sides by signature and apply the operator.

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import promql_parser
 
 from agent.model import Labels
 from agent.promql.aggregate import AggregateNode
-from agent.promql.arithmetic import SET_OPERATORS
+from agent.promql.arithmetic import KEEP_NAME_IN_2, SET_OPERATORS
 from agent.promql.binary import ScalarBinaryNode, SetOperatorNode, VectorScalarNode, VectorVectorNode
 from agent.promql.errors import PromQLError
 from agent.promql.functions import (
     AbsentNode,
     DateNode,
+    HistogramFractionNode,
     HistogramQuantileNode,
+    HistogramQuantilesNode,
     NegateNode,
     NegateScalarNode,
+    NoDataNode,
+    QueryTimeNode,
     RangeCallNode,
     ScalarOfNode,
+    ScalarPairNode,
     SmoothingNode,
     SortByLabelNode,
     SortNode,
@@ -27,16 +33,17 @@ from agent.promql.functions import (
     ValueMapNode,
     VectorOfNode,
 )
+from agent.promql.info import InfoNode
 from agent.promql.label_functions import LabelJoinNode, LabelReplaceNode
 from agent.promql.locate import describe_error
 from agent.promql.matching import Matching
-from agent.promql.math_functions import DATE_FUNCTIONS, VALUE_FUNCTIONS
+from agent.promql.math_functions import DATE_FUNCTIONS, VALUE_FUNCTIONS, VALUE_FUNCTIONS_2
 from agent.promql.nodes import MatrixNode, Node, NumberNode, ScalarNode, StringNode, VectorNode
-from agent.promql.range_functions import RANGE_FUNCTIONS, RANGE_FUNCTIONS_3, SCALAR_FIRST
+from agent.promql.range_functions import INTEGRAL_TRAPEZOIDAL, RANGE_FUNCTIONS, RANGE_FUNCTIONS_3, SCALAR_FIRST
 from agent.promql.selectors import MatrixSelectorNode, VectorSelectorNode
 from agent.promql.semantics import DEFAULT_SEMANTICS, PromQLCompat, Semantics
 from agent.promql.subquery import SubqueryNode
-from agent.promql.support import dialect_text, unknown_function, unsupported
+from agent.promql.support import NATIVE_HISTOGRAM_FUNCTIONS, dialect_text, unknown_function, unsupported
 from agent.promql.values import NAME
 
 UNKNOWN_FUNCTION = re.compile(r"unknown function with name '(.*)'")
@@ -133,16 +140,17 @@ def _binary(expr: promql_parser.BinaryExpr, sem: Semantics) -> Node:
     lhs, rhs = compile_node(expr.lhs, sem), compile_node(expr.rhs, sem)
     modifier = expr.modifier
     return_bool = modifier.return_bool if modifier is not None else False
+    keep_name = op in KEEP_NAME_IN_2 and sem.compat == PromQLCompat.V2
     if isinstance(lhs, ScalarNode) and isinstance(rhs, ScalarNode):
         return ScalarBinaryNode(op, lhs, rhs)
     if isinstance(rhs, ScalarNode):
-        return VectorScalarNode(op, _vector(lhs), rhs, False, return_bool)
+        return VectorScalarNode(op, _vector(lhs), rhs, False, return_bool, keep_name=keep_name)
     if isinstance(lhs, ScalarNode):
-        return VectorScalarNode(op, _vector(rhs), lhs, True, return_bool)
+        return VectorScalarNode(op, _vector(rhs), lhs, True, return_bool, keep_name=keep_name)
     matching = _matching(modifier)
     if op in SET_OPERATORS:
         return SetOperatorNode(op, _vector(lhs), _vector(rhs), matching)
-    return VectorVectorNode(op, _vector(lhs), _vector(rhs), matching, return_bool)
+    return VectorVectorNode(op, _vector(lhs), _vector(rhs), matching, return_bool, keep_name=keep_name)
 
 
 def _matching(modifier: promql_parser.BinModifier | None) -> Matching:
@@ -173,9 +181,12 @@ def _call(expr: promql_parser.Call, sem: Semantics) -> Node:
         if name in SCALAR_FIRST:
             return RangeCallNode(name, _matrix(args[1]), _scalar(args[0]), table)
         scalar = _scalar(args[1]) if len(args) > 1 else None
+        if name == "integral" and scalar is None:
+            scalar = NumberNode(INTEGRAL_TRAPEZOIDAL)
         return RangeCallNode(name, _matrix(args[0]), scalar, table)
     if name in VALUE_FUNCTIONS:
-        return ValueMapNode(name, VALUE_FUNCTIONS[name], _vector(args[0]), [_scalar(a) for a in args[1:]])
+        fn = (VALUE_FUNCTIONS_2 if sem.compat == PromQLCompat.V2 else VALUE_FUNCTIONS)[name]
+        return ValueMapNode(name, fn, _vector(args[0]), [_scalar(a) for a in args[1:]])
     if name in DATE_FUNCTIONS:
         return DateNode(DATE_FUNCTIONS[name], _vector(args[0]) if args else None)
     return _special_call(name, expr, args, sem)
@@ -192,12 +203,30 @@ def _special_call(name: str, expr: promql_parser.Call, args: list[Node], sem: Se
         return VectorOfNode(_scalar(args[0]))
     if name == "time":
         return TimeNode()
+    if name == "pi":
+        return NumberNode(math.pi)
+    if name in ("start", "end", "range", "step"):
+        return QueryTimeNode(name)
+    if name in ("min_of", "max_of"):
+        return ScalarPairNode(name, _scalar(args[0]), _scalar(args[1]))
     if name == "timestamp":
         return TimestampNode(_vector(args[0]))
     if name in ("sort", "sort_desc"):
         return SortNode(_vector(args[0]), descending=name == "sort_desc")
     if name == "histogram_quantile":
         return HistogramQuantileNode(_scalar(args[0]), _vector(args[1]), skip_nan_bounds=sem.compat >= PromQLCompat.V3)
+    if name == "histogram_quantiles":
+        return HistogramQuantilesNode(_vector(args[0]), _string(args[1]), [_scalar(a) for a in args[2:]])
+    if name == "histogram_fraction":
+        classic = sem.compat >= PromQLCompat.V3
+        return HistogramFractionNode(_scalar(args[0]), _scalar(args[1]), _vector(args[2]), classic=classic)
+    if name in NATIVE_HISTOGRAM_FUNCTIONS or name == "start_timestamp":
+        return NoDataNode(_vector(args[0]))
+    if name == "info":
+        selector = expr.args[1] if len(expr.args) > 1 else None
+        if selector is not None and not isinstance(selector, promql_parser.VectorSelector):
+            raise PromQLError("info(): the second argument must be a label selector")
+        return InfoNode(_vector(args[0]), expr.args[0], selector, sem)
     if name == "label_replace":
         dst, replacement, src, regex = (_string(a) for a in args[1:5])
         return LabelReplaceNode(_vector(args[0]), dst, replacement, src, regex, dot_all=sem.regex_dot_all)

@@ -19,6 +19,7 @@ class EvalContext:
     default_step_ms: int
     semantics: Semantics = DEFAULT_SEMANTICS
     end_ms: int | None = None  # a range query's end (`query_ms` is its start); None in an instant query
+    step_ms: int = 0  # a range query's step; 0 in an instant query
 
     def modifier_ms(self, at: int | str | None, t: int) -> int:
         """The time an `@` modifier names: start() and end() the query's, a number itself; `t` without one."""

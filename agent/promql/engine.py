@@ -81,7 +81,9 @@ class Engine:
             kind = "range vector" if isinstance(node, MatrixNode) else "string"
             raise PromQLError(f'invalid expression type "{kind}" for range query, must be Scalar or instant Vector')
         points: dict[Labels, tuple[list[int], list[float]]] = {}
-        ctx = EvalContext(self.store, self.lookback_ms, start_ms, self.default_step_ms, self.semantics, end_ms)
+        ctx = EvalContext(
+            self.store, self.lookback_ms, start_ms, self.default_step_ms, self.semantics, end_ms, step_ms=step_ms
+        )
         for t in range(start_ms, end_ms + 1, step_ms):
             for labels, value in _step(node, ctx, t):
                 times, values = points.setdefault(labels, ([], []))

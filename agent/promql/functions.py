@@ -8,8 +8,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 from agent.model import Labels
 from agent.promql.context import EvalContext
-from agent.promql.histogram import histogram_quantile
-from agent.promql.math_functions import ValueFn
+from agent.promql.histogram import histogram_fraction, histogram_quantile, histogram_quantiles
+from agent.promql.math_functions import ValueFn, go_max, go_min
 from agent.promql.nodes import MatrixNode, ScalarNode, VectorNode, check_unique
 from agent.promql.range_functions import KEEPS_NAME, RANGE_FUNCTIONS, RangeFn, Window
 from agent.promql.selectors import VectorSelectorNode
@@ -128,6 +128,57 @@ class HistogramQuantileNode(VectorNode):
         return check_unique(histogram_quantile(self.q.scalar(ctx, t), samples, skip_nan_bounds=self.skip_nan_bounds))
 
 
+class HistogramQuantilesNode(VectorNode):
+    """histogram_quantiles(buckets, label, φ...): several quantiles at once, `label` telling them apart."""
+
+    def __init__(self, inner: VectorNode, label: str, qs: Sequence[ScalarNode]) -> None:
+        self.inner = inner
+        self.label = label
+        self.qs = list(qs)
+
+    def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        """Each φ-quantile of each histogram's buckets at `t`, labelled `label="φ"`."""
+        qs = [q.scalar(ctx, t) for q in self.qs]
+        return check_unique(histogram_quantiles(self.label, qs, self.inner.vector(ctx, t)))
+
+
+class HistogramFractionNode(VectorNode):
+    """histogram_fraction(lower, upper, buckets): the share of observations between two values.
+
+    Prometheus 3 answers it from classic `le` buckets; 2.42 only from native histograms, which
+    tripwired does not have (`classic=False`: nothing, as promtool 2.42 answers for float series).
+    """
+
+    def __init__(self, lower: ScalarNode, upper: ScalarNode, inner: VectorNode, *, classic: bool) -> None:
+        self.lower, self.upper = lower, upper
+        self.inner = inner
+        self.classic = classic
+
+    def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        """The fraction for each histogram's buckets at `t` (none without classic support)."""
+        samples = self.inner.vector(ctx, t)
+        if not self.classic:
+            return []
+        return check_unique(histogram_fraction(self.lower.scalar(ctx, t), self.upper.scalar(ctx, t), samples))
+
+
+class NoDataNode(VectorNode):
+    """A function of data tripwired does not store, so of nothing: an empty vector.
+
+    histogram_count, histogram_sum and friends read native histograms (Prometheus skips float
+    samples in them); start_timestamp reads start timestamps, which Prometheus only has with
+    its use-start-timestamps feature (without it, promtool 3 answers nothing too).
+    """
+
+    def __init__(self, inner: VectorNode) -> None:
+        self.inner = inner
+
+    def vector(self, ctx: EvalContext, t: int) -> InstantVector:
+        """Nothing, after evaluating the argument (so its errors are still raised)."""
+        self.inner.vector(ctx, t)
+        return []
+
+
 class ScalarOfNode(ScalarNode):
     """scalar(v): the value of a one-element vector, NaN otherwise."""
 
@@ -157,6 +208,40 @@ class TimeNode(ScalarNode):
     def scalar(self, ctx: EvalContext, t: int) -> float:
         """The evaluation time in seconds since the epoch."""
         return t / 1000
+
+
+class QueryTimeNode(ScalarNode):
+    """start(), end(), range() and step(): the query's own times in seconds (Prometheus 3, experimental).
+
+    A rule's evaluation is an instant query: start and end are its time, range and step 0.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def scalar(self, ctx: EvalContext, t: int) -> float:
+        """The query's start or end, its length, or its step (0 when start and end are one time)."""
+        start = ctx.query_ms
+        end = start if ctx.end_ms is None else ctx.end_ms
+        if self.name == "start":
+            return start / 1000
+        if self.name == "end":
+            return end / 1000
+        if self.name == "range":
+            return (end - start) / 1000
+        return ctx.step_ms / 1000 if end != start else 0.0
+
+
+class ScalarPairNode(ScalarNode):
+    """min_of(a, b) and max_of(a, b) of two scalars, as Go's math.Min and Max (Prometheus 3, experimental)."""
+
+    def __init__(self, name: str, lhs: ScalarNode, rhs: ScalarNode) -> None:
+        self.fn = go_min if name == "min_of" else go_max
+        self.lhs, self.rhs = lhs, rhs
+
+    def scalar(self, ctx: EvalContext, t: int) -> float:
+        """The smaller (larger) of both scalars at `t`."""
+        return self.fn(self.lhs.scalar(ctx, t), self.rhs.scalar(ctx, t))
 
 
 class NegateNode(VectorNode):

@@ -1,15 +1,17 @@
-"""histogram_quantile over classic `le` buckets (Prometheus' bucketQuantile)."""
+"""Functions of classic `le` buckets: histogram_quantile(s) (Prometheus' BucketQuantile), histogram_fraction."""
 
 from __future__ import annotations
 
 import math
 from bisect import bisect_left
+from collections.abc import Sequence
 
-from agent.gocompat.strconv import parse_float
+from agent.gocompat.strconv import format_openmetrics_float, parse_float
 from agent.model import Labels
 from agent.promql.values import InstantVector
 
 BUCKET_LABEL = "le"
+Bucket = tuple[float, float]  # (upper bound, cumulative count)
 
 
 def parse_bound(text: str) -> float | None:
@@ -72,12 +74,13 @@ def _monotonic(buckets: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return out
 
 
-def histogram_quantile(q: float, samples: InstantVector, *, skip_nan_bounds: bool = False) -> InstantVector:
-    """One quantile per bucket family; the result drops `le` and the metric name.
+def bucket_families(samples: InstantVector, *, skip_nan_bounds: bool = False) -> list[tuple[Labels, list[Bucket]]]:
+    """The classic histograms in a vector: per name and labels but `le`, the labels but `le` and the buckets.
 
-    Prometheus 3 ignores a bucket whose `le` is NaN (`skip_nan_bounds`); 2.42 used it.
+    A sample without a numeric `le` is no bucket. Prometheus 3 ignores a bucket whose `le` is NaN
+    (`skip_nan_bounds`); 2.42 used it.
     """
-    families: dict[tuple[str | None, Labels], tuple[Labels, list[tuple[float, float]]]] = {}
+    families: dict[tuple[str | None, Labels], tuple[Labels, list[Bucket]]] = {}
     for name, labels, value in samples:
         le = dict(labels).get(BUCKET_LABEL)
         bound = None if le is None else parse_bound(le)
@@ -86,4 +89,64 @@ def histogram_quantile(q: float, samples: InstantVector, *, skip_nan_bounds: boo
         rest = tuple(pair for pair in labels if pair[0] != BUCKET_LABEL)
         family = families.setdefault((name, rest), (rest, []))
         family[1].append((bound, value))
-    return [(None, rest, bucket_quantile(q, buckets)) for rest, buckets in families.values()]
+    return list(families.values())
+
+
+def histogram_quantile(q: float, samples: InstantVector, *, skip_nan_bounds: bool = False) -> InstantVector:
+    """One quantile per bucket family; the result drops `le` and the metric name."""
+    families = bucket_families(samples, skip_nan_bounds=skip_nan_bounds)
+    return [(None, rest, bucket_quantile(q, buckets)) for rest, buckets in families]
+
+
+def histogram_quantiles(label: str, qs: Sequence[float], samples: InstantVector) -> InstantVector:
+    """Each quantile of each bucket family, with a `label` naming the quantile.
+
+    Prometheus 3 (experimental). A family that already has `label` gets it replaced.
+    """
+    families = bucket_families(samples, skip_nan_bounds=True)
+    out: InstantVector = []
+    for q in qs:
+        text = format_openmetrics_float(q)
+        for rest, buckets in families:
+            labels = tuple(sorted({**dict(rest), label: text}.items()))
+            out.append((None, labels, bucket_quantile(q, list(buckets))))
+    return out
+
+
+def bucket_fraction(lower: float, upper: float, buckets: list[Bucket]) -> float:
+    """The share of observations between `lower` and `upper`, linear within a bucket (Prometheus' BucketFraction)."""
+    buckets.sort(key=lambda b: b[0])
+    if not math.isinf(buckets[-1][0]):
+        return math.nan
+    buckets = _coalesce(buckets)
+    count = buckets[-1][1]
+    if count == 0 or math.isnan(lower) or math.isnan(upper):
+        return math.nan
+    if lower >= upper:
+        return 0.0
+    lower_rank = _rank_at(lower, buckets)
+    upper_rank = _rank_at(upper, buckets)
+    return (min(upper_rank, count) - min(lower_rank, count)) / count
+
+
+def _rank_at(value: float, buckets: list[Bucket]) -> float:
+    """How many observations lie below `value`: the cumulative count, interpolated within its bucket."""
+    rank = 0.0
+    lower_bound = 0.0 if buckets[0][0] > 0 else -math.inf
+    for i, (upper_bound, count) in enumerate(buckets):
+        if i > 0:
+            lower_bound = buckets[i - 1][0]
+        if lower_bound >= value:
+            return rank
+        if lower_bound < value < upper_bound:
+            if lower_bound == -math.inf:
+                return count  # no interpolation in a bucket without a lower end
+            return rank + (count - rank) * (value - lower_bound) / (upper_bound - lower_bound)
+        rank = count
+    return math.inf  # beyond every bound: the total count
+
+
+def histogram_fraction(lower: float, upper: float, samples: InstantVector) -> InstantVector:
+    """One fraction per bucket family; the result drops `le` and the metric name (a NaN bound is no bucket)."""
+    families = bucket_families(samples, skip_nan_bounds=True)  # Prometheus 3's, the only one with classic support
+    return [(None, rest, bucket_fraction(lower, upper, buckets)) for rest, buckets in families]

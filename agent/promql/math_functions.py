@@ -9,6 +9,20 @@ from datetime import UTC, datetime
 
 from agent.promql.arithmetic import go_div
 from agent.promql.gomath import go_log, go_log2, go_log10
+from agent.promql.gotrig import (
+    go_acos,
+    go_acosh,
+    go_asin,
+    go_asinh,
+    go_atan,
+    go_atanh,
+    go_cos,
+    go_cosh,
+    go_sin,
+    go_sinh,
+    go_tan,
+    go_tanh,
+)
 
 ValueFn = Callable[[float, Sequence[float]], float]
 
@@ -49,13 +63,25 @@ def go_round(v: float, to_nearest: float) -> float:
 
 
 def go_min(a: float, b: float) -> float:
-    """Go's math.Min: NaN wins."""
-    return math.nan if math.isnan(a) or math.isnan(b) else min(a, b)
+    """Go's math.Min: -Inf wins, then NaN; -0 is below +0."""
+    if -math.inf in (a, b):
+        return -math.inf
+    if math.isnan(a) or math.isnan(b):
+        return math.nan
+    if a == 0 and a == b:
+        return a if math.copysign(1.0, a) < 0 else b
+    return a if a < b else b
 
 
 def go_max(a: float, b: float) -> float:
-    """Go's math.Max: NaN wins."""
-    return math.nan if math.isnan(a) or math.isnan(b) else max(a, b)
+    """Go's math.Max: +Inf wins, then NaN; +0 is above -0."""
+    if math.inf in (a, b):
+        return math.inf
+    if math.isnan(a) or math.isnan(b):
+        return math.nan
+    if a == 0 and a == b:
+        return b if math.copysign(1.0, a) < 0 else a
+    return a if a > b else b
 
 
 _sqrt = _guard(math.sqrt)
@@ -77,6 +103,27 @@ VALUE_FUNCTIONS: dict[str, ValueFn] = {
     "clamp": lambda v, args: go_max(args[0], go_min(args[1], v)),
     "clamp_min": lambda v, args: go_max(args[0], v),
     "clamp_max": lambda v, args: go_min(args[0], v),
+    "sin": lambda v, args: go_sin(v),
+    "cos": lambda v, args: go_cos(v),
+    "tan": lambda v, args: go_tan(v),
+    "asin": lambda v, args: go_asin(v),
+    "acos": lambda v, args: go_acos(v),
+    "atan": lambda v, args: go_atan(v),
+    "sinh": lambda v, args: go_sinh(v),
+    "cosh": lambda v, args: go_cosh(v),
+    "tanh": lambda v, args: go_tanh(v),
+    "asinh": lambda v, args: go_asinh(v),
+    "acosh": lambda v, args: go_acosh(v),
+    "atanh": lambda v, args: go_atanh(v),
+    "deg": lambda v, args: v * (180 / math.pi),
+    "rad": lambda v, args: v * (math.pi / 180),
+}
+
+# Prometheus 2.42 multiplied and divided in turn, which rounds differently in the last bit.
+VALUE_FUNCTIONS_2: dict[str, ValueFn] = {
+    **VALUE_FUNCTIONS,
+    "deg": lambda v, args: v * 180 / math.pi,
+    "rad": lambda v, args: v * math.pi / 180,
 }
 
 
@@ -101,6 +148,7 @@ def _date_fn(part: Callable[[datetime], int]) -> Callable[[float], float]:
 DATE_FUNCTIONS: dict[str, Callable[[float], float]] = {
     "day_of_month": _date_fn(lambda d: d.day),
     "day_of_week": _date_fn(lambda d: d.isoweekday() % 7),
+    "day_of_year": _date_fn(lambda d: d.timetuple().tm_yday),
     "days_in_month": _date_fn(lambda d: calendar.monthrange(d.year, d.month)[1]),
     "hour": _date_fn(lambda d: d.hour),
     "minute": _date_fn(lambda d: d.minute),

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from agent.promql.stats import go_max, go_min, kahan_add, mean_3, quantile
+from agent.promql.stats import go_max, go_min, kahan_add, kahan_add_3, mean_3, quantile
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +191,64 @@ def mad_over_time(w: Window, times: Sequence[int], values: Sequence[float]) -> f
     return quantile(0.5, [abs(v - median) for v in values], exact_rank=True)
 
 
+def ts_of_extreme(lowest: bool) -> RangeFn:
+    """ts_of_min_over_time / ts_of_max_over_time: when the last lowest (highest) value was seen, in seconds.
+
+    A later equal value wins, and NaN is replaced by any later value (Prometheus' compareOverTime).
+    """
+
+    def fn(w: Window, times: Sequence[int], values: Sequence[float]) -> float | None:
+        best, when = values[0], times[0]
+        for t, v in zip(times, values, strict=True):
+            if (v <= best if lowest else v >= best) or math.isnan(best):
+                best, when = v, t
+        return when / 1000
+
+    return fn
+
+
+INTEGRAL_LEFT, INTEGRAL_RIGHT, INTEGRAL_TRAPEZOIDAL = 0, 1, 2
+
+
+def integral_strategy(arg: float) -> int:
+    """integral()'s strategy: 0 left point, 1 right point, 2 trapezoidal (the default, and for anything else)."""
+    if math.isnan(arg) or math.isinf(arg) or arg != math.trunc(arg) or not 0 <= arg <= INTEGRAL_TRAPEZOIDAL:
+        return INTEGRAL_TRAPEZOIDAL
+    return int(arg)
+
+
+def _nan_as_zero(v: float) -> float:
+    return 0.0 if math.isnan(v) else v
+
+
+def _step_height(strategy: int, previous: float, current: float) -> tuple[float, float]:
+    """The height of one step of the integral, with its Kahan compensation."""
+    if strategy == INTEGRAL_LEFT:
+        return previous, 0.0
+    if strategy == INTEGRAL_RIGHT:
+        return current, 0.0
+    if previous == 0 and current == 0:
+        return 0.0, 0.0
+    value, c = kahan_add_3(current, previous, 0.0)
+    if math.isinf(value) and not math.isinf(current) and not math.isinf(previous):
+        return kahan_add_3(current / 2, previous / 2, 0.0)  # the sum overflowed, the mean does not
+    return value / 2, c / 2
+
+
+def integral(w: Window, times: Sequence[int], values: Sequence[float]) -> float | None:
+    """The area under the points over time, NaN counted as 0 (Prometheus 3's funcIntegral; experimental)."""
+    strategy = integral_strategy(w.arg)
+    total = c = 0.0
+    previous_t, previous_v = 0, 0.0
+    for i, (t, v) in enumerate(zip(times, values, strict=True)):
+        value, c_value = _step_height(strategy, _nan_as_zero(previous_v), _nan_as_zero(v))
+        if i > 0 and (value != 0 or c_value != 0):
+            dt = (t - previous_t) / 1000
+            total, c = kahan_add_3(value * dt, total, c + c_value * dt)
+        previous_t, previous_v = t, v
+    return total if math.isinf(total) else total + c
+
+
 RANGE_FUNCTIONS: dict[str, RangeFn] = {
     "rate": extrapolated(counter=True, per_second=True),
     "increase": extrapolated(counter=True, per_second=False),
@@ -212,6 +270,12 @@ RANGE_FUNCTIONS: dict[str, RangeFn] = {
     "present_over_time": lambda w, times, values: 1.0,
     "quantile_over_time": lambda w, times, values: quantile(w.arg, values),
     "mad_over_time": mad_over_time,
+    "first_over_time": lambda w, times, values: values[0],
+    "ts_of_first_over_time": lambda w, times, values: times[0] / 1000,
+    "ts_of_last_over_time": lambda w, times, values: times[-1] / 1000,
+    "ts_of_min_over_time": ts_of_extreme(lowest=True),
+    "ts_of_max_over_time": ts_of_extreme(lowest=False),
+    "integral": integral,
 }
 
 # Prometheus 3 computes these differently (same value up to the last bits).
@@ -225,5 +289,5 @@ RANGE_FUNCTIONS_3: dict[str, RangeFn] = {
 
 # Functions whose scalar argument comes before the range vector rather than after it.
 SCALAR_FIRST = frozenset({"quantile_over_time"})
-# The one range function that keeps the metric name (Prometheus 2.42).
-KEEPS_NAME = frozenset({"last_over_time"})
+# The range functions that keep the metric name (first_over_time is Prometheus 3's only).
+KEEPS_NAME = frozenset({"last_over_time", "first_over_time"})

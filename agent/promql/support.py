@@ -27,16 +27,56 @@ SPECIAL_FUNCTIONS = frozenset(
         "sort",
         "sort_desc",
         "histogram_quantile",
+        "pi",
+        "start",
+        "end",
+        "range",
+        "step",
+        "min_of",
+        "max_of",
+        "histogram_fraction",
+        "histogram_quantiles",
+        "info",
+        "start_timestamp",
     }
+)
+# Functions of native histograms only: over tripwired's float series they give nothing, as in Prometheus.
+NATIVE_HISTOGRAM_FUNCTIONS = frozenset(
+    {"histogram_count", "histogram_sum", "histogram_avg", "histogram_stddev", "histogram_stdvar"}
 )
 # Prometheus 3's experimental functions tripwired evaluates, behind the same switch as Prometheus'
 # --enable-feature=promql-experimental-functions. double_exponential_smoothing is 2.x's holt_winters.
 EXPERIMENTAL_FUNCTIONS = frozenset(
-    {"double_exponential_smoothing", "mad_over_time", "sort_by_label", "sort_by_label_desc"}
+    {
+        "double_exponential_smoothing",
+        "mad_over_time",
+        "sort_by_label",
+        "sort_by_label_desc",
+        "ts_of_first_over_time",
+        "ts_of_last_over_time",
+        "ts_of_min_over_time",
+        "ts_of_max_over_time",
+        "integral",
+        "min_of",
+        "max_of",
+        "start",
+        "end",
+        "range",
+        "step",
+        "histogram_quantiles",
+        "info",
+        "start_timestamp",
+    }
 )
+# Prometheus 3 functions that need no switch but that 2.42 does not have.
+ONLY_IN_3 = frozenset({"first_over_time", "histogram_avg", "histogram_stddev", "histogram_stdvar"})
 EXPERIMENTAL_AGGREGATIONS = frozenset({"limitk", "limit_ratio"})
 FUNCTIONS = (
-    frozenset(RANGE_FUNCTIONS) | frozenset(VALUE_FUNCTIONS) | frozenset(DATE_FUNCTIONS) | SPECIAL_FUNCTIONS
+    frozenset(RANGE_FUNCTIONS)
+    | frozenset(VALUE_FUNCTIONS)
+    | frozenset(DATE_FUNCTIONS)
+    | SPECIAL_FUNCTIONS
+    | NATIVE_HISTOGRAM_FUNCTIONS
 ) - EXPERIMENTAL_FUNCTIONS
 AGGREGATIONS = frozenset(
     {"sum", "avg", "min", "max", "count", "group", "stddev", "stdvar", "topk", "bottomk", "quantile", "count_values"}
@@ -89,13 +129,15 @@ def unknown_function(name: str, semantics: Semantics) -> str:
             f"function {name} is not supported: Prometheus 3 calls it {RENAMED_IN_3[name]} "
             f"(enable {EXPERIMENTAL_FEATURE}), or set promql_compat: 2"
         )
+    if semantics.compat == PromQLCompat.V2 and name in ONLY_IN_3:
+        return f"function {name} is not supported: it is Prometheus 3's, set promql_compat: 3"
     return f"function {name} is not supported"
 
 
 def functions(semantics: Semantics) -> frozenset[str]:
     """The functions an expression may call under `semantics`."""
     if semantics.compat == PromQLCompat.V2:
-        return FUNCTIONS | {"double_exponential_smoothing"}  # spelled holt_winters in the text
+        return (FUNCTIONS - ONLY_IN_3) | {"double_exponential_smoothing"}  # spelled holt_winters in the text
     return FUNCTIONS | EXPERIMENTAL_FUNCTIONS if semantics.experimental_functions else FUNCTIONS
 
 
@@ -106,7 +148,9 @@ def aggregations(semantics: Semantics) -> frozenset[str]:
     return AGGREGATIONS
 
 
-BINARY_OPERATORS = frozenset({"+", "-", "*", "/", "%", "^", "==", "!=", ">", "<", ">=", "<=", "and", "or", "unless"})
+BINARY_OPERATORS = frozenset(
+    {"+", "-", "*", "/", "%", "^", "atan2", "==", "!=", ">", "<", ">=", "<=", "and", "or", "unless"}
+)
 
 
 def children(expr: promql_parser.Expr) -> Iterator[promql_parser.Expr]:

@@ -53,6 +53,8 @@ _KEEPS_UNIT = frozenset(
         "label_join",
         "label_replace",
         "last_over_time",
+        "first_over_time",
+        "info",
         "max_over_time",
         "min_over_time",
         "avg_over_time",
@@ -65,6 +67,19 @@ _KEEPS_UNIT = frozenset(
         "holt_winters",
         "double_exponential_smoothing",
         "histogram_quantile",
+    }
+)
+# Functions whose values are Unix times in seconds.
+_TIMESTAMPS = frozenset(
+    {
+        "time",
+        "timestamp",
+        "ts_of_first_over_time",
+        "ts_of_last_over_time",
+        "ts_of_min_over_time",
+        "ts_of_max_over_time",
+        "start",
+        "end",
     }
 )
 _KEEPING_AGGREGATIONS = frozenset({"sum", "avg", "min", "max", "topk", "bottomk", "quantile"})
@@ -96,7 +111,7 @@ def unit_of(expr: promql_parser.Expr) -> Unit:
 
 def _call_unit(call: promql_parser.Call) -> Unit:
     name = call.func.name
-    if name in {"time", "timestamp"}:
+    if name in _TIMESTAMPS:
         return Unit.TIMESTAMP
     vector_args = [a for a in call.args if not isinstance(a, promql_parser.NumberLiteral | promql_parser.StringLiteral)]
     inner = unit_of(vector_args[-1]) if vector_args else Unit.NONE

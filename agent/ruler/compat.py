@@ -8,6 +8,9 @@ ordinary data, and are reported per rule:
   window holds one sample more than 3's left-open one whenever a sample sits on its start, which
   matters when the window holds few samples (rate over two samples becomes rate over one: nothing);
 - a regex matcher whose `.` can meet a newline: only 3 lets `.` match it.
+
+Two more change the result whatever the data: `atan2` between vectors keeps the metric name in
+2.x only, and `histogram_fraction` reads classic buckets in 3 only.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import promql_parser
 from agent.gocompat.duration import format_duration
 from agent.promql import PromQLError, Semantics, parse_expr
 from agent.promql.context import duration_ms
-from agent.promql.support import walk
+from agent.promql.support import static_kind, walk
 from agent.ruler.rulefile import GroupSpec, RuleSpec
 
 # Windows of at most this many samples are reported: there one sample is a fifth of the data or more.
@@ -64,6 +67,14 @@ def _differences(expr: promql_parser.Expr, sample_interval_ms: int, step_ms: int
             yield from _boundary(duration_ms(node.range), step, "subquery steps")
         elif isinstance(node, promql_parser.VectorSelector):
             yield from _regexes(node)
+        elif isinstance(node, promql_parser.BinaryExpr) and str(node.op) == "atan2":
+            if static_kind(node) == "vector":
+                yield "atan2 drops the metric name in Prometheus 3 and keeps the left side's in 2.x"
+        elif isinstance(node, promql_parser.Call) and node.func.name == "histogram_fraction":
+            yield (
+                "histogram_fraction reads classic `le` buckets in Prometheus 3 only; "
+                "2.x answers it from native histograms, so nothing here"
+            )
 
 
 def _boundary(range_ms: int, interval_ms: int, what: str) -> Iterator[str]:

@@ -23,7 +23,6 @@ def test_parse_error_is_a_promql_error_with_the_parsers_message() -> None:
         ("holt_winters(x[5m], 0.1, 0.1)", "function holt_winters is not supported"),
         ('sort_by_label(x, "a")', 'function "sort_by_label" is not enabled'),
         ("limitk(1, x)", r"limitk\(\) is experimental and must be enabled"),
-        ("x atan2 y", "binary operator atan2 is not supported"),
         ('x{a="b" or c="d"}', "'or' between label matchers is not supported"),
         ("x + fill(0) y", "fill modifiers of binary operators are not supported"),
     ],

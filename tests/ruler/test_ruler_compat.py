@@ -138,3 +138,23 @@ def test_query_offset_is_a_prometheus_3_group_field(tmp_path: Path, capsys: pyte
     path.write_text("groups:\n  - name: g\n    query_offset: 1m\n    rules:\n      - record: r\n        expr: up\n")
     assert [main(["rules", "check", str(path)]), main(["rules", "check", "--promql-compat=2", str(path)])] == [0, 1]
     assert "field query_offset not found" in capsys.readouterr().out
+
+
+def test_atan2_between_vectors_and_histogram_fraction_are_reported() -> None:
+    rules = """
+groups:
+  - name: g
+    rules:
+      - record: angle
+        expr: y atan2 x
+      - record: angle_scalar
+        expr: vector(1 atan2 2)
+      - record: share
+        expr: histogram_fraction(0, 0.5, latency_seconds_bucket)
+"""
+    assert warnings_for(rules) == [
+        'r.yaml: group "g", rule "angle": atan2 drops the metric name in Prometheus 3 and keeps the left '
+        "side's in 2.x",
+        'r.yaml: group "g", rule "share": histogram_fraction reads classic `le` buckets in Prometheus 3 only; '
+        "2.x answers it from native histograms, so nothing here",
+    ]
