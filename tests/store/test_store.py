@@ -1,4 +1,5 @@
 from agent.model import Sample, labels_of
+from agent.steps import run_through
 from agent.store import STALE_NAN, Store, is_stale
 
 A = labels_of(job="a")
@@ -99,12 +100,7 @@ def test_a_write_in_steps_pauses_between_steps_and_ends_like_a_write() -> None:
     steps = store.write_in_steps("src", [Sample("x", labels_of(i=str(i)), 1.0) for i in range(4)], 2000, step=2)
     next(steps)
     halfway = sorted(s.latest() for s in store.family("x") if s.latest() is not None)
-    result = None
-    try:
-        while True:
-            next(steps)
-    except StopIteration as done:
-        result = done.value
+    result = run_through(steps)
     assert halfway == [0.0, 0.0, 0.0, 1.0, 1.0]  # a reader between steps sees part of the new collection
     assert result is not None and result.changed_names == frozenset({"x"})
     assert sorted(str(s.latest()) for s in store.family("x")) == ["1.0", "1.0", "1.0", "1.0", "None"]
@@ -116,12 +112,7 @@ def test_a_write_counts_the_series_it_added_not_those_another_write_added_betwee
     steps = store.write_in_steps("s", [*first, Sample("a", labels_of(i="new"), 1)], 1000, step=2)
     next(steps)
     store.write("other", [Sample("b", (), 1), Sample("c", (), 1)], 1000)  # served between two steps
-    result = None
-    try:
-        while True:
-            next(steps)
-    except StopIteration as done:
-        result = done.value
+    result = run_through(steps)
 
     assert (5, 0) == (result.added, store.write("s", first, 2000).added)
 
