@@ -23,7 +23,7 @@ from agent.model import Labels, MetricMeta, gauge, labels_of
 # other collector's job is its own name (kafka's is already "kafka").
 DEFAULT_JOBS = {"host": "node", "process": "tripwired"}
 EXPORTED_PREFIX = "exported_"
-_TARGET_NAMES = frozenset(("job", "instance"))  # what a target's labels may be named (make_target)
+TARGET_LABEL_NAMES = frozenset(("job", "instance"))  # what a target's labels may be named (make_target)
 
 SYNTHETIC_METRICS: tuple[MetricMeta, ...] = (
     gauge("up", "Whether the collector's last run succeeded (1) or failed or timed out (0), as Prometheus' up."),
@@ -75,7 +75,7 @@ def attach(target: Labels, labels: Labels) -> Labels:
     A label of the sample under a target label's name keeps its value as `exported_<name>`
     (`exported_exported_<name>` if that is taken, and so on), the shorter names first.
     """
-    if not any(name in _TARGET_NAMES for name, _ in labels):
+    if not any(name in TARGET_LABEL_NAMES for name, _ in labels):
         return tuple(sorted(labels + target))
     own = dict(labels)
     clashes = sorted((name for name, _ in target if name in own), key=len)
@@ -128,6 +128,18 @@ def exposed(labels: Labels, targets: Collection[tuple[str, str]]) -> Labels:
     own = dict(labels)
     if (own.get("job"), own.get("instance")) not in targets:
         return labels
+    return _untargeted(own)
+
+
+def untargeted(labels: Labels) -> Labels | None:
+    """`labels` without `job` and `instance` and with `exported_*` back, as before target labels; None without both."""
+    own = dict(labels)
+    if not TARGET_LABEL_NAMES <= own.keys():
+        return None
+    return _untargeted(own)
+
+
+def _untargeted(own: dict[str, str]) -> Labels:
     renamed = EXPORTED_PREFIX + "job" in own or EXPORTED_PREFIX + "instance" in own  # any renaming made one
     for name in ("job", "instance"):
         del own[name]

@@ -14,6 +14,7 @@ from typing import Protocol
 from urllib.parse import quote_plus
 
 from agent.model import Alert, AlertState, Labels, Sample, fingerprint, labels_of
+from agent.targets import untargeted
 
 RESOLVED_RETENTION_MS = 15 * 60 * 1000
 RESEND_DELAY_MS = 60 * 1000
@@ -112,6 +113,8 @@ def evaluate_alerts(
         if known is not None and known.state is not AlertState.INACTIVE:
             if known.value != fresh.value or known.annotations != fresh.annotations:  # NaN: always
                 active[labels] = replace(known, value=fresh.value, annotations=fresh.annotations)
+        elif known is None and (before := _before_target_labels(previous, labels)) is not None:
+            active[labels] = _carried_over(before, fresh)
         else:
             # New, or back after being resolved: a resolved alert starts over as pending.
             active[labels] = fresh
@@ -157,6 +160,32 @@ def evaluate_alerts(
             active[labels] = sent
             to_send.append(sent)
     return AlertEvaluation(active, tuple(to_send), tuple(samples))
+
+
+def _before_target_labels(previous: Mapping[Labels, ActiveAlert], labels: Labels) -> ActiveAlert | None:
+    """The active alert this one was before the agent gave every series `job` and `instance`, if any.
+
+    An upgrade from a version without target labels (or a state file of one) changes every alert's
+    labels once. The old alert is resolved as usual, but the same condition under its new labels
+    goes on from the old one's state instead of starting over as pending: no gap in which nothing
+    fires, and no `for` waited out again.
+    """
+    before = untargeted(labels)
+    old = previous.get(before) if before is not None else None
+    return old if old is not None and old.state is not AlertState.INACTIVE else None
+
+
+def _carried_over(before: ActiveAlert, fresh: ActiveAlert) -> ActiveAlert:
+    """`fresh` with the pending or firing state of the alert it was under its old labels; never sent yet."""
+    return replace(
+        before,
+        labels=fresh.labels,
+        annotations=fresh.annotations,
+        value=fresh.value,
+        keep_firing_since_ms=None,
+        last_sent_at_ms=None,
+        valid_until_ms=None,
+    )
 
 
 def _held_long_enough(alert: ActiveAlert, ts_ms: int, hold_ms: int) -> bool:

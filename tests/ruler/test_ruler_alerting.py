@@ -295,3 +295,32 @@ def test_a_restored_pending_alert_fires_at_its_hold_until_time() -> None:
     assert AlertState.PENDING == early.active[pending.labels].state
     due = evaluate_alerts(early.active, vector, FIVE_MIN + 50_000, rule, plain)
     assert AlertState.FIRING == due.active[pending.labels].state
+
+
+def targeted(*instances: str) -> list[Point]:
+    """`vec` as it reads once every series carries its target's `job` and `instance`."""
+    return [
+        Point((("__name__", "up"), ("exported_instance", i), ("instance", "agent:9842"), ("job", "node")), 1.0)
+        for i in instances
+    ]
+
+
+def test_an_alert_firing_before_the_upgrade_to_target_labels_fires_on_under_its_new_labels() -> None:
+    """The upgrade that adds job and instance: the old alert resolves as usual, the same condition under
+    its new labels goes on firing at once (sent now), instead of waiting out `for` again as a new pending alert."""
+    rule = AlertRule("Down", hold_ms=5 * MIN)
+    before = run(rule, [(T0, vec("a")), (T0 + 6 * MIN, vec("a"))])[-1]
+    assert ["firing"] == states(before)
+    old_state = before.active
+    after = evaluate_alerts(old_state, targeted("a"), T0 + 7 * MIN, rule, plain)
+    new_key = (("alertname", "Down"), ("exported_instance", "a"), ("instance", "agent:9842"), ("job", "node"))
+    carried, resolved = after.active[new_key], after.active[KEY]
+    assert (carried.state, carried.active_at_ms, carried.fired_at_ms) == (AlertState.FIRING, T0, T0 + 6 * MIN)
+    assert resolved.state is AlertState.INACTIVE
+    assert {a.labels for a in after.to_send} == {new_key, KEY}  # the new one firing, the old one resolved
+
+
+def test_a_new_alert_with_target_labels_and_no_alert_before_them_starts_pending() -> None:
+    rule = AlertRule("Down", hold_ms=5 * MIN)
+    (result,) = run(rule, [(T0, targeted("a"))])
+    assert ["pending"] == states(result)
