@@ -48,8 +48,11 @@ produce 20
 "${PIPELINE[@]}" --version 1 &
 V1=$!
 PIDS+=($V1)
+# verify's baseline is the KPI at 1 s steps over the minute before the release: wait until a few
+# steps see orders (a release marked within a second of the first order would have none).
 tripwired check --url "$URL" --within "$CHECK_WITHIN" \
-  --expect-metric 'orders_pipeline_messages_total{outcome="written"} >= 20'
+  --expect-metric 'orders_pipeline_messages_total{outcome="written"} >= 20' \
+  --expect-metric 'count_over_time((sum(orders_pipeline_messages_total) > 0)[1m:1s]) >= 3'
 kill "$V1"; wait "$V1" || true
 
 step "release: version 2 with feature X, marked for dashboards and for verify's baseline"
