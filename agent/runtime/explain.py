@@ -18,7 +18,8 @@ from agent.promql import EvalError, PromQLError, RangeSeries, VectorSample
 from agent.promql.units import COMPARISONS, Unit, unit_of
 from agent.ruler.rules import AlertingRule
 from agent.ruler.template_functions import FUNCTIONS
-from agent.web.status import AlertView, ExplainView, PartView, format_duration
+from agent.web.pages import format_duration
+from agent.web.status import AlertView, ExplainView, PartView
 
 MAX_DEPTH = 3  # sub-expressions shown below the rule's expression
 MAX_SAMPLES = 10  # values shown per sub-expression, highest first

@@ -23,8 +23,8 @@ from agent.gocompat.duration import parse_duration
 from agent.model import Labels, labels_text
 from agent.promql import Engine, EvalError, PromQLError, RangeSeries, VectorSample, parse_expr
 from agent.promql.units import Unit, unit_of
+from agent.web.pages import html_response, templates
 from agent.web.server import Handler, Request, Response
-from agent.web.status import html_response, templates
 
 ShowValue = Callable[[float, str], str]  # a value and a Unit value -> text for people
 STEPS = 240  # points per series on the graph

@@ -10,45 +10,35 @@ its issue time under a per-process secret).
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import json
-import re
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from functools import cached_property
 from importlib import resources
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import quote, urlencode
 
-from agent.export.exposition import format_value
 from agent.gocompat.duration import parse_duration
 from agent.model import Labels
 from agent.web.csrf import cross_site_reason
+from agent.web.pages import (
+    CSRF_FIELD,
+    SECURITY_HEADERS,
+    html_response,
+    templates,
+)
 from agent.web.server import Handler, Request, Response
 
 if TYPE_CHECKING:
-    import jinja2
+    pass
 
-HTML = "text/html; charset=utf-8"
-CSRF_FIELD = "csrf_token"
 CSRF_MAX_AGE_SECONDS = 12 * 3600.0
-DEFAULT_SILENCE = "2h"
 ALERTS_PER_PAGE = 50  # a page of 10,000 alerts stays small and fast (bench/status_page.py)
 SUMMARY_NAMES = 50  # the alert names listed with their counts, most frequent first
 SEVERITY_ORDER = ("critical", "page", "error", "warning", "info")
-SECURITY_HEADERS = {
-    "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    "x-content-type-options": "nosniff",
-    "x-frame-options": "DENY",
-    # Not no-referrer: with it Chromium posts forms with `Origin: null`, which same_origin() refuses.
-    "referrer-policy": "same-origin",
-    "cache-control": "no-store",
-}
 STATIC_FILES = {"status.css": "text/css; charset=utf-8", "status.js": "text/javascript; charset=utf-8"}
 
 
@@ -224,28 +214,6 @@ class StatusSource(Protocol):
 # -- small formatting helpers ----------------------------------------------------------------------
 
 
-def format_time(seconds: float | None) -> str:
-    """A time for people (UTC, to the second), or "never" for none."""
-    if not seconds:
-        return "never"
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-
-
-def iso_time(seconds: float) -> str:
-    """A time in RFC 3339 (UTC, to the second)."""
-    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def format_duration(seconds: float) -> str:
-    """A span of time for people: `3d 4h`, `5m 2s`, `850ms`."""
-    if seconds < 1:
-        return f"{max(seconds, 0) * 1000:.0f}ms"
-    total = int(seconds)
-    parts = [(total // 86400, "d"), (total % 86400 // 3600, "h"), (total % 3600 // 60, "m"), (total % 60, "s")]
-    shown = [f"{n}{unit}" for n, unit in parts if n]
-    return " ".join(shown[:2])
-
-
 def silence_seconds(text: str) -> float:
     """How long a silence from the form lasts: a Prometheus duration (`2h`, `1h30m`), which must be positive."""
     try:
@@ -378,33 +346,6 @@ class AlertsView:
         return _alerts_link(self.alertname, page)
 
 
-@functools.cache
-def templates() -> jinja2.Environment:
-    """The pages' Jinja2 environment, made (and Jinja2 imported) at the first page asked for.
-
-    A daemon nobody opens a page of never loads Jinja2 (about 4 MB of a small daemon's memory).
-    """
-    import jinja2  # here, not at the top: on first use, see above
-
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("agent.web", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters.update(
-        format_time=format_time,
-        iso_time=iso_time,
-        format_duration=format_duration,
-        format_value=format_value,
-        css_word=lambda text: _css_word(str(text)),
-    )
-    env.globals.update(csrf_field=CSRF_FIELD, default_silence=DEFAULT_SILENCE)
-    return env
-
-
 def render_page(source: StatusSource, ctx: PageContext) -> str:
     """The whole page for the source's current state (templates/status.html, autoescaped)."""
     alerts = source.alerts()
@@ -474,10 +415,6 @@ def _alerts_link(alertname: str, page: int) -> str:
     return f"/?{query}#alerts" if query else "/#alerts"
 
 
-def _css_word(text: str) -> str:
-    return re.sub(r"[^a-z0-9-]", "", text.lower()) or "none"
-
-
 def _alert_item(alert: AlertView) -> AlertItem:
     annotations = dict(alert.annotations)
     summary = annotations.pop("summary", "")
@@ -494,11 +431,6 @@ def _alert_item(alert: AlertView) -> AlertItem:
 
 
 # -- the routes ------------------------------------------------------------------------------------
-
-
-def html_response(status: int, body: str, headers: dict[str, str] | None = None) -> Response:
-    """An HTML answer with the page's security headers."""
-    return Response(status, body.encode(), HTML, {**SECURITY_HEADERS, **(headers or {})})
 
 
 def redirect(location: str) -> Response:

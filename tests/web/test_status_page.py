@@ -17,6 +17,7 @@ from agent.clock import FakeClock
 from agent.export.exposition import format_value
 from agent.model import labels_of
 from agent.notify.silence import Silences
+from agent.web.pages import format_duration
 from agent.web.server import Handler, HttpServer, Request, Response
 from agent.web.status import (
     ALERTS_PER_PAGE,
@@ -29,7 +30,6 @@ from agent.web.status import (
     RuleGroupView,
     RuleView,
     SilenceView,
-    format_duration,
     matcher_text,
     silence_seconds,
     status_routes,
