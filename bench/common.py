@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import statistics
@@ -81,23 +82,27 @@ def unique_rss_mb(pids: Sequence[int]) -> float | None:
     """
     frames: set[int] = set()
     for pid in pids:
-        try:
-            maps = Path(f"/proc/{pid}/maps").read_text().splitlines()
-            pagemap = open(f"/proc/{pid}/pagemap", "rb")  # noqa: SIM115 - closed below
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        with pagemap:
-            for line in maps:
-                start, end = (int(x, 16) // PAGE_SIZE for x in line.split(None, 1)[0].split("-"))
-                pagemap.seek(start * 8)
-                try:
-                    entries = array("Q", pagemap.read((end - start) * 8))
-                except OSError:  # [vsyscall]
-                    continue
-                frames.update(entry & _PFN for entry in entries if entry & _PRESENT)
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):  # a child that ended meanwhile
+            frames |= _frames(pid)
     if frames and frames <= {0}:
         return None  # not root: every frame number reads as 0
     return len(frames - {0}) * PAGE_SIZE / 2**20
+
+
+def _frames(pid: int) -> set[int]:
+    """The page frame numbers of a process's resident pages (0 for each when not root)."""
+    maps = Path(f"/proc/{pid}/maps").read_text().splitlines()
+    frames: set[int] = set()
+    with open(f"/proc/{pid}/pagemap", "rb") as pagemap:
+        for line in maps:
+            start, end = (int(x, 16) // PAGE_SIZE for x in line.split(None, 1)[0].split("-"))
+            pagemap.seek(start * 8)
+            try:
+                entries = array("Q", pagemap.read((end - start) * 8))
+            except OSError:  # [vsyscall]
+                continue
+            frames.update(entry & _PFN for entry in entries if entry & _PRESENT)
+    return frames
 
 
 def pss_mb(pid: int) -> float:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import platform
 import secrets
@@ -19,7 +18,7 @@ import structlog
 
 from agent import __version__
 from agent.clock import Clock, SystemClock
-from agent.collect.base import Seedable, SeriesHistory
+from agent.collect.base import Seedable
 from agent.collect.registry import build_collectors
 from agent.collect.runner import Runner
 from agent.config import ConfigError, load_config
@@ -27,7 +26,7 @@ from agent.config.schema import Config
 from agent.export import Exposition
 from agent.export.statsd import StatsdConfigError, StatsdExporter
 from agent.memory import freeze_start_up_objects
-from agent.model import AlertState, Labels, Sample, counter, gauge, labels_of
+from agent.model import AlertState, Sample, counter, gauge, labels_of
 from agent.packs import builtin_path, is_builtin
 from agent.promql import Engine, Semantics, max_range_ms, semantics_of
 from agent.remote import RemoteWrite
@@ -36,6 +35,7 @@ from agent.ruler.manager import RuleLoadError, RuleManager
 from agent.ruler.rules import ExternalInfo
 from agent.ruler.state import AlertStateStore
 from agent.runtime.api_views import buildinfo_json, config_yaml, flags_json, runtimeinfo_json, targets_json
+from agent.runtime.history import seeding_history
 from agent.runtime.notifications import NewParts, Notifications, SilencesApi
 from agent.runtime.sdnotify import SdNotifier, notify_lifecycle
 from agent.runtime.status_source import RuntimeStatusSource
@@ -56,7 +56,6 @@ log = structlog.get_logger()
 HOUSEKEEPING_SECONDS = 5.0
 # How long a collector's thread waits for the loop to read it the stored history (a busy loop
 # answers in milliseconds; a stopping one never, and the collector then runs unseeded).
-HISTORY_READ_TIMEOUT = 10.0
 SHUTDOWN_SECONDS = 4.0
 MIN_RETENTION_MS = 2 * LOOKBACK_MS
 
@@ -78,28 +77,6 @@ class StartupError(Exception):
     def __init__(self, errors: Sequence[str]) -> None:
         super().__init__("\n".join(errors))
         self.errors = list(errors)
-
-
-def on_loop(loop: asyncio.AbstractEventLoop, read: SeriesHistory, timeout: float) -> SeriesHistory:
-    """`read`, run on `loop` and waited for when called from another thread; called directly on the loop."""
-
-    def read_there(name: str) -> list[tuple[Labels, Sequence[int], Sequence[float]]]:
-        with contextlib.suppress(RuntimeError):
-            if asyncio.get_running_loop() is loop:
-                return list(read(name))
-        answer: concurrent.futures.Future[list[tuple[Labels, Sequence[int], Sequence[float]]]]
-        answer = concurrent.futures.Future()
-
-        def run() -> None:
-            try:
-                answer.set_result(list(read(name)))
-            except Exception as exc:  # handed to the waiting thread
-                answer.set_exception(exc)
-
-        loop.call_soon_threadsafe(run)
-        return answer.result(timeout)
-
-    return read_there
 
 
 def _reason(exc: Exception) -> str:
@@ -283,7 +260,7 @@ class Daemon:
 
     def _new_runner(self, config: Config) -> Runner:
         runner = Runner(self.store, self.clock, on_collected=self.ruler.trigger)
-        history = self._history_from_any_thread()
+        history = seeding_history(self.store)
         for job in build_collectors(config, self.clock):
             if isinstance(job.collector, Seedable):
                 # What it remembers (a partition's end offsets, for lag in seconds) comes back from
@@ -292,18 +269,6 @@ class Daemon:
                 job.collector.seed(history)
             runner.add(job)
         return runner
-
-    def _history(self, name: str) -> list[tuple[Labels, Sequence[int], Sequence[float]]]:
-        """Every stored series of `name`: labels and copies of its points (a SeriesHistory)."""
-        return [(series.labels, *series.points()) for series in self.store.family(name)]
-
-    def _history_from_any_thread(self) -> SeriesHistory:
-        """`_history`, read on the event loop (the store's only writer) when called from a collector's thread."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # a daemon built outside a loop (tests): there is one thread
-            return self._history
-        return on_loop(loop, self._history, HISTORY_READ_TIMEOUT)
 
     def _notifications(self, config: Config) -> Notifications:
         try:
