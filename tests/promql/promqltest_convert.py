@@ -24,7 +24,6 @@ import yaml
 
 EVAL = re.compile(r"^eval(?:_ordered)?\s+instant\s+at\s+(\S+)\s+(.+)$")
 LOAD = re.compile(r"^load\s+(\S+)\s*$")
-SERIES = re.compile(r"^\s+(\S.*?)\s+(\S.*)$")
 EXPECTED = re.compile(r"^\s+(\{.*\}|[a-zA-Z_:][\w:]*(?:\{.*\})?)?\s*(\S+)\s*$")
 
 
@@ -37,6 +36,7 @@ class Group:
     cases: list[dict[str, Any]] = field(default_factory=list)
     mixed: bool = False
     partial: bool = False  # some series could not be converted (native histograms)
+    start_timestamps: bool = False  # `name@st` series: a rule-test file has no start timestamps
 
 
 @dataclass
@@ -96,11 +96,38 @@ def _load(group: Group, interval: str, block: list[str], out: Converted) -> None
     for line in block:
         if line.strip().startswith("#"):
             continue
-        match = SERIES.match(line)
-        if match is None or "{{" in line:
+        split = split_series(line.strip())
+        if split is None or "{{" in line:
             group.partial = True
             continue
-        group.series.append({"series": match[1], "values": match[2]})
+        if split[0].endswith("@st"):
+            group.start_timestamps = True
+            continue
+        group.series.append({"series": split[0], "values": split[1]})
+
+
+def split_series(line: str) -> tuple[str, str] | None:
+    """A load line's series description and values: the description ends at the first blank outside
+    its braces and quotes (`{"a b", c="d e"} 1+1x3` is one description)."""
+    depth, quote, i = 0, "", 0
+    while i < len(line):
+        char = line[i]
+        if quote:
+            if char == "\\":
+                i += 1
+            elif char == quote:
+                quote = ""
+        elif char in "\"'`":
+            quote = char
+        elif char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+        elif char.isspace() and depth == 0:
+            values = line[i:].strip()
+            return (line[:i], values) if values else None
+        i += 1
+    return None
 
 
 def _eval(group: Group, line: str, block: list[str], out: Converted) -> None:
@@ -146,6 +173,9 @@ def write(path: Path, converted: Converted, out_dir: Path) -> int:
             continue
         if group.partial:
             converted.skipped["groups with native-histogram series"] += len(group.cases)
+            continue
+        if group.start_timestamps:
+            converted.skipped["groups with start-timestamp series"] += len(group.cases)
             continue
         tests.append(
             {"interval": group.interval or "1m", "input_series": group.series, "promql_expr_test": group.cases}
