@@ -39,11 +39,18 @@ from agent.promql.locate import describe_error
 from agent.promql.matching import Matching
 from agent.promql.math_functions import DATE_FUNCTIONS, VALUE_FUNCTIONS, VALUE_FUNCTIONS_2
 from agent.promql.nodes import MatrixNode, Node, NumberNode, ScalarNode, StringNode, VectorNode
-from agent.promql.range_functions import INTEGRAL_TRAPEZOIDAL, RANGE_FUNCTIONS, RANGE_FUNCTIONS_3, SCALAR_FIRST
+from agent.promql.range_functions import (
+    EXTENDED_FUNCTIONS,
+    INTEGRAL_TRAPEZOIDAL,
+    RANGE_FUNCTIONS,
+    RANGE_FUNCTIONS_3,
+    SCALAR_FIRST,
+)
 from agent.promql.selectors import MatrixSelectorNode, VectorSelectorNode
 from agent.promql.semantics import DEFAULT_SEMANTICS, PromQLCompat, Semantics
 from agent.promql.subquery import SubqueryNode
 from agent.promql.support import NATIVE_HISTOGRAM_FUNCTIONS, dialect_text, unknown_function, unsupported
+from agent.promql.syntax3 import matchers_of
 from agent.promql.values import NAME
 
 UNKNOWN_FUNCTION = re.compile(r"unknown function with name '(.*)'")
@@ -56,10 +63,16 @@ CARDINALITY = (
 )
 
 
-def parse_expr(text: str, semantics: Semantics = DEFAULT_SEMANTICS) -> promql_parser.Expr:
-    """Parse an expression and refuse, by name, any construct tripwired does not evaluate."""
+def parse_expr(
+    text: str, semantics: Semantics = DEFAULT_SEMANTICS, *, step_ms: int = 0, range_ms: int = 0
+) -> promql_parser.Expr:
+    """Parse an expression and refuse, by name, any construct tripwired does not evaluate.
+
+    `step_ms` and `range_ms` are a range query's step and end - start (0 for an instant query), which
+    Prometheus 3's step() and range() stand for in duration expressions.
+    """
     try:
-        expr = promql_parser.parse(dialect_text(text, semantics))
+        expr = promql_parser.parse(dialect_text(text, semantics, step_ms, range_ms))
     except ValueError as exc:
         unknown = UNKNOWN_FUNCTION.fullmatch(str(exc))
         if unknown:  # functions newer or older than the parser's PromQL
@@ -176,6 +189,14 @@ def _aggregate(expr: promql_parser.AggregateExpr, sem: Semantics) -> Node:
 def _call(expr: promql_parser.Call, sem: Semantics) -> Node:
     name = expr.func.name
     args = [compile_node(arg, sem) for arg in expr.args]
+    modifier = _range_modifier(args)
+    if modifier is not None:
+        allowed = EXTENDED_FUNCTIONS[modifier]
+        if name not in allowed:
+            raise PromQLError(
+                f"{modifier} modifier can only be used with: {', '.join(sorted(allowed))} - not with {name}"
+            )
+        return RangeCallNode(name, _matrix(args[0]), None, allowed)
     if name in RANGE_FUNCTIONS:
         table = RANGE_FUNCTIONS_3 if sem.compat >= PromQLCompat.V3 else RANGE_FUNCTIONS
         if name in SCALAR_FIRST:
@@ -190,6 +211,14 @@ def _call(expr: promql_parser.Call, sem: Semantics) -> Node:
     if name in DATE_FUNCTIONS:
         return DateNode(DATE_FUNCTIONS[name], _vector(args[0]) if args else None)
     return _special_call(name, expr, args, sem)
+
+
+def _range_modifier(args: list[Node]) -> str | None:
+    """`anchored` or `smoothed` when a call's range-vector argument is a selector with that modifier."""
+    for arg in args:
+        if isinstance(arg, MatrixSelectorNode) and arg.modifier is not None:
+            return arg.modifier
+    return None
 
 
 def _special_call(name: str, expr: promql_parser.Call, args: list[Node], sem: Semantics) -> Node:
@@ -249,7 +278,7 @@ def absent_labels(arg: promql_parser.Expr) -> Labels:
         return ()
     labels: dict[str, str] = {}
     dropped: set[str] = set()
-    for matcher in arg.matchers.matchers:
+    for matcher in matchers_of(arg):
         if matcher.name == NAME:
             continue
         if matcher.op == promql_parser.MatchOp.Equal and matcher.name not in labels:

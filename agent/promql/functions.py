@@ -12,7 +12,7 @@ from agent.promql.histogram import histogram_fraction, histogram_quantile, histo
 from agent.promql.math_functions import ValueFn, go_max, go_min
 from agent.promql.nodes import MatrixNode, ScalarNode, VectorNode, check_unique
 from agent.promql.range_functions import KEEPS_NAME, RANGE_FUNCTIONS, RangeFn, Window
-from agent.promql.selectors import VectorSelectorNode
+from agent.promql.selectors import MatrixSelectorNode, VectorSelectorNode
 from agent.promql.values import InstantSample, InstantVector, full_labels
 
 
@@ -26,6 +26,8 @@ class RangeCallNode(VectorNode):
         self.keep_name = name in KEEPS_NAME
         self.matrix_node = matrix
         self.scalar_node = scalar
+        # An anchored or smoothed selector gives its function the points around the range too.
+        self.points = matrix.samples if isinstance(matrix, MatrixSelectorNode) else matrix.matrix
 
     def vector(self, ctx: EvalContext, t: int) -> InstantVector:
         """Apply the function to each series' points in the range ending at the window end."""
@@ -34,7 +36,7 @@ class RangeCallNode(VectorNode):
         arg = self.scalar_node.scalar(ctx, t) if self.scalar_node is not None else 0.0
         window = Window(end - node.range_ms, end, node.range_ms, t, arg)
         fn, keep, out = self.fn, self.keep_name, []
-        for name, labels, times, values in node.matrix(ctx, t):
+        for name, labels, times, values in self.points(ctx, t):
             result = fn(window, times, values)
             if result is not None:
                 out.append((name if keep else None, labels, result))

@@ -23,6 +23,7 @@ from agent.promql.nodes import VectorNode, check_unique
 from agent.promql.selectors import Predicate, at_ms, compile_matcher, compile_regex
 from agent.promql.semantics import Semantics
 from agent.promql.support import children, static_kind
+from agent.promql.syntax3 import matchers_of
 from agent.promql.values import NAME, InstantSample, InstantVector, full_labels
 
 TARGET_INFO = "target_info"
@@ -96,7 +97,7 @@ class InfoNode(VectorNode):
     ) -> None:
         self.inner = inner
         self.reference = info_reference(arg)
-        matchers = list(selector.matchers.matchers) if selector is not None else []
+        matchers = matchers_of(selector) if selector is not None else []
         dot_all = semantics.regex_dot_all
         names: list[tuple[bool, Predicate]] = [(True, selector.name.__eq__)] if selector and selector.name else []
         names += [(m.op in _POSITIVE, compile_matcher(m, dot_all)) for m in matchers if m.name == NAME]

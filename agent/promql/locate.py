@@ -161,8 +161,9 @@ def is_hex_digit(char: str) -> bool:
 class Lexer:
     """promql-parser's lexer, keeping offsets and the open brackets."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, durations: bool = False) -> None:
         self.text = text
+        self.durations = durations  # Prometheus 3's duration expressions inside brackets (`[5m + 1m]`)
         self.pos = 0
         self.parens: list[int] = []  # offsets of open '('
         self.brace: int | None = None  # offset of the open '{'
@@ -310,8 +311,14 @@ class Lexer:
             self.colon = True
             self.pos += 1
             self.emit(SYMBOL, start)
-        elif is_digit(char):
+        elif is_digit(char) or (self.durations and char == "." and is_digit(self.peek(1))):
             return self.number_or_duration()
+        elif self.durations and char in "+-*/%^(),":
+            self.pos += 1
+            self.emit(SYMBOL, start)
+        elif self.durations and is_alpha(char):
+            self.accept_run(is_alnum)
+            self.emit(IDENTIFIER, start)
         elif char == "]":
             self.pos += 1
             self.bracket, self.colon = None, False
@@ -415,9 +422,10 @@ class Lexer:
         return None
 
 
-def lex(text: str) -> Lexed:
-    """Lex `text` as promql-parser does, up to its first lexical error."""
-    return Lexer(text).run()
+def lex(text: str, durations: bool = False) -> Lexed:
+    """Lex `text` as promql-parser does (`durations`: and Prometheus 3's duration expressions), up to its
+    first lexical error."""
+    return Lexer(text, durations).run()
 
 
 def describe(token: Token | None) -> str:

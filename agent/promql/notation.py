@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from agent.gotemplate.strconv import unquote
+from agent.gotemplate.value import TemplateError
 from agent.model import Labels
 from agent.promql.errors import PromQLError
 from agent.promql.values import NAME
@@ -20,12 +22,19 @@ _BLANK = re.compile(r"_(?:x(?P<times>\d+))?")
 _IDENT = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _EQUALS = re.compile(r"\s*=\s*")
 _LABEL = re.compile(r"\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*")
-_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "'": "'", "r": "\r", "a": "\a", "b": "\b", "f": "\f", "v": "\v"}
+# Unquoted UTF-8 names, as the parser promtool 3 reads test series with: Unicode letters anywhere,
+# digits and dots after the first character.
+_UTF8_IDENT = re.compile(r"(?:[^\W\d]|:)[\w.:]*")
+_UTF8_LABEL = re.compile(r"\s*([^\W\d][\w.]*)\s*=\s*")
 
 
-def parse_series(text: str) -> tuple[Labels, list[float | None]]:
-    """A series description: its labels (with `__name__`, sorted) and its values (None = missing)."""
-    labels, rest = parse_metric_prefix(text.strip())
+def parse_series(text: str, utf8_names: bool = False) -> tuple[Labels, list[float | None]]:
+    """A series description: its labels (with `__name__`, sorted) and its values (None = missing).
+
+    `utf8_names`: names may be written unquoted with Unicode letters and dots (`温度{場所="東京"}`),
+    as promtool 3's test loader reads them; 2.42 reads only the classic characters.
+    """
+    labels, rest = parse_metric_prefix(text.strip(), utf8_names)
     return labels, parse_values(rest)
 
 
@@ -70,30 +79,30 @@ def _times(token: str, times: str | None, room: int, extra: int) -> int:
     return count
 
 
-def parse_metric(text: str) -> Labels:
+def parse_metric(text: str, utf8_names: bool = False) -> Labels:
     """A series selector `name{a="b"}` or `{__name__="x", a="b"}` as sorted labels with `__name__`."""
-    labels, rest = parse_metric_prefix(text.strip())
+    labels, rest = parse_metric_prefix(text.strip(), utf8_names)
     if rest.strip():
         raise PromQLError(f"unexpected text after series labels: {rest.strip()!r}")
     return labels
 
 
-def parse_metric_prefix(text: str) -> tuple[Labels, str]:
+def parse_metric_prefix(text: str, utf8_names: bool = False) -> tuple[Labels, str]:
     """Parse the labels at the start of `text`; return them and what follows."""
     pairs: dict[str, str] = {}
     pos = 0
-    name = _IDENT.match(text)
+    name = (_UTF8_IDENT if utf8_names else _IDENT).match(text)
     if name is not None:
         pairs[NAME] = name.group()
         pos = name.end()
     if pos < len(text) and text[pos] == "{":
-        pos = _parse_braces(text, pos + 1, pairs)
+        pos = _parse_braces(text, pos + 1, pairs, _UTF8_LABEL if utf8_names else _LABEL)
     elif name is None:
         raise PromQLError(f"series description must start with a metric name or '{{': {text!r}")
     return tuple(sorted((k, v) for k, v in pairs.items() if v)), text[pos:]
 
 
-def _parse_braces(text: str, pos: int, pairs: dict[str, str]) -> int:
+def _parse_braces(text: str, pos: int, pairs: dict[str, str], label_name: re.Pattern[str]) -> int:
     """Read `a="b", c='d'}` from `pos`; return the position after the closing brace."""
     while True:
         while pos < len(text) and text[pos] in " \t,":
@@ -103,7 +112,7 @@ def _parse_braces(text: str, pos: int, pairs: dict[str, str]) -> int:
         if text[pos : pos + 1] in ('"', "'", "`"):
             pos = _parse_quoted_name(text, pos, pairs)
             continue
-        label = _LABEL.match(text, pos)
+        label = label_name.match(text, pos)
         if label is None:
             raise PromQLError(f"bad label at position {pos} of {text!r}")
         value, pos = _parse_string(text, label.end())
@@ -123,20 +132,18 @@ def _parse_quoted_name(text: str, pos: int, pairs: dict[str, str]) -> int:
 
 
 def _parse_string(text: str, pos: int) -> tuple[str, int]:
-    """A quoted label value ("...", '...' with escapes, or `raw`); return it and the position after it."""
+    """A quoted label value ("...", '...' with Go's escapes, or `raw`); return it and the position after it."""
     if pos >= len(text) or text[pos] not in "\"'`":
         raise PromQLError(f"expected a quoted label value at position {pos} of {text!r}")
-    quote, pos = text[pos], pos + 1
-    out: list[str] = []
-    while pos < len(text):
-        char = text[pos]
-        if char == quote:
-            return "".join(out), pos + 1
-        if char == "\\" and quote != "`" and pos + 1 < len(text):
-            escaped = text[pos + 1]
-            out.append(_ESCAPES.get(escaped, "\\" + escaped))
-            pos += 2
-            continue
-        out.append(char)
-        pos += 1
-    raise PromQLError(f"unterminated label value in {text!r}")
+    quote, end = text[pos], pos + 1
+    while end < len(text) and text[end] != quote:
+        end += 2 if text[end] == "\\" and quote != "`" else 1
+    if end >= len(text):
+        raise PromQLError(f"unterminated label value in {text!r}")
+    body = text[pos + 1 : end]
+    if quote == "'":  # as a double-quoted Go literal: \' needs no escape there, " does
+        body = re.sub(r'\\(.)|"', lambda m: '\\"' if m[0] == '"' else m[0] if m[1] != "'" else "'", body)
+    try:
+        return unquote(f"`{body}`" if quote == "`" else f'"{body}"'), end + 1
+    except TemplateError as exc:
+        raise PromQLError(f"bad label value in {text!r}: {exc}") from None

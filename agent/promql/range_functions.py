@@ -7,6 +7,7 @@ the series yields no output, as Prometheus drops it.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -285,6 +286,121 @@ RANGE_FUNCTIONS_3: dict[str, RangeFn] = {
     "increase": extrapolated(counter=True, per_second=False, v3=True),
     "avg_over_time": lambda w, times, values: mean_3(values),
     "quantile_over_time": lambda w, times, values: quantile(w.arg, values, exact_rank=True),
+}
+
+
+# Extended range selectors (Prometheus 3's `anchored` and `smoothed`, proposal 0052). The selector
+# reads a lookback more before the range (and after it, smoothed); the functions below take the
+# values at the range's boundaries from those points, as Prometheus' extendedRate does. tripwired
+# has no start timestamps, so Prometheus' start-timestamp adjustments never apply.
+
+
+def _interpolate(t1: int, v1: float, t2: int, v2: float, t: int, *, counter: bool) -> float:
+    if counter and v2 < v1:
+        v1 = 0.0  # a counter reset between the two: the counter restarted from zero
+    return v1 + (v2 - v1) * (t - t1) / (t2 - t1)
+
+
+def _left(
+    times: Sequence[int], values: Sequence[float], first: int, start: int, *, smoothed: bool, counter: bool
+) -> float:
+    """The value at the range start: the last point at or before it, or interpolated towards the next."""
+    if times[first] >= start or not smoothed:
+        return values[first]
+    return _interpolate(times[first], values[first], times[first + 1], values[first + 1], start, counter=counter)
+
+
+def _right(
+    times: Sequence[int], values: Sequence[float], last: int, end: int, *, smoothed: bool, counter: bool
+) -> float:
+    """The value at the range end: the last point in the range, or interpolated from the one before it."""
+    if times[last] <= end or last == 0:
+        return values[last]
+    if not smoothed:
+        return values[last - 1]
+    return _interpolate(times[last - 1], values[last - 1], times[last], values[last], end, counter=counter)
+
+
+def _bounds(times: Sequence[int], start: int, end: int, smoothed: bool) -> tuple[int, int] | None:
+    """Indexes of the points giving the boundary values (pickOrInterpolateLeft/Right's first and last)."""
+    last = len(times) - 1
+    first = max(0, bisect_right(times, start, 0, last) - 1)
+    if smoothed:
+        last = bisect_left(times, end, 0, last)
+    if times[last] <= start or (smoothed and times[first] > end):
+        return None
+    return first, last
+
+
+def extended_rate(counter: bool, per_second: bool, smoothed: bool) -> RangeFn:
+    """rate/increase/delta over an anchored or smoothed range: boundary values, no extrapolation."""
+
+    def fn(w: Window, times: Sequence[int], values: Sequence[float]) -> float | None:
+        bounds = _bounds(times, w.start, w.end, smoothed) if times else None
+        if bounds is None:
+            return None
+        first, last = bounds
+        left = _left(times, values, first, w.start, smoothed=smoothed, counter=counter)
+        right = _right(times, values, last, w.end, smoothed=smoothed, counter=counter)
+        result = right - left
+        if counter:  # resets inside the range; the boundary values took care of those at its edges
+            first += times[first] <= w.start
+            last -= times[last] >= w.end
+            previous = left
+            for value in values[first : last + 1]:
+                if value < previous:
+                    result += previous
+                previous = value
+            if right < previous:
+                result += previous
+        return result / (w.range_ms / 1000) if per_second else result
+
+    return fn
+
+
+def anchored_count(count: RangeFn) -> RangeFn:
+    """changes/resets over an anchored range: from the last point at or before the range start."""
+
+    def fn(w: Window, times: Sequence[int], values: Sequence[float]) -> float | None:
+        before = bisect_right(times, w.start) - 1
+        if before + 1 >= len(times):
+            return None  # no point inside the range: nothing to count
+        before = max(before, 0)
+        return count(w, times[before:], values[before:])
+
+    return fn
+
+
+def extend_points(
+    times: Sequence[int], values: Sequence[float], start: int, end: int, smoothed: bool
+) -> tuple[list[int], list[float]]:
+    """An anchored or smoothed range vector as Prometheus returns it: the points inside the range with
+    the values at its start and end added at those times (extendFloats)."""
+    bounds = _bounds(times, start, end, smoothed) if times else None
+    if bounds is None:
+        return [], []
+    first, last = bounds
+    left = _left(times, values, first, start, smoothed=smoothed, counter=False)
+    right = _right(times, values, last, end, smoothed=smoothed, counter=False)
+    first += times[first] <= start
+    last -= times[last] >= end
+    return [start, *times[first : last + 1], end], [left, *values[first : last + 1], right]
+
+
+# The functions each modifier allows (Prometheus' AnchoredSafeFunctions, SmoothedSafeFunctions).
+EXTENDED_FUNCTIONS: dict[str, dict[str, RangeFn]] = {
+    "anchored": {
+        "rate": extended_rate(counter=True, per_second=True, smoothed=False),
+        "increase": extended_rate(counter=True, per_second=False, smoothed=False),
+        "delta": extended_rate(counter=False, per_second=False, smoothed=False),
+        "changes": anchored_count(changes),
+        "resets": anchored_count(resets),
+    },
+    "smoothed": {
+        "rate": extended_rate(counter=True, per_second=True, smoothed=True),
+        "increase": extended_rate(counter=True, per_second=False, smoothed=True),
+        "delta": extended_rate(counter=False, per_second=False, smoothed=True),
+    },
 }
 
 # Functions whose scalar argument comes before the range vector rather than after it.

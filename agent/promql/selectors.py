@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 
@@ -12,7 +13,9 @@ from agent.model import Labels
 from agent.promql.context import EvalContext, duration_ms
 from agent.promql.errors import PromQLError
 from agent.promql.nodes import MatrixNode, VectorNode
+from agent.promql.range_functions import extend_points
 from agent.promql.semantics import DEFAULT_SEMANTICS, Semantics
+from agent.promql.syntax3 import matchers_of, modifier_of
 from agent.promql.values import NAME, InstantVector, RangeVector
 from agent.store import Queryable, SeriesView
 
@@ -53,7 +56,7 @@ class Selector:
         self.label_predicates: list[tuple[str, Predicate]] = []
         self.equal_labels: list[tuple[str, str]] = []
         self.other_labels: list[str] = []
-        for matcher in node.matchers.matchers:
+        for matcher in matchers_of(node):
             self._add(matcher)
 
     def _add(self, matcher: promql_parser.Matcher) -> None:
@@ -109,6 +112,7 @@ class VectorSelectorNode(VectorNode):
         self.selector = Selector(node, semantics)
         self.offset_ms = duration_ms(node.offset)
         self.at = at_ms(node.at)
+        self.smoothed = modifier_of(node) == "smoothed"
 
     def ref_time(self, ctx: EvalContext, t: int) -> int:
         """The time the selector reads at: `@` (or eval time) minus offset."""
@@ -124,12 +128,29 @@ class VectorSelectorNode(VectorNode):
 
     def _points(self, ctx: EvalContext, t: int) -> Iterator[tuple[str, Labels, int, float]]:
         ref = self.ref_time(ctx, t)
+        if self.smoothed:
+            yield from self._smoothed(ctx, ref, t)
+            return
         # Prometheus 2.x keeps a point exactly `lookback` old, 3 does not (nor does Series.at).
         lookback = ctx.lookback_ms + (0 if ctx.semantics.left_open else 1)
         for series in self.selector.series(ctx.store):
             point = series.at(ref, lookback)
             if point is not None:
                 yield series.name, series.labels, point[0], point[1]
+
+    def _smoothed(self, ctx: EvalContext, ref: int, t: int) -> Iterator[tuple[str, Labels, int, float]]:
+        """`selector smoothed`: the value at `ref` interpolated between the points around it (within
+        the lookback on either side), the last one carried forward when none follows yet."""
+        for series in self.selector.series(ctx.store):
+            times, values = series.window(ref - ctx.lookback_ms, ref + ctx.lookback_ms)
+            after = bisect_left(times, ref)
+            if after < len(times) and times[after] == ref:
+                yield series.name, series.labels, t, values[after]
+            elif 0 < after < len(times):
+                t1, t2, v1, v2 = times[after - 1], times[after], values[after - 1], values[after]
+                yield series.name, series.labels, t, v1 + (v2 - v1) * (ref - t1) / (t2 - t1)
+            elif after > 0:
+                yield series.name, series.labels, t, values[after - 1]
 
 
 class MatrixSelectorNode(MatrixNode):
@@ -140,16 +161,36 @@ class MatrixSelectorNode(MatrixNode):
         self.selector_ast = node.vector_selector
         self.range_ms = duration_ms(node.range)
         self.offset_ms = self.inner.offset_ms
+        self.modifier = modifier_of(node.vector_selector)
 
     def window_end(self, ctx: EvalContext, t: int) -> int:
         """The range's end in milliseconds: `t` or the `@` time, minus the offset."""
         return self.inner.ref_time(ctx, t)
 
     def matrix(self, ctx: EvalContext, t: int) -> RangeVector:
-        """Each matching series' points in the range; series with none are left out."""
+        """Each matching series' points in the range; series with none are left out.
+
+        Anchored and smoothed, the values at the range's start and end are added at those times.
+        """
+        if self.modifier is None:
+            return self.samples(ctx, t)
+        end = self.inner.ref_time(ctx, t)
+        out: RangeVector = []
+        for name, labels, times, values in self.samples(ctx, t):
+            extended = extend_points(times, values, end - self.range_ms, end, self.modifier == "smoothed")
+            if extended[0]:
+                out.append((name, labels, *extended))
+        return out
+
+    def samples(self, ctx: EvalContext, t: int) -> RangeVector:
+        """The stored points a function of the range reads: those in the range, and anchored or
+        smoothed also a lookback before it (smoothed: and after it)."""
         end = self.inner.ref_time(ctx, t)
         # Series.window is open at its start, as Prometheus 3's ranges; one millisecond earlier makes it 2.x's.
         start = end - self.range_ms - (0 if ctx.semantics.left_open else 1)
+        if self.modifier is not None:
+            start -= ctx.lookback_ms
+            end += ctx.lookback_ms if self.modifier == "smoothed" else 0
         out: RangeVector = []
         for series in self.inner.selector.series(ctx.store):
             times, values = series.window(start, end)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import promql_parser
 
+from agent.promql import syntax3
 from agent.promql.context import duration_ms
 from agent.promql.errors import PromQLError
 from agent.promql.math_functions import DATE_FUNCTIONS, VALUE_FUNCTIONS
@@ -89,7 +90,8 @@ _LEGACY_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 
 
 _STRINGS_AND_COMMENTS = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`|#[^\n]*')
-_UNQUOTED_UTF8 = re.compile(r"(?<=[a-zA-Z0-9_:])\.(?=[a-zA-Z_])|[^\x00-\x7f]")
+_UNQUOTED_UTF8 = re.compile(r"(?<=[a-zA-Z0-9_:])\.|[^\x00-\x7f]")
+_KEYWORD_FIRST = re.compile(r"\s*(bool)\b", re.IGNORECASE)  # a keyword no expression starts with
 _NUMBER_BEFORE = re.compile(r"(?:^|[^a-zA-Z0-9_:])[0-9]+$")
 
 
@@ -103,18 +105,25 @@ def unquoted_utf8_problem(text: str) -> str | None:
     for found in _UNQUOTED_UTF8.finditer(code):
         if found.group() == "." and _NUMBER_BEFORE.search(code[: found.start()]):
             continue  # 1.5e3: a number, not a name
+        keyword = _KEYWORD_FIRST.match(code)
+        if keyword is not None and keyword.end() == found.start():
+            # Prometheus' parser has met the keyword before its lexer reaches the dot.
+            return f"1:{keyword.start(1) + 1}: parse error: unexpected <{keyword[1].lower()}>"
         # Prometheus' own message and position; quoting is the way out in both versions.
         return f"1:{found.start() + 1}: parse error: unexpected character: {found.group()!r}"
     return None
 
 
-def dialect_text(text: str, semantics: Semantics) -> str:
-    """The expression as the parser (which speaks Prometheus 3) must read it under `semantics`."""
+def dialect_text(text: str, semantics: Semantics, step_ms: int = 0, range_ms: int = 0) -> str:
+    """The expression as the parser (which speaks Prometheus 3) must read it under `semantics`.
+
+    `step_ms` and `range_ms` are the query's, for step() and range() in duration expressions.
+    """
     problem = unquoted_utf8_problem(text)
     if problem is not None:
         raise PromQLError(problem)
     if semantics.compat != PromQLCompat.V2:
-        return text
+        return syntax3.rewrite(text, step_ms, range_ms)
     if _SMOOTHING.search(text):
         raise PromQLError(unknown_function("double_exponential_smoothing", semantics))
     return _HOLT_WINTERS.sub("double_exponential_smoothing", text)
@@ -199,8 +208,9 @@ def _dialect_problem(node: promql_parser.Expr, semantics: Semantics) -> str | No
             return f"{node.op}() is experimental and must be enabled with {EXPERIMENTAL_FEATURE}"
         return f"aggregation {node.op} is not supported"
     if isinstance(node, promql_parser.VectorSelector) and semantics.compat == PromQLCompat.V2:
-        names = [node.name or ""] + [m.name for m in node.matchers.matchers]
-        names += [m.value for m in node.matchers.matchers if m.name == NAME and m.op == promql_parser.MatchOp.Equal]
+        matchers = syntax3.matchers_of(node)
+        names = [node.name or ""] + [m.name for m in matchers]
+        names += [m.value for m in matchers if m.name == NAME and m.op == promql_parser.MatchOp.Equal]
         if any(n and not _LEGACY_NAME.fullmatch(n) for n in names):
             return "UTF-8 metric and label names need promql_compat: 3"
     return None
@@ -282,7 +292,7 @@ def metric_names(expr: promql_parser.Expr) -> set[str] | None:
 
 
 def _equal_name(node: promql_parser.VectorSelector) -> str | None:
-    for matcher in node.matchers.matchers:
+    for matcher in syntax3.matchers_of(node):
         if matcher.name == NAME and matcher.op == promql_parser.MatchOp.Equal:
             return matcher.value
     return None

@@ -24,6 +24,7 @@ from agent.gocompat.duration import format_duration
 from agent.promql import PromQLError, Semantics, parse_expr
 from agent.promql.context import duration_ms
 from agent.promql.support import static_kind, walk
+from agent.promql.syntax3 import matchers_of
 from agent.ruler.rulefile import GroupSpec, RuleSpec
 
 # Windows of at most this many samples are reported: there one sample is a fifth of the data or more.
@@ -87,7 +88,7 @@ def _boundary(range_ms: int, interval_ms: int, what: str) -> Iterator[str]:
 
 
 def _regexes(node: promql_parser.VectorSelector) -> Iterator[str]:
-    for matcher in node.matchers.matchers:
+    for matcher in matchers_of(node):
         regex_ops = (promql_parser.MatchOp.Re, promql_parser.MatchOp.NotRe)
         if matcher.op in regex_ops and _BARE_DOT.search(matcher.value) and "(?s" not in matcher.value:
             yield (

@@ -20,7 +20,16 @@ from agent.clock import SystemClock
 from agent.gocompat.duration import format_duration, format_go_duration
 from agent.gocompat.strconv import format_float
 from agent.model import AlertState, Labels, go_quote
-from agent.promql import DEFAULT_SEMANTICS, Engine, EvalError, PromQLError, RangeSeries, Semantics, parse_expr
+from agent.promql import (
+    DEFAULT_SEMANTICS,
+    Engine,
+    EvalError,
+    PromQLCompat,
+    PromQLError,
+    RangeSeries,
+    Semantics,
+    parse_expr,
+)
 from agent.promql.notation import parse_metric, parse_series
 from agent.ruler.gofmt import indent_lines, labels_string
 from agent.ruler.group import Group
@@ -95,6 +104,8 @@ class _TestRun:
         self.test = group
         self.order = order
         self.semantics = semantics
+        # promtool 3 loads input series with unquoted UTF-8 names allowed (promqltest's parser options).
+        self.utf8_names = semantics.compat != PromQLCompat.V2
         self.start = group.start_ms
         self.store = Store(max_series=_TEST_STORE_SERIES, retention_ms=2**62)
         self.engine = Engine(self.store, default_step_ms=spec.evaluation_interval_ms, semantics=semantics)
@@ -142,7 +153,7 @@ class _TestRun:
         until = self.test.max_eval_time_ms() // evaluation * evaluation
         for item in self.test.input_series:
             try:
-                labels, values = parse_series(f"{item.series} {item.values}")
+                labels, values = parse_series(f"{item.series} {item.values}", self.utf8_names)
             except (PromQLError, ValueError) as exc:
                 return [f"input series {item.series!r}: {exc}"]
             name = dict(labels).get("__name__", "")

@@ -15,6 +15,7 @@ import promql_parser
 
 from agent.model import AlertState, labels_text
 from agent.promql import EvalError, PromQLError, RangeSeries, VectorSample
+from agent.promql.syntax3 import show
 from agent.promql.units import COMPARISONS, Unit, unit_of
 from agent.ruler.rules import AlertingRule
 from agent.ruler.template_functions import FUNCTIONS
@@ -59,7 +60,7 @@ def explain_rule(
         name=rule.name,
         group=group,
         file=file,
-        expr=rule.expr.prettify(),
+        expr=show(rule.expr),
         for_text=format_duration(rule.spec.hold_ms / 1000) if rule.spec.hold_ms else "",
         state=_rule_state(alerts),
         verdict=verdict,
@@ -85,7 +86,7 @@ def sub_expressions(expr: promql_parser.Expr, depth: int = 0) -> list[tuple[prom
 
 def _part(expr: promql_parser.Expr, depth: int, evaluate: Evaluate, now_ms: int) -> PartView:
     unit = unit_of(expr)
-    text = expr.prettify()
+    text = show(expr)
     try:
         value = evaluate(expr, now_ms)
     except (PromQLError, EvalError) as exc:
@@ -140,8 +141,8 @@ def why_no_series(expr: promql_parser.Expr, evaluate: Evaluate, now_ms: int) -> 
     if isinstance(inner, promql_parser.BinaryExpr):
         return _why_binary(inner, evaluate, now_ms)
     if isinstance(inner, promql_parser.VectorSelector):
-        return f"there is no recent sample of `{inner.prettify()}`"
-    return f"`{inner.prettify()}` returns no series"
+        return f"there is no recent sample of `{show(inner)}`"
+    return f"`{show(inner)}` returns no series"
 
 
 def _why_binary(expr: promql_parser.BinaryExpr, evaluate: Evaluate, now_ms: int) -> str:
@@ -154,7 +155,7 @@ def _why_binary(expr: promql_parser.BinaryExpr, evaluate: Evaluate, now_ms: int)
         closest = _closest(left, op, float(threshold.val))
         unit = unit_of(lhs)
         return (
-            f"none of the {len(left)} series of `{lhs.prettify()}` is {op} {show_value(float(threshold.val), unit)}"
+            f"none of the {len(left)} series of `{show(lhs)}` is {op} {show_value(float(threshold.val), unit)}"
             f" (closest: {show_value(closest.value, unit)} for {labels_text(closest.labels)})"
         )
     if op == "or":
@@ -162,15 +163,15 @@ def _why_binary(expr: promql_parser.BinaryExpr, evaluate: Evaluate, now_ms: int)
     if not left and not isinstance(_unwrap(lhs), promql_parser.NumberLiteral):
         return why_no_series(lhs, evaluate, now_ms)
     if op == "unless":
-        return f"every series of `{lhs.prettify()}` has a match in `{rhs.prettify()}`"
+        return f"every series of `{show(lhs)}` has a match in `{show(rhs)}`"
     right = _vector(evaluate, rhs, now_ms)
     if not right and not isinstance(threshold, promql_parser.NumberLiteral):
         return why_no_series(rhs, evaluate, now_ms)
     if op == "and":
-        return f"no series of `{lhs.prettify()}` has a match in `{rhs.prettify()}`"
+        return f"no series of `{show(lhs)}` has a match in `{show(rhs)}`"
     if op in COMPARISONS:
-        return f"no series of `{lhs.prettify()}` is {op} its match in `{rhs.prettify()}`"
-    return f"the series of `{lhs.prettify()}` and `{rhs.prettify()}` have no label set in common"
+        return f"no series of `{show(lhs)}` is {op} its match in `{show(rhs)}`"
+    return f"the series of `{show(lhs)}` and `{show(rhs)}` have no label set in common"
 
 
 def _vector(evaluate: Evaluate, expr: promql_parser.Expr, now_ms: int) -> list[VectorSample]:

@@ -70,7 +70,10 @@ def query_routes(engine: Engine, now: Callable[[], float]) -> dict[tuple[str, st
         except ValueError as exc:
             return _bad(exc)
         try:
-            expr = parse_expr(request.arg("query"), chosen.semantics)
+            # step() and range() in duration expressions are this query's, as in Prometheus.
+            expr = parse_expr(
+                request.arg("query"), chosen.semantics, step_ms=span.step_ms, range_ms=span.end_ms - span.start_ms
+            )
         except PromQLError as exc:
             return _query_error(exc)
         try:

@@ -22,6 +22,7 @@ from agent.promql.support import (
     ONLY_IN_3,
     walk,
 )
+from agent.promql.syntax3 import rewrite
 from tests.promtools import run_promtool, waits_for_promtool3
 
 HERE = Path(__file__).parent
@@ -83,7 +84,8 @@ def _corpus_exprs(paths: list[Path]) -> list[str]:
 def _used_names(exprs: list[str]) -> set[str]:
     used: set[str] = set()
     for text in exprs:
-        for node in walk(promql_parser.parse(text.replace("holt_winters(", "double_exponential_smoothing("))):
+        parsable = rewrite(text.replace("holt_winters(", "double_exponential_smoothing("))  # Prometheus 3's syntax
+        for node in walk(promql_parser.parse(parsable)):
             if isinstance(node, promql_parser.Call):
                 used.add(node.func.name)
             elif isinstance(node, promql_parser.AggregateExpr | promql_parser.BinaryExpr):

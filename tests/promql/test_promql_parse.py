@@ -24,7 +24,7 @@ def test_parse_error_is_a_promql_error_with_the_parsers_message() -> None:
         ('sort_by_label(x, "a")', 'function "sort_by_label" is not enabled'),
         ("limitk(1, x)", r"limitk\(\) is experimental and must be enabled"),
         ('x{a="b" or c="d"}', "'or' between label matchers is not supported"),
-        ("x + fill(0) y", "fill modifiers of binary operators are not supported"),
+        ("x + fill(0) y", "1:1: parse error: binop fill modifiers are experimental and not enabled"),
     ],
 )
 def test_unsupported_construct_is_refused_by_name(text: str, name: str) -> None:
