@@ -23,11 +23,10 @@ from agent.promql.nodes import VectorNode, check_unique
 from agent.promql.selectors import Predicate, at_ms, compile_matcher, compile_regex
 from agent.promql.semantics import Semantics
 from agent.promql.support import children, static_kind
-from agent.promql.values import NAME, InstantSample, InstantVector, full_labels
+from agent.promql.values import METADATA_LABELS, NAME, InstantSample, InstantVector, full_labels
 
 TARGET_INFO = "target_info"
 IDENTIFYING = ("instance", "job")
-METADATA_LABELS = frozenset({NAME, "__type__", "__unit__"})
 InfoKey = tuple[str, str, str]  # info metric name, instance, job
 InfoPoint = tuple[str, Labels, int]  # name, labels, the point's own time
 _POSITIVE = (promql_parser.MatchOp.Equal, promql_parser.MatchOp.Re)
