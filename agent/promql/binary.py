@@ -7,6 +7,7 @@ from agent.promql.context import EvalContext
 from agent.promql.errors import EvalError
 from agent.promql.matching import Matching, Signature, result_labels, signatures
 from agent.promql.nodes import ScalarNode, VectorNode, check_unique, names_dropped
+from agent.promql.semantics import PromQLCompat
 from agent.promql.values import InstantSample, InstantVector, full_labels, without_type_and_unit
 
 
@@ -97,7 +98,9 @@ class VectorVectorNode(VectorNode):
             lhs, rhs = rhs, lhs
         metadata = ctx.semantics.metadata_labels
         signature_of = self.signatures[metadata]
-        right = self._index_one_side(rhs, swapped, signature_of)
+        right = self._index_one_side(
+            rhs, swapped, signature_of, sort_duplicates=ctx.semantics.compat >= PromQLCompat.V3
+        )
         out: InstantVector = []
         # Per signature: the result label sets produced so far (one-to-one allows only one).
         matched: dict[object, set[object]] = {}
@@ -113,17 +116,23 @@ class VectorVectorNode(VectorNode):
         return check_unique(out)
 
     @staticmethod
-    def _index_one_side(rhs: InstantVector, swapped: bool, signature_of: Signature) -> dict[object, InstantSample]:
+    def _index_one_side(
+        rhs: InstantVector, swapped: bool, signature_of: Signature, *, sort_duplicates: bool
+    ) -> dict[object, InstantSample]:
+        """The "one" side by signature; `sort_duplicates`: name two clashing series in sorted order (Prometheus 3)."""
         index: dict[object, InstantSample] = {}
         for sample in rhs:
             sig = signature_of(sample[0], sample[1])
             if sig in index:
                 side = "left" if swapped else "right"
                 dup = index[sig]
+                pair = [_show(sample[0], sample[1]), _show(dup[0], dup[1])]
+                if sort_duplicates:
+                    pair.sort()
                 raise EvalError(
                     f"found duplicate series for the match group {_show(None, sig)} on the {side} hand-side of the "
-                    f"operation: [{_show(sample[0], sample[1])}, {_show(dup[0], dup[1])}];many-to-many matching "
-                    "not allowed: matching labels must be unique on one side"
+                    f"operation: [{pair[0]}, {pair[1]}];many-to-many matching not allowed: matching labels must be "
+                    "unique on one side"
                 )
             index[sig] = sample
         return index
