@@ -22,7 +22,7 @@ from agent.promql.stats import (
     running_mean,
     welford_variance,
 )
-from agent.promql.values import LABEL_NAME, NAME, InstantSample, InstantVector, full_labels, split_name
+from agent.promql.values import LABEL_NAME, NAME, TYPE_AND_UNIT, InstantSample, InstantVector, full_labels, split_name
 
 GroupKey = tuple[str | None, Labels]
 
@@ -86,7 +86,8 @@ class AggregateNode(VectorNode):
         self.label_param = param.text if isinstance(param, StringNode) else ""
         self.by = by
         self.names = tuple(names)
-        self.key = grouping(by, names)
+        # Prometheus 3 leaves `__type__` and `__unit__` out of a `without` group, as it does the name.
+        self.key = grouping(by, names if by or not v3 else (*names, *TYPE_AND_UNIT))
 
     def vector(self, ctx: EvalContext, t: int) -> InstantVector:
         """Aggregate the inner vector at `t` (milliseconds) by the grouping labels."""

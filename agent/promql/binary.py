@@ -5,9 +5,10 @@ from __future__ import annotations
 from agent.promql.arithmetic import ARITHMETIC, element_op, scalar_op
 from agent.promql.context import EvalContext
 from agent.promql.errors import EvalError
-from agent.promql.matching import Matching, result_labels, signature
-from agent.promql.nodes import ScalarNode, VectorNode, check_unique
-from agent.promql.values import InstantSample, InstantVector, full_labels
+from agent.promql.matching import Matching, Signature, result_labels, signatures
+from agent.promql.nodes import ScalarNode, VectorNode, check_unique, names_dropped
+from agent.promql.semantics import PromQLCompat
+from agent.promql.values import InstantSample, InstantVector, full_labels, without_type_and_unit
 
 
 class ScalarBinaryNode(ScalarNode):
@@ -59,7 +60,7 @@ class VectorScalarNode(VectorNode):
                 result, keep = (1.0 if keep else 0.0), True
             if keep:
                 out.append((None if self.drop_name else name, labels, result))
-        return check_unique(out) if self.drop_name else out
+        return names_dropped(out, ctx) if self.drop_name else out
 
 
 class VectorVectorNode(VectorNode):
@@ -79,7 +80,7 @@ class VectorVectorNode(VectorNode):
         self.fn = element_op(op)
         self.lhs, self.rhs = lhs, rhs
         self.matching = matching
-        self.signature = signature(matching)
+        self.signatures = signatures(matching)
         self.return_bool = return_bool
         self.drop_name = op in ARITHMETIC and not keep_name
 
@@ -95,37 +96,49 @@ class VectorVectorNode(VectorNode):
         swapped = self.matching.card == "one-to-many"
         if swapped:
             lhs, rhs = rhs, lhs
-        right = self._index_one_side(rhs, swapped)
+        metadata = ctx.semantics.metadata_labels
+        signature_of = self.signatures[metadata]
+        right = self._index_one_side(
+            rhs, swapped, signature_of, sort_duplicates=ctx.semantics.compat >= PromQLCompat.V3
+        )
         out: InstantVector = []
         # Per signature: the result label sets produced so far (one-to-one allows only one).
         matched: dict[object, set[object]] = {}
         for sample in lhs:
-            sig = self.signature(sample[0], sample[1])
+            sig = signature_of(sample[0], sample[1])
             other = right.get(sig)
             if other is None:
                 continue
-            result = self._combine(sample, other, swapped)
+            result = self._combine(sample, other, swapped, metadata)
             if result is not None:
                 self._check_cardinality(matched.setdefault(sig, set()), result)
                 out.append(result)
         return check_unique(out)
 
-    def _index_one_side(self, rhs: InstantVector, swapped: bool) -> dict[object, InstantSample]:
+    @staticmethod
+    def _index_one_side(
+        rhs: InstantVector, swapped: bool, signature_of: Signature, *, sort_duplicates: bool
+    ) -> dict[object, InstantSample]:
+        """The "one" side by signature; `sort_duplicates`: name two clashing series in sorted order (Prometheus 3)."""
         index: dict[object, InstantSample] = {}
         for sample in rhs:
-            sig = self.signature(sample[0], sample[1])
+            sig = signature_of(sample[0], sample[1])
             if sig in index:
                 side = "left" if swapped else "right"
                 dup = index[sig]
+                pair = [_show(sample[0], sample[1]), _show(dup[0], dup[1])]
+                if sort_duplicates:
+                    pair.sort()
                 raise EvalError(
                     f"found duplicate series for the match group {_show(None, sig)} on the {side} hand-side of the "
-                    f"operation: [{_show(sample[0], sample[1])}, {_show(dup[0], dup[1])}];many-to-many matching "
-                    "not allowed: matching labels must be unique on one side"
+                    f"operation: [{pair[0]}, {pair[1]}];many-to-many matching not allowed: matching labels must be "
+                    "unique on one side"
                 )
             index[sig] = sample
         return index
 
-    def _combine(self, many: InstantSample, one: InstantSample, swapped: bool) -> InstantSample | None:
+    def _combine(self, many: InstantSample, one: InstantSample, swapped: bool, metadata: bool) -> InstantSample | None:
+        """The result of one match; `metadata`: `__type__` and `__unit__` go with a dropped name (Prometheus 3)."""
         left, right = (one[2], many[2]) if swapped else (many[2], one[2])
         value, keep = self.fn(left, right)
         if self.return_bool:
@@ -133,7 +146,8 @@ class VectorVectorNode(VectorNode):
         elif not keep:
             return None
         drop = self.drop_name or self.return_bool
-        name, labels = result_labels(self.matching, drop, (many[0], many[1]), (one[0], one[1]))
+        many_labels = without_type_and_unit(many[1]) if drop and metadata else many[1]
+        name, labels = result_labels(self.matching, drop, (many[0], many_labels), (one[0], one[1]))
         return name, labels, value
 
     def _check_cardinality(self, produced: set[object], result: InstantSample) -> None:
@@ -154,12 +168,12 @@ class SetOperatorNode(VectorNode):
     def __init__(self, op: str, lhs: VectorNode, rhs: VectorNode, matching: Matching) -> None:
         self.op = op
         self.lhs, self.rhs = lhs, rhs
-        self.signature = signature(matching)
+        self.signatures = signatures(matching)
 
     def vector(self, ctx: EvalContext, t: int) -> InstantVector:
         """Evaluate `and`, `or` or `unless` at `t` (milliseconds)."""
         lhs, rhs = self.lhs.vector(ctx, t), self.rhs.vector(ctx, t)
-        sig = self.signature
+        sig = self.signatures[ctx.semantics.metadata_labels]
         if self.op == "and":
             if not lhs or not rhs:
                 return []

@@ -10,10 +10,10 @@ from agent.model import Labels
 from agent.promql.context import EvalContext
 from agent.promql.histogram import histogram_fraction, histogram_quantile, histogram_quantiles
 from agent.promql.math_functions import ValueFn, go_max, go_min
-from agent.promql.nodes import MatrixNode, ScalarNode, VectorNode, check_unique
+from agent.promql.nodes import MatrixNode, ScalarNode, VectorNode, names_dropped
 from agent.promql.range_functions import KEEPS_NAME, RANGE_FUNCTIONS, RangeFn, Window
 from agent.promql.selectors import MatrixSelectorNode, VectorSelectorNode
-from agent.promql.values import InstantSample, InstantVector, full_labels
+from agent.promql.values import InstantSample, InstantVector, full_labels, without_type_and_unit
 
 
 class RangeCallNode(VectorNode):
@@ -40,7 +40,7 @@ class RangeCallNode(VectorNode):
             result = fn(window, times, values)
             if result is not None:
                 out.append((name if keep else None, labels, result))
-        return out if keep else check_unique(out)
+        return out if keep else names_dropped(out, ctx)
 
 
 class ValueMapNode(VectorNode):
@@ -58,7 +58,7 @@ class ValueMapNode(VectorNode):
         if self.name == "clamp" and args[1] < args[0]:
             return []
         fn = self.fn
-        return check_unique([(None, labels, fn(value, args)) for _, labels, value in self.inner.vector(ctx, t)])
+        return names_dropped([(None, labels, fn(value, args)) for _, labels, value in self.inner.vector(ctx, t)], ctx)
 
 
 class DateNode(VectorNode):
@@ -72,7 +72,8 @@ class DateNode(VectorNode):
         """Apply the date function to each value (seconds since the epoch), or to `t` without argument."""
         if self.inner is None:
             return [(None, (), self.fn(t / 1000))]
-        return check_unique([(None, labels, self.fn(value)) for _, labels, value in self.inner.vector(ctx, t)])
+        samples = self.inner.vector(ctx, t)
+        return names_dropped([(None, labels, self.fn(value)) for _, labels, value in samples], ctx)
 
 
 class TimestampNode(VectorNode):
@@ -85,8 +86,8 @@ class TimestampNode(VectorNode):
         """Each sample's timestamp in seconds: the stored point's time for a selector, else `t`."""
         if isinstance(self.inner, VectorSelectorNode):
             samples = self.inner.timestamps(ctx, t)
-            return check_unique([(None, labels, value) for _, labels, value in samples])
-        return check_unique([(None, labels, t / 1000) for _, labels, _ in self.inner.vector(ctx, t)])
+            return names_dropped([(None, labels, value) for _, labels, value in samples], ctx)
+        return names_dropped([(None, labels, t / 1000) for _, labels, _ in self.inner.vector(ctx, t)], ctx)
 
 
 class SortNode(VectorNode):
@@ -113,7 +114,8 @@ class AbsentNode(VectorNode):
         """One sample with the selector's equality labels when the inner expression is empty, else nothing."""
         if self.inner.value(ctx, t):
             return []
-        return [(None, self.labels, 1.0)]
+        labels = without_type_and_unit(self.labels) if ctx.semantics.metadata_labels else self.labels
+        return [(None, labels, 1.0)]
 
 
 class HistogramQuantileNode(VectorNode):
@@ -127,7 +129,8 @@ class HistogramQuantileNode(VectorNode):
     def vector(self, ctx: EvalContext, t: int) -> InstantVector:
         """The φ-quantile of each histogram's buckets (`le` series) at `t`."""
         samples = self.inner.vector(ctx, t)
-        return check_unique(histogram_quantile(self.q.scalar(ctx, t), samples, skip_nan_bounds=self.skip_nan_bounds))
+        q = self.q.scalar(ctx, t)
+        return names_dropped(histogram_quantile(q, samples, skip_nan_bounds=self.skip_nan_bounds), ctx)
 
 
 class HistogramQuantilesNode(VectorNode):
@@ -141,7 +144,7 @@ class HistogramQuantilesNode(VectorNode):
     def vector(self, ctx: EvalContext, t: int) -> InstantVector:
         """Each φ-quantile of each histogram's buckets at `t`, labelled `label="φ"`."""
         qs = [q.scalar(ctx, t) for q in self.qs]
-        return check_unique(histogram_quantiles(self.label, qs, self.inner.vector(ctx, t)))
+        return names_dropped(histogram_quantiles(self.label, qs, self.inner.vector(ctx, t)), ctx)
 
 
 class HistogramFractionNode(VectorNode):
@@ -161,7 +164,8 @@ class HistogramFractionNode(VectorNode):
         samples = self.inner.vector(ctx, t)
         if not self.classic:
             return []
-        return check_unique(histogram_fraction(self.lower.scalar(ctx, t), self.upper.scalar(ctx, t), samples))
+        lower, upper = self.lower.scalar(ctx, t), self.upper.scalar(ctx, t)
+        return names_dropped(histogram_fraction(lower, upper, samples), ctx)
 
 
 class NoDataNode(VectorNode):
@@ -254,7 +258,7 @@ class NegateNode(VectorNode):
 
     def vector(self, ctx: EvalContext, t: int) -> InstantVector:
         """Each sample's value negated, the name dropped."""
-        return check_unique([(None, labels, -value) for _, labels, value in self.inner.vector(ctx, t)])
+        return names_dropped([(None, labels, -value) for _, labels, value in self.inner.vector(ctx, t)], ctx)
 
 
 class NegateScalarNode(ScalarNode):
@@ -288,7 +292,7 @@ class SmoothingNode(VectorNode):
             value = smoothed(values, sf, tf)
             if value is not None:  # fewer than two points
                 out.append((None, labels, value))
-        return check_unique(out)
+        return names_dropped(out, ctx)
 
 
 def smoothed(values: Sequence[float], sf: float, tf: float) -> float | None:

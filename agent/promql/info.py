@@ -24,11 +24,10 @@ from agent.promql.selectors import Predicate, at_ms, compile_matcher, compile_re
 from agent.promql.semantics import Semantics
 from agent.promql.support import children, static_kind
 from agent.promql.syntax3 import matchers_of
-from agent.promql.values import NAME, InstantSample, InstantVector, full_labels
+from agent.promql.values import METADATA_LABELS, NAME, InstantSample, InstantVector, full_labels
 
 TARGET_INFO = "target_info"
 IDENTIFYING = ("instance", "job")
-METADATA_LABELS = frozenset({NAME, "__type__", "__unit__"})
 InfoKey = tuple[str, str, str]  # info metric name, instance, job
 InfoPoint = tuple[str, Labels, int]  # name, labels, the point's own time
 _POSITIVE = (promql_parser.MatchOp.Equal, promql_parser.MatchOp.Re)

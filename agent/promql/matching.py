@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from agent.model import Labels
-from agent.promql.values import NAME, full_labels, split_name
+from agent.promql.values import NAME, TYPE_AND_UNIT, full_labels, split_name, without_type_and_unit
 
 Signature = Callable[[str | None, Labels], Labels]
 
@@ -21,16 +21,28 @@ class Matching:
     include: tuple[str, ...] = ()
 
 
-def signature(matching: Matching) -> Signature:
-    """What identifies a sample for matching: the `on` labels, or all but the ignored ones and the name."""
+def signature(matching: Matching, *, type_and_unit: bool = False) -> Signature:
+    """What identifies a sample for matching: the `on` labels, or all but the ignored ones and the name.
+
+    `type_and_unit`: `ignoring` (and no modifier) also leaves out `__type__` and `__unit__` (Prometheus 3).
+    """
     names = frozenset(matching.names)
     if not matching.on:
+        if type_and_unit:
+            names |= TYPE_AND_UNIT
+            if names == TYPE_AND_UNIT:
+                return lambda name, labels: without_type_and_unit(labels)
         if not names:
             return lambda name, labels: labels
         return lambda name, labels: tuple(pair for pair in labels if pair[0] not in names)
     if NAME in names:
         return lambda name, labels: full_labels(name, tuple(pair for pair in labels if pair[0] in names))
     return lambda name, labels: tuple(pair for pair in labels if pair[0] in names)
+
+
+def signatures(matching: Matching) -> dict[bool, Signature]:
+    """The signature as 2.42 and as Prometheus 3 make it, keyed by `Semantics.metadata_labels`."""
+    return {False: signature(matching), True: signature(matching, type_and_unit=True)}
 
 
 def result_labels(

@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 
 from agent.promql.context import EvalContext
 from agent.promql.errors import EvalError
-from agent.promql.values import InstantVector, RangeVector
+from agent.promql.values import InstantVector, RangeVector, without_type_and_unit
 
 Internal = InstantVector | RangeVector | float | str
 
@@ -99,3 +99,15 @@ def check_unique(samples: InstantVector) -> InstantVector:
     if len(seen) != len(samples):
         raise EvalError("vector cannot contain metrics with the same labelset")
     return samples
+
+
+def names_dropped(samples: InstantVector, ctx: EvalContext) -> InstantVector:
+    """The result of an operation that dropped its samples' metric names, as Prometheus makes it.
+
+    Prometheus 3 drops `__type__` and `__unit__` with the name; then a result with two equal
+    label sets is refused.
+    """
+    # A sorted label set whose first key sorts after `__unit__` has neither: most are left alone.
+    if ctx.semantics.metadata_labels and any(labels and labels[0][0] <= "__unit__" for _, labels, _ in samples):
+        samples = [(name, without_type_and_unit(labels), value) for name, labels, value in samples]
+    return check_unique(samples)

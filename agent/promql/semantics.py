@@ -37,6 +37,15 @@ class Semantics:
         """A regex `.` matches a newline too (Prometheus 3)."""
         return self.compat >= PromQLCompat.V3
 
+    @property
+    def metadata_labels(self) -> bool:
+        """`__type__` and `__unit__` go where the metric name goes (Prometheus 3's schema.IsMetadataLabel).
+
+        Dropped with the name, left out of `without` groups and `ignoring` (and default) matching,
+        never copied into absent()'s labels; 2.42 treats them as ordinary labels.
+        """
+        return self.compat >= PromQLCompat.V3
+
     def describe(self) -> str:
         """How `rules test` names the semantics it used."""
         if self.compat == PromQLCompat.V2:

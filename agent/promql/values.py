@@ -38,6 +38,8 @@ InstantVector = list[InstantSample]
 RangeVector = list[RangeSample]
 
 NAME = "__name__"
+TYPE_AND_UNIT = frozenset({"__type__", "__unit__"})
+METADATA_LABELS = frozenset({NAME, *TYPE_AND_UNIT})  # Prometheus 3's schema.IsMetadataLabel
 LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 
@@ -54,6 +56,20 @@ def split_name(labels: Labels) -> tuple[str | None, Labels]:
         if key == NAME:
             return value, labels[:i] + labels[i + 1 :]
     return None, labels
+
+
+def without_type_and_unit(labels: Labels) -> Labels:
+    """A sorted label set without `__type__` and `__unit__`, the same tuple when it has neither.
+
+    Label sets are sorted and both names sort before any lowercase one, so most label sets are
+    settled by their first key.
+    """
+    for key, _ in labels:
+        if key > "__unit__":
+            return labels
+        if key in TYPE_AND_UNIT:
+            return tuple(pair for pair in labels if pair[0] not in TYPE_AND_UNIT)
+    return labels
 
 
 def to_public_vector(samples: InstantVector) -> Vector:

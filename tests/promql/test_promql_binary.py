@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
-from promql_fixtures import instant, lbl, make_store, vector
+from promql_fixtures import V3, instant, lbl, make_store, vector
 
 from agent.promql import EvalError
 
@@ -102,3 +103,10 @@ def test_unless_drops_left_samples_with_a_match() -> None:
 
 def test_unary_minus_drops_the_name() -> None:
     assert vector(STORE, '-used{fs="a"}', 0) == {lbl('{fs="a", host="h"}'): -30.0}
+
+
+def test_many_to_many_error_names_the_two_series_in_sorted_order_in_3() -> None:
+    store = make_store('m{a="1", job="j"} 1', 'm{a="2", job="j"} 2', 'n{job="j"} 3')
+    pair = re.escape('[{__name__="m", a="1", job="j"}, {__name__="m", a="2", job="j"}];')
+    with pytest.raises(EvalError, match=pair):
+        instant(store, "n - ignoring(a) m", 0, V3)

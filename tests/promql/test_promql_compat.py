@@ -10,7 +10,7 @@ import math
 import pytest
 from promql_fixtures import MINUTE, V2, V3, instant, lbl, make_store, vector
 
-from agent.promql import PromQLCompat, PromQLError, Semantics, parse_compat, parse_expr
+from agent.promql import EvalError, PromQLCompat, PromQLError, Semantics, parse_compat, parse_expr
 
 EVERY_MINUTE = make_store('requests_total{job="api"} 0+60x10', 'last_seen{host="h"} 1 _x10')
 NOTES = make_store('note{text="line one\\nline two"} 1x10', 'note{text="single line"} 2x10')
@@ -174,3 +174,57 @@ def test_unquoted_utf8_name_is_refused_as_prometheus_refuses_it(text: str, messa
         with pytest.raises(PromQLError) as error:
             parse_expr(text, semantics)
         assert str(error.value) == message
+
+
+TYPED = make_store(
+    'http_requests_total{__type__="counter", __unit__="request", job="api", instance="0"} 0+10x10',
+    'http_requests_total{__type__="gauge", job="api", instance="1"} 0+20x10',
+    'http_capacity{__type__="counter", __unit__="request", job="api", instance="0"} 100x10',
+    'http_capacity{job="api", instance="1"} 200x10',
+)
+
+
+def test_type_and_unit_go_with_a_dropped_name_in_3_and_stay_in_2() -> None:
+    expr = 'abs(http_requests_total{instance="0"})'
+    assert (vector(TYPED, expr, 5 * MINUTE, V3), vector(TYPED, expr, 5 * MINUTE, V2)) == (
+        {lbl('{instance="0", job="api"}'): 50.0},
+        {lbl('{__type__="counter", __unit__="request", instance="0", job="api"}'): 50.0},
+    )
+
+
+def test_type_and_unit_stay_where_the_name_stays_in_3() -> None:
+    expr = 'http_requests_total{instance="0"} > 10'
+    assert vector(TYPED, expr, 5 * MINUTE, V3) == {
+        lbl('http_requests_total{__type__="counter", __unit__="request", instance="0", job="api"}'): 50.0
+    }
+
+
+def test_without_leaves_type_and_unit_out_of_the_group_in_3_only() -> None:
+    expr = "sum without (instance) (http_requests_total)"
+    assert (vector(TYPED, expr, 5 * MINUTE, V3), vector(TYPED, expr, 5 * MINUTE, V2)) == (
+        {lbl('{job="api"}'): 150.0},
+        {lbl('{__type__="counter", __unit__="request", job="api"}'): 50.0, lbl('{__type__="gauge", job="api"}'): 100.0},
+    )
+
+
+def test_default_matching_ignores_type_and_unit_in_3_only() -> None:
+    expr = "http_requests_total / http_capacity"
+    assert (vector(TYPED, expr, 5 * MINUTE, V3), vector(TYPED, expr, 5 * MINUTE, V2)) == (
+        {lbl('{instance="0", job="api"}'): 0.5, lbl('{instance="1", job="api"}'): 0.5},
+        {lbl('{__type__="counter", __unit__="request", instance="0", job="api"}'): 0.5},
+    )
+
+
+def test_absent_copies_type_and_unit_matchers_in_2_only() -> None:
+    expr = 'absent(nothing{__type__="counter", __unit__="request", job="api"})'
+    assert (vector(TYPED, expr, MINUTE, V3), vector(TYPED, expr, MINUTE, V2)) == (
+        {lbl('{job="api"}'): 1.0},
+        {lbl('{__type__="counter", __unit__="request", job="api"}'): 1.0},
+    )
+
+
+def test_series_apart_only_by_type_collide_once_the_name_is_dropped_in_3() -> None:
+    store = make_store('m{__type__="counter", job="a"} 1x5', 'm{__type__="gauge", job="a"} 2x5')
+    assert len(vector(store, "-m", MINUTE, V2)) == 2
+    with pytest.raises(EvalError, match="vector cannot contain metrics with the same labelset"):
+        vector(store, "-m", MINUTE, V3)
