@@ -31,7 +31,10 @@ class LabelReplaceNode(VectorNode):
             raise PromQLError(f"invalid destination label name in label_replace(): {dst}")
         self.inner = inner
         self.dst, self.replacement, self.src = dst, replacement, src
-        self.regex = compile_regex(regex, dot_all)
+        try:
+            self.regex = compile_regex(regex, dot_all)
+        except PromQLError:
+            raise PromQLError(f"invalid regular expression in label_replace(): {regex}") from None  # Prometheus' words
 
     def vector(self, ctx: EvalContext, t: int) -> InstantVector:
         """Each sample with `dst` set from the regex match on `src`; non-matching samples unchanged."""

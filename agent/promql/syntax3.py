@@ -33,7 +33,7 @@ MODIFIERS = ("anchored", "smoothed")
 FILL_MODIFIERS = ("fill", "fill_left", "fill_right")
 # What may follow `offset` in a duration expression (a literal needs no rewriting).
 _DURATION_START = frozenset(("(", "-", "+", "step", "range", "min_of", "max_of"))
-_MAYBE = re.compile(r"\[|offset|anchored|smoothed|fill", re.IGNORECASE)
+_MAYBE = re.compile(r"\[|offset|anchored|smoothed|fill|info", re.IGNORECASE)  # what may need rewriting
 # Binary operators by precedence, loosest first (Prometheus' generated_parser.y).
 _PRECEDENCE = {
     "or": 1,
@@ -56,6 +56,9 @@ _PRECEDENCE = {
 _BINARY_MODIFIERS = frozenset(("on", "ignoring", "group_left", "group_right", *FILL_MODIFIERS))
 _LABEL_LISTS = frozenset(("by", "without", "on", "ignoring", "group_left", "group_right"))
 _MARKER = re.compile(rf'{MODIFIER_LABEL}="({"|".join(MODIFIERS)})",?\s*')
+# What makes info()'s second argument readable when all its matchers accept "" (as Prometheus allows).
+_INFO_MATCHER = f'{MODIFIER_LABEL}!=""'
+_INFO_MARKER = re.compile(rf'{MODIFIER_LABEL}!="",?\s*')
 
 
 def rewrite(text: str, step_ms: int = 0, range_ms: int = 0) -> str:
@@ -70,16 +73,18 @@ def rewrite(text: str, step_ms: int = 0, range_ms: int = 0) -> str:
         return text
     _refuse_fill(text, lexed.tokens)
     text = _splice(text, _duration_edits(text, lexed.tokens, step_ms / 1000, range_ms / 1000))
-    if "anchored" not in text and "smoothed" not in text:
+    if not re.search(r"anchored|smoothed|info", text):
         return text
     lexed = lex(text, durations=True)
-    return _splice(text, _modifier_edits(text, lexed.tokens)) if lexed.error is None else text
+    if lexed.error is not None:
+        return text
+    return _splice(text, _modifier_edits(text, lexed.tokens) + _info_edits(lexed.tokens))
 
 
 def modifier_of(selector: promql_parser.VectorSelector) -> str | None:
     """`anchored`, `smoothed` or None: the extended range selector modifier written after `selector`."""
     for matcher in selector.matchers.matchers:
-        if matcher.name == MODIFIER_LABEL:
+        if matcher.name == MODIFIER_LABEL and matcher.value in MODIFIERS:
             return str(matcher.value)
     return None
 
@@ -91,7 +96,7 @@ def matchers_of(selector: promql_parser.VectorSelector) -> list[promql_parser.Ma
 
 def show(expr: promql_parser.Expr) -> str:
     """The expression printed as Prometheus prints it, `anchored`/`smoothed` back after their selectors."""
-    text: str = expr.prettify()
+    text: str = _INFO_MARKER.sub("", expr.prettify()).replace(",}", "}")
     while (found := _MARKER.search(text)) is not None:
         before, after = text[: found.start()], text[found.end() :]
         if "," not in found[0]:  # the last matcher: the comma before it goes
@@ -154,9 +159,9 @@ def _offset_end(tokens: Sequence[Token], start: int) -> int | None:
         return None
     if tokens[i].kind in (NUMBER, DURATION):
         return i + 1
-    if tokens[start].text not in _DURATION_START and tokens[i].text not in _DURATION_START:
+    if tokens[start].text.lower() not in _DURATION_START and tokens[i].text.lower() not in _DURATION_START:
         return None
-    if tokens[i].text in ("step", "range", "min_of", "max_of"):
+    if tokens[i].text.lower() in ("step", "range", "min_of", "max_of"):
         i += 1
     if i >= len(tokens) or tokens[i].text != "(":
         return None
@@ -271,17 +276,18 @@ class _DurationParser:
             return float(token.text) if not token.text.lower().startswith("0x") else float(int(token.text, 16))
         if token.kind == DURATION:
             return parse_duration(token.text) / 1000
-        if token.text in ("step", "range"):
+        keyword = token.text.lower() if token.kind == IDENTIFIER else ""  # keywords are case-insensitive
+        if keyword in ("step", "range"):
             self.take("(")
             self.take(")")
-            return self.step_s if token.text == "step" else self.range_s
-        if token.text in ("min_of", "max_of"):
+            return self.step_s if keyword == "step" else self.range_s
+        if keyword in ("min_of", "max_of"):
             self.take("(")
             left = self.sum()
             self.take(",")
             right = self.sum()
             self.take(")")
-            return min(left, right) if token.text == "min_of" else max(left, right)
+            return min(left, right) if keyword == "min_of" else max(left, right)
         if token.text == "(":
             value = self.sum()
             self.take(")")
@@ -390,6 +396,29 @@ def _expression_start(tokens: Sequence[Token], k: int) -> int:
         return k
     opener = _opening(tokens, k)
     return opener - 1 if opener > 0 and tokens[opener - 1].kind == IDENTIFIER else max(opener, 0)
+
+
+# info()'s data-label selector.
+
+
+def _info_edits(tokens: Sequence[Token]) -> list[tuple[int, int, str]]:
+    """`info(v, {data=~".*"})`: Prometheus accepts a second argument whose matchers all accept the
+    empty string, promql-parser does not; a matcher that cannot (and that the compiler leaves out)
+    makes it readable."""
+    edits = []
+    for i, token in enumerate(tokens[:-1]):
+        if token.kind != IDENTIFIER or token.text != "info" or tokens[i + 1].text != "(" or token.in_braces:
+            continue
+        depth = 0
+        for j in range(i + 1, len(tokens) - 1):
+            depth += {"(": 1, ")": -1}.get(tokens[j].text, 0) if tokens[j].kind == SYMBOL else 0
+            if depth == 0:
+                break
+            if depth == 1 and tokens[j].text == "," and tokens[j + 1].text == "{":
+                empty = tokens[j + 2].text == "}" if j + 2 < len(tokens) else True
+                edits.append((tokens[j + 1].end, tokens[j + 1].end, _INFO_MATCHER if empty else _INFO_MATCHER + ", "))
+                break
+    return edits
 
 
 # fill modifiers.

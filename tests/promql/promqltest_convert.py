@@ -14,6 +14,7 @@ expectations (never equal in promtool's comparison), and groups whose loads use 
 from __future__ import annotations
 
 import collections
+import math
 import re
 import sys
 from dataclasses import dataclass, field
@@ -22,7 +23,17 @@ from typing import Any
 
 import yaml
 
-EVAL = re.compile(r"^eval(?:_ordered)?\s+instant\s+at\s+(\S+)\s+(.+)$")
+from agent.gocompat.duration import format_duration, parse_duration
+from agent.promql.errors import PromQLError
+from agent.promql.notation import parse_values
+
+EVAL = re.compile(r"^eval(?:_ordered|_fail)?\s+instant\s+at\s+(\S+)\s+(.+)$")
+EVAL_RANGE = re.compile(r"^eval(?:_ordered|_fail)?\s+range\s+from\s+(\S+)\s+to\s+(\S+)\s+step\s+(\S+)\s+(.+)$")
+# A string escape of a byte that is not UTF-8 on its own: Go's strings are bytes, Python's are text,
+# so tripwired reads "\xff" as "ÿ" and cannot print promtool's raw byte in its messages.
+INVALID_UTF8_ESCAPE = re.compile(r"\\x[89a-fA-F][0-9a-fA-F]")
+# A range query's own times, which an instant evaluation at each step cannot reproduce.
+QUERY_TIMES = re.compile(r"\b(?:start|end|step|range)\s*\(", re.IGNORECASE)
 LOAD = re.compile(r"^load\s+(\S+)\s*$")
 EXPECTED = re.compile(r"^\s+(\{.*\}|[a-zA-Z_:][\w:]*(?:\{.*\})?)?\s*(\S+)\s*$")
 
@@ -131,13 +142,24 @@ def split_series(line: str) -> tuple[str, str] | None:
 
 
 def _eval(group: Group, line: str, block: list[str], out: Converted) -> None:
+    if INVALID_UTF8_ESCAPE.search(line):
+        out.skipped["strings with bytes that are not UTF-8"] += 1
+        return
+    expects = [b.strip() for b in block if b.strip().startswith("expect")]
+    if any(e.startswith(("expect range", "expect string")) for e in expects):
+        out.skipped["expected range vector or string"] += 1
+        return
+    fails = line.startswith("eval_fail") or any(e.startswith("expect fail") for e in expects)
+    ranged = EVAL_RANGE.match(line)
+    if ranged is not None:
+        _eval_range(group, ranged, block, out, fails)
+        return
     match = EVAL.match(line)
     if match is None:
         out.skipped[line.split(maxsplit=1)[0] + " " + (line.split()[1] if len(line.split()) > 1 else "")] += 1
         return
-    expects = [b.strip() for b in block if b.strip().startswith("expect")]
-    if any(e.startswith(("expect fail", "expect range", "expect string")) for e in expects):
-        out.skipped["expected failure, range or string"] += 1
+    if fails:  # no samples: both must fail, with the same message
+        group.cases.append({"expr": match[2], "eval_time": match[1], "exp_samples": []})
         return
     samples = []
     for raw in block:
@@ -161,6 +183,38 @@ def _eval(group: Group, line: str, block: list[str], out: Converted) -> None:
             out.skipped["non-float expectation"] += 1
             return
     group.cases.append({"expr": match[2], "eval_time": match[1], "exp_samples": samples})
+
+
+def _eval_range(group: Group, match: re.Match[str], block: list[str], out: Converted, fails: bool) -> None:
+    """A range evaluation as one instant evaluation per step, each with that step's column of values."""
+    start, end, step, expr = parse_duration(match[1]), parse_duration(match[2]), parse_duration(match[3]), match[4]
+    if QUERY_TIMES.search(expr) or step <= 0:
+        out.skipped["range evaluations using the query's start, end or step"] += 1
+        return
+    if fails:
+        group.cases.append({"expr": expr, "eval_time": format_duration(start), "exp_samples": []})
+        return
+    columns: list[tuple[str, list[float | None]]] = []
+    for raw in block:
+        text = raw.strip()
+        if not text or text.startswith(("expect", "#")):
+            continue
+        split = split_series(text)
+        if "{{" in text or split is None:
+            out.skipped["native-histogram or unreadable range expectation"] += 1
+            return
+        try:
+            columns.append((split[0], parse_values(split[1])))
+        except PromQLError:
+            out.skipped["native-histogram or unreadable range expectation"] += 1
+            return
+    for i, t in enumerate(range(start, end + 1, step)):
+        cells = [(labels, values[i]) for labels, values in columns if i < len(values) and values[i] is not None]
+        if any(math.isnan(value) for _, value in cells if value is not None):
+            out.skipped["NaN expectation"] += 1
+            continue
+        samples = [{"labels": labels, "value": value} for labels, value in cells]
+        group.cases.append({"expr": expr, "eval_time": format_duration(t), "exp_samples": samples})
 
 
 def write(path: Path, converted: Converted, out_dir: Path) -> int:

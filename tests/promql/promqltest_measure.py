@@ -48,7 +48,8 @@ def measure(path: Path, promtool: str, runs: int = 3) -> tuple[int, int, list[st
     command = [promtool, "--enable-feature=promql-experimental-functions", "test", "rules", path.name]
     answers: list[dict[tuple[str, str], str]] = []
     for _ in range(runs):
-        stderr = subprocess.run(command, cwd=path.parent, capture_output=True, text=True, check=False).stderr
+        run = subprocess.run(command, cwd=path.parent, capture_output=True, check=False)
+        stderr = run.stderr.decode(errors="replace")  # labels of invalid UTF-8 are printed as they are
         answers.append(failing(stderr))
         if "FAILED:" in stderr and not answers[-1]:
             raise SystemExit(f"{path.name}: promtool refused the whole file:\n{stderr[:2000]}")
