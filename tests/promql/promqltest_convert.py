@@ -1,14 +1,17 @@
 """Convert Prometheus' promqltest files (promql/promqltest/testdata/*.test) to promtool rule-test files.
 
-A maintenance tool, not a test: it measures how much of Prometheus' own PromQL test suite
-`tripwired rules test` (promql_compat 3, experimental functions on) answers as promtool 3 does.
+Used by tests/promql/test_promqltest.py, and by hand to look at the cases one by one:
 
     .venv/bin/python tests/promql/promqltest_convert.py OUT_DIR TESTDATA/*.test
 
 Each `load` block (up to a `clear`) becomes a test group with its series, each `eval instant at T
-EXPR` with its expected samples a promql_expr_test. Left out, and counted by reason: range
-evaluations, expected failures, warnings-only cases, native histograms, string results, NaN
-expectations (never equal in promtool's comparison), and groups whose loads use different intervals.
+EXPR` with its expected samples a promql_expr_test, each `eval range from A to B step S EXPR` one
+promql_expr_test per step with that step's values, and each expected failure a promql_expr_test
+without samples (promtool and tripwired must then fail with the same message). Left out, and
+counted by reason: warnings-only cases, native histograms, string and range-vector results, NaN
+expectations (never equal in promtool's comparison), range evaluations that use the query's start,
+end or step, strings with bytes that are not UTF-8, groups whose loads use different intervals and
+groups with start-timestamp series (`name@st`, which a rule-test file cannot carry).
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 The testdata of promql/promqltest at the Prometheus version scripts/build-promtool3 pins comes with
 the module the script builds promtool 3 from (the Go module cache). Each file is converted to a
-rule-test file (promqltest_convert.py: instant evaluations with float samples; what a rule-test file
-cannot express is left out and counted) and run through both (promqltest_measure.py). Every case
+rule-test file (promqltest_convert.py: instant evaluations, range evaluations as one instant case
+per step, expected failures as cases both must fail alike; what a rule-test file cannot express is
+left out and counted) and run through both (promqltest_measure.py). Every case
 must come out the same: both pass, or both fail with the same message. promtool loads series in
 random order, so a case whose sum rounds differently from run to run agrees when our answer is one
 of promtool's answers over three runs.
@@ -36,6 +37,7 @@ FILES = (
     "name_label_dropping",
     "native_histograms",
     "operators",
+    "range_queries",
     "selectors",
     "staleness",
     "subquery",
@@ -43,8 +45,8 @@ FILES = (
     "type_and_unit",
     "unquoted_utf8_names",
 )
-# Range evaluations only, or start-timestamp series only: nothing a rule-test file can hold.
-NOTHING_TO_CONVERT = ("limit", "range_queries", "start_timestamps")
+# Native-histogram or start-timestamp series in every group: nothing a rule-test file can hold.
+NOTHING_TO_CONVERT = ("limit", "start_timestamps")
 
 
 @functools.cache
