@@ -104,15 +104,20 @@ class VectorVectorNode(VectorNode):
         out: InstantVector = []
         # Per signature: the result label sets produced so far (one-to-one allows only one).
         matched: dict[object, set[object]] = {}
+        # Prometheus 3 holds every match to the cardinality, also one a comparison then drops; 2.42
+        # only the samples it keeps.
+        every_match = ctx.semantics.compat >= PromQLCompat.V3
         for sample in lhs:
             sig = signature_of(sample[0], sample[1])
             other = right.get(sig)
             if other is None:
                 continue
-            result = self._combine(sample, other, swapped, metadata)
-            if result is not None:
+            combined = self._combine(sample, other, swapped, metadata, every_match=every_match)
+            if combined is not None:
+                result, kept = combined
                 self._check_cardinality(matched.setdefault(sig, set()), result)
-                out.append(result)
+                if kept:
+                    out.append(result)
         return check_unique(out)
 
     @staticmethod
@@ -137,18 +142,21 @@ class VectorVectorNode(VectorNode):
             index[sig] = sample
         return index
 
-    def _combine(self, many: InstantSample, one: InstantSample, swapped: bool, metadata: bool) -> InstantSample | None:
-        """The result of one match; `metadata`: `__type__` and `__unit__` go with a dropped name (Prometheus 3)."""
+    def _combine(
+        self, many: InstantSample, one: InstantSample, swapped: bool, metadata: bool, *, every_match: bool
+    ) -> tuple[InstantSample, bool] | None:
+        """The result of one match and whether it is kept (a comparison may drop it); None when it is
+        dropped and not `every_match`. `metadata`: `__type__` and `__unit__` go with a dropped name."""
         left, right = (one[2], many[2]) if swapped else (many[2], one[2])
         value, keep = self.fn(left, right)
         if self.return_bool:
-            value = 1.0 if keep else 0.0
-        elif not keep:
+            value, keep = (1.0 if keep else 0.0), True
+        elif not keep and not every_match:
             return None
         drop = self.drop_name or self.return_bool
         many_labels = without_type_and_unit(many[1]) if drop and metadata else many[1]
         name, labels = result_labels(self.matching, drop, (many[0], many_labels), (one[0], one[1]))
-        return name, labels, value
+        return (name, labels, value), keep
 
     def _check_cardinality(self, produced: set[object], result: InstantSample) -> None:
         """Refuse a second match for a signature (one-to-one) or a repeated result (many-to-one)."""

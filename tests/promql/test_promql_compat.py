@@ -228,3 +228,16 @@ def test_series_apart_only_by_type_collide_once_the_name_is_dropped_in_3() -> No
     assert len(vector(store, "-m", MINUTE, V2)) == 2
     with pytest.raises(EvalError, match="vector cannot contain metrics with the same labelset"):
         vector(store, "-m", MINUTE, V3)
+
+
+MANY_TO_ONE = make_store(
+    'many_side{job="test", instance="1"} 1', 'many_side{job="test", instance="2"} 2', 'one_side{job="test"} 1.5'
+)
+
+
+@pytest.mark.parametrize("expr", ["many_side > on(job) one_side", "many_side >= on(job) one_side"])
+def test_a_comparison_is_held_to_one_to_one_before_it_filters_in_3(expr: str) -> None:
+    # Two left samples match the one right sample; the comparison keeps only one of them.
+    with pytest.raises(EvalError, match="multiple matches for labels: many-to-one matching must be explicit"):
+        vector(MANY_TO_ONE, expr, 0, V3)
+    assert vector(MANY_TO_ONE, expr, 0, V2) == {lbl('{job="test"}'): 2.0}
