@@ -50,7 +50,7 @@ NOTHING_TO_CONVERT = ("limit", "start_timestamps")
 
 
 @functools.cache
-def testdata_dir() -> Path:
+def promqltest_dir() -> Path:
     promtool3()  # the build downloads the module
     version = subprocess.run([str(BUILD_SCRIPT), "--version"], capture_output=True, text=True, check=True).stdout
     go = (
@@ -63,15 +63,15 @@ def testdata_dir() -> Path:
 
 
 @waits_for_promtool3
-def test_the_list_is_the_testdata_dir() -> None:
-    assert sorted(p.stem for p in testdata_dir().glob("*.test")) == sorted(FILES + NOTHING_TO_CONVERT)
+def test_the_list_is_the_promqltest_dir() -> None:
+    assert sorted(p.stem for p in promqltest_dir().glob("*.test")) == sorted(FILES + NOTHING_TO_CONVERT)
     for name in NOTHING_TO_CONVERT:
-        assert write(Path(name), convert((testdata_dir() / f"{name}.test").read_text()), Path("/nonexistent")) == 0
+        assert write(Path(name), convert((promqltest_dir() / f"{name}.test").read_text()), Path("/nonexistent")) == 0
 
 
 @waits_for_promtool3
 @pytest.mark.parametrize("name", FILES)
 def test_promtool3_and_tripwired_agree(name: str, tmp_path: Path) -> None:
-    assert write(Path(name), convert((testdata_dir() / f"{name}.test").read_text()), tmp_path) > 0
+    assert write(Path(name), convert((promqltest_dir() / f"{name}.test").read_text()), tmp_path) > 0
     _, _, differ = measure(tmp_path / f"{name}.yaml", promtool3())
     assert differ == []
