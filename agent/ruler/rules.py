@@ -10,7 +10,7 @@ import promql_parser
 
 from agent.model import Alert, AlertState, Labels, Sample, labels_of
 from agent.promql import EvalError, PromQLError, RangeSeries, Value, VectorSample, parse_expr
-from agent.ruler.alerting import ActiveAlert, AlertRule, evaluate_alerts, generator_url, to_alert
+from agent.ruler.alerting import ActiveAlert, AlertMemo, AlertRule, evaluate_alerts, generator_url, to_alert
 from agent.ruler.expansion import TemplateExpander
 from agent.ruler.rulefile import RuleSpec
 from agent.store import WriteResult
@@ -106,12 +106,13 @@ class AlertingRule:
         self.url = generator_url(external.url, spec.expr)
         self.external = external
         self.active: Mapping[Labels, ActiveAlert] = {}
+        self.memo = AlertMemo()
         self.health = RuleHealth()
 
     def evaluate(self, engine: QueryEngine, ts_ms: int) -> tuple[list[Sample], list[Alert]]:
         """Advance the alerts; returns the ALERTS samples and the alerts to send."""
         vector = _query(engine, self.expr, ts_ms)
-        result = evaluate_alerts(self.active, vector, ts_ms, self.params, self.expander)
+        result = evaluate_alerts(self.active, vector, ts_ms, self.params, self.expander, memo=self.memo)
         self.active = result.active
         if result.error is not None:
             raise RuleError(result.error)
