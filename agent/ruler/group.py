@@ -141,6 +141,7 @@ class SharedResults:
         self.engine = engine
         self.reads = reads  # by id() of each shared expression: the names it reads, None when not known
         self._results: dict[int, tuple[promql_parser.Expr, int, Value]] = {}
+        self._readers: dict[str | None, set[int]] = {}  # the results that read each name (None: any)
 
     def instant(self, expr: promql_parser.Expr, t_ms: int) -> Value:
         """The engine's result, or the one an earlier rule got for the same expression at `t_ms`."""
@@ -152,14 +153,16 @@ class SharedResults:
             return known[2]
         value = self.engine.instant(expr, t_ms)
         self._results[key] = (expr, t_ms, value)
+        reads = self.reads[key]
+        for name in (None,) if reads is None else reads:
+            self._readers.setdefault(name, set()).add(key)
         return value
 
     def written(self, names: frozenset[str]) -> None:
         """A rule wrote these metric names: results that may read them are worked out again."""
-        for key in list(self._results):
-            reads = self.reads[key]
-            if reads is None or not reads.isdisjoint(names):
-                del self._results[key]
+        for name in (None, *names):
+            for key in self._readers.pop(name, ()):
+                self._results.pop(key, None)
 
 
 def _share_expressions(rules: Sequence[Rule]) -> dict[int, frozenset[str] | None]:
