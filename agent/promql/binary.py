@@ -5,7 +5,7 @@ from __future__ import annotations
 from agent.promql.arithmetic import ARITHMETIC, element_op, scalar_op
 from agent.promql.context import EvalContext
 from agent.promql.errors import EvalError
-from agent.promql.matching import Matching, result_labels, signature
+from agent.promql.matching import Matching, result_labeller, signature
 from agent.promql.nodes import ScalarNode, VectorNode, check_unique
 from agent.promql.values import InstantSample, InstantVector, full_labels
 
@@ -82,6 +82,7 @@ class VectorVectorNode(VectorNode):
         self.signature = signature(matching)
         self.return_bool = return_bool
         self.drop_name = op in ARITHMETIC and not keep_name
+        self.result_labels = result_labeller(matching, self.drop_name or return_bool)
 
     def vector(self, ctx: EvalContext, t: int) -> InstantVector:
         """Match samples of both sides by signature and apply the operator.
@@ -132,8 +133,7 @@ class VectorVectorNode(VectorNode):
             value = 1.0 if keep else 0.0
         elif not keep:
             return None
-        drop = self.drop_name or self.return_bool
-        name, labels = result_labels(self.matching, drop, (many[0], many[1]), (one[0], one[1]))
+        name, labels = self.result_labels((many[0], many[1]), (one[0], one[1]))
         return name, labels, value
 
     def _check_cardinality(self, produced: set[object], result: InstantSample) -> None:
