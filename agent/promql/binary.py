@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.promql.arithmetic import ARITHMETIC, element_op, scalar_op
+from agent.promql.arithmetic import ARITHMETIC, COMPARISON, element_op, scalar_op
 from agent.promql.context import EvalContext
 from agent.promql.errors import EvalError
 from agent.promql.matching import Matching, result_labeller, signature
@@ -38,6 +38,7 @@ class VectorScalarNode(VectorNode):
         """`keep_name`: an arithmetic operator that keeps the metric name (2.42's atan2)."""
         self.fn = element_op(op)
         self.comparison = op not in ARITHMETIC
+        self.filter = COMPARISON[op] if self.comparison and not return_bool else None
         self.vector_node, self.scalar_node = vector, scalar
         self.scalar_left = scalar_left
         self.return_bool = return_bool
@@ -47,6 +48,11 @@ class VectorScalarNode(VectorNode):
         """Apply the operator to each sample and the scalar; a comparison without `bool` filters."""
         samples = self.vector_node.vector(ctx, t)
         scalar = self.scalar_node.scalar(ctx, t)
+        if self.filter is not None:  # the threshold of most rules: samples kept as they are, or not
+            compare = self.filter
+            if self.scalar_left:
+                return [sample for sample in samples if compare(scalar, sample[2])]
+            return [sample for sample in samples if compare(sample[2], scalar)]
         fn, out = self.fn, []
         for name, labels, value in samples:
             if self.scalar_left:
