@@ -86,47 +86,47 @@ class AlertEvaluation:
 
 
 class AlertMemo:
-    """What the last evaluation of one rule worked out per alert, for the next evaluation to reuse.
+    """What earlier evaluations of one rule worked out per alert, for the next evaluation to reuse.
 
     An alert's labels and annotations are a pure function of its result sample's labels and value
     (templates cannot query), and its ALERTS samples of its labels, state and activeAt. In an alert
     storm they come back unchanged at every evaluation, and working them out again (dicts, sorted
-    label sets, template look-ups, new samples) was most of the state machine's time. Only what the
-    last evaluation used is kept, so the memo is as large as the rule's result.
+    label sets, template look-ups, new samples) was most of the state machine's time. Entries stay
+    put while they are used (new ones each evaluation would be long-lived garbage for the cyclic
+    collector); the memo starts over once it holds more than twice the alerts of an evaluation.
     """
 
-    __slots__ = ("_labelled", "_labelled_before", "_samples", "_samples_before")
+    __slots__ = ("_labelled", "_samples")
 
     def __init__(self) -> None:
         self._labelled: dict[tuple[Labels, float], tuple[Labels, Labels]] = {}
-        self._labelled_before: dict[tuple[Labels, float], tuple[Labels, Labels]] = {}
         self._samples: dict[tuple[Labels, int], tuple[AlertState, tuple[Sample, Sample]]] = {}
-        self._samples_before: dict[tuple[Labels, int], tuple[AlertState, tuple[Sample, Sample]]] = {}
 
-    def start(self) -> None:
-        """A new evaluation begins: what the last one used may be reused, the rest is forgotten."""
-        self._labelled_before, self._labelled = self._labelled, {}
-        self._samples_before, self._samples = self._samples, {}
+    def start(self, alerts: int) -> None:
+        """A new evaluation begins, of about `alerts` alerts: forget everything if the memo outgrew that."""
+        limit = 2 * alerts + 16
+        if len(self._labelled) > limit:
+            self._labelled.clear()
+        if len(self._samples) > limit:
+            self._samples.clear()
 
     def labelled(self, sample: ResultSample, rule: AlertRule, expand: Expander) -> tuple[Labels, Labels]:
-        """`alert_labels` of `sample`, from the last evaluation when it had the same labels and value."""
+        """`alert_labels` of `sample`, as worked out before for the same labels and value."""
         value = sample.value
         if not value and copysign(1.0, value) < 0:  # -0.0 equals 0.0 as a key, but not in a template
             return alert_labels(sample, rule, expand)
         key = (sample.labels, value)
-        made = self._labelled_before.get(key)
+        made = self._labelled.get(key)
         if made is None:
-            made = alert_labels(sample, rule, expand)
-        self._labelled[key] = made
+            made = self._labelled[key] = alert_labels(sample, rule, expand)
         return made
 
     def state_samples(self, alert: ActiveAlert) -> tuple[Sample, Sample]:
-        """`state_samples` of `alert`, the last evaluation's when its state and activeAt are the same."""
+        """`state_samples` of `alert`, as made before for the same labels, state and activeAt."""
         key = (alert.labels, alert.active_at_ms)
-        made = self._samples_before.get(key)
+        made = self._samples.get(key)
         if made is None or made[0] is not alert.state:
-            made = (alert.state, state_samples(alert))
-        self._samples[key] = made
+            made = self._samples[key] = (alert.state, state_samples(alert))
         return made[1]
 
 
@@ -156,7 +156,7 @@ def evaluate_alerts(
     """
     labelled, made_samples = alert_labels, state_samples
     if memo is not None:
-        memo.start()
+        memo.start(max(len(vector), len(previous)))
         labelled, made_samples = memo.labelled, memo.state_samples
     # Build an alert for every result sample first: a labelset clash fails the whole
     # evaluation and leaves the previous state untouched, as in Prometheus.
