@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from agent.promql.arithmetic import ARITHMETIC, element_op, scalar_op
+from agent.promql.arithmetic import ARITHMETIC, COMPARISON, element_op, scalar_op
 from agent.promql.context import EvalContext
 from agent.promql.errors import EvalError
-from agent.promql.matching import Matching, Signature, result_labels, signatures
+from agent.promql.matching import Matching, Signature, result_labeller, signatures
 from agent.promql.nodes import ScalarNode, VectorNode, check_unique, names_dropped
 from agent.promql.semantics import PromQLCompat
 from agent.promql.values import InstantSample, InstantVector, full_labels, without_type_and_unit
@@ -39,6 +39,7 @@ class VectorScalarNode(VectorNode):
         """`keep_name`: an arithmetic operator that keeps the metric name (2.42's atan2)."""
         self.fn = element_op(op)
         self.comparison = op not in ARITHMETIC
+        self.filter = COMPARISON[op] if self.comparison and not return_bool else None
         self.vector_node, self.scalar_node = vector, scalar
         self.scalar_left = scalar_left
         self.return_bool = return_bool
@@ -48,6 +49,11 @@ class VectorScalarNode(VectorNode):
         """Apply the operator to each sample and the scalar; a comparison without `bool` filters."""
         samples = self.vector_node.vector(ctx, t)
         scalar = self.scalar_node.scalar(ctx, t)
+        if self.filter is not None:  # the threshold of most rules: samples kept as they are, or not
+            compare = self.filter
+            if self.scalar_left:
+                return [sample for sample in samples if compare(scalar, sample[2])]
+            return [sample for sample in samples if compare(sample[2], scalar)]
         fn, out = self.fn, []
         for name, labels, value in samples:
             if self.scalar_left:
@@ -83,6 +89,7 @@ class VectorVectorNode(VectorNode):
         self.signatures = signatures(matching)
         self.return_bool = return_bool
         self.drop_name = op in ARITHMETIC and not keep_name
+        self.result_labels = result_labeller(matching, self.drop_name or return_bool)
 
     def vector(self, ctx: EvalContext, t: int) -> InstantVector:
         """Match samples of both sides by signature and apply the operator.
@@ -155,7 +162,7 @@ class VectorVectorNode(VectorNode):
             return None
         drop = self.drop_name or self.return_bool
         many_labels = without_type_and_unit(many[1]) if drop and metadata else many[1]
-        name, labels = result_labels(self.matching, drop, (many[0], many_labels), (one[0], one[1]))
+        name, labels = self.result_labels((many[0], many_labels), (one[0], one[1]))
         return (name, labels, value), keep
 
     def _check_cardinality(self, produced: set[object], result: InstantSample) -> None:

@@ -45,24 +45,34 @@ def signatures(matching: Matching) -> dict[bool, Signature]:
     return {False: signature(matching), True: signature(matching, type_and_unit=True)}
 
 
-def result_labels(
-    matching: Matching, drop_name: bool, left: tuple[str | None, Labels], right: tuple[str | None, Labels]
-) -> tuple[str | None, Labels]:
-    """Labels of a vector-vector result, as Prometheus' resultMetric builds them from the "many" side."""
-    name, labels = left
-    if drop_name:
-        name = None
-    if matching.card == "one-to-one":
-        names = frozenset(matching.names)
-        if matching.on:
-            labels = tuple(pair for pair in labels if pair[0] in names)
-            name = name if NAME in names else None
-        elif names:
-            labels = tuple(pair for pair in labels if pair[0] not in names)
-            name = None if NAME in names else name
-    if matching.include:
-        name, labels = _include(matching.include, name, labels, right)
-    return name, labels
+ResultLabels = Callable[[tuple[str | None, Labels], tuple[str | None, Labels]], tuple[str | None, Labels]]
+
+
+def result_labeller(matching: Matching, drop_name: bool) -> ResultLabels:
+    """How a vector-vector result is labelled, as Prometheus' resultMetric builds it from the "many" side.
+
+    Built once per binary operation: the label names are worked out once, not for every sample.
+    """
+    names = frozenset(matching.names)
+    one_to_one = matching.card == "one-to-one"
+    name_matched = NAME in names
+
+    def result(left: tuple[str | None, Labels], right: tuple[str | None, Labels]) -> tuple[str | None, Labels]:
+        name, labels = left
+        if drop_name:
+            name = None
+        if one_to_one:
+            if matching.on:
+                labels = tuple(pair for pair in labels if pair[0] in names)
+                name = name if name_matched else None
+            elif names:
+                labels = tuple(pair for pair in labels if pair[0] not in names)
+                name = None if name_matched else name
+        if matching.include:
+            name, labels = _include(matching.include, name, labels, right)
+        return name, labels
+
+    return result
 
 
 def _include(

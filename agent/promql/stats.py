@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from functools import reduce
+from math import isinf
 from operator import add
 
 
@@ -92,33 +93,51 @@ def quantile(q: float, values: Sequence[float], *, exact_rank: bool = False) -> 
 
 
 def kahan_sum_3(values: Sequence[float]) -> float:
-    """Prometheus 3's `sum`: compensated, starting from the first value."""
+    """Prometheus 3's `sum`: compensated, starting from the first value.
+
+    kahan_add_3 written out in the loop: every `sum` and `avg` of a rule runs it once per sample.
+    """
     total, c = values[0], 0.0
     for v in values[1:]:
-        total, c = kahan_add_3(v, total, c)
+        t = total + v
+        if isinf(t):
+            c = 0.0
+        elif abs(total) >= abs(v):
+            c += (total - t) + v
+        else:
+            c += (v - t) + total
+        total = t
     return total + c
 
 
 def mean_3(values: Sequence[float]) -> float:
     """Prometheus 3's `avg` and avg_over_time: a compensated sum divided at the end,
     switching to an incremental mean once the sum would overflow."""
-    total, c, mean, incremental = values[0], 0.0, 0.0, False
-    count = 1.0
-    for i, v in enumerate(values[1:]):
-        count = float(i + 2)
-        if not incremental:
-            new_total, new_c = kahan_add_3(v, total, c)
-            if not math.isinf(new_total):
-                total, c = new_total, new_c
-                continue
-            incremental = True
-            mean = total / (count - 1)
-            c /= count - 1
+    total, c = values[0], 0.0
+    n = len(values)
+    for i in range(1, n):  # kahan_add_3 written out, as in kahan_sum_3
+        v = values[i]
+        t = total + v
+        if isinf(t):
+            return _incremental_mean_3(values, i, total, c)
+        if abs(total) >= abs(v):
+            c += (total - t) + v
+        else:
+            c += (v - t) + total
+        total = t
+    count = float(n)
+    return total / count + c / count
+
+
+def _incremental_mean_3(values: Sequence[float], first: int, total: float, c: float) -> float:
+    """mean_3 from `values[first]` on, where the compensated sum of those before it would overflow."""
+    count = float(first)
+    mean, c = total / count, c / count
+    for v in values[first:]:
+        count += 1
         q = (count - 1) / count
         mean, c = kahan_add_3(v / count, q * mean, q * c)
-    if incremental:
-        return mean + c
-    return total / count + c / count
+    return mean + c
 
 
 def kahan_add_3(inc: float, total: float, c: float) -> tuple[float, float]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from math import copysign
 from typing import Protocol
 from urllib.parse import quote_plus
 
@@ -84,40 +85,88 @@ class AlertEvaluation:
     error: str | None = None
 
 
+class AlertMemo:
+    """What earlier evaluations of one rule worked out per alert, for the next evaluation to reuse.
+
+    An alert's labels and annotations are a pure function of its result sample's labels and value
+    (templates cannot query), and its ALERTS samples of its labels, state and activeAt. In an alert
+    storm they come back unchanged at every evaluation, and working them out again (dicts, sorted
+    label sets, template look-ups, new samples) was most of the state machine's time. Entries stay
+    put while they are used (new ones each evaluation would be long-lived garbage for the cyclic
+    collector); the memo starts over once it holds more than twice the alerts of an evaluation.
+    """
+
+    __slots__ = ("_labelled", "_samples")
+
+    def __init__(self) -> None:
+        self._labelled: dict[tuple[Labels, float], tuple[Labels, Labels]] = {}
+        self._samples: dict[tuple[Labels, int], tuple[AlertState, tuple[Sample, Sample]]] = {}
+
+    def start(self, alerts: int) -> None:
+        """A new evaluation begins, of about `alerts` alerts: forget everything if the memo outgrew that."""
+        limit = 2 * alerts + 16
+        if len(self._labelled) > limit:
+            self._labelled.clear()
+        if len(self._samples) > limit:
+            self._samples.clear()
+
+    def labelled(self, sample: ResultSample, rule: AlertRule, expand: Expander) -> tuple[Labels, Labels]:
+        """`alert_labels` of `sample`, as worked out before for the same labels and value."""
+        value = sample.value
+        if not value and copysign(1.0, value) < 0:  # -0.0 equals 0.0 as a key, but not in a template
+            return alert_labels(sample, rule, expand)
+        key = (sample.labels, value)
+        made = self._labelled.get(key)
+        if made is None:
+            made = self._labelled[key] = alert_labels(sample, rule, expand)
+        return made
+
+    def state_samples(self, alert: ActiveAlert) -> tuple[Sample, Sample]:
+        """`state_samples` of `alert`, as made before for the same labels, state and activeAt."""
+        key = (alert.labels, alert.active_at_ms)
+        made = self._samples.get(key)
+        if made is None or made[0] is not alert.state:
+            made = self._samples[key] = (alert.state, state_samples(alert))
+        return made[1]
+
+
+def alert_labels(sample: ResultSample, rule: AlertRule, expand: Expander) -> tuple[Labels, Labels]:
+    """The labels (the rule's added, templates expanded, `alertname`) and annotations of a sample's alert."""
+    template_labels = dict(sample.labels)
+    labels = {k: v for k, v in sample.labels if k != "__name__"}
+    for name, text in rule.labels:
+        labels[name] = expand(text, template_labels, sample.value)
+    labels["alertname"] = rule.name
+    annotations = tuple(sorted((k, expand(text, template_labels, sample.value)) for k, text in rule.annotations))
+    return labels_of(labels), annotations
+
+
 def evaluate_alerts(
     previous: Mapping[Labels, ActiveAlert],
     vector: Sequence[ResultSample],
     ts_ms: int,
     rule: AlertRule,
     expand: Expander,
+    *,
+    memo: AlertMemo | None = None,
 ) -> AlertEvaluation:
-    """Advance every alert instance of `rule` given the rule expression's result at `ts_ms`."""
+    """Advance every alert instance of `rule` given the rule expression's result at `ts_ms`.
+
+    A `memo` kept from one evaluation of the rule to the next saves work, never changes the outcome.
+    """
+    labelled, made_samples = alert_labels, state_samples
+    if memo is not None:
+        memo.start(max(len(vector), len(previous)))
+        labelled, made_samples = memo.labelled, memo.state_samples
     # Build an alert for every result sample first: a labelset clash fails the whole
     # evaluation and leaves the previous state untouched, as in Prometheus.
-    current: dict[Labels, ActiveAlert] = {}
+    current: dict[Labels, tuple[Labels, float]] = {}  # the alert's annotations and value
     for sample in vector:
-        template_labels = dict(sample.labels)
-        alert_labels = {k: v for k, v in sample.labels if k != "__name__"}
-        for name, text in rule.labels:
-            alert_labels[name] = expand(text, template_labels, sample.value)
-        alert_labels["alertname"] = rule.name
-        labels = labels_of(alert_labels)
-        if labels in current:
+        labels, annotations = labelled(sample, rule, expand)
+        entry = (annotations, sample.value)
+        if current.setdefault(labels, entry) is not entry:
             return AlertEvaluation(previous, (), (), DUPLICATE_LABELSET)
-        annotations = tuple(sorted((k, expand(text, template_labels, sample.value)) for k, text in rule.annotations))
-        current[labels] = ActiveAlert(labels, annotations, AlertState.PENDING, sample.value, ts_ms)
-
-    active = dict(previous)
-    for labels, fresh in current.items():
-        known = active.get(labels)
-        if known is not None and known.state is not AlertState.INACTIVE:
-            if known.value != fresh.value or known.annotations != fresh.annotations:  # NaN: always
-                active[labels] = replace(known, value=fresh.value, annotations=fresh.annotations)
-        elif known is None and (before := _before_target_labels(previous, labels)) is not None:
-            active[labels] = _carried_over(before, fresh)
-        else:
-            # New, or back after being resolved: a resolved alert starts over as pending.
-            active[labels] = fresh
+    active = _with_current(previous, current, ts_ms)
 
     samples: list[Sample] = []
     pending_or_firing = 0
@@ -145,8 +194,9 @@ def evaluate_alerts(
         pending_or_firing += 1
         if alert.state is AlertState.PENDING and _held_long_enough(alert, ts_ms, rule.hold_ms):
             alert = replace(alert, state=AlertState.FIRING, fired_at_ms=ts_ms, hold_until_ms=None)
-        active[labels] = alert
-        samples.extend(state_samples(alert))
+        if alert is not before:
+            active[labels] = alert
+        samples.extend(made_samples(alert))
 
     if rule.limit > 0 and pending_or_firing > rule.limit:
         return AlertEvaluation({}, (), (), f"exceeded limit of {rule.limit} with {pending_or_firing} alerts")
@@ -160,6 +210,26 @@ def evaluate_alerts(
             active[labels] = sent
             to_send.append(sent)
     return AlertEvaluation(active, tuple(to_send), tuple(samples))
+
+
+def _with_current(
+    previous: Mapping[Labels, ActiveAlert], current: Mapping[Labels, tuple[Labels, float]], ts_ms: int
+) -> dict[Labels, ActiveAlert]:
+    """The previous alerts with this evaluation's values and annotations; the new ones pending."""
+    active = dict(previous)
+    for labels, (notes, value) in current.items():
+        known = active.get(labels)
+        if known is not None and known.state is not AlertState.INACTIVE:
+            if known.value != value or known.annotations != notes:  # NaN: always
+                active[labels] = replace(known, value=value, annotations=notes)
+            continue
+        fresh = ActiveAlert(labels, notes, AlertState.PENDING, value, ts_ms)
+        if known is None and (before := _before_target_labels(previous, labels)) is not None:
+            active[labels] = _carried_over(before, fresh)
+        else:
+            # New, or back after being resolved: a resolved alert starts over as pending.
+            active[labels] = fresh
+    return active
 
 
 def _before_target_labels(previous: Mapping[Labels, ActiveAlert], labels: Labels) -> ActiveAlert | None:

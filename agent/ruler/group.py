@@ -10,11 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import promql_parser
 import structlog
 
 from agent.clock import Clock
 from agent.model import Alert, Sample
-from agent.promql import metric_names
+from agent.promql import Value, metric_names
+from agent.promql.support import walk
+from agent.ruler.alerting import ALERTS_FOR_STATE_METRIC, ALERTS_METRIC
 from agent.ruler.deadline import next_change_ms
 from agent.ruler.rulefile import GroupSpec, RuleKind, RuleSpec
 from agent.ruler.rules import (
@@ -52,6 +55,7 @@ class Group:
         self.interval_ms = spec.interval_ms or default_interval_ms
         self.rules: list[Rule] = [self._rule(r, external) for r in spec.rules]
         self.reads = _reads(self.rules)
+        self._shared = _share_expressions(self.rules)
         self.last_evaluation_ms: int | None = None
         self.last_duration_seconds = 0.0
 
@@ -74,10 +78,11 @@ class Group:
         failures = 0
         changed: set[str] = set()
         seconds: dict[str, float] = {}
+        queries = SharedResults(engine, self._shared) if self._shared else engine
         for index, rule in enumerate(self.rules):
             rule_started = clock.monotonic()
             try:
-                samples = self._evaluate_rule(rule, engine, query_ms, alerts)
+                samples = self._evaluate_rule(rule, queries, query_ms, alerts)
             except RuleError as exc:
                 failures += 1
                 rule.health = RuleHealth("err", str(exc), ts_ms)
@@ -87,6 +92,8 @@ class Group:
                 rule.health = RuleHealth("err", f"internal error: {exc!r}", ts_ms)
             else:
                 changed |= sink.write(self.source(index), samples, query_ms).changed_names
+                if isinstance(queries, SharedResults):
+                    queries.written(_writes(rule))
                 rule.health = RuleHealth("ok", "", ts_ms)
             rule.health.evaluation_seconds = clock.monotonic() - rule_started
             seconds[rule.name] = seconds.get(rule.name, 0.0) + rule.health.evaluation_seconds
@@ -119,6 +126,73 @@ class Group:
             if match is not None:
                 rule.active = match.active
         self.last_evaluation_ms = old.last_evaluation_ms
+
+
+class SharedResults:
+    """The engine as one group evaluation sees it: a rule whose expression an earlier rule had gets its result.
+
+    Rules with the same expression text share one parsed expression (`_share_expressions`); within
+    one evaluation, at one time, its result is worked out once, until a rule writes a metric it
+    reads (a recording rule feeding it, ALERTS for an expression on alerts). Warning and critical
+    twins of a rule, differing in `for` or labels only, query once.
+    """
+
+    def __init__(self, engine: QueryEngine, reads: Mapping[int, frozenset[str] | None]) -> None:
+        self.engine = engine
+        self.reads = reads  # by id() of each shared expression: the names it reads, None when not known
+        self._results: dict[int, tuple[promql_parser.Expr, int, Value]] = {}
+        self._readers: dict[str | None, set[int]] = {}  # the results that read each name (None: any)
+
+    def instant(self, expr: promql_parser.Expr, t_ms: int) -> Value:
+        """The engine's result, or the one an earlier rule got for the same expression at `t_ms`."""
+        key = id(expr)
+        if key not in self.reads:
+            return self.engine.instant(expr, t_ms)
+        known = self._results.get(key)
+        if known is not None and known[0] is expr and known[1] == t_ms:
+            return known[2]
+        value = self.engine.instant(expr, t_ms)
+        self._results[key] = (expr, t_ms, value)
+        reads = self.reads[key]
+        for name in (None,) if reads is None else reads:
+            self._readers.setdefault(name, set()).add(key)
+        return value
+
+    def written(self, names: frozenset[str]) -> None:
+        """A rule wrote these metric names: results that may read them are worked out again."""
+        for name in (None, *names):
+            for key in self._readers.pop(name, ()):
+                self._results.pop(key, None)
+
+
+def _share_expressions(rules: Sequence[Rule]) -> dict[int, frozenset[str] | None]:
+    """Give rules with the same expression text one parsed expression; the names each such expression reads.
+
+    Keyed by id() of the expression, which the rules keep alive.
+    """
+    by_text: dict[str, Rule] = {}
+    shared: dict[int, frozenset[str] | None] = {}
+    for rule in rules:
+        first = by_text.setdefault(rule.spec.expr, rule)
+        if first is not rule:
+            rule.expr = first.expr
+            shared[id(first.expr)] = _reads_of(first.expr)
+    return shared
+
+
+def _reads_of(expr: promql_parser.Expr) -> frozenset[str] | None:
+    """The metric names `expr` reads; None when not known (a selector without a fixed name, info())."""
+    names = metric_names(expr)
+    if names is None or any(isinstance(node, promql_parser.Call) and node.func.name == "info" for node in walk(expr)):
+        return None
+    return frozenset(names)
+
+
+def _writes(rule: Rule) -> frozenset[str]:
+    """The metric names a rule's results are written under (its staleness markers too)."""
+    if isinstance(rule, RecordingRule):
+        return frozenset((rule.name,))
+    return frozenset((ALERTS_METRIC, ALERTS_FOR_STATE_METRIC))
 
 
 def alert_rule_keys(group: Group) -> list[tuple[str, AlertingRule]]:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 import promql_parser
 
 from agent.model import Alert, AlertState, Labels, Sample, labels_of
 from agent.promql import EvalError, PromQLError, RangeSeries, Value, VectorSample, parse_expr
-from agent.ruler.alerting import ActiveAlert, AlertRule, evaluate_alerts, generator_url, to_alert
+from agent.ruler.alerting import ActiveAlert, AlertMemo, AlertRule, evaluate_alerts, generator_url, to_alert
 from agent.ruler.expansion import TemplateExpander
 from agent.ruler.rulefile import RuleSpec
 from agent.store import WriteResult
@@ -59,7 +59,11 @@ def as_vector(value: Value) -> Sequence[VectorSample]:
     """A query result as an instant vector; a scalar becomes one sample without labels."""
     if isinstance(value, float | int):
         return [VectorSample((), float(value))]
-    if isinstance(value, str) or any(isinstance(item, RangeSeries) for item in value):
+    if isinstance(value, str):
+        raise RuleError(NOT_A_VECTOR)
+    if set(map(type, value)) <= {VectorSample}:  # what the engine gives: one C loop over the samples
+        return cast(list[VectorSample], value)
+    if any(isinstance(item, RangeSeries) for item in value):
         raise RuleError(NOT_A_VECTOR)
     return [item for item in value if isinstance(item, VectorSample)]
 
@@ -106,12 +110,13 @@ class AlertingRule:
         self.url = generator_url(external.url, spec.expr)
         self.external = external
         self.active: Mapping[Labels, ActiveAlert] = {}
+        self.memo = AlertMemo()
         self.health = RuleHealth()
 
     def evaluate(self, engine: QueryEngine, ts_ms: int) -> tuple[list[Sample], list[Alert]]:
         """Advance the alerts; returns the ALERTS samples and the alerts to send."""
         vector = _query(engine, self.expr, ts_ms)
-        result = evaluate_alerts(self.active, vector, ts_ms, self.params, self.expander)
+        result = evaluate_alerts(self.active, vector, ts_ms, self.params, self.expander, memo=self.memo)
         self.active = result.active
         if result.error is not None:
             raise RuleError(result.error)

@@ -315,13 +315,17 @@ class Series:
         lo = bisect_right(times, start_ms, first, stop)
         hi = bisect_right(times, end_ms, lo, stop)
         window_times = times[lo:hi]
-        window_values = values * (hi - lo) if run else values[lo - first : hi - first]  # the rules' hot path
-        if window_values.typecode == "i":
-            window_values = _decoded(window_values)
-        if isnan(sum(window_values)):  # NaN propagates through a sum: one C loop instead of a generator
-            keep = [i for i, v in enumerate(window_values) if not _is_marker(v)]
-            return [window_times[i] for i in keep], [window_values[i] for i in keep]
-        return window_times, window_values
+        # The rules' hot path. The values go out as a list: range functions read each value once or
+        # more, and a list hands out its floats where an array makes a new one at every read.
+        numbers = [values[0]] * (hi - lo) if run else values[lo - first : hi - first].tolist()
+        if values.typecode == "i":
+            if not numbers or min(numbers) >= _INT_LOW:  # no marker among them
+                return window_times, list(map(float, numbers))
+            numbers = _decoded(array("i", numbers)).tolist()
+        if isnan(sum(numbers)):  # NaN propagates through a sum: one C loop instead of a generator
+            keep = [i for i, v in enumerate(numbers) if not _is_marker(v)]
+            return [window_times[i] for i in keep], [numbers[i] for i in keep]
+        return window_times, numbers
 
     def at(self, t_ms: int, lookback_ms: int = LOOKBACK_MS) -> tuple[int, float] | None:
         """The newest point at or before `t_ms` within the lookback, or None if none or stale."""

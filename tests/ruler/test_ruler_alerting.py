@@ -11,6 +11,7 @@ from agent.ruler.alerting import (
     RESOLVED_RETENTION_MS,
     ActiveAlert,
     AlertEvaluation,
+    AlertMemo,
     AlertRule,
     RestorePolicy,
     evaluate_alerts,
@@ -324,3 +325,34 @@ def test_a_new_alert_with_target_labels_and_no_alert_before_them_starts_pending(
     rule = AlertRule("Down", hold_ms=5 * MIN)
     (result,) = run(rule, [(T0, targeted("a"))])
     assert ["pending"] == states(result)
+
+
+def test_a_memo_kept_between_evaluations_changes_no_outcome() -> None:
+    rule = AlertRule(
+        "Down",
+        hold_ms=2 * MIN,
+        labels=(("severity", "page"),),
+        annotations=(("summary", "$instance at $value"),),
+    )
+    steps = [
+        (T0, vec("a", "b")),
+        (T0 + MIN, vec("a", "b", value=0.0)),
+        (T0 + 2 * MIN, vec("a", "b", value=-0.0)),  # equal to 0.0 as a number, not in the text
+        (T0 + 3 * MIN, vec("a", value=-0.0)),
+        (T0 + 4 * MIN, vec("a", "b", value=float("nan"))),
+        (T0 + 5 * MIN, []),
+        (T0 + 6 * MIN, vec("b", value=2.0)),
+    ]
+    memo = AlertMemo()
+    plain_state: Mapping[Labels, ActiveAlert] = {}
+    memo_state: Mapping[Labels, ActiveAlert] = {}
+    for ts, vector in steps:
+        without = evaluate_alerts(plain_state, vector, ts, rule, plain)
+        with_memo = evaluate_alerts(memo_state, vector, ts, rule, plain, memo=memo)
+        assert shown(without) == shown(with_memo)
+        plain_state, memo_state = without.active, with_memo.active
+
+
+def shown(result: AlertEvaluation) -> str:
+    """An evaluation's outcome as text, so that NaN values and -0.0 compare as they print."""
+    return repr((sorted(result.active.items()), result.to_send, result.samples, result.error))

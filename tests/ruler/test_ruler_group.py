@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import promql_parser
+
 from agent.clock import FakeClock
 from agent.model import AlertState
-from agent.promql import Engine
+from agent.promql import Engine, Value
 from agent.ruler.group import Group
 from agent.ruler.rulefile import parse_rule_text
 from agent.ruler.rules import ExternalInfo
@@ -87,3 +89,41 @@ def test_unexpected_engine_exception_fails_only_that_rule() -> None:
         group.rules[0].health.health,
         group.rules[0].health.last_error,
     )
+
+
+def test_a_rule_with_an_earlier_rules_expression_sees_what_a_rule_between_them_recorded() -> None:
+    store = Store()
+    store.append_point("up", (("instance", "a"),), T, 1.0)
+    group = group_of(
+        "      - alert: Twice\n        expr: up > 0\n"
+        "      - record: up\n        expr: vector(2)\n"
+        "      - alert: Twice\n        expr: up > 0\n        for: 5m\n"
+    )
+    evaluate(group, store)
+    first, second = group.alerting_rules()
+    assert [1, 2] == [len(first.active), len(second.active)]
+
+
+def test_rules_with_the_same_expression_query_once_per_evaluation() -> None:
+    store = Store()
+    store.append_point("up", (("instance", "a"),), T, 1.0)
+    group = group_of(
+        "      - alert: Warning\n        expr: up > 0\n"
+        "      - alert: Critical\n        expr: up > 0\n        for: 5m\n"
+        "      - record: other\n        expr: up > 0\n"
+    )
+    engine = CountingEngine(Engine(store))
+    group.evaluate(T, engine, store, FakeClock())
+    assert 1 == engine.queries
+
+
+class CountingEngine:
+    """The real engine, counting its queries."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.queries = 0
+
+    def instant(self, expr: promql_parser.Expr, t_ms: int) -> Value:
+        self.queries += 1
+        return self.engine.instant(expr, t_ms)
