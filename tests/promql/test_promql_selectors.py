@@ -108,6 +108,6 @@ def test_label_replace_word_class_is_ascii_as_in_re2() -> None:
 
 
 def test_label_replace_backreference_is_refused_as_go_refuses_it() -> None:
-    """Python's re accepts `(a)\\1`; RE2 has no backreferences."""
-    with pytest.raises(PromQLError, match="invalid escape sequence"):
+    """Python's re accepts `(a)\\1`; RE2 has no backreferences (Prometheus names the regex, not the cause)."""
+    with pytest.raises(PromQLError, match=r"invalid regular expression in label_replace\(\): \(a\)\\1"):
         vector(make_store("req 1"), 'label_replace(req, "a", "$1", "b", "(a)\\\\1")', 0)
