@@ -57,6 +57,7 @@ def _selected(pattern: Regex | None, value: str) -> bool:
 # The keys of a sockstat line node_exporter exports; others (a newer kernel's) are left out.
 SOCKSTAT_STATES = ("inuse", "orphan", "tw", "alloc", "mem", "memory")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")  # sockstat counts memory in pages
+_READ_BYTES = 65536
 
 _CpuTimes = dict[tuple[str, str], float]  # (family name, mode) -> seconds
 _IDLE = (m.CPU_SECONDS.name, "idle")
@@ -92,7 +93,7 @@ class HostCollector:
     """Host USE metrics read from procfs and statfs, named as node_exporter names them."""
 
     def __init__(self, config: HostConfig, stat: StatFunction = statvfs_usage) -> None:
-        self._proc = Path(config.procfs)
+        self._proc = config.procfs
         self._sys = Path(config.sysfs)
         self._rootfs = config.rootfs.rstrip("/") or "/"
         self._disk_exclude = _pattern(config.diskstats_device_exclude)
@@ -180,7 +181,7 @@ class HostCollector:
     def _read(self, *parts: str) -> str:
         """A file under procfs, read at most once a run however many sources parse it."""
         if parts not in self._this_run:
-            self._this_run[parts] = self._proc.joinpath(*parts).read_text(encoding="utf-8", errors="replace")
+            self._this_run[parts] = _read_text(os.path.join(self._proc, *parts))
         return self._this_run[parts]
 
     def _discover(self, meta: MetricMeta) -> str:
@@ -434,6 +435,18 @@ class HostCollector:
 
     def _host_path(self, mountpoint: str) -> str:
         return posixpath.normpath(posixpath.join(self._rootfs, mountpoint.lstrip("/")))
+
+
+def _read_text(path: str) -> str:
+    """A whole procfs file, with plain reads (a text file object costs more than the read: ~26 files a run)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while chunk := os.read(fd, _READ_BYTES):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode("utf-8", errors="replace")
 
 
 def _netclass_samples(device: str, values: dict[str, str]) -> list[Sample]:
