@@ -37,6 +37,7 @@ log = structlog.get_logger()
 CPU_JUMP_BACK_SECONDS = 3.0
 
 _Source = Callable[[], list[Sample]]
+_Family = Callable[[str], MetricMeta]  # a field's family, from host_metrics
 
 
 def _pattern(regex: str) -> Regex | None:
@@ -110,6 +111,7 @@ class HostCollector:
         self._this_run: dict[tuple[str, ...], str] = {}  # /proc files already read during this run
         self._netstat_families: dict[tuple[str, str], str | None] = {}  # (protocol, field) -> family
         self._sockstat_families: dict[tuple[str, str], str] = {}  # (protocol, state) -> family
+        self._field_families: dict[tuple[_Family, str], str] = {}  # (meminfo or vmstat, field) -> family
         self._sources: tuple[tuple[str, _Source], ...] = (
             ("cpu", self._read_cpu),
             ("loadavg", self._read_loadavg),
@@ -188,6 +190,13 @@ class HostCollector:
         self._discovered.setdefault(meta.name, meta)
         return meta.name
 
+    def _field_family(self, make: _Family, field: str) -> str:
+        """The family of a meminfo or vmstat field, made and declared once (not again every run)."""
+        family = self._field_families.get((make, field))
+        if family is None:
+            family = self._field_families[make, field] = self._discover(make(field))
+        return family
+
     def _read_cpu(self) -> list[Sample]:
         cpus = procfs.parse_stat_cpus(self._read("stat"))
         counters = self._cpu.update({cpu: _cpu_times(times) for cpu, times in cpus.items()})
@@ -203,11 +212,11 @@ class HostCollector:
 
     def _read_meminfo(self) -> list[Sample]:
         fields = procfs.parse_meminfo(self._read("meminfo"))
-        return [Sample(self._discover(m.memory_family(key)), (), value) for key, value in fields.items()]
+        return [Sample(self._field_family(m.memory_family, key), (), value) for key, value in fields.items()]
 
     def _read_vmstat(self) -> list[Sample]:
         fields = procfs.parse_vmstat(self._read("vmstat"), m.VMSTAT_FIELDS)
-        return [Sample(self._discover(m.vmstat_family(key)), (), value) for key, value in fields.items()]
+        return [Sample(self._field_family(m.vmstat_family, key), (), value) for key, value in fields.items()]
 
     def _read_pressure(self) -> list[Sample]:
         samples = []
@@ -337,9 +346,11 @@ class HostCollector:
         with contextlib.suppress(FileNotFoundError):  # IPv6 disabled
             stats |= procfs.parse_snmp6(self._read("net", "snmp6"))
         samples = []
+        decided = self._netstat_families
         for protocol, fields in stats.items():
             for field, value in fields.items():
-                family = self._netstat_family(protocol, field)
+                key = (protocol, field)
+                family = decided[key] if key in decided else self._netstat_family(protocol, field)
                 if family is not None:
                     samples.append(Sample(family, (), float(value)))
         return samples
