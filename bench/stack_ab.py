@@ -87,8 +87,9 @@ def run(args: argparse.Namespace, work: Path, bootstrap: str | None) -> None:
         for url in (*addresses, f"http://{node}/metrics", f"http://{prom}/-/ready", f"http://{am}/-/ready"):
             wait_http(url, 90)
         if bootstrap:
-            create_topic(bootstrap, "ab")
-            producer = Producer(bootstrap, "ab", period=0.1)
+            topic = f"ab-{work.name}"  # a broker of earlier runs has their topics still
+            create_topic(bootstrap, topic)
+            producer = Producer(bootstrap, topic, period=0.1)
             producer.start()
         time.sleep(args.warmup)
         pids = {name: p.pid for name, p in procs.procs.items()}
