@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import select
 import sys
 import threading
 import time
@@ -113,27 +112,11 @@ def _exit_with_parent(parent: int) -> None:
     """End this process when the daemon is gone, even while the main thread is stuck in C code."""
 
     def watch() -> None:
-        _wait_for_exit(parent)
+        while os.getppid() == parent:
+            time.sleep(_PARENT_POLL_SECONDS)
         os._exit(0)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
-def _wait_for_exit(parent: int) -> None:
-    """Return once `parent` is no longer this process's parent: told by a pidfd (no wake-up until
-    then), else, where there is none (Linux before 5.3), by asking every _PARENT_POLL_SECONDS."""
-    try:
-        handle = os.pidfd_open(parent)
-    except OSError:
-        handle = None
-    try:
-        if handle is not None and os.getppid() == parent:  # the pid is still our parent's, not reused
-            select.select([handle], [], [])  # readable once it has exited
-        while os.getppid() == parent:
-            time.sleep(_PARENT_POLL_SECONDS)
-    finally:
-        if handle is not None:
-            os.close(handle)
 
 
 def _configure_logging(argv: Iterable[str]) -> None:
