@@ -60,21 +60,34 @@ def interfaces(sysfs: Path) -> list[str]:
 
 
 def read_interface(directory: Path) -> dict[str, str]:
-    """The files of one interface directory that node_exporter exports and the kernel answers, trimmed."""
-    values = {}
-    for name in (*TEXT_FILES, *NUMERIC_FILES):
-        try:
-            values[name] = _read_attribute(os.path.join(directory, name))
-        except OSError as exc:
-            if exc.errno not in _NOT_APPLICABLE:
-                raise
+    """The files of one interface directory that node_exporter exports and the kernel answers, trimmed.
+
+    Each is opened relative to the directory, which is looked up once: the kernel then resolves
+    one name instead of the whole /sys/class/net/<iface> symlink path (half the cost of a read).
+    """
+    values: dict[str, str] = {}
+    try:
+        directory_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:  # gone since the listing: as if each of its files were
+        if exc.errno not in _NOT_APPLICABLE:
+            raise
+        return values
+    try:
+        for name in (*TEXT_FILES, *NUMERIC_FILES):
+            try:
+                values[name] = _read_attribute(name, directory_fd)
+            except OSError as exc:
+                if exc.errno not in _NOT_APPLICABLE:
+                    raise
+    finally:
+        os.close(directory_fd)
     return values
 
 
-def _read_attribute(path: str) -> str:
+def _read_attribute(name: str, directory_fd: int) -> str:
     """One sysfs attribute: a single read of at most a page, as procfs' SysReadFile does (and cheaper
     than a text file object: about twenty are read per interface every run)."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=directory_fd)
     try:
         return os.read(fd, 4096).decode("utf-8", errors="replace").strip()
     finally:

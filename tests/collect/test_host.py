@@ -399,14 +399,14 @@ def test_proc_stat_is_read_once_a_run_for_cpu_and_stat(
     make_collector: MakeCollector, proc_copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reads: list[str] = []
-    read_text = Path.read_text
+    os_open = os.open
 
-    def recording(path: Path, *args: Any, **kwargs: Any) -> str:
-        reads.append(path.name)
-        return read_text(path, *args, **kwargs)
+    def recording(path: str, *args: Any, **kwargs: Any) -> int:
+        reads.append(os.path.basename(path))
+        return os_open(path, *args, **kwargs)
 
     collector = make_collector(proc_copy)
-    monkeypatch.setattr(Path, "read_text", recording)
+    monkeypatch.setattr(os, "open", recording)
     collector.collect()
     collector.collect()
 

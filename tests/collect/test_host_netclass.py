@@ -119,3 +119,7 @@ def test_no_sysfs_means_no_netclass_families(collect: Callable[..., list[Sample]
 )
 def test_go_int(text: str, expected: int | None) -> None:
     assert host_netclass.go_int(text) == expected
+
+
+def test_an_interface_gone_since_the_listing_reads_as_one_without_files(tmp_path: Path) -> None:
+    assert {} == host_netclass.read_interface(tmp_path / "veth-gone")

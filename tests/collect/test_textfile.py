@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
@@ -475,6 +476,45 @@ def test_watcher_follows_a_directory_removed_and_created_again(tmp_path: Path) -
         await changes.wait()
 
     run_watcher(directory, scenario, retry_seconds=0.1)
+
+
+def test_watcher_notices_its_directory_renamed_away(tmp_path: Path) -> None:
+    directory = tmp_path / "metrics"
+    directory.mkdir()
+
+    async def scenario(changes: Changes) -> None:
+        await until_watching(directory, changes)
+        directory.rename(tmp_path / "elsewhere")
+        await changes.wait()  # its files are gone from where the collector reads
+        await asyncio.sleep(0.2)
+
+    with capture_logs() as logs:
+        run_watcher(directory, scenario, retry_seconds=0.05)
+
+    assert "textfile_watch_directory_missing" in [e["event"] for e in logs]
+
+
+def test_watcher_ignores_files_that_are_not_textfiles(tmp_path: Path) -> None:
+    async def scenario(changes: Changes) -> None:
+        await until_watching(tmp_path, changes)
+        (tmp_path / "notes.txt").write_text("not metrics\n")
+        with pytest.raises(TimeoutError):
+            await changes.wait(0.5)
+
+    run_watcher(tmp_path, scenario)
+
+
+def test_watcher_runs_no_thread_of_its_own(tmp_path: Path) -> None:
+    """The watch is read on the event loop: nothing wakes up while the directory is quiet."""
+    threads: list[int] = []
+
+    async def scenario(changes: Changes) -> None:
+        await until_watching(tmp_path, changes)
+        threads.append(threading.active_count())
+
+    before = threading.active_count()
+    run_watcher(tmp_path, scenario)
+    assert [before] == threads
 
 
 def test_watcher_ends_when_stop_is_set(tmp_path: Path) -> None:

@@ -18,6 +18,8 @@ from agent.notify.integrations.protocol import Notifier
 from agent.notify.integrations.webhook.webhook import DEDUP_HEADER, WebhookSender
 from agent.notify.model import Notification, Outcome, Result
 from agent.notify.outbox import Outbox
+from agent.notify.outbox.memory_lane import PENDING
+from agent.notify.outbox.store import OutboxStore, Update
 from agent.statedb import StateError
 from tests.conftest import free_port
 from tests.notify.test_notify_http import firing, notification, resolved
@@ -409,3 +411,26 @@ def test_an_enqueue_the_database_refuses_is_counted_and_held_in_memory(tmp_path:
     box.enqueue(group(1))
     failures = [s.value for s in box.samples() if s.name == "tripwired_notifications_enqueue_failures_total"]
     assert ([1.0], [group(0).dedup_key, group(1).dedup_key]) == (failures, [e.dedup_key for e in box.pending()])
+
+
+def idle_store(tmp_path: Path, clock: FakeClock) -> OutboxStore:
+    return OutboxStore(tmp_path, clock, capacity=100, delivered_retention=3600.0, dead_retention=3600.0)
+
+
+def test_an_idle_outbox_sleeps_until_its_next_purge(tmp_path: Path) -> None:
+    """Nothing waits: the delivery loop is woken by the next enqueue, not by polling the database."""
+    store = idle_store(tmp_path, FakeClock())
+    _, sleep = store.cycle({}, 1, [])
+    store.close()
+    assert 60.0 == sleep
+
+
+def test_the_outbox_sleeps_until_its_next_retry(tmp_path: Path) -> None:
+    clock = FakeClock()
+    store = idle_store(tmp_path, clock)
+    store.enqueue(notification(), ["webhook/0"], {})
+    [(row, _)] = store.cycle({}, 1, ["team"])[0]
+    store.record(row, "retry", Update(PENDING, 1, clock.time() + 5.0, "503", any_state=False), False)
+    _, sleep = store.cycle({}, 1, ["team"])
+    store.close()
+    assert 5.0 == sleep

@@ -369,9 +369,8 @@ class OutboxStore:
         self.persist_memory(busy)
         due = self._due(busy, max_concurrency)
         self._purge_now_and_then()
-        sleep = self._sleep_seconds()
         self.publish(receivers)
-        return due, sleep
+        return due, self._sleep_seconds()
 
     def _due(self, busy: Mapping[RowKey, GroupLane], max_concurrency: int) -> list[tuple[RowKey, GroupLane]]:
         busy_lanes = set(busy.values())
@@ -415,15 +414,21 @@ class OutboxStore:
         return rows
 
     def _sleep_seconds(self) -> float:
-        """Until the next retry falls due, at most a second; rows due but waiting for a slot wake us when one frees."""
+        """Until the next retry or purge falls due; at most a second while something waits for the disk or a view
+        waits to be published. An enqueue wakes the loop, and so do rows due but waiting for a slot when one frees:
+        an idle outbox does not poll (once a second cost a database query and two thread hand-offs)."""
         now = self.clock.time()
         row = self._db.execute(
             "SELECT MIN(next_attempt_at) FROM outbox WHERE state = ? AND next_attempt_at > ?", (PENDING, now)
         ).fetchone()
-        times = [t for t in (row[0], self._memory.next_attempt_at(now)) if t is not None]
-        if not times:
-            return 1.0
-        return min(1.0, max(0.01, float(min(times)) - now))
+        times = [float(t) - now for t in (row[0], self._memory.next_attempt_at(now)) if t is not None]
+        retrying = bool(self._unsaved) or len(self._memory) > 0 or self._changed
+        return max(0.01, min([*times, 1.0 if retrying else self._until_purge()]))
+
+    def _until_purge(self) -> float:
+        if self._purged_at is None:
+            return 0.0
+        return self._purge_interval - (self.clock.monotonic() - self._purged_at)
 
     def stored(self, row: RowKey) -> tuple[str, int, float] | None:
         """The notification, attempts so far and creation time of a row, in memory or stored."""
