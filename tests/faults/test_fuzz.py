@@ -13,6 +13,7 @@ on every run and prints the failing one, reproducibly, when it finds one.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import io
@@ -77,7 +78,9 @@ class _Summary:
                 terminalreporter.write_line(f"{target}: {outcomes.total()} inputs ({detail})")
 
 
-@pytest.fixture(scope="module", autouse=True)
+# Function-scoped (registering is idempotent and cheap): a module-scoped fixture would put every test
+# of this module on one xdist worker (tests/conftest.py), and only the daemon's tests share a peer.
+@pytest.fixture(autouse=True)
 def report_inputs_tried(request: pytest.FixtureRequest) -> None:
     if not request.config.pluginmanager.has_plugin("tripwired-fuzz-summary"):
         request.config.pluginmanager.register(_Summary(), "tripwired-fuzz-summary")
@@ -312,38 +315,39 @@ TEST_FILES = st.fixed_dictionaries(
 )
 
 
-@pytest.fixture(scope="module")
-def scratch() -> Iterator[Path]:
-    """A directory for the files a target reads (Hypothesis runs many inputs per test call)."""
+@contextlib.contextmanager
+def scratch_file(name: str, data: bytes) -> Iterator[Path]:
+    """`data` in a file of a fresh directory, removed afterwards: one per input (Hypothesis runs many per test)."""
     with tempfile.TemporaryDirectory(prefix="tripwired-fuzz-") as directory:
-        yield Path(directory)
+        path = Path(directory) / name
+        path.write_bytes(data)
+        yield path
 
 
-def run_rule_test_file(directory: Path, text: str) -> None:
-    path = directory / "fuzz.test.yaml"
-    path.write_text(text, encoding="utf-8")
-    try:
-        testfile.load_test_file(str(path))
-    except testfile.TestFileError as exc:
-        assert str(exc), "an error without a message"  # promtool's words; `rules test` names the file above
-        tried("rule test files", "refused")
-        return
-    failures = run_test_file(str(path), io.StringIO())  # the runner turns every problem into a failure message
+def run_rule_test_file(text: str) -> None:
+    with scratch_file("fuzz.test.yaml", text.encode("utf-8")) as path:
+        try:
+            testfile.load_test_file(str(path))
+        except testfile.TestFileError as exc:
+            assert str(exc), "an error without a message"  # promtool's words; `rules test` names the file above
+            tried("rule test files", "refused")
+            return
+        failures = run_test_file(str(path), io.StringIO())  # the runner turns every problem into a failure message
     tried("rule test files", "run, failed" if failures else "run, passed")
 
 
 @fuzz(150)
 @given(text=st.one_of(NASTY_YAML, JUNK.map(dump)))
-def test_rule_test_files_of_random_yaml_are_refused_with_test_file_errors(scratch: Path, text: str) -> None:
+def test_rule_test_files_of_random_yaml_are_refused_with_test_file_errors(text: str) -> None:
     """Random text, random YAML values, deep nesting and alias bombs as a rule test file."""
-    run_rule_test_file(scratch, text)
+    run_rule_test_file(text)
 
 
 @fuzz(200)
 @given(text=TEST_FILES.map(dump))
-def test_near_valid_rule_test_files_fail_with_messages_not_exceptions(scratch: Path, text: str) -> None:
+def test_near_valid_rule_test_files_fail_with_messages_not_exceptions(text: str) -> None:
     """Rule test files with broken series notation, expressions and expectations, loaded and run."""
-    run_rule_test_file(scratch, text)
+    run_rule_test_file(text)
 
 
 # -- the textfile parser --------------------------------------------------------------------------
@@ -389,11 +393,10 @@ def test_the_textfile_parser_refuses_malformed_exposition_with_textfile_errors(t
 
 @fuzz(150)
 @given(raw=st.binary(max_size=400) | TEXTFILES.map(lambda t: t.encode("utf-8", "surrogatepass")))
-def test_a_textfile_of_random_bytes_is_reported_not_raised(scratch: Path, raw: bytes) -> None:
+def test_a_textfile_of_random_bytes_is_reported_not_raised(raw: bytes) -> None:
     """Random bytes (invalid UTF-8 included) as a *.prom file, read as the collector reads it."""
-    path = scratch / "fuzz.prom"
-    path.write_bytes(raw)
-    _, result = read_textfile(str(path))
+    with scratch_file("fuzz.prom", raw) as path:
+        _, result = read_textfile(str(path))
     tried("textfile parser", "accepted" if result.error is None else "refused")
 
 
@@ -493,8 +496,9 @@ REQUESTS = st.builds(
 
 
 @pytest.fixture(scope="module")
-def daemon(scratch: Path) -> Iterator[DaemonProcess]:
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
     """A `tripwired run` with rules, routes and a receiver, so every API has something to say."""
+    scratch = tmp_path_factory.mktemp("fuzz-daemon")
     rules = scratch / "rules.yaml"
     rules.write_text("groups:\n  - name: g\n    rules:\n      - alert: Always\n        expr: vector(1)\n")
     config = f"""
