@@ -37,11 +37,7 @@ LOG4J_VERSION = "2.24.3"  # the log4j2 line Kafka 4.0/4.1 are built against
 DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 READY_BUDGET_SECONDS = 60.0
 STOP_GRACE_SECONDS = 20.0
-# A broker here lives for a test or a benchmark run, a format for a second: compiling with C1 only
-# (TieredStopAtLevel=1) skips C2's costly compiles of code a short run barely gets to use. A start
-# (format included) took 9 CPU-seconds and took 5 with it; a restart 6-7 and 4 (bench/RESULTS.md,
-# "Test suite", session 7). What is measured against the broker is the daemon, not the broker.
-JVM_OPTIONS = ("-Xms256m", "-Xmx512m", "-XX:+UseG1GC", "-XX:TieredStopAtLevel=1", "-Djava.awt.headless=true")
+JVM_OPTIONS = ("-Xms256m", "-Xmx512m", "-XX:+UseG1GC", "-Djava.awt.headless=true")
 COMPLETE_MARKER = ".complete"
 PORT_ATTEMPTS = 3
 
