@@ -131,7 +131,8 @@ def commit_until_listed(admin: AdminClient, group: str, offsets: list[TopicParti
     while listed < 3:
         assert time.monotonic() < deadline, f"group {group} not listed after its commits"
         if listed == 0:
-            admin.alter_consumer_group_offsets(request)[group].result(30)
+            # The first commit on a new broker creates the offsets topic: it may take the whole budget.
+            admin.alter_consumer_group_offsets(request)[group].result(max(1.0, deadline - time.monotonic()))
         groups = admin.list_consumer_groups(request_timeout=10).result().valid
         listed = listed + 1 if group in {g.group_id for g in groups} else 0
         time.sleep(0.5)
