@@ -96,7 +96,7 @@ def matchers_of(selector: promql_parser.VectorSelector) -> list[promql_parser.Ma
 
 def show(expr: promql_parser.Expr) -> str:
     """The expression printed as Prometheus prints it, `anchored`/`smoothed` back after their selectors."""
-    text: str = _INFO_MARKER.sub("", expr.prettify()).replace(",}", "}")
+    text: str = _INFO_MARKER.sub("", expr.prettify())  # always the first matcher: its comma goes with it
     while (found := _MARKER.search(text)) is not None:
         before, after = text[: found.start()], text[found.end() :]
         if "," not in found[0]:  # the last matcher: the comma before it goes
@@ -165,12 +165,8 @@ def _offset_end(tokens: Sequence[Token], start: int) -> int | None:
         i += 1
     if i >= len(tokens) or tokens[i].text != "(":
         return None
-    depth = 0
-    for j in range(i, len(tokens)):
-        depth += {"(": 1, ")": -1}.get(tokens[j].text, 0) if tokens[j].kind == SYMBOL else 0
-        if depth == 0:
-            return j + 1
-    return None
+    close = _closing(tokens, i)
+    return close + 1 if close >= 0 else None
 
 
 def _duration(
@@ -411,7 +407,7 @@ def _info_edits(tokens: Sequence[Token]) -> list[tuple[int, int, str]]:
             continue
         depth = 0
         for j in range(i + 1, len(tokens) - 1):
-            depth += {"(": 1, ")": -1}.get(tokens[j].text, 0) if tokens[j].kind == SYMBOL else 0
+            depth += _paren(tokens[j])
             if depth == 0:
                 break
             if depth == 1 and tokens[j].text == "," and tokens[j + 1].text == "{":
@@ -457,12 +453,9 @@ def _enclosing(tokens: Sequence[Token], i: int) -> int:
     """The innermost parenthesis still open at token `i` (-1 if none)."""
     depth = 0
     for j in range(i - 1, -1, -1):
-        if tokens[j].kind == SYMBOL and tokens[j].text == ")":
-            depth += 1
-        elif tokens[j].kind == SYMBOL and tokens[j].text == "(":
-            if depth == 0:
-                return j
-            depth -= 1
+        depth -= _paren(tokens[j])
+        if depth < 0:  # an opening parenthesis no closing one after it matches
+            return j
     return -1
 
 
@@ -470,10 +463,25 @@ def _opening(tokens: Sequence[Token], k: int) -> int:
     """The parenthesis that the `)` at token `k` closes (-1 if none)."""
     depth = 0
     for j in range(k, -1, -1):
-        depth += {")": 1, "(": -1}.get(tokens[j].text, 0) if tokens[j].kind == SYMBOL else 0
+        depth -= _paren(tokens[j])
         if depth == 0:
             return j
     return -1
+
+
+def _closing(tokens: Sequence[Token], i: int) -> int:
+    """The parenthesis that closes the `(` at token `i` (-1 if none)."""
+    depth = 0
+    for j in range(i, len(tokens)):
+        depth += _paren(tokens[j])
+        if depth == 0:
+            return j
+    return -1
+
+
+def _paren(token: Token) -> int:
+    """+1 for an opening parenthesis, -1 for a closing one, 0 for anything else."""
+    return {"(": 1, ")": -1}.get(token.text, 0) if token.kind == SYMBOL else 0
 
 
 def _binary_start(tokens: Sequence[Token], op: int) -> int:
