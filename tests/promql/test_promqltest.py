@@ -7,7 +7,7 @@ per step, expected failures as cases both must fail alike; what a rule-test file
 left out and counted) and run through both (promqltest_measure.py). Every case
 must come out the same: both pass, or both fail with the same message. promtool loads series in
 random order, so a case whose sum rounds differently from run to run agrees when our answer is one
-of promtool's answers over three runs.
+of promtool's answers over three runs, or up to twenty while it has not met one yet.
 """
 
 from __future__ import annotations
